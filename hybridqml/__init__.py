@@ -1,6 +1,49 @@
-"""hybridqml: hybrid quantum-classical machine learning on Qiskit and PyTorch."""
+"""hybridqml: hybrid quantum-classical machine learning on Qiskit and PyTorch.
 
+Example:
+    >>> import torch, hybridqml as hq
+    >>> spec = hq.circuits.variational(n_qubits=2, layers=1)
+    >>> layer = hq.QuantumLayer(spec, backend="aer")
+    >>> layer(torch.rand(3, 2)).shape
+    torch.Size([3, 2])
+"""
+
+from hybridqml import circuits, exceptions, gradients
 from hybridqml._version import __version__
-from hybridqml.exceptions import HybridQMLError
+from hybridqml.autograd import QuantumFunction
+from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.engine import CircuitEngine
+from hybridqml.exceptions import (
+    BackendError,
+    CircuitError,
+    ConfigurationError,
+    DataError,
+    EntropyError,
+    GradientError,
+    HealthTestError,
+    HybridQMLError,
+    InputError,
+    QRNGError,
+)
+from hybridqml.layers import QuantumLayer
 
-__all__ = ["HybridQMLError", "__version__"]
+__all__ = [
+    "BackendError",
+    "CircuitEngine",
+    "CircuitError",
+    "ConfigurationError",
+    "DataError",
+    "EntropyError",
+    "GradientError",
+    "HealthTestError",
+    "HybridQMLError",
+    "InputError",
+    "ParameterizedCircuit",
+    "QRNGError",
+    "QuantumFunction",
+    "QuantumLayer",
+    "__version__",
+    "circuits",
+    "exceptions",
+    "gradients",
+]

@@ -1,0 +1,517 @@
+"""Execution: turn a backend spec into a primitive and evaluate batches of angles in one call.
+
+An :class:`Executor` evaluates the observables of a :class:`~hybridqml.gradients.ShiftableCircuit`
+for an (M, K) array of angle bindings with exactly one primitive ``run`` call, returning (M, O)
+expectation values. The circuit is transpiled to the backend's ISA once, when the executor is
+built, and reused for every call.
+
+Two execution paths:
+
+* **Estimator** (exact Aer statevector, or any ``BaseEstimatorV2`` you pass): one PUB with
+  parameter values shaped (M, 1, K) against observables shaped (O,), so the simulator runs each
+  binding once and evaluates every observable on the same state.
+* **Sampler** (Aer with ``shots``, fake IBM devices, IBM Quantum Runtime, any ``BackendV2`` or
+  ``BaseSamplerV2``): the observables' Pauli terms are grouped into qubit-wise commuting sets;
+  each set gets one measurement circuit (basis rotations + measurements) and one PUB, all PUBs go
+  in one ``run`` call, and expectation values are computed from the measured bitstrings: genuine
+  finite-shot estimates, not Gaussian noise added to exact values. Each call draws a fresh
+  simulator seed from a generator seeded once with ``seed``, so runs are reproducible and the
+  shot noise still changes from step to step.
+
+Backend specs (see :func:`make_executor`): ``"aer"``, ``"fake_<device>"``, ``"ibm:<name>"``, a
+``BackendV2`` (``AerSimulator``, fake device, ``IBMBackend`` or any other), a
+``qiskit_ibm_runtime`` ``Session``/``Batch``, a ``BaseEstimatorV2`` or a ``BaseSamplerV2``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from qiskit import ClassicalRegister, QuantumCircuit
+from qiskit.primitives import BackendSamplerV2, BaseEstimatorV2, BaseSamplerV2
+from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.providers import BackendV2
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
+
+from hybridqml.exceptions import BackendError, ConfigurationError
+from hybridqml.gradients import ShiftableCircuit
+
+__all__ = [
+    "DEFAULT_DEVICE_SHOTS",
+    "DEFAULT_OPTIMIZATION_LEVEL",
+    "EstimatorExecutor",
+    "Executor",
+    "SamplerExecutor",
+    "make_executor",
+]
+
+#: Shots used on devices (fake or real) when the caller does not choose: devices cannot be exact.
+DEFAULT_DEVICE_SHOTS = 1024
+#: Transpiler preset used to reach a backend's ISA.
+DEFAULT_OPTIMIZATION_LEVEL = 1
+#: Aer options for exact statevector runs: binding parameters inside Aer is ~2x faster.
+_AER_EXACT_OPTIONS = {"method": "statevector", "runtime_parameter_bind_enable": True}
+#: Measured-register name of the sampler path.
+_CREG = "hq"
+_IBM_HINT = 'install the IBM extra: pip install "hybridqml[ibm]"'
+
+
+class Executor(ABC):
+    """Evaluates (M, K) angle bindings into (M, O) expectation values, one primitive call each.
+
+    Attributes:
+        name: A human-readable backend name used in errors and reports.
+        shots: Shots per binding, or ``None`` for exact expectation values.
+        calls: Number of primitive calls made so far.
+        evaluations: Number of circuit bindings evaluated so far.
+    """
+
+    def __init__(self, shiftable: ShiftableCircuit, *, name: str, shots: int | None) -> None:
+        self.shiftable = shiftable
+        self.name = name
+        self.shots = shots
+        self.calls = 0
+        self.evaluations = 0
+
+    def run(self, angles: np.ndarray) -> np.ndarray:
+        """Evaluate every observable for each row of ``angles`` in one primitive call.
+
+        Args:
+            angles: (M, K) occurrence angles.
+
+        Returns:
+            (M, O) float64 expectation values.
+
+        Raises:
+            BackendError: if the job fails or returns malformed results.
+        """
+        angles = np.asarray(angles, dtype=float)
+        m = angles.shape[0]
+        n_obs = len(self.shiftable.observables)
+        if m == 0:
+            return np.zeros((0, n_obs))
+        try:
+            out = np.asarray(self._run(angles), dtype=float)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(
+                f"job on backend {self.name!r} failed ({m} bindings): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            self.calls += 1
+        if out.shape != (m, n_obs) or not np.all(np.isfinite(out)):
+            raise BackendError(
+                f"backend {self.name!r} returned malformed results: expected finite values of "
+                f"shape {(m, n_obs)}, got shape {out.shape}"
+            )
+        self.evaluations += m
+        return out
+
+    @abstractmethod
+    def _run(self, angles: np.ndarray) -> np.ndarray: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(backend={self.name!r}, shots={self.shots})"
+
+
+def _transpile(circuits: list[QuantumCircuit], backend: BackendV2 | None, level: int):
+    if backend is None:
+        return circuits
+    try:
+        pm = generate_preset_pass_manager(optimization_level=level, backend=backend)
+        return pm.run(circuits)
+    except Exception as exc:
+        raise BackendError(
+            f"cannot transpile the circuit for backend {_backend_name(backend)!r}: {exc}"
+        ) from exc
+
+
+def _columns(isa: QuantumCircuit, k: int) -> np.ndarray:
+    """Column of the (M, K) angle array feeding each parameter of a transpiled circuit."""
+    cols = [p.index for p in isa.parameters]
+    if any(c >= k for c in cols):  # pragma: no cover - defensive
+        raise BackendError("transpiled circuit has unexpected parameters")
+    return np.asarray(cols, dtype=int)
+
+
+def _bindings(isa: QuantumCircuit, angles: np.ndarray, shape: tuple[int, ...]) -> BindingsArray:
+    cols = _columns(isa, angles.shape[1])
+    if len(cols) == 0:
+        return BindingsArray(shape=shape)
+    values = angles[:, cols].reshape(*shape, len(cols))
+    return BindingsArray({tuple(isa.parameters): values}, shape=shape)
+
+
+class EstimatorExecutor(Executor):
+    """Runs one Estimator PUB: values (M, 1, K) against observables (O,).
+
+    Args:
+        shiftable: The circuit to run.
+        estimator: Any ``BaseEstimatorV2``.
+        name: Backend name for messages.
+        target: Backend whose ISA to transpile to, or ``None`` to run the circuit as is.
+        optimization_level: Transpiler preset level.
+    """
+
+    def __init__(
+        self,
+        shiftable: ShiftableCircuit,
+        estimator: BaseEstimatorV2,
+        *,
+        name: str,
+        target: BackendV2 | None = None,
+        optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+    ) -> None:
+        super().__init__(shiftable, name=name, shots=None)
+        self.estimator = estimator
+        (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level)
+        layout = self.isa_circuit.layout
+        self.isa_observables = [
+            obs.apply_layout(layout) if layout is not None else obs
+            for obs in shiftable.observables
+        ]
+
+    def _run(self, angles: np.ndarray) -> np.ndarray:
+        values = _bindings(self.isa_circuit, angles, (angles.shape[0], 1))
+        pub = (self.isa_circuit, self.isa_observables, values)
+        result = self.estimator.run([pub]).result()
+        return np.asarray(result[0].data.evs, dtype=float).reshape(angles.shape[0], -1)
+
+
+class SamplerExecutor(Executor):
+    """Measures qubit-wise commuting groups of Pauli terms, one PUB per group, one call in all.
+
+    Args:
+        shiftable: The circuit to run.
+        sampler: Any ``BaseSamplerV2``.
+        shots: Shots per binding (> 0).
+        name: Backend name for messages.
+        target: Backend whose ISA to transpile to, or ``None`` to run the circuits as built.
+        seed: Seeds the generator that draws one simulator seed per call (simulators only).
+        optimization_level: Transpiler preset level.
+    """
+
+    def __init__(
+        self,
+        shiftable: ShiftableCircuit,
+        sampler: BaseSamplerV2,
+        *,
+        shots: int,
+        name: str,
+        target: BackendV2 | None = None,
+        seed: int | None = None,
+        optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+    ) -> None:
+        super().__init__(shiftable, name=name, shots=shots)
+        n = shiftable.circuit.num_qubits
+        if n > 63:
+            raise ConfigurationError(
+                f"the sampler path measures at most 63 logical qubits, this circuit has {n}"
+            )
+        self.sampler = sampler
+        self._rng = np.random.default_rng(seed)
+        self._seeded = seed is not None
+        labels, self._coeffs, self._offsets = _pauli_terms(shiftable.observables)
+        self._groups = _group_terms(labels)  # list of (basis label, term indices)
+        circuits = [_measurement_circuit(shiftable.circuit, basis) for basis, _ in self._groups]
+        self.isa_circuits = _transpile(circuits, target, optimization_level)
+        self._masks = [
+            np.array([_support_mask(labels[t]) for t in terms], dtype=np.uint64)
+            for _, terms in self._groups
+        ]
+        self._n_terms = len(labels)
+
+    def _run(self, angles: np.ndarray) -> np.ndarray:
+        m = angles.shape[0]
+        if self._seeded:
+            _set_sampler_seed(self.sampler, int(self._rng.integers(2**31 - 1)))
+        pubs = [(isa, _bindings(isa, angles, (m,)), self.shots) for isa in self.isa_circuits]
+        result = self.sampler.run(pubs, shots=self.shots).result()
+        term_values = np.zeros((m, self._n_terms))
+        for (_, terms), masks, pub_result in zip(self._groups, self._masks, result, strict=True):
+            outcomes = _outcomes(getattr(pub_result.data, _CREG).array)  # (M, shots) uint64
+            for t, mask in zip(terms, masks, strict=True):
+                parity = np.bitwise_count(outcomes & mask) & 1
+                term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
+        return term_values @ self._coeffs.T + self._offsets
+
+
+def _pauli_terms(observables) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct non-identity Pauli labels, the (O, T) coefficient matrix and identity offsets."""
+    labels: list[str] = []
+    index: dict[str, int] = {}
+    entries: list[tuple[int, int, float]] = []
+    offsets = np.zeros(len(observables))
+    for o, obs in enumerate(observables):
+        for label, coeff in obs.to_list():
+            c = float(np.real(coeff))
+            if set(label) == {"I"}:
+                offsets[o] += c
+                continue
+            if label not in index:
+                index[label] = len(labels)
+                labels.append(label)
+            entries.append((o, index[label], c))
+    coeffs = np.zeros((len(observables), len(labels)))
+    for o, t, c in entries:
+        coeffs[o, t] += c
+    return labels, coeffs, offsets
+
+
+def _group_terms(labels: list[str]) -> list[tuple[str, list[int]]]:
+    """Greedy qubit-wise commuting groups: (measurement basis label, term indices)."""
+    if not labels:
+        return []
+    groups: list[tuple[list[str], list[int]]] = []
+    for t, label in enumerate(labels):
+        for basis, terms in groups:
+            if all(a == "I" or b == "I" or a == b for a, b in zip(label, basis, strict=True)):
+                for i, a in enumerate(label):
+                    if a != "I":
+                        basis[i] = a
+                terms.append(t)
+                break
+        else:
+            groups.append((list(label), [t]))
+    return [("".join(basis), terms) for basis, terms in groups]
+
+
+def _measurement_circuit(circuit: QuantumCircuit, basis: str) -> QuantumCircuit:
+    """Append basis rotations (X: H, Y: Sdg H) and measure every qubit into register ``hq``."""
+    n = circuit.num_qubits
+    qc = circuit.copy()
+    qc.add_register(ClassicalRegister(n, _CREG))
+    for q in range(n):
+        pauli = basis[n - 1 - q]  # labels are little-endian
+        if pauli == "X":
+            qc.h(q)
+        elif pauli == "Y":
+            qc.sdg(q)
+            qc.h(q)
+    qc.measure(range(n), range(n))
+    return qc
+
+
+def _support_mask(label: str) -> int:
+    n = len(label)
+    return sum(1 << q for q in range(n) if label[n - 1 - q] != "I")
+
+
+def _outcomes(packed: np.ndarray) -> np.ndarray:
+    """BitArray bytes (M, shots, nbytes), big-endian, to integer outcomes (M, shots) uint64."""
+    m, shots, nbytes = packed.shape
+    wide = np.zeros((m, shots, 8), dtype=np.uint8)
+    wide[..., 8 - nbytes :] = packed
+    return wide.view(">u8")[..., 0].astype(np.uint64)
+
+
+def _set_sampler_seed(sampler: BaseSamplerV2, seed: int) -> None:
+    """Give simulator-backed samplers a fresh seed for this call (no-op for hardware)."""
+    options = getattr(sampler, "options", None)
+    if options is None:
+        return
+    if isinstance(getattr(options, "run_options", None), dict):  # qiskit-aer SamplerV2
+        options.run_options["seed_simulator"] = seed
+    elif hasattr(options, "seed_simulator"):  # qiskit BackendSamplerV2
+        options.seed_simulator = seed
+    elif hasattr(getattr(options, "simulator", None), "seed_simulator"):  # qiskit-ibm-runtime
+        options.simulator.seed_simulator = seed
+
+
+# ---------------------------------------------------------------------------------------------
+# backend resolution
+
+
+def _backend_name(backend: Any) -> str:
+    name = getattr(backend, "name", None)
+    if callable(name):
+        name = name()
+    return str(name or type(backend).__name__)
+
+
+def _positive_shots(shots: int | None) -> int | None:
+    if shots is None:
+        return None
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots <= 0:
+        raise ConfigurationError(f"shots must be a positive integer or None (exact), got {shots!r}")
+    return int(shots)
+
+
+def _import(module: str, what: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendError(f"{what} needs {module.split('.')[0]}: {_IBM_HINT}") from exc
+
+
+def _fake_backend(name: str) -> BackendV2:
+    fake_provider = _import("qiskit_ibm_runtime.fake_provider", f"backend {name!r}")
+    class_name = "Fake" + name[len("fake_") :].replace("_", " ").title().replace(" ", "") + "V2"
+    cls = getattr(fake_provider, class_name, None)
+    if cls is None:
+        known = sorted(
+            "fake_" + c[4:-2].lower()
+            for c in dir(fake_provider)
+            if c.startswith("Fake") and c.endswith("V2") and c[4:-2]
+        )
+        raise BackendError(
+            f"unknown fake device {name!r}; available: {', '.join(known)}"
+        ) from None
+    return cls()
+
+
+def _runtime_sampler(mode: Any):
+    """A qiskit-ibm-runtime sampler (client-side ``executor_sampler`` when available)."""
+    try:
+        from qiskit_ibm_runtime.executor_sampler import Sampler
+    except ImportError:
+        Sampler = _import("qiskit_ibm_runtime", "IBM Quantum Runtime").SamplerV2
+    return Sampler(mode=mode)
+
+
+def _runtime_backend(mode: Any) -> BackendV2:
+    backend = getattr(mode, "_backend", None) if not isinstance(mode, BackendV2) else mode
+    if not isinstance(backend, BackendV2):
+        raise BackendError(f"cannot determine the backend of runtime mode {mode!r}")
+    return backend
+
+
+def _is_runtime_mode(obj: Any) -> bool:
+    module = type(obj).__module__
+    return module.startswith("qiskit_ibm_runtime") and type(obj).__name__ in {"Session", "Batch"}
+
+
+def _is_ibm_backend(obj: Any) -> bool:
+    return type(obj).__module__.startswith("qiskit_ibm_runtime.ibm_backend")
+
+
+def _ibm_backend(name: str) -> BackendV2:
+    runtime = _import("qiskit_ibm_runtime", f"backend 'ibm:{name}'")
+    try:
+        service = runtime.QiskitRuntimeService()
+    except Exception as exc:
+        raise BackendError(
+            "cannot open an IBM Quantum account: save one with "
+            "QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN "
+            f"(and QISKIT_IBM_INSTANCE): {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        return service.backend(name)
+    except Exception as exc:
+        raise BackendError(f"IBM backend {name!r} is not available: {exc}") from exc
+
+
+def make_executor(
+    shiftable: ShiftableCircuit,
+    backend: Any = "aer",
+    *,
+    shots: int | None = None,
+    seed: int | None = None,
+    backend_options: Mapping[str, Any] | None = None,
+    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+) -> Executor:
+    """Build the executor for a backend spec.
+
+    Args:
+        shiftable: The circuit to run.
+        backend: ``"aer"``; ``"fake_<device>"`` (a qiskit-ibm-runtime fake device: its noise
+            model and coupling map, simulated locally by Aer); ``"ibm:<name>"`` (IBM Quantum
+            Runtime, account from the saved configuration or environment); a ``BackendV2``; a
+            qiskit-ibm-runtime ``Session`` or ``Batch`` (jobs share it); a ``BaseEstimatorV2``
+            (used as given, exact or with its own precision); or a ``BaseSamplerV2``.
+        shots: Shots per evaluation. ``None`` means exact on ``"aer"`` and
+            :data:`DEFAULT_DEVICE_SHOTS` on devices.
+        seed: Makes shot sampling on simulators reproducible.
+        backend_options: Extra ``AerSimulator`` options for Aer-based backends, e.g.
+            ``{"device": "GPU"}`` with qiskit-aer-gpu installed, or ``{"max_parallel_threads": 1}``.
+        optimization_level: Transpiler preset level for the backend's ISA.
+
+    Raises:
+        BackendError: unknown backend names, missing optional packages, unreachable accounts.
+        ConfigurationError: invalid ``shots``.
+
+    Example:
+        >>> from hybridqml import circuits
+        >>> from hybridqml.gradients import ShiftableCircuit
+        >>> ex = make_executor(ShiftableCircuit(circuits.ry(1)), "aer")
+        >>> ex.run([[0.0]]).round(6).tolist()
+        [[0.0]]
+    """
+    shots = _positive_shots(shots)
+    opts = dict(backend_options or {})
+    level = optimization_level
+
+    def sampler_on(sampler, target, name, default_shots=DEFAULT_DEVICE_SHOTS):
+        return SamplerExecutor(
+            shiftable,
+            sampler,
+            shots=shots or default_shots,
+            name=name,
+            target=target,
+            seed=seed,
+            optimization_level=level,
+        )
+
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.primitives import EstimatorV2 as AerEstimator
+    from qiskit_aer.primitives import SamplerV2 as AerSampler
+
+    def aer(sim: AerSimulator, name: str, exact_ok: bool):
+        if shots is None and exact_ok:
+            estimator = AerEstimator.from_backend(sim)
+            return EstimatorExecutor(shiftable, estimator, name=name, target=sim)
+        return sampler_on(AerSampler.from_backend(sim), sim, name)
+
+    if isinstance(backend, str):
+        if backend == "aer":
+            sim = AerSimulator(**{**_AER_EXACT_OPTIONS, **opts})
+            return aer(sim, "aer", exact_ok=True)
+        if backend.startswith("fake_"):
+            device = _fake_backend(backend)
+            return aer(AerSimulator.from_backend(device, **opts), backend, exact_ok=False)
+        if backend.startswith("ibm:") and len(backend) > 4:
+            device = _ibm_backend(backend[4:])
+            return sampler_on(_runtime_sampler(device), device, backend)
+        raise BackendError(
+            f"unknown backend {backend!r}; use 'aer', 'fake_<device>' (e.g. 'fake_manila'), "
+            "'ibm:<backend name>', a BackendV2, a runtime Session/Batch, or a V2 primitive"
+        )
+    if isinstance(backend, BaseEstimatorV2):
+        if shots is not None:
+            raise ConfigurationError(
+                "shots applies to sampler-based backends; set the precision on your estimator"
+            )
+        return EstimatorExecutor(shiftable, backend, name=type(backend).__name__)
+    if isinstance(backend, BaseSamplerV2):
+        target = getattr(backend, "_backend", None)
+        target = target if isinstance(target, BackendV2) else None
+        return sampler_on(backend, target, type(backend).__name__)
+    if _is_runtime_mode(backend):
+        device = _runtime_backend(backend)
+        return sampler_on(_runtime_sampler(backend), device, f"{_backend_name(device)} (runtime)")
+    if isinstance(backend, AerSimulator):
+        sim = backend
+        if opts:
+            sim = copy.copy(backend)
+            sim.set_options(**opts)
+        noisy = sim.options.noise_model is not None
+        return aer(sim, _backend_name(sim), exact_ok=not noisy)
+    if _is_ibm_backend(backend):
+        return sampler_on(_runtime_sampler(backend), backend, _backend_name(backend))
+    if isinstance(backend, BackendV2):
+        if type(backend).__module__.startswith("qiskit_ibm_runtime.fake_provider"):
+            sim = AerSimulator.from_backend(backend, **opts)
+            return aer(sim, _backend_name(backend), exact_ok=False)
+        return sampler_on(BackendSamplerV2(backend=backend), backend, _backend_name(backend))
+    raise BackendError(
+        f"unsupported backend object of type {type(backend).__name__}; pass a backend name, a "
+        "BackendV2, a runtime Session/Batch, or a BaseEstimatorV2/BaseSamplerV2 instance"
+    )

@@ -1,0 +1,439 @@
+"""Gradient rules as pure plans: which angles to run and how to recombine the results.
+
+Nothing here executes a circuit. A rule's :meth:`~GradientRule.plan` returns a
+:class:`GradientPlan`: an array of angle bindings for the executor (all of them run in one
+primitive call) and a function that turns the executor's results into the Jacobian.
+
+The rules work on a :class:`ShiftableCircuit`, the user's circuit rewritten so that
+
+* every parameterized gate is a Pauli rotation (``rx ry rz p rxx ryy rzz rzx``); other
+  parameterized gates (``crx``, ``u``, custom gates, ...) are unrolled into them first, and
+* every occurrence of a parameter gets its own angle ``phi[k] = expr_k(theta)``.
+
+The parameter-shift rule (Mitarai et al., PRA 98, 032309 (2018); Schuld et al., PRA 99, 032331
+(2019)) then applies per occurrence,
+``df/dphi_k = [f(phi + pi/2 e_k) - f(phi - pi/2 e_k)] / 2``, and the chain rule through the
+expressions gives ``df/dtheta_j = sum_k dphi_k/dtheta_j * df/dphi_k``. The derivatives
+``dphi_k/dtheta_j`` come from the sympy form of each ``ParameterExpression`` (Qiskit's own
+``ParameterExpression.gradient`` has evaluated products wrongly in some releases).
+
+Example:
+    >>> import numpy as np
+    >>> from hybridqml import circuits
+    >>> shiftable = ShiftableCircuit(circuits.ry(1))
+    >>> plan = ParameterShift().plan(shiftable, np.array([[0.3]]))
+    >>> plan.angles.shape          # one sample x one occurrence x (+, -)
+    (2, 1)
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+from qiskit import QuantumCircuit, transpile
+from qiskit.circuit import CircuitInstruction, Parameter, ParameterExpression, ParameterVector
+
+from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.exceptions import ConfigurationError, GradientError
+
+__all__ = [
+    "PAULI_ROTATIONS",
+    "SPSA",
+    "FiniteDifference",
+    "GradientPlan",
+    "GradientRule",
+    "ParameterShift",
+    "ShiftableCircuit",
+    "get_rule",
+]
+
+#: Gates whose generator has eigenvalues +-1/2 (up to a constant): the two-term rule is exact.
+PAULI_ROTATIONS = frozenset({"rx", "ry", "rz", "p", "rxx", "ryy", "rzz", "rzx"})
+
+#: Basis the unroller targets for parameterized gates that are not Pauli rotations.
+_UNROLL_BASIS = ["rx", "ry", "rz", "p", "rxx", "ryy", "rzz", "rzx", "cx"]
+
+#: Name of the parameter vector holding the per-occurrence angles.
+ANGLE_VECTOR_NAME = "φ"
+
+DEFAULT_SHIFT = math.pi / 2
+DEFAULT_FD_EPSILON = 1e-6
+DEFAULT_SPSA_EPSILON = 0.01
+
+
+class ShiftableCircuit:
+    """A circuit in per-occurrence Pauli-rotation form, with the chain rule back to its parameters.
+
+    Args:
+        spec: The circuit specification.
+
+    Attributes:
+        circuit: The rewritten circuit; its only parameters are ``angles[0..K-1]``.
+        observables: The spec's observables.
+        n_angles: K, the number of parameter occurrences.
+        n_params: P, the number of spec parameters (inputs then weights).
+        depends: Boolean (K, P): occurrence k depends on parameter j.
+
+    Raises:
+        GradientError: if a parameterized gate cannot be unrolled into Pauli rotations.
+    """
+
+    def __init__(self, spec: ParameterizedCircuit) -> None:
+        self.spec = spec
+        self.params: tuple[Parameter, ...] = spec.parameters
+        self.observables = spec.observables
+        unrolled = _unroll(spec.circuit)
+        exprs: list[ParameterExpression] = []
+        for ci in unrolled.data:
+            if ci.operation.is_parameterized():
+                exprs.extend(p for p in ci.operation.params if isinstance(p, ParameterExpression))
+        self.angle_vector = ParameterVector(ANGLE_VECTOR_NAME, len(exprs))
+        self.circuit = _rewrite(unrolled, self.angle_vector)
+        self.expressions = tuple(exprs)
+        self.n_angles = len(exprs)
+        self.n_params = len(self.params)
+        index = {p: j for j, p in enumerate(self.params)}
+        self.depends = np.zeros((self.n_angles, self.n_params), dtype=bool)
+        self._angle_fns: list[tuple[str, object]] = []
+        self._deriv_fns: list[list[tuple[int, object]]] = []
+        for k, expr in enumerate(exprs):
+            used = [index[p] for p in expr.parameters]
+            self.depends[k, used] = True
+            self._angle_fns.append(_compile_expr(expr, self.params, used))
+            self._deriv_fns.append(_compile_derivatives(expr, self.params, used))
+
+    def angles(self, theta: np.ndarray) -> np.ndarray:
+        """Evaluate every occurrence angle: (N, P) parameter values -> (N, K) angles."""
+        theta = np.asarray(theta, dtype=float)
+        out = np.empty((theta.shape[0], self.n_angles))
+        for k, fn in enumerate(self._angle_fns):
+            out[:, k] = _evaluate(fn, theta)
+        return out
+
+    def jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """d angle_k / d theta_j for each sample: (N, P) -> (N, K, P)."""
+        theta = np.asarray(theta, dtype=float)
+        out = np.zeros((theta.shape[0], self.n_angles, self.n_params))
+        for k, derivs in enumerate(self._deriv_fns):
+            for j, fn in derivs:
+                out[:, k, j] = _evaluate(fn, theta)
+        return out
+
+    def __repr__(self) -> str:
+        return f"ShiftableCircuit(n_angles={self.n_angles}, n_params={self.n_params})"
+
+
+# ---------------------------------------------------------------------------------------------
+# circuit rewriting
+
+
+def _unroll(circuit: QuantumCircuit) -> QuantumCircuit:
+    """Replace parameterized gates that are not Pauli rotations by equivalent rotations + CNOTs."""
+    out = circuit.copy_empty_like()
+    out.global_phase = 0.0
+    for ci in circuit.data:
+        op = ci.operation
+        if not op.is_parameterized() or op.name in PAULI_ROTATIONS:
+            out.append(ci)
+            continue
+        sub = QuantumCircuit(op.num_qubits)
+        sub.append(op, range(op.num_qubits))
+        try:
+            expanded = transpile(sub, basis_gates=_UNROLL_BASIS, optimization_level=0)
+        except Exception as exc:
+            raise GradientError(
+                f"cannot unroll the parameterized gate {op.name!r} into Pauli rotations for the "
+                f"parameter-shift rule: {exc}"
+            ) from exc
+        for inner in expanded.data:
+            if inner.operation.is_parameterized() and inner.operation.name not in PAULI_ROTATIONS:
+                raise GradientError(f"gate {op.name!r} unrolled to unsupported {inner.operation.name!r}")
+            qubits = [ci.qubits[expanded.find_bit(q).index] for q in inner.qubits]
+            out.append(inner.operation, qubits)
+    return out
+
+
+def _rewrite(circuit: QuantumCircuit, angles: ParameterVector) -> QuantumCircuit:
+    """Give every parameter occurrence its own angle parameter (in order of appearance)."""
+    out = circuit.copy_empty_like()
+    out.global_phase = 0.0
+    k = 0
+    for ci in circuit.data:
+        op = ci.operation
+        if op.is_parameterized():
+            op = op.copy()
+            new_params = []
+            for p in op.params:
+                if isinstance(p, ParameterExpression):
+                    new_params.append(angles[k])
+                    k += 1
+                else:
+                    new_params.append(p)
+            op.params = new_params
+            ci = CircuitInstruction(op, ci.qubits, ci.clbits)
+        out.append(ci)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# expressions: angle values and their derivatives, vectorised over the batch
+
+
+def _symbol(p: Parameter) -> sympy.Symbol:
+    return p.sympify()
+
+
+def _compile_expr(expr: ParameterExpression, params: Sequence[Parameter], used: list[int]):
+    if isinstance(expr, Parameter):
+        return ("column", used[0])
+    sym = expr.sympify()
+    return ("lambda", (used, sympy.lambdify([_symbol(params[j]) for j in used], sym, "numpy")))
+
+
+def _compile_derivatives(
+    expr: ParameterExpression, params: Sequence[Parameter], used: list[int]
+) -> list[tuple[int, object]]:
+    if isinstance(expr, Parameter):
+        return [(used[0], ("const", 1.0))]
+    sym = expr.sympify()
+    symbols = [_symbol(params[j]) for j in used]
+    out = []
+    for j, s in zip(used, symbols, strict=True):
+        d = sympy.diff(sym, s)
+        if not d.free_symbols:
+            value = complex(d)
+            if value.imag:
+                raise GradientError(f"parameter expression {expr} is not real")
+            out.append((j, ("const", value.real)))
+        else:
+            out.append((j, ("lambda", (used, sympy.lambdify(symbols, d, "numpy")))))
+    return out
+
+
+def _evaluate(fn, theta: np.ndarray) -> np.ndarray:
+    kind, payload = fn
+    if kind == "column":
+        return theta[:, payload]
+    if kind == "const":
+        return np.full(theta.shape[0], payload)
+    used, f = payload
+    value = np.asarray(f(*(theta[:, j] for j in used)))
+    if np.iscomplexobj(value):
+        if np.any(np.abs(value.imag) > 1e-12):
+            raise GradientError("a parameter expression evaluated to a complex angle")
+        value = value.real
+    return np.broadcast_to(value, (theta.shape[0],)).astype(float)
+
+
+# ---------------------------------------------------------------------------------------------
+# plans and rules
+
+
+@dataclass(frozen=True)
+class GradientPlan:
+    """Angles to execute and how to turn their results into a Jacobian.
+
+    Attributes:
+        angles: (M, K) angle bindings, executed in one primitive call.
+        recombine: Maps the (M, O) results to the (N, O, P) Jacobian d output / d parameter
+            (columns of parameters not requested are zero).
+    """
+
+    angles: np.ndarray
+    recombine: Callable[[np.ndarray], np.ndarray]
+
+
+class GradientRule(ABC):
+    """A way to compute d<O>/dtheta from extra circuit evaluations."""
+
+    name: str = ""
+
+    @abstractmethod
+    def plan(
+        self, shiftable: ShiftableCircuit, theta: np.ndarray, wrt: np.ndarray | None = None
+    ) -> GradientPlan:
+        """Plan the evaluations for the Jacobian at ``theta`` (N, P).
+
+        Args:
+            shiftable: The circuit in shiftable form.
+            theta: Parameter values, inputs then weights, shape (N, P).
+            wrt: Boolean mask (P,) of the parameters to differentiate; all when ``None``.
+        """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _mask(shiftable: ShiftableCircuit, wrt: np.ndarray | None) -> np.ndarray:
+    if wrt is None:
+        return np.ones(shiftable.n_params, dtype=bool)
+    return np.asarray(wrt, dtype=bool)
+
+
+class ParameterShift(GradientRule):
+    """The exact two-term parameter-shift rule, applied per parameter occurrence.
+
+    Runs ``N x 2 x K'`` bindings, K' being the occurrences that depend on a requested parameter.
+
+    Example:
+        >>> import numpy as np
+        >>> from hybridqml import circuits
+        >>> s = ShiftableCircuit(circuits.ry(1))
+        >>> plan = ParameterShift().plan(s, np.array([[0.0]]))
+        >>> f = lambda a: -np.sin(a)                      # <Z> of the textbook circuit
+        >>> float(plan.recombine(f(plan.angles))[0, 0, 0])  # d(-sin x)/dx at 0
+        -1.0
+    """
+
+    name = "parameter-shift"
+
+    def plan(
+        self, shiftable: ShiftableCircuit, theta: np.ndarray, wrt: np.ndarray | None = None
+    ) -> GradientPlan:
+        """Plan ``phi +- pi/2`` for every occurrence that depends on a requested parameter."""
+        mask = _mask(shiftable, wrt)
+        occ = np.flatnonzero(shiftable.depends[:, mask].any(axis=1))
+        n, kk = theta.shape[0], len(occ)
+        phi = shiftable.angles(theta)  # (N, K)
+        shifted = np.repeat(phi[:, None, None, :], 2, axis=2)
+        shifted = np.repeat(shifted, kk, axis=1)  # (N, K', 2, K)
+        rows = np.arange(kk)
+        shifted[:, rows, 0, occ] += DEFAULT_SHIFT
+        shifted[:, rows, 1, occ] -= DEFAULT_SHIFT
+        jac_phi = shiftable.jacobian(theta)[:, occ, :] * mask  # (N, K', P)
+
+        def recombine(results: np.ndarray) -> np.ndarray:
+            r = results.reshape(n, kk, 2, -1)
+            d_phi = 0.5 * (r[:, :, 0, :] - r[:, :, 1, :])  # (N, K', O)
+            return np.einsum("nko,nkp->nop", d_phi, jac_phi)
+
+        return GradientPlan(shifted.reshape(n * kk * 2, shiftable.n_angles), recombine)
+
+
+class FiniteDifference(GradientRule):
+    """Central finite differences in the spec parameters: ``[f(t + h e_j) - f(t - h e_j)] / 2h``.
+
+    Biased (O(h^2)) and ill-suited to shot noise; useful as an independent check.
+
+    Args:
+        epsilon: The step ``h``.
+    """
+
+    name = "finite-diff"
+
+    def __init__(self, *, epsilon: float = DEFAULT_FD_EPSILON) -> None:
+        if not epsilon > 0:
+            raise ConfigurationError(f"epsilon must be > 0, got {epsilon}")
+        self.epsilon = float(epsilon)
+
+    def plan(
+        self, shiftable: ShiftableCircuit, theta: np.ndarray, wrt: np.ndarray | None = None
+    ) -> GradientPlan:
+        """Plan ``theta +- h`` for each requested parameter."""
+        mask = _mask(shiftable, wrt)
+        cols = np.flatnonzero(mask)
+        n, p, h = theta.shape[0], shiftable.n_params, self.epsilon
+        shifted = np.repeat(theta[:, None, None, :], 2, axis=2)
+        shifted = np.repeat(shifted, len(cols), axis=1)  # (N, J, 2, P)
+        rows = np.arange(len(cols))
+        shifted[:, rows, 0, cols] += h
+        shifted[:, rows, 1, cols] -= h
+        angles = shiftable.angles(shifted.reshape(-1, p))
+
+        def recombine(results: np.ndarray) -> np.ndarray:
+            r = results.reshape(n, len(cols), 2, -1)
+            out = np.zeros((n, r.shape[-1], p))
+            out[:, :, cols] = np.moveaxis((r[:, :, 0] - r[:, :, 1]) / (2 * h), 1, 2)
+            return out
+
+        return GradientPlan(angles, recombine)
+
+    def __repr__(self) -> str:
+        return f"FiniteDifference(epsilon={self.epsilon})"
+
+
+class SPSA(GradientRule):
+    """Simultaneous-perturbation stochastic approximation (Spall, IEEE TAC 37, 332 (1992)).
+
+    For each sample, ``batch_size`` random directions ``d`` in {-1, +1}^P' give the estimate
+    ``[f(t + c d) - f(t - c d)] / (2 c) * d``, averaged. 2 x ``batch_size`` evaluations per
+    sample regardless of P: cheap and noisy.
+
+    Args:
+        epsilon: Perturbation size ``c``.
+        batch_size: Directions averaged per sample.
+        seed: Seed of the direction generator (drawn from once per plan, so successive plans
+            use fresh directions).
+    """
+
+    name = "spsa"
+
+    def __init__(
+        self, *, epsilon: float = DEFAULT_SPSA_EPSILON, batch_size: int = 1, seed: int | None = None
+    ) -> None:
+        if not epsilon > 0:
+            raise ConfigurationError(f"epsilon must be > 0, got {epsilon}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.epsilon = float(epsilon)
+        self.batch_size = batch_size
+        self._rng = np.random.default_rng(seed)
+
+    def plan(
+        self, shiftable: ShiftableCircuit, theta: np.ndarray, wrt: np.ndarray | None = None
+    ) -> GradientPlan:
+        """Plan ``theta +- c d`` for random sign vectors ``d`` over the requested parameters."""
+        mask = _mask(shiftable, wrt)
+        n, p, c, b = theta.shape[0], shiftable.n_params, self.epsilon, self.batch_size
+        d = self._rng.choice([-1.0, 1.0], size=(n, b, p)) * mask
+        shifted = np.stack([theta[:, None, :] + c * d, theta[:, None, :] - c * d], axis=2)
+        angles = shiftable.angles(shifted.reshape(-1, p))
+
+        def recombine(results: np.ndarray) -> np.ndarray:
+            r = results.reshape(n, b, 2, -1)
+            diff = (r[:, :, 0] - r[:, :, 1]) / (2 * c)  # (N, B, O)
+            return np.einsum("nbo,nbp->nop", diff, d) / b
+
+        return GradientPlan(angles, recombine)
+
+    def __repr__(self) -> str:
+        return f"SPSA(epsilon={self.epsilon}, batch_size={self.batch_size})"
+
+
+_RULES: dict[str, type[GradientRule]] = {
+    ParameterShift.name: ParameterShift,
+    FiniteDifference.name: FiniteDifference,
+    SPSA.name: SPSA,
+}
+
+
+def get_rule(gradient: str | GradientRule, *, seed: int | None = None) -> GradientRule:
+    """Resolve a rule name (``"parameter-shift"``, ``"finite-diff"``, ``"spsa"``) or instance.
+
+    Args:
+        gradient: A rule name or a :class:`GradientRule` (returned unchanged).
+        seed: Seed for stochastic rules (SPSA directions).
+
+    Raises:
+        ConfigurationError: for unknown names.
+
+    Example:
+        >>> get_rule("finite-diff")
+        FiniteDifference(epsilon=1e-06)
+    """
+    if isinstance(gradient, GradientRule):
+        return gradient
+    if gradient == SPSA.name:
+        return SPSA(seed=seed)
+    try:
+        return _RULES[gradient]()
+    except (KeyError, TypeError):
+        raise ConfigurationError(
+            f"unknown gradient {gradient!r}; choose one of {', '.join(_RULES)} "
+            "or pass a GradientRule instance"
+        ) from None

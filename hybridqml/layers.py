@@ -1,0 +1,156 @@
+"""``torch.nn`` layers built on quantum circuits.
+
+Example:
+    >>> import torch, hybridqml as hq
+    >>> layer = hq.QuantumLayer(hq.circuits.variational(n_qubits=2, layers=1))
+    >>> layer(torch.rand(5, 2)).shape
+    torch.Size([5, 2])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from hybridqml.autograd import QuantumFunction
+from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.engine import CircuitEngine
+from hybridqml.exceptions import InputError
+from hybridqml.execution import DEFAULT_OPTIMIZATION_LEVEL
+from hybridqml.gradients import GradientRule
+
+__all__ = ["QuantumLayer"]
+
+
+class QuantumLayer(nn.Module):
+    """A parameterized quantum circuit as an ``nn.Module``.
+
+    Maps inputs of shape (B, n_inputs) or (n_inputs,) to expectation values of shape
+    (B, n_outputs) or (n_outputs,). The output follows the input's floating dtype and device.
+    The trainable angles live in one ``nn.Parameter`` named ``weight``, initialised uniformly in
+    [-pi, pi) from torch's global generator (seed it with ``torch.manual_seed``).
+
+    A forward pass is one primitive call for the whole batch; a backward pass is one more,
+    holding every shifted binding of every sample. Input gradients are only computed when the
+    inputs require them.
+
+    Args:
+        circuit: The circuit specification.
+        backend: ``"aer"`` (exact, or sampled with ``shots``), ``"fake_<device>"``,
+            ``"ibm:<name>"``, a ``BackendV2``, a qiskit-ibm-runtime ``Session``/``Batch``, or a
+            ``BaseEstimatorV2``/``BaseSamplerV2`` instance. See
+            :func:`hybridqml.execution.make_executor`.
+        shots: Shots per evaluation; ``None`` is exact on ``"aer"`` (devices default to 1024).
+        seed: Makes shot sampling (and SPSA) reproducible.
+        gradient: ``"parameter-shift"`` (exact), ``"finite-diff"``, ``"spsa"`` or a
+            :class:`~hybridqml.gradients.GradientRule`.
+        backend_options: Extra ``AerSimulator`` options, e.g. ``{"device": "GPU"}``.
+        optimization_level: Transpiler preset level used for the backend's ISA.
+
+    Raises:
+        CircuitError: ``circuit`` is not a valid spec.
+        BackendError: unknown backend or missing optional package.
+        ConfigurationError: invalid ``shots`` or ``gradient``.
+
+    Example:
+        >>> import torch, hybridqml as hq
+        >>> model = torch.nn.Sequential(
+        ...     torch.nn.Linear(3, 2), hq.QuantumLayer(hq.circuits.variational(2, 1)),
+        ...     torch.nn.Linear(2, 1))
+        >>> model(torch.rand(4, 3)).sum().backward()
+    """
+
+    def __init__(
+        self,
+        circuit: ParameterizedCircuit,
+        *,
+        backend: Any = "aer",
+        shots: int | None = None,
+        seed: int | None = None,
+        gradient: str | GradientRule = "parameter-shift",
+        backend_options: Mapping[str, Any] | None = None,
+        optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+    ) -> None:
+        super().__init__()
+        self.engine = CircuitEngine(
+            circuit,
+            backend=backend,
+            shots=shots,
+            seed=seed,
+            gradient=gradient,
+            backend_options=backend_options,
+            optimization_level=optimization_level,
+        )
+        self.spec = circuit
+        weight = torch.empty(circuit.n_weights)
+        nn.init.uniform_(weight, -math.pi, math.pi)
+        self.weight = nn.Parameter(weight)
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of the input."""
+        return self.spec.n_inputs
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs (observables)."""
+        return self.spec.n_outputs
+
+    def set_backend(self, backend: Any, **options: Any) -> None:
+        """Run on another backend from now on (e.g. train exact, evaluate on a fake device).
+
+        Args:
+            backend: A backend spec as in the constructor.
+            **options: ``shots``, ``seed``, ``backend_options`` or ``optimization_level``.
+        """
+        self.engine.set_backend(backend, **options)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Expectation values for each row of ``inputs``.
+
+        Raises:
+            InputError: non-tensor or non-floating input, wrong width or rank, empty batch,
+                NaN/inf values (in the inputs or the weights).
+        """
+        x = self._validate(inputs)
+        out = QuantumFunction.apply(x if x.ndim == 2 else x.unsqueeze(0), self.weight, self.engine)
+        return out if x.ndim == 2 else out.squeeze(0)
+
+    def _validate(self, inputs: Any) -> torch.Tensor:
+        if not isinstance(inputs, torch.Tensor):
+            raise InputError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
+        if not inputs.is_floating_point():
+            raise InputError(
+                f"inputs must be a floating-point tensor, got {inputs.dtype}; "
+                "convert with inputs.float() or inputs.double()"
+            )
+        if inputs.ndim not in (1, 2) or inputs.shape[-1] != self.n_inputs:
+            raise InputError(
+                f"inputs must have shape (batch, {self.n_inputs}) or ({self.n_inputs},), "
+                f"got {tuple(inputs.shape)}"
+            )
+        if inputs.ndim == 2 and inputs.shape[0] == 0:
+            raise InputError("empty batch: inputs has 0 rows")
+        finite = torch.isfinite(inputs.detach())
+        if not bool(finite.all()):
+            rows = (~finite).reshape(-1, self.n_inputs).any(dim=1).nonzero().flatten().tolist()
+            raise InputError(
+                f"inputs contain NaN or inf (rows {rows[:10]}{'...' if len(rows) > 10 else ''}); "
+                "a rotation angle must be finite"
+            )
+        if not bool(torch.isfinite(self.weight.detach()).all()):
+            raise InputError("the layer's weight contains NaN or inf (did training diverge?)")
+        return inputs
+
+    def extra_repr(self) -> str:
+        """Summary shown by ``print(module)``."""
+        return (
+            f"n_qubits={self.spec.n_qubits}, n_inputs={self.n_inputs}, "
+            f"n_weights={self.spec.n_weights}, n_outputs={self.n_outputs}, "
+            f"backend={self.engine.backend_name!r}, shots={self.engine.shots}, "
+            f"gradient={self.engine.rule.name!r}"
+        )
