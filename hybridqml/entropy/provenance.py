@@ -1,0 +1,50 @@
+"""Provenance records: where delivered random bytes came from and how they were produced."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Mode", "Provenance"]
+
+Mode = Literal["pure", "expanded"]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """A snapshot of an entropy pool's or expanded generator's accounting.
+
+    Attributes:
+        source_name: The source's ``name`` (never holds credentials).
+        kind: The source's honest ``kind`` (``"quantum"``, ``"simulated-quantum"``, ...).
+        mode: ``"pure"``: every delivered byte was read from the source (possibly conditioned);
+            ``"expanded"``: delivered bytes come from a generator seeded by the source.
+        source_bytes: Bytes read from the source.
+        delivered_bytes: Bytes handed to callers.
+        requests: Reads issued to the source.
+        failures: Source reads that raised.
+        health_tests: Whether SP 800-90B health tests ran on the source bytes.
+        health_alarms: Continuous-test alarms (intermittent or latched).
+        discarded_bytes: Source bytes dropped because a health test fired on them.
+        conditioning: ``None``, ``"von-neumann"`` or ``"sha256"``.
+        reseeds: Expanded mode: times the generator was (re)seeded from the source.
+    """
+
+    source_name: str
+    kind: str
+    mode: Mode
+    source_bytes: int
+    delivered_bytes: int
+    requests: int
+    failures: int
+    health_tests: bool
+    health_alarms: int = 0
+    discarded_bytes: int = 0
+    conditioning: str | None = None
+    reseeds: int = 0
+
+    @property
+    def source_to_delivered(self) -> float:
+        """Source bytes per delivered byte (< 1 means expanded output; ``nan`` before output)."""
+        return self.source_bytes / self.delivered_bytes if self.delivered_bytes else math.nan

@@ -1,0 +1,149 @@
+"""The entropy-source contract and the two local sources (OS CSPRNG, seeded PRNG).
+
+Every source returns exactly the number of bytes asked for or raises an
+:class:`~hybridqml.exceptions.EntropyError`; it never pads, repeats or caches bytes. ``kind`` says
+honestly where the bytes come from:
+
+* ``"quantum"``: a QRNG service or real quantum hardware;
+* ``"simulated-quantum"``: a quantum circuit sampled by a classical simulator (Aer uses a seeded
+  pseudo-random generator for measurement sampling, so these bytes are *not* quantum);
+* ``"os"``: the operating system CSPRNG (``os.urandom``);
+* ``"pseudo"``: a seeded, reproducible pseudo-random generator.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import threading
+from typing import Final, Literal
+
+import numpy as np
+
+from hybridqml.exceptions import ConfigurationError, EntropyError
+
+__all__ = [
+    "DEFAULT_CLAIMED_MIN_ENTROPY",
+    "SOURCE_KINDS",
+    "EntropySource",
+    "OSSource",
+    "PRNGSource",
+    "SourceKind",
+]
+
+SourceKind = Literal["quantum", "simulated-quantum", "os", "pseudo"]
+SOURCE_KINDS: Final[tuple[str, ...]] = ("quantum", "simulated-quantum", "os", "pseudo")
+
+#: Min-entropy per output byte a source claims by default (bits); health-test cutoffs use it.
+DEFAULT_CLAIMED_MIN_ENTROPY: Final[float] = 8.0
+
+
+def check_byte_count(n: object) -> int:
+    """Validate a requested byte count and return it as an ``int``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise ConfigurationError(f"byte count must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise ConfigurationError(f"byte count must be >= 0, got {n}")
+    return int(n)
+
+
+class EntropySource(abc.ABC):
+    """A producer of random bytes.
+
+    Subclasses implement :meth:`_read`; :meth:`read` validates the request and checks that exactly
+    ``n`` bytes came back.
+
+    Attributes:
+        name: Short human-readable identifier (no secrets).
+        kind: One of ``"quantum"``, ``"simulated-quantum"``, ``"os"``, ``"pseudo"``.
+        claimed_min_entropy: Min-entropy per byte (bits) the source claims; used by health tests.
+
+    Example:
+        >>> from hybridqml.entropy import PRNGSource
+        >>> len(PRNGSource(seed=1).read(5))
+        5
+    """
+
+    name: str = "source"
+    kind: SourceKind = "pseudo"
+    claimed_min_entropy: float = DEFAULT_CLAIMED_MIN_ENTROPY
+
+    def read(self, n: int) -> bytes:
+        """Return exactly ``n`` fresh bytes.
+
+        Args:
+            n: Number of bytes (>= 0).
+
+        Returns:
+            ``n`` bytes never returned before by this source.
+
+        Raises:
+            ConfigurationError: ``n`` is not a non-negative int.
+            EntropyError: The source cannot deliver (subclasses raise more specific errors).
+        """
+        n = check_byte_count(n)
+        if n == 0:
+            return b""
+        data = self._read(n)
+        if len(data) != n:
+            raise EntropyError(f"{self.name} returned {len(data)} bytes instead of {n}")
+        return bytes(data)
+
+    @abc.abstractmethod
+    def _read(self, n: int) -> bytes:
+        """Produce exactly ``n`` > 0 bytes."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Release resources held by the source (network sessions, ...)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, kind={self.kind!r})"
+
+
+class OSSource(EntropySource):
+    """Bytes from the operating system CSPRNG (:func:`os.urandom`).
+
+    Example:
+        >>> from hybridqml.entropy import OSSource
+        >>> OSSource().kind
+        'os'
+    """
+
+    name = "os.urandom"
+    kind: SourceKind = "os"
+
+    def __init__(self) -> None:
+        pass
+
+    def _read(self, n: int) -> bytes:
+        return os.urandom(n)
+
+
+class PRNGSource(EntropySource):
+    """A reproducible pseudo-random baseline (numpy ``PCG64DXSM`` seeded with ``seed``).
+
+    Args:
+        seed: Any seed accepted by :class:`numpy.random.SeedSequence`; ``None`` draws one from the
+            OS (not reproducible).
+
+    Example:
+        >>> from hybridqml.entropy import PRNGSource
+        >>> PRNGSource(seed=7).read(4) == PRNGSource(seed=7).read(4)
+        True
+    """
+
+    kind: SourceKind = "pseudo"
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ConfigurationError(f"seed must be an int or None, got {type(seed).__name__}")
+        if seed is not None and seed < 0:
+            raise ConfigurationError(f"seed must be >= 0, got {seed}")
+        self.seed = None if seed is None else int(seed)
+        self.name = f"prng(PCG64DXSM, seed={self.seed})"
+        self._rng = np.random.Generator(np.random.PCG64DXSM(self.seed))
+        self._lock = threading.Lock()
+
+    def _read(self, n: int) -> bytes:
+        with self._lock:
+            return self._rng.bytes(n)
