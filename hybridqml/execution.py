@@ -40,7 +40,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from hybridqml.exceptions import BackendError, ConfigurationError
-from hybridqml.gradients import ShiftableCircuit
+from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
 
 __all__ = [
     "DEFAULT_DEVICE_SHOTS",
@@ -135,11 +135,16 @@ def _transpile(circuits: list[QuantumCircuit], backend: BackendV2 | None, level:
 
 
 def _columns(isa: QuantumCircuit, k: int) -> np.ndarray:
-    """Column of the (M, K) angle array feeding each parameter of a transpiled circuit."""
-    cols = [p.index for p in isa.parameters]
-    if any(c >= k for c in cols):  # pragma: no cover - defensive
-        raise BackendError("transpiled circuit has unexpected parameters")
-    return np.asarray(cols, dtype=int)
+    """Column of the (M, K) angle array feeding each parameter of a transpiled circuit.
+
+    Matched by name: the transpiler may rebuild ``ParameterVectorElement`` objects as plain
+    ``Parameter`` objects, and ``circuit.parameters`` sorts names, not occurrence order.
+    """
+    index = {f"{ANGLE_VECTOR_NAME}[{i}]": i for i in range(k)}
+    try:
+        return np.asarray([index[p.name] for p in isa.parameters], dtype=int)
+    except KeyError as exc:  # pragma: no cover - defensive
+        raise BackendError(f"transpiled circuit has an unexpected parameter {exc}") from None
 
 
 def _bindings(isa: QuantumCircuit, angles: np.ndarray, shape: tuple[int, ...]) -> BindingsArray:
@@ -440,7 +445,7 @@ def make_executor(
 
     Example:
         >>> from hybridqml import circuits
-        >>> from hybridqml.gradients import ShiftableCircuit
+        >>> from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
         >>> ex = make_executor(ShiftableCircuit(circuits.ry(1)), "aer")
         >>> ex.run([[0.0]]).round(6).tolist()
         [[0.0]]

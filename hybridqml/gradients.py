@@ -90,7 +90,7 @@ class ShiftableCircuit:
         unrolled = _unroll(spec.circuit)
         exprs: list[ParameterExpression] = []
         for ci in unrolled.data:
-            if ci.operation.is_parameterized():
+            if _parameterized(ci.operation):
                 exprs.extend(p for p in ci.operation.params if isinstance(p, ParameterExpression))
         self.angle_vector = ParameterVector(ANGLE_VECTOR_NAME, len(exprs))
         self.circuit = _rewrite(unrolled, self.angle_vector)
@@ -132,13 +132,18 @@ class ShiftableCircuit:
 # circuit rewriting
 
 
+def _parameterized(op) -> bool:
+    # Not ``op.is_parameterized()``: it answers False for controlled rotations (CRY) in Qiskit 2.6.
+    return any(isinstance(p, ParameterExpression) for p in op.params)
+
+
 def _unroll(circuit: QuantumCircuit) -> QuantumCircuit:
     """Replace parameterized gates that are not Pauli rotations by equivalent rotations + CNOTs."""
     out = circuit.copy_empty_like()
     out.global_phase = 0.0
     for ci in circuit.data:
         op = ci.operation
-        if not op.is_parameterized() or op.name in PAULI_ROTATIONS:
+        if not _parameterized(op) or op.name in PAULI_ROTATIONS:
             out.append(ci)
             continue
         sub = QuantumCircuit(op.num_qubits)
@@ -151,8 +156,10 @@ def _unroll(circuit: QuantumCircuit) -> QuantumCircuit:
                 f"parameter-shift rule: {exc}"
             ) from exc
         for inner in expanded.data:
-            if inner.operation.is_parameterized() and inner.operation.name not in PAULI_ROTATIONS:
-                raise GradientError(f"gate {op.name!r} unrolled to unsupported {inner.operation.name!r}")
+            if _parameterized(inner.operation) and inner.operation.name not in PAULI_ROTATIONS:
+                raise GradientError(
+                    f"gate {op.name!r} unrolled to unsupported {inner.operation.name!r}"
+                )
             qubits = [ci.qubits[expanded.find_bit(q).index] for q in inner.qubits]
             out.append(inner.operation, qubits)
     return out
@@ -165,7 +172,7 @@ def _rewrite(circuit: QuantumCircuit, angles: ParameterVector) -> QuantumCircuit
     k = 0
     for ci in circuit.data:
         op = ci.operation
-        if op.is_parameterized():
+        if _parameterized(op):
             op = op.copy()
             new_params = []
             for p in op.params:

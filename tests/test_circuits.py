@@ -1,0 +1,151 @@
+import pickle
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter, ParameterVector
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from hybridqml import circuits
+from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.exceptions import CircuitError, HybridQMLError
+
+
+def _simple():
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2)
+    qc.ry(x, 0)
+    qc.rx(w, 1)
+    qc.cx(0, 1)
+    return qc, x, w
+
+
+def test_default_observables_are_z_per_qubit():
+    qc, x, w = _simple()
+    spec = ParameterizedCircuit(qc, [x], [w])
+    labels = [op.paulis[0].to_label() for op in spec.observables]
+    assert labels == ["IZ", "ZI"]
+    assert spec.parameters == (x, w)
+    assert (spec.n_qubits, spec.n_inputs, spec.n_weights, spec.n_outputs) == (2, 1, 1, 2)
+
+
+def test_observables_accept_labels_and_paulis():
+    qc, x, w = _simple()
+    spec = ParameterizedCircuit(qc, [x], [w], observables=["XX", SparsePauliOp(["ZI", "IZ"])])
+    assert spec.n_outputs == 2
+
+
+@pytest.mark.parametrize(
+    ("inputs", "weights", "message"),
+    [
+        (["x"], [], "neither inputs nor weights: w"),
+        (["x", "w"], ["w"], "both input and weight: w"),
+        (["x", "extra"], ["w"], "not present in the circuit: extra"),
+        ([], ["x", "w"], "at least one input"),
+        (["x", "x"], ["w"], "more than once"),
+    ],
+)
+def test_parameter_validation(inputs, weights, message):
+    qc, x, w = _simple()
+    table = {"x": x, "w": w, "extra": Parameter("extra")}
+    with pytest.raises(CircuitError, match=message):
+        ParameterizedCircuit(qc, [table[n] for n in inputs], [table[n] for n in weights])
+
+
+def test_observable_width_and_hermiticity_checked():
+    qc, x, w = _simple()
+    with pytest.raises(CircuitError, match="acts on 3 qubits but the circuit has 2"):
+        ParameterizedCircuit(qc, [x], [w], observables=["ZZZ"])
+    with pytest.raises(CircuitError, match="complex coefficients"):
+        ParameterizedCircuit(qc, [x], [w], observables=[SparsePauliOp(["ZI"], [1j])])
+    with pytest.raises(CircuitError, match="not a Pauli operator"):
+        ParameterizedCircuit(qc, [x], [w], observables=["AB"])
+
+
+def test_measurements_rejected():
+    qc, x, w = _simple()
+    qc.measure_all()
+    with pytest.raises(CircuitError, match="unitary"):
+        ParameterizedCircuit(qc, [x], [w])
+
+
+def test_circuit_errors_are_hybridqml_errors():
+    with pytest.raises(HybridQMLError):
+        ParameterizedCircuit("not a circuit", [], [])  # type: ignore[arg-type]
+
+
+def test_spec_is_immutable_copy():
+    qc, x, w = _simple()
+    spec = ParameterizedCircuit(qc, [x], [w])
+    qc.h(0)
+    assert "h" not in spec.circuit.count_ops()
+    spec.circuit.h(1)
+    assert "h" not in spec.circuit.count_ops()
+
+
+def test_ry_is_textbook_circuit():
+    spec = circuits.ry(1)
+    assert spec.n_weights == 0
+    assert list(spec.circuit.count_ops()) == ["h", "ry"]
+    for angle in (0.0, 0.4, 2.0):
+        bound = spec.circuit.assign_parameters([angle])
+        z = Statevector(bound).expectation_value(spec.observables[0]).real
+        assert z == pytest.approx(-np.sin(angle), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("ent", "pairs"),
+    [
+        ("linear", [(0, 1), (1, 2), (2, 3)]),
+        ("ring", [(0, 1), (1, 2), (2, 3), (3, 0)]),
+        ("full", [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]),
+    ],
+)
+def test_variational_structure(ent, pairs):
+    spec = circuits.variational(n_qubits=4, layers=2, entanglement=ent)
+    assert (spec.n_inputs, spec.n_weights, spec.n_outputs) == (4, 8, 4)
+    ops = spec.circuit.count_ops()
+    assert ops["ry"] == 4 + 8
+    assert ops["cx"] == 2 * len(pairs)
+    assert circuits.entangling_pairs(4, ent) == pairs
+
+
+def test_variational_weight_order_is_layer_major():
+    spec = circuits.variational(n_qubits=3, layers=2)
+    ry_params = [ci.operation.params[0] for ci in spec.circuit.data if ci.operation.name == "ry"]
+    assert ry_params[3:] == list(spec.weight_params)
+    assert ry_params[:3] == list(spec.input_params)
+
+
+def test_builder_argument_errors():
+    with pytest.raises(CircuitError, match="unknown entanglement"):
+        circuits.variational(3, 1, entanglement="star")  # type: ignore[arg-type]
+    with pytest.raises(CircuitError, match="positive integer"):
+        circuits.variational(0, 1)
+    with pytest.raises(CircuitError, match="positive integer"):
+        circuits.ry(2.5)  # type: ignore[arg-type]
+
+
+def test_parameter_order_independent_of_names():
+    # circuit.parameters sorts names as text (t10 before t2): the spec must keep the user's order.
+    ps = [Parameter(f"t{i}") for i in range(12)]
+    qc = QuantumCircuit(1)
+    for p in ps:
+        qc.ry(p, 0)
+    spec = ParameterizedCircuit(qc, ps[:2], ps[2:])
+    assert spec.parameters == tuple(ps)
+
+
+def test_spec_pickles():
+    spec = circuits.variational(3, 2)
+    back = pickle.loads(pickle.dumps(spec))
+    assert back.parameters == spec.parameters
+    assert back.n_outputs == 3
+
+
+def test_parameter_vector_accepted():
+    x = ParameterVector("x", 2)
+    qc = QuantumCircuit(2)
+    qc.ry(x[0], 0)
+    qc.ry(x[1], 1)
+    assert ParameterizedCircuit(qc, x).n_inputs == 2

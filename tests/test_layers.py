@@ -1,0 +1,238 @@
+import io
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from qiskit_aer.primitives import EstimatorV2 as AerEstimator
+from torch import nn
+
+import hybridqml as hq
+from hybridqml import circuits
+from hybridqml.exceptions import BackendError, ConfigurationError, InputError
+
+from _doubles import CountingEstimator
+
+
+def test_readme_example_shapes_and_backward():
+    spec = hq.circuits.variational(n_qubits=4, layers=2)
+    layer = hq.QuantumLayer(spec, backend="aer")
+    x = torch.rand(32, 4, requires_grad=True)
+    y = layer(x)
+    assert y.shape == (32, 4)
+    y.sum().backward()
+    assert x.grad.shape == (32, 4)
+    assert layer.weight.grad.shape == (8,)
+    assert torch.all(y.abs() <= 1 + 1e-6)
+
+
+def test_closed_form_textbook_circuit():
+    layer = hq.QuantumLayer(circuits.ry(1))
+    x = torch.linspace(-3, 3, 9, dtype=torch.float64).reshape(-1, 1).requires_grad_()
+    y = layer(x)
+    torch.testing.assert_close(y, -torch.sin(x), atol=1e-12, rtol=0)
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, -torch.cos(x.detach()), atol=1e-12, rtol=0)
+
+
+def test_gradcheck_float64():
+    spec = circuits.variational(n_qubits=2, layers=2, entanglement="full")
+    layer = hq.QuantumLayer(spec)
+    x = torch.rand(3, 2, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(spec.n_weights, dtype=torch.float64, requires_grad=True)
+
+    def f(x, w):
+        return hq.QuantumFunction.apply(x, w, layer.engine)
+
+    assert torch.autograd.gradcheck(f, (x, w), eps=1e-6, atol=1e-6)
+
+
+def test_one_call_forward_one_call_backward():
+    spec = circuits.variational(n_qubits=3, layers=2)
+    counter = CountingEstimator(AerEstimator())
+    layer = hq.QuantumLayer(spec, backend=counter)
+    x = torch.rand(16, 3, requires_grad=True)
+    y = layer(x)
+    assert len(counter.calls) == 1
+    assert counter.calls[0] == [(16, 1)]  # one PUB: values (B, 1, K) against (O,) observables
+    y.sum().backward()
+    assert len(counter.calls) == 2
+    k = spec.n_inputs + spec.n_weights
+    assert counter.calls[1] == [(16 * 2 * k, 1)]
+
+
+def test_input_gradients_skipped_when_not_needed():
+    spec = circuits.variational(n_qubits=3, layers=1)
+    counter = CountingEstimator(AerEstimator())
+    layer = hq.QuantumLayer(spec, backend=counter)
+    x = torch.rand(4, 3)
+    layer(x).sum().backward()
+    assert counter.calls[1] == [(4 * 2 * spec.n_weights, 1)]
+    assert layer.weight.grad is not None
+
+
+def test_no_backward_call_when_nothing_requires_grad():
+    counter = CountingEstimator(AerEstimator())
+    layer = hq.QuantumLayer(circuits.variational(2, 1), backend=counter)
+    with torch.no_grad():
+        layer(torch.rand(4, 2))
+    assert len(counter.calls) == 1
+
+
+def test_input_gradient_matches_finite_difference_through_classical_layers():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(3, 2), hq.QuantumLayer(circuits.variational(2, 2)), nn.Linear(2, 1)
+    ).double()
+    x = torch.rand(5, 3, dtype=torch.float64, requires_grad=True)
+    model(x).sum().backward()
+    h = 1e-6
+    fd = torch.zeros_like(x)
+    with torch.no_grad():
+        for i in range(3):
+            e = torch.zeros(3, dtype=torch.float64)
+            e[i] = h
+            fd[:, i] = (model(x + e) - model(x - e)).squeeze(1) / (2 * h)
+    torch.testing.assert_close(x.grad, fd, atol=1e-7, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dtype_follows_input(dtype):
+    layer = hq.QuantumLayer(circuits.variational(2, 1))
+    x = torch.rand(3, 2, dtype=dtype, requires_grad=True)
+    y = layer(x)
+    assert y.dtype == dtype
+    y.sum().backward()
+    assert x.grad.dtype == dtype
+    assert layer.weight.grad.dtype == layer.weight.dtype
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_tensors():
+    layer = hq.QuantumLayer(circuits.variational(2, 1)).cuda()
+    x = torch.rand(3, 2, device="cuda", requires_grad=True)
+    y = layer(x)
+    assert y.device == x.device
+    y.sum().backward()
+    assert x.grad.device == x.device and layer.weight.grad.device == x.device
+
+
+def test_single_sample_input():
+    layer = hq.QuantumLayer(circuits.variational(3, 1))
+    x = torch.rand(3)
+    torch.testing.assert_close(layer(x), layer(x.unsqueeze(0))[0])
+    assert layer(x).shape == (3,)
+
+
+def test_state_dict_round_trip():
+    spec = circuits.variational(3, 2)
+    a = hq.QuantumLayer(spec)
+    assert list(a.state_dict()) == ["weight"]
+    b = hq.QuantumLayer(spec)
+    assert not torch.equal(a.weight, b.weight)
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(4, 3)
+    torch.testing.assert_close(a(x), b(x))
+
+
+def test_pickle_and_torch_save_of_model():
+    model = nn.Sequential(nn.Linear(2, 3), hq.QuantumLayer(circuits.variational(3, 1)))
+    x = torch.rand(4, 2)
+    expected = model(x)
+    clone = pickle.loads(pickle.dumps(model))
+    torch.testing.assert_close(clone(x), expected)
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=False)
+    torch.testing.assert_close(loaded(x), expected)
+    loaded(x).sum().backward()
+
+
+def test_training_reduces_loss():
+    torch.manual_seed(3)
+    x = torch.rand(24, 2) * 2 - 1
+    target = (x[:, :1] * x[:, 1:] > 0).double() * 2 - 1
+    model = nn.Sequential(hq.QuantumLayer(circuits.variational(2, 2)), nn.Linear(2, 1)).double()
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    losses = []
+    for _ in range(8):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x.double()), target)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (torch.rand(4, 3), r"shape \(batch, 2\)"),
+        (torch.rand(2), None),
+        (torch.rand(2, 2, 2), r"shape \(batch, 2\)"),
+        (torch.empty(0, 2), "empty batch"),
+        (torch.tensor([[0.1, float("nan")]]), "NaN or inf"),
+        (torch.tensor([[0.1, 0.2], [float("inf"), 0.0]]), r"rows \[1\]"),
+        (torch.ones(3, 2, dtype=torch.int64), "floating-point"),
+        (np.ones((3, 2)), "torch.Tensor"),
+    ],
+)
+def test_bad_inputs(inputs, message):
+    layer = hq.QuantumLayer(circuits.variational(2, 1))
+    if message is None:
+        assert layer(inputs).shape == (2,)
+        return
+    with pytest.raises(InputError, match=message):
+        layer(inputs)
+
+
+def test_nan_weight_is_reported():
+    layer = hq.QuantumLayer(circuits.variational(2, 1))
+    with torch.no_grad():
+        layer.weight[0] = float("nan")
+    with pytest.raises(InputError, match="weight contains NaN"):
+        layer(torch.rand(1, 2))
+
+
+@pytest.mark.parametrize("shots", [0, -5, 2.5, True])
+def test_bad_shots(shots):
+    with pytest.raises(ConfigurationError, match="shots must be a positive integer"):
+        hq.QuantumLayer(circuits.ry(1), shots=shots)
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("qasm_simulator", "unknown backend 'qasm_simulator'"),
+        ("fake_nowhere", "unknown fake device 'fake_nowhere'.*fake_manila"),
+        (42, "unsupported backend object of type int"),
+        ("ibm:", "unknown backend"),
+    ],
+)
+def test_unknown_backends(backend, message):
+    with pytest.raises(BackendError, match=message):
+        hq.QuantumLayer(circuits.ry(1), backend=backend)
+
+
+def test_unknown_gradient():
+    with pytest.raises(ConfigurationError, match="unknown gradient"):
+        hq.QuantumLayer(circuits.ry(1), gradient="magic")
+
+
+def test_spec_type_checked():
+    with pytest.raises(hq.CircuitError, match="expected a ParameterizedCircuit"):
+        hq.QuantumLayer("ry")  # type: ignore[arg-type]
+
+
+def test_finite_diff_and_spsa_layers_train_end_to_end():
+    x = torch.rand(4, 2, requires_grad=True)
+    for gradient in ("finite-diff", "spsa"):
+        layer = hq.QuantumLayer(circuits.variational(2, 1), gradient=gradient, seed=1)
+        layer(x).sum().backward()
+        assert torch.isfinite(layer.weight.grad).all()
+
+
+def test_repr_mentions_backend():
+    layer = hq.QuantumLayer(circuits.ry(1), backend="aer", shots=64, seed=0)
+    assert "backend='aer'" in repr(layer) and "shots=64" in repr(layer)
