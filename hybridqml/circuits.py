@@ -158,9 +158,7 @@ class ParameterizedCircuit:
         if observables is None:
             obs = z_observables(circuit.num_qubits)
         else:
-            obs = tuple(
-                _as_observable(o, circuit.num_qubits, i) for i, o in enumerate(observables)
-            )
+            obs = tuple(_as_observable(o, circuit.num_qubits, i) for i, o in enumerate(observables))
             if not obs:
                 raise CircuitError("observables must not be empty")
         self._circuit = circuit.copy()

@@ -136,4 +136,3 @@ class CircuitEngine:
     def __repr__(self) -> str:
         name = self._executor.name if self._executor is not None else None
         return f"CircuitEngine(backend={name!r}, shots={self._config['shots']}, rule={self.rule!r})"
-

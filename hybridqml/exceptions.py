@@ -1,8 +1,8 @@
 """The hybridqml exception tree.
 
-Every error the library raises on purpose derives from :class:`HybridQMLError`, so callers can catch
-the whole family with one ``except``. Errors about bad arguments also derive from :class:`ValueError`
-(and type errors from :class:`TypeError`) so generic handlers keep working.
+Every error the library raises on purpose derives from :class:`HybridQMLError`, so callers can
+catch the whole family with one ``except``. Errors about bad arguments also derive from
+:class:`ValueError` so generic handlers keep working.
 
 Tree::
 

@@ -36,7 +36,6 @@ from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import BackendSamplerV2, BaseEstimatorV2, BaseSamplerV2
 from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.providers import BackendV2
-from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from hybridqml.exceptions import BackendError, ConfigurationError
@@ -102,8 +101,7 @@ class Executor(ABC):
             raise
         except Exception as exc:
             raise BackendError(
-                f"job on backend {self.name!r} failed ({m} bindings): "
-                f"{type(exc).__name__}: {exc}"
+                f"job on backend {self.name!r} failed ({m} bindings): {type(exc).__name__}: {exc}"
             ) from exc
         finally:
             self.calls += 1
@@ -180,8 +178,7 @@ class EstimatorExecutor(Executor):
         (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level)
         layout = self.isa_circuit.layout
         self.isa_observables = [
-            obs.apply_layout(layout) if layout is not None else obs
-            for obs in shiftable.observables
+            obs.apply_layout(layout) if layout is not None else obs for obs in shiftable.observables
         ]
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
@@ -367,9 +364,7 @@ def _fake_backend(name: str) -> BackendV2:
             for c in dir(fake_provider)
             if c.startswith("Fake") and c.endswith("V2") and c[4:-2]
         )
-        raise BackendError(
-            f"unknown fake device {name!r}; available: {', '.join(known)}"
-        ) from None
+        raise BackendError(f"unknown fake device {name!r}; available: {', '.join(known)}") from None
     return cls()
 
 

@@ -116,7 +116,7 @@ class ShiftableCircuit:
         return out
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
-        """d angle_k / d theta_j for each sample: (N, P) -> (N, K, P)."""
+        """D angle_k / d theta_j for each sample: (N, P) -> (N, K, P)."""
         theta = np.asarray(theta, dtype=float)
         out = np.zeros((theta.shape[0], self.n_angles, self.n_params))
         for k, derivs in enumerate(self._deriv_fns):

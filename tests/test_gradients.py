@@ -23,7 +23,9 @@ def evaluate(shiftable: ShiftableCircuit, angles: np.ndarray) -> np.ndarray:
     circuit = shiftable.circuit
     out = []
     for row in np.atleast_2d(angles):
-        sv = Statevector(circuit.assign_parameters(dict(zip(shiftable.angle_vector, row))))
+        sv = Statevector(
+            circuit.assign_parameters(dict(zip(shiftable.angle_vector, row, strict=True)))
+        )
         out.append([sv.expectation_value(o).real for o in shiftable.observables])
     return np.array(out)
 
@@ -31,7 +33,9 @@ def evaluate(shiftable: ShiftableCircuit, angles: np.ndarray) -> np.ndarray:
 def reference(spec: ParameterizedCircuit, theta: np.ndarray) -> np.ndarray:
     out = []
     for row in theta:
-        sv = Statevector(spec.circuit.assign_parameters(dict(zip(spec.parameters, row))))
+        sv = Statevector(
+            spec.circuit.assign_parameters(dict(zip(spec.parameters, row, strict=True)))
+        )
         out.append([sv.expectation_value(o).real for o in spec.observables])
     return np.array(out)
 

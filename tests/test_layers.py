@@ -4,14 +4,13 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _doubles import CountingEstimator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 from torch import nn
 
 import hybridqml as hq
 from hybridqml import circuits
 from hybridqml.exceptions import BackendError, ConfigurationError, InputError
-
-from _doubles import CountingEstimator
 
 
 def test_readme_example_shapes_and_backward():

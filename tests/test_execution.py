@@ -1,0 +1,229 @@
+"""Backends: exact and sampled Aer, fake devices, IBM Runtime in local mode, error translation."""
+
+import numpy as np
+import pytest
+import torch
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.primitives import BaseEstimatorV2, StatevectorEstimator
+from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit_aer import AerSimulator
+from qiskit_aer.primitives import SamplerV2 as AerSampler
+
+import hybridqml as hq
+from hybridqml import circuits
+from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.engine import CircuitEngine
+from hybridqml.exceptions import BackendError, ConfigurationError
+
+runtime = pytest.importorskip("qiskit_ibm_runtime")
+from _doubles import CountingSampler  # noqa: E402
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2  # noqa: E402
+
+
+def exact(spec, theta):
+    out = []
+    for row in theta:
+        sv = Statevector(
+            spec.circuit.assign_parameters(dict(zip(spec.parameters, row, strict=True)))
+        )
+        out.append([sv.expectation_value(o).real for o in spec.observables])
+    return np.array(out)
+
+
+def mixed_spec():
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2)
+    qc.ry(x, 0)
+    qc.rx(w, 1)
+    qc.cx(0, 1)
+    qc.rz(x + w, 1)
+    obs = [SparsePauliOp(["ZI", "IX"], [0.5, -1.5]), "YY", SparsePauliOp(["II", "XZ"], [0.25, 1])]
+    return ParameterizedCircuit(qc, [x], [w], observables=obs)
+
+
+def test_shots_follow_the_binomial_law():
+    # textbook circuit: <Z> = -sin x, one shot is +-1 with P(+1) = (1 - sin x) / 2
+    shots, n, x = 100, 2000, 0.7
+    engine = CircuitEngine(circuits.ry(1), shots=shots, seed=11)
+    values = engine.forward(np.full((n, 1), x))[:, 0]
+    mean, var = -np.sin(x), (1 - np.sin(x) ** 2) / shots
+    # genuine sampling: every estimate is a multiple of 2 / shots
+    k = (values + 1) * shots / 2  # number of +1 outcomes
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    assert abs(values.mean() - mean) < 5 * np.sqrt(var / n)
+    # sample variance of n draws: relative standard error sqrt(2 / (n - 1)) ~ 3.2%
+    assert 0.85 < values.var(ddof=1) / var < 1.15
+
+
+def test_shots_reproducible_by_seed_and_fresh_per_call():
+    theta = np.full((50, 1), 0.3)
+    a = CircuitEngine(circuits.ry(1), shots=64, seed=5)
+    b = CircuitEngine(circuits.ry(1), shots=64, seed=5)
+    first = a.forward(theta)
+    np.testing.assert_array_equal(first, b.forward(theta))
+    assert not np.array_equal(first, a.forward(theta))  # noise is not frozen across steps
+    c = CircuitEngine(circuits.ry(1), shots=64, seed=6)
+    assert not np.array_equal(first, c.forward(theta))
+
+
+def test_sampled_mixed_observables_converge_to_exact():
+    spec = mixed_spec()
+    theta = np.array([[0.4, -1.2], [2.0, 0.5]])
+    engine = CircuitEngine(spec, shots=40_000, seed=3)
+    # each term has variance <= 1: |error| <= sum |coeff| * 4 / sqrt(shots) with margin
+    np.testing.assert_allclose(engine.forward(theta), exact(spec, theta), atol=0.04)
+    assert len(engine.executor.isa_circuits) == 3  # ZI+XZ?, IX, YY: qubit-wise commuting groups
+
+
+def test_sampled_gradients_are_close_to_exact():
+    spec = circuits.variational(2, 1)
+    theta = np.array([[0.3, -0.4, 1.0, 0.2]])
+    noisy = CircuitEngine(spec, shots=20_000, seed=9).jacobian(theta)
+    np.testing.assert_allclose(noisy, CircuitEngine(spec).jacobian(theta), atol=0.05)
+
+
+def test_exact_aer_matches_statevector():
+    spec = mixed_spec()
+    theta = np.random.default_rng(0).uniform(-2, 2, size=(5, 2))
+    np.testing.assert_allclose(CircuitEngine(spec).forward(theta), exact(spec, theta), atol=1e-12)
+
+
+def test_one_sampler_call_per_forward_and_backward():
+    counter = CountingSampler(AerSampler())
+    layer = hq.QuantumLayer(mixed_spec(), backend=counter, shots=128, seed=1)
+    x = torch.rand(6, 1, requires_grad=True)
+    layer(x).sum().backward()
+    assert counter.calls == [3, 3]  # two calls, each holding one PUB per measurement group
+
+
+def test_fake_device_runs_with_noise_and_layout():
+    spec = circuits.variational(3, 1)
+    engine = CircuitEngine(spec, backend="fake_manila", shots=4000, seed=2)
+    assert engine.shots == 4000
+    isa = engine.executor.isa_circuits[0]
+    assert isa.num_qubits == FakeManilaV2().num_qubits
+    assert set(isa.count_ops()) <= set(FakeManilaV2().operation_names) | {"barrier"}
+    theta = np.array([[0.1, 0.2, 0.3, 0.5, -0.5, 1.0]])
+    noisy = engine.forward(theta)
+    ideal = exact(spec, theta)
+    assert np.abs(noisy - ideal).max() < 0.25  # device noise + shot noise, same physics
+    jac = engine.jacobian(theta)
+    assert jac.shape == (1, 3, 6) and np.isfinite(jac).all()
+
+
+def test_fake_device_defaults_to_device_shots():
+    engine = CircuitEngine(circuits.ry(1), backend="fake_manila", seed=0)
+    assert engine.shots == hq.execution.DEFAULT_DEVICE_SHOTS
+
+
+def test_noisy_fake_backend_object_and_aer_simulator():
+    e1 = CircuitEngine(circuits.ry(1), backend=FakeManilaV2(), shots=100, seed=0)
+    assert e1.shots == 100
+    sim = AerSimulator(method="statevector")
+    e2 = CircuitEngine(circuits.ry(1), backend=sim)
+    assert e2.shots is None
+    np.testing.assert_allclose(e2.forward(np.array([[0.5]])), [[-np.sin(0.5)]], atol=1e-12)
+
+
+def test_generic_backend_v2_uses_backend_sampler():
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    backend = GenericBackendV2(num_qubits=3, seed=1)
+    engine = CircuitEngine(circuits.ry(2), backend=backend, shots=2000, seed=4)
+    out = engine.forward(np.array([[0.0, np.pi / 2]]))
+    np.testing.assert_allclose(out, [[0.0, -1.0]], atol=0.15)
+
+
+def test_ibm_runtime_local_mode_via_name(monkeypatch):
+    class Service:
+        def backend(self, name):
+            assert name == "ibm_test"
+            return FakeManilaV2()
+
+    monkeypatch.setattr(runtime, "QiskitRuntimeService", Service)
+    layer = hq.QuantumLayer(circuits.variational(2, 1), backend="ibm:ibm_test", shots=2000, seed=3)
+    x = torch.tensor([[0.2, 0.4]], requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert y.shape == (1, 2) and x.grad is not None
+    spec = layer.spec
+    theta = np.concatenate([x.detach().numpy(), layer.weight.detach().numpy()[None]], axis=1)
+    assert np.abs(y.detach().numpy() - exact(spec, theta)).max() < 0.25
+
+
+@pytest.mark.parametrize("mode_cls", ["Session", "Batch"])
+def test_ibm_runtime_session_and_batch(mode_cls):
+    mode = getattr(runtime, mode_cls)(backend=FakeManilaV2())
+    with mode:
+        engine = CircuitEngine(circuits.ry(1), backend=mode, shots=3000, seed=1)
+        out = engine.forward(np.array([[np.pi / 2], [0.0]]))
+    assert "runtime" in engine.backend_name
+    np.testing.assert_allclose(out, [[-1.0], [0.0]], atol=0.15)
+
+
+def test_ibm_without_account_is_a_clear_error(monkeypatch, tmp_path):
+    def no_account(*args, **kwargs):
+        raise runtime.accounts.AccountNotFoundError("Unable to find account.")
+
+    monkeypatch.setattr(runtime, "QiskitRuntimeService", no_account)
+    with pytest.raises(BackendError, match="save_account"):
+        CircuitEngine(circuits.ry(1), backend="ibm:ibm_brisbane")
+
+
+class FailingEstimator(BaseEstimatorV2):
+    def run(self, pubs, *, precision=None):
+        raise RuntimeError("device offline")
+
+
+class GarbageEstimator(BaseEstimatorV2):
+    def run(self, pubs, *, precision=None):
+        result = StatevectorEstimator().run(pubs, precision=precision).result()
+        result[0].data.evs[...] = np.nan
+        return _Done(result)
+
+
+class _Done:
+    def __init__(self, result):
+        self._result = result
+
+    def result(self):
+        return self._result
+
+
+def test_failed_job_names_backend_and_cause():
+    layer = hq.QuantumLayer(circuits.ry(1), backend=FailingEstimator())
+    with pytest.raises(BackendError, match=r"FailingEstimator.*device offline"):
+        layer(torch.rand(2, 1))
+
+
+def test_malformed_results_rejected():
+    layer = hq.QuantumLayer(circuits.ry(1), backend=GarbageEstimator())
+    with pytest.raises(BackendError, match="malformed results"):
+        layer(torch.rand(2, 1))
+
+
+def test_estimator_instance_rejects_shots():
+    with pytest.raises(ConfigurationError, match="precision"):
+        CircuitEngine(circuits.ry(1), backend=StatevectorEstimator(), shots=100)
+
+
+def test_estimator_instance_used_as_given():
+    engine = CircuitEngine(circuits.ry(1), backend=StatevectorEstimator())
+    np.testing.assert_allclose(engine.forward(np.array([[0.3]])), [[-np.sin(0.3)]], atol=1e-12)
+
+
+def test_set_backend_switches_execution():
+    layer = hq.QuantumLayer(circuits.ry(1))
+    x = torch.full((3, 1), 0.4)
+    exact_out = layer(x)
+    layer.set_backend("aer", shots=10, seed=0)
+    sampled = layer(x)
+    assert layer.engine.shots == 10
+    assert torch.all((sampled * 5) == torch.round(sampled * 5))
+    assert not torch.allclose(exact_out, sampled)
+
+
+def test_backend_options_reach_aer():
+    engine = CircuitEngine(circuits.ry(1), backend_options={"max_parallel_threads": 1})
+    assert engine.executor.estimator._backend.options.max_parallel_threads == 1

@@ -1,0 +1,56 @@
+"""The public surface: every module's ``__all__`` matches what it defines."""
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import hybridqml
+
+MODULES = sorted(
+    m.name
+    for m in pkgutil.walk_packages(hybridqml.__path__, prefix="hybridqml.")
+    if not m.name.rsplit(".", 1)[-1].startswith("_")
+)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_lists_exactly_the_public_definitions(name):
+    module = importlib.import_module(name)
+    exported = getattr(module, "__all__", None)
+    assert exported is not None, f"{name} has no __all__"
+    assert len(set(exported)) == len(exported), f"{name}.__all__ has duplicates"
+    for symbol in exported:
+        assert hasattr(module, symbol), f"{name}.__all__ lists missing {symbol}"
+    defined = {
+        n
+        for n, obj in vars(module).items()
+        if not n.startswith("_")
+        and (inspect.isclass(obj) or inspect.isfunction(obj))
+        and getattr(obj, "__module__", None) == name
+    }
+    assert defined <= set(exported), (
+        f"{name} defines public {defined - set(exported)} not in __all__"
+    )
+
+
+def test_public_objects_have_docstrings():
+    for name in MODULES:
+        module = importlib.import_module(name)
+        assert module.__doc__, f"{name} has no module docstring"
+        for symbol in module.__all__:
+            obj = getattr(module, symbol)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                assert obj.__doc__, f"{name}.{symbol} has no docstring"
+
+
+def test_contract_names():
+    import hybridqml.circuits as c
+
+    assert callable(c.ry) and callable(c.variational)
+    assert hybridqml.QuantumLayer and hybridqml.ParameterizedCircuit
+    for exc in ("BackendError", "GradientError", "EntropyError", "QRNGError", "HealthTestError"):
+        assert issubclass(getattr(hybridqml, exc), hybridqml.HybridQMLError)
+    assert issubclass(hybridqml.QRNGError, hybridqml.EntropyError)
+    assert issubclass(hybridqml.HealthTestError, hybridqml.EntropyError)
