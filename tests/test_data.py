@@ -222,3 +222,34 @@ def test_circles_seeded_standardised_and_validated() -> None:
     assert torch.bincount(a.test.tensors[1]).tolist() == [25, 25]
     with pytest.raises(ConfigurationError, match="factor"):
         load_circles(factor=1.5)
+
+
+def test_full_mnist_folder_uses_the_official_split(tmp_path: Path) -> None:
+    raw = _write_t10k(tmp_path, n_per_class=2)
+    labels = np.repeat(np.arange(10), 3)
+    (raw / "train-images-idx3-ubyte").write_bytes(_idx_images(np.zeros((30, 28, 28))))
+    (raw / "train-labels-idx1-ubyte").write_bytes(_idx_labels(labels))
+    split = load_mnist(data_dir=tmp_path / "MNIST", digits=[4, 2])
+    assert split.info.source == "mnist-full" and split.info.split_seed is None
+    assert (split.info.n_train, split.info.n_test) == (6, 4)
+
+
+def test_download_is_opt_in_and_failures_are_data_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torchvision.datasets
+
+    calls: list[tuple[str, bool, bool]] = []
+
+    class OfflineMNIST:
+        def __init__(self, root: str, *, train: bool, download: bool) -> None:
+            calls.append((root, train, download))
+            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", OfflineMNIST)
+    with pytest.raises(DataError, match="missing"):
+        load_mnist(data_dir=tmp_path)
+    assert calls == []  # no download unless allowed
+    with pytest.raises(DataError, match=r"downloading MNIST.*Error downloading"):
+        load_mnist(data_dir=tmp_path / "new", download=True)
+    assert calls == [(str(tmp_path / "new"), True, True)]
