@@ -27,7 +27,7 @@ from hybridqml.entropy.sources import EntropySource, OSSource, PRNGSource
 from hybridqml.entropy.stats import DEFAULT_BLOCK_BITS, PASS_THRESHOLD, randomness_report
 from hybridqml.exceptions import BackendError, ConfigurationError, HealthTestError
 
-__all__ = ["SOURCE_CHOICES", "add_parser", "make_source"]
+__all__ = ["SOURCE_CHOICES", "add_parser", "make_source", "run_sample", "run_test"]
 
 SOURCE_CHOICES: Final[tuple[str, ...]] = ("aer", "fake_<device>", "os", "prng", "qrng")
 DEFAULT_TEST_BYTES: Final[int] = 1 << 18

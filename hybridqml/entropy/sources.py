@@ -29,6 +29,7 @@ __all__ = [
     "OSSource",
     "PRNGSource",
     "SourceKind",
+    "check_byte_count",
 ]
 
 SourceKind = Literal["quantum", "simulated-quantum", "os", "pseudo"]

@@ -1,0 +1,149 @@
+"""Helpers for the entropy tests: a scripted QRNG stand-in on 127.0.0.1 and tiny sources."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+from hybridqml.entropy.sources import EntropySource
+
+TOKEN = "tok-SECRET-1234567890"
+
+
+class QRNGStandIn:
+    """A QRNG service answering from a deterministic byte stream, with scripted misbehaviour.
+
+    ``script`` is a queue of actions consumed one per request; when it is empty the server answers
+    normally. Actions: ``("ok",)``, ``("short", k)`` (serve only k bytes), ``("status", code,
+    headers)``, ``("drop",)`` (close the connection without answering), ``("raw", body)`` (200 with
+    ``body`` as is), ``("long", extra)`` (serve extra bytes).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.served = bytearray()
+        self.requests: list[dict] = []
+        self.script: collections.deque = collections.deque()
+        self.lock = threading.Lock()
+        self.token = TOKEN
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output quiet
+                pass
+
+            def do_GET(self):
+                stand_in.handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+        host, port = self.server.server_address[:2]
+        self.base = f"http://{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        return self.base + "/entropy"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def _take(self, n: int) -> bytes:
+        data = self.rng.bytes(n)
+        self.served += data
+        return data
+
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urllib.parse.urlsplit(h.path)
+        query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
+        with self.lock:
+            self.requests.append({"path": parts.path, "query": query, "headers": dict(h.headers)})
+            action = self.script.popleft() if self.script else ("ok",)
+            kind = action[0]
+            if kind == "drop":
+                h.close_connection = True
+                return
+            if kind == "status":
+                body = b'{"error": "scripted"}'
+                h.send_response(action[1])
+                for key, value in (action[2] if len(action) > 2 else {}).items():
+                    h.send_header(key, value)
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                h.wfile.write(body)
+                return
+            if kind == "raw":
+                body = action[1]
+            else:
+                if "x-api-key" in h.headers:
+                    authorised = h.headers["x-api-key"] == self.token
+                else:
+                    authorised = h.headers.get("Authorization") == f"Bearer {self.token}"
+                if not authorised:
+                    h.send_response(401)
+                    h.send_header("Content-Length", "0")
+                    h.end_headers()
+                    return
+                size = int(query.get("size" if "type" not in query else "length", "0"))
+                if query.get("type") == "hex16":
+                    size = int(query["size"]) * int(query["length"])
+                if kind == "short":
+                    size = min(size, action[1])
+                elif kind == "long":
+                    size += action[1]
+                data = self._take(size)
+                body = self._encode(query, data)
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+
+    @staticmethod
+    def _encode(query: dict, data: bytes) -> bytes:
+        if query.get("type") == "uint8":
+            payload = {"success": True, "type": "uint8", "length": str(len(data)), "data": list(data)}
+        elif query.get("type") == "hex16":
+            payload = {"success": True, "type": "hex16", "length": "1", "data": [data.hex()]}
+        else:
+            payload = {"random_number": base64.b64encode(data).decode(), "size": len(data)}
+        return json.dumps(payload).encode()
+
+
+FAST_RETRY = {"backoff_factor": 0.001, "backoff_jitter": 0.001, "backoff_max": 0.01}
+
+
+class ScriptedSource(EntropySource):
+    """Serves bytes from a callable ``make(n, offset) -> bytes`` and records every chunk served."""
+
+    kind = "pseudo"
+
+    def __init__(self, make, name: str = "scripted") -> None:
+        self.make = make
+        self.name = name
+        self.offset = 0
+        self.served = bytearray()
+        self.reads: list[int] = []
+
+    def _read(self, n: int) -> bytes:
+        data = self.make(n, self.offset)
+        self.offset += n
+        self.served += data
+        self.reads.append(n)
+        return data
+
+
+def prng_bytes(seed: int):
+    rng = np.random.default_rng(seed)
+    return lambda n, offset: rng.bytes(n)
