@@ -108,6 +108,8 @@ def plot_history(
         >>> plot_history(history, Path(tempfile.mkdtemp()) / "curves.png").stat().st_size > 0
         True
     """
+    from matplotlib.ticker import MaxNLocator
+
     columns = _columns(history)
     names = (
         list(metrics) if metrics is not None else [k for k in columns if k not in ("epoch", "lr")]
@@ -128,6 +130,7 @@ def plot_history(
             values = np.array([np.nan if v is None else v for v in columns[name]], dtype=float)
             ax.plot(epochs[: len(values)], values, marker="o", label=name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("accuracy" if "acc" in group[0].lower() else "value")
         ax.grid(alpha=0.3)
         ax.legend()
