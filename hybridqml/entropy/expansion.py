@@ -17,7 +17,7 @@ from typing import Any, Final
 import numpy as np
 
 from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources import check_byte_count
+from hybridqml.entropy.sources import _WordStream, check_byte_count
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_RESEED_INTERVAL", "DEFAULT_SEED_BYTES", "MIN_SEED_BYTES", "ExpandedGenerator"]
@@ -66,7 +66,7 @@ class ExpandedGenerator:
         self.source_bytes = 0
         self.delivered_bytes = 0
         self.reseeds = 0
-        self._rng: np.random.Generator | None = None
+        self._rng: _WordStream | None = None
         self._left = 0
         self._lock = threading.Lock()
 
@@ -79,7 +79,7 @@ class ExpandedGenerator:
         seed = self.pool.read(self.seed_bytes)
         self.source_bytes += len(seed)
         sequence = np.random.SeedSequence(entropy=int.from_bytes(seed, "little"))
-        self._rng = np.random.Generator(np.random.PCG64DXSM(sequence))
+        self._rng = _WordStream(np.random.PCG64DXSM(sequence))
         self._left = self.reseed_interval
         self.reseeds += 1
 
@@ -94,7 +94,7 @@ class ExpandedGenerator:
                     self._reseed()
                 assert self._rng is not None
                 take = min(n - got, self._left)
-                parts.append(self._rng.bytes(take))
+                parts.append(self._rng.read(take))
                 self._left -= take
                 got += take
             self.delivered_bytes += n

@@ -248,7 +248,9 @@ class EntropyPool:
                 want = min(max(want * 4, self.chunk_bytes), MAX_CHUNK_BYTES)
             tested = self.health is not None
             raw = self._tested_chunk(want) if tested else self._read_source(want)
-            data = raw.tobytes() if self.conditioner is None else self.conditioner.process(raw)
+            data = raw.tobytes()
+            if self.conditioner is not None:
+                data = self.conditioner.process(data)
             with self._cond:
                 if self._closed or self._failure is not None:
                     return

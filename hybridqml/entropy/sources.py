@@ -101,6 +101,29 @@ class EntropySource(abc.ABC):
         return f"{type(self).__name__}(name={self.name!r}, kind={self.kind!r})"
 
 
+class _WordStream:
+    """Bytes from a numpy bit generator, independent of how the stream is split into reads.
+
+    ``Generator.bytes(n)`` discards the unused part of its last 32-bit word, so ``bytes(3) +
+    bytes(5)`` differs from ``bytes(8)``. This keeps the leftover of each 64-bit word instead.
+    """
+
+    def __init__(self, bit_generator: np.random.BitGenerator) -> None:
+        self._bit_generator = bit_generator
+        self._leftover = b""
+
+    def read(self, n: int) -> bytes:
+        if n <= len(self._leftover):
+            out, self._leftover = self._leftover[:n], self._leftover[n:]
+            return out
+        need = n - len(self._leftover)
+        words = self._bit_generator.random_raw(-(-need // 8))
+        raw = np.asarray(words, dtype="<u8").tobytes()
+        out = self._leftover + raw[:need]
+        self._leftover = raw[need:]
+        return out
+
+
 class OSSource(EntropySource):
     """Bytes from the operating system CSPRNG (:func:`os.urandom`).
 
@@ -123,6 +146,8 @@ class OSSource(EntropySource):
 class PRNGSource(EntropySource):
     """A reproducible pseudo-random baseline (numpy ``PCG64DXSM`` seeded with ``seed``).
 
+    The byte stream depends only on ``seed``, not on how it is split into reads.
+
     Args:
         seed: Any seed accepted by :class:`numpy.random.SeedSequence`; ``None`` draws one from the
             OS (not reproducible).
@@ -142,9 +167,9 @@ class PRNGSource(EntropySource):
             raise ConfigurationError(f"seed must be >= 0, got {seed}")
         self.seed = None if seed is None else int(seed)
         self.name = f"prng(PCG64DXSM, seed={self.seed})"
-        self._rng = np.random.Generator(np.random.PCG64DXSM(self.seed))
+        self._stream = _WordStream(np.random.PCG64DXSM(self.seed))
         self._lock = threading.Lock()
 
     def _read(self, n: int) -> bytes:
         with self._lock:
-            return self._rng.bytes(n)
+            return self._stream.read(n)

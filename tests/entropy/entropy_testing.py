@@ -113,7 +113,12 @@ class QRNGStandIn:
     @staticmethod
     def _encode(query: dict, data: bytes) -> bytes:
         if query.get("type") == "uint8":
-            payload = {"success": True, "type": "uint8", "length": str(len(data)), "data": list(data)}
+            payload = {
+                "success": True,
+                "type": "uint8",
+                "length": str(len(data)),
+                "data": list(data),
+            }
         elif query.get("type") == "hex16":
             payload = {"success": True, "type": "hex16", "length": "1", "data": [data.hex()]}
         else:
