@@ -1,0 +1,95 @@
+"""uniform() and normal(): resolution, range, extremes, distribution, tails."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from entropy_testing import ScriptedSource
+from scipy import stats
+
+from hybridqml.entropy import EntropyPool, PRNGSource, normal, uniform
+from hybridqml.exceptions import ConfigurationError
+
+
+def constant(byte: int) -> ScriptedSource:
+    return ScriptedSource(lambda n, off: bytes([byte]) * n)
+
+
+def pool(seed=0):
+    return EntropyPool(PRNGSource(seed=seed), health_tests=False)
+
+
+@pytest.mark.parametrize(("dtype", "bits"), [(torch.float32, 24), (torch.float64, 53)])
+def test_uniform_uses_every_mantissa_bit(dtype, bits):
+    x = uniform(pool(), 20_000, dtype=dtype)
+    assert x.dtype == dtype
+    assert bool(((x >= 0) & (x < 1)).all())
+    k = (x.double() * 2.0**bits).numpy()
+    assert np.all(k == np.floor(k))  # exactly k / 2**bits
+    ints = k.astype(np.uint64)
+    for b in range(bits):
+        column = (ints >> np.uint64(b)) & np.uint64(1)
+        assert 0 < column.sum() < ints.size, f"bit {b} never varies"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "top"), [(torch.float32, 1 - 2.0**-24), (torch.float64, 1 - 2.0**-53)]
+)
+def test_uniform_extreme_words(dtype, top):
+    assert uniform(constant(0x00), 4, dtype=dtype).tolist() == [0.0] * 4
+    hi = uniform(constant(0xFF), 4, dtype=dtype)
+    assert hi.tolist() == [top] * 4 and bool((hi < 1).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("byte", [0x00, 0xFF, 0x7F, 0x80])
+def test_normal_extreme_words_are_finite(dtype, byte):
+    z = normal(constant(byte), (3, 5), dtype=dtype)
+    assert z.dtype == dtype and z.shape == (3, 5)
+    assert bool(z.isfinite().all())
+
+
+def test_normal_extremes_reach_beyond_five_sigma():
+    z32 = normal(constant(0x00), 1)  # sign 0, k = 0: the deepest tail, positive
+    z64 = normal(constant(0x00), 1, dtype=torch.float64)
+    assert 5.4 < z32.item() < 5.5
+    assert 8.2 < z64.item() < 8.4
+    sign_only = ScriptedSource(lambda n, off: (b"\x00\x00\x00\x80" * n)[:n])  # word 0x80000000
+    assert -5.5 < normal(sign_only, 1).item() < -5.4  # sign bit set, k = 0: negative tail
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_normal_matches_standard_normal(dtype):
+    z = normal(pool(7), 200_000, dtype=dtype).double().numpy()
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+
+
+def test_normal_tails_occur_at_their_rate():
+    z = normal(pool(3), 1_000_000)
+    beyond = int((z.abs() > 4).sum())
+    expected = 1_000_000 * 2 * stats.norm.sf(4)  # ~63
+    assert 0.5 * expected < beyond < 1.6 * expected
+    assert bool(z.isfinite().all())
+
+
+def test_sampling_consumes_exact_bytes_and_never_reuses():
+    p = pool(1)
+    a = normal(p, 100)
+    b = normal(p, 100)
+    assert p.provenance().delivered_bytes == 800
+    assert not torch.equal(a, b)
+    uniform(p, (2, 3), dtype=torch.float64)
+    assert p.provenance().delivered_bytes == 848
+
+
+def test_shape_device_and_validation():
+    assert uniform(pool(), torch.Size([2, 0, 3])).shape == (2, 0, 3)
+    assert normal(pool(), (2, 3), device="cpu").device.type == "cpu"
+    with pytest.raises(ConfigurationError):
+        normal(pool(), 4, dtype=torch.float16)
+    with pytest.raises(ConfigurationError):
+        uniform(pool(), (-1, 2))
+    with pytest.raises(ConfigurationError):
+        uniform(object(), 3)
