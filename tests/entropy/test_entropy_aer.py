@@ -1,0 +1,81 @@
+"""Hadamard sources on Aer and on a fake IBM device; OS and PRNG sources."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hybridqml.entropy import SOURCE_KINDS, AerHadamardSource, OSSource, PRNGSource
+from hybridqml.entropy.aer import hex_memory_to_ints
+from hybridqml.exceptions import ConfigurationError
+
+
+def test_hex_memory_conversion_matches_python_int():
+    rng = np.random.default_rng(0)
+    values = [0, 1, 15, 16, 255, 2**32 - 1, 2**63, 2**64 - 1]
+    values += [int(v) for v in rng.integers(0, 2**63, 200, dtype=np.int64)]
+    assert hex_memory_to_ints([hex(v) for v in values]).tolist() == values
+
+
+def test_aer_source_is_simulated_and_reproducible_by_seed():
+    a = AerHadamardSource(n_qubits=8, seed=11)
+    assert a.kind == "simulated-quantum" and "seed=11" in a.name
+    first = a.read(70_000)  # more than one job of 2**16 one-byte shots
+    assert a.jobs == 2
+    again = AerHadamardSource(n_qubits=8, seed=11).read(70_000)
+    other = AerHadamardSource(n_qubits=8, seed=12).read(70_000)
+    assert first == again and first != other
+    assert first[:1000] != first[65_536:66_536]  # jobs get distinct seeds: no repeated block
+    bits = np.unpackbits(np.frombuffer(first, dtype=np.uint8))
+    assert abs(bits.mean() - 0.5) < 0.005
+
+
+def test_aer_bits_are_per_shot_in_clbit_order():
+    from qiskit_aer import AerSimulator
+
+    source = AerHadamardSource(n_qubits=8, seed=5)
+    ops = source._circuit.count_ops()
+    assert ops["h"] == 8 and ops["measure"] == 8
+    data = source.read(1000)
+    job_seed = int(np.random.default_rng(5).integers(0, 2**62))
+    result = AerSimulator(method="statevector").run(
+        source._circuit, shots=source.shots_per_job, memory=True, seed_simulator=job_seed
+    )
+    memory = result.result().get_memory()  # '01101...' with clbit 0 last
+    expected = bytes(int(bitstring[::-1], 2) for bitstring in memory[:1000])
+    assert data == expected
+
+
+def test_bits_carry_across_shots_and_jobs_for_odd_qubit_counts():
+    source = AerHadamardSource(n_qubits=5, seed=2)
+    data = source.read(3 * 65_536 * 5 // 8 + 3)  # forces a 4th job and a carried partial byte
+    assert len(data) == 3 * 65_536 * 5 // 8 + 3 and source.jobs == 4
+
+
+@pytest.mark.parametrize("kwargs", [{"shots_per_job": 1000}, {"n_qubits": 0}, {"seed": -1}])
+def test_bad_arguments(kwargs):
+    with pytest.raises(ConfigurationError):
+        AerHadamardSource(**kwargs)
+
+
+def test_fake_device_source_shows_readout_bias():
+    from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+    source = AerHadamardSource(backend=FakeManilaV2(), seed=3)
+    assert source.kind == "simulated-quantum"
+    assert source.n_qubits == 5 and source.claimed_min_entropy < 8
+    data = source.read(20_000)
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    assert bits.mean() < 0.495  # readout error pulls towards 0
+    again = AerHadamardSource(backend=FakeManilaV2(), seed=3, use_sampler=True).read(20_000)
+    assert again == data  # the Sampler path decodes the same shots identically
+
+
+def test_os_and_prng_sources():
+    assert OSSource().kind == "os" and len(OSSource().read(33)) == 33
+    assert PRNGSource(seed=1).kind == "pseudo"
+    assert {OSSource().kind, PRNGSource(seed=1).kind} <= set(SOURCE_KINDS)
+    with pytest.raises(ConfigurationError):
+        PRNGSource(seed=-3)
+    with pytest.raises(ConfigurationError):
+        OSSource().read(-1)
