@@ -53,6 +53,8 @@ class EntropyPool:
         source: The entropy source.
         health_tests: Run SP 800-90B start-up and continuous tests on the raw source bytes.
         prefetch: Keep at least this many bytes buffered with a background thread (0: no thread).
+            If the source raises in that thread, the next ``read`` re-raises the error and the
+            pool continues without prefetch (reads then fetch synchronously).
         conditioning: ``None``, ``"von-neumann"``, ``"sha256"`` or a
             :class:`~hybridqml.entropy.conditioning.Conditioner`.
         chunk_bytes: Source bytes per refill.
