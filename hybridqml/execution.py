@@ -7,7 +7,8 @@ built, and reused for every call.
 
 Two execution paths:
 
-* **Estimator** (exact Aer statevector, or any ``BaseEstimatorV2`` you pass): one PUB with
+* **Estimator** (exact Aer statevector through :class:`~hybridqml.aer_estimator.AerExactEstimator`,
+  or any ``BaseEstimatorV2`` you pass): one PUB with
   parameter values shaped (M, 1, K) against observables shaped (O,), so the simulator runs each
   binding once and evaluates every observable on the same state.
 * **Sampler** (Aer with ``shots``, fake IBM devices, IBM Quantum Runtime, any ``BackendV2`` or
@@ -35,9 +36,11 @@ import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import BackendSamplerV2, BaseEstimatorV2, BaseSamplerV2
 from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 
+from hybridqml.aer_estimator import AerExactEstimator
 from hybridqml.exceptions import BackendError, ConfigurationError
 from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
 
@@ -177,9 +180,9 @@ class EstimatorExecutor(Executor):
         self.estimator = estimator
         (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level)
         layout = self.isa_circuit.layout
-        self.isa_observables = [
-            obs.apply_layout(layout) if layout is not None else obs for obs in shiftable.observables
-        ]
+        self.isa_observables = ObservablesArray.coerce(  # coerced once, not on every call
+            [obs.apply_layout(layout) if layout else obs for obs in shiftable.observables]
+        )
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
         values = _bindings(self.isa_circuit, angles, (angles.shape[0], 1))
@@ -461,13 +464,11 @@ def make_executor(
         )
 
     from qiskit_aer import AerSimulator
-    from qiskit_aer.primitives import EstimatorV2 as AerEstimator
     from qiskit_aer.primitives import SamplerV2 as AerSampler
 
     def aer(sim: AerSimulator, name: str, exact_ok: bool):
         if shots is None and exact_ok:
-            estimator = AerEstimator.from_backend(sim)
-            return EstimatorExecutor(shiftable, estimator, name=name, target=sim)
+            return EstimatorExecutor(shiftable, AerExactEstimator(sim), name=name, target=sim)
         return sampler_on(AerSampler.from_backend(sim), sim, name)
 
     if isinstance(backend, str):

@@ -226,4 +226,4 @@ def test_set_backend_switches_execution():
 
 def test_backend_options_reach_aer():
     engine = CircuitEngine(circuits.ry(1), backend_options={"max_parallel_threads": 1})
-    assert engine.executor.estimator._backend.options.max_parallel_threads == 1
+    assert engine.executor.estimator.simulator.options.max_parallel_threads == 1
