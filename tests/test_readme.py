@@ -1,0 +1,33 @@
+"""README.md's code runs, and CI runs exactly README.md's test command."""
+
+import re
+import subprocess
+
+import pytest
+from conftest import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_has_python_examples():
+    assert len(PYTHON_BLOCKS) >= 2
+
+
+@pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
+def test_readme_python_block_runs(index, capsys):
+    exec(compile(PYTHON_BLOCKS[index], f"README.md block {index}", "exec"), {})
+
+
+def test_ci_runs_the_readme_test_command():
+    marked = re.search(r"<!-- test-command -->\s*```\n(.*?)\n```", README, flags=re.S)
+    assert marked, "README.md lost its test-command block"
+    script = REPO_ROOT / ".ci" / "run"
+    extracted = subprocess.run(
+        ["bash", "-c", f"source <(sed -n '/^cmd=/,/^fi$/p' {script}) && echo \"$cmd\""],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    ).stdout.strip()
+    assert extracted == marked.group(1).strip()
