@@ -1,0 +1,426 @@
+"""Pieces shared by the workflows: entropy streams per epoch, image data, output folders.
+
+:class:`EntropyStream` is the workflows' link to :mod:`hybridqml.entropy`: it opens an
+:class:`~hybridqml.entropy.EntropyPool` on the configured source (``aer``, ``qrng``, ``os`` or
+``prng``) for every epoch, in ``pure`` mode (every delivered byte read from the source) or
+``expanded`` mode (a generator seeded and reseeded from the pool). Seedable sources (``aer``,
+``prng``) get the seed :func:`~hybridqml.training.epoch_seed` ``(seed, epoch)``, so the bytes of an
+epoch do not depend on what ran before and a resumed run reproduces an uninterrupted one; ``os``
+and ``qrng`` bytes are fresh by nature, so resuming with them continues the run but cannot repeat
+the noise bit for bit. The stream never silently changes source: a failing source raises (a
+:class:`~hybridqml.exceptions.QRNGError` for the QRNG) unless ``fallback`` names another source,
+in which case the switch is warned about and recorded in the provenance.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import torch
+from torch.nn import functional as F
+
+from hybridqml.data import DatasetSplit, load_mnist, load_sklearn_digits
+from hybridqml.entropy import AerHadamardSource, EntropyPool, OSSource, PRNGSource, QRNGSource
+from hybridqml.exceptions import ConfigurationError, DataError, EntropyError
+from hybridqml.training import epoch_seed
+
+__all__ = [
+    "DATASET_CHOICES",
+    "ENTROPY_CHOICES",
+    "ENTROPY_MODES",
+    "MNIST_HELP",
+    "EntropySettings",
+    "EntropyStream",
+    "config_to_json",
+    "load_image_split",
+    "prepare_out_dir",
+    "write_classifier_outputs",
+]
+
+ENTROPY_CHOICES: Final[tuple[str, ...]] = ("aer", "qrng", "os", "prng")
+"""Entropy sources a workflow can draw noise or latent vectors from."""
+ENTROPY_MODES: Final[tuple[str, ...]] = ("pure", "expanded")
+"""``pure``: every byte from the source; ``expanded``: a generator seeded from the source."""
+DATASET_CHOICES: Final[tuple[str, ...]] = ("mnist", "digits")
+"""``mnist``: IDX files from ``data_dir``; ``digits``: scikit-learn's 8x8 digits upscaled."""
+MNIST_HELP: Final[str] = (
+    "MNIST workflows need data_dir (CLI: --data-dir) pointing at a folder holding "
+    "MNIST/raw/t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] (plus the train-* "
+    "pair for the full split). Get them with torchvision "
+    "(torchvision.datasets.MNIST(root, download=True)) on a machine with network access, or use "
+    "dataset='digits' (CLI: --dataset digits) for scikit-learn's bundled 8x8 digits offline."
+)
+_MNIST_SIDE: Final[int] = 28
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntropySettings:
+    """Which entropy source a workflow draws from, and how.
+
+    Attributes:
+        source: ``"aer"`` (Hadamard bits measured on Aer: simulated quantum, seeded), ``"qrng"``
+            (HTTP QRNG at ``qrng_url``; token from ``$HYBRIDQML_QRNG_TOKEN``), ``"os"`` or
+            ``"prng"`` (seeded PCG64DXSM).
+        mode: ``"pure"`` or ``"expanded"``.
+        qrng_url: Endpoint of the QRNG service (``source="qrng"`` only).
+        qrng_provider: ``"eaas"`` or ``"anu"``.
+        qrng_retries: Retries per QRNG request before giving up.
+        fallback: Source to switch to if ``source`` fails (``None``: never switch, raise).
+        health_tests: Run SP 800-90B health tests on the source bytes.
+
+    Example:
+        >>> EntropySettings(source="prng", mode="pure").source
+        'prng'
+    """
+
+    source: str = "aer"
+    mode: str = "expanded"
+    qrng_url: str | None = None
+    qrng_provider: str = "eaas"
+    qrng_retries: int = 2
+    fallback: str | None = None
+    health_tests: bool = True
+
+    def __post_init__(self) -> None:
+        if self.source not in ENTROPY_CHOICES:
+            raise ConfigurationError(
+                f"unknown entropy source {self.source!r}; choose one of {ENTROPY_CHOICES}"
+            )
+        if self.mode not in ENTROPY_MODES:
+            raise ConfigurationError(f"entropy mode must be one of {ENTROPY_MODES}: {self.mode!r}")
+        if self.fallback is not None:
+            if self.fallback not in ENTROPY_CHOICES or self.fallback == "qrng":
+                raise ConfigurationError(
+                    f"entropy fallback must be 'aer', 'os' or 'prng', got {self.fallback!r}"
+                )
+            if self.fallback == self.source:
+                raise ConfigurationError("the entropy fallback must differ from the source")
+        if self.source == "qrng" and not self.qrng_url:
+            raise ConfigurationError("entropy source 'qrng' needs qrng_url (CLI: --qrng-url)")
+        if not isinstance(self.qrng_retries, int) or self.qrng_retries < 0:
+            raise ConfigurationError(f"qrng_retries must be an int >= 0: {self.qrng_retries!r}")
+
+
+class EntropyStream:
+    """Per-epoch entropy for a workflow: ``read(n)`` bytes, checkpointable, honest provenance.
+
+    Args:
+        settings: Source, mode and fallback.
+        seed: Run seed; seedable sources use :func:`~hybridqml.training.epoch_seed` of it.
+
+    Example:
+        >>> stream = EntropyStream(settings=EntropySettings(source="prng", mode="pure"), seed=1)
+        >>> stream.open_epoch(1); len(stream.read(8))
+        8
+        >>> stream.provenance()["kind"]
+        'pseudo'
+        >>> stream.close()
+    """
+
+    def __init__(self, *, settings: EntropySettings, seed: int) -> None:
+        self.settings = settings
+        self.seed = int(seed)
+        self.epoch: int | None = None
+        self.active_source = settings.source
+        self.fallback_used = False
+        self.fallback_reason: str | None = None
+        self._source: Any = None
+        self._pool: EntropyPool | None = None
+        self._reader: Any = None
+        self._totals = {"source_bytes": 0, "delivered_bytes": 0}
+        self._kind = ""
+        self._name = ""
+
+    @property
+    def name(self) -> str:
+        """Name of the current source (no credentials)."""
+        return self._name or self.settings.source
+
+    @property
+    def kind(self) -> str:
+        """Honest kind of the current source (``"simulated-quantum"``, ``"quantum"``, ...)."""
+        return self._kind
+
+    def open_epoch(self, epoch: int) -> None:
+        """Close the current pool and open a fresh one for ``epoch`` (seeded sources reseeded)."""
+        self._close_current()
+        self.epoch = int(epoch)
+        self._open(self.active_source)
+
+    def read(self, n: int) -> bytes:
+        """Return ``n`` fresh bytes (each delivered once).
+
+        Raises:
+            EntropyError: The source failed (``QRNGError`` for the QRNG) and no fallback was
+                requested.
+        """
+        if self._reader is None:
+            self.open_epoch(1 if self.epoch is None else self.epoch)
+        try:
+            return self._reader.read(n)
+        except EntropyError as exc:
+            fallback = self.settings.fallback
+            if fallback is None or self.fallback_used:
+                raise type(exc)(
+                    f"{exc} [entropy source {self.active_source!r} failed; no fallback source "
+                    "was requested (CLI: --entropy-fallback os|prng|aer), so the run stops "
+                    "rather than silently using other random numbers]"
+                ) from exc
+            warnings.warn(
+                f"entropy source {self.active_source!r} failed ({exc}); switching to the "
+                f"requested fallback {fallback!r} (recorded in the provenance)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.fallback_used, self.fallback_reason = True, str(exc)
+            self._close_current()
+            self.active_source = fallback
+            self._open(fallback)
+            return self._reader.read(n)
+
+    def provenance(self) -> dict[str, Any]:
+        """Accounting over the whole run so far, for ``metrics.json``."""
+        totals = dict(self._totals)
+        if self._reader is not None:
+            prov = self._reader.provenance()
+            totals["source_bytes"] += prov.source_bytes
+            totals["delivered_bytes"] += prov.delivered_bytes
+        delivered = totals["delivered_bytes"]
+        ratio = totals["source_bytes"] / delivered if delivered else None
+        return {
+            "source": self.settings.source,
+            "active_source": self.active_source,
+            "name": self.name,
+            "kind": self.kind,
+            "mode": self.settings.mode,
+            "seeded": self.active_source in ("aer", "prng"),
+            "health_tests": self.settings.health_tests,
+            "source_bytes": totals["source_bytes"],
+            "delivered_bytes": totals["delivered_bytes"],
+            "source_to_delivered": ratio,
+            "fallback": self.settings.fallback,
+            "fallback_used": self.fallback_used,
+            "fallback_reason": self.fallback_reason,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Epoch, active source and byte totals (the bytes themselves are never stored)."""
+        prov = self.provenance()
+        return {
+            "epoch": -1 if self.epoch is None else self.epoch,
+            "active_source": self.active_source,
+            "fallback_used": self.fallback_used,
+            "source_bytes": prov["source_bytes"],
+            "delivered_bytes": prov["delivered_bytes"],
+        }
+
+    def load_state_dict(self, state: dict[str, Any], /) -> None:
+        """Restore the accounting and reopen the source at the stored epoch."""
+        self._close_current()
+        self._totals = {
+            "source_bytes": int(state["source_bytes"]),
+            "delivered_bytes": int(state["delivered_bytes"]),
+        }
+        self.active_source = str(state["active_source"])
+        self.fallback_used = bool(state["fallback_used"])
+        self.epoch = None if int(state["epoch"]) < 0 else int(state["epoch"])
+        if self.epoch is not None:
+            self._open(self.active_source)
+
+    def close(self) -> None:
+        """Close the current pool and source."""
+        self._close_current()
+
+    # ------------------------------------------------------------------ internals
+    def _open(self, name: str) -> None:
+        epoch = 0 if self.epoch is None else self.epoch
+        seed = epoch_seed(self.seed, epoch)
+        if name == "aer":
+            source: Any = AerHadamardSource(seed=seed)
+        elif name == "prng":
+            source = PRNGSource(seed)
+        elif name == "os":
+            source = OSSource()
+        else:
+            source = QRNGSource(
+                self.settings.qrng_url,  # type: ignore[arg-type]
+                None,
+                provider=self.settings.qrng_provider,  # type: ignore[arg-type]
+                max_retries=self.settings.qrng_retries,
+                backoff_factor=0.2,
+                timeout=(3.0, 30.0),
+            )
+        self._source = source
+        self._pool = EntropyPool(source, health_tests=self.settings.health_tests)
+        self._reader = self._pool.generator() if self.settings.mode == "expanded" else self._pool
+        self._name = self._reader.name if hasattr(self._reader, "name") else str(source)
+        self._kind = str(getattr(source, "kind", ""))
+
+    def _close_current(self) -> None:
+        if self._reader is not None:
+            prov = self._reader.provenance()
+            self._totals["source_bytes"] += prov.source_bytes
+            self._totals["delivered_bytes"] += prov.delivered_bytes
+        if self._pool is not None:
+            self._pool.close()
+        if self._source is not None:
+            self._source.close()
+        self._source = self._pool = self._reader = None
+
+
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the output folder (and parents) and return it.
+
+    Raises:
+        ConfigurationError: ``out_dir`` exists and is not a folder, or cannot be created.
+
+    Example:
+        >>> import tempfile
+        >>> prepare_out_dir(Path(tempfile.mkdtemp()) / "run").is_dir()
+        True
+    """
+    path = Path(out_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"output folder {str(path)!r} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create output folder {str(path)!r}: {exc}") from exc
+    return path
+
+
+def _upscale(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:
+    images, labels = dataset.tensors
+    big = F.interpolate(images, size=(_MNIST_SIDE, _MNIST_SIDE), mode="bilinear")
+    return torch.utils.data.TensorDataset(big.clamp_(0.0, 1.0), labels)
+
+
+def load_image_split(
+    *,
+    dataset: str,
+    data_dir: str | os.PathLike[str] | None,
+    digits: Sequence[int] | None = None,
+    max_train_per_class: int | None = None,
+    max_test_per_class: int | None = None,
+) -> DatasetSplit:
+    """28x28 digit images in ``[0, 1]`` for the MNIST workflows.
+
+    ``dataset="mnist"`` reads ``data_dir`` with :func:`hybridqml.data.load_mnist` (the t10k-only
+    folder is split 8333/1667); ``dataset="digits"`` uses scikit-learn's bundled 8x8 digits,
+    upscaled bilinearly to 28x28 so the same networks apply (an offline stand-in, not MNIST).
+
+    Args:
+        dataset: ``"mnist"`` or ``"digits"``.
+        data_dir: Folder holding ``MNIST/raw`` (required for ``"mnist"``).
+        digits: Keep only these digits, relabelled ``0 .. k-1``.
+        max_train_per_class: Cap per digit in the training half.
+        max_test_per_class: Cap per digit in the test half.
+
+    Returns:
+        The split; ``info.source`` says which data it is.
+
+    Raises:
+        DataError: ``dataset="mnist"`` without ``data_dir``, or missing/corrupt files.
+        ConfigurationError: Unknown ``dataset``.
+
+    Example:
+        >>> split = load_image_split(dataset="digits", data_dir=None, digits=[0, 1])
+        >>> split.train.tensors[0].shape[1:]
+        torch.Size([1, 28, 28])
+    """
+    if dataset not in DATASET_CHOICES:
+        raise ConfigurationError(f"dataset must be one of {DATASET_CHOICES}, got {dataset!r}")
+    if dataset == "mnist":
+        if data_dir is None:
+            raise DataError(f"no MNIST folder given. {MNIST_HELP}")
+        return load_mnist(
+            data_dir=data_dir,
+            digits=digits,
+            max_train_per_class=max_train_per_class,
+            max_test_per_class=max_test_per_class,
+        )
+    split = load_sklearn_digits(
+        digits=digits,
+        max_train_per_class=max_train_per_class,
+        max_test_per_class=max_test_per_class,
+    )
+    return DatasetSplit(train=_upscale(split.train), test=_upscale(split.test), info=split.info)
+
+
+def write_classifier_outputs(
+    *,
+    out_dir: Path,
+    fit: Any,
+    seed: int,
+    extra: dict[str, Any],
+    title: str,
+    class_names: Sequence[str],
+) -> tuple[Path, ...]:
+    """Rewrite ``metrics.json`` with the run's extra keys and draw curves + confusion matrix.
+
+    Args:
+        out_dir: Output folder.
+        fit: The :class:`~hybridqml.training.FitResult`.
+        seed: Run seed.
+        extra: More JSON values (configuration, data source, provenance).
+        title: Plot title.
+        class_names: Confusion-matrix tick labels.
+
+    Returns:
+        The PNG paths written.
+    """
+    from hybridqml.plotting import plot_confusion_matrix, plot_history
+    from hybridqml.training import METRICS_NAME, write_metrics
+
+    write_metrics(
+        out_dir / METRICS_NAME,
+        history=fit.history,
+        seed=seed,
+        extra={
+            "best_test_accuracy": fit.best_accuracy,
+            "best_epoch": fit.best_epoch,
+            "confusion_matrix": fit.evaluation.confusion_matrix.tolist(),
+            **extra,
+        },
+    )
+    curves = plot_history(
+        fit.history, out_dir / "curves.png", metrics=_curve_metrics(fit.history), title=title
+    )
+    matrix = plot_confusion_matrix(
+        fit.evaluation.confusion_matrix,
+        out_dir / "confusion_matrix.png",
+        class_names=list(class_names),
+        title=f"{title}: test set",
+    )
+    return (curves, matrix)
+
+
+def _curve_metrics(history: Sequence[dict[str, float]]) -> list[str]:
+    names = ("loss", "test_loss", "accuracy", "test_accuracy")
+    return [n for n in names if history and n in history[0]]
+
+
+def config_to_json(config: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-ready values (paths as strings, nested dataclasses as dicts).
+
+    Example:
+        >>> config_to_json(EntropySettings(source="os"))["source"]
+        'os'
+    """
+    from dataclasses import asdict
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, os.PathLike):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        return value
+
+    return convert(asdict(config))

@@ -1,0 +1,342 @@
+"""Hybrid variational QNN vs a classical network of similar size, on concentric circles.
+
+Hybrid: ``Linear(2, q) - Tanh - (x pi) - QuantumLayer(variational(q, layers)) - Linear(q, 2)``:
+the classical pre-processing maps each point to ``q`` rotation angles in ``[-pi, pi]``, a real
+circuit on Aer (or a fake device / IBM backend) returns ``<Z_i>`` of every qubit, and a linear
+layer turns them into two class logits. Classical: ``Linear(2, h) - Tanh - Linear(h, 2)`` with
+``h`` chosen so its parameter count is the closest to the hybrid's.
+
+Both are trained *side by side*: in one loop, on the same mini-batches in the same order, with the
+same optimizer settings, one checkpoint for both. ``metrics.json`` holds
+``hybrid_test_accuracy`` and ``classical_test_accuracy`` (plus per-epoch losses and accuracies and
+both parameter counts), and each model gets a decision-boundary plot.
+
+Example:
+    >>> import tempfile
+    >>> cfg = QNNConfig(out_dir=tempfile.mkdtemp(), epochs=1, n_samples=120, progress=False)
+    >>> result = train_qnn(cfg)  # doctest: +SKIP
+    >>> result.hybrid_test_accuracy, result.classical_test_accuracy  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from hybridqml.circuits import variational
+from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
+from hybridqml.exceptions import ConfigurationError
+from hybridqml.layers import QuantumLayer
+from hybridqml.models.common import config_to_json, prepare_out_dir
+from hybridqml.training import (
+    METRICS_NAME,
+    TrainConfig,
+    evaluate_classifier,
+    make_loader,
+    run_epochs,
+    seed_everything,
+    write_metrics,
+)
+
+__all__ = [
+    "DEFAULT_QNN_EPOCHS",
+    "DEFAULT_QNN_LAYERS",
+    "DEFAULT_QNN_LR",
+    "DEFAULT_QNN_QUBITS",
+    "ClassicalNet",
+    "HybridQNN",
+    "QNNConfig",
+    "QNNResult",
+    "count_parameters",
+    "train_qnn",
+]
+
+DEFAULT_QNN_QUBITS: Final[int] = 4
+DEFAULT_QNN_LAYERS: Final[int] = 2
+DEFAULT_QNN_EPOCHS: Final[int] = 20
+DEFAULT_QNN_LR: Final[float] = 0.02
+_BOUNDARY_RESOLUTION: Final[int] = 80
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars of ``model``.
+
+    Example:
+        >>> count_parameters(nn.Linear(2, 3))
+        9
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class HybridQNN(nn.Module):
+    """Classical pre-processing, a variational circuit, classical post-processing.
+
+    Args:
+        n_qubits: Qubits of the variational circuit (= its inputs and outputs).
+        layers: Trainable blocks of the circuit.
+        backend: Quantum backend (``"aer"``, ``"fake_<device>"``, ``"ibm:<name>"``).
+        shots: Shots per circuit; ``None`` is exact on Aer.
+        seed: Seed of the shot sampling.
+
+    Example:
+        >>> HybridQNN(n_qubits=2, layers=1)(torch.rand(3, 2)).shape
+        torch.Size([3, 2])
+    """
+
+    def __init__(
+        self,
+        *,
+        n_qubits: int = DEFAULT_QNN_QUBITS,
+        layers: int = DEFAULT_QNN_LAYERS,
+        backend: Any = "aer",
+        shots: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.pre = nn.Linear(2, n_qubits)
+        self.quantum = QuantumLayer(
+            variational(n_qubits, layers), backend=backend, shots=shots, seed=seed
+        )
+        self.post = nn.Linear(n_qubits, 2)
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(B, 2)`` for points ``(B, 2)``."""
+        angles = math.pi * torch.tanh(self.pre(points))
+        return self.post(self.quantum(angles))
+
+
+class ClassicalNet(nn.Module):
+    """``Linear(2, hidden) - Tanh - Linear(hidden, 2)``.
+
+    Args:
+        hidden: Hidden units.
+
+    Example:
+        >>> count_parameters(ClassicalNet(hidden=6))
+        32
+    """
+
+    def __init__(self, *, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 2))
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(B, 2)``."""
+        return self.net(points)
+
+    @staticmethod
+    def matching(n_parameters: int) -> ClassicalNet:
+        """The net whose parameter count (``5 h + 2``) is closest to ``n_parameters``."""
+        return ClassicalNet(hidden=max(1, round((n_parameters - 2) / 5)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class QNNConfig:
+    """Settings of :func:`train_qnn`.
+
+    Attributes:
+        out_dir: Output folder.
+        epochs: Training epochs.
+        seed: Run seed (data generation, split, initialisation, order).
+        n_samples: Points of the circles dataset (a sixth held out for testing).
+        noise: Gaussian noise of the circles.
+        n_qubits: Qubits of the variational circuit.
+        layers: Trainable blocks of the circuit.
+        batch_size: Mini-batch size.
+        lr: Adam learning rate (both models).
+        backend: Quantum backend.
+        shots: Shots per circuit (``None``: exact).
+        resume: Continue from ``out_dir``'s checkpoint.
+        progress: Show progress bars.
+    """
+
+    out_dir: str | os.PathLike[str]
+    epochs: int = DEFAULT_QNN_EPOCHS
+    seed: int = 0
+    n_samples: int = CIRCLES_SAMPLES
+    noise: float = CIRCLES_NOISE
+    n_qubits: int = DEFAULT_QNN_QUBITS
+    layers: int = DEFAULT_QNN_LAYERS
+    batch_size: int = 32
+    lr: float = DEFAULT_QNN_LR
+    backend: str = "aer"
+    shots: int | None = None
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ConfigurationError(f"lr must be > 0, got {self.lr}")
+        if self.batch_size < 1:
+            raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QNNResult:
+    """Outcome of :func:`train_qnn`.
+
+    Attributes:
+        hybrid_test_accuracy: Final test accuracy of the hybrid QNN.
+        classical_test_accuracy: Final test accuracy of the classical net.
+        hybrid_parameters: Trainable parameters of the hybrid (classical + circuit angles).
+        classical_parameters: Trainable parameters of the classical net.
+        history: Per-epoch records for both models.
+        seconds: Wall time of this call.
+        out_dir: Output folder.
+        metrics_path: ``metrics.json``.
+        checkpoint_path: Last per-epoch checkpoint.
+        plots: PNG files written.
+    """
+
+    hybrid_test_accuracy: float
+    classical_test_accuracy: float
+    hybrid_parameters: int
+    classical_parameters: int
+    history: tuple[dict[str, float], ...]
+    seconds: float
+    out_dir: Path
+    metrics_path: Path
+    checkpoint_path: Path
+    plots: tuple[Path, ...]
+
+
+def train_qnn(config: QNNConfig) -> QNNResult:
+    """Train the hybrid QNN and the classical net side by side on circles.
+
+    Args:
+        config: The run settings.
+
+    Returns:
+        Both test accuracies, parameter counts, history and the files written.
+
+    Raises:
+        ConfigurationError: Bad settings.
+        BackendError: Unknown quantum backend.
+    """
+    from hybridqml.plotting import plot_decision_boundary, plot_history
+
+    start = time.perf_counter()
+    out = prepare_out_dir(config.out_dir)
+    split = load_circles(n_samples=config.n_samples, noise=config.noise, seed=config.seed)
+    seed_everything(config.seed)
+    hybrid = HybridQNN(
+        n_qubits=config.n_qubits,
+        layers=config.layers,
+        backend=config.backend,
+        shots=config.shots,
+        seed=config.seed,
+    )
+    classical = ClassicalNet.matching(count_parameters(hybrid))
+    models = {"hybrid": hybrid, "classical": classical}
+    optimizers = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
+    test_loader = make_loader(split.test, batch_size=1024, shuffle=False)
+    evaluations: dict[str, Any] = {}
+
+    def step(batch: Any) -> dict[str, float]:
+        points, labels = batch
+        metrics = {}
+        for name, model in models.items():
+            optimizers[name].zero_grad()
+            logits = model(points)
+            loss = F.cross_entropy(logits, labels)
+            loss.backward()
+            optimizers[name].step()
+            metrics[f"{name}_loss"] = loss.item()
+            metrics[f"{name}_accuracy"] = (logits.argmax(1) == labels).float().mean().item()
+        return metrics
+
+    def evaluate(epoch: int) -> dict[str, float]:
+        metrics = {}
+        for name, model in models.items():
+            evaluations[name] = evaluate_classifier(model, test_loader)
+            metrics[f"{name}_test_loss"] = evaluations[name].loss
+            metrics[f"{name}_test_accuracy"] = evaluations[name].accuracy
+        return metrics
+
+    loop = run_epochs(
+        config=TrainConfig(
+            epochs=config.epochs,
+            seed=config.seed,
+            out_dir=out,
+            resume=config.resume,
+            progress=config.progress,
+            desc="qnn",
+        ),
+        loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
+        step=step,
+        stateful={
+            "hybrid": hybrid,
+            "classical": classical,
+            "hybrid_optimizer": optimizers["hybrid"],
+            "classical_optimizer": optimizers["classical"],
+        },
+        evaluate=evaluate,
+    )
+    if not evaluations:  # resumed a finished run: evaluate the restored models
+        evaluate(loop.epochs_completed)
+    n_params = {name: count_parameters(model) for name, model in models.items()}
+    write_metrics(
+        out / METRICS_NAME,
+        history=loop.history,
+        seed=config.seed,
+        extra={
+            "workflow": "qnn",
+            "data_source": split.info.source,
+            "n_train": split.info.n_train,
+            "n_test": split.info.n_test,
+            "hybrid_parameters": n_params["hybrid"],
+            "classical_parameters": n_params["classical"],
+            "hybrid_confusion_matrix": evaluations["hybrid"].confusion_matrix.tolist(),
+            "classical_confusion_matrix": evaluations["classical"].confusion_matrix.tolist(),
+            "config": config_to_json(config),
+        },
+    )
+    test_points, test_labels = split.test.tensors
+    plots = [
+        plot_history(
+            loop.history,
+            out / "curves.png",
+            metrics=[
+                "hybrid_loss",
+                "classical_loss",
+                "hybrid_test_accuracy",
+                "classical_test_accuracy",
+            ],
+            title="circles: hybrid QNN vs classical",
+        )
+    ]
+    for name, model in models.items():
+        model.eval()
+        plots.append(
+            plot_decision_boundary(
+                model,
+                test_points,
+                test_labels,
+                out / f"decision_boundary_{name}.png",
+                resolution=_BOUNDARY_RESOLUTION,
+                title=(
+                    f"{name} ({n_params[name]} parameters): test accuracy "
+                    f"{evaluations[name].accuracy:.3f}"
+                ),
+            )
+        )
+    return QNNResult(
+        hybrid_test_accuracy=evaluations["hybrid"].accuracy,
+        classical_test_accuracy=evaluations["classical"].accuracy,
+        hybrid_parameters=n_params["hybrid"],
+        classical_parameters=n_params["classical"],
+        history=loop.history,
+        seconds=time.perf_counter() - start,
+        out_dir=out,
+        metrics_path=out / METRICS_NAME,
+        checkpoint_path=out / "checkpoint.pt",
+        plots=tuple(plots),
+    )
