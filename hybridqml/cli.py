@@ -23,7 +23,7 @@ from hybridqml.exceptions import HybridQMLError
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
 #: Modules providing ``add_parser(subparsers)``, one per subcommand group.
-COMMAND_GROUPS: Final[tuple[str, ...]] = ("hybridqml.entropy.cli",)
+COMMAND_GROUPS: Final[tuple[str, ...]] = ("hybridqml.entropy.cli", "hybridqml.models.cli")
 
 EXIT_ERROR: Final[int] = 1
 
