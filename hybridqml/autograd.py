@@ -3,6 +3,11 @@
 Thin by design: tensors are converted to float64 numpy once on the way in, results are restored
 to the input's dtype and device on the way out, and the backward pass asks the engine for the
 Jacobian of only the arguments that need gradients (``ctx.needs_input_grad``).
+
+:func:`expectations` is the one entry point layers call: it dispatches to
+:class:`QuantumFunction` (shift-plan gradients on any backend), to plain autograd through the
+torch simulator (``gradient="backprop"``) or to
+:class:`~hybridqml.torchsim.adjoint.AdjointExpectation` (``gradient="adjoint"``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from torch.autograd.function import once_differentiable
 
 from hybridqml.engine import CircuitEngine
 
-__all__ = ["QuantumFunction"]
+__all__ = ["QuantumFunction", "expectations"]
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -24,8 +29,8 @@ class QuantumFunction(torch.autograd.Function):
     """Expectation values of a parameterized circuit with parameter-shift gradients.
 
     ``QuantumFunction.apply(inputs, weight, engine)`` maps inputs (B, n_inputs) and weight
-    (n_weights,) to (B, n_outputs). Forward: one primitive call. Backward: one primitive call
-    holding every shifted binding of every sample.
+    (n_weights,) or per-sample weights (B, n_weights) to (B, n_outputs). Forward: one primitive
+    call. Backward: one primitive call holding every shifted binding of every sample.
 
     Example:
         >>> import torch
@@ -45,13 +50,14 @@ class QuantumFunction(torch.autograd.Function):
         """Evaluate the circuit for every row of ``inputs``."""
         x = _numpy(inputs)
         w = _numpy(weight)
-        theta = np.concatenate([x, np.broadcast_to(w, (x.shape[0], w.shape[0]))], axis=1)
+        theta = np.concatenate([x, np.broadcast_to(w, (x.shape[0], w.shape[-1]))], axis=1)
         out = engine.forward(theta)
         ctx.engine = engine
         ctx.theta = theta
         ctx.n_inputs = x.shape[1]
         ctx.input_meta = (inputs.dtype, inputs.device)
         ctx.weight_meta = (weight.dtype, weight.device)
+        ctx.batched_weight = weight.ndim == 2
         return torch.from_numpy(out).to(dtype=inputs.dtype, device=inputs.device)
 
     @staticmethod
@@ -73,5 +79,37 @@ class QuantumFunction(torch.autograd.Function):
             grad_inputs = torch.from_numpy(vjp[:, :n_in].copy()).to(dtype=dtype, device=device)
         if need_weight:
             dtype, device = ctx.weight_meta
-            grad_weight = torch.from_numpy(vjp[:, n_in:].sum(axis=0)).to(dtype=dtype, device=device)
+            gw = vjp[:, n_in:] if ctx.batched_weight else vjp[:, n_in:].sum(axis=0)
+            grad_weight = torch.from_numpy(np.ascontiguousarray(gw)).to(dtype=dtype, device=device)
         return grad_inputs, grad_weight, None
+
+
+def expectations(inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngine) -> torch.Tensor:
+    """Layer outputs (B, n_outputs) with the engine's gradient method.
+
+    Args:
+        inputs: (B, n_inputs) floating tensor; the output follows its dtype and device.
+        weight: (n_weights,) shared or (B, n_weights) per-sample weights.
+        engine: The circuit engine.
+
+    Example:
+        >>> import torch
+        >>> from hybridqml import circuits
+        >>> engine = CircuitEngine(circuits.ry(1), backend="torch")
+        >>> x = torch.full((1, 1), torch.pi / 2, dtype=torch.float64)
+        >>> expectations(x, x.new_zeros(0), engine).round(decimals=12).tolist()   # -sin x
+        [[-1.0]]
+    """
+    if engine.simulator is None:
+        return QuantumFunction.apply(inputs, weight, engine)
+    dtype = torch.float64 if inputs.dtype == torch.float64 else torch.float32
+    x = inputs.to(dtype)
+    if engine.gradient == "adjoint":
+        from hybridqml.torchsim.adjoint import AdjointExpectation
+
+        out = AdjointExpectation.apply(x, weight, engine.simulator)
+    else:
+        w = weight.to(dtype)
+        w = w.expand(x.shape[0], -1) if w.ndim == 1 else w
+        out = engine.simulator.expectations(torch.cat([x, w], dim=1))
+    return out.to(inputs.dtype)

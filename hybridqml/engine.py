@@ -1,8 +1,12 @@
-"""The numpy-level quantum model: parameters in, expectation values and Jacobians out.
+"""The quantum model behind a layer: parameters in, expectation values and Jacobians out.
 
 A :class:`CircuitEngine` ties together the three lower layers of the architecture: the circuit
 in shiftable form (:mod:`hybridqml.gradients`), the executor (:mod:`hybridqml.execution`) and
-the gradient rule. It knows nothing about torch; :mod:`hybridqml.autograd` wraps it.
+the gradient rule. Its :meth:`~CircuitEngine.forward` / :meth:`~CircuitEngine.jacobian` API is
+numpy; :mod:`hybridqml.autograd` wraps it for torch. With ``backend="torch"`` and a torch-native
+gradient (``"backprop"``, ``"adjoint"``) it also holds a
+:class:`~hybridqml.torchsim.simulator.TorchSimulator` of the circuit, which the autograd layer
+runs directly on tensors.
 
 Example:
     >>> import numpy as np
@@ -21,18 +25,42 @@ from typing import Any
 import numpy as np
 
 from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.exceptions import BackendError, CircuitError
-from hybridqml.execution import DEFAULT_OPTIMIZATION_LEVEL, Executor, make_executor
+from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
+from hybridqml.execution import (
+    DEFAULT_OPTIMIZATION_LEVEL,
+    TORCH_BACKEND,
+    TORCH_OPTIONS,
+    Executor,
+    make_executor,
+)
 from hybridqml.gradients import GradientRule, ShiftableCircuit, get_rule
 
-__all__ = ["CircuitEngine"]
+__all__ = ["NATIVE_GRADIENTS", "CircuitEngine", "default_gradient"]
+
+#: Gradients computed by torch itself; they need ``backend="torch"``.
+NATIVE_GRADIENTS = ("backprop", "adjoint")
+
+
+def default_gradient(backend: Any) -> str:
+    """The gradient used when none is chosen: ``"backprop"`` on ``"torch"``, else parameter shift.
+
+    Example:
+        >>> default_gradient("torch"), default_gradient("aer")
+        ('backprop', 'parameter-shift')
+    """
+    return "backprop" if _is_torch(backend) else "parameter-shift"
+
+
+def _is_torch(backend: Any) -> bool:
+    return isinstance(backend, str) and backend == TORCH_BACKEND
 
 
 class CircuitEngine:
     """Evaluates a :class:`~hybridqml.circuits.ParameterizedCircuit` and its Jacobian.
 
     Parameter arrays have shape (N, P): the spec's inputs then its weights. Each
-    :meth:`forward` and each :meth:`jacobian` is exactly one primitive call.
+    :meth:`forward` and each :meth:`jacobian` is exactly one primitive call (one batched
+    simulation on ``"torch"``).
 
     Args:
         spec: The circuit specification.
@@ -40,9 +68,20 @@ class CircuitEngine:
         shots: Shots per evaluation, ``None`` for exact (on ``"aer"``).
         seed: Seed for shot sampling (and SPSA directions when ``gradient="spsa"``).
         gradient: ``"parameter-shift"``, ``"finite-diff"``, ``"spsa"`` or a
-            :class:`~hybridqml.gradients.GradientRule`.
-        backend_options: Extra ``AerSimulator`` options for Aer-based backends.
+            :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also
+            ``"backprop"`` or ``"adjoint"``. ``None`` picks :func:`default_gradient`.
+        backend_options: Extra ``AerSimulator`` options for Aer-based backends
+            (``{"max_memory_bytes": ...}`` for ``"torch"``).
         optimization_level: Transpiler preset level.
+
+    Attributes:
+        gradient: Name of the gradient in use.
+        rule: The shift-plan rule, or ``None`` for torch-native gradients.
+        simulator: The torch simulator of the circuit (torch-native gradients only).
+
+    Raises:
+        ConfigurationError: unknown gradient, a torch-native gradient on another backend, or
+            shots with ``backend="torch"``.
     """
 
     def __init__(
@@ -52,7 +91,7 @@ class CircuitEngine:
         backend: Any = "aer",
         shots: int | None = None,
         seed: int | None = None,
-        gradient: str | GradientRule = "parameter-shift",
+        gradient: str | GradientRule | None = None,
         backend_options: Mapping[str, Any] | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
     ) -> None:
@@ -63,8 +102,7 @@ class CircuitEngine:
                 "circuits.variational()"
             )
         self.spec = spec
-        self.rule = get_rule(gradient, seed=seed)
-        self.shiftable = ShiftableCircuit(spec)
+        self._requested = gradient
         self._config = {
             "backend": backend,
             "shots": shots,
@@ -72,7 +110,54 @@ class CircuitEngine:
             "backend_options": dict(backend_options or {}),
             "optimization_level": optimization_level,
         }
+        self.gradient, self.rule = self._resolve_gradient(gradient, backend, seed)
+        self.simulator = self._build_simulator()
+        self.shiftable = ShiftableCircuit(spec)
         self._executor: Executor | None = self._build_executor()
+
+    def _resolve_gradient(
+        self, gradient: str | GradientRule | None, backend: Any, seed: int | None
+    ) -> tuple[str, GradientRule | None]:
+        if gradient is None:
+            gradient = default_gradient(backend)
+        if isinstance(gradient, str) and gradient in NATIVE_GRADIENTS:
+            if not _is_torch(backend):
+                raise ConfigurationError(
+                    f"gradient {gradient!r} is computed by torch and needs backend='torch'; "
+                    "use gradient='parameter-shift' (or leave it unset) on other backends"
+                )
+            return gradient, None
+        try:
+            rule = get_rule(gradient, seed=seed)
+        except ConfigurationError:
+            if not _is_torch(backend):
+                raise
+            raise ConfigurationError(
+                f"unknown gradient {gradient!r} for backend='torch'; choose one of "
+                f"{', '.join(NATIVE_GRADIENTS)}, parameter-shift, finite-diff, spsa, or pass a "
+                "GradientRule instance"
+            ) from None
+        return rule.name, rule
+
+    def _build_simulator(self):
+        if self.rule is not None or not _is_torch(self._config["backend"]):
+            return None
+        from hybridqml.torchsim.simulator import TorchSimulator
+
+        if self._config["shots"] is not None:
+            raise ConfigurationError(
+                f"the torch backend is exact and has no shots (got shots="
+                f"{self._config['shots']}); use backend='aer' with shots=... for sampling"
+            )
+        opts = self._config["backend_options"]
+        unknown = set(opts) - set(TORCH_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown backend_options for the torch backend: {sorted(unknown)}; "
+                f"it accepts {list(TORCH_OPTIONS)}"
+            )
+        spec = self.spec
+        return TorchSimulator(spec.circuit, spec.parameters, spec.observables, **opts)
 
     def _build_executor(self) -> Executor:
         return make_executor(self.shiftable, **self._config)
@@ -98,13 +183,37 @@ class CircuitEngine:
         return self.executor.shots
 
     def set_backend(self, backend: Any, **options: Any) -> None:
-        """Switch to another backend (same spec and gradient rule); options as in ``__init__``."""
-        config = {**self._config, "backend": backend, **options}
-        self._executor = make_executor(self.shiftable, **config)
-        self._config = config
+        """Switch to another backend (same spec); options as in ``__init__``.
+
+        ``options`` may include ``gradient``; otherwise the gradient requested at construction
+        is kept (an unset gradient follows the new backend's default). When switching between
+        ``"torch"`` and another backend, ``shots`` and ``backend_options`` are not inherited.
+        """
+        gradient = options.pop("gradient", self._requested)
+        inherited = dict(self._config)
+        if _is_torch(backend) != _is_torch(inherited["backend"]):
+            inherited.update(shots=None, backend_options={})
+        config = {**inherited, "backend": backend, **options}
+        config["backend_options"] = dict(config["backend_options"] or {})
+        name, rule = self._resolve_gradient(gradient, backend, config["seed"])
+        old = (self._config, self.gradient, self.rule, self.simulator, self._executor)
+        self._config, self.gradient, self.rule = config, name, rule
+        try:
+            self.simulator = self._build_simulator()
+            self._executor = make_executor(self.shiftable, **config)
+        except Exception:
+            self._config, self.gradient, self.rule, self.simulator, self._executor = old
+            raise
+        self._requested = gradient
 
     def forward(self, theta: np.ndarray) -> np.ndarray:
         """Expectation values (N, O) at parameter values ``theta`` (N, P): one primitive call."""
+        if self.simulator is not None:
+            import torch
+
+            with torch.no_grad():
+                t = torch.from_numpy(np.asarray(theta, dtype=float))
+                return self.simulator.expectations(t).numpy()
         return self.executor.run(self.shiftable.angles(theta))
 
     def jacobian(self, theta: np.ndarray, wrt: np.ndarray | None = None) -> np.ndarray:
@@ -114,12 +223,30 @@ class CircuitEngine:
             theta: Parameter values (N, P).
             wrt: Boolean mask (P,) of the parameters to differentiate (others get zeros).
         """
+        if self.rule is None:
+            return self._autograd_jacobian(np.asarray(theta, dtype=float), wrt)
         plan = self.rule.plan(self.shiftable, np.asarray(theta, dtype=float), wrt)
         return plan.recombine(self.executor.run(plan.angles))
+
+    def _autograd_jacobian(self, theta: np.ndarray, wrt: np.ndarray | None) -> np.ndarray:
+        """Jacobian by torch autograd through the simulator (torch-native gradients)."""
+        import torch
+
+        t = torch.from_numpy(theta).requires_grad_()
+        out = self.simulator.expectations(t)
+        rows = [
+            torch.autograd.grad(out[:, o].sum(), t, retain_graph=True)[0]
+            for o in range(out.shape[1])
+        ]
+        jac = torch.stack(rows, dim=1).numpy()
+        if wrt is not None:
+            jac = jac * np.asarray(wrt, dtype=bool)
+        return jac
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_executor"] = None
+        state["simulator"] = None  # compiled closures: rebuilt on load
         backend = self._config["backend"]
         if not isinstance(backend, str):
             try:
@@ -131,8 +258,12 @@ class CircuitEngine:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         if self._config["backend"] is not None:
+            self.simulator = self._build_simulator()
             self._executor = self._build_executor()
 
     def __repr__(self) -> str:
         name = self._executor.name if self._executor is not None else None
-        return f"CircuitEngine(backend={name!r}, shots={self._config['shots']}, rule={self.rule!r})"
+        return (
+            f"CircuitEngine(backend={name!r}, shots={self._config['shots']}, "
+            f"gradient={self.gradient!r})"
+        )

@@ -19,8 +19,8 @@ Two execution paths:
   simulator seed from a generator seeded once with ``seed``, so runs are reproducible and the
   shot noise still changes from step to step.
 
-Backend specs (see :func:`make_executor`): ``"aer"``, ``"fake_<device>"``, ``"ibm:<name>"``, a
-``BackendV2`` (``AerSimulator``, fake device, ``IBMBackend`` or any other), a
+Backend specs (see :func:`make_executor`): ``"aer"``, ``"torch"``, ``"fake_<device>"``,
+``"ibm:<name>"``, a ``BackendV2`` (``AerSimulator``, fake device, ``IBMBackend`` or any other), a
 ``qiskit_ibm_runtime`` ``Session``/``Batch``, a ``BaseEstimatorV2`` or a ``BaseSamplerV2``.
 """
 
@@ -47,6 +47,8 @@ from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
 __all__ = [
     "DEFAULT_DEVICE_SHOTS",
     "DEFAULT_OPTIMIZATION_LEVEL",
+    "TORCH_BACKEND",
+    "TORCH_OPTIONS",
     "EstimatorExecutor",
     "Executor",
     "SamplerExecutor",
@@ -57,6 +59,10 @@ __all__ = [
 DEFAULT_DEVICE_SHOTS = 1024
 #: Transpiler preset used to reach a backend's ISA.
 DEFAULT_OPTIMIZATION_LEVEL = 1
+#: Name of the torch-native exact simulator backend (:mod:`hybridqml.torchsim`).
+TORCH_BACKEND = "torch"
+#: ``backend_options`` understood by the torch backend.
+TORCH_OPTIONS = ("max_memory_bytes",)
 #: Aer options for exact statevector runs: binding parameters inside Aer is ~2x faster.
 _AER_EXACT_OPTIONS = {"method": "statevector", "runtime_parameter_bind_enable": True}
 #: Measured-register name of the sampler path.
@@ -412,6 +418,23 @@ def _ibm_backend(name: str) -> BackendV2:
         raise BackendError(f"IBM backend {name!r} is not available: {exc}") from exc
 
 
+def _torch_executor(shiftable: ShiftableCircuit, shots: int | None, opts: dict) -> Executor:
+    if shots is not None:
+        raise ConfigurationError(
+            f"the torch backend is exact and has no shots (got shots={shots}); use "
+            "backend='aer' with shots=... for finite-shot sampling"
+        )
+    unknown = set(opts) - set(TORCH_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown backend_options for the torch backend: {sorted(unknown)}; "
+            f"it accepts {list(TORCH_OPTIONS)}"
+        )
+    from hybridqml.torchsim.executor import TorchExecutor
+
+    return TorchExecutor(shiftable, **opts)
+
+
 def make_executor(
     shiftable: ShiftableCircuit,
     backend: Any = "aer",
@@ -425,7 +448,9 @@ def make_executor(
 
     Args:
         shiftable: The circuit to run.
-        backend: ``"aer"``; ``"fake_<device>"`` (a qiskit-ibm-runtime fake device: its noise
+        backend: ``"aer"``; ``"torch"`` (exact, the torch-native simulator of
+            :mod:`hybridqml.torchsim`; no shots; option ``max_memory_bytes``);
+            ``"fake_<device>"`` (a qiskit-ibm-runtime fake device: its noise
             model and coupling map, simulated locally by Aer); ``"ibm:<name>"`` (IBM Quantum
             Runtime, account from the saved configuration or environment); a ``BackendV2``; a
             qiskit-ibm-runtime ``Session`` or ``Batch`` (jobs share it); a ``BaseEstimatorV2``
@@ -472,6 +497,8 @@ def make_executor(
         return sampler_on(AerSampler.from_backend(sim), sim, name)
 
     if isinstance(backend, str):
+        if backend == TORCH_BACKEND:
+            return _torch_executor(shiftable, shots, opts)
         if backend == "aer":
             sim = AerSimulator(**{**_AER_EXACT_OPTIONS, **opts})
             return aer(sim, "aer", exact_ok=True)
@@ -482,8 +509,9 @@ def make_executor(
             device = _ibm_backend(backend[4:])
             return sampler_on(_runtime_sampler(device), device, backend)
         raise BackendError(
-            f"unknown backend {backend!r}; use 'aer', 'fake_<device>' (e.g. 'fake_manila'), "
-            "'ibm:<backend name>', a BackendV2, a runtime Session/Batch, or a V2 primitive"
+            f"unknown backend {backend!r}; use 'aer', 'torch', 'fake_<device>' (e.g. "
+            "'fake_manila'), 'ibm:<backend name>', a BackendV2, a runtime Session/Batch, "
+            "or a V2 primitive"
         )
     if isinstance(backend, BaseEstimatorV2):
         if shots is not None:

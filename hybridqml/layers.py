@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hybridqml.autograd import QuantumFunction
+from hybridqml.autograd import expectations
 from hybridqml.circuits import ParameterizedCircuit
 from hybridqml.engine import CircuitEngine
 from hybridqml.exceptions import InputError
@@ -38,23 +38,33 @@ class QuantumLayer(nn.Module):
     holding every shifted binding of every sample. Input gradients are only computed when the
     inputs require them.
 
+    With ``backend="torch"`` the circuit is compiled once into batched torch operations
+    (:mod:`hybridqml.torchsim`): exact, no Qiskit at run time, on the input's device, and
+    differentiated by torch autograd (``gradient="backprop"``, the default there), by an adjoint
+    reverse pass (``"adjoint"``, memory-light) or by the parameter-shift rule.
+
     Args:
         circuit: The circuit specification.
-        backend: ``"aer"`` (exact, or sampled with ``shots``), ``"fake_<device>"``,
+        backend: ``"aer"`` (exact, or sampled with ``shots``), ``"torch"`` (exact, torch-native),
+            ``"fake_<device>"``,
             ``"ibm:<name>"``, a ``BackendV2``, a qiskit-ibm-runtime ``Session``/``Batch``, or a
             ``BaseEstimatorV2``/``BaseSamplerV2`` instance. See
             :func:`hybridqml.execution.make_executor`.
         shots: Shots per evaluation; ``None`` is exact on ``"aer"`` (devices default to 1024).
         seed: Makes shot sampling (and SPSA) reproducible.
         gradient: ``"parameter-shift"`` (exact), ``"finite-diff"``, ``"spsa"`` or a
-            :class:`~hybridqml.gradients.GradientRule`.
-        backend_options: Extra ``AerSimulator`` options, e.g. ``{"device": "GPU"}``.
+            :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also
+            ``"backprop"`` and ``"adjoint"``. Default (``None``): ``"backprop"`` on ``"torch"``,
+            ``"parameter-shift"`` elsewhere.
+        backend_options: Extra ``AerSimulator`` options, e.g. ``{"device": "GPU"}``
+            (``{"max_memory_bytes": n}`` for ``"torch"``).
         optimization_level: Transpiler preset level used for the backend's ISA.
 
     Raises:
         CircuitError: ``circuit`` is not a valid spec.
         BackendError: unknown backend or missing optional package.
-        ConfigurationError: invalid ``shots`` or ``gradient``.
+        ConfigurationError: invalid ``shots`` or ``gradient`` (shots or an unknown gradient with
+            ``backend="torch"``, ``"backprop"``/``"adjoint"`` elsewhere).
 
     Example:
         >>> import torch, hybridqml as hq
@@ -62,6 +72,9 @@ class QuantumLayer(nn.Module):
         ...     torch.nn.Linear(3, 2), hq.QuantumLayer(hq.circuits.variational(2, 1)),
         ...     torch.nn.Linear(2, 1))
         >>> model(torch.rand(4, 3)).sum().backward()
+        >>> fast = hq.QuantumLayer(hq.circuits.variational(2, 1), backend="torch")
+        >>> fast(torch.rand(4, 2, dtype=torch.float64)).dtype
+        torch.float64
     """
 
     def __init__(
@@ -71,7 +84,7 @@ class QuantumLayer(nn.Module):
         backend: Any = "aer",
         shots: int | None = None,
         seed: int | None = None,
-        gradient: str | GradientRule = "parameter-shift",
+        gradient: str | GradientRule | None = None,
         backend_options: Mapping[str, Any] | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
     ) -> None:
@@ -104,21 +117,43 @@ class QuantumLayer(nn.Module):
         """Run on another backend from now on (e.g. train exact, evaluate on a fake device).
 
         Args:
-            backend: A backend spec as in the constructor.
-            **options: ``shots``, ``seed``, ``backend_options`` or ``optimization_level``.
+            backend: A backend spec as in the constructor, e.g. ``"torch"`` or ``"aer"``.
+            **options: ``shots``, ``seed``, ``backend_options``, ``optimization_level`` or
+                ``gradient``. Switching between ``"torch"`` and another backend does not carry
+                ``shots`` or ``backend_options`` over; a gradient left unset follows the new
+                backend's default.
         """
         self.engine.set_backend(backend, **options)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Expectation values for each row of ``inputs``.
+
+        Args:
+            inputs: (B, n_inputs) or (n_inputs,).
+            weight: Optional weights used instead of :attr:`weight`: (n_weights,) shared by the
+                batch or (B, n_weights) per sample (e.g. produced by a hypernetwork).
 
         Raises:
             InputError: non-tensor or non-floating input, wrong width or rank, empty batch,
-                NaN/inf values (in the inputs or the weights).
+                NaN/inf values (in the inputs or the weights), badly shaped ``weight``.
         """
         x = self._validate(inputs)
-        out = QuantumFunction.apply(x if x.ndim == 2 else x.unsqueeze(0), self.weight, self.engine)
+        x2 = x if x.ndim == 2 else x.unsqueeze(0)
+        w = self.weight if weight is None else self._validate_weight(weight, x2.shape[0])
+        out = expectations(x2, w, self.engine)
         return out if x.ndim == 2 else out.squeeze(0)
+
+    def _validate_weight(self, weight: Any, batch: int) -> torch.Tensor:
+        n = self.spec.n_weights
+        if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
+            raise InputError("weight must be a floating-point torch.Tensor")
+        if weight.shape not in ((n,), (batch, n)):
+            raise InputError(
+                f"weight must have shape ({n},) or ({batch}, {n}), got {tuple(weight.shape)}"
+            )
+        if not bool(torch.isfinite(weight.detach()).all()):
+            raise InputError("weight contains NaN or inf")
+        return weight
 
     def _validate(self, inputs: Any) -> torch.Tensor:
         if not isinstance(inputs, torch.Tensor):
@@ -152,5 +187,5 @@ class QuantumLayer(nn.Module):
             f"n_qubits={self.spec.n_qubits}, n_inputs={self.n_inputs}, "
             f"n_weights={self.spec.n_weights}, n_outputs={self.n_outputs}, "
             f"backend={self.engine.backend_name!r}, shots={self.engine.shots}, "
-            f"gradient={self.engine.rule.name!r}"
+            f"gradient={self.engine.gradient!r}"
         )

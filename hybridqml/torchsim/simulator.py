@@ -1,0 +1,425 @@
+"""The batched torch statevector simulator: run a compiled program, measure Pauli sums.
+
+States are (B, 2^n) complex tensors in Qiskit's little-endian order (basis index
+``sum_q bit_q 2^q``); reshaped to (B, 2, ..., 2) the axis of qubit ``q`` is ``n - q``. Every
+operation is a batched torch call on the whole batch: one-qubit runs are one broadcast ``matmul``
+on a (B, 2^(n-1-q), 2, 2^q) view, monomial blocks one gather (and one multiply when they carry
+phases), general k-qubit gates one ``matmul`` after moving their axes last. Nothing runs Qiskit
+at run time. Dtypes follow the parameters: float32 -> complex64, float64 -> complex128; devices
+follow the parameters too (constants are cached per device and dtype).
+
+Example:
+    >>> import torch
+    >>> from hybridqml import circuits
+    >>> spec = circuits.ry(1)
+    >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
+    >>> x = torch.tensor([[torch.pi / 2]], dtype=torch.float64)
+    >>> sim.expectations(x).round(decimals=12).tolist()  # -sin x
+    [[-1.0]]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.quantum_info import SparsePauliOp
+
+from hybridqml.exceptions import BackendError, InputError
+from hybridqml.torchsim.compiler import Op, Program, compile_circuit
+from hybridqml.torchsim.gates import build_matrix
+from hybridqml.torchsim.observables import PauliTable
+
+__all__ = [
+    "MAX_QUBITS",
+    "TorchSimulator",
+    "apply_general",
+    "apply_one",
+    "available_memory",
+    "complex_dtype",
+]
+
+#: Hard limit: basis indices must fit in int64 and 2^n amplitudes in memory.
+MAX_QUBITS = 40
+#: Working-set multiple of one batch of states (state, output, temporaries, observable products).
+_WORKING_STATES = 6
+
+
+def complex_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The complex dtype matching a real floating dtype (float64 -> complex128, else complex64).
+
+    Example:
+        >>> complex_dtype(torch.float64)
+        torch.complex128
+    """
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes available for new tensors on ``device`` (``None`` if it cannot be determined).
+
+    Example:
+        >>> free = available_memory(torch.device("cpu"))
+        >>> free is None or free > 0
+        True
+    """
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def apply_one(state: torch.Tensor, n: int, q: int, m: torch.Tensor) -> torch.Tensor:
+    """Apply a 2x2 matrix (constant (2, 2) or batched (..., B, 2, 2)) to qubit ``q``.
+
+    ``state`` is (..., B, 2^n); the matrix batch dimension aligns with ``B``.
+    """
+    lead = state.shape[:-1]
+    s = state.reshape(*lead, 1 << (n - 1 - q), 2, 1 << q)
+    if m.dim() > 2:
+        m = m.unsqueeze(-3)
+    return torch.matmul(m, s).reshape(*lead, -1)
+
+
+def _general_axes(lead: int, n: int, qubits: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    k = len(qubits)
+    axes = [lead + n - 1 - q for q in reversed(qubits)]
+    return axes, list(range(lead + n - k, lead + n))
+
+
+def _gather_axes(state: torch.Tensor, n: int, qubits: tuple[int, ...]) -> torch.Tensor:
+    lead = state.shape[:-1]
+    axes, dest = _general_axes(len(lead), n, qubits)
+    s = state.reshape(*lead, *([2] * n)).movedim(axes, dest)
+    return s.reshape(*lead, -1, 1 << len(qubits))
+
+
+def apply_general(
+    state: torch.Tensor, n: int, qubits: tuple[int, ...], m: torch.Tensor
+) -> torch.Tensor:
+    """Apply a 2^k x 2^k matrix (little-endian over ``qubits``) to a (..., B, 2^n) state."""
+    lead = state.shape[:-1]
+    axes, dest = _general_axes(len(lead), n, qubits)
+    s = state.reshape(*lead, *([2] * n)).movedim(axes, dest)
+    shape = s.shape
+    out = torch.matmul(s.reshape(*lead, -1, 1 << len(qubits)), m.transpose(-1, -2))
+    return out.reshape(shape).movedim(dest, axes).reshape(*lead, -1)
+
+
+class TorchSimulator:
+    """A circuit compiled for batched exact simulation in torch.
+
+    Args:
+        circuit: A unitary Qiskit circuit.
+        parameters: Columns of the (B, P) parameter matrix, in order.
+        observables: Pauli-sum observables (``SparsePauliOp``); output ``i`` is ``<obs_i>``.
+        max_memory_bytes: Refuse batches whose estimated working set exceeds this; default: the
+            memory available on the device at run time.
+
+    Raises:
+        BackendError: if even one sample would not fit in memory (the message says how many
+            bytes it needs).
+        CircuitError: for circuits that cannot be simulated (see
+            :func:`~hybridqml.torchsim.compiler.compile_circuit`).
+    """
+
+    def __init__(
+        self,
+        circuit: QuantumCircuit,
+        parameters: Sequence[Parameter],
+        observables: Sequence[SparsePauliOp],
+        *,
+        max_memory_bytes: int | None = None,
+    ) -> None:
+        self.n_qubits = circuit.num_qubits
+        self.max_memory_bytes = max_memory_bytes
+        self.check_memory(1, torch.complex128, torch.device("cpu"))
+        self.program: Program = compile_circuit(circuit, parameters)
+        self.table = PauliTable(observables, self.n_qubits)
+        self.n_params = len(parameters)
+        self.n_outputs = len(observables)
+        self._plan()
+
+    # -- compile-time layout ---------------------------------------------------------------------
+
+    @property
+    def all_ops(self) -> list[Op]:
+        """The product-state runs followed by the scheduled ops (application order)."""
+        return self.program.initial + self.program.ops
+
+    def _plan(self) -> None:
+        """Index every gate matrix: constants, trig groups per dimension, built gates."""
+        slots = self.program.slots
+        self._columns = [s.column for s in slots]
+        self._consts: list[np.ndarray] = []
+        trig: dict[int, list] = {}
+        self._built: list[tuple[str, tuple[int, ...]]] = []
+        self._factor_plan: list[list[tuple]] = []
+        for op in self.all_ops:
+            plan = []
+            for ref in op.factors:
+                if ref.kind == "const":
+                    plan.append(("const", len(self._consts)))
+                    self._consts.append(ref.matrix)
+                elif ref.kind == "trig":
+                    group = trig.setdefault(ref.dim, [])
+                    plan.append(("trig", ref.dim, len(group)))
+                    group.append(ref)
+                else:
+                    plan.append(("built", len(self._built)))
+                    self._built.append((ref.name, ref.slots))
+            self._factor_plan.append(plan)
+        self._trig = {
+            d: (
+                np.array([r.slots[0] for r in refs]),
+                np.array([r.trig.omega for r in refs]),
+                np.stack([r.trig.a for r in refs]),
+                np.stack([r.trig.bc for r in refs]),
+                np.stack([r.trig.bs for r in refs]),
+            )
+            for d, refs in trig.items()
+        }
+        self._depends = [
+            frozenset(c for ref in op.factors for s in ref.slots for c in slots[s].columns)
+            for op in self.all_ops
+        ]
+        self._cache: dict[tuple, dict] = {}
+
+    def _constants(self, dtype: torch.dtype, device: torch.device) -> dict:
+        key = (dtype, device)
+        if key in self._cache:
+            return self._cache[key]
+        real = torch.empty(0, dtype=dtype).real.dtype
+
+        def c(a, dt=dtype):
+            return torch.as_tensor(np.asarray(a), device=device).to(dt)
+
+        columns = [j for j in self._columns if j is not None]
+        consts = {
+            "const": [c(m) for m in self._consts],
+            "trig": {
+                d: (c(idx, torch.long), c(om, real), c(a), c(bc), c(bs))
+                for d, (idx, om, a, bc, bs) in self._trig.items()
+            },
+            "all_columns": len(columns) == len(self._columns),
+            "columns": c(columns, torch.long),
+            "zero": c([1.0, 0.0]),
+        }
+        if not consts["all_columns"]:
+            others = [k for k, j in enumerate(self._columns) if j is None]
+            plain = [k for k, j in enumerate(self._columns) if j is not None]
+            consts["others"] = others
+            consts["order"] = c(np.argsort(np.array(plain + others)), torch.long)
+        mono = {}
+        for i, op in enumerate(self.all_ops):
+            if op.kind == "monomial":
+                inverse = np.argsort(op.perm)
+                phase = None if op.phase is None else c(op.phase)
+                inv_phase = None if op.phase is None else c(np.conj(op.phase)[inverse])
+                mono[i] = (c(op.perm, torch.long), phase, c(inverse, torch.long), inv_phase)
+        consts["monomial"] = mono
+        self._cache[key] = consts
+        return consts
+
+    # -- memory ------------------------------------------------------------------------------------
+
+    def estimate_bytes(self, batch: int, dtype: torch.dtype, *, backprop: bool = False) -> int:
+        """Estimated peak bytes to simulate ``batch`` samples (with autograd history if asked).
+
+        Example:
+            >>> from hybridqml import circuits
+            >>> spec = circuits.ry(2)
+            >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
+            >>> sim.estimate_bytes(1, torch.complex128)   # 6 working states of 4 amplitudes
+            384
+        """
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        states = _WORKING_STATES + (2 * len(self.all_ops) if backprop else 0)
+        return batch * (1 << self.n_qubits) * itemsize * states
+
+    def check_memory(
+        self, batch: int, dtype: torch.dtype, device: torch.device, *, backprop: bool = False
+    ) -> None:
+        """Raise :class:`~hybridqml.exceptions.BackendError` if the batch would not fit.
+
+        Raises:
+            BackendError: too many qubits for memory, with the bytes needed and available.
+        """
+        n = self.n_qubits
+        if n > MAX_QUBITS:
+            need = batch * (1 << n) * torch.empty(0, dtype=dtype).element_size()
+            raise BackendError(
+                f"the torch simulator would need at least {need:,} bytes "
+                f"({_human(need)}) for one statevector of {n} qubits; it supports at most "
+                f"{MAX_QUBITS} qubits. Use fewer qubits or a sampling backend (backend='aer' "
+                "with method='matrix_product_state' in backend_options)"
+            )
+        if hasattr(self, "program"):
+            need = self.estimate_bytes(batch, dtype, backprop=backprop)
+        else:  # before compiling: the states alone
+            need = batch * (1 << n) * torch.empty(0, dtype=dtype).element_size() * 2
+        limit = self.max_memory_bytes
+        if limit is None:
+            limit = available_memory(device)
+        if limit is not None and need > limit:
+            raise BackendError(
+                f"simulating {n} qubits with batch {batch} in {dtype} would need about "
+                f"{need:,} bytes ({_human(need)}) but only {limit:,} bytes ({_human(limit)}) "
+                "are available; use a smaller batch, fewer qubits, gradient='adjoint' "
+                "(no autograd history), or backend='aer'"
+            )
+
+    # -- simulation --------------------------------------------------------------------------------
+
+    def angles(self, theta: torch.Tensor) -> torch.Tensor:
+        """Angle of every parameter occurrence: (B, P) -> (B, S)."""
+        consts = self._constants(complex_dtype(theta.dtype), theta.device)
+        if consts["all_columns"]:
+            return theta.index_select(1, consts["columns"])
+        slots = self.program.slots
+        parts = [theta.index_select(1, consts["columns"])] if len(consts["columns"]) else []
+        parts.append(torch.stack([slots[k](theta) for k in consts["others"]], dim=1))
+        return torch.cat(parts, dim=1).index_select(1, consts["order"])
+
+    def op_matrices(self, theta: torch.Tensor) -> list[torch.Tensor | None]:
+        """The matrix of every op in :attr:`all_ops` (``None`` for monomial blocks).
+
+        Parameterized matrices are (B, d, d); constant ones (d, d). Differentiable in ``theta``.
+        """
+        dtype = complex_dtype(theta.dtype)
+        consts = self._constants(dtype, theta.device)
+        phi = self.angles(theta) if self.program.slots else None
+        trig = {}
+        for d, (idx, omega, a, bc, bs) in consts["trig"].items():
+            t = phi.index_select(1, idx) / omega
+            cos, sin = torch.cos(t).to(dtype), torch.sin(t).to(dtype)
+            trig[d] = a + cos[..., None, None] * bc + sin[..., None, None] * bs
+        built = [
+            build_matrix(name, [phi[:, s] for s in slots], dtype) for name, slots in self._built
+        ]
+        out: list[torch.Tensor | None] = []
+        for op, plan in zip(self.all_ops, self._factor_plan, strict=True):
+            if op.kind == "monomial":
+                out.append(None)
+                continue
+            m = None
+            for item in plan:
+                if item[0] == "const":
+                    f = consts["const"][item[1]]
+                elif item[0] == "trig":
+                    f = trig[item[1]][:, item[2]]
+                else:
+                    f = built[item[1]]
+                m = f if m is None else torch.matmul(f, m)
+            out.append(m)
+        return out
+
+    def apply(
+        self, index: int, state: torch.Tensor, m: torch.Tensor | None, *, inverse: bool = False
+    ) -> torch.Tensor:
+        """Apply op ``index`` of :attr:`all_ops` (its inverse if asked) to a (..., B, 2^n) state.
+
+        For the inverse of a matrix op, pass the conjugate transpose as ``m``.
+        """
+        op = self.all_ops[index]
+        if op.kind == "monomial":
+            consts = self._constants(state.dtype, state.device)
+            perm, phase, inv, inv_phase = consts["monomial"][index]
+            if inverse:
+                perm, phase = inv, inv_phase
+            out = state.index_select(-1, perm)
+            return out if phase is None else out * phase
+        if op.kind == "one":
+            return apply_one(state, self.n_qubits, op.qubits[0], m)
+        return apply_general(state, self.n_qubits, op.qubits, m)
+
+    def state(self, theta: torch.Tensor, matrices: list | None = None) -> torch.Tensor:
+        """Final statevectors (B, 2^n) for parameter values ``theta`` (B, P)."""
+        mats = self.op_matrices(theta) if matrices is None else matrices
+        psi = self._product_state(theta, mats)
+        start = len(self.program.initial)
+        for i in range(start, len(mats)):
+            psi = self.apply(i, psi, mats[i])
+        return psi
+
+    def _product_state(self, theta: torch.Tensor, mats: list) -> torch.Tensor:
+        n, batch = self.n_qubits, theta.shape[0]
+        dtype = complex_dtype(theta.dtype)
+        zero = self._constants(dtype, theta.device)["zero"]
+        vectors: list[torch.Tensor] = [zero] * n
+        for op, m in zip(self.program.initial, mats, strict=False):
+            vectors[op.qubits[0]] = m[..., :, 0]
+        psi = vectors[n - 1].expand(batch, 2)
+        for q in range(n - 2, -1, -1):
+            psi = (psi.unsqueeze(2) * vectors[q].expand(batch, 2).unsqueeze(1)).reshape(batch, -1)
+        return psi
+
+    def expectations(self, theta: torch.Tensor) -> torch.Tensor:
+        """Expectation values (B, O) at parameter values ``theta`` (B, P); differentiable.
+
+        Raises:
+            InputError: ``theta`` is not a (B, P) floating tensor.
+            BackendError: the batch would not fit in memory.
+        """
+        self.check_input(theta)
+        self.check_memory(
+            theta.shape[0],
+            complex_dtype(theta.dtype),
+            theta.device,
+            backprop=theta.requires_grad,
+        )
+        return self.table.expectations(self.state(theta))
+
+    def check_input(self, theta: torch.Tensor) -> None:
+        """Validate a (B, P) float32/float64 parameter matrix.
+
+        Raises:
+            InputError: wrong type, rank, width or dtype.
+        """
+        if not isinstance(theta, torch.Tensor) or theta.dtype not in (
+            torch.float32,
+            torch.float64,
+        ):
+            raise InputError("parameter values must be a float32 or float64 torch.Tensor")
+        if theta.ndim != 2 or theta.shape[1] != self.n_params:
+            raise InputError(
+                f"parameter values must have shape (batch, {self.n_params}), "
+                f"got {tuple(theta.shape)}"
+            )
+
+    def depends(self, index: int) -> frozenset[int]:
+        """Parameter columns the matrix of op ``index`` depends on."""
+        return self._depends[index]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
+    def __repr__(self) -> str:
+        p = self.program
+        return (
+            f"TorchSimulator(n_qubits={self.n_qubits}, ops={len(p.ops)}, "
+            f"product_state_runs={len(p.initial)}, slots={len(p.slots)})"
+        )
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
