@@ -2,9 +2,11 @@
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 README = (REPO_ROOT / "README.md").read_text()
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
