@@ -1,0 +1,377 @@
+"""The torch-native exact backend: agreement with Aer, gradients, dtypes, errors, integration."""
+
+import io
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from qiskit import QuantumCircuit
+from qiskit.circuit import Gate, Parameter
+from qiskit.circuit.library import U2Gate, UnitaryGate
+from qiskit.quantum_info import SparsePauliOp, random_unitary
+from torch import nn
+
+import hybridqml as hq
+from hybridqml import circuits
+from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.engine import CircuitEngine
+from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError, InputError
+from hybridqml.torchsim import AdjointExpectation, TorchSimulator
+from hybridqml.torchsim.compiler import compile_circuit
+
+
+def rich():
+    """Reused parameters, expressions, controlled and generic rotations, mixed observables."""
+    x0, x1, w0, w1 = (Parameter(n) for n in ("x0", "x1", "w0", "w1"))
+    qc = QuantumCircuit(3)
+    qc.h(0)
+    qc.ry(x0, 0)
+    qc.rx(2 * x1, 1)
+    qc.cry(w0, 0, 1)
+    qc.rz(x0 * w1, 2)
+    qc.crx(x1 / 2 + w0, 1, 2)
+    qc.u(x0, w1, 0.3, 2)
+    qc.rzz(w0, 0, 2)
+    qc.ry(w1, 0)
+    qc.cp(x1, 2, 0)
+    qc.cx(2, 1)
+    qc.ry(x0, 2)
+    return ParameterizedCircuit(qc, [x0, x1], [w0, w1], observables=["ZII", "IXI", "YZX"])
+
+
+def gate_zoo():
+    """Every rotation family, functions of parameters, fixed and custom gates."""
+    x0, x1, w0, w1, w2 = (Parameter(n) for n in ("x0", "x1", "w0", "w1", "w2"))
+    inner = QuantumCircuit(2, name="mygate")
+    inner.h(0)
+    inner.crz(x1, 0, 1)
+    inner.ry(2 * x1, 1)
+    qc = QuantumCircuit(4)
+    qc.h(range(4))
+    qc.rxx(x0, 0, 1)
+    qc.ryy(w0 - x1, 1, 2)
+    qc.rzx(w1, 2, 3)
+    qc.append(inner.to_gate(), [3, 1])
+    qc.cu(w2, x0, 0.2, 0.1, 0, 3)
+    qc.r(w1, x1, 2)
+    qc.append(U2Gate(w0, x0), [1])
+    qc.p(w2 * w2, 3)
+    qc.crz(w0, 3, 0)
+    qc.rx(0.5 * x0 + 0.25 * w1 * x1, 0)
+    qc.append(UnitaryGate(random_unitary(4, seed=3)), [2, 0])
+    qc.ccx(0, 1, 2)
+    qc.swap(1, 3)
+    qc.s(0)
+    qc.t(1)
+    qc.sx(2)
+    qc.cz(0, 3)
+    qc.mcp(w1, [0, 1], 2)
+    qc.ry(w2, 1)
+    obs = [
+        SparsePauliOp(["ZIII", "IIXY"], [0.5, -1.5]),
+        "YYII",
+        SparsePauliOp(["IIII", "XZIZ"], [0.25, 1.0]),
+        "IZIZ",
+    ]
+    return ParameterizedCircuit(qc, [x0, x1], [w0, w1, w2], observables=obs)
+
+
+def mixed():
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2)
+    qc.ry(x, 0)
+    qc.rx(w, 1)
+    qc.cx(0, 1)
+    qc.rz(x + w, 1)
+    obs = [SparsePauliOp(["ZI", "IX"], [0.5, -1.5]), "YY", SparsePauliOp(["II", "XZ"], [0.25, 1])]
+    return ParameterizedCircuit(qc, [x], [w], observables=obs)
+
+
+SPECS = {
+    "ring": lambda: circuits.variational(4, 2, "ring"),
+    "linear": lambda: circuits.variational(3, 2, "linear"),
+    "full": lambda: circuits.variational(4, 2, "full"),
+    "textbook": lambda: circuits.ry(1),
+    "textbook-3": lambda: circuits.ry(3),
+    "rich": rich,
+    "zoo": gate_zoo,
+    "mixed": mixed,
+}
+
+
+def theta_for(spec, batch=4, seed=0):
+    return np.random.default_rng(seed).uniform(-np.pi, np.pi, size=(batch, len(spec.parameters)))
+
+
+def layer_with(spec, theta_w, **kwargs):
+    layer = hq.QuantumLayer(spec, backend="torch", **kwargs).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(theta_w)))
+    return layer
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_forward_agrees_with_aer_exact(name):
+    spec = SPECS[name]()
+    theta = theta_for(spec)
+    aer = CircuitEngine(spec, backend="aer").forward(theta)
+    layer = layer_with(spec, theta[0, spec.n_inputs :])
+    x = torch.from_numpy(theta[:, : spec.n_inputs])
+    w = torch.from_numpy(theta[:, spec.n_inputs :])
+    out = layer(x, weight=w)  # per-sample weights: every row is a different binding
+    np.testing.assert_allclose(out.detach().numpy(), aer, atol=1e-10, rtol=0)
+    engine = CircuitEngine(spec, backend="torch", gradient="parameter-shift")
+    np.testing.assert_allclose(engine.forward(theta), aer, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["ring", "full", "rich", "zoo", "mixed"])
+def test_backprop_adjoint_and_shift_gradients_agree_with_aer(name):
+    spec = SPECS[name]()
+    theta = theta_for(spec, batch=3, seed=1)
+    ref = CircuitEngine(spec, backend="aer").jacobian(theta)  # parameter shift on Aer
+    g = np.random.default_rng(2).normal(size=(3, spec.n_outputs))
+    want = np.einsum("no,nop->np", g, ref)
+    n_in = spec.n_inputs
+    for gradient in ("backprop", "adjoint", "parameter-shift"):
+        layer = layer_with(spec, theta[0, n_in:], gradient=gradient)
+        x = torch.from_numpy(theta[:, :n_in]).requires_grad_()
+        w = torch.from_numpy(theta[:, n_in:]).requires_grad_()
+        layer(x, weight=w).backward(torch.from_numpy(g))
+        got = torch.cat([x.grad, w.grad], dim=1).numpy()
+        np.testing.assert_allclose(got, want, atol=1e-10, rtol=0, err_msg=gradient)
+    jac = CircuitEngine(spec, backend="torch").jacobian(theta)
+    np.testing.assert_allclose(jac, ref, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("gradient", ["backprop", "adjoint"])
+def test_gradcheck_float64(gradient):
+    spec = rich()
+    engine = CircuitEngine(spec, backend="torch", gradient=gradient)
+    x = torch.rand(3, 2, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(2, dtype=torch.float64, requires_grad=True)
+    wb = torch.rand(3, 2, dtype=torch.float64, requires_grad=True)
+
+    def f(x, w):
+        return hq.autograd.expectations(x, w, engine)
+
+    assert torch.autograd.gradcheck(f, (x, w), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(f, (x, wb), eps=1e-6, atol=1e-7)
+
+
+def test_shared_weight_gradient_is_the_batch_sum():
+    spec = circuits.variational(3, 2)
+    theta = theta_for(spec, batch=5, seed=4)
+    for gradient in ("backprop", "adjoint", "parameter-shift"):
+        layer = layer_with(spec, theta[0, 3:], gradient=gradient)
+        x = torch.from_numpy(theta[:, :3])
+        layer(x).sum().backward()
+        wb = layer.weight.detach().expand(5, -1).clone().requires_grad_()
+        layer(x, weight=wb).sum().backward()
+        torch.testing.assert_close(layer.weight.grad, wb.grad.sum(0), atol=1e-12, rtol=0)
+
+
+def test_qubit_order_follows_qiskit():
+    x = Parameter("x")
+    qc = QuantumCircuit(2)
+    qc.x(0)
+    qc.ry(x, 1)
+    spec = ParameterizedCircuit(qc, [x])
+    layer = hq.QuantumLayer(spec, backend="torch")
+    out = layer(torch.zeros(1, 1, dtype=torch.float64))
+    assert out.tolist() == [[-1.0, 1.0]]  # <Z_0> = -1, <Z_1> = +1
+    state = TorchSimulator(qc, [x], spec.observables).state(torch.zeros(1, 1))
+    assert state.abs().argmax().item() == 1  # |q1 q0> = |01>: basis index 1
+
+
+@pytest.mark.parametrize("gradient", ["backprop", "adjoint", "parameter-shift"])
+def test_float32_path(gradient):
+    spec = rich()
+    layer = hq.QuantumLayer(spec, backend="torch", gradient=gradient)
+    x = torch.rand(6, 2, requires_grad=True)
+    y = layer(x)
+    assert y.dtype == torch.float32
+    y.sum().backward()
+    assert x.grad.dtype == torch.float32 and layer.weight.grad.dtype == torch.float32
+    x64 = x.detach().double().requires_grad_()
+    layer64 = layer_with(spec, layer.weight.detach().double().numpy(), gradient=gradient)
+    y64 = layer64(x64)
+    y64.sum().backward()
+    torch.testing.assert_close(y.double(), y64, atol=1e-5, rtol=0)
+    torch.testing.assert_close(x.grad.double(), x64.grad, atol=1e-5, rtol=0)
+    if gradient != "parameter-shift":
+        sim = layer.engine.simulator
+        assert sim.state(torch.rand(2, 6)).dtype == torch.complex64
+
+
+def test_needs_input_grad_is_honoured():
+    spec = circuits.variational(3, 1)
+    for gradient in ("backprop", "adjoint"):
+        layer = hq.QuantumLayer(spec, backend="torch", gradient=gradient)
+        x = torch.rand(4, 3)
+        layer(x).sum().backward()
+        assert x.grad is None and layer.weight.grad is not None
+        layer.weight.requires_grad_(False)
+        xg = torch.rand(4, 3, requires_grad=True)
+        layer(xg).sum().backward()
+        assert xg.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def test_adjoint_keeps_no_autograd_history_of_states():
+    spec = circuits.variational(5, 3)
+    sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
+    x = torch.rand(8, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(15, dtype=torch.float64, requires_grad=True)
+    out = AdjointExpectation.apply(x, w, sim)
+    assert out.grad_fn is not None and type(out.grad_fn).__name__ == "AdjointExpectationBackward"
+    assert sim.estimate_bytes(8, torch.complex128) < sim.estimate_bytes(
+        8, torch.complex128, backprop=True
+    )
+
+
+def test_parameter_shift_on_torch_is_one_batched_run_per_pass():
+    spec = circuits.variational(3, 2)
+    layer = hq.QuantumLayer(spec, backend="torch", gradient="parameter-shift")
+    x = torch.rand(16, 3, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    executor = layer.engine.executor
+    assert executor.calls == 2
+    assert executor.evaluations == 16 + 16 * 2 * (3 + 6)
+
+
+def test_compilation_fuses_and_uses_product_state():
+    spec = circuits.variational(4, 2, "ring")
+    program = compile_circuit(spec.circuit, spec.parameters)
+    assert len(program.initial) == 4  # encoding + first weight layer, fused, from |0000>
+    assert [op.kind for op in program.ops] == ["monomial"] + ["one"] * 4 + ["monomial"]
+
+
+def test_state_dict_pickle_and_torch_save():
+    model = nn.Sequential(
+        nn.Linear(2, 3), hq.QuantumLayer(circuits.variational(3, 1), backend="torch")
+    )
+    assert list(model[1].state_dict()) == ["weight"]
+    x = torch.rand(4, 2)
+    expected = model(x)
+    clone = pickle.loads(pickle.dumps(model))
+    torch.testing.assert_close(clone(x), expected)
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=False)
+    torch.testing.assert_close(loaded(x), expected)
+    loaded(x).sum().backward()
+    other = hq.QuantumLayer(circuits.variational(3, 1), backend="torch", gradient="adjoint")
+    other.load_state_dict(model[1].state_dict())
+    torch.testing.assert_close(other(expected.detach()), model[1](expected.detach()))
+
+
+def test_set_backend_switches_between_aer_and_torch():
+    layer = hq.QuantumLayer(circuits.variational(3, 2)).double()
+    assert layer.engine.gradient == "parameter-shift"
+    x = torch.rand(5, 3, dtype=torch.float64)
+    on_aer = layer(x)
+    layer.set_backend("torch")
+    assert layer.engine.gradient == "backprop" and "backend='torch'" in repr(layer)
+    torch.testing.assert_close(layer(x), on_aer, atol=1e-10, rtol=0)
+    layer.set_backend("aer", shots=100, seed=1)
+    assert layer.engine.shots == 100
+    layer.set_backend("torch", gradient="adjoint")
+    assert layer.engine.gradient == "adjoint" and layer.engine.shots is None
+    with pytest.raises(ConfigurationError, match="needs backend='torch'"):
+        layer.set_backend("aer")  # adjoint was requested explicitly
+    assert layer.engine.gradient == "adjoint"  # unchanged after the failed switch
+    layer.set_backend("aer", gradient="parameter-shift")
+    torch.testing.assert_close(layer(x), on_aer, atol=1e-10, rtol=0)
+
+
+def test_shots_are_rejected_with_a_hint():
+    with pytest.raises(ConfigurationError, match=r"exact.*use backend='aer' with shots"):
+        hq.QuantumLayer(circuits.ry(1), backend="torch", shots=100)
+    with pytest.raises(ConfigurationError, match=r"exact.*backend='aer'"):
+        hq.QuantumLayer(circuits.ry(1), backend="torch", gradient="parameter-shift", shots=10)
+
+
+def test_gradient_names_are_checked():
+    with pytest.raises(ConfigurationError, match="unknown gradient 'magic' for backend='torch'"):
+        hq.QuantumLayer(circuits.ry(1), backend="torch", gradient="magic")
+    with pytest.raises(ConfigurationError, match="needs backend='torch'"):
+        hq.QuantumLayer(circuits.ry(1), backend="aer", gradient="backprop")
+    with pytest.raises(ConfigurationError, match="max_memory_bytes"):
+        hq.QuantumLayer(circuits.ry(1), backend="torch", backend_options={"device": "GPU"})
+
+
+def test_unsimulable_circuits_are_clear_errors():
+    x = Parameter("x")
+    measured = QuantumCircuit(2, 1)
+    measured.ry(x, 0)
+    measured.measure(0, 0)
+    measured.cx(0, 1)
+    with pytest.raises(CircuitError, match="mid-circuit"):
+        compile_circuit(measured, [x])
+    reset = QuantumCircuit(1)
+    reset.ry(x, 0)
+    reset.reset(0)
+    with pytest.raises(CircuitError, match="reset"):
+        compile_circuit(reset, [x])
+    opaque = QuantumCircuit(2)
+    opaque.ry(x, 0)
+    opaque.append(Gate("blackbox", 2, []), [0, 1])
+    with pytest.raises(CircuitError, match="'blackbox' has no matrix"):
+        hq.QuantumLayer(ParameterizedCircuit(opaque, [x]), backend="torch")
+    opaque_param = QuantumCircuit(1)
+    opaque_param.append(Gate("blackbox", 1, [x]), [0])
+    with pytest.raises(CircuitError, match="blackbox"):
+        hq.QuantumLayer(ParameterizedCircuit(opaque_param, [x]), backend="torch")
+
+
+def test_too_many_qubits_reports_the_bytes_needed():
+    x = Parameter("x")
+    qc = QuantumCircuit(41)
+    qc.ry(x, 0)
+    with pytest.raises(BackendError, match=r"35,184,372,088,832 bytes"):
+        hq.QuantumLayer(ParameterizedCircuit(qc, [x]), backend="torch")
+    layer = hq.QuantumLayer(
+        circuits.variational(6, 1), backend="torch", backend_options={"max_memory_bytes": 100_000}
+    )
+    layer(torch.rand(1, 6, dtype=torch.float64))  # ~20 states of 1 KiB with autograd history
+    with pytest.raises(BackendError, match=r"batch 64 .* need about [\d,]+ bytes .*100,000"):
+        layer(torch.rand(64, 6, dtype=torch.float64))
+
+
+def test_bad_weight_argument():
+    layer = hq.QuantumLayer(circuits.variational(2, 1), backend="torch")
+    with pytest.raises(InputError, match=r"shape \(2,\) or \(3, 2\)"):
+        layer(torch.rand(3, 2), weight=torch.rand(4, 2))
+    with pytest.raises(InputError, match="NaN"):
+        layer(torch.rand(3, 2), weight=torch.tensor([0.0, float("nan")]))
+
+
+def test_training_step_on_torch_backend():
+    torch.manual_seed(0)
+    x = torch.rand(24, 2) * 2 - 1
+    target = (x[:, :1] * x[:, 1:] > 0).float() * 2 - 1
+    model = nn.Sequential(
+        hq.QuantumLayer(circuits.variational(2, 2), backend="torch"), nn.Linear(2, 1)
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    losses = []
+    for _ in range(15):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), target)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.parametrize("gradient", ["backprop", "adjoint"])
+def test_cuda_tensors(gradient):
+    layer = hq.QuantumLayer(rich(), backend="torch", gradient=gradient).cuda()
+    x = torch.rand(3, 2, device="cuda", requires_grad=True)
+    y = layer(x)
+    assert y.device == x.device
+    y.sum().backward()
+    assert x.grad.device == x.device and layer.weight.grad.device == x.device
