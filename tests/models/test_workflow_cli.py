@@ -1,0 +1,177 @@
+import subprocess
+import sys
+
+import pytest
+from workflow_testing import REPO_ROOT, closed_port_url, read_metrics
+
+from hybridqml.cli import COMMAND_GROUPS, main
+
+
+def test_train_and_demo_are_registered():
+    assert "hybridqml.models.cli" in COMMAND_GROUPS
+
+
+def test_python_dash_m_runs_the_cli():
+    done = subprocess.run(
+        [sys.executable, "-m", "hybridqml", "train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "noisy-mlp" in done.stdout and "gan" in done.stdout
+
+
+def test_train_qnn_writes_the_documented_files(tmp_path, capsys):
+    out = tmp_path / "qnn"
+    code = main(
+        [
+            "train",
+            "qnn",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--samples",
+            "48",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    metrics = read_metrics(out)
+    assert {"hybrid_test_accuracy", "classical_test_accuracy"} <= metrics.keys()
+    assert metrics["seed"] == 3
+    for name in ("checkpoint.pt", "curves.png", "decision_boundary_hybrid.png"):
+        assert (out / name).is_file()
+    assert str(out) in capsys.readouterr().out
+
+
+def test_train_textbook_and_noisy_mlp_write_test_accuracy(tmp_path):
+    for workflow, extra in (("textbook", []), ("noisy-mlp", ["--entropy", "prng"])):
+        out = tmp_path / workflow
+        code = main(
+            [
+                "train",
+                workflow,
+                "--dataset",
+                "digits",
+                "--limit",
+                "10",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--no-progress",
+                *extra,
+            ]
+        )
+        assert code == 0, workflow
+        assert "test_accuracy" in read_metrics(out)
+        assert (out / "confusion_matrix.png").is_file()
+
+
+def test_train_gan_writes_per_epoch_quality(tmp_path):
+    out = tmp_path / "gan"
+    code = main(
+        [
+            "train",
+            "gan",
+            "--dataset",
+            "digits",
+            "--limit",
+            "10",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--eval-samples",
+            "32",
+            "--entropy",
+            "prng",
+            "--entropy-mode",
+            "pure",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    history = read_metrics(out)["history"]
+    for key in ("d_loss", "g_loss", "class_coverage", "frechet_distance"):
+        assert len(history[key]) == 1
+    assert (out / "grids" / "epoch_001.png").is_file()
+
+
+def test_mnist_workflow_without_data_dir_fails_with_one_clear_line(tmp_path, capsys):
+    code = main(["train", "textbook", "--out", str(tmp_path / "x"), "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--data-dir" in err[0] and "MNIST/raw" in err[0]
+
+
+def test_wrong_data_dir_fails_cleanly(tmp_path, capsys):
+    code = main(
+        [
+            "train",
+            "gan",
+            "--data-dir",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "x"),
+            "--no-progress",
+        ]
+    )
+    assert code == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_unreachable_qrng_fails_cleanly_without_fallback(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HYBRIDQML_QRNG_TOKEN", "test-token")
+    code = main(
+        [
+            "train",
+            "gan",
+            "--dataset",
+            "digits",
+            "--limit",
+            "5",
+            "--out",
+            str(tmp_path / "x"),
+            "--epochs",
+            "1",
+            "--entropy",
+            "qrng",
+            "--qrng-url",
+            closed_port_url(),
+            "--no-progress",
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "hybridqml: error:" in err and "no fallback" in err
+    assert "test-token" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "qnn", "--out", "x", "--epochs", "0"],
+        ["train", "gan", "--out", "x", "--entropy", "dice"],
+        ["train", "qnn", "--out", "x", "--seed", "-1"],
+    ],
+)
+def test_bad_usage_exits_2(argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+
+
+@pytest.mark.slow
+def test_demo_runs_all_four_offline(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "sklearn" in out and str(tmp_path.resolve()) in out
+    for workflow in ("textbook", "noisy-mlp", "qnn", "gan"):
+        assert (tmp_path / workflow / "metrics.json").is_file()
+    assert (tmp_path / "summary.json").is_file()

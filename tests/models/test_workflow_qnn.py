@@ -1,0 +1,47 @@
+import torch
+from workflow_testing import read_metrics
+
+from hybridqml.layers import QuantumLayer
+from hybridqml.models.qnn import ClassicalNet, HybridQNN, QNNConfig, count_parameters, train_qnn
+
+
+def test_the_hybrid_runs_a_real_quantum_layer_and_sizes_match():
+    hybrid = HybridQNN(n_qubits=4, layers=2)
+    assert isinstance(hybrid.quantum, QuantumLayer)
+    assert hybrid.quantum.weight.numel() == 8
+    classical = ClassicalNet.matching(count_parameters(hybrid))
+    assert abs(count_parameters(classical) - count_parameters(hybrid)) <= 3
+
+
+def test_side_by_side_training_lowers_both_losses_and_writes_files(tmp_path):
+    cfg = QNNConfig(
+        out_dir=tmp_path, epochs=3, n_samples=96, batch_size=16, lr=0.05, progress=False
+    )
+    result = train_qnn(cfg)
+    for name in ("hybrid", "classical"):
+        losses = [h[f"{name}_loss"] for h in result.history]
+        assert losses[-1] < losses[0], name
+    metrics = read_metrics(tmp_path)
+    assert metrics["hybrid_test_accuracy"] == result.hybrid_test_accuracy
+    assert metrics["classical_test_accuracy"] == result.classical_test_accuracy
+    assert metrics["hybrid_parameters"] == 30
+    for name in (
+        "checkpoint.pt",
+        "curves.png",
+        "decision_boundary_hybrid.png",
+        "decision_boundary_classical.png",
+    ):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path):
+    kw = dict(n_samples=60, batch_size=20, progress=False)
+    train_qnn(QNNConfig(out_dir=tmp_path / "full", epochs=2, **kw))
+    train_qnn(QNNConfig(out_dir=tmp_path / "part", epochs=1, **kw))
+    resumed = train_qnn(QNNConfig(out_dir=tmp_path / "part", epochs=2, resume=True, **kw))
+    assert resumed.history[-1]["epoch"] == 2
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["objects"]
+    b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)["objects"]
+    for model in ("hybrid", "classical"):
+        for key, value in a[model].items():
+            assert torch.equal(value, b[model][key]), (model, key)
