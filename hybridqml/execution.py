@@ -40,6 +40,7 @@ from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 
+from hybridqml import tracking
 from hybridqml.aer_estimator import AerExactEstimator
 from hybridqml.exceptions import BackendError, ConfigurationError
 from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
@@ -120,6 +121,7 @@ class Executor(ABC):
                 f"shape {(m, n_obs)}, got shape {out.shape}"
             )
         self.evaluations += m
+        tracking.record(self.name, m, self.shots)
         return out
 
     @abstractmethod

@@ -315,7 +315,7 @@ class ParameterShift(GradientRule):
         jac_phi = shiftable.jacobian(theta)[:, occ, :] * mask  # (N, K', P)
 
         def recombine(results: np.ndarray) -> np.ndarray:
-            r = results.reshape(n, kk, 2, -1)
+            r = results.reshape(n, kk, 2, results.shape[-1])
             d_phi = 0.5 * (r[:, :, 0, :] - r[:, :, 1, :])  # (N, K', O)
             return np.einsum("nko,nkp->nop", d_phi, jac_phi)
 
@@ -353,7 +353,7 @@ class FiniteDifference(GradientRule):
         angles = shiftable.angles(shifted.reshape(-1, p))
 
         def recombine(results: np.ndarray) -> np.ndarray:
-            r = results.reshape(n, len(cols), 2, -1)
+            r = results.reshape(n, len(cols), 2, results.shape[-1])
             out = np.zeros((n, r.shape[-1], p))
             out[:, :, cols] = np.moveaxis((r[:, :, 0] - r[:, :, 1]) / (2 * h), 1, 2)
             return out
@@ -402,7 +402,7 @@ class SPSA(GradientRule):
         angles = shiftable.angles(shifted.reshape(-1, p))
 
         def recombine(results: np.ndarray) -> np.ndarray:
-            r = results.reshape(n, b, 2, -1)
+            r = results.reshape(n, b, 2, results.shape[-1])
             diff = (r[:, :, 0] - r[:, :, 1]) / (2 * c)  # (N, B, O)
             return np.einsum("nbo,nbp->nop", diff, d) / b
 

@@ -235,3 +235,34 @@ def test_finite_diff_and_spsa_layers_train_end_to_end():
 def test_repr_mentions_backend():
     layer = hq.QuantumLayer(circuits.ry(1), backend="aer", shots=64, seed=0)
     assert "backend='aer'" in repr(layer) and "shots=64" in repr(layer)
+
+
+def test_tracker_counts_calls_evaluations_and_shots():
+    from hybridqml.tracking import Tracker
+
+    spec = circuits.variational(2, 1)  # 4 parameter occurrences
+    exact = hq.QuantumLayer(spec)
+    sampled = hq.QuantumLayer(spec, shots=50, seed=0)
+    x = torch.rand(3, 2, requires_grad=True)
+    with Tracker() as outer:
+        exact(x).sum().backward()
+        with Tracker() as inner:
+            sampled(x).sum()
+    assert (outer.calls, outer.evaluations) == (3, 3 + 3 * 2 * 4 + 3)
+    assert (inner.calls, inner.evaluations, inner.shots) == (1, 3, 150)
+    assert outer.by_backend == {"aer": 30}
+    exact(x)
+    assert outer.calls == 3  # inactive after the with block
+
+
+def test_backward_with_nothing_to_differentiate_in_the_layer():
+    # the textbook circuit has no weights: fed by data that needs no gradient, backward must
+    # still work (the loss may depend on other parameters) and run no circuit
+    from hybridqml.tracking import Tracker
+
+    layer = hq.QuantumLayer(circuits.ry(1))
+    scale = nn.Parameter(torch.tensor(2.0))
+    with Tracker() as tracker:
+        (layer(torch.rand(4, 1)) * scale).sum().backward()
+    assert scale.grad is not None
+    assert tracker.calls == 1  # the forward pass only
