@@ -45,6 +45,8 @@ __all__ = [
 
 #: Hard limit: basis indices must fit in int64 and 2^n amplitudes in memory.
 MAX_QUBITS = 40
+#: Working sets below this size are not checked against the free memory of the device.
+_UNCHECKED_BYTES = 64 << 20
 #: Working-set multiple of one batch of states (state, output, temporaries, observable products).
 _WORKING_STATES = 6
 
@@ -273,6 +275,8 @@ class TorchSimulator:
             need = batch * (1 << n) * torch.empty(0, dtype=dtype).element_size() * 2
         limit = self.max_memory_bytes
         if limit is None:
+            if need < _UNCHECKED_BYTES:
+                return  # not worth a system call on every forward
             limit = available_memory(device)
         if limit is not None and need > limit:
             raise BackendError(
