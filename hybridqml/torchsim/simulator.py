@@ -90,6 +90,9 @@ def apply_one(state: torch.Tensor, n: int, q: int, m: torch.Tensor) -> torch.Ten
     ``state`` is (..., B, 2^n); the matrix batch dimension aligns with ``B``.
     """
     lead = state.shape[:-1]
+    if q == 0:  # (L, 2) @ (2, 2)^T per sample: one well-shaped batched product
+        s = state.reshape(*lead, 1 << (n - 1), 2)
+        return torch.matmul(s, m.transpose(-1, -2)).reshape(*lead, -1)
     s = state.reshape(*lead, 1 << (n - 1 - q), 2, 1 << q)
     if m.dim() > 2:
         m = m.unsqueeze(-3)
@@ -310,7 +313,8 @@ class TorchSimulator:
         for d, (idx, omega, a, bc, bs) in consts["trig"].items():
             t = phi.index_select(1, idx) / omega
             cos, sin = torch.cos(t).to(dtype), torch.sin(t).to(dtype)
-            trig[d] = a + cos[..., None, None] * bc + sin[..., None, None] * bs
+            # unbind once: one backward node for the group instead of one select per gate
+            trig[d] = (a + cos[..., None, None] * bc + sin[..., None, None] * bs).unbind(1)
         built = [
             build_matrix(name, [phi[:, s] for s in slots], dtype) for name, slots in self._built
         ]
@@ -324,7 +328,7 @@ class TorchSimulator:
                 if item[0] == "const":
                     f = consts["const"][item[1]]
                 elif item[0] == "trig":
-                    f = trig[item[1]][:, item[2]]
+                    f = trig[item[1]][item[2]]
                 else:
                     f = built[item[1]]
                 m = f if m is None else torch.matmul(f, m)
