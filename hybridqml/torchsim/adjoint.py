@@ -6,9 +6,10 @@ For outputs ``f_o = <psi|O_o|psi>`` with ``psi = U_G ... U_1 |0>`` and an upstre
 arXiv:2009.02823). The sweep undoes one operation at a time on the stacked pair
 (psi, lam), so memory is a few statevectors whatever the depth. For each parameterized
 operation it keeps only the small (B, d, d) contraction ``C = sum_rest conj(lam) psi^T`` of the
-undone pair; the parameter gradient is then ``d/dtheta 2 Re sum (U_k^dagger U_k(theta)) * C``,
-taken by torch autograd over the tiny graph of gate matrices and angle expressions: the chain
-rule through expressions such as ``x*w`` is exact, with no state-sized history.
+undone pair; the parameter gradient is then ``d/dtheta 2 Re sum (U_k^dagger U_k(theta)) * C``
+(``<lam_k| dU_k |psi_{k-1}> = <lam_{k-1}| U_k^dagger dU_k |psi_{k-1}>``), taken by torch
+autograd over the tiny graph of gate matrices and angle expressions: the chain rule through
+expressions such as ``x*w`` is exact, with no state-sized history.
 
 Example:
     >>> import torch
@@ -55,11 +56,9 @@ def adjoint_vjp(
     with torch.enable_grad():
         leaf = theta.detach().requires_grad_()
         mats = simulator.op_matrices(leaf)
-        p = psi.detach().requires_grad_()
-        (lam,) = torch.autograd.grad(simulator.table.expectations(p), p, grad_output)
-        # torch's complex gradient of a real loss is 2 dL/dconj(psi) = 2 sum_o g_o O_o psi
-        pair = torch.stack([psi.detach(), lam / 2])
-        terms = []
+        psi = psi.detach()
+        pair = torch.stack([psi, simulator.table.weighted_apply(psi, grad_output)])
+        groups: dict[tuple, tuple[list, list]] = {}  # matrix shape -> (matrices, cotangents)
         for i in range(len(mats) - 1, -1, -1):
             m = mats[i]
             if m is None:
@@ -77,10 +76,14 @@ def adjoint_vjp(
             else:
                 g = _gather_axes(pair, n, op.qubits)
                 c = torch.matmul(g[1].conj().transpose(-1, -2), g[0])
-            terms.append((torch.matmul(m_dag, m) * c).real.sum())
-        if not terms:
+            # Re sum (U0^dag U(theta)) * C  ==  Re sum U(theta) * (conj(U0) @ C)
+            mats_, cots = groups.setdefault(tuple(m.shape), ([], []))
+            mats_.append(m)
+            cots.append(torch.matmul(m_dag.transpose(-1, -2), c))
+        if not groups:
             return torch.zeros_like(theta)
-        (grad,) = torch.autograd.grad(2 * torch.stack(terms).sum(), leaf, allow_unused=True)
+        total = sum((torch.stack(ms) * torch.stack(cs)).real.sum() for ms, cs in groups.values())
+        (grad,) = torch.autograd.grad(2 * total, leaf, allow_unused=True)
     return torch.zeros_like(theta) if grad is None else grad
 
 

@@ -163,11 +163,12 @@ class TorchSimulator:
     @property
     def all_ops(self) -> list[Op]:
         """The product-state runs followed by the scheduled ops (application order)."""
-        return self.program.initial + self.program.ops
+        return self._all_ops
 
     def _plan(self) -> None:
         """Index every gate matrix: constants, trig groups per dimension, built gates."""
         slots = self.program.slots
+        self._all_ops = self.program.initial + self.program.ops
         self._columns = [s.column for s in slots]
         self._consts: list[np.ndarray] = []
         trig: dict[int, list] = {}
