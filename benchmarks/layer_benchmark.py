@@ -21,7 +21,8 @@ A second table times the torch-native exact backends on the same circuit, forwar
   ``"adjoint"``;
 * ``hand-written``: :class:`HandWritten`, a 45-line batched statevector for exactly this circuit
   (complex128, RY as a broadcast 2x2 matmul, each CNOT layer composed into one gather), the
-  floor a general simulator is measured against;
+  floor a general simulator is measured against; also in real float64 arithmetic (exact for
+  RY + CNOT circuits only), the cheapest state a hand-written simulator of this circuit can use;
 * ``PennyLane``: ``default.qubit`` with ``backprop`` and ``parameter-shift`` (broadcast inputs)
   and ``lightning.qubit`` with ``adjoint``, when PennyLane is importable (reported as skipped
   otherwise; ``pip install "hybridqml[pennylane]"``).
@@ -194,9 +195,10 @@ def bench_qubits(n: int, repeats: int, with_reference: bool) -> list[dict]:
 class HandWritten(torch.nn.Module):
     """Hand-written batched statevector of the variational circuit (RY encoding, ring CNOTs)."""
 
-    def __init__(self, n: int, layers: int, weight: torch.Tensor) -> None:
+    def __init__(self, n: int, layers: int, weight: torch.Tensor, *, real: bool = False) -> None:
         super().__init__()
         self.n, self.layers = n, layers
+        self.dtype = torch.float64 if real else torch.complex128  # RY and CNOT are real
         self.weight = torch.nn.Parameter(weight.detach().clone())
         index = torch.arange(2**n)
         perm = index.clone()  # out[i] = psi[perm[i]]; CNOT(c, t) maps i -> i ^ (bit_c(i) << t)
@@ -215,7 +217,7 @@ class HandWritten(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        psi = torch.zeros(b, 2**self.n, dtype=torch.complex128)
+        psi = torch.zeros(b, 2**self.n, dtype=self.dtype)
         psi[:, 0] = 1
         for q in range(self.n):
             psi = self.ry(psi, x[:, q], q)
@@ -223,7 +225,9 @@ class HandWritten(torch.nn.Module):
             for q in range(self.n):
                 psi = self.ry(psi, self.weight[layer * self.n + q], q)
             psi = psi.index_select(1, self.perm)
-        probs = psi.real.square() + psi.imag.square()
+        probs = (
+            psi.square() if self.dtype == torch.float64 else psi.real.square() + psi.imag.square()
+        )
         return probs @ self.zsign
 
 
@@ -300,6 +304,7 @@ def bench_torch_native(n: int, repeats: int) -> list[dict]:
             layer.weight.copy_(weight)
         models[f"hybridqml torch {gradient}"] = layer
     models["hand-written statevector"] = HandWritten(n, LAYERS, weight)
+    models["hand-written, real float64 state"] = HandWritten(n, LAYERS, weight, real=True)
     models.update(pennylane_layers(n, weight))
 
     def run(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -375,3 +375,33 @@ def test_cuda_tensors(gradient):
     assert y.device == x.device
     y.sum().backward()
     assert x.grad.device == x.device and layer.weight.grad.device == x.device
+
+
+def test_matches_pennylane_default_qubit_when_installed():
+    qml = pytest.importorskip("pennylane")
+    spec = circuits.variational(3, 2, "ring")
+    pairs = circuits.entangling_pairs(3, "ring")
+    dev = qml.device("default.qubit", wires=3)
+
+    @qml.qnode(dev, interface="torch", diff_method="backprop")
+    def circuit(x, w):
+        for q in range(3):
+            qml.RY(x[..., q], wires=q)
+        for layer in range(2):
+            for q in range(3):
+                qml.RY(w[layer * 3 + q], wires=q)
+            for c, t in pairs:
+                qml.CNOT(wires=[c, t])
+        return [qml.expval(qml.PauliZ(q)) for q in range(3)]
+
+    x = torch.rand(5, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(6, dtype=torch.float64, requires_grad=True)
+    theirs = torch.stack(list(circuit(x, w)), dim=-1)
+    gx, gw = torch.autograd.grad(theirs.sum(), (x, w))
+    layer = layer_with(spec, w.detach().numpy())
+    xi = x.detach().clone().requires_grad_()
+    ours = layer(xi)
+    ours.sum().backward()
+    torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=0)
+    torch.testing.assert_close(xi.grad, gx, atol=1e-12, rtol=0)
+    torch.testing.assert_close(layer.weight.grad, gw, atol=1e-12, rtol=0)
