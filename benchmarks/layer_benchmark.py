@@ -365,9 +365,9 @@ def torch_markdown(rows: list[dict], meta: dict) -> str:
                 speed = "n/a"
             else:
                 speed = f"{pl / t:.1f}x faster" if pl >= t else f"{t / pl:.1f}x slower"
+            saved = f"{r['saved_bytes']:,}" if r["saved_bytes"] else "n/a (outside autograd)"
             lines.append(
-                f"| {n} | {name} | {t * 1e3:.2f} ms | {t / hand:.2f}x | {speed} | "
-                f"{r['saved_bytes']:,} |"
+                f"| {n} | {name} | {t * 1e3:.2f} ms | {t / hand:.2f}x | {speed} | {saved} |"
             )
     lines.append("")
     lines.append(
