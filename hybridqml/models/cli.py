@@ -244,7 +244,7 @@ def run_demo(args: argparse.Namespace) -> int:
             "textbook",
             lambda: train_textbook(
                 TextbookConfig(
-                    out_dir=out / "textbook", epochs=3, limit_per_class=300, **data, **common
+                    out_dir=out / "textbook", epochs=5, limit_per_class=300, **data, **common
                 )
             ),
         ),
@@ -253,7 +253,7 @@ def run_demo(args: argparse.Namespace) -> int:
             lambda: train_noisy_mlp(
                 NoisyMLPConfig(
                     out_dir=out / "noisy-mlp",
-                    epochs=5,
+                    epochs=15,
                     limit_per_class=400,
                     entropy=entropy,
                     **data,
@@ -263,15 +263,16 @@ def run_demo(args: argparse.Namespace) -> int:
         ),
         (
             "qnn",
-            lambda: train_qnn(QNNConfig(out_dir=out / "qnn", epochs=8, n_samples=400, **common)),
+            lambda: train_qnn(QNNConfig(out_dir=out / "qnn", epochs=12, n_samples=400, **common)),
         ),
         (
             "gan",
             lambda: train_gan(
                 GANConfig(
                     out_dir=out / "gan",
-                    epochs=5,
-                    limit_per_class=300,
+                    epochs=40,
+                    batch_size=32,
+                    limit_per_class=150,
                     eval_samples=500,
                     classifier_epochs=3,
                     entropy=entropy,

@@ -15,6 +15,7 @@ in which case the switch is warned about and recorded in the provenance.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -258,7 +259,11 @@ class EntropyStream:
         self._source = source
         self._pool = EntropyPool(source, health_tests=self.settings.health_tests)
         self._reader = self._pool.generator() if self.settings.mode == "expanded" else self._pool
-        self._name = self._reader.name if hasattr(self._reader, "name") else str(source)
+        raw_name = str(getattr(self._reader, "name", type(source).__name__))
+        name = re.sub(r",? seed=\d+", "", raw_name)  # the per-epoch seed is an internal detail
+        if name != raw_name:
+            name += f" [seeded per epoch from run seed {self.seed}]"
+        self._name = name
         self._kind = str(getattr(source, "kind", ""))
 
     def _close_current(self) -> None:
