@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 import torch
 from qiskit import QuantumCircuit
-from qiskit.circuit import Gate, Parameter
-from qiskit.circuit.library import U2Gate, UnitaryGate
+from qiskit.circuit import Gate, Parameter, ParameterVector
+from qiskit.circuit.library import (
+    PauliEvolutionGate,
+    QFTGate,
+    U2Gate,
+    UnitaryGate,
+    XXPlusYYGate,
+)
 from qiskit.quantum_info import SparsePauliOp, random_unitary
 from torch import nn
 
@@ -88,6 +94,23 @@ def mixed():
     return ParameterizedCircuit(qc, [x], [w], observables=obs)
 
 
+def library_gates():
+    """Gates simulated through their Qiskit definitions, a 3-qubit unitary, QFT, MCX."""
+    x, w = ParameterVector("x", 3), ParameterVector("w", 3)
+    qc = QuantumCircuit(4)
+    qc.h(range(4))
+    evolution = SparsePauliOp(["XZ", "YY"], [0.5, 0.3])
+    qc.append(PauliEvolutionGate(evolution, time=x[0]), [0, 2])
+    qc.append(XXPlusYYGate(w[0], x[1]), [1, 3])
+    qc.append(UnitaryGate(random_unitary(8, seed=1)), [3, 0, 2])
+    qc.mcx([0, 1, 2], 3)
+    qc.append(QFTGate(4), range(4))
+    qc.rx(w[1] + x[2], 1)
+    qc.ry(w[2] * x[0] + 0.1, 2)
+    obs = ["XYZI", SparsePauliOp(["ZZZZ", "IIXX"], [0.3, 0.7])]
+    return ParameterizedCircuit(qc, list(x), list(w), observables=obs)
+
+
 SPECS = {
     "ring": lambda: circuits.variational(4, 2, "ring"),
     "linear": lambda: circuits.variational(3, 2, "linear"),
@@ -97,6 +120,7 @@ SPECS = {
     "rich": rich,
     "zoo": gate_zoo,
     "mixed": mixed,
+    "library": library_gates,
 }
 
 
@@ -125,7 +149,7 @@ def test_forward_agrees_with_aer_exact(name):
     np.testing.assert_allclose(engine.forward(theta), aer, atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["ring", "full", "rich", "zoo", "mixed"])
+@pytest.mark.parametrize("name", ["ring", "full", "rich", "zoo", "mixed", "library"])
 def test_backprop_adjoint_and_shift_gradients_agree_with_aer(name):
     spec = SPECS[name]()
     theta = theta_for(spec, batch=3, seed=1)

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,21 +124,27 @@ def _trig_fit(op: Instruction) -> tuple | None:
         return _fit_cache[key]
     result = None
     try:
-        for omega in (2.0, 1.0):
-            u0 = _bound_matrix(op, 0.0)
-            u_half = _bound_matrix(op, omega * math.pi / 2)
-            u_pi = _bound_matrix(op, omega * math.pi)
-            a = (u0 + u_pi) / 2
-            bc = (u0 - u_pi) / 2
-            bs = u_half - a
-            probe = a + math.cos(_PROBE / omega) * bc + math.sin(_PROBE / omega) * bs
-            if np.allclose(probe, _bound_matrix(op, _PROBE), atol=_FIT_ATOL, rtol=0):
-                result = (a, bc, bs, omega)
-                break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. scipy notes from matrix exponentials
+            result = _fit(op)
     except Exception:  # no numeric matrix: decompose instead
         result = None
     _fit_cache[key] = result
     return result
+
+
+def _fit(op: Instruction) -> tuple | None:
+    for omega in (2.0, 1.0):
+        u0 = _bound_matrix(op, 0.0)
+        u_half = _bound_matrix(op, omega * math.pi / 2)
+        u_pi = _bound_matrix(op, omega * math.pi)
+        a = (u0 + u_pi) / 2
+        bc = (u0 - u_pi) / 2
+        bs = u_half - a
+        probe = a + math.cos(_PROBE / omega) * bc + math.sin(_PROBE / omega) * bs
+        if np.allclose(probe, _bound_matrix(op, _PROBE), atol=_FIT_ATOL, rtol=0):
+            return a, bc, bs, omega
+    return None
 
 
 def build_matrix(name: str, angles: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
