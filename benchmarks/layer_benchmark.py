@@ -34,12 +34,12 @@ that grows with circuit depth.
 
 Usage:
     python benchmarks/layer_benchmark.py [--quick] [--repeats 5] [--json OUT] [--markdown OUT]
+        [--plot OUT.png]
     python benchmarks/layer_benchmark.py --torch-only [--qubits 4 8] [--repeats 20]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -50,6 +50,7 @@ from collections.abc import Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import _common
 import numpy as np
 import qiskit
 import qiskit_aer
@@ -407,16 +408,13 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="n = 2, 4 only, 2 repeats")
+    parser = _common.parser(__doc__.split("\n")[0])  # --quick, --json, --markdown, --plot
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--qubits", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--no-reference", action="store_true", help="skip StatevectorEstimator")
     parser.add_argument(
         "--torch-only", action="store_true", help="only the torch-native table (no Aer rows)"
     )
-    parser.add_argument("--json", help="write rows and metadata as JSON")
-    parser.add_argument("--markdown", help="write the table as Markdown")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -460,7 +458,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(table + "\n")
+    if args.plot:
+        plot_torch(torch_rows, args.plot)
     return 0
+
+
+def plot_torch(rows: list[dict], path: str) -> None:
+    """Forward + backward time per method and qubit count (log scale)."""
+    timed = [r for r in rows if "seconds" in r]
+    methods = list(dict.fromkeys(r["method"] for r in timed))
+    qubits = sorted({r["qubits"] for r in timed})
+    fig, (ax,) = _common.new_figure(width=8.0, height=4.5)
+    width = 0.8 / len(methods)
+    for i, method in enumerate(methods):
+        values = {r["qubits"]: r["seconds"] * 1e3 for r in timed if r["method"] == method}
+        xs = [j + i * width for j, q in enumerate(qubits) if q in values]
+        ax.bar(xs, [values[q] for q in qubits if q in values], width, label=method)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(qubits))], [f"n={q}" for q in qubits])
+    ax.set_yscale("log")
+    ax.set_ylabel("forward + backward, ms (B=32, float64)")
+    ax.legend(fontsize=7, loc="upper left")
+    _common.save_figure(fig, path)
 
 
 if __name__ == "__main__":
