@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from hybridqml.torchsim.simulator import TorchSimulator, _gather_axes
+from hybridqml.torchsim.simulator import TorchSimulator, _gather_axes, complex_dtype
 
 __all__ = ["AdjointExpectation", "adjoint_vjp"]
 
@@ -104,7 +104,7 @@ class AdjointExpectation(torch.autograd.Function):
             w = w.expand(inputs.shape[0], -1)
         theta = torch.cat([inputs, w], dim=1)
         simulator.check_input(theta)
-        simulator.check_memory(theta.shape[0], theta.dtype, theta.device)
+        simulator.check_memory(theta.shape[0], complex_dtype(theta.dtype), theta.device)
         psi = simulator.state(theta)
         ctx.simulator = simulator
         ctx.batched_weight = weight.ndim == 2
