@@ -112,8 +112,16 @@ class CircuitEngine:
         }
         self.gradient, self.rule = self._resolve_gradient(gradient, backend, seed)
         self.simulator = self._build_simulator()
-        self.shiftable = ShiftableCircuit(spec)
-        self._executor: Executor | None = self._build_executor()
+        self._shiftable: ShiftableCircuit | None = None
+        # torch-native gradients need neither the shiftable form nor an executor up front
+        self._executor: Executor | None = None if self.simulator else self._build_executor()
+
+    @property
+    def shiftable(self) -> ShiftableCircuit:
+        """The circuit in per-occurrence Pauli-rotation form (built on first use)."""
+        if self._shiftable is None:
+            self._shiftable = ShiftableCircuit(self.spec)
+        return self._shiftable
 
     def _resolve_gradient(
         self, gradient: str | GradientRule | None, backend: Any, seed: int | None
@@ -164,7 +172,9 @@ class CircuitEngine:
 
     @property
     def executor(self) -> Executor:
-        """The executor running this engine's circuits."""
+        """The executor running this engine's circuits (built on first use for torch gradients)."""
+        if self._executor is None and self._config["backend"] is not None:
+            self._executor = self._build_executor()
         if self._executor is None:
             raise BackendError(
                 "this layer was unpickled without its backend object (it could not be pickled); "
@@ -175,12 +185,12 @@ class CircuitEngine:
     @property
     def backend_name(self) -> str:
         """Name of the backend in use."""
-        return self.executor.name
+        return TORCH_BACKEND if self.simulator is not None else self.executor.name
 
     @property
     def shots(self) -> int | None:
         """Shots per evaluation, ``None`` when exact."""
-        return self.executor.shots
+        return None if self.simulator is not None else self.executor.shots
 
     def set_backend(self, backend: Any, **options: Any) -> None:
         """Switch to another backend (same spec); options as in ``__init__``.
@@ -200,7 +210,7 @@ class CircuitEngine:
         self._config, self.gradient, self.rule = config, name, rule
         try:
             self.simulator = self._build_simulator()
-            self._executor = make_executor(self.shiftable, **config)
+            self._executor = None if self.simulator else make_executor(self.shiftable, **config)
         except Exception:
             self._config, self.gradient, self.rule, self.simulator, self._executor = old
             raise
@@ -259,10 +269,12 @@ class CircuitEngine:
         self.__dict__.update(state)
         if self._config["backend"] is not None:
             self.simulator = self._build_simulator()
-            self._executor = self._build_executor()
+            self._executor = None if self.simulator else self._build_executor()
 
     def __repr__(self) -> str:
         name = self._executor.name if self._executor is not None else None
+        if self.simulator is not None:
+            name = TORCH_BACKEND
         return (
             f"CircuitEngine(backend={name!r}, shots={self._config['shots']}, "
             f"gradient={self.gradient!r})"

@@ -207,8 +207,10 @@ def _compile_derivatives(
 ) -> list[tuple[int, object]]:
     if isinstance(expr, Parameter):
         return [(used[0], ("const", 1.0))]
-    sym = expr.sympify()
-    symbols = [_symbol(params[j]) for j in used]
+    # differentiate with real symbols: d|x|/dx is then sign(x), not Derivative(re(x), x)
+    plain = [_symbol(params[j]) for j in used]
+    symbols = [sympy.Symbol(s.name, real=True) for s in plain]
+    sym = expr.sympify().subs(dict(zip(plain, symbols, strict=True)))
     out = []
     for j, s in zip(used, symbols, strict=True):
         d = sympy.diff(sym, s)

@@ -111,6 +111,20 @@ def library_gates():
     return ParameterizedCircuit(qc, list(x), list(w), observables=obs)
 
 
+def functions():
+    """Angles that are functions of parameters: sin, exp, cos^2, log, arctan, sqrt, tan, abs."""
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2)
+    qc.ry(x.sin() * w, 0)
+    qc.rx(w.exp() - x.cos() ** 2, 1)
+    qc.cx(0, 1)
+    qc.rz((x * x + 1).log() + w.arctan(), 1)
+    qc.ry((x**2 + w**2) ** 0.5 / 3, 0)
+    qc.crx(x.tan() * 2 - w / 3, 1, 0)
+    qc.ry(x.abs() * w, 1)
+    return ParameterizedCircuit(qc, [x], [w], observables=["ZX", "YI", "IZ"])
+
+
 SPECS = {
     "ring": lambda: circuits.variational(4, 2, "ring"),
     "linear": lambda: circuits.variational(3, 2, "linear"),
@@ -121,6 +135,7 @@ SPECS = {
     "zoo": gate_zoo,
     "mixed": mixed,
     "library": library_gates,
+    "functions": functions,
 }
 
 
@@ -138,7 +153,7 @@ def layer_with(spec, theta_w, **kwargs):
 @pytest.mark.parametrize("name", list(SPECS))
 def test_forward_agrees_with_aer_exact(name):
     spec = SPECS[name]()
-    theta = theta_for(spec)
+    theta = theta_for(spec) * (0.4 if name == "functions" else 1)  # keep tan away from poles
     aer = CircuitEngine(spec, backend="aer").forward(theta)
     layer = layer_with(spec, theta[0, spec.n_inputs :])
     x = torch.from_numpy(theta[:, : spec.n_inputs])
@@ -149,10 +164,10 @@ def test_forward_agrees_with_aer_exact(name):
     np.testing.assert_allclose(engine.forward(theta), aer, atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["ring", "full", "rich", "zoo", "mixed", "library"])
+@pytest.mark.parametrize("name", ["ring", "full", "rich", "zoo", "mixed", "library", "functions"])
 def test_backprop_adjoint_and_shift_gradients_agree_with_aer(name):
     spec = SPECS[name]()
-    theta = theta_for(spec, batch=3, seed=1)
+    theta = theta_for(spec, batch=3, seed=1) * (0.4 if name == "functions" else 1)
     ref = CircuitEngine(spec, backend="aer").jacobian(theta)  # parameter shift on Aer
     g = np.random.default_rng(2).normal(size=(3, spec.n_outputs))
     want = np.einsum("no,nop->np", g, ref)
@@ -262,6 +277,22 @@ def test_parameter_shift_on_torch_is_one_batched_run_per_pass():
     executor = layer.engine.executor
     assert executor.calls == 2
     assert executor.evaluations == 16 + 16 * 2 * (3 + 6)
+
+
+def test_torch_native_gradients_compile_nothing_else_and_never_recompile(monkeypatch):
+    import hybridqml.torchsim.simulator as simulator_module
+
+    layer = hq.QuantumLayer(circuits.variational(3, 2), backend="torch")
+    assert layer.engine._shiftable is None and layer.engine._executor is None
+
+    def fail(*args, **kwargs):
+        raise AssertionError("compiled again at run time")
+
+    monkeypatch.setattr(simulator_module, "compile_circuit", fail)
+    x = torch.rand(4, 3, requires_grad=True)
+    for _ in range(2):
+        layer(x).sum().backward()
+    assert layer.engine._shiftable is None  # backprop never built the parameter-shift form
 
 
 def test_compilation_fuses_and_uses_product_state():
