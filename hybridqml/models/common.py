@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -299,6 +300,13 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _redact_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(
+        (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", "")
+    )
+
+
 def _upscale(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:
     images, labels = dataset.tensors
     big = F.interpolate(images, size=(_MNIST_SIDE, _MNIST_SIDE), mode="bilinear")
@@ -413,6 +421,8 @@ def _curve_metrics(history: Sequence[dict[str, float]]) -> list[str]:
 def config_to_json(config: Any) -> dict[str, Any]:
     """A config dataclass as JSON-ready values (paths as strings, nested dataclasses as dicts).
 
+    QRNG URLs keep only scheme, host and path (a query string or user part may hold secrets).
+
     Example:
         >>> config_to_json(EntropySettings(source="os"))["source"]
         'os'
@@ -420,6 +430,8 @@ def config_to_json(config: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     def convert(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("qrng_url"):
+            value = value | {"qrng_url": _redact_url(value["qrng_url"])}
         if isinstance(value, os.PathLike):
             return str(value)
         if isinstance(value, dict):

@@ -67,3 +67,12 @@ def test_entropy_settings_are_validated():
         EntropySettings(source="os", mode="mixed")
     with pytest.raises(ConfigurationError, match="fallback"):
         EntropySettings(source="os", fallback="os")
+
+
+def test_recorded_config_never_holds_url_secrets():
+    from hybridqml.models.common import config_to_json
+
+    entropy = EntropySettings(source="qrng", qrng_url="https://u:pw@qrng.example/api?key=SECRET")
+    recorded = config_to_json(NoisyMLPConfig(out_dir="x", entropy=entropy))
+    assert recorded["entropy"]["qrng_url"] == "https://qrng.example/api"
+    assert recorded["out_dir"] == "x"
