@@ -51,6 +51,16 @@ def adjoint_vjp(
 
     Returns:
         (B, P) gradient with respect to ``theta``.
+
+    Example:
+        >>> from hybridqml import circuits
+        >>> spec = circuits.ry(1)                                   # <Z> = -sin(x)
+        >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
+        >>> theta = torch.zeros(1, 1, dtype=torch.float64)
+        >>> psi = sim.state(theta)
+        >>> g = adjoint_vjp(sim, theta, psi, torch.ones(1, 1, dtype=torch.float64), frozenset({0}))
+        >>> g.round(decimals=12).tolist()                          # d(-sin x)/dx at 0
+        [[-1.0]]
     """
     n = simulator.n_qubits
     with torch.enable_grad():
@@ -94,6 +104,16 @@ class AdjointExpectation(torch.autograd.Function):
     (n_weights,) or (B, n_weights) to (B, n_outputs) in the inputs' dtype and device. The forward
     pass keeps only the final states; the backward pass is :func:`adjoint_vjp` restricted to the
     arguments that need gradients (``ctx.needs_input_grad``).
+
+    Example:
+        >>> from hybridqml import circuits
+        >>> spec = circuits.variational(2, layers=1)
+        >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
+        >>> x = torch.rand(3, 2, dtype=torch.float64)
+        >>> w = torch.rand(2, dtype=torch.float64, requires_grad=True)
+        >>> AdjointExpectation.apply(x, w, sim).sum().backward()
+        >>> w.grad.shape
+        torch.Size([2])
     """
 
     @staticmethod

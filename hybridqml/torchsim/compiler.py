@@ -123,6 +123,16 @@ def compile_circuit(circuit: QuantumCircuit, parameters: Sequence[Parameter]) ->
     Raises:
         CircuitError: measurements, resets, classical control, opaque gates, or parameters not
             listed in ``parameters``.
+
+    Example:
+        >>> from qiskit.circuit import Parameter
+        >>> t = Parameter("t")
+        >>> qc = QuantumCircuit(2)
+        >>> _ = qc.h(0)
+        >>> _ = qc.cx(0, 1)
+        >>> _ = qc.crx(2 * t, 1, 0)
+        >>> [op.kind for op in compile_circuit(qc, [t]).ops]
+        ['monomial', 'general']
     """
     if circuit.num_clbits and any(ci.operation.name == "measure" for ci in circuit.data):
         raise CircuitError(

@@ -88,6 +88,12 @@ def apply_one(state: torch.Tensor, n: int, q: int, m: torch.Tensor) -> torch.Ten
     """Apply a 2x2 matrix (constant (2, 2) or batched (..., B, 2, 2)) to qubit ``q``.
 
     ``state`` is (..., B, 2^n); the matrix batch dimension aligns with ``B``.
+
+    Example:
+        >>> x = torch.tensor([[0, 1], [1, 0]], dtype=torch.complex128)
+        >>> psi = torch.tensor([[1, 0, 0, 0]], dtype=torch.complex128)   # |00>
+        >>> apply_one(psi, 2, 0, x).real.tolist()                          # X on qubit 0: |01>
+        [[0.0, 1.0, 0.0, 0.0]]
     """
     lead = state.shape[:-1]
     if q == 0:  # (L, 2) @ (2, 2)^T per sample: one well-shaped batched product
@@ -115,7 +121,16 @@ def _gather_axes(state: torch.Tensor, n: int, qubits: tuple[int, ...]) -> torch.
 def apply_general(
     state: torch.Tensor, n: int, qubits: tuple[int, ...], m: torch.Tensor
 ) -> torch.Tensor:
-    """Apply a 2^k x 2^k matrix (little-endian over ``qubits``) to a (..., B, 2^n) state."""
+    """Apply a 2^k x 2^k matrix (little-endian over ``qubits``) to a (..., B, 2^n) state.
+
+    Example:
+        >>> cx = torch.tensor(
+        ...     [[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]], dtype=torch.complex128
+        ... )                                                   # control = first listed qubit
+        >>> psi = torch.tensor([[0, 0, 1, 0]], dtype=torch.complex128)   # qubit 1 set
+        >>> apply_general(psi, 2, (1, 0), cx).real.tolist()             # CX(1 -> 0)
+        [[0.0, 0.0, 0.0, 1.0]]
+    """
     lead = state.shape[:-1]
     axes, dest = _general_axes(len(lead), n, qubits)
     s = state.reshape(*lead, *([2] * n)).movedim(axes, dest)
@@ -139,6 +154,19 @@ class TorchSimulator:
             bytes it needs).
         CircuitError: for circuits that cannot be simulated (see
             :func:`~hybridqml.torchsim.compiler.compile_circuit`).
+
+    Example:
+        >>> from qiskit import QuantumCircuit
+        >>> from qiskit.circuit import Parameter
+        >>> from qiskit.quantum_info import SparsePauliOp
+        >>> t = Parameter("t")
+        >>> qc = QuantumCircuit(2)
+        >>> _ = qc.ry(t, 0)
+        >>> _ = qc.cx(0, 1)
+        >>> sim = TorchSimulator(qc, [t], [SparsePauliOp("ZZ"), SparsePauliOp("IZ")])
+        >>> theta = torch.tensor([[0.0], [torch.pi]], dtype=torch.float64, requires_grad=True)
+        >>> sim.expectations(theta).detach().round(decimals=12).tolist()
+        [[1.0, 1.0], [1.0, -1.0]]
     """
 
     def __init__(
