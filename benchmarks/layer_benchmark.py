@@ -293,7 +293,7 @@ def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> int:
     return sum(seen.values())
 
 
-def bench_torch_native(n: int, repeats: int) -> list[dict]:
+def bench_torch_native(n: int, repeats: int, *, quick: bool = False) -> list[dict]:
     """Forward + backward of the torch-native backends and peers, float64, B = 32."""
     spec = hq.circuits.variational(n_qubits=n, layers=LAYERS)
     x = torch.rand(BATCH, n, dtype=torch.float64)
@@ -316,6 +316,7 @@ def bench_torch_native(n: int, repeats: int) -> list[dict]:
         return y.detach(), xi.grad, model.weight.grad
 
     reference = run(models["hybridqml torch backprop"])
+    slow_repeats = 1 if quick else max(3, repeats // 4)  # seconds per run at n = 8
     rows = []
     for name, model in models.items():
         got = run(model)
@@ -328,9 +329,7 @@ def bench_torch_native(n: int, repeats: int) -> list[dict]:
             {
                 "qubits": n,
                 "method": name,
-                "seconds": median_time(
-                    lambda m=model: run(m), max(3, repeats // 4) if slow else repeats
-                ),
+                "seconds": median_time(lambda m=model: run(m), slow_repeats if slow else repeats),
                 "saved_bytes": saved_tensor_bytes(lambda m=model: m(x.clone().requires_grad_())),
                 "max_error": err,
             }
@@ -445,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in qubits:
         if not args.torch_only:
             rows.extend(bench_qubits(n, repeats, with_reference=not args.no_reference))
-        torch_rows.extend(bench_torch_native(n, repeats))
+        torch_rows.extend(bench_torch_native(n, repeats, quick=args.quick))
         print(f"n={n} done", file=sys.stderr)
     meta["load_after"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     table = torch_markdown(torch_rows, meta)
