@@ -418,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     qubits, repeats = args.qubits, args.repeats
-    if args.quick:
-        qubits, repeats = [q for q in qubits if q <= 4], 2
+    if args.quick:  # smoke run: the smallest circuit, the slow reference estimator skipped
+        qubits, repeats, args.no_reference = [min(qubits)], 2, True
     import qiskit_machine_learning
 
     try:

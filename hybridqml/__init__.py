@@ -8,7 +8,7 @@ Example:
     torch.Size([3, 2])
 """
 
-from hybridqml import circuits, exceptions, gradients
+from hybridqml import analysis, circuits, exceptions, gradients, torchsim, tracking
 from hybridqml._version import __version__
 from hybridqml.autograd import QuantumFunction
 from hybridqml.circuits import ParameterizedCircuit
@@ -26,6 +26,7 @@ from hybridqml.exceptions import (
     QRNGError,
 )
 from hybridqml.layers import QuantumLayer
+from hybridqml.torchsim import TorchSimulator
 
 __all__ = [
     "BackendError",
@@ -42,8 +43,12 @@ __all__ = [
     "QRNGError",
     "QuantumFunction",
     "QuantumLayer",
+    "TorchSimulator",
     "__version__",
+    "analysis",
     "circuits",
     "exceptions",
     "gradients",
+    "torchsim",
+    "tracking",
 ]
