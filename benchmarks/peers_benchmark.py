@@ -1,0 +1,193 @@
+"""Layer throughput vs peers across qubit counts and batch sizes (forward + backward).
+
+The circuit of ``benchmarks/layer_benchmark.py`` (RY encoding, 2 trainable RY layers, ring
+CNOTs, Z on every qubit, float64), swept over qubits (batch 32) and over batch sizes (4 qubits):
+
+* hybridqml on Aer (exact, parameter-shift: one Aer call forward, one backward);
+* hybridqml ``backend="torch"`` with backprop and with adjoint gradients;
+* qiskit-machine-learning ``TorchConnector`` on Aer's ``EstimatorV2``;
+* PennyLane ``default.qubit`` backprop and ``lightning.qubit`` adjoint, when installed.
+
+Every method's outputs and gradients are checked against hybridqml torch backprop before it is
+timed (TorchConnector to float32 rounding, lightning.qubit to 1e-7, the rest to 1e-8). A method
+whose single run exceeds ``--budget`` seconds is timed once and not run at larger sizes (shown as
+"over budget"). Times are medians over ``--repeats`` runs, one thread.
+
+Usage:
+    python benchmarks/peers_benchmark.py [--quick] [--repeats 3] [--budget 20]
+        [--json OUT] [--markdown OUT] [--plot OUT.png]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import _common
+import torch
+from layer_benchmark import AER_OPTIONS, LAYERS, pennylane_layers, qml_connector
+
+import hybridqml as hq
+
+QUBITS = (2, 4, 6, 8, 10, 12)
+BATCHES = (1, 4, 16, 64, 256)
+SWEEP_BATCH, SWEEP_QUBITS = 32, 4
+TOLERANCE = {"TorchConnector": 1e-4, "lightning": 1e-7}
+
+
+def methods(n: int, weight: torch.Tensor) -> dict[str, Callable[[], torch.nn.Module]]:
+    """Factories of every method's module for ``n`` qubits, weights set to ``weight``."""
+    spec = hq.circuits.variational(n_qubits=n, layers=LAYERS)
+
+    def ours(backend: str, gradient: str | None = None) -> torch.nn.Module:
+        opts = {"max_parallel_threads": 1} if backend == "aer" else None
+        layer = hq.QuantumLayer(spec, backend=backend, gradient=gradient, backend_options=opts)
+        layer = layer.double()
+        with torch.no_grad():
+            layer.weight.copy_(weight)
+        return layer
+
+    def connector() -> torch.nn.Module:
+        from qiskit_aer.primitives import EstimatorV2
+
+        conn = qml_connector(spec, EstimatorV2(options={"backend_options": AER_OPTIONS}))
+        with torch.no_grad():
+            conn.weight.copy_(weight.float())
+        return conn
+
+    out: dict[str, Callable[[], torch.nn.Module]] = {
+        "hybridqml torch backprop": lambda: ours("torch", "backprop"),
+        "hybridqml torch adjoint": lambda: ours("torch", "adjoint"),
+        "hybridqml Aer parameter-shift": lambda: ours("aer"),
+        "TorchConnector (Aer EstimatorV2)": connector,
+    }
+    peers = pennylane_layers(n, weight)
+    for name in ("PennyLane default.qubit backprop", "PennyLane lightning.qubit adjoint"):
+        if name in peers:
+            out[name] = lambda m=peers[name]: m
+    return out
+
+
+def step(model: torch.nn.Module, x: torch.Tensor):
+    xi = x.clone().requires_grad_()
+    model.zero_grad()
+    y = model(xi)
+    y.sum().backward()
+    return y.detach().double(), xi.grad.double(), model.weight.grad.double()
+
+
+def measure(n: int, batch: int, repeats: int, budget: float, over: set[str]) -> list[dict]:
+    torch.manual_seed(n * 1000 + batch)
+    x = torch.rand(batch, n, dtype=torch.float64)
+    weight = torch.rand(n * LAYERS, dtype=torch.float64) * 6.283
+    rows = []
+    reference = None
+    for name, factory in methods(n, weight).items():
+        if name in over:
+            rows.append({"qubits": n, "batch": batch, "method": name, "skipped": "over budget"})
+            continue
+        model = factory()
+        start = time.perf_counter()
+        got = step(model, x)  # also the warm-up run
+        first = time.perf_counter() - start
+        if reference is None:
+            reference = got
+        tol = next((t for key, t in TOLERANCE.items() if key in name), 1e-8)
+        err = max(float((a - b).abs().max()) for a, b in zip(got, reference, strict=True))
+        if err > tol:
+            raise SystemExit(f"{name} disagrees with the reference by {err:.2e} (n={n}, B={batch})")
+        if first > budget:
+            seconds = first
+            over.add(name)
+        else:
+            seconds = _common.median_time(lambda m=model: step(m, x), repeats, warmup=0)
+        rows.append({"qubits": n, "batch": batch, "method": name, "seconds": seconds})
+    return rows
+
+
+def table(rows: list[dict], key: str, values: tuple[int, ...]) -> str:
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    body = []
+    for name in names:
+        cells = [name]
+        for v in values:
+            r = next((r for r in rows if r["method"] == name and r[key] == v), None)
+            if r is None or "skipped" in r:
+                cells.append("over budget" if r else "-")
+            else:
+                cells.append(f"{r['seconds'] * 1e3:.1f} ms")
+        body.append(cells)
+    return _common.markdown_table(["method", *(f"{key} {v}" for v in values)], body)
+
+
+def plot(qubit_rows: list[dict], batch_rows: list[dict], path: str) -> None:
+    fig, axes = _common.new_figure(2, width=6.5, height=4.5)
+    for ax, rows, key, label in (
+        (axes[0], qubit_rows, "qubits", f"qubits (batch {SWEEP_BATCH})"),
+        (axes[1], batch_rows, "batch", f"batch size ({SWEEP_QUBITS} qubits)"),
+    ):
+        for name in dict.fromkeys(r["method"] for r in rows):
+            pts = [(r[key], r["seconds"]) for r in rows if r["method"] == name and "seconds" in r]
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(xs, ys, marker="o", label=name)
+        ax.set_yscale("log")
+        if key == "batch":
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(label)
+        ax.set_ylabel("forward + backward (s, log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    _common.save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _common.parser(__doc__.split("\n")[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--budget", type=float, default=20.0, help="seconds per run before capping")
+    args = p.parse_args(argv)
+    qubits, batches = QUBITS, BATCHES
+    if args.quick:
+        qubits, batches, args.repeats, args.budget = (2, 4), (1, 8), 1, 2.0
+    torch.set_num_threads(1)
+    meta = _common.machine_metadata()
+    over: set[str] = set()
+    qubit_rows = []
+    for n in qubits:
+        qubit_rows += measure(n, SWEEP_BATCH, args.repeats, args.budget, over)
+        print(f"qubits {n} done", file=sys.stderr)
+    over = set()
+    batch_rows = []
+    for b in batches:
+        batch_rows += measure(SWEEP_QUBITS, b, args.repeats, args.budget, over)
+        print(f"batch {b} done", file=sys.stderr)
+    report = "\n".join(
+        [
+            "## Layer throughput vs peers",
+            "",
+            f"Forward + backward (inputs and weights), float64, {LAYERS} layers, ring CNOTs, one "
+            f"thread, median of {args.repeats} runs; outputs and gradients checked equal first.",
+            "",
+            f"By qubit count (batch {SWEEP_BATCH}):",
+            "",
+            table(qubit_rows, "qubits", qubits),
+            "",
+            f"By batch size ({SWEEP_QUBITS} qubits):",
+            "",
+            table(batch_rows, "batch", batches),
+            "",
+            _common.metadata_line(meta),
+        ]
+    )
+    _common.emit(args, report, {"meta": meta, "by_qubits": qubit_rows, "by_batch": batch_rows})
+    if args.plot:
+        plot(qubit_rows, batch_rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
