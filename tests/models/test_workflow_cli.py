@@ -171,7 +171,7 @@ def test_bad_usage_exits_2(argv):
 def test_demo_runs_all_four_offline(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "sklearn" in out and str(tmp_path.resolve()) in out
+    assert "scikit-learn" in out and str(tmp_path.resolve()) in out
     for workflow in ("textbook", "noisy-mlp", "qnn", "gan"):
         assert (tmp_path / workflow / "metrics.json").is_file()
     assert (tmp_path / "summary.json").is_file()
