@@ -8,7 +8,20 @@ Example:
     torch.Size([3, 2])
 """
 
-from hybridqml import analysis, circuits, exceptions, gradients, torchsim, tracking
+from hybridqml import (
+    analysis,
+    circuits,
+    data,
+    entropy,
+    exceptions,
+    gradients,
+    models,
+    noise,
+    plotting,
+    torchsim,
+    tracking,
+    training,
+)
 from hybridqml._version import __version__
 from hybridqml.autograd import QuantumFunction
 from hybridqml.circuits import ParameterizedCircuit
@@ -47,8 +60,14 @@ __all__ = [
     "__version__",
     "analysis",
     "circuits",
+    "data",
+    "entropy",
     "exceptions",
     "gradients",
+    "models",
+    "noise",
+    "plotting",
     "torchsim",
     "tracking",
+    "training",
 ]
