@@ -83,7 +83,7 @@ def _add_workflow(commands: Any, name: str, help_text: str) -> None:
             "--limit", type=_positive_int, default=None, help="training images per digit (cap)"
         )
     if name in _QUANTUM_WORKFLOWS:
-        p.add_argument("--backend", default="aer", help="aer, fake_<device> or ibm:<name>")
+        p.add_argument("--backend", default="aer", help="aer, torch, fake_<device> or ibm:<name>")
         p.add_argument("--shots", type=_positive_int, default=None, help="default: exact")
     if name in _ENTROPY_WORKFLOWS:
         p.add_argument("--entropy", choices=ENTROPY_CHOICES, default="aer")
