@@ -19,5 +19,6 @@ config = NoisyMLPConfig(
     entropy=EntropySettings(source="aer", mode="expanded"),
 )
 result = train_noisy_mlp(config)
-print(f"test accuracy {result.test_accuracy:.4f} (best {result.best_test_accuracy:.4f})")
+print(f"test accuracy {result.test_accuracy:.4f} (last epoch)")
+print(f"test accuracy {result.selected_test_accuracy:.4f} (epoch chosen on validation, best.pt)")
 print("noise bytes:", result.entropy["name"], result.entropy["kind"], result.entropy["mode"])

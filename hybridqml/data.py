@@ -34,6 +34,7 @@ __all__ = [
     "CIRCLES_SAMPLES",
     "DEFAULT_SPLIT_SEED",
     "DEFAULT_TEST_FRACTION",
+    "DEFAULT_VALIDATION_FRACTION",
     "MNIST_MEAN",
     "MNIST_STD",
     "DatasetInfo",
@@ -43,12 +44,15 @@ __all__ = [
     "load_mnist",
     "load_sklearn_digits",
     "select_digits",
+    "split_validation",
 ]
 
 DEFAULT_TEST_FRACTION = 1 / 6
 """Share held out for testing when a split is made here (MNIST t10k, digits, circles)."""
 DEFAULT_SPLIT_SEED = 0
 """Seed of the deterministic train/test split."""
+DEFAULT_VALIDATION_FRACTION = 0.1
+"""Share of a training set held out for model selection by :func:`split_validation`."""
 MNIST_MEAN = 0.1307
 """Mean pixel value of the MNIST training set (used when ``normalize=True``)."""
 MNIST_STD = 0.3081
@@ -210,6 +214,43 @@ def select_digits(
     return TensorDataset(inputs[order], mapping[labels[order].long()])
 
 
+def split_validation(
+    dataset: TensorDataset,
+    *,
+    fraction: float = DEFAULT_VALIDATION_FRACTION,
+    seed: int = DEFAULT_SPLIT_SEED,
+) -> tuple[TensorDataset, TensorDataset]:
+    """Hold out a stratified, seeded validation part of a training set.
+
+    Model selection (learning-rate schedules, best checkpoints) must not look at the test set;
+    this carves the validation data it needs out of the training data instead.
+
+    Args:
+        dataset: ``TensorDataset(inputs, labels)`` with integer labels.
+        fraction: Share of samples held out for validation, in (0, 1).
+        seed: Split seed.
+
+    Returns:
+        ``(train, validation)``, both keeping the original sample order.
+
+    Raises:
+        ConfigurationError: ``fraction`` outside (0, 1).
+        DataError: Too few samples to split.
+
+    Example:
+        >>> ds = TensorDataset(torch.arange(20.0)[:, None], torch.arange(20) % 2)
+        >>> train, val = split_validation(ds, fraction=0.2)
+        >>> len(train), len(val), sorted(val.tensors[1].tolist())
+        (16, 4, [0, 0, 1, 1])
+    """
+    _check_fraction(fraction, "the validation fraction")
+    inputs, labels = dataset.tensors[0], dataset.tensors[1]
+    train_idx, val_idx = _split_indices(labels, test_fraction=fraction, seed=seed)
+    return TensorDataset(inputs[train_idx], labels[train_idx]), TensorDataset(
+        inputs[val_idx], labels[val_idx]
+    )
+
+
 # --------------------------------------------------------------------------- MNIST
 
 
@@ -362,9 +403,9 @@ def _split_indices(
     return torch.from_numpy(np.sort(train_idx)), torch.from_numpy(np.sort(test_idx))
 
 
-def _check_fraction(test_fraction: float) -> None:
-    if not 0.0 < test_fraction < 1.0:
-        raise ConfigurationError(f"test_fraction must be in (0, 1), got {test_fraction}")
+def _check_fraction(fraction: float, name: str = "test_fraction") -> None:
+    if not 0.0 < fraction < 1.0:
+        raise ConfigurationError(f"{name} must be in (0, 1), got {fraction}")
 
 
 def _to_images(raw_images: torch.Tensor, *, normalize: bool) -> torch.Tensor:

@@ -792,11 +792,15 @@ class FitResult:
 
     Attributes:
         history: Per-epoch records: ``loss``, ``accuracy`` (training, averaged over batches),
-            ``test_loss``, ``test_accuracy``, ``lr``.
+            ``val_loss``, ``val_accuracy`` (with a validation loader), ``test_loss``,
+            ``test_accuracy``, ``lr``.
         final: Metrics of the last epoch (as written at the top of ``metrics.json``).
         evaluation: Evaluation of the final model on the test loader.
-        best_accuracy: Best test accuracy over the epochs.
-        best_epoch: Epoch of the best test accuracy.
+        selection: ``"validation"`` when a validation loader chose the best epoch, else
+            ``"test"`` (then :attr:`best_accuracy` is an optimistic, test-selected number).
+        best_accuracy: Best accuracy of the selection set over the epochs.
+        best_epoch: Epoch of :attr:`best_accuracy`.
+        selected_test_accuracy: Test accuracy of the model saved at :attr:`best_epoch`.
         best_path: ``state_dict`` of the best model, if saved.
         checkpoint_path: Last per-epoch checkpoint, if ``out_dir`` was given.
         metrics_path: ``metrics.json``, if ``out_dir`` was given.
@@ -805,8 +809,10 @@ class FitResult:
     history: tuple[dict[str, float], ...]
     final: dict[str, float]
     evaluation: ClassifierEvaluation
+    selection: str
     best_accuracy: float
     best_epoch: int
+    selected_test_accuracy: float
     best_path: Path | None
     checkpoint_path: Path | None
     metrics_path: Path | None
@@ -823,13 +829,18 @@ def fit_classifier(
     scheduler: Any | None = None,
     save_best: bool = True,
     best_name: str = BEST_NAME,
+    val_loader: Iterable[Any] | None = None,
 ) -> FitResult:
-    """Train a classifier with :func:`run_epochs`, evaluating on ``test_loader`` every epoch.
+    """Train a classifier with :func:`run_epochs`, evaluating it every epoch.
 
-    ``ReduceLROnPlateau`` schedulers step on the epoch's test loss, other schedulers once per
-    epoch. When the test accuracy improves, the model's ``state_dict`` is saved to
-    ``out_dir / best_name``. ``metrics.json`` gets ``test_accuracy``/``test_loss`` of the last
-    epoch at the top, ``best_test_accuracy``, ``best_epoch`` and the final ``confusion_matrix``.
+    Model selection uses ``val_loader`` when given: ``ReduceLROnPlateau`` schedulers step on the
+    validation loss and the model's ``state_dict`` is saved to ``out_dir / best_name`` when the
+    validation accuracy improves; the test set is only measured. Without ``val_loader`` the
+    test set plays both roles, which makes the best accuracy optimistic: pass a validation
+    loader (see :func:`hybridqml.data.split_validation`) for an honest one. Other schedulers
+    step once per epoch. ``metrics.json`` gets the last epoch's metrics at the top, then
+    ``selection``, ``best_epoch``, ``best_<val|test>_accuracy``, ``selected_test_accuracy`` and
+    the final ``confusion_matrix``.
 
     Args:
         model: The classifier (outputs as in :func:`evaluate_classifier`).
@@ -841,6 +852,7 @@ def fit_classifier(
         scheduler: Optional learning-rate scheduler (checkpointed with the rest).
         save_best: Save the best model's ``state_dict`` (needs ``out_dir``).
         best_name: File name of the best model inside ``out_dir``.
+        val_loader: ``(inputs, labels)`` batches for model selection.
 
     Returns:
         History, final metrics, final evaluation and best accuracy.
@@ -875,21 +887,27 @@ def fit_classifier(
         correct = (_predict(outputs.detach()) == targets.reshape(-1)).float().mean()
         return {"loss": loss.item(), "accuracy": correct.item()}
 
+    prefix = "val" if val_loader is not None else "test"
+
     def evaluate(epoch: int) -> dict[str, float]:
+        metrics = {}
+        if val_loader is not None:
+            val = evaluate_classifier(model, val_loader, loss_fn=loss_fn)
+            metrics = {"val_loss": val.loss, "val_accuracy": val.accuracy}
         evaluation = evaluate_classifier(model, test_loader, loss_fn=loss_fn)
         last[:] = [evaluation]
-        return {"test_loss": evaluation.loss, "test_accuracy": evaluation.accuracy}
+        return {**metrics, "test_loss": evaluation.loss, "test_accuracy": evaluation.accuracy}
 
     def on_epoch_end(
         epoch: int, metrics: Mapping[str, float], history: Sequence[Mapping[str, float]]
     ) -> dict[str, float]:
         lr = float(optimizer.param_groups[0]["lr"])
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(metrics["test_loss"])
+            scheduler.step(metrics[f"{prefix}_loss"])
         elif scheduler is not None:
             scheduler.step()
-        best_before = max((h["test_accuracy"] for h in history), default=-math.inf)
-        if best_path is not None and metrics["test_accuracy"] > best_before:
+        best_before = max((h[f"{prefix}_accuracy"] for h in history), default=-math.inf)
+        if best_path is not None and metrics[f"{prefix}_accuracy"] > best_before:
             _atomic_torch_save(model.state_dict(), best_path)
         return {"lr": lr}
 
@@ -902,17 +920,22 @@ def fit_classifier(
         on_epoch_end=on_epoch_end,
     )
     evaluation = last[0] if last else evaluate_classifier(model, test_loader, loss_fn=loss_fn)
-    best_record = max(loop.history, key=lambda h: h["test_accuracy"]) if loop.history else {}
-    best_accuracy = float(best_record.get("test_accuracy", evaluation.accuracy))
+    key = f"{prefix}_accuracy"
+    best_record = max(loop.history, key=lambda h: h[key]) if loop.history else {}
+    best_accuracy = float(best_record.get(key, evaluation.accuracy))
     best_epoch = int(best_record.get("epoch", 0))
+    selected_test = float(best_record.get("test_accuracy", evaluation.accuracy))
+    selection = "validation" if val_loader is not None else "test"
     if config.metrics_path is not None:
         write_metrics(
             config.metrics_path,
             history=loop.history,
             seed=config.seed,
             extra={
-                "best_test_accuracy": best_accuracy,
+                "selection": selection,
+                f"best_{prefix}_accuracy": best_accuracy,
                 "best_epoch": best_epoch,
+                "selected_test_accuracy": selected_test,
                 "confusion_matrix": evaluation.confusion_matrix.tolist(),
             },
         )
@@ -920,8 +943,10 @@ def fit_classifier(
         history=loop.history,
         final=loop.final,
         evaluation=evaluation,
+        selection=selection,
         best_accuracy=best_accuracy,
         best_epoch=best_epoch,
+        selected_test_accuracy=selected_test,
         best_path=best_path if best_path is not None and best_path.is_file() else None,
         checkpoint_path=loop.checkpoint_path,
         metrics_path=loop.metrics_path,

@@ -173,6 +173,45 @@ def test_fit_classifier_learns_and_writes_metrics(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
+def test_fit_classifier_selects_on_validation_not_test(tmp_path: Path) -> None:
+    from hybridqml.data import split_validation
+
+    split = load_circles(n_samples=240, noise=0.05, seed=3)
+    train, val = split_validation(split.train, fraction=0.2, seed=1)
+    model, optimizer, _ = _classifier(0)
+    seen: list[float] = []
+
+    class Recording(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        def step(self, metrics, epoch=None):  # type: ignore[override]
+            seen.append(float(metrics))
+            super().step(metrics)
+
+    scheduler = Recording(optimizer, factor=0.5, patience=0, threshold=0.5)
+    result = fit_classifier(
+        model=model,
+        train_loader=make_loader(train, batch_size=25, seed=SEED),
+        test_loader=make_loader(split.test, batch_size=100, shuffle=False),
+        val_loader=make_loader(val, batch_size=100, shuffle=False),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        config=TrainConfig(epochs=4, seed=SEED, out_dir=tmp_path, progress=False),
+    )
+    history = result.history
+    assert seen == [h["val_loss"] for h in history]  # the scheduler never saw the test loss
+    assert result.selection == "validation"
+    best = max(history, key=lambda h: h["val_accuracy"])
+    assert result.best_epoch == best["epoch"] and result.best_accuracy == best["val_accuracy"]
+    assert result.selected_test_accuracy == best["test_accuracy"]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["selection"] == "validation"
+    assert metrics["best_val_accuracy"] == best["val_accuracy"]
+    assert "best_test_accuracy" not in metrics
+    best_model, _, _ = _classifier(0)
+    best_model.load_state_dict(torch.load(result.best_path, weights_only=True))
+    test_loader = make_loader(split.test, batch_size=100, shuffle=False)
+    assert evaluate_classifier(best_model, test_loader).accuracy == result.selected_test_accuracy
+
+
 def test_classifier_resume_is_bitwise_identical(tmp_path: Path) -> None:
     straight, model_a, opt_a, sched_a = _fit(tmp_path / "a", epochs=3, resume=False)
     first, _, _, _ = _fit(tmp_path / "b", epochs=2, resume=False)

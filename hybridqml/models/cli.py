@@ -184,7 +184,8 @@ def _train_noisy_mlp(args: argparse.Namespace, kw: dict[str, Any]) -> str:
     kw |= _given(args, noise_std="noise_std")
     r = train_noisy_mlp(NoisyMLPConfig(eval_noise=args.eval_noise, **kw))
     return (
-        f"noisy-mlp: test_accuracy {r.test_accuracy:.4f} (best {r.best_test_accuracy:.4f}); "
+        f"noisy-mlp: test_accuracy {r.test_accuracy:.4f} "
+        f"(epoch chosen on validation: {r.selected_test_accuracy:.4f}); "
         f"noise from {r.entropy['name']} ({r.entropy['kind']}, {r.entropy['mode']})"
     )
 

@@ -395,8 +395,12 @@ def write_classifier_outputs(
         history=fit.history,
         seed=seed,
         extra={
-            "best_test_accuracy": fit.best_accuracy,
+            "selection": fit.selection,
+            f"best_{'val' if fit.selection == 'validation' else 'test'}_accuracy": (
+                fit.best_accuracy
+            ),
             "best_epoch": fit.best_epoch,
+            "selected_test_accuracy": fit.selected_test_accuracy,
             "confusion_matrix": fit.evaluation.confusion_matrix.tolist(),
             **extra,
         },
@@ -414,7 +418,7 @@ def write_classifier_outputs(
 
 
 def _curve_metrics(history: Sequence[dict[str, float]]) -> list[str]:
-    names = ("loss", "test_loss", "accuracy", "test_accuracy")
+    names = ("loss", "val_loss", "test_loss", "accuracy", "val_accuracy", "test_accuracy")
     return [n for n in names if history and n in history[0]]
 
 

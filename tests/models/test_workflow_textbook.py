@@ -93,5 +93,7 @@ def test_trains_on_the_shared_mnist_zeros_and_ones(tmp_path):
         _config(tmp_path, dataset="mnist", data_dir=SHARED_DATASETS, epochs=1, limit_per_class=64)
     )
     assert result.data_source == "mnist-t10k-split"
-    assert result.n_train == 128
+    metrics = read_metrics(result.out_dir)
+    assert result.n_train + metrics["n_val"] == 128  # 64 per digit, validation held out of them
+    assert metrics["selection"] == "validation" and metrics["n_val"] > 0
     assert result.test_accuracy > 0.9
