@@ -11,7 +11,7 @@ calls and count as zero).
 
 Usage:
     python benchmarks/backends_benchmark.py [--quick] [--data-dir ../shared/datasets]
-        [--epochs-textbook 3] [--epochs-qnn 15] [--json OUT] [--markdown OUT] [--plot OUT.png]
+        [--epochs-textbook 3] [--epochs-qnn 8] [--json OUT] [--markdown OUT] [--plot OUT.png]
 """
 
 from __future__ import annotations
@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs-textbook", type=int, default=3)
-    p.add_argument("--epochs-qnn", type=int, default=15)
-    p.add_argument("--qnn-samples", type=int, default=400)
+    p.add_argument("--epochs-qnn", type=int, default=8)
+    p.add_argument("--qnn-samples", type=int, default=300)
     p.add_argument("--limit-per-class", type=int, default=None)
     p.add_argument("--workflows", nargs="+", default=["textbook", "qnn"])
     args = p.parse_args(argv)
