@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -68,14 +67,7 @@ AER_OPTIONS = {
 }
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+median_time = _common.median_time  # warm-up run, then the median of `repeats`
 
 
 def raw_aer_call(spec: hq.ParameterizedCircuit, n_bindings: int) -> Callable[[], object]:
