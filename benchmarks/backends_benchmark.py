@@ -6,8 +6,8 @@ trained with the same seed and data on every backend the library has: Aer exact,
 when qiskit-aer-gpu and a GPU are present (reported as skipped otherwise). For each run: final
 test accuracy, its change against Aer exact (the accuracy cost of shot and device noise), wall
 time per epoch, circuit evaluations per epoch and per second (counted with
-``hybridqml.tracking.Tracker``; the torch backend's backprop forward passes are not primitive
-calls and count as zero).
+``hybridqml.tracking.Tracker``; on the torch backend with backprop, one evaluation per sample
+forward, the backward pass being autograd rather than extra circuit evaluations).
 
 Usage:
     python benchmarks/backends_benchmark.py [--quick] [--data-dir ../shared/datasets]

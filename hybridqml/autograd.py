@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from hybridqml import tracking
 from hybridqml.engine import CircuitEngine
 
 __all__ = ["QuantumFunction", "expectations"]
@@ -104,6 +105,7 @@ def expectations(inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngi
         return QuantumFunction.apply(inputs, weight, engine)
     dtype = torch.float64 if inputs.dtype == torch.float64 else torch.float32
     x = inputs.to(dtype)
+    tracking.record(engine.backend_name, x.shape[0], None)  # one simulation per sample
     if engine.gradient == "adjoint":
         from hybridqml.torchsim.adjoint import AdjointExpectation
 

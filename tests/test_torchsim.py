@@ -460,3 +460,12 @@ def test_matches_pennylane_default_qubit_when_installed():
     torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=0)
     torch.testing.assert_close(xi.grad, gx, atol=1e-12, rtol=0)
     torch.testing.assert_close(layer.weight.grad, gw, atol=1e-12, rtol=0)
+
+
+def test_tracker_counts_torch_simulations():
+    from hybridqml.tracking import Tracker
+
+    layer = hq.QuantumLayer(circuits.variational(2, 1), backend="torch")
+    with Tracker() as tracker:
+        layer(torch.rand(5, 2, requires_grad=True)).sum().backward()
+    assert (tracker.calls, tracker.evaluations, tracker.by_backend) == (1, 5, {"torch": 5})
