@@ -37,6 +37,7 @@ class BackendCase:
     label: str
     backend: str
     shots: int | None = None
+    options: tuple[tuple[str, str], ...] = ()
 
 
 def cases(quick: bool) -> tuple[list[BackendCase], list[str]]:
@@ -56,14 +57,14 @@ def cases(quick: bool) -> tuple[list[BackendCase], list[str]]:
         from qiskit_aer import AerSimulator
 
         if "GPU" in AerSimulator().available_devices():
-            skipped.append("Aer GPU: present but not wired into the workflow configs yet")
+            runs.append(BackendCase("Aer GPU exact", "aer", None, (("device", "GPU"),)))
         else:
             skipped.append("Aer GPU: no qiskit-aer-gpu build or no GPU on this machine")
     return runs, skipped
 
 
 def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
-    out = out_root / f"{workflow}-{case.backend}-{case.shots}"
+    out = out_root / f"{workflow}-{case.label.replace(' ', '_')}"
     with Tracker() as tracker:
         start = time.perf_counter()
         if workflow == "textbook":
@@ -76,6 +77,7 @@ def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
                     seed=args.seed,
                     backend=case.backend,
                     shots=case.shots,
+                    backend_options=dict(case.options) or None,
                     limit_per_class=args.limit_per_class,
                     progress=False,
                 )
@@ -90,6 +92,7 @@ def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
                     n_samples=args.qnn_samples,
                     backend=case.backend,
                     shots=case.shots,
+                    backend_options=dict(case.options) or None,
                     progress=False,
                 )
             )

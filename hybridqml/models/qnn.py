@@ -85,6 +85,7 @@ class HybridQNN(nn.Module):
         backend: Quantum backend (``"aer"``, ``"fake_<device>"``, ``"ibm:<name>"``).
         shots: Shots per circuit; ``None`` is exact on Aer.
         seed: Seed of the shot sampling.
+        backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
 
     Example:
         >>> HybridQNN(n_qubits=2, layers=1)(torch.rand(3, 2)).shape
@@ -99,11 +100,16 @@ class HybridQNN(nn.Module):
         backend: Any = "aer",
         shots: int | None = None,
         seed: int | None = None,
+        backend_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.pre = nn.Linear(2, n_qubits)
         self.quantum = QuantumLayer(
-            variational(n_qubits, layers), backend=backend, shots=shots, seed=seed
+            variational(n_qubits, layers),
+            backend=backend,
+            shots=shots,
+            seed=seed,
+            backend_options=backend_options,
         )
         self.post = nn.Linear(n_qubits, 2)
 
@@ -154,6 +160,7 @@ class QNNConfig:
         lr: Adam learning rate (both models).
         backend: Quantum backend.
         shots: Shots per circuit (``None``: exact).
+        backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
         resume: Continue from ``out_dir``'s checkpoint.
         progress: Show progress bars.
     """
@@ -169,6 +176,7 @@ class QNNConfig:
     lr: float = DEFAULT_QNN_LR
     backend: str = "aer"
     shots: int | None = None
+    backend_options: dict[str, Any] | None = None
     resume: bool = False
     progress: bool = True
 
@@ -233,6 +241,7 @@ def train_qnn(config: QNNConfig) -> QNNResult:
         backend=config.backend,
         shots=config.shots,
         seed=config.seed,
+        backend_options=config.backend_options,
     )
     classical = ClassicalNet.matching(count_parameters(hybrid))
     models = {"hybrid": hybrid, "classical": classical}

@@ -69,6 +69,7 @@ class TextbookNet(nn.Module):
         shots: Shots per circuit; ``None`` is exact on Aer.
         seed: Seed of the shot sampling.
         dropout: Dropout2d probability after the second pooling.
+        backend_options: Extra simulator options for the quantum layer.
 
     Example:
         >>> net = TextbookNet()
@@ -84,6 +85,7 @@ class TextbookNet(nn.Module):
         shots: int | None = None,
         seed: int | None = None,
         dropout: float = 0.5,
+        backend_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
@@ -91,7 +93,9 @@ class TextbookNet(nn.Module):
         self.dropout = nn.Dropout2d(dropout)
         self.fc1 = nn.Linear(256, 64)
         self.fc2 = nn.Linear(64, 1)
-        self.quantum = QuantumLayer(ry(1), backend=backend, shots=shots, seed=seed)
+        self.quantum = QuantumLayer(
+            ry(1), backend=backend, shots=shots, seed=seed, backend_options=backend_options
+        )
 
     def expectation(self, images: torch.Tensor) -> torch.Tensor:
         """``<Z>`` of the qubit for each image, shape ``(B, 1)``, in ``[-1, 1]``."""
@@ -123,6 +127,7 @@ class TextbookConfig:
         lr: Adam learning rate.
         backend: Quantum layer backend.
         shots: Shots per circuit (``None``: exact).
+        backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
         validation_fraction: Share of the training images held out to choose the best epoch
             and drive the learning-rate schedule (the test set is only measured).
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
@@ -140,6 +145,7 @@ class TextbookConfig:
     lr: float = DEFAULT_TEXTBOOK_LR
     backend: str = "aer"
     shots: int | None = None
+    backend_options: dict[str, Any] | None = None
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
     limit_per_class: int | None = None
     resume: bool = False
@@ -221,7 +227,12 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
         desc="textbook",
     )
     seed_everything(config.seed)
-    model = TextbookNet(backend=config.backend, shots=config.shots, seed=config.seed)
+    model = TextbookNet(
+        backend=config.backend,
+        shots=config.shots,
+        seed=config.seed,
+        backend_options=config.backend_options,
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     train, val = split_validation(
         split.train, fraction=config.validation_fraction, seed=config.seed

@@ -45,3 +45,16 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
     for model in ("hybrid", "classical"):
         for key, value in a[model].items():
             assert torch.equal(value, b[model][key]), (model, key)
+
+
+def test_backend_options_reach_the_quantum_layer():
+    # e.g. {"device": "GPU"} with qiskit-aer-gpu; here an option every Aer build has
+    from hybridqml.models.qnn import HybridQNN
+    from hybridqml.models.textbook import TextbookNet
+
+    for net in (
+        HybridQNN(n_qubits=2, layers=1, backend_options={"max_parallel_threads": 1}),
+        TextbookNet(backend_options={"max_parallel_threads": 1}),
+    ):
+        simulator = net.quantum.engine.executor.estimator.simulator
+        assert simulator.options.max_parallel_threads == 1
