@@ -16,6 +16,7 @@ Usage:
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -83,6 +84,7 @@ def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
                 )
             )
             accuracy, epochs = result.test_accuracy, args.epochs_textbook
+            n_test = result.n_test
         else:
             result = train_qnn(
                 QNNConfig(
@@ -97,11 +99,13 @@ def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
                 )
             )
             accuracy, epochs = result.hybrid_test_accuracy, args.epochs_qnn
+            n_test = json.loads(result.metrics_path.read_text())["n_test"]
         seconds = time.perf_counter() - start
     return {
         "workflow": workflow,
         "backend": case.label,
         "test_accuracy": accuracy,
+        "n_test": n_test,
         "seconds": seconds,
         "seconds_per_epoch": seconds / epochs,
         "evaluations": tracker.evaluations,
@@ -130,8 +134,10 @@ def report(rows: list[dict], skipped: list[str], args, meta: dict) -> str:
             for r in wrows
         ]
         epochs = args.epochs_textbook if workflow == "textbook" else args.epochs_qnn
+        n_test = wrows[0]["n_test"]
         parts += [
-            f"**{workflow}** ({epochs} epochs, seed {args.seed}):",
+            f"**{workflow}** ({epochs} epochs, seed {args.seed}, {n_test} test examples: one "
+            f"example is {1 / n_test:.4f} of accuracy):",
             "",
             _common.markdown_table(
                 [
@@ -150,8 +156,10 @@ def report(rows: list[dict], skipped: list[str], args, meta: dict) -> str:
         parts += ["Skipped: " + "; ".join(skipped) + ".", ""]
     parts += [
         "Time per epoch includes the per-epoch test evaluation and the final plots. One seed "
-        "per backend: accuracy differences smaller than about one test example per hundred are "
-        "within seed-to-seed variation.",
+        "per backend, so a difference of an example or two is within seed-to-seed variation; "
+        "the paired multi-seed method of noise_benchmark.py is what a claim would need. On the "
+        "torch backend an evaluation is one forward simulation per sample (its backward pass "
+        "is autograd, not extra circuits).",
         "",
         _common.metadata_line(meta),
     ]
