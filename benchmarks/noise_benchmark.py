@@ -13,12 +13,13 @@ within a pair. The printed conclusion is whatever the paired tests say.
 
 Usage:
     python benchmarks/noise_benchmark.py [--quick] [--seeds 5] [--mlp-epochs 5]
-        [--gan-epochs 3] [--data-dir ../shared/datasets] [--json OUT] [--markdown OUT]
+        [--gan-epochs 10] [--data-dir ../shared/datasets] [--json OUT] [--markdown OUT]
         [--plot OUT.png]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 from itertools import combinations
@@ -27,7 +28,7 @@ from pathlib import Path
 import _common
 import torch
 
-from hybridqml.analysis import compare_paired, summarize
+from hybridqml.analysis import compare_paired, holm_adjust, summarize
 from hybridqml.models import (
     EntropySettings,
     GANConfig,
@@ -75,7 +76,9 @@ def run_gan(condition: str, seed: int, args, out: Path) -> tuple[float, int]:
     return result.frechet_distance, result.class_coverage
 
 
-def section(title: str, metric: str, values: dict[str, list[float]]) -> tuple[str, list[dict]]:
+def section(
+    title: str, metric: str, values: dict[str, list[float]], adjusted: dict[tuple, float]
+) -> tuple[str, list[dict]]:
     rows = []
     for name, vals in values.items():
         s = summarize(vals)
@@ -89,6 +92,7 @@ def section(title: str, metric: str, values: dict[str, list[float]]) -> tuple[st
     pair_rows = []
     for a, b in combinations(values, 2):
         c = compare_paired(values[a], values[b], names=(a, b))
+        c = dataclasses.replace(c, adjusted_pvalue=adjusted[(metric, a, b)])
         comparisons.append(
             {
                 "metric": metric,
@@ -97,6 +101,7 @@ def section(title: str, metric: str, values: dict[str, list[float]]) -> tuple[st
                 "mean_difference": c.difference.mean,
                 "ci": [c.difference.ci_low, c.difference.ci_high],
                 "t_pvalue": c.t_pvalue,
+                "holm_adjusted_pvalue": c.adjusted_pvalue,
                 "wilcoxon_pvalue": c.wilcoxon_pvalue,
                 "conclusion": c.conclusion(),
             }
@@ -107,13 +112,22 @@ def section(title: str, metric: str, values: dict[str, list[float]]) -> tuple[st
                 f"{c.difference.mean:+.4f}",
                 f"[{c.difference.ci_low:+.4f}, {c.difference.ci_high:+.4f}]",
                 f"{c.t_pvalue:.3g}",
+                f"{c.adjusted_pvalue:.3g}",
                 f"{c.wilcoxon_pvalue:.3g}",
                 "yes" if c.significant else "no",
             )
         )
     text.append(
         _common.markdown_table(
-            ["pair", "mean diff", "95% CI", "paired t p", "Wilcoxon p", "significant (5%)"],
+            [
+                "pair",
+                "mean diff",
+                "95% CI",
+                "paired t p",
+                "Holm-adjusted p",
+                "Wilcoxon p",
+                "significant (5%, adjusted)",
+            ],
             pair_rows,
         )
     )
@@ -151,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--mlp-epochs", type=int, default=5)
-    p.add_argument("--gan-epochs", type=int, default=3)
+    p.add_argument("--gan-epochs", type=int, default=10)
     p.add_argument("--noise-std", type=float, default=0.1)
     p.add_argument("--mode", choices=("pure", "expanded"), default="expanded")
     p.add_argument("--limit-per-class", type=int, default=None)
@@ -189,14 +203,26 @@ def main(argv: list[str] | None = None) -> int:
         + (f", {args.limit_per_class} images per class" if args.limit_per_class else "")
         + ". Aer bits are simulated (pseudo-random inside Aer), labelled so."
     )
+    parts.append(
+        "Every pairwise comparison below belongs to one family of tests; significance uses "
+        "Holm-adjusted p-values so that a 'significant' result is not just the one test in "
+        "twenty that passes by chance."
+    )
     parts.append("")
-    text, comparisons = section("noisy-mlp", "test accuracy", mlp)
-    parts.append(text)
+    families = [("noisy-mlp", "test accuracy", mlp)]
     if not args.skip_gan:
-        for metric, values in (("Fréchet distance", fd), ("class coverage", coverage)):
-            text, more = section("gan", metric, values)
-            parts.append(text)
-            comparisons += more
+        families += [("gan", "Fréchet distance", fd), ("gan", "class coverage", coverage)]
+    keys, raw = [], []
+    for _, metric, values in families:
+        for a, b in combinations(values, 2):
+            keys.append((metric, a, b))
+            raw.append(compare_paired(values[a], values[b]).t_pvalue)
+    adjusted = dict(zip(keys, holm_adjust(raw), strict=True))
+    comparisons = []
+    for title, metric, values in families:
+        text, more = section(title, metric, values, adjusted)
+        parts.append(text)
+        comparisons += more
     parts.append("Conclusions:")
     parts += [f"- {c['metric']}: {c['conclusion']}" for c in comparisons]
     parts += ["", _common.metadata_line(meta)]

@@ -24,7 +24,14 @@ from scipy import stats
 
 from hybridqml.exceptions import InputError
 
-__all__ = ["DEFAULT_CONFIDENCE", "PairedComparison", "Summary", "compare_paired", "summarize"]
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "PairedComparison",
+    "Summary",
+    "compare_paired",
+    "holm_adjust",
+    "summarize",
+]
 
 #: Confidence level of reported intervals.
 DEFAULT_CONFIDENCE = 0.95
@@ -71,6 +78,8 @@ class PairedComparison:
         wilcoxon_pvalue: Two-sided Wilcoxon signed-rank p-value (``nan`` when all differences
             are zero).
         alpha: Significance level used for :attr:`significant`.
+        adjusted_pvalue: The t-test p-value adjusted for multiple comparisons (see
+            :func:`holm_adjust`), or ``None`` when this comparison stands alone.
     """
 
     names: tuple[str, str]
@@ -80,11 +89,17 @@ class PairedComparison:
     t_pvalue: float
     wilcoxon_pvalue: float
     alpha: float
+    adjusted_pvalue: float | None = None
+
+    @property
+    def pvalue(self) -> float:
+        """The p-value that decides significance: adjusted when there is one."""
+        return self.t_pvalue if self.adjusted_pvalue is None else self.adjusted_pvalue
 
     @property
     def significant(self) -> bool:
-        """True when the paired t-test rejects "no difference" at ``alpha``."""
-        return bool(self.t_pvalue < self.alpha)
+        """True when the paired t-test (adjusted if applicable) rejects "no difference"."""
+        return bool(self.pvalue < self.alpha)
 
     def conclusion(self) -> str:
         """One sentence stating what the numbers support."""
@@ -92,16 +107,13 @@ class PairedComparison:
         d = self.difference
         pct = round(d.confidence * 100)
         interval = f"mean difference {d.mean:+.4f}, {pct}% CI [{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
+        test = f"paired t-test p={self.t_pvalue:.3g}"
+        if self.adjusted_pvalue is not None:
+            test += f", Holm-adjusted p={self.adjusted_pvalue:.3g}"
         if self.significant:
             better = a if d.mean > 0 else b
-            return (
-                f"{better} scores higher ({interval}; paired t-test p={self.t_pvalue:.3g}, "
-                f"n={d.n} seeds)."
-            )
-        return (
-            f"No significant difference between {a} and {b} ({interval}; paired t-test "
-            f"p={self.t_pvalue:.3g}, n={d.n} seeds)."
-        )
+            return f"{better} scores higher ({interval}; {test}, n={d.n} seeds)."
+        return f"No significant difference between {a} and {b} ({interval}; {test}, n={d.n} seeds)."
 
 
 def _values(values: Sequence[float], name: str) -> np.ndarray:
@@ -179,3 +191,29 @@ def compare_paired(
         wilcoxon_pvalue=w_p,
         alpha=alpha,
     )
+
+
+def holm_adjust(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values for a family of tests.
+
+    Testing several pairs at 5% each finds a "significant" difference by chance far more often
+    than 5% of the time; comparing the adjusted p-values with ``alpha`` keeps the chance of any
+    false positive in the family at or below ``alpha`` (Holm, Scand. J. Statist. 6, 65 (1979)).
+
+    Args:
+        pvalues: The family's raw p-values.
+
+    Returns:
+        Adjusted p-values, in the input order.
+
+    Example:
+        >>> [round(p, 3) for p in holm_adjust([0.01, 0.04, 0.03])]
+        [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(pvalues, dtype=float)
+    m = p.size
+    order = np.argsort(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out.tolist()

@@ -74,3 +74,27 @@ def test_identical_conditions():
 def test_bad_input(a, b, message):
     with pytest.raises(InputError, match=message):
         compare_paired(a, b)
+
+
+def test_holm_controls_the_family_wise_error():
+    from hybridqml.analysis import holm_adjust
+
+    rng = np.random.default_rng(3)
+    raw_hits = holm_hits = 0
+    for _ in range(400):
+        p = rng.uniform(size=6)  # six true null hypotheses
+        raw_hits += bool((p < 0.05).any())
+        holm_hits += bool((np.array(holm_adjust(p)) < 0.05).any())
+    assert raw_hits / 400 > 0.2  # six raw tests: ~26% chance of a false "significant"
+    assert holm_hits / 400 < 0.08
+
+
+def test_adjusted_pvalue_decides_significance():
+    import dataclasses
+
+    base = np.array([0.80, 0.90, 0.85, 0.95, 0.70, 0.88])
+    c = compare_paired(base + 0.01 + np.array([0, 1, -1, 2, -2, 0]) * 1e-3, base)
+    assert c.significant
+    adjusted = dataclasses.replace(c, adjusted_pvalue=0.2)
+    assert not adjusted.significant
+    assert "Holm-adjusted p=0.2" in adjusted.conclusion()
