@@ -42,6 +42,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from hybridqml import tracking
 from hybridqml.aer_estimator import AerExactEstimator
+from hybridqml.devices import IBM_INSTALL_HINT, fake_device
 from hybridqml.exceptions import BackendError, ConfigurationError
 from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
 
@@ -68,7 +69,6 @@ TORCH_OPTIONS = ("max_memory_bytes",)
 _AER_EXACT_OPTIONS = {"method": "statevector", "runtime_parameter_bind_enable": True}
 #: Measured-register name of the sampler path.
 _CREG = "hq"
-_IBM_HINT = 'install the IBM extra: pip install "hybridqml[ibm]"'
 
 
 class Executor(ABC):
@@ -362,21 +362,7 @@ def _import(module: str, what: str):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise BackendError(f"{what} needs {module.split('.')[0]}: {_IBM_HINT}") from exc
-
-
-def _fake_backend(name: str) -> BackendV2:
-    fake_provider = _import("qiskit_ibm_runtime.fake_provider", f"backend {name!r}")
-    class_name = "Fake" + name[len("fake_") :].replace("_", " ").title().replace(" ", "") + "V2"
-    cls = getattr(fake_provider, class_name, None)
-    if cls is None:
-        known = sorted(
-            "fake_" + c[4:-2].lower()
-            for c in dir(fake_provider)
-            if c.startswith("Fake") and c.endswith("V2") and c[4:-2]
-        )
-        raise BackendError(f"unknown fake device {name!r}; available: {', '.join(known)}") from None
-    return cls()
+        raise BackendError(f"{what} needs {module.split('.')[0]}: {IBM_INSTALL_HINT}") from exc
 
 
 def _runtime_sampler(mode: Any):
@@ -505,7 +491,7 @@ def make_executor(
             sim = AerSimulator(**{**_AER_EXACT_OPTIONS, **opts})
             return aer(sim, "aer", exact_ok=True)
         if backend.startswith("fake_"):
-            device = _fake_backend(backend)
+            device = fake_device(backend)
             return aer(AerSimulator.from_backend(device, **opts), backend, exact_ok=False)
         if backend.startswith("ibm:") and len(backend) > 4:
             device = _ibm_backend(backend[4:])

@@ -19,34 +19,19 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hybridqml.devices import fake_device
 from hybridqml.entropy.aer import AerHadamardSource
 from hybridqml.entropy.conditioning import CONDITIONING_CHOICES
 from hybridqml.entropy.pool import EntropyPool
 from hybridqml.entropy.qrng import PROVIDERS, TOKEN_ENV_VAR, QRNGSource
 from hybridqml.entropy.sources import EntropySource, OSSource, PRNGSource
 from hybridqml.entropy.stats import DEFAULT_BLOCK_BITS, PASS_THRESHOLD, randomness_report
-from hybridqml.exceptions import BackendError, ConfigurationError, HealthTestError
+from hybridqml.exceptions import ConfigurationError, HealthTestError
 
 __all__ = ["SOURCE_CHOICES", "add_parser", "make_source", "run_sample", "run_test"]
 
 SOURCE_CHOICES: Final[tuple[str, ...]] = ("aer", "fake_<device>", "os", "prng", "qrng")
 DEFAULT_TEST_BYTES: Final[int] = 1 << 18
-
-
-def _fake_device(name: str) -> Any:
-    """Instantiate ``qiskit_ibm_runtime.fake_provider.Fake<Device>[V2]`` from ``fake_<device>``."""
-    try:
-        from qiskit_ibm_runtime import fake_provider
-    except ImportError as exc:
-        raise BackendError(
-            "fake devices need qiskit-ibm-runtime: pip install 'hybridqml[ibm]'"
-        ) from exc
-    stem = "Fake" + name[len("fake_") :].replace("_", " ").title().replace(" ", "")
-    for class_name in (stem + "V2", stem):
-        cls = getattr(fake_provider, class_name, None)
-        if isinstance(cls, type):
-            return cls()
-    raise ConfigurationError(f"unknown fake device {name!r} (try fake_manila)")
 
 
 def make_source(
@@ -77,7 +62,7 @@ def make_source(
     if spec == "aer":
         return AerHadamardSource(n_qubits=n_qubits, seed=seed)
     if spec.startswith("fake_"):
-        return AerHadamardSource(n_qubits=n_qubits, backend=_fake_device(spec), seed=seed)
+        return AerHadamardSource(n_qubits=n_qubits, backend=fake_device(spec), seed=seed)
     if spec == "qrng":
         if not url:
             raise ConfigurationError("--source qrng needs --url")
