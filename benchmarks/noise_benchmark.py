@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parts.append(
         "Every pairwise comparison below belongs to one family of tests; significance uses "
         "Holm-adjusted p-values so that a 'significant' result is not just the one test in "
-        "twenty that passes by chance."
+        "twenty that passes by chance (the confidence intervals are per comparison, unadjusted)."
     )
     parts.append("")
     families = [("noisy-mlp", "test accuracy", mlp)]

@@ -1,0 +1,2 @@
+python benchmarks/layer_benchmark.py
+278

@@ -1,0 +1,2 @@
+python benchmarks/peers_benchmark.py
+192
