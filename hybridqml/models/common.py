@@ -38,6 +38,7 @@ __all__ = [
     "MNIST_HELP",
     "EntropySettings",
     "EntropyStream",
+    "check_run_settings",
     "config_to_json",
     "load_image_split",
     "prepare_out_dir",
@@ -420,6 +421,36 @@ def write_classifier_outputs(
 def _curve_metrics(history: Sequence[dict[str, float]]) -> list[str]:
     names = ("loss", "val_loss", "test_loss", "accuracy", "val_accuracy", "test_accuracy")
     return [n for n in names if history and n in history[0]]
+
+
+def check_run_settings(config: Any) -> None:
+    """Validate the settings every workflow config shares (those it has).
+
+    ``lr > 0``, ``batch_size >= 1``, ``limit_per_class`` ``None`` or ``>= 1`` and
+    ``validation_fraction`` in (0, 1).
+
+    Raises:
+        ConfigurationError: naming the setting and its value.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_run_settings(SimpleNamespace(lr=0.0))
+        Traceback (most recent call last):
+        ...
+        hybridqml.exceptions.ConfigurationError: lr must be > 0, got 0.0
+    """
+    lr = getattr(config, "lr", None)
+    if lr is not None and not lr > 0:
+        raise ConfigurationError(f"lr must be > 0, got {lr}")
+    batch_size = getattr(config, "batch_size", None)
+    if batch_size is not None and batch_size < 1:
+        raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
+    limit = getattr(config, "limit_per_class", None)
+    if limit is not None and limit < 1:
+        raise ConfigurationError(f"limit_per_class must be >= 1, got {limit}")
+    fraction = getattr(config, "validation_fraction", None)
+    if fraction is not None and not 0.0 < fraction < 1.0:
+        raise ConfigurationError(f"validation_fraction must be in (0, 1), got {fraction}")
 
 
 def config_to_json(config: Any) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from hybridqml.exceptions import ConfigurationError
 from hybridqml.models.common import (
     EntropySettings,
     EntropyStream,
+    check_run_settings,
     config_to_json,
     load_image_split,
     prepare_out_dir,
@@ -178,15 +179,12 @@ class GANConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ConfigurationError(f"lr must be > 0, got {self.lr}")
-        for name in ("latent_dim", "grid_every", "batch_size", "classifier_epochs"):
+        check_run_settings(self)
+        for name in ("latent_dim", "grid_every", "classifier_epochs"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.eval_samples < 2:
             raise ConfigurationError(f"eval_samples must be >= 2, got {self.eval_samples}")
-        if self.limit_per_class is not None and self.limit_per_class < 1:
-            raise ConfigurationError(f"limit_per_class must be >= 1, got {self.limit_per_class}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,10 +30,10 @@ import torch
 from torch import nn
 
 from hybridqml.data import DEFAULT_VALIDATION_FRACTION, MNIST_MEAN, MNIST_STD, split_validation
-from hybridqml.exceptions import ConfigurationError
 from hybridqml.models.common import (
     EntropySettings,
     EntropyStream,
+    check_run_settings,
     config_to_json,
     load_image_split,
     prepare_out_dir,
@@ -141,10 +141,7 @@ class NoisyMLPConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ConfigurationError(f"lr must be > 0, got {self.lr}")
-        if self.limit_per_class is not None and self.limit_per_class < 1:
-            raise ConfigurationError(f"limit_per_class must be >= 1, got {self.limit_per_class}")
+        check_run_settings(self)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,9 +33,8 @@ from torch.nn import functional as F
 
 from hybridqml.circuits import variational
 from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
-from hybridqml.exceptions import ConfigurationError
 from hybridqml.layers import QuantumLayer
-from hybridqml.models.common import config_to_json, prepare_out_dir
+from hybridqml.models.common import check_run_settings, config_to_json, prepare_out_dir
 from hybridqml.training import (
     METRICS_NAME,
     TrainConfig,
@@ -181,10 +180,7 @@ class QNNConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ConfigurationError(f"lr must be > 0, got {self.lr}")
-        if self.batch_size < 1:
-            raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
+        check_run_settings(self)
 
 
 @dataclass(frozen=True, kw_only=True)

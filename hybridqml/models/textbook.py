@@ -38,6 +38,7 @@ from hybridqml.data import DEFAULT_VALIDATION_FRACTION, split_validation
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.layers import QuantumLayer
 from hybridqml.models.common import (
+    check_run_settings,
     config_to_json,
     load_image_split,
     prepare_out_dir,
@@ -154,10 +155,7 @@ class TextbookConfig:
     def __post_init__(self) -> None:
         if len(self.digits) != 2 or self.digits[0] == self.digits[1]:
             raise ConfigurationError(f"digits must be two distinct digits, got {self.digits!r}")
-        if not self.lr > 0:
-            raise ConfigurationError(f"lr must be > 0, got {self.lr}")
-        if self.limit_per_class is not None and self.limit_per_class < 1:
-            raise ConfigurationError(f"limit_per_class must be >= 1, got {self.limit_per_class}")
+        check_run_settings(self)
 
 
 @dataclass(frozen=True, kw_only=True)

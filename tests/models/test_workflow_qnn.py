@@ -1,6 +1,8 @@
+import pytest
 import torch
 from workflow_testing import read_metrics
 
+from hybridqml.exceptions import ConfigurationError
 from hybridqml.layers import QuantumLayer
 from hybridqml.models.qnn import ClassicalNet, HybridQNN, QNNConfig, count_parameters, train_qnn
 
@@ -58,3 +60,21 @@ def test_backend_options_reach_the_quantum_layer():
     ):
         simulator = net.quantum.engine.executor.estimator.simulator
         assert simulator.options.max_parallel_threads == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lr", 0.0, "lr must be > 0"),
+        ("batch_size", 0, "batch_size must be >= 1"),
+    ],
+)
+def test_shared_settings_are_validated_in_every_config(field, value, message):
+    from hybridqml.models import GANConfig, NoisyMLPConfig, QNNConfig, TextbookConfig
+
+    for cls in (TextbookConfig, NoisyMLPConfig, QNNConfig, GANConfig):
+        with pytest.raises(ConfigurationError, match=message):
+            cls(out_dir="x", **{field: value})
+    for cls in (TextbookConfig, NoisyMLPConfig):
+        with pytest.raises(ConfigurationError, match="validation_fraction"):
+            cls(out_dir="x", validation_fraction=1.0)
