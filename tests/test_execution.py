@@ -3,43 +3,19 @@
 import numpy as np
 import pytest
 import torch
-from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter
 from qiskit.primitives import BaseEstimatorV2, StatevectorEstimator
-from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSampler
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.circuits import ParameterizedCircuit
 from hybridqml.engine import CircuitEngine
 from hybridqml.exceptions import BackendError, ConfigurationError
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
+from _circuits import mixed_spec, statevector_expectations  # noqa: E402
 from _doubles import CountingSampler  # noqa: E402
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2  # noqa: E402
-
-
-def exact(spec, theta):
-    out = []
-    for row in theta:
-        sv = Statevector(
-            spec.circuit.assign_parameters(dict(zip(spec.parameters, row, strict=True)))
-        )
-        out.append([sv.expectation_value(o).real for o in spec.observables])
-    return np.array(out)
-
-
-def mixed_spec():
-    x, w = Parameter("x"), Parameter("w")
-    qc = QuantumCircuit(2)
-    qc.ry(x, 0)
-    qc.rx(w, 1)
-    qc.cx(0, 1)
-    qc.rz(x + w, 1)
-    obs = [SparsePauliOp(["ZI", "IX"], [0.5, -1.5]), "YY", SparsePauliOp(["II", "XZ"], [0.25, 1])]
-    return ParameterizedCircuit(qc, [x], [w], observables=obs)
 
 
 def test_shots_follow_the_binomial_law():
@@ -72,7 +48,9 @@ def test_sampled_mixed_observables_converge_to_exact():
     theta = np.array([[0.4, -1.2], [2.0, 0.5]])
     engine = CircuitEngine(spec, shots=40_000, seed=3)
     # each term has variance <= 1: |error| <= sum |coeff| * 4 / sqrt(shots) with margin
-    np.testing.assert_allclose(engine.forward(theta), exact(spec, theta), atol=0.04)
+    np.testing.assert_allclose(
+        engine.forward(theta), statevector_expectations(spec, theta), atol=0.04
+    )
     assert len(engine.executor.isa_circuits) == 3  # ZI+XZ?, IX, YY: qubit-wise commuting groups
 
 
@@ -86,7 +64,9 @@ def test_sampled_gradients_are_close_to_exact():
 def test_exact_aer_matches_statevector():
     spec = mixed_spec()
     theta = np.random.default_rng(0).uniform(-2, 2, size=(5, 2))
-    np.testing.assert_allclose(CircuitEngine(spec).forward(theta), exact(spec, theta), atol=1e-12)
+    np.testing.assert_allclose(
+        CircuitEngine(spec).forward(theta), statevector_expectations(spec, theta), atol=1e-12
+    )
 
 
 def test_one_sampler_call_per_forward_and_backward():
@@ -106,7 +86,7 @@ def test_fake_device_runs_with_noise_and_layout():
     assert set(isa.count_ops()) <= set(FakeManilaV2().operation_names) | {"barrier"}
     theta = np.array([[0.1, 0.2, 0.3, 0.5, -0.5, 1.0]])
     noisy = engine.forward(theta)
-    ideal = exact(spec, theta)
+    ideal = statevector_expectations(spec, theta)
     assert np.abs(noisy - ideal).max() < 0.25  # device noise + shot noise, same physics
     jac = engine.jacobian(theta)
     assert jac.shape == (1, 3, 6) and np.isfinite(jac).all()
@@ -149,7 +129,7 @@ def test_ibm_runtime_local_mode_via_name(monkeypatch):
     assert y.shape == (1, 2) and x.grad is not None
     spec = layer.spec
     theta = np.concatenate([x.detach().numpy(), layer.weight.detach().numpy()[None]], axis=1)
-    assert np.abs(y.detach().numpy() - exact(spec, theta)).max() < 0.25
+    assert np.abs(y.detach().numpy() - statevector_expectations(spec, theta)).max() < 0.25
 
 
 @pytest.mark.parametrize("mode_cls", ["Session", "Batch"])

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _circuits import rich_spec, statevector_expectations
 from qiskit import QuantumCircuit
 from qiskit.circuit import Gate, Parameter
 from qiskit.quantum_info import Statevector
@@ -30,41 +31,15 @@ def evaluate(shiftable: ShiftableCircuit, angles: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def reference(spec: ParameterizedCircuit, theta: np.ndarray) -> np.ndarray:
-    out = []
-    for row in theta:
-        sv = Statevector(
-            spec.circuit.assign_parameters(dict(zip(spec.parameters, row, strict=True)))
-        )
-        out.append([sv.expectation_value(o).real for o in spec.observables])
-    return np.array(out)
-
-
 def central_fd(spec, theta, h=1e-5):
     jac = np.zeros((theta.shape[0], spec.n_outputs, theta.shape[1]))
     for j in range(theta.shape[1]):
         e = np.zeros(theta.shape[1])
         e[j] = h
-        jac[:, :, j] = (reference(spec, theta + e) - reference(spec, theta - e)) / (2 * h)
+        jac[:, :, j] = (
+            statevector_expectations(spec, theta + e) - statevector_expectations(spec, theta - e)
+        ) / (2 * h)
     return jac
-
-
-def rich_spec() -> ParameterizedCircuit:
-    """Reused parameters, expressions (2x, x*w, x/2 + w), controlled and generic rotations."""
-    x0, x1, w0, w1 = (Parameter(n) for n in ("x0", "x1", "w0", "w1"))
-    qc = QuantumCircuit(3)
-    qc.h(0)
-    qc.ry(x0, 0)
-    qc.rx(2 * x1, 1)
-    qc.cry(w0, 0, 1)
-    qc.rz(x0 * w1, 2)
-    qc.crx(x1 / 2 + w0, 1, 2)
-    qc.u(x0, w1, 0.3, 2)
-    qc.rzz(w0, 0, 2)
-    qc.ry(w1, 0)  # w1 reused
-    qc.cp(x1, 2, 0)
-    qc.cx(2, 1)
-    return ParameterizedCircuit(qc, [x0, x1], [w0, w1], observables=["ZII", "IXI", "YZX"])
 
 
 def test_closed_form_ry():
@@ -101,7 +76,9 @@ def test_angles_reproduce_the_original_circuit():
     spec = rich_spec()
     s = ShiftableCircuit(spec)
     theta = np.random.default_rng(0).uniform(-2, 2, size=(4, 4))
-    np.testing.assert_allclose(evaluate(s, s.angles(theta)), reference(spec, theta), atol=1e-12)
+    np.testing.assert_allclose(
+        evaluate(s, s.angles(theta)), statevector_expectations(spec, theta), atol=1e-12
+    )
 
 
 def test_parameter_shift_matches_finite_differences_on_rich_circuit():

@@ -3,36 +3,18 @@
 import numpy as np
 import pytest
 import torch
-from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter
+from _circuits import rich_spec
 from qiskit.primitives import StatevectorEstimator
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.circuits import ParameterizedCircuit
 
 qml_nn = pytest.importorskip("qiskit_machine_learning.neural_networks")
 qml_grad = pytest.importorskip("qiskit_machine_learning.gradients")
 
 
-def reused_and_expressions():
-    x0, x1, w0, w1 = (Parameter(n) for n in ("x0", "x1", "w0", "w1"))
-    qc = QuantumCircuit(3)
-    qc.h(0)
-    qc.ry(x0, 0)
-    qc.rx(2 * x1, 1)  # expression
-    qc.cry(w0, 0, 1)  # controlled rotation
-    qc.rz(x0 * w1, 2)  # product of an input and a weight
-    qc.crx(x1 / 2 + w0, 1, 2)
-    qc.ry(w1, 0)  # reused weight
-    qc.ry(x0, 2)  # reused input
-    qc.rzz(w0, 0, 2)
-    qc.cx(2, 1)
-    return ParameterizedCircuit(qc, [x0, x1], [w0, w1], observables=["ZII", "IXI", "YZX"])
-
-
 SPECS = {
-    "reused-expressions-controlled": reused_and_expressions,
+    "reused-expressions-controlled": rich_spec,
     "variational-ring": lambda: circuits.variational(3, 2),
     "variational-full": lambda: circuits.variational(4, 1, entanglement="full"),
     "textbook": lambda: circuits.ry(1),

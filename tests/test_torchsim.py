@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _circuits import mixed_spec, rich_spec
 from qiskit import QuantumCircuit
 from qiskit.circuit import Gate, Parameter, ParameterVector
 from qiskit.circuit.library import (
@@ -25,25 +26,6 @@ from hybridqml.engine import CircuitEngine
 from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError, InputError
 from hybridqml.torchsim import AdjointExpectation, TorchSimulator
 from hybridqml.torchsim.compiler import compile_circuit
-
-
-def rich():
-    """Reused parameters, expressions, controlled and generic rotations, mixed observables."""
-    x0, x1, w0, w1 = (Parameter(n) for n in ("x0", "x1", "w0", "w1"))
-    qc = QuantumCircuit(3)
-    qc.h(0)
-    qc.ry(x0, 0)
-    qc.rx(2 * x1, 1)
-    qc.cry(w0, 0, 1)
-    qc.rz(x0 * w1, 2)
-    qc.crx(x1 / 2 + w0, 1, 2)
-    qc.u(x0, w1, 0.3, 2)
-    qc.rzz(w0, 0, 2)
-    qc.ry(w1, 0)
-    qc.cp(x1, 2, 0)
-    qc.cx(2, 1)
-    qc.ry(x0, 2)
-    return ParameterizedCircuit(qc, [x0, x1], [w0, w1], observables=["ZII", "IXI", "YZX"])
 
 
 def gate_zoo():
@@ -83,17 +65,6 @@ def gate_zoo():
     return ParameterizedCircuit(qc, [x0, x1], [w0, w1, w2], observables=obs)
 
 
-def mixed():
-    x, w = Parameter("x"), Parameter("w")
-    qc = QuantumCircuit(2)
-    qc.ry(x, 0)
-    qc.rx(w, 1)
-    qc.cx(0, 1)
-    qc.rz(x + w, 1)
-    obs = [SparsePauliOp(["ZI", "IX"], [0.5, -1.5]), "YY", SparsePauliOp(["II", "XZ"], [0.25, 1])]
-    return ParameterizedCircuit(qc, [x], [w], observables=obs)
-
-
 def library_gates():
     """Gates simulated through their Qiskit definitions, a 3-qubit unitary, QFT, MCX."""
     x, w = ParameterVector("x", 3), ParameterVector("w", 3)
@@ -131,9 +102,9 @@ SPECS = {
     "full": lambda: circuits.variational(4, 2, "full"),
     "textbook": lambda: circuits.ry(1),
     "textbook-3": lambda: circuits.ry(3),
-    "rich": rich,
+    "rich": rich_spec,
     "zoo": gate_zoo,
-    "mixed": mixed,
+    "mixed": mixed_spec,
     "library": library_gates,
     "functions": functions,
 }
@@ -185,7 +156,7 @@ def test_backprop_adjoint_and_shift_gradients_agree_with_aer(name):
 
 @pytest.mark.parametrize("gradient", ["backprop", "adjoint"])
 def test_gradcheck_float64(gradient):
-    spec = rich()
+    spec = rich_spec()
     engine = CircuitEngine(spec, backend="torch", gradient=gradient)
     x = torch.rand(3, 2, dtype=torch.float64, requires_grad=True)
     w = torch.rand(2, dtype=torch.float64, requires_grad=True)
@@ -225,7 +196,7 @@ def test_qubit_order_follows_qiskit():
 
 @pytest.mark.parametrize("gradient", ["backprop", "adjoint", "parameter-shift"])
 def test_float32_path(gradient):
-    spec = rich()
+    spec = rich_spec()
     layer = hq.QuantumLayer(spec, backend="torch", gradient=gradient)
     x = torch.rand(6, 2, requires_grad=True)
     y = layer(x)
@@ -424,7 +395,7 @@ def test_training_step_on_torch_backend():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 @pytest.mark.parametrize("gradient", ["backprop", "adjoint"])
 def test_cuda_tensors(gradient):
-    layer = hq.QuantumLayer(rich(), backend="torch", gradient=gradient).cuda()
+    layer = hq.QuantumLayer(rich_spec(), backend="torch", gradient=gradient).cuda()
     x = torch.rand(3, 2, device="cuda", requires_grad=True)
     y = layer(x)
     assert y.device == x.device
