@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from qiskit import QuantumCircuit
+from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
@@ -30,6 +30,7 @@ __all__ = [
     "ENTANGLEMENTS",
     "ParameterizedCircuit",
     "entangling_pairs",
+    "expand_gate",
     "ry",
     "variational",
     "z_observables",
@@ -223,6 +224,22 @@ class ParameterizedCircuit:
     def __setstate__(self, state: dict) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
+
+
+def expand_gate(op, basis_gates: Sequence[str]) -> QuantumCircuit:
+    """The circuit of one gate translated into ``basis_gates`` (transpiler, no optimisation).
+
+    Raises whatever the transpiler raises for a gate it cannot translate; callers turn that
+    into their own error.
+
+    Example:
+        >>> from qiskit.circuit.library import CRYGate
+        >>> sorted(expand_gate(CRYGate(0.3), ["ry", "cx"]).count_ops())
+        ['cx', 'ry']
+    """
+    sub = QuantumCircuit(op.num_qubits)
+    sub.append(op, range(op.num_qubits))
+    return transpile(sub, basis_gates=list(basis_gates), optimization_level=0)
 
 
 def _names(params: Iterable[Parameter]) -> str:

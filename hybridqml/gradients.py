@@ -35,10 +35,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy
-from qiskit import QuantumCircuit, transpile
+from qiskit import QuantumCircuit
 from qiskit.circuit import CircuitInstruction, Parameter, ParameterExpression, ParameterVector
 
-from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.circuits import ParameterizedCircuit, expand_gate
 from hybridqml.exceptions import ConfigurationError, GradientError
 
 __all__ = [
@@ -146,10 +146,8 @@ def _unroll(circuit: QuantumCircuit) -> QuantumCircuit:
         if not _parameterized(op) or op.name in PAULI_ROTATIONS:
             out.append(ci)
             continue
-        sub = QuantumCircuit(op.num_qubits)
-        sub.append(op, range(op.num_qubits))
         try:
-            expanded = transpile(sub, basis_gates=_UNROLL_BASIS, optimization_level=0)
+            expanded = expand_gate(op, _UNROLL_BASIS)
         except Exception as exc:
             raise GradientError(
                 f"cannot unroll the parameterized gate {op.name!r} into Pauli rotations for the "

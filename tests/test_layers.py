@@ -134,8 +134,12 @@ def test_state_dict_round_trip():
     torch.testing.assert_close(a(x), b(x))
 
 
-def test_pickle_and_torch_save_of_model():
-    model = nn.Sequential(nn.Linear(2, 3), hq.QuantumLayer(circuits.variational(3, 1)))
+@pytest.mark.parametrize("backend", ["aer", "torch"])
+def test_pickle_and_torch_save_of_model(backend):
+    model = nn.Sequential(
+        nn.Linear(2, 3), hq.QuantumLayer(circuits.variational(3, 1), backend=backend)
+    )
+    assert list(model[1].state_dict()) == ["weight"]
     x = torch.rand(4, 2)
     expected = model(x)
     clone = pickle.loads(pickle.dumps(model))

@@ -31,9 +31,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from qiskit import QuantumCircuit, transpile
+from qiskit import QuantumCircuit
 from qiskit.circuit import Instruction, Parameter, ParameterExpression
 
+from hybridqml.circuits import expand_gate
 from hybridqml.exceptions import CircuitError
 from hybridqml.torchsim.expressions import AngleFunction, compile_expression
 from hybridqml.torchsim.gates import BuiltGate, FixedGate, TrigGate, describe
@@ -187,10 +188,8 @@ class _Builder:
             raise CircuitError(f"gate {op.name!r} does not decompose into simulable gates")
         definition = op.definition
         if definition is None:
-            sub = QuantumCircuit(op.num_qubits)
-            sub.append(op, range(op.num_qubits))
             try:
-                definition = transpile(sub, basis_gates=_BASIS, optimization_level=0)
+                definition = expand_gate(op, _BASIS)
             except Exception as exc:
                 raise CircuitError(
                     f"gate {op.name!r} has parameters but no matrix form the torch simulator "
