@@ -216,6 +216,32 @@ class CircuitEngine:
             raise
         self._requested = gradient
 
+    def random_state(self) -> dict[str, Any]:
+        """States of the generators behind shot seeds and SPSA directions (may be empty).
+
+        Exact backends have none; a seeded shot-based executor and the SPSA rule each add an
+        entry. :meth:`set_random_state` puts them back, so a training run resumed from a
+        checkpoint draws exactly the noise an uninterrupted run would have drawn.
+        """
+        state: dict[str, Any] = {}
+        executor_state = self._executor.random_state() if self._executor is not None else None
+        if executor_state is not None:
+            state["executor"] = executor_state
+        if hasattr(self.rule, "random_state"):
+            state["rule"] = self.rule.random_state()
+        return state
+
+    def set_random_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`random_state` snapshot; entries this engine has no use for are ignored.
+
+        A snapshot taken on another backend or gradient rule carries no matching entry, so
+        loading it leaves this engine's generators as they are.
+        """
+        if "executor" in state and self._config["backend"] is not None:
+            self.executor.set_random_state(state["executor"])
+        if "rule" in state and hasattr(self.rule, "set_random_state"):
+            self.rule.set_random_state(state["rule"])
+
     def forward(self, theta: np.ndarray) -> np.ndarray:
         """Expectation values (N, O) at parameter values ``theta`` (N, P): one primitive call."""
         if self.simulator is not None:
@@ -255,6 +281,7 @@ class CircuitEngine:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
+        state["_random_state"] = self.random_state()  # the executor's generator travels too
         state["_executor"] = None
         state["simulator"] = None  # compiled closures: rebuilt on load
         backend = self._config["backend"]
@@ -266,10 +293,13 @@ class CircuitEngine:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        random_state = state.pop("_random_state", {})
         self.__dict__.update(state)
         if self._config["backend"] is not None:
             self.simulator = self._build_simulator()
             self._executor = None if self.simulator else self._build_executor()
+        self.set_random_state(random_state)
 
     def __repr__(self) -> str:
         name = self._executor.name if self._executor is not None else None

@@ -88,6 +88,18 @@ class Executor(ABC):
         self.calls = 0
         self.evaluations = 0
 
+    def random_state(self) -> dict[str, Any] | None:
+        """State of the generator behind this executor's randomness, ``None`` when it has none.
+
+        Checkpoints store it so that a resumed training run draws the same shot noise as an
+        uninterrupted one (see :meth:`hybridqml.QuantumLayer.get_extra_state`).
+        """
+        return None
+
+    def set_random_state(self, state: Mapping[str, Any] | None) -> None:
+        """Restore a state from :meth:`random_state` (ignored when this executor has none)."""
+        del state  # executors without a generator have nothing to restore
+
     def run(self, angles: np.ndarray) -> np.ndarray:
         """Evaluate every observable for each row of ``angles`` in one primitive call.
 
@@ -241,6 +253,15 @@ class SamplerExecutor(Executor):
             for _, terms in self._groups
         ]
         self._n_terms = len(labels)
+
+    def random_state(self) -> dict[str, Any] | None:
+        """The per-call seed generator's state (``None`` when unseeded: nothing to replay)."""
+        return dict(self._rng.bit_generator.state) if self._seeded else None
+
+    def set_random_state(self, state: Mapping[str, Any] | None) -> None:
+        """Continue the per-call seed sequence from ``state`` (seeded executors only)."""
+        if state is not None and self._seeded:
+            self._rng.bit_generator.state = dict(state)
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
         m = angles.shape[0]

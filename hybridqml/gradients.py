@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy
@@ -390,6 +391,14 @@ class SPSA(GradientRule):
         self.epsilon = float(epsilon)
         self.batch_size = batch_size
         self._rng = np.random.default_rng(seed)
+
+    def random_state(self) -> dict[str, Any]:
+        """State of the direction generator (for exact resume from a checkpoint)."""
+        return dict(self._rng.bit_generator.state)
+
+    def set_random_state(self, state: Mapping[str, Any]) -> None:
+        """Continue the direction sequence from a :meth:`random_state` snapshot."""
+        self._rng.bit_generator.state = dict(state)
 
     def plan(
         self, shiftable: ShiftableCircuit, theta: np.ndarray, wrt: np.ndarray | None = None

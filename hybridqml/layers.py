@@ -125,6 +125,26 @@ class QuantumLayer(nn.Module):
         """
         self.engine.set_backend(backend, **options)
 
+    def random_state(self) -> dict[str, Any]:
+        """State of the generators behind shot seeds and SPSA directions (empty when exact).
+
+        :class:`hybridqml.training.Checkpointer` saves it with every checkpoint, so a resumed
+        training run draws exactly the shot noise an uninterrupted run would have drawn. It is
+        not part of ``state_dict``, which holds only ``weight``.
+
+        Example:
+            >>> import hybridqml as hq
+            >>> layer = hq.QuantumLayer(hq.circuits.ry(1), shots=100, seed=1)
+            >>> layer.set_random_state(layer.random_state())
+            >>> hq.QuantumLayer(hq.circuits.ry(1)).random_state()
+            {}
+        """
+        return self.engine.random_state()
+
+    def set_random_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`random_state` snapshot (entries for another backend are ignored)."""
+        self.engine.set_random_state(state)
+
     def forward(self, inputs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Expectation values for each row of ``inputs``.
 

@@ -10,8 +10,10 @@ How an interrupted run resumes exactly (same final weights as an uninterrupted r
 
 * a fresh run calls :func:`seed_everything` (python, numpy, torch) before its first epoch;
 * the checkpoint written after epoch ``k`` holds every named object's state, the epoch, the metric
-  history and all RNG states (python, numpy, torch CPU and CUDA when available); resuming restores
-  them and starts at epoch ``k + 1``;
+  history and all RNG states (python, numpy, torch CPU and CUDA when available, and the
+  generators of submodules with ``random_state()``/``set_random_state()``, such as a
+  :class:`~hybridqml.layers.QuantumLayer`'s shot seeds); resuming restores them and starts at
+  epoch ``k + 1``;
 * the shuffling order of epoch ``e`` comes from the loader's own ``torch.Generator`` reseeded with
   :func:`epoch_seed` ``(seed, e)`` (see :func:`make_loader`), so it does not depend on history;
 * checkpoints are written atomically (temporary file, then :func:`os.replace`), so a crash during
@@ -341,6 +343,7 @@ class Checkpointer:
             "extra": dict(extra or {}),
             "objects": {name: obj.state_dict() for name, obj in self._objects.items()},
             "rng": capture_rng_state(),
+            "module_rng": {name: _module_random_states(obj) for name, obj in self._objects.items()},
         }
         _atomic_torch_save(payload, self._path)
         return self._path
@@ -381,12 +384,38 @@ class Checkpointer:
                 ) from exc
         if restore_rng:
             restore_rng_state(payload["rng"])
+            for name, states in payload.get("module_rng", {}).items():
+                _restore_module_random_states(self._objects[name], states)
         return Checkpoint(
             epoch=int(payload["epoch"]),
             seed=payload["seed"],
             history=tuple(dict(record) for record in payload["history"]),
             extra=dict(payload["extra"]),
         )
+
+
+def _random_state_holders(obj: Any) -> dict[str, Any]:
+    """Submodules of ``obj`` with their own generators (e.g. a QuantumLayer's shot seeds)."""
+    if not isinstance(obj, nn.Module):
+        return {}
+    return {
+        path: module
+        for path, module in obj.named_modules()
+        if callable(getattr(module, "random_state", None))
+        and callable(getattr(module, "set_random_state", None))
+    }
+
+
+def _module_random_states(obj: Any) -> dict[str, Any]:
+    states = {path: module.random_state() for path, module in _random_state_holders(obj).items()}
+    return {path: state for path, state in states.items() if state}
+
+
+def _restore_module_random_states(obj: Any, states: Mapping[str, Any]) -> None:
+    holders = _random_state_holders(obj)
+    for path, state in states.items():
+        if path in holders:
+            holders[path].set_random_state(state)
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:

@@ -134,6 +134,34 @@ def test_state_dict_round_trip():
     torch.testing.assert_close(a(x), b(x))
 
 
+@pytest.mark.parametrize(
+    ("options", "keys"),
+    [({}, set()), ({"shots": 50}, {"executor"}), ({"gradient": "spsa"}, {"rule"})],
+)
+def test_random_state_replays_shot_noise_and_spsa_directions(options, keys):
+    spec = circuits.variational(2, 1)
+    a = hq.QuantumLayer(spec, seed=5, **options)
+    x = torch.rand(3, 2, requires_grad=True)
+
+    def step(layer):  # output and input gradient: shot noise shows in both, SPSA in the latter
+        x.grad = None
+        out = layer(x)
+        out.sum().backward()
+        return torch.cat([out.detach().flatten(), x.grad.flatten()])
+
+    step(a)  # advance the generators
+    state = a.random_state()
+    assert set(state) == keys
+    b = pickle.loads(pickle.dumps(a))  # pickling carries the generators too
+    first = step(a)
+    torch.testing.assert_close(step(b), first, rtol=0, atol=0)
+    a.set_random_state(state)
+    torch.testing.assert_close(step(a), first, rtol=0, atol=0)
+    if keys:  # without the restore the next step differs
+        assert not torch.equal(step(a), first)
+    assert list(a.state_dict()) == ["weight"]  # the random state is not a parameter
+
+
 @pytest.mark.parametrize("backend", ["aer", "torch"])
 def test_pickle_and_torch_save_of_model(backend):
     model = nn.Sequential(

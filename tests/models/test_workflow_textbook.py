@@ -1,6 +1,6 @@
 import pytest
 import torch
-from workflow_testing import HAS_MNIST, SHARED_DATASETS, read_metrics
+from workflow_testing import HAS_MNIST, SHARED_DATASETS, assert_same_state, read_metrics
 
 from hybridqml.exceptions import ConfigurationError, DataError
 from hybridqml.models.textbook import TextbookConfig, TextbookNet, train_textbook
@@ -50,18 +50,17 @@ def test_training_lowers_the_loss_and_writes_the_documented_files(tmp_path):
         assert (result.out_dir / name).stat().st_size > 0
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    full = _config(tmp_path / "full", epochs=2)
+@pytest.mark.parametrize("shots", [None, 32])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, shots):
+    full = _config(tmp_path / "full", epochs=2, shots=shots)
     train_textbook(full)
-    part = _config(tmp_path / "part", epochs=1)
+    part = _config(tmp_path / "part", epochs=1, shots=shots)
     train_textbook(part)
-    resumed = train_textbook(_config(tmp_path / "part", epochs=2, resume=True))
+    resumed = train_textbook(_config(tmp_path / "part", epochs=2, resume=True, shots=shots))
     assert [h["epoch"] for h in resumed.history] == [1, 2]
-    a = torch.load(full.out_dir / "checkpoint.pt", weights_only=True)["objects"]["model"]
-    b = torch.load(part.out_dir / "checkpoint.pt", weights_only=True)["objects"]["model"]
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    a = torch.load(full.out_dir / "checkpoint.pt", weights_only=True)["objects"]
+    b = torch.load(part.out_dir / "checkpoint.pt", weights_only=True)["objects"]
+    assert_same_state(a, b)
 
 
 def test_mnist_without_a_data_dir_says_where_to_get_it(tmp_path):

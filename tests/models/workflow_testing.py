@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Any
+
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -17,6 +20,18 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/entropy"
+
+
+def assert_same_state(a: Any, b: Any, where: str = "state") -> None:
+    """Assert two (nested) state dicts are identical: tensors bitwise, everything else by ==."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for key in a:
+            assert_same_state(a[key], b[key], f"{where}[{key!r}]")
+    else:
+        assert a == b, where
 
 
 def read_metrics(out: Path) -> dict:
