@@ -283,6 +283,7 @@ class CircuitEngine:
         state = self.__dict__.copy()
         state["_random_state"] = self.random_state()  # the executor's generator travels too
         state["_executor"] = None
+        state["_shiftable"] = None  # holds lambdified expressions: rebuilt on first use
         state["simulator"] = None  # compiled closures: rebuilt on load
         backend = self._config["backend"]
         if not isinstance(backend, str):

@@ -4,6 +4,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _circuits import rich_spec
 from _doubles import CountingEstimator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 from torch import nn
@@ -162,10 +163,16 @@ def test_random_state_replays_shot_noise_and_spsa_directions(options, keys):
     assert list(a.state_dict()) == ["weight"]  # the random state is not a parameter
 
 
-@pytest.mark.parametrize("backend", ["aer", "torch"])
-def test_pickle_and_torch_save_of_model(backend):
+@pytest.mark.parametrize(
+    ("backend", "gradient"),
+    [("aer", None), ("torch", None), ("torch", "parameter-shift"), ("aer", "spsa")],
+)
+@pytest.mark.parametrize("make_spec", [lambda: circuits.variational(3, 1), rich_spec])
+def test_pickle_and_torch_save_of_model(backend, gradient, make_spec):
+    # rich_spec has expressions (2*x, x*w) and controlled rotations: lambdified code inside
+    spec = make_spec()
     model = nn.Sequential(
-        nn.Linear(2, 3), hq.QuantumLayer(circuits.variational(3, 1), backend=backend)
+        nn.Linear(2, spec.n_inputs), hq.QuantumLayer(spec, backend=backend, gradient=gradient)
     )
     assert list(model[1].state_dict()) == ["weight"]
     x = torch.rand(4, 2)
