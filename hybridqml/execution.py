@@ -26,8 +26,10 @@ Backend specs (see :func:`make_executor`): ``"aer"``, ``"torch"``, ``"fake_<devi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -61,6 +63,9 @@ __all__ = [
 DEFAULT_DEVICE_SHOTS = 1024
 #: Transpiler preset used to reach a backend's ISA.
 DEFAULT_OPTIMIZATION_LEVEL = 1
+#: Transpiler seed when the caller gives no ``seed``: the layout (and so device noise) is the
+#: same every time a circuit is prepared, e.g. after unpickling a layer.
+DEFAULT_TRANSPILER_SEED = 0
 #: Name of the torch-native exact simulator backend (:mod:`hybridqml.torchsim`).
 TORCH_BACKEND = "torch"
 #: ``backend_options`` understood by the torch backend.
@@ -143,11 +148,17 @@ class Executor(ABC):
         return f"{type(self).__name__}(backend={self.name!r}, shots={self.shots})"
 
 
-def _transpile(circuits: list[QuantumCircuit], backend: BackendV2 | None, level: int):
+def _transpile(
+    circuits: list[QuantumCircuit], backend: BackendV2 | None, level: int, seed: int | None
+):
     if backend is None:
         return circuits
     try:
-        pm = generate_preset_pass_manager(optimization_level=level, backend=backend)
+        pm = generate_preset_pass_manager(
+            optimization_level=level,
+            backend=backend,
+            seed_transpiler=DEFAULT_TRANSPILER_SEED if seed is None else seed,
+        )
         return pm.run(circuits)
     except Exception as exc:
         raise BackendError(
@@ -185,6 +196,7 @@ class EstimatorExecutor(Executor):
         name: Backend name for messages.
         target: Backend whose ISA to transpile to, or ``None`` to run the circuit as is.
         optimization_level: Transpiler preset level.
+        seed: Transpiler seed (:data:`DEFAULT_TRANSPILER_SEED` when ``None``).
     """
 
     def __init__(
@@ -195,10 +207,11 @@ class EstimatorExecutor(Executor):
         name: str,
         target: BackendV2 | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+        seed: int | None = None,
     ) -> None:
         super().__init__(shiftable, name=name, shots=None)
         self.estimator = estimator
-        (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level)
+        (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level, seed)
         layout = self.isa_circuit.layout
         self.isa_observables = ObservablesArray.coerce(  # coerced once, not on every call
             [obs.apply_layout(layout) if layout else obs for obs in shiftable.observables]
@@ -220,8 +233,14 @@ class SamplerExecutor(Executor):
         shots: Shots per binding (> 0).
         name: Backend name for messages.
         target: Backend whose ISA to transpile to, or ``None`` to run the circuits as built.
-        seed: Seeds the generator that draws one simulator seed per call (simulators only).
+        seed: Seeds the generator that draws one simulator seed per call (simulators only)
+            and the transpiler (:data:`DEFAULT_TRANSPILER_SEED` when ``None``).
         optimization_level: Transpiler preset level.
+        device: The device this executor stands for (e.g. the fake device behind an Aer
+            simulator of it); defaults to ``target``.
+
+    While a qiskit-ibm-runtime ``Session`` or ``Batch`` context is open on the same device
+    (``with Session(backend=...):``), calls run inside it.
     """
 
     def __init__(
@@ -234,6 +253,7 @@ class SamplerExecutor(Executor):
         target: BackendV2 | None = None,
         seed: int | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+        device: BackendV2 | None = None,
     ) -> None:
         super().__init__(shiftable, name=name, shots=shots)
         n = shiftable.circuit.num_qubits
@@ -242,12 +262,14 @@ class SamplerExecutor(Executor):
                 f"the sampler path measures at most 63 logical qubits, this circuit has {n}"
             )
         self.sampler = sampler
+        self.device = device if device is not None else target
+        self._context_sampler: tuple[Any, BaseSamplerV2] | None = None
         self._rng = np.random.default_rng(seed)
         self._seeded = seed is not None
         labels, self._coeffs, self._offsets = _pauli_terms(shiftable.observables)
         self._groups = _group_terms(labels)  # list of (basis label, term indices)
         circuits = [_measurement_circuit(shiftable.circuit, basis) for basis, _ in self._groups]
-        self.isa_circuits = _transpile(circuits, target, optimization_level)
+        self.isa_circuits = _transpile(circuits, target, optimization_level, seed)
         self._masks = [
             np.array([_support_mask(labels[t]) for t in terms], dtype=np.uint64)
             for _, terms in self._groups
@@ -263,12 +285,22 @@ class SamplerExecutor(Executor):
         if state is not None and self._seeded:
             self._rng.bit_generator.state = dict(state)
 
+    def _call_sampler(self) -> BaseSamplerV2:
+        """The sampler for this call: a runtime context's on the same device, else our own."""
+        context = _open_runtime_context(self.device)
+        if context is None:
+            return self.sampler
+        if self._context_sampler is None or self._context_sampler[0] is not context:
+            self._context_sampler = (context, _runtime_sampler(context))
+        return self._context_sampler[1]
+
     def _run(self, angles: np.ndarray) -> np.ndarray:
         m = angles.shape[0]
+        sampler = self._call_sampler()
         if self._seeded:
-            _set_sampler_seed(self.sampler, int(self._rng.integers(2**31 - 1)))
+            _set_sampler_seed(sampler, int(self._rng.integers(2**31 - 1)))
         pubs = [(isa, _bindings(isa, angles, (m,)), self.shots) for isa in self.isa_circuits]
-        result = self.sampler.run(pubs, shots=self.shots).result()
+        result = sampler.run(pubs, shots=self.shots).result()
         term_values = np.zeros((m, self._n_terms))
         for (_, terms), masks, pub_result in zip(self._groups, self._masks, result, strict=True):
             outcomes = _outcomes(getattr(pub_result.data, _CREG).array)  # (M, shots) uint64
@@ -402,6 +434,28 @@ def _runtime_backend(mode: Any) -> BackendV2:
     return backend
 
 
+def _primitive_backend(primitive: Any) -> BackendV2 | None:
+    """The backend a primitive runs on, whose ISA its circuits must match (``None`` if unknown)."""
+    backend = getattr(primitive, "_backend", None)
+    if callable(getattr(primitive, "backend", None)):  # qiskit-ibm-runtime primitives
+        with contextlib.suppress(Exception):  # best effort: else the private attribute
+            backend = primitive.backend()
+    return backend if isinstance(backend, BackendV2) else None
+
+
+def _open_runtime_context(device: BackendV2 | None) -> Any:
+    """The ``Session``/``Batch`` whose ``with`` block is open on ``device``, if any."""
+    if device is None or "qiskit_ibm_runtime" not in sys.modules:
+        return None
+    from qiskit_ibm_runtime.utils.default_session import get_cm_session
+
+    context = get_cm_session()
+    on = getattr(context, "_backend", None)
+    if on is None or _backend_name(on) != _backend_name(device):
+        return None
+    return context
+
+
 def _is_runtime_mode(obj: Any) -> bool:
     module = type(obj).__module__
     return module.startswith("qiskit_ibm_runtime") and type(obj).__name__ in {"Session", "Batch"}
@@ -486,24 +540,26 @@ def make_executor(
     opts = dict(backend_options or {})
     level = optimization_level
 
-    def sampler_on(sampler, target, name, default_shots=DEFAULT_DEVICE_SHOTS):
+    def sampler_on(sampler, target, name, device=None):
         return SamplerExecutor(
             shiftable,
             sampler,
-            shots=shots or default_shots,
+            shots=shots or DEFAULT_DEVICE_SHOTS,
             name=name,
             target=target,
             seed=seed,
             optimization_level=level,
+            device=device,
         )
 
     from qiskit_aer import AerSimulator
     from qiskit_aer.primitives import SamplerV2 as AerSampler
 
-    def aer(sim: AerSimulator, name: str, exact_ok: bool):
+    def aer(sim: AerSimulator, name: str, exact_ok: bool, device: BackendV2 | None = None):
         if shots is None and exact_ok:
-            return EstimatorExecutor(shiftable, AerExactEstimator(sim), name=name, target=sim)
-        return sampler_on(AerSampler.from_backend(sim), sim, name)
+            estimator = AerExactEstimator(sim)
+            return EstimatorExecutor(shiftable, estimator, name=name, target=sim, seed=seed)
+        return sampler_on(AerSampler.from_backend(sim), sim, name, device)
 
     if isinstance(backend, str):
         if backend == TORCH_BACKEND:
@@ -513,7 +569,8 @@ def make_executor(
             return aer(sim, "aer", exact_ok=True)
         if backend.startswith("fake_"):
             device = fake_device(backend)
-            return aer(AerSimulator.from_backend(device, **opts), backend, exact_ok=False)
+            sim = AerSimulator.from_backend(device, **opts)
+            return aer(sim, backend, exact_ok=False, device=device)
         if backend.startswith("ibm:") and len(backend) > 4:
             device = _ibm_backend(backend[4:])
             return sampler_on(_runtime_sampler(device), device, backend)
@@ -527,11 +584,13 @@ def make_executor(
             raise ConfigurationError(
                 "shots applies to sampler-based backends; set the precision on your estimator"
             )
-        return EstimatorExecutor(shiftable, backend, name=type(backend).__name__)
+        target = _primitive_backend(backend)
+        name = type(backend).__name__ + (f" on {_backend_name(target)}" if target else "")
+        return EstimatorExecutor(shiftable, backend, name=name, target=target, seed=seed)
     if isinstance(backend, BaseSamplerV2):
-        target = getattr(backend, "_backend", None)
-        target = target if isinstance(target, BackendV2) else None
-        return sampler_on(backend, target, type(backend).__name__)
+        target = _primitive_backend(backend)
+        name = type(backend).__name__ + (f" on {_backend_name(target)}" if target else "")
+        return sampler_on(backend, target, name)
     if _is_runtime_mode(backend):
         device = _runtime_backend(backend)
         return sampler_on(_runtime_sampler(backend), device, f"{_backend_name(device)} (runtime)")
@@ -547,7 +606,7 @@ def make_executor(
     if isinstance(backend, BackendV2):
         if type(backend).__module__.startswith("qiskit_ibm_runtime.fake_provider"):
             sim = AerSimulator.from_backend(backend, **opts)
-            return aer(sim, _backend_name(backend), exact_ok=False)
+            return aer(sim, _backend_name(backend), exact_ok=False, device=backend)
         return sampler_on(BackendSamplerV2(backend=backend), backend, _backend_name(backend))
     raise BackendError(
         f"unsupported backend object of type {type(backend).__name__}; pass a backend name, a "

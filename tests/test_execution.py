@@ -142,6 +142,47 @@ def test_ibm_runtime_session_and_batch(mode_cls):
     np.testing.assert_allclose(out, [[-1.0], [0.0]], atol=0.15)
 
 
+def test_layer_built_outside_runs_inside_an_open_session_on_its_device():
+    layer = hq.QuantumLayer(circuits.ry(1), backend="fake_manila", shots=3000, seed=2)
+    executor = layer.engine.executor
+    x = torch.tensor([[np.pi / 2], [0.0]])
+    layer(x)  # outside any session: the executor's own Aer sampler
+    assert executor._context_sampler is None
+    with runtime.Session(backend=FakeManilaV2()) as session:
+        out = layer(x)
+        context, sampler = executor._context_sampler
+        assert context is session and sampler.mode is session
+    np.testing.assert_allclose(out.detach().numpy(), [[-1.0], [0.0]], atol=0.15)
+    with runtime.Batch(backend=runtime.fake_provider.FakeLimaV2()):
+        layer(x)  # a context on another device is not this layer's: it is left alone
+        assert executor._context_sampler[0] is session
+
+
+def test_runtime_estimator_gets_circuits_in_its_device_isa():
+    from qiskit_ibm_runtime.executor_estimator import Estimator
+
+    estimator = Estimator(mode=FakeManilaV2())
+    engine = CircuitEngine(mixed_spec(), backend=estimator)
+    assert "fake_manila" in engine.backend_name
+    assert set(engine.executor.isa_circuit.count_ops()) <= {"rz", "sx", "x", "ecr", "cx", "id"}
+    theta = np.array([[0.4, -1.1], [2.0, 0.3]])
+    expected = statevector_expectations(mixed_spec(), theta)
+    assert np.abs(engine.forward(theta) - expected).max() < 0.35  # noisy device, finite precision
+
+
+def test_seed_fixes_the_transpiled_layout():
+    spec = circuits.variational(5, 2, entanglement="full")  # needs routing (randomised)
+    layouts = {
+        tuple(
+            CircuitEngine(spec, backend="fake_manila", seed=7)
+            .executor.isa_circuits[0]
+            .layout.final_index_layout()
+        )
+        for _ in range(6)
+    }
+    assert len(layouts) == 1
+
+
 def test_ibm_without_account_is_a_clear_error(monkeypatch, tmp_path):
     def no_account(*args, **kwargs):
         raise runtime.accounts.AccountNotFoundError("Unable to find account.")
