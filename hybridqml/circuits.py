@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -81,8 +82,16 @@ def _as_observable(obs: ObservableLike, n_qubits: int, index: int) -> SparsePaul
     return SparsePauliOp(op.paulis, op.coeffs.real.astype(complex))
 
 
-def _as_parameters(params: Iterable[Parameter], role: str) -> tuple[Parameter, ...]:
-    out = tuple(params)
+def _as_parameters(params: Iterable[Parameter] | Parameter, role: str) -> tuple[Parameter, ...]:
+    if isinstance(params, Parameter):  # a single parameter (ParameterVector is not one)
+        params = [params]
+    try:
+        out = tuple(params)
+    except TypeError:
+        raise CircuitError(
+            f"{role} must be a sequence of qiskit Parameters or a ParameterVector, got "
+            f"{type(params).__name__}"
+        ) from None
     for p in out:
         if not isinstance(p, Parameter):
             raise CircuitError(f"{role} must be qiskit Parameters, got {p!r} ({type(p).__name__})")
@@ -100,8 +109,9 @@ class ParameterizedCircuit:
         circuit: A unitary Qiskit circuit (no measurements or resets).
         input_params: Parameters bound from input data, in input-column order.
         weight_params: Trainable parameters, in the order of the layer's ``weight`` tensor.
-        observables: Pauli observables (``SparsePauliOp``, ``Pauli`` or labels). Defaults to Z on
-            each qubit.
+        observables: Pauli observables (``SparsePauliOp``, ``Pauli`` or labels), or a single
+            one (a ``SparsePauliOp`` is one observable however many terms it has). Defaults to
+            Z on each qubit.
 
     Raises:
         CircuitError: if a parameter of the circuit is neither an input nor a weight, a listed
@@ -127,7 +137,7 @@ class ParameterizedCircuit:
         circuit: QuantumCircuit,
         input_params: Sequence[Parameter] | ParameterVector,
         weight_params: Sequence[Parameter] | ParameterVector = (),
-        observables: Sequence[ObservableLike] | None = None,
+        observables: Sequence[ObservableLike] | ObservableLike | None = None,
     ) -> None:
         if not isinstance(circuit, QuantumCircuit):
             raise CircuitError(f"circuit must be a qiskit QuantumCircuit, got {type(circuit)!r}")
@@ -158,6 +168,9 @@ class ParameterizedCircuit:
             raise CircuitError("the circuit has no qubits")
         if observables is None:
             obs = z_observables(circuit.num_qubits)
+        elif isinstance(observables, (str, Pauli, SparsePauliOp)):
+            # one observable, not a sequence of its terms or characters
+            obs = (_as_observable(observables, circuit.num_qubits, 0),)
         else:
             obs = tuple(_as_observable(o, circuit.num_qubits, i) for i, o in enumerate(observables))
             if not obs:
@@ -256,7 +269,7 @@ def ry(n_qubits: int = 1) -> ParameterizedCircuit:
         >>> ry(1).n_inputs, ry(1).n_weights
         (1, 0)
     """
-    _check_positive("n_qubits", n_qubits)
+    n_qubits = _check_positive("n_qubits", n_qubits)
     x = ParameterVector("x", n_qubits)
     qc = QuantumCircuit(n_qubits, name="ry")
     for q in range(n_qubits):
@@ -310,8 +323,8 @@ def variational(
         >>> spec.n_weights
         8
     """
-    _check_positive("n_qubits", n_qubits)
-    _check_positive("layers", layers)
+    n_qubits = _check_positive("n_qubits", n_qubits)
+    layers = _check_positive("layers", layers)
     pairs = entangling_pairs(n_qubits, entanglement)
     x = ParameterVector("x", n_qubits)
     w = ParameterVector("w", n_qubits * layers)
@@ -326,6 +339,7 @@ def variational(
     return ParameterizedCircuit(qc, list(x), list(w))
 
 
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+def _check_positive(name: str, value: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise CircuitError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

@@ -32,6 +32,7 @@ from hybridqml.execution import (
     TORCH_OPTIONS,
     Executor,
     make_executor,
+    valid_seed,
 )
 from hybridqml.gradients import GradientRule, ShiftableCircuit, get_rule
 
@@ -39,6 +40,22 @@ __all__ = ["NATIVE_GRADIENTS", "CircuitEngine", "default_gradient"]
 
 #: Gradients computed by torch itself; they need ``backend="torch"``.
 NATIVE_GRADIENTS = ("backprop", "adjoint")
+#: Smallest finite-difference / SPSA step accepted with shot noise: the noise of a difference
+#: quotient grows like 1 / (step * sqrt(shots)), so tiny steps turn gradients into noise.
+MIN_STEP_WITH_SHOTS = 0.05
+
+
+def _check_step_with_shots(rule: GradientRule | None, shots: int | None) -> None:
+    epsilon = getattr(rule, "epsilon", None)
+    if shots is None or epsilon is None or epsilon >= MIN_STEP_WITH_SHOTS:
+        return
+    noise = 1.0 / (2.0 * epsilon * shots**0.5)
+    raise ConfigurationError(
+        f"gradient {rule.name!r} with step {epsilon:g} under {shots}-shot noise would be noise "
+        f"itself (about +-{noise:.3g} per derivative); use gradient='parameter-shift' (unbiased "
+        f"with shots) or a step >= {MIN_STEP_WITH_SHOTS}, e.g. "
+        f"{type(rule).__name__}(epsilon=0.1)"
+    )
 
 
 def default_gradient(backend: Any) -> str:
@@ -102,6 +119,7 @@ class CircuitEngine:
                 "circuits.variational()"
             )
         self.spec = spec
+        seed = valid_seed(seed)
         self._requested = gradient
         self._config = {
             "backend": backend,
@@ -115,6 +133,7 @@ class CircuitEngine:
         self._shiftable: ShiftableCircuit | None = None
         # torch-native gradients need neither the shiftable form nor an executor up front
         self._executor: Executor | None = None if self.simulator else self._build_executor()
+        _check_step_with_shots(self.rule, self.shots)
 
     @property
     def shiftable(self) -> ShiftableCircuit:
@@ -200,6 +219,8 @@ class CircuitEngine:
         ``"torch"`` and another backend, ``shots`` and ``backend_options`` are not inherited.
         """
         gradient = options.pop("gradient", self._requested)
+        if "seed" in options:
+            options["seed"] = valid_seed(options["seed"])
         inherited = dict(self._config)
         if _is_torch(backend) != _is_torch(inherited["backend"]):
             inherited.update(shots=None, backend_options={})
@@ -211,6 +232,7 @@ class CircuitEngine:
         try:
             self.simulator = self._build_simulator()
             self._executor = None if self.simulator else make_executor(self.shiftable, **config)
+            _check_step_with_shots(self.rule, self.shots)
         except Exception:
             self._config, self.gradient, self.rule, self.simulator, self._executor = old
             raise

@@ -51,12 +51,14 @@ from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
 __all__ = [
     "DEFAULT_DEVICE_SHOTS",
     "DEFAULT_OPTIMIZATION_LEVEL",
+    "DEFAULT_TRANSPILER_SEED",
     "TORCH_BACKEND",
     "TORCH_OPTIONS",
     "EstimatorExecutor",
     "Executor",
     "SamplerExecutor",
     "make_executor",
+    "valid_seed",
 ]
 
 #: Shots used on devices (fake or real) when the caller does not choose: devices cannot be exact.
@@ -411,6 +413,26 @@ def _positive_shots(shots: int | None) -> int | None:
     return int(shots)
 
 
+def valid_seed(seed: Any) -> int | None:
+    """``seed`` as an int (or ``None``); anything else is a :class:`ConfigurationError`."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigurationError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
+def _aer_simulator(make: Any, options: Mapping[str, Any], *args: Any) -> Any:
+    """Call an Aer constructor with ``backend_options``, translating Aer's option errors."""
+    try:
+        return make(*args, **options)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"invalid backend_options for Aer: {exc}; see AerSimulator's documented options "
+            "(e.g. method, device, max_parallel_threads)"
+        ) from exc
+
+
 def _import(module: str, what: str):
     try:
         return importlib.import_module(module)
@@ -537,6 +559,7 @@ def make_executor(
         [[0.0]]
     """
     shots = _positive_shots(shots)
+    seed = valid_seed(seed)
     opts = dict(backend_options or {})
     level = optimization_level
 
@@ -565,11 +588,11 @@ def make_executor(
         if backend == TORCH_BACKEND:
             return _torch_executor(shiftable, shots, opts)
         if backend == "aer":
-            sim = AerSimulator(**{**_AER_EXACT_OPTIONS, **opts})
+            sim = _aer_simulator(AerSimulator, {**_AER_EXACT_OPTIONS, **opts})
             return aer(sim, "aer", exact_ok=True)
         if backend.startswith("fake_"):
             device = fake_device(backend)
-            sim = AerSimulator.from_backend(device, **opts)
+            sim = _aer_simulator(AerSimulator.from_backend, opts, device)
             return aer(sim, backend, exact_ok=False, device=device)
         if backend.startswith("ibm:") and len(backend) > 4:
             device = _ibm_backend(backend[4:])
@@ -598,14 +621,14 @@ def make_executor(
         sim = backend
         if opts:
             sim = copy.copy(backend)
-            sim.set_options(**opts)
+            _aer_simulator(sim.set_options, opts)
         noisy = sim.options.noise_model is not None
         return aer(sim, _backend_name(sim), exact_ok=not noisy)
     if _is_ibm_backend(backend):
         return sampler_on(_runtime_sampler(backend), backend, _backend_name(backend))
     if isinstance(backend, BackendV2):
         if type(backend).__module__.startswith("qiskit_ibm_runtime.fake_provider"):
-            sim = AerSimulator.from_backend(backend, **opts)
+            sim = _aer_simulator(AerSimulator.from_backend, opts, backend)
             return aer(sim, _backend_name(backend), exact_ok=False, device=backend)
         return sampler_on(BackendSamplerV2(backend=backend), backend, _backend_name(backend))
     raise BackendError(

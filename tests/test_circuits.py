@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
-from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit.quantum_info import Pauli, SparsePauliOp, Statevector
 
 from hybridqml import circuits
 from hybridqml.circuits import ParameterizedCircuit
@@ -33,6 +33,21 @@ def test_observables_accept_labels_and_paulis():
     qc, x, w = _simple()
     spec = ParameterizedCircuit(qc, [x], [w], observables=["XX", SparsePauliOp(["ZI", "IZ"])])
     assert spec.n_outputs == 2
+
+
+@pytest.mark.parametrize("single", [SparsePauliOp(["ZI", "IX"], [0.5, 2.0]), "XZ", Pauli("YY")])
+def test_a_single_observable_is_one_output_not_one_per_term(single):
+    qc, x, w = _simple()
+    spec = ParameterizedCircuit(qc, [x], [w], observables=single)
+    assert spec.n_outputs == 1
+    assert spec.observables[0] == SparsePauliOp(single).simplify()
+
+
+def test_a_single_parameter_or_a_non_sequence_for_the_parameter_lists():
+    qc, x, w = _simple()
+    assert ParameterizedCircuit(qc, x, w).parameters == (x, w)
+    with pytest.raises(CircuitError, match=r"sequence of qiskit Parameters.*int"):
+        ParameterizedCircuit(qc, 5, [w])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -124,6 +139,7 @@ def test_builder_argument_errors():
         circuits.variational(0, 1)
     with pytest.raises(CircuitError, match="positive integer"):
         circuits.ry(2.5)  # type: ignore[arg-type]
+    assert circuits.variational(np.int64(2), np.int64(1)).n_weights == 2  # numpy integers
 
 
 def test_parameter_order_independent_of_names():

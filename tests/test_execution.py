@@ -92,6 +92,16 @@ def test_fake_device_runs_with_noise_and_layout():
     assert jac.shape == (1, 3, 6) and np.isfinite(jac).all()
 
 
+def test_fake_device_noise_is_really_applied():
+    # H then RY(pi/2) prepares |1>: ideal sampling gives <Z> = -1 exactly on every shot, so any
+    # deviation is the device's noise model (readout and gate errors), not shot noise
+    theta = np.full((10, 1), np.pi / 2)
+    ideal = CircuitEngine(circuits.ry(1), backend="aer", shots=2000, seed=1).forward(theta)
+    np.testing.assert_array_equal(ideal, -1.0)
+    noisy = CircuitEngine(circuits.ry(1), backend="fake_manila", shots=2000, seed=1)
+    assert noisy.forward(theta).mean() > -0.99
+
+
 def test_fake_device_defaults_to_device_shots():
     engine = CircuitEngine(circuits.ry(1), backend="fake_manila", seed=0)
     assert engine.shots == hq.execution.DEFAULT_DEVICE_SHOTS
@@ -159,8 +169,7 @@ def test_layer_built_outside_runs_inside_an_open_session_on_its_device():
 
 
 def test_runtime_estimator_gets_circuits_in_its_device_isa():
-    from qiskit_ibm_runtime.executor_estimator import Estimator
-
+    Estimator = pytest.importorskip("qiskit_ibm_runtime.executor_estimator").Estimator
     estimator = Estimator(mode=FakeManilaV2())
     engine = CircuitEngine(mixed_spec(), backend=estimator)
     assert "fake_manila" in engine.backend_name

@@ -239,6 +239,20 @@ def test_bad_shots(shots):
         hq.QuantumLayer(circuits.ry(1), shots=shots)
 
 
+@pytest.mark.parametrize("seed", ["abc", -1, 1.5, True])
+def test_bad_seed(seed):
+    with pytest.raises(ConfigurationError, match="seed must be a non-negative integer"):
+        hq.QuantumLayer(circuits.ry(1), shots=10, seed=seed)
+    with pytest.raises(ConfigurationError, match="seed must be a non-negative integer"):
+        hq.QuantumLayer(circuits.ry(1), gradient="spsa", seed=seed)
+
+
+@pytest.mark.parametrize("backend", ["aer", "fake_manila"])
+def test_unknown_aer_backend_options_are_configuration_errors(backend):
+    with pytest.raises(ConfigurationError, match=r"invalid backend_options for Aer.*foo"):
+        hq.QuantumLayer(circuits.ry(1), backend=backend, backend_options={"foo": 1})
+
+
 @pytest.mark.parametrize(
     ("backend", "message"),
     [
@@ -269,6 +283,32 @@ def test_finite_diff_and_spsa_layers_train_end_to_end():
         layer = hq.QuantumLayer(circuits.variational(2, 1), gradient=gradient, seed=1)
         layer(x).sum().backward()
         assert torch.isfinite(layer.weight.grad).all()
+
+
+@pytest.mark.parametrize("gradient", ["finite-diff", "spsa"])
+def test_tiny_difference_steps_under_shot_noise_are_refused(gradient):
+    spec = circuits.ry(1)
+    with pytest.raises(ConfigurationError, match=r"parameter-shift.*epsilon=0.1"):
+        hq.QuantumLayer(spec, shots=1000, gradient=gradient)
+    with pytest.raises(ConfigurationError, match="1024-shot noise"):  # device default shots
+        hq.QuantumLayer(spec, backend="fake_manila", gradient=gradient)
+    layer = hq.QuantumLayer(spec, gradient=gradient)
+    with pytest.raises(ConfigurationError, match="shot noise"):
+        layer.set_backend("aer", shots=100)
+    assert layer.engine.shots is None  # the failed switch changed nothing
+
+
+def test_a_large_enough_finite_difference_step_works_with_shots():
+    from hybridqml.gradients import FiniteDifference
+
+    layer = hq.QuantumLayer(
+        circuits.ry(1), shots=20000, seed=3, gradient=FiniteDifference(epsilon=0.2)
+    )
+    x = torch.full((1, 1), 0.3, requires_grad=True)
+    layer(x).sum().backward()
+    # central difference of -sin x with h = 0.2: -cos(x) sin(h) / h, shot noise ~ 0.018
+    expected = -np.cos(0.3) * np.sin(0.2) / 0.2
+    assert abs(x.grad.item() - expected) < 0.08
 
 
 def test_repr_mentions_backend():
