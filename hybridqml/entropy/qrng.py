@@ -7,29 +7,54 @@ Two reply formats are supported (see ``shared/entropy.md``):
 * ``"anu"`` (ANU Quantum Numbers): ``GET <url>?length=L&type=uint8`` (or ``type=hex16&size=S``) with
   ``x-api-key: <token>``; JSON ``{"success": true, "type": ..., "length": "L", "data": [...]}``.
 
-Transport: a :class:`requests.Session` whose adapter carries a :class:`urllib3.util.Retry`:
-exponential backoff with jitter, ``Retry-After`` honoured but capped (and jittered; an unparseable
-value falls back to the backoff instead of raising), retries on connection errors, 429 and 5xx
-only. ``raise_on_status=False``: once retries are exhausted the final status is turned into a
-:class:`~hybridqml.exceptions.QRNGError` here, so no third-party error text (which holds URLs) is
-shown. 401/403 are not retried. The token is kept in headers only, never in the URL, ``repr``,
-``str``, logs or exception messages. TLS certificates are always verified.
+Transport: a :class:`requests.Session` whose adapter makes exactly one HTTP attempt per call; the
+retry loop is the client's own, driven by a :class:`urllib3.util.Retry` policy object
+(:attr:`QRNGSource.retry`) so that every failure of one logical request shares one budget of
+``max_retries`` retries and one backoff schedule:
+
+* retried: connection errors and timeouts, a connection dropped or a body left unreadable while the
+  reply is read (truncated or broken chunked body, undecodable content, read timeout), HTTP 429 and
+  every 5xx status;
+* backoff: ``backoff_factor * 2**(k-1)`` seconds before the k-th retry (the first retry waits too)
+  plus up to ``backoff_jitter`` seconds of uniform jitter, capped at ``backoff_max``;
+* ``Retry-After`` honoured on retried statuses but capped at ``retry_after_max`` and jittered; an
+  unparseable value falls back to the backoff instead of raising;
+* not retried: 401/403 (raised at once), other statuses, malformed replies, TLS failures.
+
+Error messages state the real number of HTTP attempts made. :attr:`QRNGSource.requests_made` and
+:attr:`QRNGSource.failures` count HTTP requests (every attempt) and failed ones; an
+:class:`~hybridqml.entropy.pool.EntropyPool` reports them in its provenance.
+
+Secrets: the token is kept in headers only, never in the URL, ``repr``, ``str``, logs or exception
+messages. It must be printable ASCII without whitespace (a trailing newline from a file or an
+environment variable is rejected at construction, without echoing the value). Every
+:class:`~hybridqml.exceptions.QRNGError` leaves the client without a ``__cause__`` or
+``__context__``: third-party exceptions (whose text can hold header values or URLs with query
+strings) are reduced to their type names. TLS certificates are always verified, and plain
+``http://`` is accepted only for loopback hosts unless ``allow_insecure_http=True``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
+import math
 import os
 import random
+import re
 import threading
+import time
 import urllib.parse
+import warnings
+from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any, Final, Literal
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError
 from urllib3.util import Retry
 
 from hybridqml.entropy.sources import EntropySource, SourceKind
@@ -39,6 +64,7 @@ __all__ = [
     "DEFAULT_MAX_REQUEST_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "LOOPBACK_HOSTS",
     "RETRY_STATUSES",
     "TOKEN_ENV_VAR",
     "QRNGSource",
@@ -63,12 +89,26 @@ DEFAULT_BACKOFF_JITTER: Final[float] = 0.5
 DEFAULT_RETRY_AFTER_MAX: Final[float] = 60.0
 #: Consecutive short or empty replies tolerated while topping up one read.
 DEFAULT_MAX_SHORT_REPLIES: Final[int] = 3
-RETRY_STATUSES: Final[frozenset[int]] = frozenset({429, 500, 502, 503, 504})
+#: Statuses retried with backoff: 429 (rate-limited) and every 5xx.
+RETRY_STATUSES: Final[frozenset[int]] = frozenset({429, *range(500, 600)})
 AUTH_STATUSES: Final[frozenset[int]] = frozenset({401, 403})
+#: Hosts to which plain ``http://`` is allowed without ``allow_insecure_http`` (any loopback
+#: address, e.g. a local stand-in or proxy, also counts).
+LOOPBACK_HOSTS: Final[frozenset[str]] = frozenset({"127.0.0.1", "::1", "localhost"})
+#: Tokens must be printable ASCII without whitespace (they go into an HTTP header).
+_TOKEN_PATTERN: Final[re.Pattern[str]] = re.compile(r"[\x21-\x7e]+")
+#: Largest backoff exponent (keeps ``2**k`` a float for huge ``max_retries``).
+_MAX_BACKOFF_EXPONENT: Final[int] = 64
 
 
 class _CappedJitterRetry(Retry):
-    """``Retry`` with a capped, jittered ``Retry-After``; unparseable values mean plain backoff."""
+    """``Retry`` policy: jittered backoff from the first retry on, capped jittered ``Retry-After``.
+
+    urllib3 2.x waits 0 s before the first retry and adds no jitter to ``Retry-After``; this
+    subclass waits ``backoff_factor * 2**(k-1)`` plus jitter before the k-th retry, capped at
+    ``backoff_max``, and caps ``Retry-After`` at ``retry_after_cap`` (an unparseable value means
+    plain backoff).
+    """
 
     def __init__(self, *args: Any, retry_after_cap: float = DEFAULT_RETRY_AFTER_MAX, **kw: Any):
         super().__init__(*args, **kw)
@@ -78,6 +118,18 @@ class _CappedJitterRetry(Retry):
         new = super().new(**kw)
         new.retry_after_cap = self.retry_after_cap
         return new
+
+    def get_backoff_time(self) -> float:
+        consecutive = len(
+            list(takewhile(lambda h: h.redirect_location is None, reversed(self.history)))
+        )
+        if consecutive == 0:
+            return 0.0
+        exponent = min(consecutive - 1, _MAX_BACKOFF_EXPONENT)
+        value = self.backoff_factor * 2.0**exponent
+        if self.backoff_jitter:
+            value += random.random() * self.backoff_jitter
+        return float(max(0.0, min(self.backoff_max, value)))
 
     def get_retry_after(self, response: Any) -> float | None:
         try:
@@ -110,6 +162,14 @@ class _Secret:
     __str__ = __repr__
 
 
+@dataclass(frozen=True)
+class _Transient:
+    """A failed attempt worth retrying: why, and the reply (for ``Retry-After``) if any."""
+
+    reason: str
+    response: Any = None
+
+
 def _redact_url(url: str) -> str:
     """Scheme, host and path only (a query string may hold credentials)."""
     parts = urllib.parse.urlsplit(url)
@@ -118,27 +178,95 @@ def _redact_url(url: str) -> str:
     )
 
 
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower().rstrip(".") in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_token(token: object) -> str:
+    """Validate a token without ever putting its value into a message."""
+    if not isinstance(token, str):
+        raise ConfigurationError(f"the QRNG token must be a str, got {type(token).__name__}")
+    if not _TOKEN_PATTERN.fullmatch(token):
+        raise ConfigurationError(
+            "the QRNG token contains whitespace, control or non-ASCII characters (often a "
+            "trailing newline from a file or environment variable); strip it and try again "
+            "(the token is not shown)"
+        )
+    return token
+
+
+def _check_timeout(timeout: object) -> float | tuple[float, float]:
+    values = timeout if isinstance(timeout, tuple) else (timeout,)
+    if len(values) not in (1, 2) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in values
+    ):
+        raise ConfigurationError(
+            "timeout must be a positive number of seconds or a (connect, read) pair of them"
+        )
+    return timeout  # type: ignore[return-value]
+
+
+def _chain_has(exc: BaseException, kind: type[BaseException]) -> bool:
+    """``True`` if ``exc``, its causes/contexts or its wrapped ``args`` include a ``kind``."""
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, kind):
+            return True
+        stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None)))
+        stack.extend(item.args)
+    return False
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
 class QRNGSource(EntropySource):
     """Random bytes from an HTTP quantum random number service.
 
     Args:
-        url: Endpoint URL (``https://.../entropy`` for eaas, the ANU API URL for anu).
-        token: API token. ``None`` reads it from the environment variable ``token_env``.
+        url: Endpoint URL (``https://.../entropy`` for eaas, the ANU API URL for anu). Plain
+            ``http://`` is accepted only for loopback hosts (``127.0.0.1``, ``::1``,
+            ``localhost``) unless ``allow_insecure_http`` is set.
+        token: API token (printable ASCII, no whitespace). ``None`` reads it from the
+            environment variable ``token_env``.
         provider: ``"eaas"`` or ``"anu"``.
         max_request_bytes: Largest number of bytes asked in one request (reads are split).
         timeout: ``(connect, read)`` timeouts in seconds, or one number for both.
-        max_retries: Retries per request on connection errors, 429 and 5xx.
-        backoff_factor: Exponential backoff base in seconds (``factor * 2**(k-1)``).
-        backoff_max: Largest backoff in seconds.
+        max_retries: Retries per request (so at most ``max_retries + 1`` HTTP attempts) on
+            connection errors, timeouts, replies dropped mid-body, 429 and 5xx.
+        backoff_factor: Exponential backoff base in seconds: ``factor * 2**(k-1)`` before the
+            k-th retry.
+        backoff_max: Largest backoff in seconds (jitter included).
         backoff_jitter: Uniform random seconds added to each backoff and ``Retry-After`` wait.
         retry_after_max: Cap on a server's ``Retry-After`` in seconds.
         max_short_replies: Consecutive short or empty replies tolerated before raising.
         anu_type: ``"uint8"`` or ``"hex16"`` reply encoding (anu only).
         token_env: Environment variable holding the token when ``token`` is ``None``.
         session: An existing :class:`requests.Session` to configure and use (for custom transport).
+        allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear
+            text (warned about with a :class:`UserWarning`).
+
+    Attributes:
+        requests_made: HTTP requests sent so far (every attempt, retries included).
+        failures: HTTP requests that failed (transport error, error status or unusable reply).
+        retry: The :class:`urllib3.util.Retry` policy (budget, backoff, ``Retry-After``).
 
     Raises:
-        ConfigurationError: Bad arguments or no token.
+        ConfigurationError: Bad arguments, no token, a token with whitespace or control
+            characters, or plain ``http://`` to a remote host.
 
     Example:
         >>> import os
@@ -167,47 +295,70 @@ class QRNGSource(EntropySource):
         anu_type: Literal["uint8", "hex16"] = "uint8",
         token_env: str = TOKEN_ENV_VAR,
         session: requests.Session | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         if provider not in PROVIDERS:
             raise ConfigurationError(f"provider must be one of {PROVIDERS}, got {provider!r}")
-        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError("url must be an http(s) URL")
+        try:
+            parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+            host = None if parts is None else parts.hostname
+        except ValueError:
+            parts = host = None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            raise ConfigurationError("url must be an http(s) URL with a host")
+        if parts.scheme == "http" and not _is_loopback(host):
+            if not allow_insecure_http:
+                raise ConfigurationError(
+                    f"plain http:// would send the QRNG token unencrypted to {host!r}; use "
+                    "https://, or pass allow_insecure_http=True if you accept that risk"
+                )
+            warnings.warn(
+                f"QRNGSource: sending the QRNG token in clear text over plain http:// to "
+                f"{host!r} (allow_insecure_http=True); use https:// where possible",
+                UserWarning,
+                stacklevel=2,
+            )
         if token is None:
             token = os.environ.get(token_env)
         if not token:
             raise ConfigurationError(f"no QRNG token given and ${token_env} is not set")
+        token = _check_token(token)
         limit = ANU_MAX_REQUEST_BYTES if provider == "anu" else None
-        if not isinstance(max_request_bytes, int) or max_request_bytes < 1:
+        if _bad_int(max_request_bytes, 1):
             raise ConfigurationError("max_request_bytes must be a positive int")
         if limit is not None and max_request_bytes > limit:
             raise ConfigurationError(f"max_request_bytes must be <= {limit} for provider 'anu'")
-        if not isinstance(max_retries, int) or max_retries < 0:
+        if _bad_int(max_retries, 0):
             raise ConfigurationError("max_retries must be a non-negative int")
-        if not isinstance(max_short_replies, int) or max_short_replies < 0:
+        if _bad_int(max_short_replies, 0):
             raise ConfigurationError("max_short_replies must be a non-negative int")
-        if min(backoff_factor, backoff_max, backoff_jitter, retry_after_max) < 0:
-            raise ConfigurationError("backoff and Retry-After settings must be >= 0")
+        delays = (backoff_factor, backoff_max, backoff_jitter, retry_after_max)
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf
+            for v in delays
+        ):
+            raise ConfigurationError("backoff and Retry-After settings must be finite and >= 0")
         if anu_type not in ("uint8", "hex16"):
             raise ConfigurationError("anu_type must be 'uint8' or 'hex16'")
         self.url = url
         self.provider = provider
         self.max_request_bytes = max_request_bytes
-        self.timeout = timeout
+        self.timeout = _check_timeout(timeout)
         self.max_retries = max_retries
         self.max_short_replies = max_short_replies
         self.anu_type = anu_type
         self._token = _Secret(token)
-        self.name = f"qrng({provider}, {_redact_url(url)})"
+        self._safe_url = _redact_url(url)
+        self.name = f"qrng({provider}, {self._safe_url})"
         self.requests_made = 0
         self.failures = 0
         self._lock = threading.Lock()
         self.retry = _CappedJitterRetry(
             total=max_retries,
-            connect=max_retries,
-            read=max_retries,
-            status=max_retries,
-            other=0,
+            connect=None,
+            read=None,
+            status=None,
+            other=None,
             redirect=0,
             allowed_methods=frozenset({"GET"}),
             status_forcelist=RETRY_STATUSES,
@@ -221,13 +372,15 @@ class QRNGSource(EntropySource):
         )
         self.session = session if session is not None else requests.Session()
         self.session.verify = True
-        adapter = HTTPAdapter(max_retries=self.retry)
+        # One HTTP attempt per call: the retry loop is in _request, where reply-body failures
+        # are visible and every attempt is counted.
+        adapter = HTTPAdapter(max_retries=Retry(total=0, redirect=False, raise_on_status=False))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
     def __repr__(self) -> str:
         return (
-            f"QRNGSource(url={_redact_url(self.url)!r}, provider={self.provider!r}, "
+            f"QRNGSource(url={self._safe_url!r}, provider={self.provider!r}, "
             f"max_request_bytes={self.max_request_bytes}, token=***)"
         )
 
@@ -251,29 +404,72 @@ class QRNGSource(EntropySource):
 
     def _read(self, n: int) -> bytes:
         with self._lock:
-            out = bytearray()
-            short_replies = 0
-            while len(out) < n:
-                want = min(n - len(out), self.max_request_bytes)
-                chunk = self._request(want)
-                out += chunk
-                if len(chunk) < want:
-                    short_replies += 1
-                    logger.debug("short QRNG reply: %d of %d bytes", len(chunk), want)
-                    if short_replies > self.max_short_replies:
-                        self.failures += 1
-                        raise QRNGError(
-                            f"{self.name}: {short_replies} consecutive short replies "
-                            f"(last {len(chunk)} of {want} bytes); refusing to pad"
-                        )
-                else:
-                    short_replies = 0
-            return bytes(out)
+            try:
+                return self._read_locked(n)
+            except QRNGError as exc:
+                message = str(exc)
+        # Raised outside the except block: no __cause__/__context__, so no third-party text
+        # (header values, URLs with queries, reply bodies) travels with the error.
+        raise QRNGError(message)
+
+    def _read_locked(self, n: int) -> bytes:
+        out = bytearray()
+        short_replies = 0
+        while len(out) < n:
+            want = min(n - len(out), self.max_request_bytes)
+            chunk = self._request(want)
+            out += chunk
+            if len(chunk) < want:
+                short_replies += 1
+                logger.debug("short QRNG reply: %d of %d bytes", len(chunk), want)
+                if short_replies > self.max_short_replies:
+                    raise QRNGError(
+                        f"{self.name}: {short_replies} consecutive short replies "
+                        f"(last {len(chunk)} of {want} bytes); refusing to pad"
+                    )
+            else:
+                short_replies = 0
+        return bytes(out)
 
     def _request(self, n: int) -> bytes:
-        """One validated request for ``n`` <= ``max_request_bytes`` bytes (may return fewer)."""
+        """One validated reply for ``n`` <= ``max_request_bytes`` bytes (may be short).
+
+        Transient failures are retried with the :attr:`retry` policy until its budget is spent.
+        """
+        retries = self.retry.new(history=())
+        attempts = 0
+        while True:
+            attempts += 1
+            outcome = self._attempt(n, attempts)
+            if not isinstance(outcome, _Transient):
+                return outcome
+            raw = getattr(outcome.response, "raw", None)
+            try:
+                retries = retries.increment(method="GET", url=self._safe_url, response=raw)
+                exhausted = False
+            except MaxRetryError:
+                exhausted = True
+            if exhausted:
+                allowed = _plural(self.max_retries, "retry", "retries")
+                raise QRNGError(
+                    f"{self.name}: {outcome.reason} after {_plural(attempts, 'attempt')} "
+                    f"({allowed} allowed); try again later or raise max_retries"
+                )
+            delay = retries.get_retry_after(raw) if raw is not None else None
+            if delay is None:
+                delay = retries.get_backoff_time()
+            logger.debug(
+                "QRNG attempt %d failed (%s); retrying in %.3f s", attempts, outcome.reason, delay
+            )
+            time.sleep(delay)
+
+    def _attempt(self, n: int, attempt: int) -> bytes | _Transient:
+        """One HTTP request: validated bytes, a :class:`_Transient` to retry, or a QRNGError."""
         self.requests_made += 1
-        logger.debug("QRNG request: %d bytes from %s", n, self.name)
+        logger.debug("QRNG request: %d bytes from %s (attempt %d)", n, self.name, attempt)
+        fatal: str | None = None
+        transient: str | None = None
+        response: requests.Response | None = None
         try:
             response = self.session.get(
                 self.url,
@@ -283,23 +479,39 @@ class QRNGSource(EntropySource):
                 verify=True,
                 allow_redirects=False,
             )
-        except requests.exceptions.SSLError as exc:
+        except requests.exceptions.SSLError:
+            fatal = "TLS verification failed; check the server certificate and the URL"
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            transient = _describe_transport_error(exc)
+        except (requests.exceptions.RequestException, ValueError, OSError) as exc:
+            # Building or sending the request failed (e.g. an invalid header value); the
+            # third-party message may hold the header, so only the type name is kept.
+            fatal = (
+                f"the request could not be sent ({type(exc).__name__}); check the URL and that "
+                "the token holds only printable ASCII"
+            )
+        if fatal is not None or transient is not None:
             self.failures += 1
-            raise QRNGError(f"{self.name}: TLS verification failed") from exc
-        except requests.exceptions.Timeout as exc:
-            self.failures += 1
-            raise QRNGError(f"{self.name}: timed out after {self.max_retries} retries") from exc
-        except requests.exceptions.RequestException as exc:
-            self.failures += 1
-            raise QRNGError(
-                f"{self.name}: connection failed after {self.max_retries} retries "
-                f"({type(exc).__name__})"
-            ) from exc
+            if fatal is not None:
+                raise QRNGError(f"{self.name}: {fatal}")
+            return _Transient(f"{transient}")
+        assert response is not None
         try:
-            return self._parse(response, n)
-        except QRNGError:
-            self.failures += 1
-            raise
+            status = response.status_code
+            if status in RETRY_STATUSES:
+                self.failures += 1
+                what = "rate-limited" if status == 429 else "service unavailable"
+                return _Transient(f"{what} (HTTP {status})", response)
+            try:
+                return self._parse(response, n)
+            except QRNGError:
+                self.failures += 1
+                raise
         finally:
             response.close()
 
@@ -309,15 +521,11 @@ class QRNGSource(EntropySource):
             raise QRNGError(
                 f"{self.name}: authentication rejected (HTTP {status}); check the token"
             )
-        if status in RETRY_STATUSES:
-            raise QRNGError(
-                f"{self.name}: service unavailable (HTTP {status}) after {self.max_retries} retries"
-            )
         if status != 200:
             raise QRNGError(f"{self.name}: unexpected HTTP status {status}")
         try:
             payload = response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise QRNGError(f"{self.name}: reply is not valid JSON") from exc
         if not isinstance(payload, dict):
             raise QRNGError(f"{self.name}: reply JSON is not an object")
@@ -359,3 +567,21 @@ class QRNGSource(EntropySource):
             except ValueError as exc:
                 raise QRNGError(f"{self.name}: 'data' holds invalid hex") from exc
         return bytes(out)
+
+
+def _bad_int(value: object, minimum: int) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int) or value < minimum
+
+
+def _describe_transport_error(exc: BaseException) -> str:
+    """Describe a retryable transport error from exception types only (no third-party text)."""
+    name = type(exc).__name__
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return f"connection dropped while reading the reply body ({name})"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return f"reply body could not be decoded ({name})"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"connection timed out ({name})"
+    if isinstance(exc, requests.exceptions.Timeout) or _chain_has(exc, ReadTimeoutError):
+        return f"timed out waiting for the reply ({name})"
+    return f"connection failed ({name})"

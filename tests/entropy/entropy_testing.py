@@ -6,6 +6,7 @@ import base64
 import collections
 import json
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,7 +23,10 @@ class QRNGStandIn:
     ``script`` is a queue of actions consumed one per request; when it is empty the server answers
     normally. Actions: ``("ok",)``, ``("short", k)`` (serve only k bytes), ``("status", code,
     headers)``, ``("drop",)`` (close the connection without answering), ``("raw", body)`` (200 with
-    ``body`` as is), ``("long", extra)`` (serve extra bytes).
+    ``body`` as is), ``("long", extra)`` (serve extra bytes), and replies dropped mid-body, whose
+    bytes are never recorded in ``served``: ``("truncate", k)`` (announce the full
+    ``Content-Length``, send k body bytes, close), ``("chunked_cut",)`` (chunked reply cut after
+    its first chunk), ``("stall", k, seconds)`` (send k body bytes, then stall, then close).
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -65,6 +69,12 @@ class QRNGStandIn:
         return data
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
+        stall = self._handle(h)
+        if stall:
+            time.sleep(stall)  # outside the lock: other requests are served meanwhile
+            h.close_connection = True
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> float:
         parts = urllib.parse.urlsplit(h.path)
         query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
         with self.lock:
@@ -73,7 +83,10 @@ class QRNGStandIn:
             kind = action[0]
             if kind == "drop":
                 h.close_connection = True
-                return
+                return 0.0
+            if kind in ("truncate", "chunked_cut", "stall"):
+                h.close_connection = True
+                return self._cut_reply(h, query, action)
             if kind == "status":
                 body = b'{"error": "scripted"}'
                 h.send_response(action[1])
@@ -82,7 +95,7 @@ class QRNGStandIn:
                 h.send_header("Content-Length", str(len(body)))
                 h.end_headers()
                 h.wfile.write(body)
-                return
+                return 0.0
             if kind == "raw":
                 body = action[1]
             else:
@@ -94,7 +107,7 @@ class QRNGStandIn:
                     h.send_response(401)
                     h.send_header("Content-Length", "0")
                     h.end_headers()
-                    return
+                    return 0.0
                 size = int(query.get("size" if "type" not in query else "length", "0"))
                 if query.get("type") == "hex16":
                     size = int(query["size"]) * int(query["length"])
@@ -109,6 +122,25 @@ class QRNGStandIn:
             h.send_header("Content-Length", str(len(body)))
             h.end_headers()
             h.wfile.write(body)
+            return 0.0
+
+    def _cut_reply(self, h: BaseHTTPRequestHandler, query: dict, action: tuple) -> float:
+        """A 200 reply whose body is cut short; returns seconds to stall before closing."""
+        size = int(query.get("size", query.get("length", "1")))
+        body = self._encode(query, bytes(size))  # never delivered: not recorded in `served`
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        if action[0] == "chunked_cut":
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            first = body[: len(body) // 2]
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(first), first))
+        else:
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body[: action[1]])
+        h.wfile.flush()
+        return action[2] if action[0] == "stall" else 0.0
 
     @staticmethod
     def _encode(query: dict, data: bytes) -> bytes:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 import traceback
 
 import pytest
 from entropy_testing import FAST_RETRY, TOKEN
 
-from hybridqml.entropy import EntropyPool, QRNGSource
+from hybridqml.entropy import EntropyPool, QRNGSource, qrng
 from hybridqml.entropy.qrng import TOKEN_ENV_VAR
 from hybridqml.exceptions import ConfigurationError, QRNGError
 
@@ -53,7 +54,9 @@ def test_request_format_eaas(qrng_server):
 def test_tls_verification_stays_on(qrng_server):
     source = make(qrng_server)
     assert source.session.verify is True
-    assert source.session.get_adapter("https://qrng.example").max_retries is source.retry
+    # one HTTP attempt per adapter call: the client's loop retries, with the source.retry policy
+    assert source.session.get_adapter("https://qrng.example").max_retries.total == 0
+    assert source.retry.total == 3
 
 
 def test_token_from_environment(qrng_server, monkeypatch):
@@ -220,3 +223,225 @@ def test_repr_hides_query_and_userinfo():
     source = QRNGSource(f"https://user:{TOKEN}@qrng.example/api?key={TOKEN}", TOKEN)
     assert_no_token(repr(source), str(source), source.name)
     assert "qrng.example/api" in repr(source)
+
+
+# ---------------------------------------------------------------- secrets in exception chains
+def closed_port_url() -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/entropy"
+
+
+def chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception reachable through ``__cause__`` and ``__context__``."""
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack += [item.__cause__, item.__context__]
+    return seen
+
+
+def assert_token_absent(exc: BaseException, secret: str = TOKEN) -> None:
+    texts = ["".join(traceback.format_exception(exc))]
+    for item in chain(exc):
+        texts += [str(item), repr(item), repr(item.args)]
+    for text in texts:
+        assert secret not in text
+        assert secret.strip()[4:] not in text
+
+
+@pytest.mark.parametrize(
+    "token", ["TOKSECRET\n", "TOKSECRET\r\n", " TOKSECRET", "TOK SECRET", "TOK\tSECRET",
+              "TOK\x00SECRET", "TOKSECR\u00c9T", "TOKSECRET\u20ac"],
+)  # fmt: skip
+def test_token_with_whitespace_or_control_characters_is_rejected_unechoed(token):
+    with pytest.raises(ConfigurationError, match="whitespace, control or non-ASCII") as info:
+        QRNGSource("https://qrng.example/entropy", token)
+    assert_token_absent(info.value, "SECRET")
+    assert "SECR" not in str(info.value)
+
+
+def test_token_with_trailing_newline_in_environment_is_rejected(monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV_VAR, "TOKSECRET\n")
+    with pytest.raises(ConfigurationError, match="trailing newline") as info:
+        QRNGSource("https://qrng.example/entropy")
+    assert_token_absent(info.value, "TOKSECRET")
+
+
+def _bad_header(server):
+    source = make(server)
+    source._token = qrng._Secret(TOKEN + "\n")  # bypasses validation: an invalid header value
+    return source
+
+
+def _non_latin1_header(server):
+    source = make(server)
+    source._token = qrng._Secret(TOKEN + "\u20ac")  # http.client cannot encode it
+    return source
+
+
+FAILURE_MODES = {
+    "invalid header": (_bad_header, [], "could not be sent"),
+    "unencodable header": (_non_latin1_header, [], "could not be sent"),
+    "401": (make, [("status", 401)], "401"),
+    "403": (make, [("status", 403)], "403"),
+    "5xx exhausted": (make, [("status", 503)] * 5, "after 4 attempts"),
+    "429 exhausted": (make, [("status", 429, {"Retry-After": "0"})] * 5, "429"),
+    "dropped": (make, [("drop",)] * 5, "connection failed"),
+    "truncated body": (make, [("truncate", 9)] * 5, "reading the reply body"),
+    "json echoing the token": (make, [("raw", f"Bearer {TOKEN} {{oops".encode())], "JSON"),
+    "base64 echoing the token": (
+        make,
+        [("raw", f'{{"random_number": "{TOKEN}%%"}}'.encode())],
+        "base64",
+    ),
+    "unexpected status": (make, [("status", 404)], "404"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(FAILURE_MODES))
+def test_no_exception_carries_the_token(qrng_server, caplog, mode):
+    caplog.set_level(logging.DEBUG)
+    build, script, match = FAILURE_MODES[mode]
+    qrng_server.script.extend(script)
+    source = build(qrng_server)
+    for reader in (source, EntropyPool(source, health_tests=False)):
+        with pytest.raises(QRNGError, match=match) as info:
+            reader.read(16)
+        assert info.value.__cause__ is None and info.value.__context__ is None
+        assert_token_absent(info.value)
+        qrng_server.script.extend(script)
+    assert TOKEN not in caplog.text
+
+
+def test_connection_refused_carries_no_token_and_counts_attempts(caplog):
+    caplog.set_level(logging.DEBUG)
+    source = QRNGSource(closed_port_url(), TOKEN, **FAST_RETRY, max_retries=2)
+    with pytest.raises(QRNGError, match=r"connection failed .*after 3 attempts") as info:
+        source.read(8)
+    assert chain(info.value) == [info.value]
+    assert_token_absent(info.value)
+    assert TOKEN not in caplog.text
+    assert (source.requests_made, source.failures) == (3, 3)
+
+
+# ---------------------------------------------------------------- replies dropped mid-body
+@pytest.mark.parametrize("cut", [("truncate", 7), ("chunked_cut",), ("truncate", 0)])
+def test_reply_dropped_mid_body_is_retried(qrng_server, cut):
+    qrng_server.script.extend([cut, cut, ("ok",)])
+    source = make(qrng_server)
+    data = source.read(64)
+    assert data == bytes(qrng_server.served) and len(data) == 64  # cut replies never delivered
+    assert len(qrng_server.requests) == 3
+    assert (source.requests_made, source.failures) == (3, 2)
+
+
+def test_read_timeout_mid_body_is_retried(qrng_server):
+    qrng_server.script.append(("stall", 5, 1.0))
+    source = make(qrng_server, timeout=(2.0, 0.2))
+    start = time.perf_counter()
+    assert source.read(32) == bytes(qrng_server.served)
+    assert time.perf_counter() - start < 1.0  # gave up on the stalled body after the read timeout
+    assert len(qrng_server.requests) == 2
+
+
+def test_persistent_mid_body_drops_report_the_real_attempt_count(qrng_server):
+    qrng_server.script.extend([("truncate", 5)] * 10)
+    with pytest.raises(QRNGError, match=r"reading the reply body .*after 3 attempts \(2 retries"):
+        make(qrng_server, max_retries=2).read(8)
+    assert len(qrng_server.requests) == 3
+
+
+def test_retry_budget_is_shared_between_statuses_and_dropped_bodies(qrng_server):
+    qrng_server.script.extend([("status", 503), ("truncate", 3), ("drop",), ("ok",)])
+    source = make(qrng_server, max_retries=2)
+    with pytest.raises(QRNGError, match="after 3 attempts"):
+        source.read(8)
+    assert len(qrng_server.requests) == 3
+
+
+# ---------------------------------------------------------------- retry coverage and backoff
+@pytest.mark.parametrize("status", [500, 501, 502, 503, 504, 505, 520, 599, 429])
+def test_every_5xx_and_429_is_retried(qrng_server, status):
+    qrng_server.script.extend([("status", status), ("ok",)])
+    source = make(qrng_server)
+    assert source.read(16) == bytes(qrng_server.served)
+    assert len(qrng_server.requests) == 2
+
+
+@pytest.mark.parametrize("status", [400, 404, 418])
+def test_other_4xx_are_not_retried(qrng_server, status):
+    qrng_server.script.extend([("status", status), ("ok",)])
+    with pytest.raises(QRNGError, match=str(status)):
+        make(qrng_server).read(16)
+    assert len(qrng_server.requests) == 1
+
+
+def test_first_retry_waits_with_jittered_backoff(qrng_server, monkeypatch):
+    delays: list[float] = []
+    monkeypatch.setattr(qrng.time, "sleep", delays.append)
+    qrng_server.script.extend([("status", 503), ("drop",), ("truncate", 2), ("ok",)])
+    source = make(qrng_server, backoff_factor=0.01, backoff_jitter=0.005, backoff_max=0.03)
+    assert len(source.read(16)) == 16
+    assert len(delays) == 3
+    assert 0.01 <= delays[0] <= 0.015  # the first retry waits too (urllib3 alone: 0 s)
+    assert 0.02 <= delays[1] <= 0.025
+    assert delays[2] == pytest.approx(0.03)  # 0.04 + jitter, capped at backoff_max
+
+
+def test_backoff_jitter_varies_between_retries(monkeypatch, qrng_server):
+    delays: list[float] = []
+    monkeypatch.setattr(qrng.time, "sleep", delays.append)
+    qrng_server.script.extend([("status", 500)] * 6)
+    source = make(
+        qrng_server, backoff_factor=0.0, backoff_jitter=1.0, backoff_max=2.0, max_retries=6
+    )
+    source.read(4)
+    assert len(delays) == 6 and all(0 < d <= 1 for d in delays)
+    assert len(set(delays)) == 6
+
+
+def test_retry_after_on_first_retry_is_capped_and_jittered(qrng_server, monkeypatch):
+    delays: list[float] = []
+    monkeypatch.setattr(qrng.time, "sleep", delays.append)
+    qrng_server.script.extend([("status", 429, {"Retry-After": "3600"}), ("ok",)])
+    make(qrng_server, retry_after_max=0.25).read(4)
+    assert delays == [0.25]
+
+
+# ---------------------------------------------------------------- plain http
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:1/x", "http://localhost:1/x", "http://[::1]:1/x", "http://127.0.0.5/x"],
+)
+def test_plain_http_is_allowed_to_loopback_hosts(url):
+    QRNGSource(url, TOKEN)  # no error and (warnings are errors here) no warning
+
+
+@pytest.mark.parametrize("url", ["http://qrng.example/api", "http://10.0.0.7:8080/x"])
+def test_plain_http_to_remote_hosts_needs_explicit_opt_in(url):
+    with pytest.raises(ConfigurationError, match=r"https://.*allow_insecure_http=True"):
+        QRNGSource(url, TOKEN)
+    with pytest.warns(UserWarning, match="clear text") as record:
+        QRNGSource(url, TOKEN, allow_insecure_http=True)
+    assert len(record) == 1
+    assert_no_token(str(record[0].message))
+
+
+def test_https_needs_no_opt_in():
+    QRNGSource("https://qrng.example/api", TOKEN)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"timeout": 0}, {"timeout": (1.0, -1.0)}, {"timeout": "5"}, {"max_retries": True},
+     {"backoff_factor": float("inf")}, {"backoff_jitter": -0.1}, {"max_short_replies": -1}],
+)  # fmt: skip
+def test_numeric_arguments_are_validated(kwargs):
+    with pytest.raises(ConfigurationError):
+        QRNGSource("https://qrng.example/api", TOKEN, **kwargs)
