@@ -31,6 +31,7 @@ from qiskit.primitives import BaseEstimatorV2
 from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers import DataBin, EstimatorPubLike, PrimitiveResult, PubResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.providers import JobStatus
 from qiskit.quantum_info import Pauli
 
@@ -59,6 +60,7 @@ class AerExactEstimator(BaseEstimatorV2):
         self._prepared: dict[
             tuple[int, tuple[str, ...]], tuple[QuantumCircuit, QuantumCircuit]
         ] = {}
+        self._terms_cache: dict[int, tuple[ObservablesArray, tuple[str, ...], np.ndarray]] = {}
 
     @property
     def simulator(self):
@@ -92,8 +94,12 @@ class AerExactEstimator(BaseEstimatorV2):
         self._prepared[key] = (circuit, prepared)  # keeps circuit alive, so its id stays unique
         return prepared
 
-    def _run_pub(self, pub: EstimatorPub) -> PubResult:
-        circuit, observables, values = pub.circuit, pub.observables, pub.parameter_values
+    def _terms(self, observables: ObservablesArray) -> tuple[tuple[str, ...], np.ndarray]:
+        """Pauli labels measured and the (*observables.shape, n_labels) coefficient array."""
+        key = id(observables)
+        hit = self._terms_cache.get(key)
+        if hit is not None and hit[0] is observables:
+            return hit[1], hit[2]
         flat_obs = list(observables.ravel())
         labels = tuple(sorted({label for obs in flat_obs for label in obs}))
         column = {label: j for j, label in enumerate(labels)}
@@ -102,22 +108,59 @@ class AerExactEstimator(BaseEstimatorV2):
             for label, coeff in obs.items():
                 coeffs[o, column[label]] += float(np.real(coeff))
         coeffs = coeffs.reshape(*observables.shape, len(labels))
+        if len(self._terms_cache) >= _CACHE_SIZE:
+            self._terms_cache.pop(next(iter(self._terms_cache)))
+        self._terms_cache[key] = (observables, labels, coeffs)  # keeps the id unique
+        return labels, coeffs
 
-        params = list(circuit.parameters)
+    def _simulate(
+        self, circuit: QuantumCircuit, labels: tuple[str, ...], values: np.ndarray | None
+    ) -> np.ndarray:
+        """Term expectation values (N, n_labels) for value rows (N, n_params), one Aer run."""
         prepared = self._prepare(circuit, labels)
-        if params:
-            flat = values.as_array(params).reshape(-1, len(params))
-            binds = [{p: flat[:, j] for j, p in enumerate(params)}]
-            result = self._backend.run(prepared, parameter_binds=binds).result()
-            n_runs = flat.shape[0]
-        else:
+        if values is None:
             result = self._backend.run(prepared).result()
-            n_runs = 1
-        terms = np.empty((n_runs, len(labels)))
+        else:
+            params = list(circuit.parameters)
+            binds = [{p: values[:, j] for j, p in enumerate(params)}]
+            result = self._backend.run(prepared, parameter_binds=binds).result()
+        terms = np.empty((len(result.results), len(labels)))
         for i, experiment in enumerate(result.results):
             data = experiment.data.to_dict()
             terms[i] = [data[label] for label in labels]
-        terms = terms.reshape(*values.shape, len(labels)) if params else terms[0]
+        return terms
+
+    def expectation_values(
+        self, circuit: QuantumCircuit, observables: ObservablesArray, values: np.ndarray
+    ) -> np.ndarray:
+        """Exact ``<O_j>`` for each row of ``values``: what :meth:`run` computes for one PUB.
+
+        A lean entry for callers that already hold validated arrays (the layer's executor
+        sends the same circuit and observables thousands of times), skipping the PUB and
+        result containers.
+
+        Args:
+            circuit: A parameterized circuit.
+            observables: Observables of shape (O,), coerced once by the caller.
+            values: (N, n_params) values in ``circuit.parameters`` order.
+
+        Returns:
+            (N, O) expectation values.
+        """
+        labels, coeffs = self._terms(observables)
+        terms = self._simulate(circuit, labels, np.asarray(values, dtype=float))
+        return terms @ coeffs.T
+
+    def _run_pub(self, pub: EstimatorPub) -> PubResult:
+        circuit, observables, values = pub.circuit, pub.observables, pub.parameter_values
+        labels, coeffs = self._terms(observables)
+        params = list(circuit.parameters)
+        if params:
+            flat = values.as_array(params).reshape(-1, len(params))
+            terms = self._simulate(circuit, labels, flat)
+            terms = terms.reshape(*values.shape, len(labels))
+        else:
+            terms = self._simulate(circuit, labels, None)[0]
         evs = np.sum(terms * coeffs, axis=-1)  # broadcasts values.shape against observables.shape
         shape = evs.shape
         return PubResult(

@@ -218,8 +218,13 @@ class EstimatorExecutor(Executor):
         self.isa_observables = ObservablesArray.coerce(  # coerced once, not on every call
             [obs.apply_layout(layout) if layout else obs for obs in shiftable.observables]
         )
+        self._columns = _columns(self.isa_circuit, shiftable.n_angles)
+        self._lean = isinstance(estimator, AerExactEstimator) and len(self._columns) > 0
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
+        if self._lean:  # AerExactEstimator: the same simulation without the PUB containers
+            values = angles[:, self._columns]
+            return self.estimator.expectation_values(self.isa_circuit, self.isa_observables, values)
         values = _bindings(self.isa_circuit, angles, (angles.shape[0], 1))
         pub = (self.isa_circuit, self.isa_observables, values)
         result = self.estimator.run([pub]).result()

@@ -65,3 +65,23 @@ def test_precision_is_rejected():
         est.run([(circuit(), "ZZ", [0.1, 0.2])], precision=0.01)
     with pytest.raises(ConfigurationError, match="exact"):
         est.run([(circuit(), "ZZ", [0.1, 0.2], 0.01)])
+
+
+def test_expectation_values_is_run_without_the_containers():
+    from qiskit.primitives.containers.observables_array import ObservablesArray
+
+    qc = circuit()
+    est = AerExactEstimator(AerSimulator(method="statevector"))
+    values = np.random.default_rng(1).uniform(-3, 3, (6, 2))
+    observables = ObservablesArray.coerce(OBS)
+    lean = est.expectation_values(qc, observables, values)
+    via_run = est.run([(qc, observables, values[:, None, :])]).result()[0].data.evs
+    assert lean.shape == (6, 3)
+    np.testing.assert_allclose(lean, via_run, atol=1e-12)
+    # the coefficient cache is keyed by the observables object, never confused between two
+    other = ObservablesArray.coerce([SparsePauliOp("ZZ")])
+    np.testing.assert_allclose(
+        est.expectation_values(qc, other, values)[:, 0],
+        est.run([(qc, "ZZ", values)]).result()[0].data.evs,
+        atol=1e-12,
+    )
