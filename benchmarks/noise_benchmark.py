@@ -9,7 +9,11 @@
   distance and class coverage after the last epoch, compared the same way.
 
 A seed fixes the initial weights, the data order and dropout; only the noise source differs
-within a pair. The printed conclusion is whatever the paired tests say.
+within a pair. The printed conclusion is whatever the paired tests say, in each metric's
+direction (test accuracy and class coverage: higher is better; Fréchet distance: lower is
+better). Significance uses Holm-adjusted p-values; nothing is called significant with fewer than
+three seeds (so never in ``--quick`` mode) or when every paired difference is the same (the
+t-test is then undefined: "not testable", JSON ``null``).
 
 Usage:
     python benchmarks/noise_benchmark.py [--quick] [--seeds 5] [--mlp-epochs 5]
@@ -20,6 +24,7 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import tempfile
 from itertools import combinations
@@ -28,7 +33,7 @@ from pathlib import Path
 import _common
 import torch
 
-from hybridqml.analysis import compare_paired, holm_adjust, summarize
+from hybridqml.analysis import MIN_SEEDS, compare_paired, holm_adjust, summarize
 from hybridqml.models import (
     EntropySettings,
     GANConfig,
@@ -76,8 +81,20 @@ def run_gan(condition: str, seed: int, args, out: Path) -> tuple[float, int]:
     return result.frechet_distance, result.class_coverage
 
 
+def _p(p: float | None) -> str:
+    return "not testable" if p is None or math.isnan(p) else f"{p:.3g}"
+
+
+def _json_p(p: float | None) -> float | None:
+    return None if p is None or math.isnan(p) else p
+
+
 def section(
-    title: str, metric: str, values: dict[str, list[float]], adjusted: dict[tuple, float]
+    title: str,
+    metric: str,
+    values: dict[str, list[float]],
+    adjusted: dict[tuple, float],
+    higher_is_better: bool,
 ) -> tuple[str, list[dict]]:
     rows = []
     for name, vals in values.items():
@@ -85,24 +102,30 @@ def section(
         rows.append(
             (name, s.n, f"{s.mean:.4f}", f"{s.std:.4f}", f"[{s.ci_low:.4f}, {s.ci_high:.4f}]")
         )
-    text = [f"**{title}**: {metric}", ""]
+    direction = "higher" if higher_is_better else "lower"
+    text = [f"**{title}**: {metric} ({direction} is better)", ""]
     text.append(_common.markdown_table(["condition", "seeds", "mean", "std", "95% CI"], rows))
     text.append("")
     comparisons = []
     pair_rows = []
     for a, b in combinations(values, 2):
-        c = compare_paired(values[a], values[b], names=(a, b))
+        c = compare_paired(
+            values[a], values[b], names=(a, b), metric=metric, higher_is_better=higher_is_better
+        )
         c = dataclasses.replace(c, adjusted_pvalue=adjusted[(metric, a, b)])
         comparisons.append(
             {
                 "metric": metric,
+                "higher_is_better": higher_is_better,
                 "a": a,
                 "b": b,
                 "mean_difference": c.difference.mean,
                 "ci": [c.difference.ci_low, c.difference.ci_high],
-                "t_pvalue": c.t_pvalue,
-                "holm_adjusted_pvalue": c.adjusted_pvalue,
-                "wilcoxon_pvalue": c.wilcoxon_pvalue,
+                "t_pvalue": _json_p(c.t_pvalue),
+                "holm_adjusted_pvalue": _json_p(c.adjusted_pvalue),
+                "wilcoxon_pvalue": _json_p(c.wilcoxon_pvalue),
+                "status": c.status,
+                "better": c.better,
                 "conclusion": c.conclusion(),
             }
         )
@@ -111,10 +134,10 @@ def section(
                 f"{a} - {b}",
                 f"{c.difference.mean:+.4f}",
                 f"[{c.difference.ci_low:+.4f}, {c.difference.ci_high:+.4f}]",
-                f"{c.t_pvalue:.3g}",
-                f"{c.adjusted_pvalue:.3g}",
-                f"{c.wilcoxon_pvalue:.3g}",
-                "yes" if c.significant else "no",
+                _p(c.t_pvalue),
+                _p(c.adjusted_pvalue),
+                _p(c.wilcoxon_pvalue),
+                "yes" if c.significant else f"no ({c.status})",
             )
         )
     text.append(
@@ -206,25 +229,32 @@ def main(argv: list[str] | None = None) -> int:
     parts.append(
         "Every pairwise comparison below belongs to one family of tests; significance uses "
         "Holm-adjusted p-values so that a 'significant' result is not just the one test in "
-        "twenty that passes by chance (the confidence intervals are per comparison, unadjusted)."
+        "twenty that passes by chance (the confidence intervals are per comparison, unadjusted). "
+        f"Nothing is called significant with fewer than {MIN_SEEDS} seeds, or when every paired "
+        "difference is the same (zero variance: the t-test is undefined, shown as 'not "
+        "testable' and left out of the Holm family)."
     )
     parts.append("")
-    families = [("noisy-mlp", "test accuracy", mlp)]
+    # (title, metric, values, higher_is_better)
+    families = [("noisy-mlp", "test accuracy", mlp, True)]
     if not args.skip_gan:
-        families += [("gan", "Fréchet distance", fd), ("gan", "class coverage", coverage)]
+        families += [
+            ("gan", "Fréchet distance", fd, False),
+            ("gan", "class coverage", coverage, True),
+        ]
     keys, raw = [], []
-    for _, metric, values in families:
+    for _, metric, values, _ in families:
         for a, b in combinations(values, 2):
             keys.append((metric, a, b))
             raw.append(compare_paired(values[a], values[b]).t_pvalue)
     adjusted = dict(zip(keys, holm_adjust(raw), strict=True))
     comparisons = []
-    for title, metric, values in families:
-        text, more = section(title, metric, values, adjusted)
+    for title, metric, values, higher_is_better in families:
+        text, more = section(title, metric, values, adjusted, higher_is_better)
         parts.append(text)
         comparisons += more
     parts.append("Conclusions:")
-    parts += [f"- {c['metric']}: {c['conclusion']}" for c in comparisons]
+    parts += [f"- {c['conclusion']}" for c in comparisons]
     parts += ["", _common.metadata_line(meta)]
     report = "\n".join(parts)
     payload = {

@@ -3,12 +3,15 @@
 A claim such as "quantum noise improves accuracy" needs several seeds per condition, run in pairs
 (same seed, same data order, only the noise source differs), a confidence interval on the mean
 difference and a test of it. :func:`summarize` and :func:`compare_paired` do exactly that with
-SciPy and say what the numbers support, whatever it is.
+SciPy and say what the numbers support, whatever it is. A comparison knows which direction of
+its metric is better (``higher_is_better``), is never called significant with fewer than
+:data:`MIN_SEEDS` paired seeds, and reports the t-test as not testable (p-value ``nan``) when
+the paired differences have zero variance.
 
 Example:
     >>> a = [0.951, 0.948, 0.953, 0.950, 0.949]
     >>> b = [0.950, 0.949, 0.951, 0.951, 0.948]
-    >>> result = compare_paired(a, b, names=("aer", "prng"))
+    >>> result = compare_paired(a, b, names=("aer", "prng"), metric="test accuracy")
     >>> result.significant
     False
 """
@@ -26,6 +29,7 @@ from hybridqml.exceptions import InputError
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
+    "MIN_SEEDS",
     "PairedComparison",
     "Summary",
     "compare_paired",
@@ -35,6 +39,9 @@ __all__ = [
 
 #: Confidence level of reported intervals.
 DEFAULT_CONFIDENCE = 0.95
+
+#: Fewest paired seeds for which a comparison may be called significant.
+MIN_SEEDS = 3
 
 
 @dataclass(frozen=True)
@@ -74,12 +81,18 @@ class PairedComparison:
         a: Summary of condition a.
         b: Summary of condition b.
         difference: Summary of the per-seed differences a - b (its CI is the CI of the effect).
-        t_pvalue: Two-sided paired t-test p-value.
+        t_pvalue: Two-sided paired t-test p-value; ``nan`` when the test is not testable
+            because every paired difference is the same (zero variance: the t statistic is
+            undefined, whether the differences are all zero or all equal and non-zero).
         wilcoxon_pvalue: Two-sided Wilcoxon signed-rank p-value (``nan`` when all differences
             are zero).
         alpha: Significance level used for :attr:`significant`.
         adjusted_pvalue: The t-test p-value adjusted for multiple comparisons (see
             :func:`holm_adjust`), or ``None`` when this comparison stands alone.
+        metric: Name of the measured quantity, used in the conclusion (e.g. ``"test accuracy"``).
+        higher_is_better: Direction of the metric: ``True`` for accuracy or coverage, ``False``
+            for a distance or a loss.
+        min_seeds: Fewest paired seeds for which the comparison may be called significant.
     """
 
     names: tuple[str, str]
@@ -90,6 +103,9 @@ class PairedComparison:
     wilcoxon_pvalue: float
     alpha: float
     adjusted_pvalue: float | None = None
+    metric: str = "the metric"
+    higher_is_better: bool = True
+    min_seeds: int = MIN_SEEDS
 
     @property
     def pvalue(self) -> float:
@@ -97,23 +113,87 @@ class PairedComparison:
         return self.t_pvalue if self.adjusted_pvalue is None else self.adjusted_pvalue
 
     @property
+    def enough_seeds(self) -> bool:
+        """True when there are at least :attr:`min_seeds` paired seeds."""
+        return self.difference.n >= self.min_seeds
+
+    @property
+    def testable(self) -> bool:
+        """True when the paired t-test is defined (the differences are not all equal)."""
+        return not math.isnan(self.t_pvalue)
+
+    @property
     def significant(self) -> bool:
-        """True when the paired t-test (adjusted if applicable) rejects "no difference"."""
+        """True when the paired t-test (adjusted if applicable) rejects "no difference".
+
+        Never true with fewer than :attr:`min_seeds` seeds or when the test is not testable.
+        """
+        if not (self.enough_seeds and self.testable):
+            return False
         return bool(self.pvalue < self.alpha)
+
+    @property
+    def status(self) -> str:
+        """``"too few seeds"``, ``"not testable"``, ``"significant"`` or ``"not significant"``."""
+        if not self.enough_seeds:
+            return "too few seeds"
+        if not self.testable:
+            return "not testable"
+        return "significant" if self.significant else "not significant"
+
+    @property
+    def better(self) -> str | None:
+        """The condition whose mean is better in the metric's direction (``None`` on a tie)."""
+        d = self.difference.mean
+        if d == 0:
+            return None
+        a_ahead = d > 0 if self.higher_is_better else d < 0
+        return self.names[0] if a_ahead else self.names[1]
 
     def conclusion(self) -> str:
         """One sentence stating what the numbers support."""
         a, b = self.names
         d = self.difference
         pct = round(d.confidence * 100)
-        interval = f"mean difference {d.mean:+.4f}, {pct}% CI [{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
-        test = f"paired t-test p={self.t_pvalue:.3g}"
-        if self.adjusted_pvalue is not None:
-            test += f", Holm-adjusted p={self.adjusted_pvalue:.3g}"
+        direction = "higher" if self.higher_is_better else "lower"
+        on = f"on {self.metric} ({direction} is better)"
+        seeds = f"n={d.n} seeds"
+        interval = (
+            f"mean difference {a} - {b} {d.mean:+.4f}, "
+            f"{pct}% CI [{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
+        )
+        if self.testable:
+            test = f"paired t-test p={self.t_pvalue:.3g}"
+            if self.adjusted_pvalue is not None:
+                test += f", Holm-adjusted p={_format_p(self.adjusted_pvalue)}"
+        else:
+            test = "paired t-test not testable: the differences have zero variance"
+            if not math.isnan(self.wilcoxon_pvalue):
+                test += f"; Wilcoxon p={self.wilcoxon_pvalue:.3g}"
+        if not self.enough_seeds:
+            return (
+                f"Too few seeds to test {a} against {b} {on}: {seeds}, at least "
+                f"{self.min_seeds} needed ({interval}; {test}); not called significant."
+            )
+        if not self.testable:
+            if d.mean == 0:
+                return (
+                    f"No difference between {a} and {b} {on}: identical on every seed, so the "
+                    f"paired t-test is not testable ({seeds})."
+                )
+            return (
+                f"Not testable {on}: {a} - {b} is {d.mean:+.4f} on every seed, so the paired "
+                f"t-test is undefined (zero variance of the differences); not called "
+                f"significant (Wilcoxon p={self.wilcoxon_pvalue:.3g}, {seeds})."
+            )
         if self.significant:
-            better = a if d.mean > 0 else b
-            return f"{better} scores higher ({interval}; {test}, n={d.n} seeds)."
-        return f"No significant difference between {a} and {b} ({interval}; {test}, n={d.n} seeds)."
+            worse = b if self.better == a else a
+            return f"{self.better} is better than {worse} {on} ({interval}; {test}, {seeds})."
+        return f"No significant difference between {a} and {b} {on} ({interval}; {test}, {seeds})."
+
+
+def _format_p(p: float) -> str:
+    return "not testable" if math.isnan(p) else f"{p:.3g}"
 
 
 def _values(values: Sequence[float], name: str) -> np.ndarray:
@@ -155,30 +235,52 @@ def compare_paired(
     b: Sequence[float],
     *,
     names: tuple[str, str] = ("a", "b"),
+    metric: str = "the metric",
+    higher_is_better: bool = True,
     alpha: float = 0.05,
     confidence: float = DEFAULT_CONFIDENCE,
+    min_seeds: int = MIN_SEEDS,
 ) -> PairedComparison:
     """Compare two conditions measured on the same seeds.
+
+    The paired t-test is reported as not testable (p-value ``nan``) when every per-seed
+    difference is the same up to floating-point rounding: its statistic is then 0/0 or x/0, not
+    evidence. With fewer than ``min_seeds`` seeds the p-value is still reported, but the
+    comparison is never called significant.
 
     Args:
         a: Measurements of condition a, one per seed.
         b: Measurements of condition b, same seeds in the same order.
         names: Labels used in the conclusion.
+        metric: Name of the measured quantity, used in the conclusion.
+        higher_is_better: Direction of the metric (``False`` for a distance or a loss).
         alpha: Significance level.
         confidence: Confidence level of the intervals.
+        min_seeds: Fewest paired seeds for which the comparison may be called significant.
 
     Raises:
-        InputError: different lengths, fewer than two pairs, or non-finite values.
+        InputError: different lengths, fewer than two pairs, non-finite values, or
+            ``min_seeds`` below 2.
+
+    Example:
+        >>> c = compare_paired([12.0, 11.0, 13.0], [11.0, 10.0, 12.0], names=("aer", "prng"),
+        ...                    metric="Fréchet distance", higher_is_better=False)
+        >>> math.isnan(c.t_pvalue), c.significant, c.better
+        (True, False, 'prng')
     """
     arr_a, arr_b = _values(a, "a"), _values(b, "b")
     if arr_a.size != arr_b.size:
         raise InputError(f"paired samples need equal lengths, got {arr_a.size} and {arr_b.size}")
     if arr_a.size < 2:
         raise InputError("a paired comparison needs at least two seeds")
+    if min_seeds < 2:
+        raise InputError(f"min_seeds must be at least 2, got {min_seeds}")
     diff = arr_a - arr_b
-    if np.all(diff == diff[0]):
-        # constant differences: the t statistic is undefined (zero variance)
-        t_p = 1.0 if diff[0] == 0 else 0.0
+    scale = max(float(np.abs(arr_a).max()), float(np.abs(arr_b).max()))
+    if np.ptp(diff) <= 16 * np.finfo(float).eps * scale:
+        # the differences are all equal (up to the rounding of a - b): zero variance, so the
+        # t statistic is undefined; scipy would return p=0 (or nan) and a precision warning
+        t_p = math.nan
     else:
         t_p = float(stats.ttest_rel(arr_a, arr_b).pvalue)
     w_p = math.nan if np.all(diff == 0) else float(stats.wilcoxon(diff).pvalue)
@@ -190,6 +292,9 @@ def compare_paired(
         t_pvalue=t_p,
         wilcoxon_pvalue=w_p,
         alpha=alpha,
+        metric=metric,
+        higher_is_better=higher_is_better,
+        min_seeds=min_seeds,
     )
 
 
@@ -200,8 +305,11 @@ def holm_adjust(pvalues: Sequence[float]) -> list[float]:
     than 5% of the time; comparing the adjusted p-values with ``alpha`` keeps the chance of any
     false positive in the family at or below ``alpha`` (Holm, Scand. J. Statist. 6, 65 (1979)).
 
+    A ``nan`` p-value (a test that was not testable) stays ``nan`` and is not counted in the
+    family: the others are adjusted as a family of the remaining tests.
+
     Args:
-        pvalues: The family's raw p-values.
+        pvalues: The family's raw p-values (``nan`` for tests that could not be run).
 
     Returns:
         Adjusted p-values, in the input order.
@@ -209,11 +317,14 @@ def holm_adjust(pvalues: Sequence[float]) -> list[float]:
     Example:
         >>> [round(p, 3) for p in holm_adjust([0.01, 0.04, 0.03])]
         [0.03, 0.06, 0.06]
+        >>> [round(p, 3) for p in holm_adjust([0.01, float("nan"), 0.04, 0.03])]
+        [0.03, nan, 0.06, 0.06]
     """
-    p = np.asarray(pvalues, dtype=float)
-    m = p.size
-    order = np.argsort(p)
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
+    p = np.asarray(pvalues, dtype=float).reshape(-1)
+    out = np.full(p.size, math.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    m = tested.size
+    if m:
+        order = tested[np.argsort(p[tested])]
+        out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     return out.tolist()
