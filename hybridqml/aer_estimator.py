@@ -28,13 +28,12 @@ from collections.abc import Iterable
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseEstimatorV2
-from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers import DataBin, EstimatorPubLike, PrimitiveResult, PubResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
-from qiskit.providers import JobStatus
 from qiskit.quantum_info import Pauli
 
+from hybridqml._jobs import DoneJob
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = ["AerExactEstimator"]
@@ -67,7 +66,7 @@ class AerExactEstimator(BaseEstimatorV2):
         """The simulator running the circuits."""
         return self._backend
 
-    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> _DoneJob:
+    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> DoneJob:
         """Evaluate the PUBs exactly and return a finished job."""
         if precision:
             raise ConfigurationError("AerExactEstimator is exact: precision must be 0 or None")
@@ -75,7 +74,7 @@ class AerExactEstimator(BaseEstimatorV2):
         for pub in coerced:
             if pub.precision:
                 raise ConfigurationError("AerExactEstimator is exact: precision must be 0")
-        return _DoneJob(
+        return DoneJob(
             PrimitiveResult([self._run_pub(p) for p in coerced], metadata={"version": 2})
         )
 
@@ -167,32 +166,3 @@ class AerExactEstimator(BaseEstimatorV2):
             DataBin(evs=evs, stds=np.zeros(shape), shape=shape),
             metadata={"target_precision": 0.0, "circuit_metadata": circuit.metadata},
         )
-
-
-class _DoneJob(BasePrimitiveJob):
-    """A job that already holds its result (execution was synchronous)."""
-
-    def __init__(self, result: PrimitiveResult) -> None:
-        super().__init__(job_id="aer-exact")
-        self._result = result
-
-    def result(self) -> PrimitiveResult:
-        return self._result
-
-    def status(self) -> JobStatus:
-        return JobStatus.DONE
-
-    def done(self) -> bool:
-        return True
-
-    def running(self) -> bool:
-        return False
-
-    def cancelled(self) -> bool:
-        return False
-
-    def in_final_state(self) -> bool:
-        return True
-
-    def cancel(self) -> None:
-        return None

@@ -17,7 +17,10 @@ Two execution paths:
   in one ``run`` call, and expectation values are computed from the measured bitstrings: genuine
   finite-shot estimates, not Gaussian noise added to exact values. Each call draws a fresh
   simulator seed from a generator seeded once with ``seed``, so runs are reproducible and the
-  shot noise still changes from step to step.
+  shot noise still changes from step to step. Noiseless Aer samples through
+  :class:`~hybridqml.aer_sampler.AerBornSampler` (one statevector run for the exact Born
+  probabilities of every binding, then the shots drawn from them, counted without building
+  per-shot bitstrings); noisy simulators and devices through their own samplers.
 
 Backend specs (see :func:`make_executor`): ``"aer"``, ``"torch"``, ``"fake_<device>"``,
 ``"ibm:<name>"``, a ``BackendV2`` (``AerSimulator``, fake device, ``IBMBackend`` or any other), a
@@ -44,6 +47,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from hybridqml import tracking
 from hybridqml.aer_estimator import AerExactEstimator
+from hybridqml.aer_sampler import MAX_MEASURED_QUBITS, AerBornSampler
 from hybridqml.devices import IBM_INSTALL_HINT, fake_device
 from hybridqml.exceptions import BackendError, ConfigurationError
 from hybridqml.gradients import ANGLE_VECTOR_NAME, ShiftableCircuit
@@ -306,6 +310,8 @@ class SamplerExecutor(Executor):
         sampler = self._call_sampler()
         if self._seeded:
             _set_sampler_seed(sampler, int(self._rng.integers(2**31 - 1)))
+        if isinstance(sampler, AerBornSampler):
+            return self._run_born(sampler, angles)
         pubs = [(isa, _bindings(isa, angles, (m,)), self.shots) for isa in self.isa_circuits]
         result = sampler.run(pubs, shots=self.shots).result()
         term_values = np.zeros((m, self._n_terms))
@@ -314,6 +320,19 @@ class SamplerExecutor(Executor):
             for t, mask in zip(terms, masks, strict=True):
                 parity = np.bitwise_count(outcomes & mask) & 1
                 term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
+        return term_values @ self._coeffs.T + self._offsets
+
+    def _run_born(self, sampler: AerBornSampler, angles: np.ndarray) -> np.ndarray:
+        """The same draws from outcome counts, without expanding them to per-shot bitstrings."""
+        rng = np.random.default_rng(sampler.options.seed_simulator)
+        term_values = np.zeros((angles.shape[0], self._n_terms))
+        for (_, terms), masks, isa in zip(
+            self._groups, self._masks, self.isa_circuits, strict=True
+        ):
+            values = angles[:, _columns(isa, angles.shape[1])] if isa.parameters else None
+            counts, outcomes = sampler.counts(isa, values, self.shots, rng)
+            parity = np.bitwise_count(outcomes[None, :] & masks[:, None]) & 1  # (T, 2**k)
+            term_values[:, terms] = counts @ (1.0 - 2.0 * parity).T / self.shots
         return term_values @ self._coeffs.T + self._offsets
 
 
@@ -587,6 +606,8 @@ def make_executor(
         if shots is None and exact_ok:
             estimator = AerExactEstimator(sim)
             return EstimatorExecutor(shiftable, estimator, name=name, target=sim, seed=seed)
+        if exact_ok and shiftable.circuit.num_qubits <= MAX_MEASURED_QUBITS:  # noiseless
+            return sampler_on(AerBornSampler(sim), sim, name, device)
         return sampler_on(AerSampler.from_backend(sim), sim, name, device)
 
     if isinstance(backend, str):
