@@ -3,11 +3,18 @@
 The textbook (MNIST 0 vs 1, 1-qubit layer) and qnn (circles, variational layer) workflows are
 trained with the same seed and data on every backend the library has: Aer exact, Aer with 256 /
 1024 / 8192 shots, a noisy fake IBM device with shots, the torch-native simulator, and GPU Aer
-when qiskit-aer-gpu and a GPU are present (reported as skipped otherwise). For each run: final
-test accuracy, its change against Aer exact (the accuracy cost of shot and device noise), wall
-time per epoch, circuit evaluations per epoch and per second (counted with
+when qiskit-aer-gpu and a GPU are present (detected in every mode, reported as skipped
+otherwise). ``ibm:<name>`` (IBM Quantum hardware) is listed as skipped: it needs an IBM Quantum
+account and network access. For each run: final test accuracy and test loss (mean negative
+log-likelihood on the test set, evaluated on the same backend), their change against Aer exact
+(the cost of shot and device noise, visible in the loss even when accuracy saturates), wall time
+per epoch, circuit evaluations per epoch and per second (counted with
 ``hybridqml.tracking.Tracker``; on the torch backend with backprop, one evaluation per sample
 forward, the backward pass being autograd rather than extra circuit evaluations).
+
+Before the first timed case, every workflow runs once untimed on every backend with a few
+examples and one epoch (imports, data loading, Aer and noise-model set-up, first-call costs), so
+that the first timed row does not pay them.
 
 Usage:
     python benchmarks/backends_benchmark.py [--quick] [--data-dir ../shared/datasets]
@@ -16,6 +23,8 @@ Usage:
 
 from __future__ import annotations
 
+import argparse
+import copy
 import json
 import sys
 import tempfile
@@ -31,6 +40,10 @@ from hybridqml.tracking import Tracker
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 FAKE_DEVICE = "fake_manila"
+IBM_SKIP_REASON = (
+    "ibm:<name> (IBM Quantum hardware): needs an IBM Quantum account and network access; none here"
+)
+GPU_SKIP_REASON = "Aer GPU: no qiskit-aer-gpu build or no GPU on this machine"
 
 
 @dataclass(frozen=True)
@@ -54,14 +67,45 @@ def cases(quick: bool) -> tuple[list[BackendCase], list[str]]:
         runs.append(BackendCase("torch exact (backprop)", "torch"))
     except ImportError:
         skipped.append("torch backend: not available in this version")
-    if not quick:
-        from qiskit_aer import AerSimulator
-
-        if "GPU" in AerSimulator().available_devices():
-            runs.append(BackendCase("Aer GPU exact", "aer", None, (("device", "GPU"),)))
-        else:
-            skipped.append("Aer GPU: no qiskit-aer-gpu build or no GPU on this machine")
+    if gpu_available():
+        runs.append(BackendCase("Aer GPU exact", "aer", None, (("device", "GPU"),)))
+    else:
+        skipped.append(GPU_SKIP_REASON)
+    skipped.append(IBM_SKIP_REASON)
     return runs, skipped
+
+
+def gpu_available() -> bool:
+    """True when this Aer build can simulate on a GPU (qiskit-aer-gpu and a visible GPU)."""
+    from qiskit_aer import AerSimulator
+
+    return "GPU" in AerSimulator().available_devices()
+
+
+def warm_up(workflows: list[str], runs: list[BackendCase], args, out_root: Path) -> float:
+    """Run every workflow once, untimed, on every distinct backend with a few examples.
+
+    Returns:
+        The wall time spent (reported, not counted in any row).
+    """
+    small = copy.copy(args)
+    small.epochs_textbook = small.epochs_qnn = 1
+    small.limit_per_class, small.qnn_samples = 8, 36
+    start = time.perf_counter()
+    seen = set()
+    for workflow in workflows:
+        for case in runs:
+            key = (workflow, case.backend, case.shots is None, case.options)
+            if key in seen or skip_case(workflow, case, args):
+                continue
+            seen.add(key)
+            run_case(workflow, case, small, out_root / "warm-up")
+    return time.perf_counter() - start
+
+
+def skip_case(workflow: str, case: BackendCase, args: argparse.Namespace) -> bool:
+    """Cases left out of a run (the noisy qnn in --quick mode: too slow for a smoke run)."""
+    return args.quick and workflow == "qnn" and case.backend.startswith("fake_")
 
 
 def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
@@ -84,6 +128,7 @@ def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
                 )
             )
             accuracy, epochs = result.test_accuracy, args.epochs_textbook
+            loss = result.history[-1]["test_loss"]  # nll_loss of the log-probabilities
             n_test = result.n_test
         else:
             result = train_qnn(
@@ -99,12 +144,14 @@ def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
                 )
             )
             accuracy, epochs = result.hybrid_test_accuracy, args.epochs_qnn
+            loss = result.history[-1]["hybrid_test_loss"]  # cross entropy of the logits
             n_test = json.loads(result.metrics_path.read_text())["n_test"]
         seconds = time.perf_counter() - start
     return {
         "workflow": workflow,
         "backend": case.label,
         "test_accuracy": accuracy,
+        "test_loss": float(loss),
         "n_test": n_test,
         "seconds": seconds,
         "seconds_per_epoch": seconds / epochs,
@@ -115,18 +162,25 @@ def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:
     }
 
 
-def report(rows: list[dict], skipped: list[str], args, meta: dict) -> str:
+def _delta(x: float) -> str:
+    """A signed difference to 4 decimals, without a "-0.0000" for rounding-level negatives."""
+    return f"{round(x, 4) + 0.0:+.4f}"
+
+
+def report(rows: list[dict], skipped: list[str], args, meta: dict, warm_up_seconds: float) -> str:
     parts = ["## Backends on the same training run", ""]
     for workflow in ("textbook", "qnn"):
         wrows = [r for r in rows if r["workflow"] == workflow]
         if not wrows:
             continue
-        exact = next(r["test_accuracy"] for r in wrows if r["backend"] == "Aer exact")
+        exact = next(r for r in wrows if r["backend"] == "Aer exact")
         table = [
             (
                 r["backend"],
                 f"{r['test_accuracy']:.4f}",
-                f"{r['test_accuracy'] - exact:+.4f}",
+                _delta(r["test_accuracy"] - exact["test_accuracy"]),
+                f"{r['test_loss']:.4f}",
+                _delta(r["test_loss"] - exact["test_loss"]),
                 f"{r['seconds_per_epoch']:.2f} s",
                 f"{r['evaluations_per_epoch']:,.0f}",
                 f"{r['evaluations_per_second']:,.0f}",
@@ -144,6 +198,8 @@ def report(rows: list[dict], skipped: list[str], args, meta: dict) -> str:
                     "backend",
                     "test accuracy",
                     "vs Aer exact",
+                    "test loss (NLL)",
+                    "vs Aer exact",
                     "time / epoch",
                     "evaluations / epoch",
                     "evaluations / s",
@@ -155,7 +211,12 @@ def report(rows: list[dict], skipped: list[str], args, meta: dict) -> str:
     if skipped:
         parts += ["Skipped: " + "; ".join(skipped) + ".", ""]
     parts += [
-        "Time per epoch includes the per-epoch test evaluation and the final plots. One seed "
+        "Test loss is the mean negative log-likelihood of the true class on the test set, "
+        "evaluated on the same backend (with its shots and device noise); it shows the cost of "
+        "noise when accuracy saturates. Time per epoch includes the per-epoch test evaluation "
+        "and the final plots; every workflow first ran once untimed on every backend with a few "
+        f"examples ({warm_up_seconds:.0f} s of warm-up: imports, data loading, set-up and "
+        "first-call costs, counted in no row). One seed "
         "per backend, so a difference of an example or two is within seed-to-seed variation; "
         "the paired multi-seed method of noise_benchmark.py is what a claim would need. On the "
         "torch backend an evaluation is one forward simulation per sample (its backward pass "
@@ -168,18 +229,28 @@ def report(rows: list[dict], skipped: list[str], args, meta: dict) -> str:
 
 def plot(rows: list[dict], path: str) -> None:
     workflows = [w for w in ("textbook", "qnn") if any(r["workflow"] == w for r in rows)]
-    fig, axes = _common.new_figure(len(workflows), width=6.5)
-    for ax, workflow in zip(axes, workflows, strict=True):
+    fig, axes = _common.new_figure(2 * len(workflows), width=5.0)
+    for i, workflow in enumerate(workflows):
         wrows = [r for r in rows if r["workflow"] == workflow]
         labels = [r["backend"] for r in wrows]
+        ax, loss_ax = axes[2 * i], axes[2 * i + 1]
         ax.barh(labels, [r["test_accuracy"] for r in wrows], color="tab:blue")
         ax.set_xlabel("test accuracy")
         ax.set_xlim(min(r["test_accuracy"] for r in wrows) - 0.05, 1.0)
-        ax.set_title(workflow)
-        for i, r in enumerate(wrows):
+        ax.set_title(f"{workflow}: accuracy")
+        for j, r in enumerate(wrows):
             ax.text(
-                ax.get_xlim()[0] + 0.002, i, f"{r['seconds_per_epoch']:.1f} s/epoch", va="center"
+                ax.get_xlim()[0] + 0.002, j, f"{r['seconds_per_epoch']:.1f} s/epoch", va="center"
             )
+        losses = [r["test_loss"] for r in wrows]
+        pad = max(0.1 * (max(losses) - min(losses)), 0.01 * max(losses), 1e-3)
+        loss_ax.barh(labels, losses, color="tab:orange")
+        loss_ax.set_xlim(max(0.0, min(losses) - pad), max(losses) + pad)
+        for j, loss in enumerate(losses):
+            loss_ax.text(loss_ax.get_xlim()[0], j, f" {loss:.4f}", va="center")
+        loss_ax.set_xlabel("test loss (NLL; lower is better; zoomed)")
+        loss_ax.set_yticks(range(len(wrows)), [""] * len(wrows))
+        loss_ax.set_title(f"{workflow}: test loss")
     _common.save_figure(fig, path)
 
 
@@ -202,14 +273,23 @@ def main(argv: list[str] | None = None) -> int:
     runs, skipped = cases(args.quick)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        warm_up_seconds = warm_up(args.workflows, runs, args, Path(tmp))
+        print(f"warm-up: {warm_up_seconds:.1f} s", file=sys.stderr)
         for workflow in args.workflows:
             for case in runs:
-                if args.quick and workflow == "qnn" and case.backend.startswith("fake_"):
-                    continue  # noisy trajectories at 1024 shots: too slow for a smoke run
+                if skip_case(workflow, case, args):
+                    continue
                 rows.append(run_case(workflow, case, args, Path(tmp)))
                 print(f"{workflow} on {case.label}: done", file=sys.stderr)
-    text = report(rows, skipped, args, meta)
-    _common.emit(args, text, {"meta": meta, "rows": rows, "skipped": skipped, "args": vars(args)})
+    text = report(rows, skipped, args, meta, warm_up_seconds)
+    payload = {
+        "meta": meta,
+        "rows": rows,
+        "skipped": skipped,
+        "warm_up_seconds": warm_up_seconds,
+        "args": vars(args),
+    }
+    _common.emit(args, text, payload)
     if args.plot:
         plot(rows, args.plot)
     return 0

@@ -6,12 +6,15 @@ CNOTs, Z on every qubit, float64), swept over qubits (batch 32) and over batch s
 * hybridqml on Aer (exact, parameter-shift: one Aer call forward, one backward);
 * hybridqml ``backend="torch"`` with backprop and with adjoint gradients;
 * qiskit-machine-learning ``TorchConnector`` on Aer's ``EstimatorV2``;
-* PennyLane ``default.qubit`` backprop and ``lightning.qubit`` adjoint, when installed.
+* PennyLane ``default.qubit`` backprop, ``default.qubit`` parameter-shift and
+  ``lightning.qubit`` adjoint, when installed (parameter-shift and adjoint QNodes run one sample
+  at a time: PennyLane cannot differentiate broadcast inputs with them).
 
 Every method's outputs and gradients are checked against hybridqml torch backprop before it is
 timed (TorchConnector to float32 rounding, lightning.qubit to 1e-7, the rest to 1e-8). A method
 whose single run exceeds ``--budget`` seconds is timed once and not run at larger sizes (shown as
-"over budget"). Times are medians over ``--repeats`` runs, one thread.
+"over budget"): PennyLane parameter-shift, two circuits per input and weight per sample, reaches
+the cap first. Times are medians over ``--repeats`` runs, one thread.
 
 Usage:
     python benchmarks/peers_benchmark.py [--quick] [--repeats 3] [--budget 20]
@@ -37,6 +40,12 @@ QUBITS = (2, 4, 6, 8, 10, 12)
 BATCHES = (1, 4, 16, 64, 256)
 SWEEP_BATCH, SWEEP_QUBITS = 32, 4
 TOLERANCE = {"TorchConnector": 1e-4, "lightning": 1e-7}
+#: The PennyLane methods of issue 5, in table order (those whose device is installed are run).
+PENNYLANE_METHODS = (
+    "PennyLane default.qubit backprop",
+    "PennyLane default.qubit parameter-shift",
+    "PennyLane lightning.qubit adjoint",
+)
 
 
 def methods(n: int, weight: torch.Tensor) -> dict[str, Callable[[], torch.nn.Module]]:
@@ -66,7 +75,7 @@ def methods(n: int, weight: torch.Tensor) -> dict[str, Callable[[], torch.nn.Mod
         "TorchConnector (Aer EstimatorV2)": connector,
     }
     peers = pennylane_layers(n, weight)
-    for name in ("PennyLane default.qubit backprop", "PennyLane lightning.qubit adjoint"):
+    for name in PENNYLANE_METHODS:
         if name in peers:
             out[name] = lambda m=peers[name]: m
     return out

@@ -2,12 +2,16 @@
 
 Usage:
     python benchmarks/run_all.py            # full runs (tens of minutes on a 2-core CPU)
-    python benchmarks/run_all.py --quick    # smoke runs of every script (a few minutes)
+    python benchmarks/run_all.py --quick    # smoke runs of every script, into a temporary folder
     python benchmarks/run_all.py --only layer_benchmark entropy_benchmark
+    python benchmarks/run_all.py --quick --out /tmp/bench   # smoke runs into /tmp/bench
 
-Each script writes its Markdown report and its plot; RESULTS.md gets one section per script with
-the exact command, followed by the machine, library versions and date. Scripts not selected with
-``--only`` keep their previous section (read back from ``benchmarks/results/<name>.md``).
+Each script writes its Markdown report, JSON and plot into ``OUT/results/``, and ``OUT/RESULTS.md``
+gets one section per script with the exact command, followed by the machine, library versions and
+date. ``OUT`` is ``benchmarks/`` (the committed ``RESULTS.md`` and ``results/``) for full runs and
+``--out`` when given. ``--quick`` numbers are smoke numbers, not results: they never go into
+``benchmarks/`` (a new temporary folder unless ``--out`` names another one). Scripts not selected
+with ``--only`` keep their previous section (read back from ``OUT/results/<name>.md``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,9 +39,44 @@ SCRIPTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def run_script(name: str, extra: tuple[str, ...], quick: bool) -> tuple[str, float]:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    md, png, js = (RESULTS_DIR / f"{name}.{ext}" for ext in ("md", "png", "json"))
+def output_dir(quick: bool, out: str | None) -> Path:
+    """The folder that receives ``RESULTS.md`` and ``results/``.
+
+    Args:
+        quick: Smoke runs (``--quick``).
+        out: The ``--out`` folder, or ``None``.
+
+    Returns:
+        ``out`` when given; else a new temporary folder for quick runs and ``benchmarks/`` (the
+        committed results) for full runs.
+
+    Raises:
+        SystemExit: ``--quick`` with an ``--out`` inside ``benchmarks/``: smoke numbers never
+            replace the committed results.
+    """
+    if out is not None:
+        target = Path(out).resolve()
+        if quick and (target == HERE or target.is_relative_to(HERE)):
+            raise SystemExit(
+                f"--quick writes smoke numbers; it never writes into {HERE} (the committed "
+                "RESULTS.md and results/): choose an --out outside it"
+            )
+        return target
+    if quick:
+        return Path(tempfile.mkdtemp(prefix="hybridqml-benchmarks-quick-"))
+    return HERE
+
+
+def run_script(
+    name: str, extra: tuple[str, ...], quick: bool, results_dir: Path
+) -> tuple[str, float]:
+    """Run one benchmark script, writing its Markdown, plot and JSON into ``results_dir``.
+
+    Returns:
+        The command as shown in RESULTS.md and its wall time in seconds.
+    """
+    results_dir.mkdir(parents=True, exist_ok=True)
+    md, png, js = (results_dir / f"{name}.{ext}" for ext in ("md", "png", "json"))
     args = [*extra, "--quick"] if quick else list(extra)
     cmd = [sys.executable, str(HERE / f"{name}.py"), *args]
     cmd += ["--markdown", str(md), "--plot", str(png), "--json", str(js)]
@@ -48,15 +88,23 @@ def run_script(name: str, extra: tuple[str, ...], quick: bool) -> tuple[str, flo
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="smoke runs, never into benchmarks/")
     p.add_argument("--only", nargs="+", choices=[s[0] for s in SCRIPTS])
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write DIR/RESULTS.md and DIR/results/ (default: benchmarks/ for full runs, a new "
+        "temporary folder for --quick)",
+    )
     args = p.parse_args(argv)
+    root = output_dir(args.quick, args.out)
+    results_dir, results_md = root / "results", root / "RESULTS.md"
     sections = []
     for name, title, extra in SCRIPTS:
-        md, png = RESULTS_DIR / f"{name}.md", RESULTS_DIR / f"{name}.png"
-        command_file = RESULTS_DIR / f"{name}.cmd"
+        md, png = results_dir / f"{name}.md", results_dir / f"{name}.png"
+        command_file = results_dir / f"{name}.cmd"
         if args.only is None or name in args.only:
-            command, seconds = run_script(name, extra, args.quick)
+            command, seconds = run_script(name, extra, args.quick, results_dir)
             command_file.write_text(f"{command}\n{seconds:.0f}\n")
         if not md.exists():
             sections.append(f"## {title}\n\n_Not run yet: `python benchmarks/{name}.py`._\n")
@@ -80,8 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         _common.metadata_line(meta),
         "",
     ]
-    RESULTS_MD.write_text("\n".join(header) + "\n" + "\n".join(sections))
-    print(f"wrote {RESULTS_MD}")
+    if args.quick:
+        header[2:2] = [
+            "**Smoke numbers from `--quick` runs (tiny data, one seed or two, few repeats): "
+            "they check that the scripts run, they are not results.**",
+            "",
+        ]
+    results_md.write_text("\n".join(header) + "\n" + "\n".join(sections))
+    print(f"wrote {results_md}")
     return 0
 
 
