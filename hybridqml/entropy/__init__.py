@@ -26,7 +26,13 @@ from hybridqml.entropy.pool import EntropyPool
 from hybridqml.entropy.provenance import Provenance
 from hybridqml.entropy.qrng import QRNGSource
 from hybridqml.entropy.sampling import normal, uniform
-from hybridqml.entropy.sources import SOURCE_KINDS, EntropySource, OSSource, PRNGSource
+from hybridqml.entropy.sources import (
+    MAX_READ_BYTES,
+    SOURCE_KINDS,
+    EntropySource,
+    OSSource,
+    PRNGSource,
+)
 from hybridqml.entropy.stats import (
     RandomnessReport,
     block_frequency_test,
@@ -38,6 +44,7 @@ from hybridqml.entropy.stats import (
 from hybridqml.exceptions import EntropyError, HealthTestError, QRNGError
 
 __all__ = [
+    "MAX_READ_BYTES",
     "SOURCE_KINDS",
     "AerHadamardSource",
     "Conditioner",

@@ -8,6 +8,10 @@
   input carries at least ``output bits + 64`` bits of min-entropy and the output has full entropy.
 
 Both keep unused input (odd bits, partial blocks) for the next call: nothing is dropped or reused.
+:meth:`Conditioner.input_needed` tells a pool how many raw bytes to read for a given number of
+output bytes, so a refill reads what the conditioner needs rather than a fixed multiple: exactly
+``ceil(missing / 32)`` blocks for SHA-256, and for Von Neumann an estimate from the yield observed
+so far (never less than the ideal 4 input bytes per output byte).
 
 Example:
     >>> from hybridqml.entropy.conditioning import VonNeumannConditioner
@@ -28,8 +32,12 @@ from hybridqml.exceptions import ConfigurationError
 
 __all__ = [
     "CONDITIONING_CHOICES",
+    "DEFAULT_INPUT_PER_OUTPUT",
+    "ESTIMATE_MARGIN",
+    "MIN_OBSERVED_OUTPUT",
     "SHA256_OUTPUT_BYTES",
     "SHA256_SECURITY_MARGIN_BITS",
+    "VON_NEUMANN_MIN_INPUT_PER_OUTPUT",
     "Conditioner",
     "Sha256Conditioner",
     "VonNeumannConditioner",
@@ -40,6 +48,14 @@ SHA256_OUTPUT_BYTES: Final[int] = 32
 #: Extra input min-entropy required for full-entropy output (SP 800-90B).
 SHA256_SECURITY_MARGIN_BITS: Final[int] = 64
 CONDITIONING_CHOICES: Final[tuple[str, ...]] = ("von-neumann", "sha256")
+#: Von Neumann yields at most 1 output bit per 4 input bits (``p (1 - p) <= 1/4`` per bit).
+VON_NEUMANN_MIN_INPUT_PER_OUTPUT: Final[int] = 4
+#: Raw bytes per output byte assumed by :meth:`Conditioner.input_needed` before any output.
+DEFAULT_INPUT_PER_OUTPUT: Final[int] = 4
+#: Output bytes observed before :meth:`Conditioner.input_needed` trusts the observed ratio.
+MIN_OBSERVED_OUTPUT: Final[int] = 256
+#: Safety factor on an observed input/output ratio (5 %: fewer extra refills, little excess).
+ESTIMATE_MARGIN: Final[float] = 1.05
 
 
 class Conditioner(abc.ABC):
@@ -68,6 +84,27 @@ class Conditioner(abc.ABC):
     def _process(self, data: bytes) -> bytes:
         """Condition one chunk."""
 
+    def input_needed(self, output_bytes: int) -> int:
+        """Raw bytes to feed so that about ``output_bytes`` more conditioned bytes come out.
+
+        The default assumes :data:`DEFAULT_INPUT_PER_OUTPUT` raw bytes per output byte until
+        :data:`MIN_OBSERVED_OUTPUT` bytes have been produced, then uses the observed ratio plus
+        :data:`ESTIMATE_MARGIN`. An underestimate only costs one more refill; the excess of an
+        overestimate stays buffered (it is delivered later, never reused).
+
+        Args:
+            output_bytes: Conditioned bytes wanted (>= 0).
+
+        Returns:
+            Raw input bytes to read (0 when ``output_bytes`` is 0).
+        """
+        if output_bytes <= 0:
+            return 0
+        ratio = float(DEFAULT_INPUT_PER_OUTPUT)
+        if self.output_bytes >= MIN_OBSERVED_OUTPUT:
+            ratio = self.input_bytes / self.output_bytes * ESTIMATE_MARGIN
+        return max(1, math.ceil(output_bytes * ratio))
+
     @property
     def ratio(self) -> float:
         """Raw input bytes per output byte so far (``inf`` before any output)."""
@@ -75,7 +112,12 @@ class Conditioner(abc.ABC):
 
 
 class VonNeumannConditioner(Conditioner):
-    """Von Neumann debiasing of the bit stream (bits taken most significant first)."""
+    """Von Neumann debiasing of the bit stream (bits taken most significant first).
+
+    At most one output bit per input bit pair, and only ``2 p (1 - p) <= 1/2`` of the pairs give
+    one, so at least 4 input bytes are needed per output byte; :meth:`input_needed` uses the
+    observed yield once enough output exists, never less than that bound.
+    """
 
     name = "von-neumann"
 
@@ -96,6 +138,13 @@ class VonNeumannConditioner(Conditioner):
         full = out_bits.size - out_bits.size % 8
         self._out_bits = out_bits[full:].copy()
         return np.packbits(out_bits[:full]).tobytes()
+
+    def input_needed(self, output_bytes: int) -> int:
+        """Observed-yield estimate, at least the ideal ``4 * output_bytes`` (yield <= 1/4)."""
+        if output_bytes <= 0:
+            return 0
+        bound = VON_NEUMANN_MIN_INPUT_PER_OUTPUT * output_bytes
+        return max(bound, super().input_needed(output_bytes))
 
 
 class Sha256Conditioner(Conditioner):
@@ -125,6 +174,13 @@ class Sha256Conditioner(Conditioner):
             out += hashlib.sha256(self._pending[start : start + self.block_bytes]).digest()
         del self._pending[: blocks * self.block_bytes]
         return bytes(out)
+
+    def input_needed(self, output_bytes: int) -> int:
+        """Exactly the input completing ``ceil(output_bytes / 32)`` blocks (pending bytes count)."""
+        if output_bytes <= 0:
+            return 0
+        blocks = -(-output_bytes // SHA256_OUTPUT_BYTES)
+        return max(0, blocks * self.block_bytes - len(self._pending))
 
 
 def make_conditioner(

@@ -17,7 +17,12 @@ from typing import Any, Final
 import numpy as np
 
 from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources import _WordStream, check_byte_count
+from hybridqml.entropy.sources import (
+    MAX_READ_BYTES,
+    _WordStream,
+    check_byte_count,
+    check_positive_int,
+)
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_RESEED_INTERVAL", "DEFAULT_SEED_BYTES", "MIN_SEED_BYTES", "ExpandedGenerator"]
@@ -37,6 +42,9 @@ class ExpandedGenerator:
             :class:`~hybridqml.entropy.pool.EntropyPool`); its ``name``/``kind`` are recorded.
         seed_bytes: Bytes drawn from ``pool`` per (re)seed, at least 32 (256 bits).
         reseed_interval: Delivered bytes after which the generator is reseeded.
+        max_read_bytes: Largest single :meth:`read` (default
+            :data:`~hybridqml.entropy.sources.MAX_READ_BYTES`, 1 GiB); larger reads raise
+            :class:`~hybridqml.exceptions.ConfigurationError` before any work.
 
     Example:
         >>> from hybridqml.entropy import EntropyPool, PRNGSource
@@ -51,6 +59,7 @@ class ExpandedGenerator:
         *,
         seed_bytes: int = DEFAULT_SEED_BYTES,
         reseed_interval: int = DEFAULT_RESEED_INTERVAL,
+        max_read_bytes: int = MAX_READ_BYTES,
     ) -> None:
         if not callable(getattr(pool, "read", None)):
             raise ConfigurationError("pool must have a read(n) method")
@@ -58,6 +67,7 @@ class ExpandedGenerator:
             raise ConfigurationError(f"seed_bytes must be an int >= {MIN_SEED_BYTES} (256 bits)")
         if not isinstance(reseed_interval, int) or reseed_interval < 1:
             raise ConfigurationError("reseed_interval must be a positive int")
+        self.max_read_bytes = check_positive_int(max_read_bytes, "max_read_bytes")
         self.pool = pool
         self.seed_bytes = seed_bytes
         self.reseed_interval = reseed_interval
@@ -85,7 +95,7 @@ class ExpandedGenerator:
 
     def read(self, n: int) -> bytes:
         """Return ``n`` expanded bytes, reseeding from the pool on schedule."""
-        n = check_byte_count(n)
+        n = check_byte_count(n, self.max_read_bytes, owner="this ExpandedGenerator")
         parts = []
         with self._lock:
             got = 0
@@ -101,21 +111,36 @@ class ExpandedGenerator:
         return b"".join(parts)
 
     def provenance(self) -> Provenance:
-        """Accounting snapshot, mode ``"expanded"``."""
+        """Accounting snapshot, mode ``"expanded"``.
+
+        ``requests``/``failures``, health-test and conditioning figures come from the pool's
+        provenance (HTTP requests for a QRNG); ``source_reads`` counts the seed reads.
+        """
         pool_prov = self.pool.provenance() if hasattr(self.pool, "provenance") else None
         with self._lock:
+            requests, failures, health_tests, alarms = self.reseeds, 0, False, 0
+            conditioning, cond_in, cond_out = None, 0, 0
+            if pool_prov is not None:
+                requests, failures = pool_prov.requests, pool_prov.failures
+                health_tests, alarms = pool_prov.health_tests, pool_prov.health_alarms
+                conditioning = pool_prov.conditioning
+                cond_in = pool_prov.conditioner_input_bytes
+                cond_out = pool_prov.conditioner_output_bytes
             return Provenance(
                 source_name=self.name,
                 kind=self.kind,
                 mode="expanded",
                 source_bytes=self.source_bytes,
                 delivered_bytes=self.delivered_bytes,
-                requests=self.reseeds,
-                failures=0 if pool_prov is None else pool_prov.failures,
-                health_tests=False if pool_prov is None else pool_prov.health_tests,
-                health_alarms=0 if pool_prov is None else pool_prov.health_alarms,
-                conditioning=None if pool_prov is None else pool_prov.conditioning,
+                requests=requests,
+                failures=failures,
+                health_tests=health_tests,
+                health_alarms=alarms,
+                conditioning=conditioning,
                 reseeds=self.reseeds,
+                source_reads=self.reseeds,
+                conditioner_input_bytes=cond_in,
+                conditioner_output_bytes=cond_out,
             )
 
     def __repr__(self) -> str:

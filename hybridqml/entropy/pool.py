@@ -15,10 +15,23 @@ further, not even bytes already buffered) when the start-up test or a re-test fa
 second alarm comes within ``alarm_memory_bytes`` of source data from the previous one. A stuck or
 heavily biased source therefore latches at once, while a good source survives rare false alarms.
 Pass ``alpha`` (e.g. ``2**-40``) to make alarms rarer still.
+
+Refill sizes: without conditioning a refill reads ``max(missing, chunk_bytes)`` source bytes; with
+conditioning it reads what the conditioner needs for the missing output
+(:meth:`~hybridqml.entropy.conditioning.Conditioner.input_needed`: whole SHA-256 blocks, or the
+observed Von Neumann yield), at least ``chunk_bytes``. So little source data (QRNG quota) is left
+unused in the buffer when the pool closes.
+
+Sources are checked, not trusted: ``kind`` must be one of
+:data:`~hybridqml.entropy.sources.SOURCE_KINDS` (a source without ``kind`` counts as
+``"pseudo"``), every read must return exactly the bytes asked for, and an error that is not a
+:class:`~hybridqml.exceptions.HybridQMLError` (``OSError``, ``ValueError``, ...) is raised as an
+:class:`~hybridqml.exceptions.EntropyError` naming the source.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any, Final
 
@@ -27,13 +40,26 @@ import numpy as np
 from hybridqml.entropy.conditioning import Conditioner, make_conditioner
 from hybridqml.entropy.health import DEFAULT_ALPHA, STARTUP_SAMPLES, HealthResult, HealthTests
 from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources import EntropySource, check_byte_count
-from hybridqml.exceptions import ConfigurationError, EntropyError, HealthTestError
+from hybridqml.entropy.sources import (
+    MAX_READ_BYTES,
+    SOURCE_KINDS,
+    EntropySource,
+    check_byte_count,
+    check_positive_int,
+)
+from hybridqml.exceptions import (
+    ConfigurationError,
+    EntropyError,
+    HealthTestError,
+    HybridQMLError,
+)
 
 __all__ = [
     "DEFAULT_ALARM_MEMORY_BYTES",
     "DEFAULT_CHUNK_BYTES",
+    "DEFAULT_CLOSE_TIMEOUT",
     "MAX_CHUNK_BYTES",
+    "MAX_READ_BYTES",
     "EntropyPool",
 ]
 
@@ -43,6 +69,8 @@ DEFAULT_CHUNK_BYTES: Final[int] = 4096
 MAX_CHUNK_BYTES: Final[int] = 1 << 24
 #: A second health alarm within this many source bytes of the previous one latches the pool.
 DEFAULT_ALARM_MEMORY_BYTES: Final[int] = 1 << 24
+#: Seconds :meth:`EntropyPool.close` waits for a prefetch thread busy in a source read.
+DEFAULT_CLOSE_TIMEOUT: Final[float] = 1.0
 _COMPACT_BYTES: Final[int] = 1 << 20
 
 
@@ -52,16 +80,27 @@ class EntropyPool:
     Args:
         source: The entropy source.
         health_tests: Run SP 800-90B start-up and continuous tests on the raw source bytes.
-        prefetch: Keep at least this many bytes buffered with a background thread (0: no thread).
-            If the source raises in that thread, the next ``read`` re-raises the error and the
-            pool continues without prefetch (reads then fetch synchronously).
+        prefetch: Keep at least this many bytes buffered with a background thread (0: no thread;
+            at most ``max_read_bytes``). If the source raises in that thread, the next ``read``
+            re-raises the error and the pool continues without prefetch (reads then fetch
+            synchronously).
         conditioning: ``None``, ``"von-neumann"``, ``"sha256"`` or a
             :class:`~hybridqml.entropy.conditioning.Conditioner`.
-        chunk_bytes: Source bytes per refill.
-        alpha: Health-test false-positive probability per test.
-        claimed_entropy: Min-entropy per source byte for the health tests and SHA-256 conditioning;
-            default: the source's ``claimed_min_entropy``.
-        alarm_memory_bytes: See the alarm policy in the module docstring.
+        chunk_bytes: Smallest number of source bytes per refill.
+        alpha: Health-test false-positive probability per test, in (0, 1).
+        claimed_entropy: Min-entropy per source byte (bits, in (0, 8]) for the health tests and
+            SHA-256 conditioning; default: the source's ``claimed_min_entropy``.
+        alarm_memory_bytes: See the alarm policy in the module docstring (a positive int).
+        max_read_bytes: Largest single :meth:`read` (default
+            :data:`~hybridqml.entropy.sources.MAX_READ_BYTES`, 1 GiB); larger reads raise
+            :class:`~hybridqml.exceptions.ConfigurationError` before any I/O. The samplers
+            (:func:`~hybridqml.entropy.sampling.uniform`, ``normal``) honour it too.
+        close_timeout: Seconds :meth:`close` waits for a prefetch thread that is inside a source
+            read (>= 0).
+
+    Raises:
+        ConfigurationError: A bad argument, or a source without ``read`` or with a ``kind``
+            outside :data:`~hybridqml.entropy.sources.SOURCE_KINDS`.
 
     Example:
         >>> from hybridqml.entropy import EntropyPool, PRNGSource
@@ -82,21 +121,43 @@ class EntropyPool:
         alpha: float = DEFAULT_ALPHA,
         claimed_entropy: float | None = None,
         alarm_memory_bytes: int = DEFAULT_ALARM_MEMORY_BYTES,
+        max_read_bytes: int = MAX_READ_BYTES,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
         if not callable(getattr(source, "read", None)):
             raise ConfigurationError("source must have a read(n) method")
-        if not isinstance(prefetch, int) or prefetch < 0:
-            raise ConfigurationError("prefetch must be a non-negative int")
-        if not isinstance(chunk_bytes, int) or not 1 <= chunk_bytes <= MAX_CHUNK_BYTES:
-            raise ConfigurationError(f"chunk_bytes must be an int in [1, {MAX_CHUNK_BYTES}]")
-        if claimed_entropy is None:
-            claimed_entropy = float(getattr(source, "claimed_min_entropy", 8.0))
-        self.source = source
-        self.name = getattr(source, "name", type(source).__name__)
+        self.name = str(getattr(source, "name", type(source).__name__))
         self.kind = getattr(source, "kind", "pseudo")
+        if self.kind not in SOURCE_KINDS:
+            raise ConfigurationError(
+                f"source {self.name!r} has kind {self.kind!r}; kind must be one of "
+                f"{', '.join(SOURCE_KINDS)} (say honestly where the bytes come from)"
+            )
+        self.max_read_bytes = check_positive_int(max_read_bytes, "max_read_bytes")
+        self.prefetch = check_positive_int(prefetch, "prefetch", minimum=0)
+        if self.prefetch > self.max_read_bytes:
+            raise ConfigurationError(
+                f"prefetch ({prefetch}) must not exceed max_read_bytes ({self.max_read_bytes})"
+            )
+        if check_positive_int(chunk_bytes, "chunk_bytes") > MAX_CHUNK_BYTES:
+            raise ConfigurationError(f"chunk_bytes must be an int in [1, {MAX_CHUNK_BYTES}]")
+        self.alarm_memory_bytes = check_positive_int(alarm_memory_bytes, "alarm_memory_bytes")
+        if claimed_entropy is None:
+            claimed_entropy = getattr(source, "claimed_min_entropy", 8.0)
+        if not _is_real(claimed_entropy) or not 0.0 < claimed_entropy <= 8.0:
+            raise ConfigurationError(
+                f"claimed_entropy must be a number in (0, 8] bits per byte, got {claimed_entropy!r}"
+            )
+        if not _is_real(alpha) or not 0.0 < alpha < 1.0:
+            raise ConfigurationError(f"alpha must be a number in (0, 1), got {alpha!r}")
+        if not _is_real(close_timeout) or not 0.0 <= close_timeout < math.inf:
+            raise ConfigurationError(
+                f"close_timeout must be a finite number of seconds >= 0, got {close_timeout!r}"
+            )
+        claimed_entropy = float(claimed_entropy)
+        self.source = source
         self.chunk_bytes = chunk_bytes
-        self.prefetch = prefetch
-        self.alarm_memory_bytes = alarm_memory_bytes
+        self.close_timeout = float(close_timeout)
         self.health: HealthTests | None = (
             HealthTests(claimed_entropy=claimed_entropy, alpha=alpha) if health_tests else None
         )
@@ -114,8 +175,9 @@ class EntropyPool:
         self.source_bytes = 0
         self.delivered_bytes = 0
         self.discarded_bytes = 0
-        self.requests = 0
-        self.failures = 0
+        self.source_reads = 0
+        self.source_read_failures = 0
+        self._source_counters_at_start = self._source_counters()
         self.health_alarms = 0
         self.health_results: list[HealthResult] = []
         self._worker: threading.Thread | None = None
@@ -129,11 +191,16 @@ class EntropyPool:
     def read(self, n: int) -> bytes:
         """Return the next ``n`` bytes; each byte is delivered once, in source order.
 
+        Args:
+            n: Number of bytes, at most ``max_read_bytes``.
+
         Raises:
+            ConfigurationError: ``n`` is not an int in ``[0, max_read_bytes]`` (checked before any
+                source read).
             HealthTestError: A health test failed (now or earlier): the pool is latched.
             EntropyError: The pool is closed or the source failed.
         """
-        n = check_byte_count(n)
+        n = check_byte_count(n, self.max_read_bytes, owner="this EntropyPool")
         while True:
             with self._cond:
                 self._raise_if_unusable()
@@ -159,21 +226,45 @@ class EntropyPool:
         return ExpandedGenerator(self, **kwargs)
 
     def provenance(self) -> Provenance:
-        """A snapshot of the accounting (mode ``"pure"``)."""
+        """A snapshot of the accounting (mode ``"pure"``).
+
+        ``requests``/``failures`` are the source's own counts (HTTP requests for a
+        :class:`~hybridqml.entropy.qrng.QRNGSource`, since this pool was created) when the source
+        exposes ``requests_made`` and ``failures``, else the pool's reads from the source, which
+        are always in ``source_reads``/``source_read_failures``.
+        """
         with self._cond:
+            requests, failures = self._request_counts()
+            cond = self.conditioner
             return Provenance(
                 source_name=self.name,
                 kind=self.kind,
                 mode="pure",
                 source_bytes=self.source_bytes,
                 delivered_bytes=self.delivered_bytes,
-                requests=self.requests,
-                failures=self.failures,
+                requests=requests,
+                failures=failures,
                 health_tests=self.health is not None,
                 health_alarms=self.health_alarms,
                 discarded_bytes=self.discarded_bytes,
-                conditioning=None if self.conditioner is None else self.conditioner.name,
+                conditioning=None if cond is None else cond.name,
+                source_reads=self.source_reads,
+                source_read_failures=self.source_read_failures,
+                conditioner_input_bytes=0 if cond is None else cond.input_bytes,
+                conditioner_output_bytes=0 if cond is None else cond.output_bytes,
             )
+
+    @property
+    def requests(self) -> int:
+        """Requests as reported in :meth:`provenance` (source's own count if it has one)."""
+        with self._cond:
+            return self._request_counts()[0]
+
+    @property
+    def failures(self) -> int:
+        """Failures as reported in :meth:`provenance` (source's own count if it has one)."""
+        with self._cond:
+            return self._request_counts()[1]
 
     @property
     def buffered(self) -> int:
@@ -187,14 +278,21 @@ class EntropyPool:
         return self._failure is not None
 
     def close(self) -> None:
-        """Stop the prefetch thread and drop buffered bytes (they are never delivered)."""
+        """Stop the prefetch thread and drop buffered bytes (they are never delivered).
+
+        Waits at most ``close_timeout`` seconds for the prefetch thread. If it is inside a slow
+        source read (an HTTP request can take its timeouts times its retries), ``close`` returns
+        anyway: the daemon thread finishes that read in the background and its bytes are
+        discarded, never delivered. Close the source only after that if it cannot be closed
+        while in use.
+        """
         with self._cond:
             self._closed = True
             self._buf = bytearray()
             self._pos = 0
             self._cond.notify_all()
         if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join()
+            self._worker.join(timeout=self.close_timeout)
 
     def __enter__(self) -> EntropyPool:
         return self
@@ -227,27 +325,71 @@ class EntropyPool:
             self._cond.notify_all()
         raise HealthTestError(message)
 
+    def _source_counters(self) -> tuple[int, int] | None:
+        """The source's own ``(requests_made, failures)`` if it exposes both as ints."""
+        counts = (
+            getattr(self.source, "requests_made", None),
+            getattr(self.source, "failures", None),
+        )
+        if all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            return counts  # type: ignore[return-value]
+        return None
+
+    def _request_counts(self) -> tuple[int, int]:
+        now, start = self._source_counters(), self._source_counters_at_start
+        if now is None or start is None:
+            return self.source_reads, self.source_read_failures
+        return now[0] - start[0], now[1] - start[1]
+
     def _read_source(self, n: int) -> np.ndarray:
+        error: EntropyError | None = None
         try:
             data = self.source.read(n)
-        except Exception:
+        except HybridQMLError:
             with self._cond:
-                self.failures += 1
-                self.requests += 1
+                self.source_reads += 1
+                self.source_read_failures += 1
             raise
+        except Exception as exc:
+            with self._cond:
+                self.source_reads += 1
+                self.source_read_failures += 1
+            raise EntropyError(
+                f"entropy source {self.name!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
         with self._cond:
-            self.requests += 1
-            self.source_bytes += len(data)
+            self.source_reads += 1
+            if not isinstance(data, bytes):
+                self.source_read_failures += 1
+                error = EntropyError(
+                    f"entropy source {self.name!r} returned {type(data).__name__}, not bytes"
+                )
+            else:
+                self.source_bytes += len(data)
+                if len(data) != n:
+                    self.source_read_failures += 1
+                    self.discarded_bytes += len(data)
+                    error = EntropyError(
+                        f"entropy source {self.name!r} returned {len(data)} bytes instead of {n}; "
+                        "a source must return exactly the bytes asked for (never pad or truncate)"
+                    )
+        if error is not None:
+            raise error
         return np.frombuffer(data, dtype=np.uint8)
+
+    def _refill_bytes(self, missing: int) -> int:
+        """Source bytes for one refill: what ``missing`` output bytes need, >= ``chunk_bytes``."""
+        want = missing if self.conditioner is None else self.conditioner.input_needed(missing)
+        return min(max(want, self.chunk_bytes), MAX_CHUNK_BYTES)
 
     def _produce(self, missing: int) -> None:
         """Read one chunk from the source, test, condition and append it (in source order)."""
         with self._source_lock:
             with self._cond:
                 self._raise_if_unusable()
-            want = min(max(missing, self.chunk_bytes), MAX_CHUNK_BYTES)
-            if self.conditioner is not None:
-                want = min(max(want * 4, self.chunk_bytes), MAX_CHUNK_BYTES)
+            want = self._refill_bytes(missing)
             tested = self.health is not None
             raw = self._tested_chunk(want) if tested else self._read_source(want)
             data = raw.tobytes()
@@ -314,3 +456,12 @@ class EntropyPool:
                         self._worker_error = exc
                     self._cond.notify_all()
                 return
+
+
+def _is_real(value: object) -> bool:
+    """A real number (int or float, not bool, not NaN)."""
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and not math.isnan(value)
+    )

@@ -22,13 +22,22 @@ class Provenance:
             ``"expanded"``: delivered bytes come from a generator seeded by the source.
         source_bytes: Bytes read from the source.
         delivered_bytes: Bytes handed to callers.
-        requests: Reads issued to the source.
-        failures: Source reads that raised.
+        requests: Requests made by the source itself when it counts them (a
+            :class:`~hybridqml.entropy.qrng.QRNGSource`: HTTP requests, retries included);
+            otherwise the same as ``source_reads``.
+        failures: Failed requests counted by the source (QRNG: failed HTTP requests, retried
+            or not); otherwise the same as ``source_read_failures``.
         health_tests: Whether SP 800-90B health tests ran on the source bytes.
         health_alarms: Continuous-test alarms (intermittent or latched).
         discarded_bytes: Source bytes dropped because a health test fired on them.
         conditioning: ``None``, ``"von-neumann"`` or ``"sha256"``.
         reseeds: Expanded mode: times the generator was (re)seeded from the source.
+        source_reads: ``read`` calls the pool issued to the source (expanded mode: seed reads
+            from the pool).
+        source_read_failures: Those reads that raised or returned the wrong number of bytes.
+        conditioner_input_bytes: Raw bytes fed to the conditioner (0 without conditioning).
+        conditioner_output_bytes: Conditioned bytes it produced; their ratio is the
+            conditioner's own (SHA-256: ``ceil(320 / H)`` input bytes per 32 output bytes).
     """
 
     source_name: str
@@ -43,8 +52,19 @@ class Provenance:
     discarded_bytes: int = 0
     conditioning: str | None = None
     reseeds: int = 0
+    source_reads: int = 0
+    source_read_failures: int = 0
+    conditioner_input_bytes: int = 0
+    conditioner_output_bytes: int = 0
 
     @property
     def source_to_delivered(self) -> float:
         """Source bytes per delivered byte (< 1 means expanded output; ``nan`` before output)."""
         return self.source_bytes / self.delivered_bytes if self.delivered_bytes else math.nan
+
+    @property
+    def conditioner_ratio(self) -> float:
+        """Conditioner input bytes per output byte (``nan`` without conditioned output)."""
+        if not self.conditioner_output_bytes:
+            return math.nan
+        return self.conditioner_input_bytes / self.conditioner_output_bytes

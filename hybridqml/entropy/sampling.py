@@ -16,13 +16,15 @@ sigma occur at their true rate.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
 import torch
 
-from hybridqml.exceptions import ConfigurationError
+from hybridqml.entropy.sources import MAX_READ_BYTES
+from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = ["SUPPORTED_DTYPES", "normal", "uniform"]
 
@@ -39,18 +41,27 @@ def _count(shape: int | Sequence[int] | torch.Size) -> tuple[tuple[int, ...], in
     ):
         raise ConfigurationError(f"shape must hold non-negative ints, got {shape!r}")
     dims = tuple(int(d) for d in dims)
-    return dims, int(np.prod(dims, dtype=np.int64))
+    return dims, math.prod(dims)  # Python ints: no int64 wrap-around for huge shapes
 
 
-def _words(source: Any, count: int, dtype: torch.dtype) -> np.ndarray:
+def _words(source: Any, count: int, dtype: torch.dtype, dims: tuple[int, ...]) -> np.ndarray:
     if dtype not in SUPPORTED_DTYPES:
         raise ConfigurationError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     if not callable(getattr(source, "read", None)):
         raise ConfigurationError("source must have a read(n) method (pool, generator or source)")
     word = np.dtype("<u4") if dtype == torch.float32 else np.dtype("<u8")
-    data = source.read(count * word.itemsize)
-    if len(data) != count * word.itemsize:
-        raise ConfigurationError("source returned the wrong number of bytes")
+    n_bytes = count * word.itemsize
+    limit = getattr(source, "max_read_bytes", MAX_READ_BYTES)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        limit = MAX_READ_BYTES
+    if n_bytes > limit:
+        raise ConfigurationError(
+            f"shape {dims} needs {n_bytes} random bytes, more than max_read_bytes={limit}; "
+            "draw in smaller batches (or raise max_read_bytes on the pool)"
+        )
+    data = source.read(n_bytes)
+    if len(data) != n_bytes:
+        raise EntropyError(f"the source returned {len(data)} bytes instead of {n_bytes}")
     return np.frombuffer(data, dtype=word)
 
 
@@ -65,13 +76,18 @@ def uniform(
 
     Args:
         source: Anything with ``read(n) -> bytes`` (an ``EntropyPool``, an ``ExpandedGenerator``,
-            a source). Uses 4 bytes per float32 value, 8 per float64 value.
+            a source). Uses 4 bytes per float32 value, 8 per float64 value; at most the
+            source's ``max_read_bytes`` (default 1 GiB) per call.
         shape: Output shape.
         dtype: ``torch.float32`` or ``torch.float64``.
         device: Target device (computed on CPU, then moved).
 
     Returns:
         A tensor of ``shape`` and ``dtype`` on ``device``.
+
+    Raises:
+        ConfigurationError: Bad shape or dtype, or more bytes than the source's
+            ``max_read_bytes`` (checked before any read).
 
     Example:
         >>> from hybridqml.entropy import EntropyPool, PRNGSource, uniform
@@ -80,7 +96,7 @@ def uniform(
         (torch.Size([2, 3]), True)
     """
     dims, count = _count(shape)
-    words = _words(source, count, dtype)
+    words = _words(source, count, dtype, dims)
     if dtype == torch.float32:
         values = (words >> np.uint32(32 - _U32_BITS)).astype(np.float32) * np.float32(2.0**-24)
     else:
@@ -98,7 +114,8 @@ def normal(
     """Standard normal samples by inverse CDF on the open interval: never ``inf`` or ``NaN``.
 
     Args:
-        source: Anything with ``read(n) -> bytes``; 4 bytes per float32 value, 8 per float64.
+        source: Anything with ``read(n) -> bytes``; 4 bytes per float32 value, 8 per float64;
+            at most the source's ``max_read_bytes`` (default 1 GiB) per call.
         shape: Output shape.
         dtype: ``torch.float32`` or ``torch.float64``.
         device: Target device (computed on CPU, then moved).
@@ -107,6 +124,10 @@ def normal(
         A tensor of ``shape`` and ``dtype`` on ``device``; ``|z| <= 5.42`` (float32) or ``8.29``
         (float64).
 
+    Raises:
+        ConfigurationError: Bad shape or dtype, or more bytes than the source's
+            ``max_read_bytes`` (checked before any read).
+
     Example:
         >>> from hybridqml.entropy import EntropyPool, PRNGSource, normal
         >>> z = normal(EntropyPool(PRNGSource(seed=0)), 1000)
@@ -114,7 +135,7 @@ def normal(
         True
     """
     dims, count = _count(shape)
-    words = _words(source, count, dtype)
+    words = _words(source, count, dtype, dims)
     if dtype == torch.float32:
         negative = words >> np.uint32(31)
         odd = ((words & np.uint32((1 << 23) - 1)) << np.uint32(1)) | np.uint32(1)

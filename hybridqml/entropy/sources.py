@@ -9,6 +9,14 @@ honestly where the bytes come from:
   pseudo-random generator for measurement sampling, so these bytes are *not* quantum);
 * ``"os"``: the operating system CSPRNG (``os.urandom``);
 * ``"pseudo"``: a seeded, reproducible pseudo-random generator.
+
+A source that talks to a service may also expose integer attributes ``requests_made`` and
+``failures`` (as :class:`~hybridqml.entropy.qrng.QRNGSource` does, counting HTTP requests);
+an :class:`~hybridqml.entropy.pool.EntropyPool` then reports those in its provenance.
+
+Single reads are capped at :data:`MAX_READ_BYTES` (1 GiB) by default: a request such as
+``read(10**12)`` raises :class:`~hybridqml.exceptions.ConfigurationError` before any I/O instead of
+buffering gigabytes until ``MemoryError``.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = [
     "DEFAULT_CLAIMED_MIN_ENTROPY",
+    "MAX_READ_BYTES",
     "SOURCE_KINDS",
     "EntropySource",
     "OSSource",
     "PRNGSource",
     "SourceKind",
     "check_byte_count",
+    "check_positive_int",
 ]
 
 SourceKind = Literal["quantum", "simulated-quantum", "os", "pseudo"]
@@ -37,15 +47,41 @@ SOURCE_KINDS: Final[tuple[str, ...]] = ("quantum", "simulated-quantum", "os", "p
 
 #: Min-entropy per output byte a source claims by default (bits); health-test cutoffs use it.
 DEFAULT_CLAIMED_MIN_ENTROPY: Final[float] = 8.0
+#: Largest single read (1 GiB) accepted by sources, pools, expanded generators and samplers by
+#: default; pools and generators take a ``max_read_bytes`` argument to change it.
+MAX_READ_BYTES: Final[int] = 1 << 30
 
 
-def check_byte_count(n: object) -> int:
-    """Validate a requested byte count and return it as an ``int``."""
+def check_byte_count(n: object, limit: int | None = None, *, owner: str = "") -> int:
+    """Validate a requested byte count and return it as an ``int``.
+
+    Args:
+        n: The requested count.
+        limit: Largest count allowed (``None``: no limit).
+        owner: Who enforces ``limit`` (named in the error message).
+
+    Raises:
+        ConfigurationError: ``n`` is not an int, is negative, or exceeds ``limit``.
+    """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise ConfigurationError(f"byte count must be an int, got {type(n).__name__}")
     if n < 0:
         raise ConfigurationError(f"byte count must be >= 0, got {n}")
+    if limit is not None and n > limit:
+        where = f" of {owner}" if owner else ""
+        raise ConfigurationError(
+            f"a single read of {int(n)} bytes exceeds max_read_bytes={limit}{where}; read in "
+            "smaller pieces or raise max_read_bytes"
+        )
     return int(n)
+
+
+def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
+    """Validate an int argument (bools rejected) that must be ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ConfigurationError(f"{name} must be {what}, got {value!r}")
+    return int(value)
 
 
 class EntropySource(abc.ABC):
@@ -58,6 +94,7 @@ class EntropySource(abc.ABC):
         name: Short human-readable identifier (no secrets).
         kind: One of ``"quantum"``, ``"simulated-quantum"``, ``"os"``, ``"pseudo"``.
         claimed_min_entropy: Min-entropy per byte (bits) the source claims; used by health tests.
+        max_read_bytes: Largest single :meth:`read` (default :data:`MAX_READ_BYTES`).
 
     Example:
         >>> from hybridqml.entropy import PRNGSource
@@ -68,21 +105,22 @@ class EntropySource(abc.ABC):
     name: str = "source"
     kind: SourceKind = "pseudo"
     claimed_min_entropy: float = DEFAULT_CLAIMED_MIN_ENTROPY
+    max_read_bytes: int = MAX_READ_BYTES
 
     def read(self, n: int) -> bytes:
         """Return exactly ``n`` fresh bytes.
 
         Args:
-            n: Number of bytes (>= 0).
+            n: Number of bytes (>= 0, at most ``max_read_bytes``).
 
         Returns:
             ``n`` bytes never returned before by this source.
 
         Raises:
-            ConfigurationError: ``n`` is not a non-negative int.
+            ConfigurationError: ``n`` is not a non-negative int or exceeds ``max_read_bytes``.
             EntropyError: The source cannot deliver (subclasses raise more specific errors).
         """
-        n = check_byte_count(n)
+        n = check_byte_count(n, self.max_read_bytes, owner=self.name)
         if n == 0:
             return b""
         data = self._read(n)

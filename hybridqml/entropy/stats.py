@@ -107,7 +107,7 @@ def mcv_min_entropy(data: bytes | np.ndarray) -> float:
     _, counts = np.unique(samples, return_counts=True)
     p = counts.max() / samples.size
     p_u = min(1.0, p + _Z_99 * math.sqrt(p * (1.0 - p) / (samples.size - 1)))
-    return float(-math.log2(p_u))
+    return 0.0 if p_u >= 1.0 else float(-math.log2(p_u))  # never -0.0
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,17 @@ def test_usage_errors_exit_2():
     assert info.value.code == 2
     with pytest.raises(SystemExit):
         main(["entropy", "sample", "--source", "os", "--bytes", "0", "--out", "x"])
+
+
+def test_foreign_source_errors_print_one_line(monkeypatch, capsys):
+    from entropy_testing import ScriptedSource
+
+    import hybridqml.entropy.cli as entropy_cli
+
+    def broken(n, offset):
+        raise OSError("device unplugged")
+
+    monkeypatch.setattr(entropy_cli, "make_source", lambda *a, **k: ScriptedSource(broken))
+    assert main(["entropy", "test", "--source", "os", "--bytes", "4096"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "OSError: device unplugged" in err

@@ -52,3 +52,24 @@ def test_sha256_output_and_chunking():
     assert cond.input_bytes == len(data) and cond.output_bytes == 160
     with pytest.raises(ConfigurationError):
         Sha256Conditioner(claimed_entropy=0)
+
+
+@pytest.mark.parametrize(("entropy", "block"), [(8.0, 40), (6.0, 54), (1.0, 320)])
+def test_sha256_input_needed_is_exact(entropy, block):
+    cond = Sha256Conditioner(claimed_entropy=entropy)
+    assert cond.input_needed(0) == 0
+    assert cond.input_needed(1) == cond.input_needed(32) == block
+    assert cond.input_needed(33) == 2 * block
+    cond.process(bytes(block + 7))  # one block out, 7 bytes pending
+    assert cond.input_needed(32) == block - 7
+    assert len(cond.process(bytes(cond.input_needed(64)))) == 64
+
+
+def test_von_neumann_input_needed_starts_at_the_ideal_bound_then_follows_the_yield():
+    vn = VonNeumannConditioner()
+    assert vn.input_needed(0) == 0
+    assert vn.input_needed(1000) == 4000  # yield <= 1/4: never ask for less
+    rng = np.random.default_rng(3)
+    vn.process(np.packbits(rng.random(80_000) < 0.9).tobytes())  # yield 0.09 bits per bit
+    assert vn.input_needed(1000) == pytest.approx(1000 / 0.09 * 1.05, rel=0.05)
+    assert vn.input_needed(1000) >= 4000

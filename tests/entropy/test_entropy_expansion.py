@@ -53,3 +53,14 @@ def test_expanded_output_feeds_sampling_faster_than_the_source():
     z = normal(gen, (64, 100))
     assert z.isfinite().all()
     assert len(source.served) <= 4096  # one pool refill (start-up) covers the 32-byte seed
+
+
+def test_expanded_provenance_carries_the_pool_request_and_conditioner_counts():
+    pool = EntropyPool(PRNGSource(seed=4), conditioning="sha256", health_tests=False)
+    gen = pool.generator(reseed_interval=100)
+    gen.read(250)
+    prov, pool_prov = gen.provenance(), pool.provenance()
+    assert prov.reseeds == prov.source_reads == 3
+    assert (prov.requests, prov.failures) == (pool_prov.requests, pool_prov.failures) == (1, 0)
+    assert prov.conditioner_input_bytes == pool_prov.conditioner_input_bytes > 0
+    assert prov.conditioner_output_bytes == pool_prov.conditioner_output_bytes >= 96

@@ -445,3 +445,17 @@ def test_https_needs_no_opt_in():
 def test_numeric_arguments_are_validated(kwargs):
     with pytest.raises(ConfigurationError):
         QRNGSource("https://qrng.example/api", TOKEN, **kwargs)
+
+
+# ---------------------------------------------------------------- provenance counts
+def test_pool_provenance_reports_http_requests_and_failures(qrng_server):
+    source = make(qrng_server, max_request_bytes=256)
+    source.read(16)  # before the pool: not the pool's
+    qrng_server.script.extend([("status", 503), ("truncate", 4), ("ok",), ("status", 500)])
+    pool = EntropyPool(source, health_tests=False, chunk_bytes=512)
+    assert len(pool.read(512)) == 512
+    prov = pool.provenance()
+    assert (prov.source_reads, prov.source_read_failures) == (1, 0)
+    assert (prov.requests, prov.failures) == (5, 3)  # HTTP: 2 halves, 3 failed attempts
+    assert len(qrng_server.requests) == 1 + 5
+    assert (source.requests_made, source.failures) == (6, 3)

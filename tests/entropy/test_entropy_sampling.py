@@ -9,7 +9,7 @@ from entropy_testing import ScriptedSource
 from scipy import stats
 
 from hybridqml.entropy import EntropyPool, PRNGSource, normal, uniform
-from hybridqml.exceptions import ConfigurationError
+from hybridqml.exceptions import ConfigurationError, EntropyError
 
 
 def constant(byte: int) -> ScriptedSource:
@@ -93,3 +93,35 @@ def test_shape_device_and_validation():
         uniform(pool(), (-1, 2))
     with pytest.raises(ConfigurationError):
         uniform(object(), 3)
+
+
+@pytest.mark.parametrize("shape", [(2**32, 2**32), (2**33, 2**31 + 1), (2**62, 4), 2**40])
+@pytest.mark.parametrize("sampler", [uniform, normal])
+def test_huge_shapes_are_refused_before_reading(shape, sampler):
+    p = pool()
+    with pytest.raises(ConfigurationError, match="max_read_bytes"):
+        sampler(p, shape)
+    assert p.provenance().source_bytes == 0
+
+
+def test_sampling_honours_the_pool_read_cap_and_duck_sources():
+    small = EntropyPool(PRNGSource(seed=0), health_tests=False, max_read_bytes=400)
+    assert uniform(small, 100).shape == (100,)
+    with pytest.raises(ConfigurationError, match="max_read_bytes=400"):
+        normal(small, 51, dtype=torch.float64)
+
+    class Duck:
+        def read(self, n):
+            raise AssertionError("must not be reached")
+
+    with pytest.raises(ConfigurationError, match="max_read_bytes"):
+        uniform(Duck(), (2**20, 2**10, 2**10))  # 4 GiB > the 1 GiB default
+
+
+def test_short_reads_from_a_duck_source_raise_entropy_error():
+    class Short:
+        def read(self, n):
+            return bytes(n - 1)
+
+    with pytest.raises(EntropyError, match="instead of"):
+        uniform(Short(), 4)

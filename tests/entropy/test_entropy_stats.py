@@ -58,3 +58,9 @@ def test_validation():
         monobit_test(np.array([0, 2, 1]))
     with pytest.raises(ConfigurationError):
         block_frequency_test(b"\x00", 128)
+
+
+def test_mcv_min_entropy_of_constant_data_is_positive_zero():
+    h = mcv_min_entropy(bytes(100))
+    assert h == 0.0 and math.copysign(1.0, h) == 1.0
+    assert f"{h:.4f}" == "0.0000"
