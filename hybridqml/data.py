@@ -16,6 +16,7 @@ how to get it.
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import tempfile
 from collections.abc import Sequence
@@ -83,7 +84,8 @@ _GZ_MD5 = {
 _HOW_TO_GET = (
     "Pass data_dir (CLI: --data-dir) pointing at a folder that holds MNIST/raw/"
     "{t10k,train}-{images-idx3,labels-idx1}-ubyte[.gz] (the t10k pair alone is enough), "
-    "or allow the download (download=True) on a machine with network access."
+    "or allow the download on a machine with network access (Python: download=True in "
+    "load_mnist or a workflow config; CLI: hybridqml train ... --download)."
 )
 
 
@@ -431,7 +433,9 @@ def load_mnist(
 
     1. ``mnist-full``: all four files present: the official 60,000/10,000 split.
     2. ``mnist-t10k-split``: only ``t10k-images-idx3-ubyte[.gz]`` and
-       ``t10k-labels-idx1-ubyte[.gz]``: the 10,000 official test images split into train/test,
+       ``t10k-labels-idx1-ubyte[.gz]``, and no ``train-*`` file at all (one ``train-*`` file
+       without the other, or a broken link, is an error rather than a silent switch to this
+       split): the 10,000 official test images split into train/test,
        stratified by digit, with :func:`sklearn.model_selection.train_test_split`
        (``random_state=split_seed``). Both halves keep the file order, so the split is the same
        on every call and machine.
@@ -456,8 +460,9 @@ def load_mnist(
         A :class:`DatasetSplit` of ``float32`` images ``(N, 1, 28, 28)`` and ``int64`` labels.
 
     Raises:
-        DataError: If files are missing (and download is not allowed), truncated or corrupt, or the
-            download fails. The message names the file and how to get it.
+        DataError: If files are missing (and download is not allowed), truncated or corrupt, only
+            one of the ``train-*`` pair is present, or the download fails. The message names
+            the file and how to get it.
         ConfigurationError: If ``test_fraction`` is outside ``(0, 1)``.
 
     Example:
@@ -473,6 +478,7 @@ def load_mnist(
         if not (_has_part(raw, "train") and _has_part(raw, "t10k")):
             _download_mnist(root)
     raw = find_mnist_raw_dir(root)
+    _check_train_pair(raw)
     if _has_part(raw, "train"):
         train_x, train_y = _read_pair(raw, "train", verify_md5=verify_md5)
         test_x, test_y = _read_pair(raw, "t10k", verify_md5=verify_md5)
@@ -507,6 +513,33 @@ def _has_part(raw: Path, prefix: str) -> bool:
     return all(
         _existing(raw, f"{prefix}-{kind}-ubyte") is not None
         for kind in ("images-idx3", "labels-idx1")
+    )
+
+
+def _check_train_pair(raw: Path) -> None:
+    """Refuse a folder holding only part of the ``train-*`` pair (or a broken ``train-*`` link).
+
+    Falling back to the t10k-only split there would silently train on other data than the user
+    put in place.
+    """
+    found: dict[str, list[Path]] = {}
+    for kind in ("images-idx3", "labels-idx1"):
+        stem = f"train-{kind}-ubyte"
+        found[stem] = [raw / n for n in (stem, f"{stem}.gz") if os.path.lexists(raw / n)]
+    if not any(found.values()) or _has_part(raw, "train"):
+        return
+    problems = []
+    for stem, paths in found.items():
+        if not paths:
+            problems.append(f"{str(raw / stem)!r}[.gz] is missing")
+        elif _existing(raw, stem) is None:
+            names = ", ".join(repr(str(path)) for path in paths)
+            problems.append(f"{names} is not a readable file (a broken link or not a file)")
+    raise DataError(
+        f"MNIST folder {str(raw)!r} holds only part of the training set: "
+        f"{'; '.join(problems)}. Put both train-images-idx3-ubyte[.gz] and "
+        "train-labels-idx1-ubyte[.gz] there for the full 60,000/10,000 split, or remove the "
+        "train-* files to use the split of the t10k files alone. " + _HOW_TO_GET
     )
 
 

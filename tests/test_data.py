@@ -234,6 +234,40 @@ def test_full_mnist_folder_uses_the_official_split(tmp_path: Path) -> None:
     assert (split.info.n_train, split.info.n_test) == (6, 4)
 
 
+@pytest.mark.parametrize("present", ["images", "labels", "broken-images-link", "images-dir"])
+def test_half_a_train_pair_is_an_error_not_a_silent_t10k_split(
+    tmp_path: Path, present: str
+) -> None:
+    raw = _write_t10k(tmp_path, n_per_class=2)
+    images, labels = raw / "train-images-idx3-ubyte", raw / "train-labels-idx1-ubyte"
+    train_labels = _idx_labels(np.repeat(np.arange(10), 3))
+    if present == "images":
+        images.write_bytes(_idx_images(np.zeros((30, 28, 28))))
+        expected = r"train-labels-idx1-ubyte'\[\.gz\] is missing"
+    elif present == "labels":
+        labels.write_bytes(train_labels)
+        expected = r"train-images-idx3-ubyte'\[\.gz\] is missing"
+    elif present == "broken-images-link":
+        labels.write_bytes(train_labels)
+        images.symlink_to(tmp_path / "gone")
+        expected = r"train-images-idx3-ubyte' is not a readable file \(a broken link"
+    else:
+        labels.write_bytes(train_labels)
+        (raw / "train-images-idx3-ubyte.gz").mkdir()
+        expected = r"train-images-idx3-ubyte\.gz' is not a readable file"
+    with pytest.raises(DataError, match=expected) as info:
+        load_mnist(data_dir=tmp_path)
+    message = str(info.value)
+    assert "only part of the training set" in message and "remove the train-* files" in message
+    assert "--download" in message
+
+
+def test_missing_files_name_the_python_field_and_the_cli_flag(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        load_mnist(data_dir=tmp_path)
+    assert "download=True" in str(info.value) and "--download" in str(info.value)
+
+
 def test_download_is_opt_in_and_failures_are_data_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
