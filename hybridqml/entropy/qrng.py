@@ -260,7 +260,7 @@ class QRNGSource(EntropySource):
             text (warned about with a :class:`UserWarning`).
 
     Attributes:
-        requests_made: HTTP requests sent so far (every attempt, retries included).
+        requests_made: HTTP requests attempted so far (every attempt, retries included).
         failures: HTTP requests that failed (transport error, error status or unusable reply).
         retry: The :class:`urllib3.util.Retry` policy (budget, backoff, ``Retry-After``).
 

@@ -341,6 +341,16 @@ def test_reply_dropped_mid_body_is_retried(qrng_server, cut):
     assert (source.requests_made, source.failures) == (3, 2)
 
 
+def test_undecodable_reply_body_is_retried(qrng_server):
+    qrng_server.script.extend([("status", 200, {"Content-Encoding": "gzip"}), ("ok",)])
+    source = make(qrng_server)
+    assert source.read(16) == bytes(qrng_server.served)
+    assert (source.requests_made, source.failures) == (2, 1)
+    qrng_server.script.extend([("status", 200, {"Content-Encoding": "gzip"})] * 5)
+    with pytest.raises(QRNGError, match=r"could not be decoded .*after 4 attempts"):
+        source.read(16)
+
+
 def test_read_timeout_mid_body_is_retried(qrng_server):
     qrng_server.script.append(("stall", 5, 1.0))
     source = make(qrng_server, timeout=(2.0, 0.2))
