@@ -85,6 +85,11 @@ def _p(p: float | None) -> str:
     return "not testable" if p is None or math.isnan(p) else f"{p:.3g}"
 
 
+def _not_significant(status: str) -> str:
+    """The table cell of a pair that is not significant, with the reason when it is not p."""
+    return "no" if status == "not significant" else f"no ({status})"
+
+
 def _json_p(p: float | None) -> float | None:
     return None if p is None or math.isnan(p) else p
 
@@ -137,7 +142,7 @@ def section(
                 _p(c.t_pvalue),
                 _p(c.adjusted_pvalue),
                 _p(c.wilcoxon_pvalue),
-                "yes" if c.significant else f"no ({c.status})",
+                "yes" if c.significant else _not_significant(c.status),
             )
         )
     text.append(
