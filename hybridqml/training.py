@@ -14,6 +14,10 @@ How an interrupted run resumes exactly (same final weights as an uninterrupted r
   generators of submodules with ``random_state()``/``set_random_state()``, such as a
   :class:`~hybridqml.layers.QuantumLayer`'s shot seeds); resuming restores them and starts at
   epoch ``k + 1``;
+* the run's result-determining settings (:attr:`TrainConfig.run_config`) are stored in the
+  checkpoint, and resuming with any of them changed is refused with a
+  :class:`~hybridqml.exceptions.ConfigurationError` that lists every difference (a resumed run
+  with other settings would be neither the old run nor the new one);
 * the shuffling order of epoch ``e`` comes from the loader's own ``torch.Generator`` reseeded with
   :func:`epoch_seed` ``(seed, e)`` (see :func:`make_loader`), so it does not depend on history;
 * checkpoints are written atomically (temporary file, then :func:`os.replace`), so a crash during
@@ -54,6 +58,7 @@ __all__ = [
     "TrainConfig",
     "UserState",
     "capture_rng_state",
+    "config_differences",
     "epoch_seed",
     "evaluate_classifier",
     "fit_classifier",
@@ -273,12 +278,14 @@ class Checkpoint:
         seed: Run seed recorded at save time (``None`` if not given).
         history: Per-epoch metric records up to ``epoch``.
         extra: The ``extra`` mapping given to :meth:`Checkpointer.save`.
+        config: The run settings given to :meth:`Checkpointer.save` (``None`` if not given).
     """
 
     epoch: int
     seed: int | None
     history: tuple[dict[str, float], ...]
     extra: dict[str, Any]
+    config: dict[str, Any] | None = None
 
 
 class Checkpointer:
@@ -323,6 +330,7 @@ class Checkpointer:
         history: Sequence[Mapping[str, float]] = (),
         seed: int | None = None,
         extra: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> Path:
         """Write the checkpoint atomically (temporary file in the same folder, then replace).
 
@@ -331,6 +339,8 @@ class Checkpointer:
             history: Per-epoch metric records.
             seed: Run seed, checked on resume.
             extra: More ``weights_only``-loadable values to keep.
+            config: The run's settings (JSON-like values), compared on resume by
+                :func:`run_epochs`.
 
         Returns:
             The checkpoint path.
@@ -341,6 +351,7 @@ class Checkpointer:
             "seed": seed,
             "history": [dict(record) for record in history],
             "extra": dict(extra or {}),
+            "config": None if config is None else dict(config),
             "objects": {name: obj.state_dict() for name, obj in self._objects.items()},
             "rng": capture_rng_state(),
             "module_rng": {name: _module_random_states(obj) for name, obj in self._objects.items()},
@@ -348,14 +359,22 @@ class Checkpointer:
         _atomic_torch_save(payload, self._path)
         return self._path
 
-    def load(self, *, restore_rng: bool = True) -> Checkpoint:
+    def load(
+        self,
+        *,
+        restore_rng: bool = True,
+        check: Callable[[Checkpoint], None] | None = None,
+    ) -> Checkpoint:
         """Restore every named object (and the RNG states) from the checkpoint.
 
         Args:
             restore_rng: Also restore python/numpy/torch RNG states (needed for exact resume).
+            check: Called with the stored epoch, seed, history, extra values and settings
+                *before* anything is restored; raise from it to refuse the checkpoint (the
+                objects and RNG states are then left untouched).
 
         Returns:
-            The epoch, seed, history and extra values stored with the objects.
+            The epoch, seed, history, extra values and settings stored with the objects.
 
         Raises:
             DataError: If the file is missing, unreadable or not a hybridqml checkpoint.
@@ -369,6 +388,15 @@ class Checkpointer:
             raise DataError(f"cannot read checkpoint {str(self._path)!r}: {exc}") from exc
         if not isinstance(payload, dict) or payload.get("format") != _CHECKPOINT_FORMAT:
             raise DataError(f"{str(self._path)!r} is not a hybridqml checkpoint")
+        checkpoint = Checkpoint(
+            epoch=int(payload["epoch"]),
+            seed=payload["seed"],
+            history=tuple(dict(record) for record in payload["history"]),
+            extra=dict(payload["extra"]),
+            config=None if payload.get("config") is None else dict(payload["config"]),
+        )
+        if check is not None:
+            check(checkpoint)
         stored = payload["objects"]
         if set(stored) != set(self._objects):
             raise ConfigurationError(
@@ -386,12 +414,7 @@ class Checkpointer:
             restore_rng_state(payload["rng"])
             for name, states in payload.get("module_rng", {}).items():
                 _restore_module_random_states(self._objects[name], states)
-        return Checkpoint(
-            epoch=int(payload["epoch"]),
-            seed=payload["seed"],
-            history=tuple(dict(record) for record in payload["history"]),
-            extra=dict(payload["extra"]),
-        )
+        return checkpoint
 
 
 def _random_state_holders(obj: Any) -> dict[str, Any]:
@@ -517,6 +540,13 @@ class TrainConfig:
         desc: Label of the progress bars.
         checkpoint_name: Checkpoint file name inside ``out_dir``.
         metrics_name: Metrics file name inside ``out_dir``.
+        run_config: The settings that determine the run's results, as JSON-like values (nested
+            dicts, lists, strings, numbers, booleans, ``None``). Stored in every checkpoint;
+            resuming from a checkpoint whose stored settings differ raises
+            :class:`~hybridqml.exceptions.ConfigurationError` listing every difference.
+            Leave out what may change on resume (the total of epochs, progress bars, path
+            spellings); the workflows build it with
+            :func:`hybridqml.models.common.resume_settings`. ``None``: only the seed is checked.
     """
 
     epochs: int
@@ -527,6 +557,7 @@ class TrainConfig:
     desc: str = "train"
     checkpoint_name: str = CHECKPOINT_NAME
     metrics_name: str = METRICS_NAME
+    run_config: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
@@ -615,7 +646,9 @@ def run_epochs(
 
     A fresh run calls :func:`seed_everything` first. With ``config.resume`` and a checkpoint in
     ``out_dir``, the objects, RNG states and history are restored and the run continues after the
-    saved epoch, giving bitwise the same result as an uninterrupted run.
+    saved epoch, giving bitwise the same result as an uninterrupted run. Before anything is
+    restored, the checkpoint's seed and stored settings are compared with ``config.seed`` and
+    ``config.run_config``; any difference is an error that lists all of them.
 
     Args:
         config: Epochs, seed, output folder, resume, progress.
@@ -631,8 +664,8 @@ def run_epochs(
         The history and final metrics.
 
     Raises:
-        ConfigurationError: On a checkpoint from another seed or with other object names, or
-            clashing metric names.
+        ConfigurationError: On a checkpoint from another seed, with other settings
+            (``config.run_config``) or other object names, or clashing metric names.
 
     Example:
         >>> model = nn.Linear(1, 1); opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -650,12 +683,8 @@ def run_epochs(
     history: list[dict[str, float]] = []
     resumed_from = None
     if config.resume and checkpointer is not None and checkpointer.exists():
-        checkpoint = checkpointer.load()
-        if checkpoint.seed is not None and checkpoint.seed != config.seed:
-            raise ConfigurationError(
-                f"checkpoint {str(checkpointer.path)!r} was made with seed {checkpoint.seed}, "
-                f"not {config.seed}: resuming would not reproduce the run"
-            )
+        path = checkpointer.path
+        checkpoint = checkpointer.load(check=lambda stored: _check_resume(stored, config, path))
         history = [dict(record) for record in checkpoint.history]
         resumed_from = checkpoint.epoch
     else:
@@ -689,7 +718,9 @@ def run_epochs(
                 _merge(metrics, on_epoch_end(epoch, dict(metrics), tuple(history)))
             history.append({"epoch": epoch, **metrics})
             if checkpointer is not None:
-                checkpointer.save(epoch=epoch, history=history, seed=config.seed)
+                checkpointer.save(
+                    epoch=epoch, history=history, seed=config.seed, config=config.run_config
+                )
             if config.metrics_path is not None:
                 write_metrics(config.metrics_path, history=history, seed=config.seed)
             epochs.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
@@ -702,6 +733,75 @@ def run_epochs(
         checkpoint_path=config.checkpoint_path,
         metrics_path=config.metrics_path,
     )
+
+
+def _check_resume(checkpoint: Checkpoint, config: TrainConfig, path: Path) -> None:
+    """Refuse a checkpoint made with another seed or other result-determining settings."""
+    differences = []
+    if checkpoint.seed is not None and checkpoint.seed != config.seed:
+        differences.append(f"seed: checkpoint {checkpoint.seed!r}, now {config.seed!r}")
+    if config.run_config is not None:
+        if checkpoint.config is None:
+            raise ConfigurationError(
+                f"checkpoint {str(path)!r} records no run settings (it was written by an older "
+                "hybridqml or without run_config), so resuming cannot check that they match: "
+                "start a new run in another output folder (CLI: --out)"
+            )
+        seed_listed = bool(differences)
+        for item in config_differences(checkpoint.config, config.run_config):
+            if not (seed_listed and item.startswith("seed:")):
+                differences.append(item)
+    if differences:
+        raise ConfigurationError(
+            f"cannot resume from checkpoint {str(path)!r}: it was made with other settings that "
+            f"change the results ({'; '.join(differences)}). Resume with the checkpoint's "
+            "values, or start a new run with the new ones in another output folder (CLI: --out)"
+        )
+
+
+_ABSENT = object()
+
+
+def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Every setting that differs between two (nested) settings mappings, one line each.
+
+    Nested mappings are compared key by key and named with dots (``entropy.source``); a key
+    present on one side only counts as a difference.
+
+    Args:
+        stored: Settings recorded in a checkpoint.
+        current: Settings of the run that wants to resume.
+
+    Returns:
+        ``"name: checkpoint <old>, now <new>"`` per difference, sorted by name.
+
+    Example:
+        >>> config_differences({"lr": 0.1, "entropy": {"source": "prng"}},
+        ...                    {"lr": 0.1, "entropy": {"source": "aer"}})
+        ["entropy.source: checkpoint 'prng', now 'aer'"]
+    """
+
+    def show(value: Any) -> str:
+        return "(not recorded)" if value is _ABSENT else repr(value)
+
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, name: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(a.get(key, _ABSENT), b.get(key, _ABSENT), f"{name}.{key}" if name else key)
+        elif _normalise(a) != _normalise(b):
+            out.append(f"{name}: checkpoint {show(a)}, now {show(b)}")
+
+    walk(stored, current, "")
+    return out
+
+
+def _normalise(value: Any) -> Any:
+    """Compare tuples like lists (a checkpoint may hold either)."""
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return value
 
 
 def _merge(metrics: dict[str, float], more: Mapping[str, Any] | None) -> None:

@@ -352,6 +352,77 @@ def test_resume_without_checkpoint_starts_fresh_and_seed_must_match(tmp_path: Pa
         )
 
 
+def _settings_run(out: Path, *, epochs: int, seed: int = SEED, **run_config: Any) -> Any:
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(batch: Any) -> dict[str, float]:
+        opt.zero_grad()
+        loss = model(batch[0]).pow(2).mean()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    config = TrainConfig(
+        epochs=epochs,
+        seed=seed,
+        out_dir=out,
+        resume=True,
+        progress=False,
+        run_config=run_config or None,
+    )
+    data = TensorDataset(torch.ones(4, 2))
+    result = run_epochs(
+        config=config, loader=make_loader(data, seed=seed), step=step, stateful={"model": model}
+    )
+    return result, model
+
+
+def test_resume_refuses_other_run_settings_listing_every_difference(tmp_path: Path) -> None:
+    settings = {"lr": 0.1, "entropy": {"source": "prng", "mode": "pure"}, "digits": [0, 1]}
+    _settings_run(tmp_path, epochs=1, **settings)
+    stored = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert stored["config"] == settings
+    changed = settings | {"lr": 0.2, "entropy": {"source": "aer", "mode": "pure"}}
+    with pytest.raises(ConfigurationError) as info:
+        _settings_run(tmp_path, epochs=2, seed=SEED + 1, **changed)
+    message = str(info.value)
+    for expected in (
+        "lr: checkpoint 0.1, now 0.2",
+        "entropy.source: checkpoint 'prng', now 'aer'",
+        f"seed: checkpoint {SEED}, now {SEED + 1}",
+        "another output folder",
+    ):
+        assert expected in message
+    assert "mode" not in message and "digits" not in message
+    assert message.count("seed:") == 1
+    # the same settings (digits as a tuple now) resume; only the epoch total changed
+    resumed, _ = _settings_run(tmp_path, epochs=2, **(settings | {"digits": (0, 1)}))
+    assert resumed.resumed_from == 1 and resumed.epochs_completed == 2
+
+
+def test_refused_resume_restores_nothing(tmp_path: Path) -> None:
+    _settings_run(tmp_path, epochs=1, lr=0.1)
+    model = nn.Linear(2, 1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+
+    def refuse(checkpoint: Any) -> None:
+        assert checkpoint.config == {"lr": 0.1} and checkpoint.epoch == 1
+        raise ConfigurationError("refused")
+
+    with pytest.raises(ConfigurationError, match="refused"):
+        Checkpointer(path=tmp_path / "checkpoint.pt", objects={"model": model}).load(check=refuse)
+    _assert_same_state(before, model.state_dict())
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_checkpoint_without_recorded_settings_cannot_be_checked(tmp_path: Path) -> None:
+    _settings_run(tmp_path, epochs=1)  # no run_config recorded
+    with pytest.raises(ConfigurationError, match="records no run settings"):
+        _settings_run(tmp_path, epochs=2, lr=0.1)
+
+
 # --------------------------------------------------------------------------- checkpointer, config
 
 

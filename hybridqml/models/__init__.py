@@ -6,7 +6,9 @@
 * :mod:`~hybridqml.models.gan`: an MLP GAN whose latent vectors come from an entropy pool.
 
 Each has a frozen ``<Name>Config`` and ``train_<name>(config) -> <Name>Result`` that writes
-``OUT/metrics.json``, PNG plots and a checkpoint (``resume=True`` continues exactly).
+``OUT/metrics.json``, PNG plots and a checkpoint (``resume=True`` continues exactly; it refuses
+a checkpoint made with other settings, see :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS`
+for the few that may change).
 
 Example:
     >>> from hybridqml.models import TextbookConfig, train_textbook

@@ -11,6 +11,11 @@ Examples::
     hybridqml train gan --data-dir ../shared/datasets --out runs/gan --entropy aer \
         --entropy-mode expanded --epochs 60
     hybridqml train gan ... --resume          # continue an interrupted run exactly
+    hybridqml train textbook --data-dir data --download --out runs/textbook   # fetch MNIST
+
+``--resume`` refuses a checkpoint made with other settings (each difference is listed); only
+those in :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` (``--epochs``, ``--out`` and
+``--data-dir`` spelling, ``--download``, ``--no-progress``, ``--grid-every``) may change.
     hybridqml demo --out demo --data-dir ../shared/datasets
 """
 
@@ -73,6 +78,11 @@ def _add_workflow(commands: Any, name: str, help_text: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     if name in _MNIST_WORKFLOWS:
         p.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (IDX files)")
+        p.add_argument(
+            "--download",
+            action="store_true",
+            help="let torchvision download missing MNIST files into --data-dir (needs network)",
+        )
         p.add_argument(
             "--dataset",
             choices=DATASET_CHOICES,
@@ -159,7 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.lr is not None and not args.lr > 0:
         raise ConfigurationError(f"--lr must be > 0, got {args.lr}")
     if args.workflow in _MNIST_WORKFLOWS:
-        common |= {"data_dir": args.data_dir, "dataset": args.dataset}
+        common |= {"data_dir": args.data_dir, "dataset": args.dataset, "download": args.download}
         common |= _given(args, limit_per_class="limit")
     if args.workflow in _QUANTUM_WORKFLOWS:
         common |= {"backend": args.backend, "shots": args.shots}

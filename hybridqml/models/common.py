@@ -10,10 +10,19 @@ and ``qrng`` bytes are fresh by nature, so resuming with them continues the run 
 the noise bit for bit. The stream never silently changes source: a failing source raises (a
 :class:`~hybridqml.exceptions.QRNGError` for the QRNG) unless ``fallback`` names another source,
 in which case the switch is warned about and recorded in the provenance.
+
+Resuming never changes the source either. Every checkpoint records the run's settings
+(:func:`resume_settings`: the whole config except :data:`RESUME_MUTABLE_FIELDS`, plus a
+fingerprint of the data), and :func:`~hybridqml.training.run_epochs` refuses to resume with other
+values, listing each difference; the stream's own state also records its source and mode and
+is refused by a stream with other settings. A run that had switched to its requested fallback
+continues on the fallback when resumed with the same settings (it does not retry the failed
+source, just as the uninterrupted run would not have).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import urllib.parse
@@ -36,12 +45,14 @@ __all__ = [
     "ENTROPY_CHOICES",
     "ENTROPY_MODES",
     "MNIST_HELP",
+    "RESUME_MUTABLE_FIELDS",
     "EntropySettings",
     "EntropyStream",
     "check_run_settings",
     "config_to_json",
     "load_image_split",
     "prepare_out_dir",
+    "resume_settings",
     "write_classifier_outputs",
 ]
 
@@ -54,10 +65,29 @@ DATASET_CHOICES: Final[tuple[str, ...]] = ("mnist", "digits")
 MNIST_HELP: Final[str] = (
     "MNIST workflows need data_dir (CLI: --data-dir) pointing at a folder holding "
     "MNIST/raw/t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] (plus the train-* "
-    "pair for the full split). Get them with torchvision "
-    "(torchvision.datasets.MNIST(root, download=True)) on a machine with network access, or use "
-    "dataset='digits' (CLI: --dataset digits) for scikit-learn's bundled 8x8 digits offline."
+    "pair for the full split). With network access, set download=True (CLI: --download) to "
+    "let torchvision fetch them into data_dir, or use dataset='digits' (CLI: --dataset digits) "
+    "for scikit-learn's bundled 8x8 digits offline."
 )
+RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "epochs",  # the new total: resuming with more epochs extends the run
+        "resume",  # the resume switch itself
+        "progress",  # progress bars only
+        "out_dir",  # where the checkpoint is (any spelling of the folder)
+        "data_dir",  # any spelling; the data themselves are compared by fingerprint
+        "download",  # only allows fetching missing files; the loaded data are fingerprinted
+        "grid_every",  # gan: which epochs save an image grid PNG; no number depends on it
+        "entropy.qrng_retries",  # how often a failed QRNG request is retried, not its bytes
+    }
+)
+"""Config fields (dotted for nested settings) that may change when a run resumes.
+
+Every other field of a workflow config affects the results and must be repeated unchanged
+(seed, lr, batch size, dataset, digits, limit, validation fraction, backend, shots,
+backend_options as a whole, noise settings, the whole entropy setting except the retry count,
+GAN sizes and classifier epochs, ...); :func:`resume_settings` records them in every checkpoint.
+"""
 _MNIST_SIDE: Final[int] = 28
 
 
@@ -111,6 +141,9 @@ class EntropySettings:
 
 class EntropyStream:
     """Per-epoch entropy for a workflow: ``read(n)`` bytes, checkpointable, honest provenance.
+
+    Once the requested fallback has replaced a failed source, the rest of the run (including a
+    resumed run: the switch is part of the checkpointed state) draws from the fallback.
 
     Args:
         settings: Source, mode and fallback.
@@ -212,25 +245,62 @@ class EntropyStream:
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """Epoch, active source and byte totals (the bytes themselves are never stored)."""
+        """Epoch, sources, fallback and byte totals (the bytes themselves are never stored)."""
         prov = self.provenance()
         return {
             "epoch": -1 if self.epoch is None else self.epoch,
+            "source": self.settings.source,
+            "mode": self.settings.mode,
             "active_source": self.active_source,
             "fallback_used": self.fallback_used,
+            "fallback_reason": self.fallback_reason,
             "source_bytes": prov["source_bytes"],
             "delivered_bytes": prov["delivered_bytes"],
         }
 
     def load_state_dict(self, state: dict[str, Any], /) -> None:
-        """Restore the accounting and reopen the source at the stored epoch."""
+        """Restore the accounting and reopen the source at the stored epoch.
+
+        The state must come from a stream with the same source and mode. If that stream had
+        switched to its fallback, this one continues on the fallback, which must therefore be
+        this stream's fallback too.
+
+        Raises:
+            ConfigurationError: The state was recorded with another source, mode or fallback.
+        """
+        settings = self.settings
+        for key, flag in (("source", "--entropy"), ("mode", "--entropy-mode")):
+            recorded = state.get(key, getattr(settings, key))
+            if recorded != getattr(settings, key):
+                raise ConfigurationError(
+                    f"the checkpointed entropy stream used {key} {recorded!r}, this run asks "
+                    f"for {getattr(settings, key)!r}: resume with {key}={recorded!r} "
+                    f"(CLI: {flag} {recorded}) or start a new run in another output folder"
+                )
+        active = str(state["active_source"])
+        fallback_used = bool(state["fallback_used"])
+        if active != settings.source and not fallback_used:
+            raise ConfigurationError(
+                f"the checkpointed entropy stream drew from {active!r}, this run asks for "
+                f"{settings.source!r}: resume with source={active!r} (CLI: --entropy {active}) "
+                "or start a new run in another output folder"
+            )
+        if active != settings.source and active != settings.fallback:
+            raise ConfigurationError(
+                f"the checkpointed run had switched from entropy source {settings.source!r} to "
+                f"its requested fallback {active!r} and continues on it when resumed, but this "
+                f"run's fallback is {settings.fallback!r}: resume with fallback={active!r} "
+                f"(CLI: --entropy-fallback {active}) or start a new run in another output folder"
+            )
         self._close_current()
         self._totals = {
             "source_bytes": int(state["source_bytes"]),
             "delivered_bytes": int(state["delivered_bytes"]),
         }
-        self.active_source = str(state["active_source"])
-        self.fallback_used = bool(state["fallback_used"])
+        self.active_source = active
+        self.fallback_used = fallback_used
+        reason = state.get("fallback_reason")
+        self.fallback_reason = None if reason is None else str(reason)
         self.epoch = None if int(state["epoch"]) < 0 else int(state["epoch"])
         if self.epoch is not None:
             self._open(self.active_source)
@@ -321,6 +391,7 @@ def load_image_split(
     digits: Sequence[int] | None = None,
     max_train_per_class: int | None = None,
     max_test_per_class: int | None = None,
+    download: bool = False,
 ) -> DatasetSplit:
     """28x28 digit images in ``[0, 1]`` for the MNIST workflows.
 
@@ -334,6 +405,8 @@ def load_image_split(
         digits: Keep only these digits, relabelled ``0 .. k-1``.
         max_train_per_class: Cap per digit in the training half.
         max_test_per_class: Cap per digit in the test half.
+        download: ``dataset="mnist"``: let torchvision download missing files into
+            ``data_dir`` (needs network access); ignored for ``"digits"``.
 
     Returns:
         The split; ``info.source`` says which data it is.
@@ -357,6 +430,7 @@ def load_image_split(
             digits=digits,
             max_train_per_class=max_train_per_class,
             max_test_per_class=max_test_per_class,
+            download=download,
         )
     split = load_sklearn_digits(
         digits=digits,
@@ -476,3 +550,60 @@ def config_to_json(config: Any) -> dict[str, Any]:
         return value
 
     return convert(asdict(config))
+
+
+def resume_settings(config: Any, data: DatasetSplit) -> dict[str, Any]:
+    """What a workflow's checkpoint records and a resumed run must repeat.
+
+    :func:`config_to_json` of ``config`` without :data:`RESUME_MUTABLE_FIELDS`, plus ``data``: a
+    fingerprint of the loaded split (source, sizes, classes and a SHA-256 of the labels), so a
+    ``data_dir`` spelled differently is fine but other data is not. Values that are not JSON
+    (e.g. objects in ``backend_options``) are recorded by type name only. Passed to
+    :class:`~hybridqml.training.TrainConfig` as ``run_config``.
+
+    Args:
+        config: A workflow config dataclass.
+        data: The split the run trains and tests on.
+
+    Returns:
+        JSON-like settings (safe for ``torch.load(weights_only=True)``).
+
+    Example:
+        >>> from hybridqml.models.noisy_mlp import NoisyMLPConfig
+        >>> split = load_image_split(dataset="digits", data_dir=None, digits=[0, 1])
+        >>> settings = resume_settings(NoisyMLPConfig(out_dir="run", dataset="digits"), split)
+        >>> "epochs" in settings, "qrng_retries" in settings["entropy"], settings["lr"]
+        (False, False, 0.001)
+        >>> settings["data"]["source"], settings["data"]["classes"]
+        ('sklearn-digits', [0, 1])
+    """
+    settings = _jsonable(config_to_json(config))
+    for dotted in RESUME_MUTABLE_FIELDS:
+        *parents, leaf = dotted.split(".")
+        node = settings
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    digest = hashlib.sha256()
+    for part in (data.train, data.test):
+        digest.update(part.tensors[1].to(torch.int64).contiguous().numpy().tobytes())
+        digest.update(b"|")
+    settings["data"] = {
+        "source": data.info.source,
+        "n_train": int(data.info.n_train),
+        "n_test": int(data.info.n_test),
+        "classes": [int(c) for c in data.info.classes],
+        "labels_sha256": digest.hexdigest()[:16],
+    }
+    return settings
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"

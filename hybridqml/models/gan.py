@@ -46,6 +46,7 @@ from hybridqml.models.common import (
     config_to_json,
     load_image_split,
     prepare_out_dir,
+    resume_settings,
 )
 from hybridqml.models.gan_metrics import (
     CLASSIFIER_EPOCHS,
@@ -147,6 +148,8 @@ class GANConfig:
     Attributes:
         out_dir: Output folder.
         data_dir: MNIST folder (``dataset="mnist"``).
+        download: Let torchvision download missing MNIST files into ``data_dir`` (needs network
+            access; CLI: ``--download``).
         dataset: ``"mnist"`` or ``"digits"``.
         epochs: Training epochs.
         seed: Run seed.
@@ -158,12 +161,15 @@ class GANConfig:
         eval_samples: Generated samples for coverage and Fréchet distance.
         classifier_epochs: Training epochs of the quality classifier.
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
-        resume: Continue from ``out_dir``'s checkpoint.
-        progress: Show progress bars.
+        resume: Continue from ``out_dir``'s checkpoint; every setting except those in
+            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged (the
+            entropy source included; a run that had switched to its fallback continues on it).
+        progress: Show progress bars (the quality classifier's training included).
     """
 
     out_dir: str | os.PathLike[str]
     data_dir: str | os.PathLike[str] | None = None
+    download: bool = False
     dataset: str = "mnist"
     epochs: int = DEFAULT_GAN_EPOCHS
     seed: int = 0
@@ -226,7 +232,9 @@ def _classifier(out: Path, train: Any, config: GANConfig) -> DigitClassifier:
         model = DigitClassifier()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.eval()
-    model = train_digit_classifier(train, epochs=config.classifier_epochs, seed=config.seed)
+    model = train_digit_classifier(
+        train, epochs=config.classifier_epochs, seed=config.seed, progress=config.progress
+    )
     torch.save(model.state_dict(), path)
     return model
 
@@ -244,6 +252,8 @@ def train_gan(config: GANConfig) -> GANResult:
         DataError: Missing or corrupt data.
         EntropyError: The entropy source failed (``QRNGError`` for the QRNG) and no fallback was
             requested; nothing else is used silently.
+        ConfigurationError: Bad settings, or a resume with changed settings (the entropy
+            source included; each difference listed).
     """
     from hybridqml.plotting import plot_history, save_image_grid
 
@@ -255,6 +265,7 @@ def train_gan(config: GANConfig) -> GANResult:
         data_dir=config.data_dir,
         max_train_per_class=limit,
         max_test_per_class=None if limit is None else max(1, limit // 5),
+        download=config.download,
     )
     classifier = _classifier(out, split.train, config)
     test_loader = make_loader(split.test, batch_size=1024, shuffle=False)
@@ -277,6 +288,7 @@ def train_gan(config: GANConfig) -> GANResult:
         resume=config.resume,
         progress=config.progress,
         desc="gan",
+        run_config=resume_settings(config, split),
     )
     stateful = {
         "generator": generator,

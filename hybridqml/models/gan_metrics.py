@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
+from tqdm import tqdm
 
 from hybridqml.exceptions import InputError
 from hybridqml.training import make_loader
@@ -79,6 +80,7 @@ def train_digit_classifier(
     seed: int = 0,
     batch_size: int = 64,
     lr: float = 2e-3,
+    progress: bool = False,
 ) -> DigitClassifier:
     """Train a :class:`DigitClassifier` on ``(images in [0, 1], labels)``; returned in eval mode.
 
@@ -91,6 +93,7 @@ def train_digit_classifier(
         seed: Seed of the initialisation and data order.
         batch_size: Mini-batch size.
         lr: Adam learning rate.
+        progress: Show a tqdm progress bar per epoch (``GANConfig.progress`` in the GAN).
 
     Returns:
         The trained classifier.
@@ -108,11 +111,21 @@ def train_digit_classifier(
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         loader = make_loader(dataset, batch_size=batch_size, seed=seed)
         model.train()
-        for _ in range(epochs):
-            for images, labels in loader:
-                optimizer.zero_grad()
-                F.cross_entropy(model(images), labels).backward()
-                optimizer.step()
+        for epoch in range(1, epochs + 1):
+            batches = tqdm(
+                loader,
+                desc=f"quality classifier {epoch}/{epochs}",
+                leave=False,
+                disable=not progress,
+            )
+            with batches:
+                for images, labels in batches:
+                    optimizer.zero_grad()
+                    loss = F.cross_entropy(model(images), labels)
+                    loss.backward()
+                    optimizer.step()
+                    if progress:
+                        batches.set_postfix(loss=f"{loss.item():.4g}", refresh=False)
     finally:
         torch.set_rng_state(rng_state)
     return model.eval()

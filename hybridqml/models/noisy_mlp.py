@@ -4,8 +4,9 @@ Each linear layer is a :class:`~hybridqml.noise.NoisyLinear`: in training mode i
 ``noise_std * z`` to its input, ``z`` standard normal drawn from the run's
 :class:`~hybridqml.models.common.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
 seeded PRNG; pure or expanded), each byte used once. In eval mode the network is deterministic
-unless ``eval_noise=True``. Training: Adam, ``ReduceLROnPlateau`` on the test loss, the best model
-saved to ``best.pt``, accuracy and a confusion matrix.
+unless ``eval_noise=True``. Training: Adam, ``ReduceLROnPlateau`` on the validation loss (10% of
+the training images held out), the model of the best validation accuracy saved to ``best.pt``,
+test accuracy and a confusion matrix (the test set is only measured, never used to choose).
 
 Published paired experiments find no accuracy difference between QRNG and PRNG noise (Heese et
 al., Machine Learning 113, 2024); compare sources with several seeds before claiming one.
@@ -37,6 +38,7 @@ from hybridqml.models.common import (
     config_to_json,
     load_image_split,
     prepare_out_dir,
+    resume_settings,
     write_classifier_outputs,
 )
 from hybridqml.noise import DEFAULT_NOISE_STD, NoisyLinear
@@ -110,23 +112,29 @@ class NoisyMLPConfig:
     Attributes:
         out_dir: Output folder.
         data_dir: MNIST folder (``dataset="mnist"``).
+        download: Let torchvision download missing MNIST files into ``data_dir`` (needs network
+            access; CLI: ``--download``).
         dataset: ``"mnist"`` or ``"digits"``.
         epochs: Training epochs.
         seed: Run seed.
         batch_size: Mini-batch size.
-        lr: Initial Adam learning rate (``ReduceLROnPlateau`` lowers it).
+        lr: Initial Adam learning rate (``ReduceLROnPlateau`` lowers it when the validation
+            loss stops improving).
         noise_std: Input-noise standard deviation of every linear layer (inputs are standardised).
         eval_noise: Keep the noise on at evaluation.
         entropy: Entropy source settings.
         validation_fraction: Share of the training images held out to choose the best epoch
             and drive the learning-rate schedule (the test set is only measured).
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
-        resume: Continue from ``out_dir``'s checkpoint.
+        resume: Continue from ``out_dir``'s checkpoint; every setting except those in
+            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged (the
+            entropy source included; a run that had switched to its fallback continues on it).
         progress: Show progress bars.
     """
 
     out_dir: str | os.PathLike[str]
     data_dir: str | os.PathLike[str] | None = None
+    download: bool = False
     dataset: str = "mnist"
     epochs: int = DEFAULT_MLP_EPOCHS
     seed: int = 0
@@ -218,6 +226,8 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         DataError: Missing or corrupt data.
         EntropyError: The entropy source failed (``QRNGError`` for the QRNG) and no fallback was
             requested.
+        ConfigurationError: Bad settings, or a resume with changed settings (each difference
+            listed).
     """
     start = time.perf_counter()
     out = prepare_out_dir(config.out_dir)
@@ -227,6 +237,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         data_dir=config.data_dir,
         max_train_per_class=limit,
         max_test_per_class=None if limit is None else max(1, limit // 5),
+        download=config.download,
     )
     train, val = split_validation(
         split.train, fraction=config.validation_fraction, seed=config.seed
@@ -245,6 +256,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         resume=config.resume,
         progress=config.progress,
         desc="noisy-mlp",
+        run_config=resume_settings(config, split),
     )
     try:
         fit = fit_classifier(

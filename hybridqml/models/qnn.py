@@ -34,7 +34,12 @@ from torch.nn import functional as F
 from hybridqml.circuits import variational
 from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
 from hybridqml.layers import QuantumLayer
-from hybridqml.models.common import check_run_settings, config_to_json, prepare_out_dir
+from hybridqml.models.common import (
+    check_run_settings,
+    config_to_json,
+    prepare_out_dir,
+    resume_settings,
+)
 from hybridqml.training import (
     METRICS_NAME,
     TrainConfig,
@@ -160,7 +165,8 @@ class QNNConfig:
         backend: Quantum backend.
         shots: Shots per circuit (``None``: exact).
         backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
-        resume: Continue from ``out_dir``'s checkpoint.
+        resume: Continue from ``out_dir``'s checkpoint; every setting except those in
+            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged.
         progress: Show progress bars.
     """
 
@@ -222,7 +228,8 @@ def train_qnn(config: QNNConfig) -> QNNResult:
         Both test accuracies, parameter counts, history and the files written.
 
     Raises:
-        ConfigurationError: Bad settings.
+        ConfigurationError: Bad settings, or a resume with changed settings (each difference
+            listed).
         BackendError: Unknown quantum backend.
     """
     from hybridqml.plotting import plot_decision_boundary, plot_history
@@ -274,6 +281,7 @@ def train_qnn(config: QNNConfig) -> QNNResult:
             resume=config.resume,
             progress=config.progress,
             desc="qnn",
+            run_config=resume_settings(config, split),
         ),
         loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
         step=step,

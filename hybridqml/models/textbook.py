@@ -42,6 +42,7 @@ from hybridqml.models.common import (
     config_to_json,
     load_image_split,
     prepare_out_dir,
+    resume_settings,
     write_classifier_outputs,
 )
 from hybridqml.training import TrainConfig, fit_classifier, make_loader, seed_everything
@@ -120,6 +121,8 @@ class TextbookConfig:
     Attributes:
         out_dir: Output folder (metrics.json, checkpoint.pt, best.pt, PNGs).
         data_dir: MNIST folder (``dataset="mnist"``).
+        download: Let torchvision download missing MNIST files into ``data_dir`` (needs network
+            access; CLI: ``--download``).
         dataset: ``"mnist"`` or ``"digits"`` (scikit-learn 8x8 digits upscaled, offline).
         digits: The two digits to separate (first = class 0).
         epochs: Training epochs.
@@ -130,14 +133,16 @@ class TextbookConfig:
         shots: Shots per circuit (``None``: exact).
         backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
         validation_fraction: Share of the training images held out to choose the best epoch
-            and drive the learning-rate schedule (the test set is only measured).
+            (saved to ``best.pt``; the test set is only measured).
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
-        resume: Continue from ``out_dir``'s checkpoint.
+        resume: Continue from ``out_dir``'s checkpoint; every setting except those in
+            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged.
         progress: Show progress bars.
     """
 
     out_dir: str | os.PathLike[str]
     data_dir: str | os.PathLike[str] | None = None
+    download: bool = False
     dataset: str = "mnist"
     digits: tuple[int, int] = (0, 1)
     epochs: int = DEFAULT_TEXTBOOK_EPOCHS
@@ -203,7 +208,8 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
 
     Raises:
         DataError: Missing or corrupt data.
-        ConfigurationError: Bad settings or an output path that is not a folder.
+        ConfigurationError: Bad settings, an output path that is not a folder, or a resume
+            with changed settings (each difference listed).
         BackendError: Unknown quantum backend.
     """
     start = time.perf_counter()
@@ -215,6 +221,7 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
         digits=config.digits,
         max_train_per_class=limit,
         max_test_per_class=None if limit is None else max(1, limit // 5),
+        download=config.download,
     )
     train_cfg = TrainConfig(
         epochs=config.epochs,
@@ -223,6 +230,7 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
         resume=config.resume,
         progress=config.progress,
         desc="textbook",
+        run_config=resume_settings(config, split),
     )
     seed_everything(config.seed)
     model = TextbookNet(

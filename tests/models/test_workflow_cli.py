@@ -2,9 +2,17 @@ import subprocess
 import sys
 
 import pytest
-from workflow_testing import REPO_ROOT, closed_port_url, read_metrics
+import torch
+from workflow_testing import (
+    REPO_ROOT,
+    assert_same_state,
+    closed_port_url,
+    read_metrics,
+    write_fake_t10k,
+)
 
 from hybridqml.cli import COMMAND_GROUPS, main
+from hybridqml.exceptions import DataError
 
 
 def test_train_and_demo_are_registered():
@@ -108,6 +116,7 @@ def test_mnist_workflow_without_data_dir_fails_with_one_clear_line(tmp_path, cap
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--data-dir" in err[0] and "MNIST/raw" in err[0]
+    assert "--download" in err[0]
 
 
 def test_wrong_data_dir_fails_cleanly(tmp_path, capsys):
@@ -151,6 +160,90 @@ def test_unreachable_qrng_fails_cleanly_without_fallback(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "hybridqml: error:" in err and "no fallback" in err
     assert "test-token" not in err
+
+
+def _gan_argv(out, *more):
+    return [
+        "train",
+        "gan",
+        "--dataset",
+        "digits",
+        "--limit",
+        "6",
+        "--batch-size",
+        "20",
+        "--eval-samples",
+        "16",
+        "--out",
+        str(out),
+        "--entropy-mode",
+        "pure",
+        "--no-progress",
+        *more,
+    ]
+
+
+def _objects(out):
+    return torch.load(out / "checkpoint.pt", weights_only=True)["objects"]
+
+
+def test_resume_with_another_entropy_is_refused_and_an_unchanged_resume_is_exact(tmp_path, capsys):
+    assert main(_gan_argv(tmp_path / "full", "--entropy", "prng", "--epochs", "2")) == 0
+    part = tmp_path / "part"
+    assert main(_gan_argv(part, "--entropy", "prng", "--epochs", "1")) == 0
+    capsys.readouterr()
+    code = main(_gan_argv(part, "--entropy", "aer", "--resume", "--epochs", "2"))
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "entropy.source: checkpoint 'prng', now 'aer'" in err[0]
+    assert read_metrics(part)["epochs_completed"] == 1
+    assert main(_gan_argv(part, "--entropy", "prng", "--resume", "--epochs", "2")) == 0
+    assert_same_state(_objects(tmp_path / "full"), _objects(part))
+    assert read_metrics(part)["entropy"]["active_source"] == "prng"
+
+
+def test_textbook_resume_accepts_another_spelling_of_the_data_dir(tmp_path):
+    data = tmp_path / "data"
+    write_fake_t10k(data)
+
+    def argv(out, data_dir, *more):
+        return [
+            "train",
+            "textbook",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(out),
+            "--batch-size",
+            "8",
+            "--no-progress",
+            *more,
+        ]
+
+    assert main(argv(tmp_path / "full", data, "--epochs", "2")) == 0
+    assert main(argv(tmp_path / "part", data, "--epochs", "1")) == 0
+    spelled = data / "MNIST" / ".." / "MNIST" / "raw"
+    assert main(argv(tmp_path / "part", spelled, "--epochs", "2", "--resume")) == 0
+    assert read_metrics(tmp_path / "part")["data_source"] == "mnist-t10k-split"
+    assert_same_state(_objects(tmp_path / "full"), _objects(tmp_path / "part"))
+
+
+@pytest.mark.parametrize("workflow", ["textbook", "noisy-mlp", "gan"])
+@pytest.mark.parametrize("flag", [True, False])
+def test_download_flag_reaches_load_mnist(tmp_path, monkeypatch, capsys, workflow, flag):
+    import hybridqml.models.common as common
+
+    calls = []
+
+    def offline(**kw):
+        calls.append(kw)
+        raise DataError("offline test double")
+
+    monkeypatch.setattr(common, "load_mnist", offline)
+    argv = ["train", workflow, "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--no-progress", *(["--download"] if flag else [])]) == 1
+    assert "offline test double" in capsys.readouterr().err
+    assert [call["download"] for call in calls] == [flag]
 
 
 @pytest.mark.parametrize(

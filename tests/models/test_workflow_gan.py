@@ -5,10 +5,15 @@ import torch
 from torch.nn import functional as F
 from workflow_testing import closed_port_url, read_metrics
 
-from hybridqml.exceptions import QRNGError
+from hybridqml.exceptions import ConfigurationError, QRNGError
+from hybridqml.models import gan as gan_module
 from hybridqml.models.common import EntropySettings
 from hybridqml.models.gan import Discriminator, GANConfig, Generator, train_gan
-from hybridqml.models.gan_metrics import class_coverage, frechet_distance
+from hybridqml.models.gan_metrics import (
+    class_coverage,
+    frechet_distance,
+    train_digit_classifier,
+)
 
 
 def _config(out, **kw):
@@ -114,3 +119,60 @@ def test_quality_measures():
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
     shifted = frechet_distance(a, a + 2.0)
     assert shifted == pytest.approx(6 * 4.0, rel=1e-9)  # |mu shift|^2, same covariance
+
+
+def test_resume_with_another_entropy_source_is_refused(tmp_path):
+    train_gan(_config(tmp_path, epochs=1))
+    aer = EntropySettings(source="aer", mode="expanded")
+    with pytest.raises(ConfigurationError) as info:
+        train_gan(_config(tmp_path, epochs=2, resume=True, entropy=aer, lr=1e-3))
+    message = str(info.value)
+    assert "entropy.source: checkpoint 'prng', now 'aer'" in message
+    assert "entropy.mode: checkpoint 'pure', now 'expanded'" in message
+    assert "lr: checkpoint 0.0002, now 0.001" in message
+    stored = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert stored["epoch"] == 1 and stored["objects"]["entropy"]["active_source"] == "prng"
+    # changing only what may change on resume (epochs, grid_every, progress) is accepted
+    result = train_gan(_config(tmp_path, epochs=2, resume=True, grid_every=5))
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert result.entropy["source"] == result.entropy["active_source"] == "prng"
+
+
+def test_resume_after_a_used_fallback_continues_on_the_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYBRIDQML_QRNG_TOKEN", "test-token")
+    url = closed_port_url()
+    entropy = EntropySettings(source="qrng", qrng_url=url, qrng_retries=0, fallback="prng")
+    with pytest.warns(RuntimeWarning, match="switching to the requested fallback"):
+        train_gan(_config(tmp_path, entropy=entropy, epochs=1))
+    other = EntropySettings(source="qrng", qrng_url=url, qrng_retries=0, fallback="os")
+    changed = r"entropy\.fallback: checkpoint 'prng', now 'os'"
+    with pytest.raises(ConfigurationError, match=changed):
+        train_gan(_config(tmp_path, entropy=other, epochs=2, resume=True))
+    # the same settings: no new attempt on the QRNG (no warning), the run stays on the fallback
+    result = train_gan(_config(tmp_path, entropy=entropy, epochs=2, resume=True))
+    recorded = read_metrics(tmp_path)["entropy"]
+    assert result.history[-1]["epoch"] == 2
+    assert recorded["source"] == "qrng" and recorded["active_source"] == "prng"
+    assert recorded["fallback_used"] is True and "127.0.0.1" in recorded["fallback_reason"]
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_quality_classifier_progress_bar_follows_the_setting(capsys, progress):
+    data = torch.utils.data.TensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 10)
+    train_digit_classifier(data, epochs=2, batch_size=4, progress=progress)
+    err = capsys.readouterr().err
+    assert ("quality classifier 2/2" in err) is progress
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_gan_passes_its_progress_setting_to_the_quality_classifier(tmp_path, monkeypatch, progress):
+    seen = {}
+
+    def fake(train, **kw):
+        seen.update(kw)
+        raise KeyboardInterrupt  # stop before the GAN trains
+
+    monkeypatch.setattr(gan_module, "train_digit_classifier", fake)
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(_config(tmp_path, progress=progress))
+    assert seen["progress"] is progress

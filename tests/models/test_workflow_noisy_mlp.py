@@ -1,9 +1,11 @@
+from dataclasses import replace
+
 import pytest
 import torch
 from workflow_testing import closed_port_url, read_metrics
 
 from hybridqml.exceptions import ConfigurationError, QRNGError
-from hybridqml.models.common import EntropySettings
+from hybridqml.models.common import EntropySettings, EntropyStream
 from hybridqml.models.noisy_mlp import NoisyMLPConfig, train_noisy_mlp
 
 
@@ -76,3 +78,56 @@ def test_recorded_config_never_holds_url_secrets():
     recorded = config_to_json(NoisyMLPConfig(out_dir="x", entropy=entropy))
     assert recorded["entropy"]["qrng_url"] == "https://qrng.example/api"
     assert recorded["out_dir"] == "x"
+
+
+def test_resume_refuses_another_entropy_source_and_other_noise(tmp_path):
+    train_noisy_mlp(_config(tmp_path, epochs=1))
+    aer = EntropySettings(source="aer", mode="pure")
+    with pytest.raises(ConfigurationError) as info:
+        train_noisy_mlp(_config(tmp_path, epochs=2, resume=True, entropy=aer, noise_std=0.5))
+    message = str(info.value)
+    assert "entropy.source: checkpoint 'prng', now 'aer'" in message
+    assert "noise_std: checkpoint 0.1, now 0.5" in message
+    assert "another output folder (CLI: --out)" in message
+    # the unchanged settings still resume (exactness: test_resume_with_a_seeded_source...)
+    result = train_noisy_mlp(_config(tmp_path, epochs=2, resume=True, progress=True))
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert result.entropy["active_source"] == "prng"
+
+
+def _stream_state(**state):
+    stream = EntropyStream(settings=EntropySettings(source="prng", mode="pure"), seed=1)
+    stream.open_epoch(1)
+    stream.read(8)
+    saved = stream.state_dict() | state
+    stream.close()
+    return saved
+
+
+def test_stream_state_is_refused_by_a_stream_with_another_source_or_mode():
+    state = _stream_state()
+    for settings, flag in (
+        (EntropySettings(source="os", mode="pure"), "--entropy prng"),
+        (EntropySettings(source="prng", mode="expanded"), "--entropy-mode pure"),
+    ):
+        stream = EntropyStream(settings=settings, seed=1)
+        with pytest.raises(ConfigurationError, match=flag):
+            stream.load_state_dict(state)
+        assert stream.active_source == settings.source
+
+
+def test_stream_state_after_a_fallback_needs_the_same_fallback(monkeypatch):
+    state = _stream_state(
+        source="qrng", active_source="prng", fallback_used=True, fallback_reason="down"
+    )
+    url = "https://qrng.example/api"
+    qrng = EntropySettings(source="qrng", mode="pure", qrng_url=url)
+    no_fallback = EntropyStream(settings=qrng, seed=1)
+    with pytest.raises(ConfigurationError, match="--entropy-fallback prng"):
+        no_fallback.load_state_dict(state)
+    stream = EntropyStream(settings=replace(qrng, fallback="prng"), seed=1)
+    stream.load_state_dict(state)
+    provenance = stream.provenance()
+    stream.close()
+    assert provenance["active_source"] == "prng" and provenance["fallback_reason"] == "down"
+    assert provenance["delivered_bytes"] == 8

@@ -96,3 +96,23 @@ def test_trains_on_the_shared_mnist_zeros_and_ones(tmp_path):
     assert result.n_train + metrics["n_val"] == 128  # 64 per digit, validation held out of them
     assert metrics["selection"] == "validation" and metrics["n_val"] > 0
     assert result.test_accuracy > 0.9
+
+
+def test_resume_refuses_changed_shots_lr_or_data(tmp_path):
+    train_textbook(_config(tmp_path, epochs=1))
+    with pytest.raises(ConfigurationError) as info:
+        train_textbook(
+            _config(tmp_path, epochs=2, resume=True, shots=32, lr=1e-2, limit_per_class=20)
+        )
+    message = str(info.value)
+    for expected in (
+        "shots: checkpoint None, now 32",
+        "lr: checkpoint 0.003, now 0.01",
+        "limit_per_class: checkpoint 24, now 20",
+        "data.n_train: checkpoint 48, now 40",
+    ):
+        assert expected in message
+    assert "epochs" not in message and "resume" not in message.split("(")[1]
+    stored = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert stored["epoch"] == 1 and stored["config"]["shots"] is None
+    assert "epochs" not in stored["config"] and "out_dir" not in stored["config"]

@@ -53,3 +53,24 @@ class CountingSource:
         out = bytes((self.counter + i) * 2654435761 % 251 for i in range(n))
         self.counter += n
         return out
+
+
+def write_fake_t10k(root: Path, *, n_per_class: int = 12) -> Path:
+    """Write a tiny valid t10k IDX pair (digits 0-9, a blob per digit) into root/MNIST/raw."""
+    import struct
+
+    import numpy as np
+
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    labels = np.repeat(np.arange(10, dtype=np.uint8), n_per_class)
+    images = np.zeros((len(labels), 28, 28), dtype=np.uint8)
+    for i, digit in enumerate(labels):
+        images[i, 2 * digit : 2 * digit + 6, 4:24] = 200 + i % 50
+    (raw / "t10k-images-idx3-ubyte").write_bytes(
+        struct.pack(">4I", 2051, len(labels), 28, 28) + images.tobytes()
+    )
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(
+        struct.pack(">2I", 2049, len(labels)) + labels.tobytes()
+    )
+    return raw
