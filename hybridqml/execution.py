@@ -615,7 +615,8 @@ def make_executor(
             return _torch_executor(shiftable, shots, opts)
         if backend == "aer":
             sim = _aer_simulator(AerSimulator, {**_AER_EXACT_OPTIONS, **opts})
-            return aer(sim, "aer", exact_ok=True)
+            noisy = sim.options.noise_model is not None  # backend_options={"noise_model": ...}
+            return aer(sim, "aer", exact_ok=not noisy)
         if backend.startswith("fake_"):
             device = fake_device(backend)
             sim = _aer_simulator(AerSimulator.from_backend, opts, device)

@@ -102,6 +102,20 @@ def test_fake_device_noise_is_really_applied():
     assert noisy.forward(theta).mean() > -0.99
 
 
+def test_aer_with_a_noise_model_in_backend_options_samples_with_noise():
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    noise = NoiseModel()
+    noise.add_all_qubit_readout_error(ReadoutError([[0.9, 0.1], [0.1, 0.9]]))
+    theta = np.full((10, 1), np.pi / 2)  # |1>: <Z> = -1 without noise, -0.8 with this readout
+    for shots in (None, 2000):  # a noisy simulator is never "exact": device shots by default
+        engine = CircuitEngine(
+            circuits.ry(1), shots=shots, seed=3, backend_options={"noise_model": noise}
+        )
+        assert engine.shots == (shots or hq.execution.DEFAULT_DEVICE_SHOTS)
+        assert abs(engine.forward(theta).mean() + 0.8) < 0.05
+
+
 def test_fake_device_defaults_to_device_shots():
     engine = CircuitEngine(circuits.ry(1), backend="fake_manila", seed=0)
     assert engine.shots == hq.execution.DEFAULT_DEVICE_SHOTS

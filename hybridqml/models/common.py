@@ -531,6 +531,8 @@ def config_to_json(config: Any) -> dict[str, Any]:
     """A config dataclass as JSON-ready values (paths as strings, nested dataclasses as dicts).
 
     QRNG URLs keep only scheme, host and path (a query string or user part may hold secrets).
+    Values JSON cannot hold (e.g. a ``NoiseModel`` in ``backend_options``) become their type
+    name, so ``metrics.json`` can always be written.
 
     Example:
         >>> config_to_json(EntropySettings(source="os"))["source"]
@@ -549,7 +551,7 @@ def config_to_json(config: Any) -> dict[str, Any]:
             return [convert(v) for v in value]
         return value
 
-    return convert(asdict(config))
+    return _jsonable(convert(asdict(config)))
 
 
 def resume_settings(config: Any, data: DatasetSplit) -> dict[str, Any]:
@@ -577,7 +579,7 @@ def resume_settings(config: Any, data: DatasetSplit) -> dict[str, Any]:
         >>> settings["data"]["source"], settings["data"]["classes"]
         ('sklearn-digits', [0, 1])
     """
-    settings = _jsonable(config_to_json(config))
+    settings = config_to_json(config)
     for dotted in RESUME_MUTABLE_FIELDS:
         *parents, leaf = dotted.split(".")
         node = settings

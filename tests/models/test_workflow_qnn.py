@@ -49,6 +49,24 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, shots):
     assert_same_state(a, b)
 
 
+def test_metrics_json_is_written_with_an_object_in_backend_options(tmp_path):
+    # e.g. a NoiseModel: recorded by type name, not a crash when writing metrics.json
+    from qiskit_aer.noise import NoiseModel
+
+    cfg = QNNConfig(
+        out_dir=tmp_path,
+        epochs=1,
+        n_samples=24,
+        batch_size=12,
+        progress=False,
+        shots=64,
+        backend_options={"noise_model": NoiseModel()},
+    )
+    train_qnn(cfg)
+    recorded = read_metrics(tmp_path)["config"]["backend_options"]["noise_model"]
+    assert recorded == "<qiskit_aer.noise.noise_model.NoiseModel>"
+
+
 def test_backend_options_reach_the_quantum_layer():
     # e.g. {"device": "GPU"} with qiskit-aer-gpu; here an option every Aer build has
     from hybridqml.models.qnn import HybridQNN
