@@ -1,2 +1,2 @@
 python benchmarks/noise_benchmark.py
-475
+509
