@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,36 @@ def median_time(fn: Callable[[], object], repeats: int, *, warmup: int = 1) -> f
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_median_times(
+    fns: Mapping[str, Callable[[], object]],
+    repeats: int,
+    *,
+    min_seconds: float = 1.0,
+    warmup: int = 1,
+) -> dict[str, float]:
+    """Median wall time of each function, timed in alternation so drifts in load hit all alike.
+
+    Fast functions get more rounds: at least ``repeats``, and enough for the slowest of them to
+    fill about ``min_seconds`` (a 2 ms call timed 5 times says little on a shared machine).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    first = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        fn()
+        first[name] = time.perf_counter() - start
+    rounds = max(repeats, math.ceil(min_seconds / max(max(first.values()), 1e-9)))
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -18,12 +18,44 @@ from torch.autograd.function import once_differentiable
 
 from hybridqml import tracking
 from hybridqml.engine import CircuitEngine
+from hybridqml.exceptions import InputError
 
-__all__ = ["QuantumFunction", "expectations"]
+__all__ = ["QuantumFunction", "check_finite", "expectations"]
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+
+def check_finite(inputs: np.ndarray | torch.Tensor, weight: np.ndarray | torch.Tensor) -> None:
+    """Raise :class:`~hybridqml.exceptions.InputError` for NaN/inf inputs (naming rows) or weights.
+
+    Args:
+        inputs: (B, n_inputs) numpy array or tensor (any device).
+        weight: (n_weights,) or (B, n_weights) numpy array or tensor.
+
+    Example:
+        >>> check_finite(np.zeros((2, 1)), np.array([np.nan]))
+        Traceback (most recent call last):
+        ...
+        hybridqml.exceptions.InputError: weight contains NaN or inf (did training diverge?)
+    """
+    finite = _finite(inputs)
+    if not bool(finite.all()):
+        rows = [i for i, ok in enumerate(finite.all(1).tolist()) if not ok]
+        more = "..." if len(rows) > 10 else ""
+        raise InputError(
+            f"inputs contain NaN or inf (rows {rows[:10]}{more}); a rotation angle must be finite"
+        )
+    if not bool(_finite(weight).all()):
+        raise InputError("weight contains NaN or inf (did training diverge?)")
+
+
+def _finite(values: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Elementwise finiteness, computed where the values live (numpy, CPU or CUDA tensor)."""
+    if isinstance(values, torch.Tensor):
+        return torch.isfinite(values.detach())
+    return np.isfinite(values)
 
 
 class QuantumFunction(torch.autograd.Function):
@@ -51,6 +83,7 @@ class QuantumFunction(torch.autograd.Function):
         """Evaluate the circuit for every row of ``inputs``."""
         x = _numpy(inputs)
         w = _numpy(weight)
+        check_finite(x, w)  # in numpy: no extra torch work before the backend call
         theta = np.concatenate([x, np.broadcast_to(w, (x.shape[0], w.shape[-1]))], axis=1)
         out = engine.forward(theta)
         ctx.engine = engine
@@ -103,6 +136,7 @@ def expectations(inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngi
     """
     if engine.simulator is None:
         return QuantumFunction.apply(inputs, weight, engine)
+    check_finite(inputs, weight)
     dtype = torch.float64 if inputs.dtype == torch.float64 else torch.float32
     x = inputs.to(dtype)
     tracking.record(engine.backend_name, x.shape[0], None)  # one simulation per sample

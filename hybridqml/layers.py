@@ -171,9 +171,7 @@ class QuantumLayer(nn.Module):
             raise InputError(
                 f"weight must have shape ({n},) or ({batch}, {n}), got {tuple(weight.shape)}"
             )
-        if not bool(torch.isfinite(weight.detach()).all()):
-            raise InputError("weight contains NaN or inf")
-        return weight
+        return weight  # finiteness is checked with the inputs (hybridqml.autograd.check_finite)
 
     def _validate(self, inputs: Any) -> torch.Tensor:
         if not isinstance(inputs, torch.Tensor):
@@ -190,15 +188,6 @@ class QuantumLayer(nn.Module):
             )
         if inputs.ndim == 2 and inputs.shape[0] == 0:
             raise InputError("empty batch: inputs has 0 rows")
-        finite = torch.isfinite(inputs.detach())
-        if not bool(finite.all()):
-            rows = (~finite).reshape(-1, self.n_inputs).any(dim=1).nonzero().flatten().tolist()
-            raise InputError(
-                f"inputs contain NaN or inf (rows {rows[:10]}{'...' if len(rows) > 10 else ''}); "
-                "a rotation angle must be finite"
-            )
-        if not bool(torch.isfinite(self.weight.detach()).all()):
-            raise InputError("the layer's weight contains NaN or inf (did training diverge?)")
         return inputs
 
     def extra_repr(self) -> str:

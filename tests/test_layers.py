@@ -216,8 +216,9 @@ def test_training_reduces_loss():
         (np.ones((3, 2)), "torch.Tensor"),
     ],
 )
-def test_bad_inputs(inputs, message):
-    layer = hq.QuantumLayer(circuits.variational(2, 1))
+@pytest.mark.parametrize("backend", ["aer", "torch"])
+def test_bad_inputs(inputs, message, backend):
+    layer = hq.QuantumLayer(circuits.variational(2, 1), backend=backend)
     if message is None:
         assert layer(inputs).shape == (2,)
         return
@@ -225,12 +226,17 @@ def test_bad_inputs(inputs, message):
         layer(inputs)
 
 
-def test_nan_weight_is_reported():
-    layer = hq.QuantumLayer(circuits.variational(2, 1))
+@pytest.mark.parametrize("backend", ["aer", "torch"])
+def test_nan_weight_is_reported(backend):
+    layer = hq.QuantumLayer(circuits.variational(2, 1), backend=backend)
     with torch.no_grad():
         layer.weight[0] = float("nan")
     with pytest.raises(InputError, match="weight contains NaN"):
         layer(torch.rand(1, 2))
+    per_sample = torch.zeros(3, 2)
+    per_sample[1, 1] = float("inf")
+    with pytest.raises(InputError, match="weight contains NaN or inf"):
+        layer(torch.rand(3, 2), weight=per_sample)
 
 
 @pytest.mark.parametrize("shots", [0, -5, 2.5, True])
