@@ -9,7 +9,7 @@ one thread everywhere (torch, Aer). For each qubit count it times, median of ``-
   of bindings (B for forward, B x (1 + 2 x params) for forward + backward) with the same Aer
   options and one ``save_expectation_value`` per observable: the floor any wrapper pays.
   hybridqml and the raw call are timed in alternation (so load changes hit both alike), for at
-  least ``--repeats`` rounds and about a second in all, so 2 ms passes get hundreds of rounds.
+  least ``--repeats`` rounds and about three seconds each, so 2 ms passes get a thousand rounds.
 * ``TorchConnector``: qiskit-machine-learning's ``EstimatorQNN`` + ``TorchConnector`` on the same
   circuit, with its default reference estimator and with Aer's ``EstimatorV2``.
 
@@ -62,6 +62,8 @@ import hybridqml as hq
 
 BATCH = 32
 LAYERS = 2
+#: Seconds each of hybridqml and the raw Aer call is timed for, in alternation (at least).
+PAIRED_SECONDS = 3.0
 AER_OPTIONS = {
     "method": "statevector",
     "runtime_parameter_bind_enable": True,
@@ -127,7 +129,9 @@ def check_equal(ours: torch.nn.Module, theirs: torch.nn.Module, x: torch.Tensor)
     return err
 
 
-def bench_qubits(n: int, repeats: int, with_reference: bool) -> list[dict]:
+def bench_qubits(
+    n: int, repeats: int, with_reference: bool, paired_seconds: float = PAIRED_SECONDS
+) -> list[dict]:
     from qiskit.primitives import StatevectorEstimator
     from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 
@@ -164,7 +168,7 @@ def bench_qubits(n: int, repeats: int, with_reference: bool) -> list[dict]:
     ):
         # ours and the raw call alternate, so both see the same machine load
         paired = _common.interleaved_median_times(
-            {"ours": ours, "raw": raw_aer_call(spec, n_bind)}, repeats
+            {"ours": ours, "raw": raw_aer_call(spec, n_bind)}, repeats, min_seconds=paired_seconds
         )
         row = {
             "qubits": n,
@@ -315,23 +319,34 @@ def bench_torch_native(n: int, repeats: int, *, quick: bool = False) -> list[dic
 
     reference = run(models["hybridqml torch backprop"])
     slow_repeats = 1 if quick else max(3, repeats // 4)  # seconds per run at n = 8
-    rows = []
+    errors = {}
     for name, model in models.items():
         got = run(model)
         err = max(float((a - b).abs().max()) for a, b in zip(got, reference, strict=True))
         # lightning.qubit's forward values differ by ~2e-8 (its gradients agree to 1e-13)
         if err > (1e-7 if "lightning" in name else 1e-10):
             raise SystemExit(f"{name} disagrees with hybridqml torch backprop by {err:.2e}")
-        slow = "parameter-shift" in name or "lightning" in name
-        rows.append(
-            {
-                "qubits": n,
-                "method": name,
-                "seconds": median_time(lambda m=model: run(m), slow_repeats if slow else repeats),
-                "saved_bytes": saved_tensor_bytes(lambda m=model: m(x.clone().requires_grad_())),
-                "max_error": err,
-            }
-        )
+        errors[name] = err
+    slow = {name for name in models if "parameter-shift" in name or "lightning" in name}
+    # the millisecond-scale methods are timed in alternation: a slow spell of the shared machine
+    # then hits every one of them, not just the one being timed at that moment
+    seconds = _common.interleaved_median_times(
+        {name: (lambda m=model: run(m)) for name, model in models.items() if name not in slow},
+        repeats,
+        min_seconds=0.2 if quick else PAIRED_SECONDS,
+    )
+    for name in slow:
+        seconds[name] = median_time(lambda m=models[name]: run(m), slow_repeats)
+    rows = [
+        {
+            "qubits": n,
+            "method": name,
+            "seconds": seconds[name],
+            "saved_bytes": saved_tensor_bytes(lambda m=model: m(x.clone().requires_grad_())),
+            "max_error": errors[name],
+        }
+        for name, model in models.items()
+    ]
     if "PennyLane default.qubit backprop" not in models:
         rows.append({"qubits": n, "method": "PennyLane", "skipped": "pennylane not importable"})
     return rows
@@ -369,8 +384,9 @@ def torch_markdown(rows: list[dict], meta: dict) -> str:
             )
     lines.append("")
     lines.append(
-        f"Batch {BATCH}, {LAYERS} layers, ring CNOTs, float64, exact, 1 thread, median of "
-        f"{meta['repeats']} runs (PennyLane parameter-shift / lightning: fewer); "
+        f"Batch {BATCH}, {LAYERS} layers, ring CNOTs, float64, exact, 1 thread, timed in "
+        f"alternation for ~{PAIRED_SECONDS:g} s each (>= {meta['repeats']} rounds, median); "
+        f"PennyLane parameter-shift / lightning alone, median of fewer runs; "
         f"{meta['machine']}; load {meta['load']}; torch {meta['torch']}, "
         f"PennyLane {meta.get('pennylane', 'not installed')}; {meta['date']}."
     )
@@ -397,7 +413,8 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
     lines.append("")
     lines.append(
         f"Batch {BATCH}, {LAYERS} layers, exact, 1 thread; hybridqml and the raw call "
-        f"alternate, median of >= {meta['repeats']} rounds filling ~1 s, peers median of "
+        f"alternate, median of >= {meta['repeats']} rounds filling ~{PAIRED_SECONDS:g} s each, "
+        f"peers median of "
         f"{meta['repeats']} runs; "
         f"{meta['machine']}; Python {meta['python']}, torch {meta['torch']}, "
         f"qiskit {meta['qiskit']}, qiskit-aer {meta['qiskit_aer']}, "
@@ -443,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, torch_rows = [], []
     for n in qubits:
         if not args.torch_only:
-            rows.extend(bench_qubits(n, repeats, with_reference=not args.no_reference))
+            paired = 0.2 if args.quick else PAIRED_SECONDS
+            rows.extend(bench_qubits(n, repeats, not args.no_reference, paired_seconds=paired))
         torch_rows.extend(bench_torch_native(n, repeats, quick=args.quick))
         print(f"n={n} done", file=sys.stderr)
     meta["load_after"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
