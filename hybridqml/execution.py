@@ -103,7 +103,7 @@ class Executor(ABC):
         """State of the generator behind this executor's randomness, ``None`` when it has none.
 
         Checkpoints store it so that a resumed training run draws the same shot noise as an
-        uninterrupted one (see :meth:`hybridqml.QuantumLayer.get_extra_state`).
+        uninterrupted one (see :meth:`hybridqml.QuantumLayer.random_state`).
         """
         return None
 

@@ -1,2 +1,2 @@
 python benchmarks/layer_benchmark.py
-449
+447
