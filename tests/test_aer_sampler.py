@@ -120,4 +120,6 @@ def test_counts_are_the_histogram_of_the_sampled_shots():
     counts, outcomes = sampler().counts(qc, values, shots, np.random.default_rng(7))
     for row in range(3):
         histogram = bits[row].get_int_counts()
-        assert {int(o): int(c) for o, c in zip(outcomes, counts[row]) if c} == histogram
+        assert {
+            int(o): int(c) for o, c in zip(outcomes, counts[row], strict=True) if c
+        } == histogram
