@@ -4,7 +4,7 @@ Usage:
     python benchmarks/run_all.py            # full runs (tens of minutes on a 2-core CPU)
     python benchmarks/run_all.py --quick    # smoke runs of every script, into a temporary folder
     python benchmarks/run_all.py --only layer_benchmark entropy_benchmark
-    python benchmarks/run_all.py --quick --out /tmp/bench   # smoke runs into /tmp/bench
+    python benchmarks/run_all.py --quick --out smoke   # smoke runs into ./smoke
 
 Each script writes its Markdown report, JSON and plot into ``OUT/results/``, and ``OUT/RESULTS.md``
 gets one section per script with the exact command, followed by the machine, library versions and

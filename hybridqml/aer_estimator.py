@@ -33,7 +33,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.quantum_info import Pauli
 
-from hybridqml._jobs import DoneJob
+from hybridqml._primitives import DoneJob, IdentityCache
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = ["AerExactEstimator"]
@@ -56,10 +56,8 @@ class AerExactEstimator(BaseEstimatorV2):
 
     def __init__(self, simulator) -> None:
         self._backend = simulator
-        self._prepared: dict[
-            tuple[int, tuple[str, ...]], tuple[QuantumCircuit, QuantumCircuit]
-        ] = {}
-        self._terms_cache: dict[int, tuple[ObservablesArray, tuple[str, ...], np.ndarray]] = {}
+        self._prepared = IdentityCache(_CACHE_SIZE)  # (circuit, labels) -> measured copy
+        self._terms_cache = IdentityCache(_CACHE_SIZE)  # observables -> (labels, coefficients)
 
     @property
     def simulator(self):
@@ -79,38 +77,19 @@ class AerExactEstimator(BaseEstimatorV2):
         )
 
     def _prepare(self, circuit: QuantumCircuit, labels: tuple[str, ...]) -> QuantumCircuit:
-        key = (id(circuit), labels)
-        hit = self._prepared.get(key)
-        if hit is not None and hit[0] is circuit:
-            return hit[1]
-        prepared = circuit.copy()
-        for label in labels:
-            prepared.save_expectation_value(
-                Pauli(label), qubits=range(circuit.num_qubits), label=label
-            )
-        if len(self._prepared) >= _CACHE_SIZE:
-            self._prepared.pop(next(iter(self._prepared)))
-        self._prepared[key] = (circuit, prepared)  # keeps circuit alive, so its id stays unique
-        return prepared
+        def build() -> QuantumCircuit:
+            prepared = circuit.copy()
+            for label in labels:
+                prepared.save_expectation_value(
+                    Pauli(label), qubits=range(circuit.num_qubits), label=label
+                )
+            return prepared
+
+        return self._prepared.get(circuit, build, labels)
 
     def _terms(self, observables: ObservablesArray) -> tuple[tuple[str, ...], np.ndarray]:
         """Pauli labels measured and the (*observables.shape, n_labels) coefficient array."""
-        key = id(observables)
-        hit = self._terms_cache.get(key)
-        if hit is not None and hit[0] is observables:
-            return hit[1], hit[2]
-        flat_obs = list(observables.ravel())
-        labels = tuple(sorted({label for obs in flat_obs for label in obs}))
-        column = {label: j for j, label in enumerate(labels)}
-        coeffs = np.zeros((len(flat_obs), len(labels)))  # observable x Pauli term
-        for o, obs in enumerate(flat_obs):
-            for label, coeff in obs.items():
-                coeffs[o, column[label]] += float(np.real(coeff))
-        coeffs = coeffs.reshape(*observables.shape, len(labels))
-        if len(self._terms_cache) >= _CACHE_SIZE:
-            self._terms_cache.pop(next(iter(self._terms_cache)))
-        self._terms_cache[key] = (observables, labels, coeffs)  # keeps the id unique
-        return labels, coeffs
+        return self._terms_cache.get(observables, lambda: _pauli_coefficients(observables))
 
     def _simulate(
         self, circuit: QuantumCircuit, labels: tuple[str, ...], values: np.ndarray | None
@@ -166,3 +145,15 @@ class AerExactEstimator(BaseEstimatorV2):
             DataBin(evs=evs, stds=np.zeros(shape), shape=shape),
             metadata={"target_precision": 0.0, "circuit_metadata": circuit.metadata},
         )
+
+
+def _pauli_coefficients(observables: ObservablesArray) -> tuple[tuple[str, ...], np.ndarray]:
+    """Distinct Pauli labels and the (*observables.shape, n_labels) real coefficient array."""
+    flat_obs = list(observables.ravel())
+    labels = tuple(sorted({label for obs in flat_obs for label in obs}))
+    column = {label: j for j, label in enumerate(labels)}
+    coeffs = np.zeros((len(flat_obs), len(labels)))  # observable x Pauli term
+    for o, obs in enumerate(flat_obs):
+        for label, coeff in obs.items():
+            coeffs[o, column[label]] += float(np.real(coeff))
+    return labels, coeffs.reshape(*observables.shape, len(labels))

@@ -42,7 +42,7 @@ from qiskit.primitives.containers import (
 )
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-from hybridqml._jobs import DoneJob
+from hybridqml._primitives import DoneJob, IdentityCache
 from hybridqml.exceptions import CircuitError, ConfigurationError
 
 __all__ = ["MAX_MEASURED_QUBITS", "AerBornSampler", "BornSamplerOptions"]
@@ -75,7 +75,6 @@ class BornSamplerOptions:
 class _Prepared:
     """A circuit with its measurements replaced by one ``save_probabilities``."""
 
-    source: QuantumCircuit
     circuit: QuantumCircuit  # measurement-free, saves probabilities of `qubits`
     n_measured: int
     outcome_to_clbits: np.ndarray  # (2**k,) measured-qubit outcome -> integer over all clbits
@@ -105,7 +104,7 @@ class AerBornSampler(BaseSamplerV2):
             )
         self._backend = simulator
         self.options = BornSamplerOptions(seed_simulator=seed, default_shots=default_shots)
-        self._prepared: dict[int, _Prepared] = {}
+        self._prepared = IdentityCache(_CACHE_SIZE)  # circuit -> _Prepared
 
     @property
     def simulator(self):
@@ -147,19 +146,9 @@ class AerBornSampler(BaseSamplerV2):
         """
         if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots <= 0:
             raise ConfigurationError(f"shots must be a positive integer, got {shots!r}")
-        prepared = self._prepare(circuit)
+        prepared = self._prepared.get(circuit, lambda: _prepare(circuit))
         probs = self._probabilities(prepared, values)
         return rng.multinomial(int(shots), probs), prepared.outcome_to_clbits
-
-    def _prepare(self, circuit: QuantumCircuit) -> _Prepared:
-        hit = self._prepared.get(id(circuit))
-        if hit is not None and hit.source is circuit:
-            return hit
-        prepared = _prepare(circuit)
-        if len(self._prepared) >= _CACHE_SIZE:
-            self._prepared.pop(next(iter(self._prepared)))
-        self._prepared[id(circuit)] = prepared  # keeps circuit alive, so its id stays unique
-        return prepared
 
     def _probabilities(self, prepared: _Prepared, values: np.ndarray | None) -> np.ndarray:
         """(N, 2**k) Born probabilities, simulated in memory-bounded chunks of bindings."""
@@ -254,4 +243,4 @@ def _prepare(circuit: QuantumCircuit) -> _Prepared:
     to_clbits = np.zeros(1 << k, dtype=np.uint64)
     for j, clbit in enumerate(clbits):  # bit j of the outcome is classical bit `clbit`
         to_clbits |= ((outcome >> np.uint64(j)) & np.uint64(1)) << np.uint64(clbit)
-    return _Prepared(circuit, body, k, to_clbits)
+    return _Prepared(body, k, to_clbits)

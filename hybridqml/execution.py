@@ -185,8 +185,10 @@ def _columns(isa: QuantumCircuit, k: int) -> np.ndarray:
         raise BackendError(f"transpiled circuit has an unexpected parameter {exc}") from None
 
 
-def _bindings(isa: QuantumCircuit, angles: np.ndarray, shape: tuple[int, ...]) -> BindingsArray:
-    cols = _columns(isa, angles.shape[1])
+def _bindings(
+    isa: QuantumCircuit, cols: np.ndarray, angles: np.ndarray, shape: tuple[int, ...]
+) -> BindingsArray:
+    """Bindings of ``isa``'s parameters from the angle columns ``cols`` (see :func:`_columns`)."""
     if len(cols) == 0:
         return BindingsArray(shape=shape)
     values = angles[:, cols].reshape(*shape, len(cols))
@@ -229,7 +231,7 @@ class EstimatorExecutor(Executor):
         if self._lean:  # AerExactEstimator: the same simulation without the PUB containers
             values = angles[:, self._columns]
             return self.estimator.expectation_values(self.isa_circuit, self.isa_observables, values)
-        values = _bindings(self.isa_circuit, angles, (angles.shape[0], 1))
+        values = _bindings(self.isa_circuit, self._columns, angles, (angles.shape[0], 1))
         pub = (self.isa_circuit, self.isa_observables, values)
         result = self.estimator.run([pub]).result()
         return np.asarray(result[0].data.evs, dtype=float).reshape(angles.shape[0], -1)
@@ -281,6 +283,7 @@ class SamplerExecutor(Executor):
         self._groups = _group_terms(labels)  # list of (basis label, term indices)
         circuits = [_measurement_circuit(shiftable.circuit, basis) for basis, _ in self._groups]
         self.isa_circuits = _transpile(circuits, target, optimization_level, seed)
+        self._columns = [_columns(isa, shiftable.n_angles) for isa in self.isa_circuits]
         self._masks = [
             np.array([_support_mask(labels[t]) for t in terms], dtype=np.uint64)
             for _, terms in self._groups
@@ -312,7 +315,10 @@ class SamplerExecutor(Executor):
             _set_sampler_seed(sampler, int(self._rng.integers(2**31 - 1)))
         if isinstance(sampler, AerBornSampler):
             return self._run_born(sampler, angles)
-        pubs = [(isa, _bindings(isa, angles, (m,)), self.shots) for isa in self.isa_circuits]
+        pubs = [
+            (isa, _bindings(isa, cols, angles, (m,)), self.shots)
+            for isa, cols in zip(self.isa_circuits, self._columns, strict=True)
+        ]
         result = sampler.run(pubs, shots=self.shots).result()
         term_values = np.zeros((m, self._n_terms))
         for (_, terms), masks, pub_result in zip(self._groups, self._masks, result, strict=True):
@@ -326,10 +332,9 @@ class SamplerExecutor(Executor):
         """The same draws from outcome counts, without expanding them to per-shot bitstrings."""
         rng = np.random.default_rng(sampler.options.seed_simulator)
         term_values = np.zeros((angles.shape[0], self._n_terms))
-        for (_, terms), masks, isa in zip(
-            self._groups, self._masks, self.isa_circuits, strict=True
-        ):
-            values = angles[:, _columns(isa, angles.shape[1])] if isa.parameters else None
+        groups = zip(self._groups, self._masks, self.isa_circuits, self._columns, strict=True)
+        for (_, terms), masks, isa, cols in groups:
+            values = angles[:, cols] if len(cols) else None
             counts, outcomes = sampler.counts(isa, values, self.shots, rng)
             parity = np.bitwise_count(outcomes[None, :] & masks[:, None]) & 1  # (T, 2**k)
             term_values[:, terms] = counts @ (1.0 - 2.0 * parity).T / self.shots
@@ -602,7 +607,9 @@ def make_executor(
     from qiskit_aer import AerSimulator
     from qiskit_aer.primitives import SamplerV2 as AerSampler
 
-    def aer(sim: AerSimulator, name: str, exact_ok: bool, device: BackendV2 | None = None):
+    def aer(sim: AerSimulator, name: str, device: BackendV2 | None = None):
+        # exact (or Born-sampled) only without a noise model; a device is never exact
+        exact_ok = device is None and sim.options.noise_model is None
         if shots is None and exact_ok:
             estimator = AerExactEstimator(sim)
             return EstimatorExecutor(shiftable, estimator, name=name, target=sim, seed=seed)
@@ -615,12 +622,11 @@ def make_executor(
             return _torch_executor(shiftable, shots, opts)
         if backend == "aer":
             sim = _aer_simulator(AerSimulator, {**_AER_EXACT_OPTIONS, **opts})
-            noisy = sim.options.noise_model is not None  # backend_options={"noise_model": ...}
-            return aer(sim, "aer", exact_ok=not noisy)
+            return aer(sim, "aer")  # noisy if backend_options hold a noise model
         if backend.startswith("fake_"):
             device = fake_device(backend)
             sim = _aer_simulator(AerSimulator.from_backend, opts, device)
-            return aer(sim, backend, exact_ok=False, device=device)
+            return aer(sim, backend, device=device)
         if backend.startswith("ibm:") and len(backend) > 4:
             device = _ibm_backend(backend[4:])
             return sampler_on(_runtime_sampler(device), device, backend)
@@ -649,14 +655,13 @@ def make_executor(
         if opts:
             sim = copy.copy(backend)
             _aer_simulator(sim.set_options, opts)
-        noisy = sim.options.noise_model is not None
-        return aer(sim, _backend_name(sim), exact_ok=not noisy)
+        return aer(sim, _backend_name(sim))
     if _is_ibm_backend(backend):
         return sampler_on(_runtime_sampler(backend), backend, _backend_name(backend))
     if isinstance(backend, BackendV2):
         if type(backend).__module__.startswith("qiskit_ibm_runtime.fake_provider"):
             sim = _aer_simulator(AerSimulator.from_backend, opts, backend)
-            return aer(sim, _backend_name(backend), exact_ok=False, device=backend)
+            return aer(sim, _backend_name(backend), device=backend)
         return sampler_on(BackendSamplerV2(backend=backend), backend, _backend_name(backend))
     raise BackendError(
         f"unsupported backend object of type {type(backend).__name__}; pass a backend name, a "

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hybridqml._cli_types import positive_int
 from hybridqml.devices import fake_device
 from hybridqml.entropy.aer import AerHadamardSource
 from hybridqml.entropy.conditioning import CONDITIONING_CHOICES
@@ -70,27 +71,17 @@ def make_source(
     raise ConfigurationError(f"unknown source {spec!r}; choose one of {', '.join(SOURCE_CHOICES)}")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {value}")
-    return value
-
-
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source", required=True, help="aer, fake_<device> (e.g. fake_manila), os, prng or qrng"
     )
-    parser.add_argument("--bytes", type=_positive_int, required=True, dest="n_bytes")
+    parser.add_argument("--bytes", type=positive_int, required=True, dest="n_bytes")
     parser.add_argument("--seed", type=int, default=None, help="seed for aer, fake_* and prng")
     parser.add_argument(
         "--url", default=None, help="QRNG endpoint (token from $" + TOKEN_ENV_VAR + ")"
     )
     parser.add_argument("--provider", choices=PROVIDERS, default="eaas")
-    parser.add_argument("--qubits", type=_positive_int, default=None, help="qubits per shot")
+    parser.add_argument("--qubits", type=positive_int, default=None, help="qubits per shot")
     parser.add_argument(
         "--no-health-tests", action="store_true", help="skip SP 800-90B health tests"
     )

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+from hybridqml._cli_types import positive_int
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.models.common import (
     DATASET_CHOICES,
@@ -47,16 +48,6 @@ _QUANTUM_WORKFLOWS: Final[frozenset[str]] = frozenset({"textbook", "qnn"})
 _ENTROPY_WORKFLOWS: Final[frozenset[str]] = frozenset({"noisy-mlp", "gan"})
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {value}")
-    return value
-
-
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -70,10 +61,10 @@ def _seed(text: str) -> int:
 def _add_workflow(commands: Any, name: str, help_text: str) -> None:
     p = commands.add_parser(name, help=help_text, description=help_text)
     p.add_argument("--out", required=True, help="output folder (metrics.json, PNGs, checkpoint)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs")
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
     p.add_argument("--seed", type=_seed, default=0, help="run seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--lr", type=float, default=None, help="learning rate")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     if name in _MNIST_WORKFLOWS:
@@ -90,11 +81,11 @@ def _add_workflow(commands: Any, name: str, help_text: str) -> None:
             help="mnist (needs --data-dir) or digits (scikit-learn 8x8, offline)",
         )
         p.add_argument(
-            "--limit", type=_positive_int, default=None, help="training images per digit (cap)"
+            "--limit", type=positive_int, default=None, help="training images per digit (cap)"
         )
     if name in _QUANTUM_WORKFLOWS:
         p.add_argument("--backend", default="aer", help="aer, torch, fake_<device> or ibm:<name>")
-        p.add_argument("--shots", type=_positive_int, default=None, help="default: exact")
+        p.add_argument("--shots", type=positive_int, default=None, help="default: exact")
     if name in _ENTROPY_WORKFLOWS:
         p.add_argument("--entropy", choices=ENTROPY_CHOICES, default="aer")
         p.add_argument("--entropy-mode", choices=ENTROPY_MODES, default="expanded")
@@ -110,12 +101,12 @@ def _add_workflow(commands: Any, name: str, help_text: str) -> None:
         p.add_argument("--noise-std", type=float, default=None)
         p.add_argument("--eval-noise", action="store_true", help="keep the noise on at eval")
     if name == "qnn":
-        p.add_argument("--samples", type=_positive_int, default=None, help="circle points")
-        p.add_argument("--qubits", type=_positive_int, default=None)
-        p.add_argument("--layers", type=_positive_int, default=None)
+        p.add_argument("--samples", type=positive_int, default=None, help="circle points")
+        p.add_argument("--qubits", type=positive_int, default=None)
+        p.add_argument("--layers", type=positive_int, default=None)
     if name == "gan":
-        p.add_argument("--grid-every", type=_positive_int, default=None)
-        p.add_argument("--eval-samples", type=_positive_int, default=None)
+        p.add_argument("--grid-every", type=positive_int, default=None)
+        p.add_argument("--eval-samples", type=positive_int, default=None)
     p.set_defaults(handler=run_train, workflow=name)
 
 
