@@ -10,12 +10,17 @@ Tree::
     ├── CircuitError (ValueError)         invalid circuit specification
     ├── InputError (ValueError)           bad tensors or arrays given to a layer
     ├── ConfigurationError (ValueError)   bad constructor or option values (shots <= 0, ...)
-    ├── BackendError                      unknown backend, failed job, missing optional package
+    ├── BackendError                      unknown backend, failed job
+    │   └── MissingDependencyError (ImportError)  an optional package is not installed
     ├── GradientError                     a gradient cannot be computed for this circuit
     ├── DataError                         missing or corrupt dataset
-    └── EntropyError                      an entropy source failed
-        ├── QRNGError                     HTTP QRNG service errors (auth, format, availability)
-        └── HealthTestError               SP 800-90B health test failure
+    │   └── CheckpointError               a checkpoint is missing, unreadable or not ours
+    └── EntropyError                      an entropy source failed to deliver
+        ├── QRNGError                     HTTP QRNG service errors (fields: status, attempts)
+        │   ├── QRNGAuthError             the service refused the credentials (401/403)
+        │   ├── QRNGUnavailableError      unreachable, timed out, 429/5xx after the retries
+        │   └── QRNGProtocolError         a reply that breaks the documented format
+        └── HealthTestError               SP 800-90B health test failure (field: result)
 
 Third-party exceptions are translated at the boundary with ``raise ... from exc`` so the original
 cause stays visible in the traceback.
@@ -23,8 +28,11 @@ cause stays visible in the traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BackendError",
+    "CheckpointError",
     "CircuitError",
     "ConfigurationError",
     "DataError",
@@ -33,7 +41,11 @@ __all__ = [
     "HealthTestError",
     "HybridQMLError",
     "InputError",
+    "MissingDependencyError",
+    "QRNGAuthError",
     "QRNGError",
+    "QRNGProtocolError",
+    "QRNGUnavailableError",
 ]
 
 
@@ -57,6 +69,23 @@ class BackendError(HybridQMLError):
     """A backend cannot be resolved, is missing an optional package, or a job failed."""
 
 
+class MissingDependencyError(BackendError, ImportError):
+    """An optional package a feature needs is not installed; the message says how to install it.
+
+    Attributes:
+        package: The distribution to install (e.g. ``"qiskit-ibm-runtime"``).
+
+    Example:
+        >>> err = MissingDependencyError("fake devices need it", package="qiskit-ibm-runtime")
+        >>> err.package, isinstance(err, ImportError)
+        ('qiskit-ibm-runtime', True)
+    """
+
+    def __init__(self, message: str, *, package: str | None = None) -> None:
+        super().__init__(message)
+        self.package = package
+
+
 class GradientError(HybridQMLError):
     """A gradient cannot be computed (unsupported gate, non-differentiable expression)."""
 
@@ -65,13 +94,68 @@ class DataError(HybridQMLError):
     """A dataset is missing, unreadable or corrupt."""
 
 
+class CheckpointError(DataError):
+    """A checkpoint is missing, unreadable, truncated or not a hybridqml checkpoint.
+
+    Attributes:
+        path: The checkpoint file.
+    """
+
+    def __init__(self, message: str, *, path: Any = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class EntropyError(HybridQMLError):
-    """An entropy source or pool failed to deliver random bytes."""
+    """An entropy source or pool failed to deliver random bytes.
+
+    Every source that cannot deliver raises this (or a subclass), whatever the cause underneath
+    (an HTTP failure, a failed Aer job, a health test): callers that fall back to another source
+    catch this one class.
+    """
 
 
 class QRNGError(EntropyError):
-    """A QRNG HTTP service failed: authentication, availability, or malformed replies."""
+    """A QRNG HTTP service failed: authentication, availability, or malformed replies.
+
+    Attributes:
+        status: The last HTTP status code received, ``None`` when no reply came.
+        attempts: HTTP attempts made for the failed request (retries included), ``None`` if
+            unknown.
+
+    Example:
+        >>> err = QRNGUnavailableError("busy", status=503, attempts=3)
+        >>> isinstance(err, QRNGError), err.status, err.attempts
+        (True, 503, 3)
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, attempts: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts
+
+
+class QRNGAuthError(QRNGError):
+    """The QRNG service refused the credentials (HTTP 401/403): a new token is needed."""
+
+
+class QRNGUnavailableError(QRNGError):
+    """The QRNG service could not be reached or stayed busy (connection, timeout, 429, 5xx)."""
+
+
+class QRNGProtocolError(QRNGError):
+    """The QRNG service answered, but not in the documented format (or with an odd status)."""
 
 
 class HealthTestError(EntropyError):
-    """A NIST SP 800-90B health test failed; the pool stops delivering from that source."""
+    """A NIST SP 800-90B health test failed; the pool stops delivering from that source.
+
+    Attributes:
+        result: The failing :class:`~hybridqml.entropy.health.HealthResult`, when known.
+    """
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result

@@ -41,6 +41,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from hybridqml._validation import check_seed, epoch_seed
 from hybridqml.exceptions import ConfigurationError, DataError, InputError
 
 __all__ = [
@@ -81,7 +82,6 @@ DEFAULT_BATCH_SIZE = 64
 """Batch size of :func:`make_loader` when none is given."""
 
 _CHECKPOINT_FORMAT = 1
-_MAX_SEED = 2**32 - 1  # numpy's legacy global generator accepts seeds below 2**32
 _RESERVED_METRIC_KEYS = frozenset({"history", "epochs_completed", "seed"})
 
 StepFn = Callable[[Any], Mapping[str, float]]
@@ -126,16 +126,6 @@ class UserState(dict):
 # --------------------------------------------------------------------------- seeding and RNG
 
 
-def _check_seed(seed: int) -> int:
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, int | np.integer)
-        or not 0 <= seed <= _MAX_SEED
-    ):
-        raise ConfigurationError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
-    return int(seed)
-
-
 def seed_everything(seed: int) -> None:
     """Seed python's ``random``, numpy's global generator and torch (CPU and CUDA).
 
@@ -150,28 +140,10 @@ def seed_everything(seed: int) -> None:
         >>> seed_everything(7); torch.equal(a, torch.rand(2))
         True
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """Derive the data-order seed of one epoch from the run seed (numpy ``SeedSequence``).
-
-    Args:
-        seed: Run seed.
-        epoch: Epoch number (1-based in :func:`run_epochs`).
-
-    Returns:
-        A 63-bit integer, the same for the same ``(seed, epoch)`` on every machine.
-
-    Example:
-        >>> epoch_seed(0, 1) == epoch_seed(0, 1) != epoch_seed(0, 2)
-        True
-    """
-    words = np.random.SeedSequence([_check_seed(seed), int(epoch)]).generate_state(2)
-    return (int(words[0]) << 31) ^ int(words[1])
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -260,7 +232,7 @@ def make_loader(
     """
     if batch_size < 1:
         raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
-    generator = torch.Generator().manual_seed(_check_seed(seed))
+    generator = torch.Generator().manual_seed(check_seed(seed))
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator
     )
@@ -562,7 +534,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ConfigurationError(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        _check_seed(self.seed)
+        check_seed(self.seed)
         if self.resume and self.out_dir is None:
             raise ConfigurationError("resume=True needs out_dir (where the checkpoint is)")
 

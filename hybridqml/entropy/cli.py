@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hybridqml._cli_types import positive_int
+from hybridqml._validation import positive_int
 from hybridqml.devices import fake_device
 from hybridqml.entropy.aer import AerHadamardSource
 from hybridqml.entropy.conditioning import CONDITIONING_CHOICES

@@ -57,6 +57,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError
 from urllib3.util import Retry
 
+from hybridqml._validation import redact_url
 from hybridqml.entropy.sources import EntropySource, SourceKind
 from hybridqml.exceptions import ConfigurationError, QRNGError
 
@@ -168,14 +169,6 @@ class _Transient:
 
     reason: str
     response: Any = None
-
-
-def _redact_url(url: str) -> str:
-    """Scheme, host and path only (a query string may hold credentials)."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(
-        (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", "")
-    )
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -348,7 +341,7 @@ class QRNGSource(EntropySource):
         self.max_short_replies = max_short_replies
         self.anu_type = anu_type
         self._token = _Secret(token)
-        self._safe_url = _redact_url(url)
+        self._safe_url = redact_url(url)
         self.name = f"qrng({provider}, {self._safe_url})"
         self.requests_made = 0
         self.failures = 0

@@ -28,6 +28,7 @@ from typing import Final, Literal
 
 import numpy as np
 
+from hybridqml._validation import check_positive_int
 from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = [
@@ -74,14 +75,6 @@ def check_byte_count(n: object, limit: int | None = None, *, owner: str = "") ->
             "smaller pieces or raise max_read_bytes"
         )
     return int(n)
-
-
-def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
-    """Validate an int argument (bools rejected) that must be ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ConfigurationError(f"{name} must be {what}, got {value!r}")
-    return int(value)
 
 
 class EntropySource(abc.ABC):

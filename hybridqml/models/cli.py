@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from hybridqml._cli_types import positive_int
+from hybridqml._validation import positive_int, seed_arg
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.models.common import (
     DATASET_CHOICES,
@@ -48,21 +48,11 @@ _QUANTUM_WORKFLOWS: Final[frozenset[str]] = frozenset({"textbook", "qnn"})
 _ENTROPY_WORKFLOWS: Final[frozenset[str]] = frozenset({"noisy-mlp", "gan"})
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**32): {value}")
-    return value
-
-
 def _add_workflow(commands: Any, name: str, help_text: str) -> None:
     p = commands.add_parser(name, help=help_text, description=help_text)
     p.add_argument("--out", required=True, help="output folder (metrics.json, PNGs, checkpoint)")
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
-    p.add_argument("--seed", type=_seed, default=0, help="run seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="run seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--lr", type=float, default=None, help="learning rate")
@@ -123,7 +113,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default=DEMO_OUT, help=f"output folder (default {DEMO_OUT})")
     demo.add_argument("--data-dir", default=None, help="MNIST folder (else sklearn digits)")
-    demo.add_argument("--seed", type=_seed, default=0)
+    demo.add_argument("--seed", type=seed_arg, default=0)
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(handler=run_demo)
     return train

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import urllib.parse
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,10 +34,10 @@ from typing import Any, Final
 import torch
 from torch.nn import functional as F
 
+from hybridqml._validation import epoch_seed, redact_url
 from hybridqml.data import DatasetSplit, load_mnist, load_sklearn_digits
 from hybridqml.entropy import AerHadamardSource, EntropyPool, OSSource, PRNGSource, QRNGSource
 from hybridqml.exceptions import ConfigurationError, DataError, EntropyError
-from hybridqml.training import epoch_seed
 
 __all__ = [
     "DATASET_CHOICES",
@@ -371,13 +370,6 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _redact_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(
-        (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", "")
-    )
-
-
 def _upscale(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:
     images, labels = dataset.tensors
     big = F.interpolate(images, size=(_MNIST_SIDE, _MNIST_SIDE), mode="bilinear")
@@ -542,7 +534,7 @@ def config_to_json(config: Any) -> dict[str, Any]:
 
     def convert(value: Any) -> Any:
         if isinstance(value, dict) and value.get("qrng_url"):
-            value = value | {"qrng_url": _redact_url(value["qrng_url"])}
+            value = value | {"qrng_url": redact_url(value["qrng_url"])}
         if isinstance(value, os.PathLike):
             return str(value)
         if isinstance(value, dict):
