@@ -9,8 +9,8 @@ account and network access. For each run: final test accuracy and test loss (mea
 log-likelihood on the test set, evaluated on the same backend), their change against Aer exact
 (the cost of shot and device noise, visible in the loss even when accuracy saturates), wall time
 per epoch, circuit evaluations per epoch and per second (counted with
-``hybridqml.tracking.Tracker``; on the torch backend with backprop, one evaluation per sample
-forward, the backward pass being autograd rather than extra circuit evaluations).
+``hybridqml.backends.tracking.Tracker``; on the torch backend with backprop, one evaluation per
+sample forward, the backward pass being autograd rather than extra circuit evaluations).
 
 Before the first timed case, every workflow runs once untimed on every backend with a few
 examples and one epoch (imports, data loading, Aer and noise-model set-up, first-call costs), so
@@ -35,8 +35,8 @@ from pathlib import Path
 import _common
 import torch
 
+from hybridqml.backends.tracking import Tracker
 from hybridqml.models import QNNConfig, TextbookConfig, train_qnn, train_textbook
-from hybridqml.tracking import Tracker
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 FAKE_DEVICE = "fake_manila"
@@ -62,7 +62,7 @@ def cases(quick: bool) -> tuple[list[BackendCase], list[str]]:
     runs.append(BackendCase(f"{FAKE_DEVICE} 1024 shots (noisy)", FAKE_DEVICE, 1024))
     skipped = []
     try:
-        import hybridqml.torchsim  # noqa: F401
+        import hybridqml.backends.torchsim  # noqa: F401
 
         runs.append(BackendCase("torch exact (backprop)", "torch"))
     except ImportError:

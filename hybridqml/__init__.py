@@ -1,5 +1,11 @@
 """hybridqml: hybrid quantum-classical machine learning on Qiskit and PyTorch.
 
+The package tree is the pipeline: :mod:`~hybridqml.circuits` -> :mod:`~hybridqml.gradients` ->
+:mod:`~hybridqml.backends` -> :mod:`~hybridqml.nn` -> :mod:`~hybridqml.workflows` -> ``cli``, with
+:mod:`~hybridqml.entropy`, :mod:`~hybridqml.data` and :mod:`~hybridqml.training` as independent
+toolkits. ``import hybridqml`` loads only the exception tree; subpackages and the names below load
+on first use.
+
 Example:
     >>> import torch, hybridqml as hq
     >>> spec = hq.circuits.variational(n_qubits=2, layers=1)
@@ -8,26 +14,15 @@ Example:
     torch.Size([3, 2])
 """
 
-from hybridqml import (
-    analysis,
-    circuits,
-    data,
-    entropy,
-    exceptions,
-    gradients,
-    models,
-    noise,
-    plotting,
-    torchsim,
-    tracking,
-    training,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from hybridqml._version import __version__
-from hybridqml.autograd import QuantumFunction
-from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.engine import CircuitEngine
 from hybridqml.exceptions import (
     BackendError,
+    CheckpointError,
     CircuitError,
     ConfigurationError,
     DataError,
@@ -36,13 +31,45 @@ from hybridqml.exceptions import (
     HealthTestError,
     HybridQMLError,
     InputError,
+    MissingDependencyError,
     QRNGError,
 )
-from hybridqml.layers import QuantumLayer
-from hybridqml.torchsim import TorchSimulator
+
+#: Subpackages and modules loaded on first attribute access (name -> module path).
+_MODULES = {
+    name: f"hybridqml.{name}"
+    for name in (
+        "analysis",
+        "backends",
+        "circuits",
+        "data",
+        "entropy",
+        "gradients",
+        "models",
+        "nn",
+        "plotting",
+        "training",
+        "workflows",
+    )
+} | {
+    # short names kept from the first, flat layout
+    "noise": "hybridqml.nn.noisy",
+    "torchsim": "hybridqml.backends.torchsim",
+    "tracking": "hybridqml.backends.tracking",
+}
+#: Public classes loaded on first access (name -> defining module).
+_NAMES = {
+    "CircuitEngine": "hybridqml.nn.engine",
+    "ParameterizedCircuit": "hybridqml.circuits.spec",
+    "QuantumFunction": "hybridqml.nn.function",
+    "QuantumLayer": "hybridqml.nn.layers",
+    "TorchSimulator": "hybridqml.backends.torchsim.simulator",
+    "Tracker": "hybridqml.backends.tracking",
+}
 
 __all__ = [
     "BackendError",
+    "CheckpointError",
     "CircuitEngine",
     "CircuitError",
     "ConfigurationError",
@@ -52,22 +79,42 @@ __all__ = [
     "HealthTestError",
     "HybridQMLError",
     "InputError",
+    "MissingDependencyError",
     "ParameterizedCircuit",
     "QRNGError",
     "QuantumFunction",
     "QuantumLayer",
     "TorchSimulator",
+    "Tracker",
     "__version__",
     "analysis",
+    "backends",
     "circuits",
     "data",
     "entropy",
     "exceptions",
     "gradients",
     "models",
+    "nn",
     "noise",
     "plotting",
     "torchsim",
     "tracking",
     "training",
+    "workflows",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    else:
+        raise AttributeError(f"module 'hybridqml' has no attribute {name!r}")
+    globals()[name] = value  # later accesses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -12,7 +12,7 @@ How an interrupted run resumes exactly (same final weights as an uninterrupted r
 * the checkpoint written after epoch ``k`` holds every named object's state, the epoch, the metric
   history and all RNG states (python, numpy, torch CPU and CUDA when available, and the
   generators of submodules with ``random_state()``/``set_random_state()``, such as a
-  :class:`~hybridqml.layers.QuantumLayer`'s shot seeds); resuming restores them and starts at
+  :class:`~hybridqml.nn.layers.QuantumLayer`'s shot seeds); resuming restores them and starts at
   epoch ``k + 1``;
 * the run's result-determining settings (:attr:`TrainConfig.run_config`) are stored in the
   checkpoint, and resuming with any of them changed is refused with a

@@ -9,8 +9,8 @@ from qiskit_aer.primitives import SamplerV2 as AerSampler
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.engine import CircuitEngine
 from hybridqml.exceptions import BackendError, ConfigurationError
+from hybridqml.nn.engine import CircuitEngine
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 from _circuits import mixed_spec, statevector_expectations  # noqa: E402
@@ -112,13 +112,13 @@ def test_aer_with_a_noise_model_in_backend_options_samples_with_noise():
         engine = CircuitEngine(
             circuits.ry(1), shots=shots, seed=3, backend_options={"noise_model": noise}
         )
-        assert engine.shots == (shots or hq.execution.DEFAULT_DEVICE_SHOTS)
+        assert engine.shots == (shots or hq.backends.base.DEFAULT_DEVICE_SHOTS)
         assert abs(engine.forward(theta).mean() + 0.8) < 0.05
 
 
 def test_fake_device_defaults_to_device_shots():
     engine = CircuitEngine(circuits.ry(1), backend="fake_manila", seed=0)
-    assert engine.shots == hq.execution.DEFAULT_DEVICE_SHOTS
+    assert engine.shots == hq.backends.base.DEFAULT_DEVICE_SHOTS
 
 
 def test_noisy_fake_backend_object_and_aer_simulator():

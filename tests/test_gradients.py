@@ -9,15 +9,10 @@ from qiskit.quantum_info import Statevector
 
 from hybridqml import circuits
 from hybridqml.circuits import ParameterizedCircuit
+from hybridqml.circuits.gates import PAULI_ROTATIONS
+from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.gradients import (
-    PAULI_ROTATIONS,
-    SPSA,
-    FiniteDifference,
-    ParameterShift,
-    ShiftableCircuit,
-    get_rule,
-)
+from hybridqml.gradients import SPSA, FiniteDifference, ParameterShift, get_rule
 
 
 def evaluate(shiftable: ShiftableCircuit, angles: np.ndarray) -> np.ndarray:

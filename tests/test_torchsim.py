@@ -18,11 +18,11 @@ from torch import nn
 
 import hybridqml as hq
 from hybridqml import circuits
+from hybridqml.backends.torchsim import AdjointExpectation, TorchSimulator
+from hybridqml.backends.torchsim.compiler import compile_circuit
 from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.engine import CircuitEngine
 from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError, InputError
-from hybridqml.torchsim import AdjointExpectation, TorchSimulator
-from hybridqml.torchsim.compiler import compile_circuit
+from hybridqml.nn.engine import CircuitEngine
 
 
 def gate_zoo():
@@ -160,7 +160,7 @@ def test_gradcheck_float64(gradient):
     wb = torch.rand(3, 2, dtype=torch.float64, requires_grad=True)
 
     def f(x, w):
-        return hq.autograd.expectations(x, w, engine)
+        return hq.nn.expectations(x, w, engine)
 
     assert torch.autograd.gradcheck(f, (x, w), eps=1e-6, atol=1e-7)
     assert torch.autograd.gradcheck(f, (x, wb), eps=1e-6, atol=1e-7)
@@ -207,7 +207,7 @@ def test_float32_path(gradient):
     torch.testing.assert_close(y.double(), y64, atol=1e-5, rtol=0)
     torch.testing.assert_close(x.grad.double(), x64.grad, atol=1e-5, rtol=0)
     if gradient != "parameter-shift":
-        sim = layer.engine.simulator
+        sim = layer.engine.native.simulator
         assert sim.state(torch.rand(2, 6)).dtype == torch.complex64
 
 
@@ -248,7 +248,7 @@ def test_parameter_shift_on_torch_is_one_batched_run_per_pass():
 
 
 def test_torch_native_gradients_compile_nothing_else_and_never_recompile(monkeypatch):
-    import hybridqml.torchsim.simulator as simulator_module
+    import hybridqml.backends.torchsim.simulator as simulator_module
 
     layer = hq.QuantumLayer(circuits.variational(3, 2), backend="torch")
     assert layer.engine._shiftable is None and layer.engine._executor is None
@@ -422,7 +422,7 @@ def test_matches_pennylane_default_qubit_when_installed():
 
 
 def test_tracker_counts_torch_simulations():
-    from hybridqml.tracking import Tracker
+    from hybridqml.backends.tracking import Tracker
 
     layer = hq.QuantumLayer(circuits.variational(2, 1), backend="torch")
     with Tracker() as tracker:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hybridqml._validation import positive_int
-from hybridqml.devices import fake_device
+from hybridqml.backends.devices import fake_device
 from hybridqml.entropy.aer import AerHadamardSource
 from hybridqml.entropy.conditioning import CONDITIONING_CHOICES
 from hybridqml.entropy.pool import EntropyPool

@@ -1,6 +1,6 @@
 """The QRNG-noise MNIST MLP: 784-128-64-10 whose linear layers get entropy-source input noise.
 
-Each linear layer is a :class:`~hybridqml.noise.NoisyLinear`: in training mode it adds
+Each linear layer is a :class:`~hybridqml.nn.noisy.NoisyLinear`: in training mode it adds
 ``noise_std * z`` to its input, ``z`` standard normal drawn from the run's
 :class:`~hybridqml.models.common.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
 seeded PRNG; pure or expanded), each byte used once. In eval mode the network is deterministic
@@ -41,7 +41,7 @@ from hybridqml.models.common import (
     resume_settings,
     write_classifier_outputs,
 )
-from hybridqml.noise import DEFAULT_NOISE_STD, NoisyLinear
+from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
 from hybridqml.training import TrainConfig, fit_classifier, make_loader, seed_everything
 
 __all__ = [

@@ -33,13 +33,13 @@ from torch.nn import functional as F
 
 from hybridqml.circuits import variational
 from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
-from hybridqml.layers import QuantumLayer
 from hybridqml.models.common import (
     check_run_settings,
     config_to_json,
     prepare_out_dir,
     resume_settings,
 )
+from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import (
     METRICS_NAME,
     TrainConfig,

@@ -36,7 +36,6 @@ from torch.nn import functional as F
 from hybridqml.circuits import ry
 from hybridqml.data import DEFAULT_VALIDATION_FRACTION, split_validation
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.layers import QuantumLayer
 from hybridqml.models.common import (
     check_run_settings,
     config_to_json,
@@ -45,6 +44,7 @@ from hybridqml.models.common import (
     resume_settings,
     write_classifier_outputs,
 )
+from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import TrainConfig, fit_classifier, make_loader, seed_everything
 
 __all__ = [

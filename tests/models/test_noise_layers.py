@@ -5,7 +5,7 @@ from workflow_testing import CountingSource
 from hybridqml.entropy import EntropyPool, PRNGSource
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.models.noisy_mlp import NoisyMLP
-from hybridqml.noise import EntropyNoise, NoisyLinear
+from hybridqml.nn.noisy import EntropyNoise, NoisyLinear
 
 
 def test_noise_is_added_in_training_only():

@@ -3,8 +3,8 @@ import torch
 from workflow_testing import assert_same_state, read_metrics
 
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.layers import QuantumLayer
 from hybridqml.models.qnn import ClassicalNet, HybridQNN, QNNConfig, count_parameters, train_qnn
+from hybridqml.nn.layers import QuantumLayer
 
 
 def test_the_hybrid_runs_a_real_quantum_layer_and_sizes_match():

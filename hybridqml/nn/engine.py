@@ -1,12 +1,12 @@
 """The quantum model behind a layer: parameters in, expectation values and Jacobians out.
 
-A :class:`CircuitEngine` ties together the three lower layers of the architecture: the circuit
-in shiftable form (:mod:`hybridqml.gradients`), the executor (:mod:`hybridqml.execution`) and
-the gradient rule. Its :meth:`~CircuitEngine.forward` / :meth:`~CircuitEngine.jacobian` API is
-numpy; :mod:`hybridqml.autograd` wraps it for torch. With ``backend="torch"`` and a torch-native
-gradient (``"backprop"``, ``"adjoint"``) it also holds a
-:class:`~hybridqml.torchsim.simulator.TorchSimulator` of the circuit, which the autograd layer
-runs directly on tensors.
+A :class:`CircuitEngine` ties together the lower layers of the architecture: the circuit in
+shiftable form (:mod:`hybridqml.circuits.shiftable`), the executor built by the backend registry
+(:mod:`hybridqml.backends.registry`) and the gradient rule (:mod:`hybridqml.gradients`). Its
+:meth:`~CircuitEngine.forward` / :meth:`~CircuitEngine.jacobian` API is numpy;
+:mod:`hybridqml.nn.function` wraps it for torch. When the backend computes a gradient natively
+in torch (``backend="torch"`` with ``"backprop"`` or ``"adjoint"``), the engine holds that
+backend's :class:`~hybridqml.backends.base.NativeExecutor` instead of a gradient rule.
 
 Example:
     >>> import numpy as np
@@ -24,22 +24,20 @@ from typing import Any
 
 import numpy as np
 
-from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
-from hybridqml.execution import (
+from hybridqml.backends import registry
+from hybridqml.backends.base import (
     DEFAULT_OPTIMIZATION_LEVEL,
-    TORCH_BACKEND,
-    TORCH_OPTIONS,
     Executor,
-    make_executor,
+    NativeExecutor,
     valid_seed,
 )
-from hybridqml.gradients import GradientRule, ShiftableCircuit, get_rule
+from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits.spec import ParameterizedCircuit
+from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
+from hybridqml.gradients import GradientRule, get_rule
 
-__all__ = ["NATIVE_GRADIENTS", "CircuitEngine", "default_gradient"]
+__all__ = ["CircuitEngine", "default_gradient"]
 
-#: Gradients computed by torch itself; they need ``backend="torch"``.
-NATIVE_GRADIENTS = ("backprop", "adjoint")
 #: Smallest finite-difference / SPSA step accepted with shot noise: the noise of a difference
 #: quotient grows like 1 / (step * sqrt(shots)), so tiny steps turn gradients into noise.
 MIN_STEP_WITH_SHOTS = 0.05
@@ -59,17 +57,17 @@ def _check_step_with_shots(rule: GradientRule | None, shots: int | None) -> None
 
 
 def default_gradient(backend: Any) -> str:
-    """The gradient used when none is chosen: ``"backprop"`` on ``"torch"``, else parameter shift.
+    """The gradient used when none is chosen: the backend's native one, else parameter shift.
 
     Example:
         >>> default_gradient("torch"), default_gradient("aer")
         ('backprop', 'parameter-shift')
     """
-    return "backprop" if _is_torch(backend) else "parameter-shift"
+    return registry.default_gradient(backend)
 
 
-def _is_torch(backend: Any) -> bool:
-    return isinstance(backend, str) and backend == TORCH_BACKEND
+def _backend_label(backend: Any) -> str:
+    return f"backend={backend!r}" if isinstance(backend, str) else f"backend {backend!r}"
 
 
 class CircuitEngine:
@@ -81,7 +79,7 @@ class CircuitEngine:
 
     Args:
         spec: The circuit specification.
-        backend: Backend spec, see :func:`hybridqml.execution.make_executor`.
+        backend: Backend spec, see :func:`hybridqml.backends.registry.make_executor`.
         shots: Shots per evaluation, ``None`` for exact (on ``"aer"``).
         seed: Seed for shot sampling (and SPSA directions when ``gradient="spsa"``).
         gradient: ``"parameter-shift"``, ``"finite-diff"``, ``"spsa"`` or a
@@ -94,7 +92,7 @@ class CircuitEngine:
     Attributes:
         gradient: Name of the gradient in use.
         rule: The shift-plan rule, or ``None`` for torch-native gradients.
-        simulator: The torch simulator of the circuit (torch-native gradients only).
+        native: The backend's torch-native executor (torch-native gradients only), else ``None``.
 
     Raises:
         ConfigurationError: unknown gradient, a torch-native gradient on another backend, or
@@ -129,10 +127,10 @@ class CircuitEngine:
             "optimization_level": optimization_level,
         }
         self.gradient, self.rule = self._resolve_gradient(gradient, backend, seed)
-        self.simulator = self._build_simulator()
+        self.native = self._build_native()
         self._shiftable: ShiftableCircuit | None = None
         # torch-native gradients need neither the shiftable form nor an executor up front
-        self._executor: Executor | None = None if self.simulator else self._build_executor()
+        self._executor: Executor | None = None if self.native else self._build_executor()
         _check_step_with_shots(self.rule, self.shots)
 
     @property
@@ -147,47 +145,42 @@ class CircuitEngine:
     ) -> tuple[str, GradientRule | None]:
         if gradient is None:
             gradient = default_gradient(backend)
-        if isinstance(gradient, str) and gradient in NATIVE_GRADIENTS:
-            if not _is_torch(backend):
+        native = registry.native_gradients(backend)
+        offered = registry.all_native_gradients()
+        if isinstance(gradient, str) and gradient in offered:
+            if gradient not in native:
+                where = " or ".join(f"backend={name!r}" for name in offered[gradient])
                 raise ConfigurationError(
-                    f"gradient {gradient!r} is computed by torch and needs backend='torch'; "
+                    f"gradient {gradient!r} is computed by torch and needs {where}; "
                     "use gradient='parameter-shift' (or leave it unset) on other backends"
                 )
             return gradient, None
         try:
             rule = get_rule(gradient, seed=seed)
         except ConfigurationError:
-            if not _is_torch(backend):
+            if not native:
                 raise
             raise ConfigurationError(
-                f"unknown gradient {gradient!r} for backend='torch'; choose one of "
-                f"{', '.join(NATIVE_GRADIENTS)}, parameter-shift, finite-diff, spsa, or pass a "
+                f"unknown gradient {gradient!r} for {_backend_label(backend)}; choose one of "
+                f"{', '.join(native)}, parameter-shift, finite-diff, spsa, or pass a "
                 "GradientRule instance"
             ) from None
         return rule.name, rule
 
-    def _build_simulator(self):
-        if self.rule is not None or not _is_torch(self._config["backend"]):
+    def _build_native(self) -> NativeExecutor | None:
+        if self.rule is not None:
             return None
-        from hybridqml.torchsim.simulator import TorchSimulator
-
-        if self._config["shots"] is not None:
-            raise ConfigurationError(
-                f"the torch backend is exact and has no shots (got shots="
-                f"{self._config['shots']}); use backend='aer' with shots=... for sampling"
-            )
-        opts = self._config["backend_options"]
-        unknown = set(opts) - set(TORCH_OPTIONS)
-        if unknown:
-            raise ConfigurationError(
-                f"unknown backend_options for the torch backend: {sorted(unknown)}; "
-                f"it accepts {list(TORCH_OPTIONS)}"
-            )
-        spec = self.spec
-        return TorchSimulator(spec.circuit, spec.parameters, spec.observables, **opts)
+        config = self._config
+        return registry.native_executor(
+            self.spec,
+            config["backend"],
+            self.gradient,
+            shots=config["shots"],
+            backend_options=config["backend_options"],
+        )
 
     def _build_executor(self) -> Executor:
-        return make_executor(self.shiftable, **self._config)
+        return registry.make_executor(self.shiftable, **self._config)
 
     @property
     def executor(self) -> Executor:
@@ -204,37 +197,38 @@ class CircuitEngine:
     @property
     def backend_name(self) -> str:
         """Name of the backend in use."""
-        return TORCH_BACKEND if self.simulator is not None else self.executor.name
+        return self.native.name if self.native is not None else self.executor.name
 
     @property
     def shots(self) -> int | None:
         """Shots per evaluation, ``None`` when exact."""
-        return None if self.simulator is not None else self.executor.shots
+        return None if self.native is not None else self.executor.shots
 
     def set_backend(self, backend: Any, **options: Any) -> None:
         """Switch to another backend (same spec); options as in ``__init__``.
 
         ``options`` may include ``gradient``; otherwise the gradient requested at construction
         is kept (an unset gradient follows the new backend's default). When switching between
-        ``"torch"`` and another backend, ``shots`` and ``backend_options`` are not inherited.
+        backends with different options (``"torch"`` and a Qiskit backend), ``shots`` and
+        ``backend_options`` are not inherited.
         """
         gradient = options.pop("gradient", self._requested)
         if "seed" in options:
             options["seed"] = valid_seed(options["seed"])
         inherited = dict(self._config)
-        if _is_torch(backend) != _is_torch(inherited["backend"]):
+        if not registry.same_options(backend, inherited["backend"]):
             inherited.update(shots=None, backend_options={})
         config = {**inherited, "backend": backend, **options}
         config["backend_options"] = dict(config["backend_options"] or {})
         name, rule = self._resolve_gradient(gradient, backend, config["seed"])
-        old = (self._config, self.gradient, self.rule, self.simulator, self._executor)
+        old = (self._config, self.gradient, self.rule, self.native, self._executor)
         self._config, self.gradient, self.rule = config, name, rule
         try:
-            self.simulator = self._build_simulator()
-            self._executor = None if self.simulator else make_executor(self.shiftable, **config)
+            self.native = self._build_native()
+            self._executor = None if self.native else self._build_executor()
             _check_step_with_shots(self.rule, self.shots)
         except Exception:
-            self._config, self.gradient, self.rule, self.simulator, self._executor = old
+            self._config, self.gradient, self.rule, self.native, self._executor = old
             raise
         self._requested = gradient
 
@@ -266,12 +260,8 @@ class CircuitEngine:
 
     def forward(self, theta: np.ndarray) -> np.ndarray:
         """Expectation values (N, O) at parameter values ``theta`` (N, P): one primitive call."""
-        if self.simulator is not None:
-            import torch
-
-            with torch.no_grad():
-                t = torch.from_numpy(np.asarray(theta, dtype=float))
-                return self.simulator.expectations(t).numpy()
+        if self.native is not None:
+            return self.native.run(theta)
         return self.executor.run(self.shiftable.angles(theta))
 
     def jacobian(self, theta: np.ndarray, wrt: np.ndarray | None = None) -> np.ndarray:
@@ -281,32 +271,17 @@ class CircuitEngine:
             theta: Parameter values (N, P).
             wrt: Boolean mask (P,) of the parameters to differentiate (others get zeros).
         """
-        if self.rule is None:
-            return self._autograd_jacobian(np.asarray(theta, dtype=float), wrt)
+        if self.native is not None:
+            return self.native.jacobian(np.asarray(theta, dtype=float), wrt)
         plan = self.rule.plan(self.shiftable, np.asarray(theta, dtype=float), wrt)
         return plan.recombine(self.executor.run(plan.angles))
-
-    def _autograd_jacobian(self, theta: np.ndarray, wrt: np.ndarray | None) -> np.ndarray:
-        """Jacobian by torch autograd through the simulator (torch-native gradients)."""
-        import torch
-
-        t = torch.from_numpy(theta).requires_grad_()
-        out = self.simulator.expectations(t)
-        rows = [
-            torch.autograd.grad(out[:, o].sum(), t, retain_graph=True)[0]
-            for o in range(out.shape[1])
-        ]
-        jac = torch.stack(rows, dim=1).numpy()
-        if wrt is not None:
-            jac = jac * np.asarray(wrt, dtype=bool)
-        return jac
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_random_state"] = self.random_state()  # the executor's generator travels too
         state["_executor"] = None
         state["_shiftable"] = None  # holds lambdified expressions: rebuilt on first use
-        state["simulator"] = None  # compiled closures: rebuilt on load
+        state["native"] = None  # compiled closures: rebuilt on load
         backend = self._config["backend"]
         if not isinstance(backend, str):
             try:
@@ -320,14 +295,14 @@ class CircuitEngine:
         random_state = state.pop("_random_state", {})
         self.__dict__.update(state)
         if self._config["backend"] is not None:
-            self.simulator = self._build_simulator()
-            self._executor = None if self.simulator else self._build_executor()
+            self.native = self._build_native()
+            self._executor = None if self.native else self._build_executor()
         self.set_random_state(random_state)
 
     def __repr__(self) -> str:
         name = self._executor.name if self._executor is not None else None
-        if self.simulator is not None:
-            name = TORCH_BACKEND
+        if self.native is not None:
+            name = self.native.name
         return (
             f"CircuitEngine(backend={name!r}, shots={self._config['shots']}, "
             f"gradient={self.gradient!r})"

@@ -29,10 +29,10 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
 
+from hybridqml.backends.torchsim.compiler import Op, Program, compile_circuit
+from hybridqml.backends.torchsim.gates import build_matrix
+from hybridqml.backends.torchsim.observables import PauliTable
 from hybridqml.exceptions import BackendError, InputError
-from hybridqml.torchsim.compiler import Op, Program, compile_circuit
-from hybridqml.torchsim.gates import build_matrix
-from hybridqml.torchsim.observables import PauliTable
 
 __all__ = [
     "MAX_QUBITS",
@@ -153,7 +153,7 @@ class TorchSimulator:
         BackendError: if even one sample would not fit in memory (the message says how many
             bytes it needs).
         CircuitError: for circuits that cannot be simulated (see
-            :func:`~hybridqml.torchsim.compiler.compile_circuit`).
+            :func:`~hybridqml.backends.torchsim.compiler.compile_circuit`).
 
     Example:
         >>> from qiskit import QuantumCircuit

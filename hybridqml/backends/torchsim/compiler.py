@@ -1,7 +1,8 @@
 """Compile a Qiskit circuit, once, into a schedule of batched statevector operations.
 
 The compiler walks the circuit (decomposing gates it cannot describe directly through their
-Qiskit definitions), describes each gate with :mod:`hybridqml.torchsim.gates`, and schedules:
+Qiskit definitions), describes each gate with :mod:`hybridqml.backends.torchsim.gates`, and
+schedules:
 
 * **one-qubit runs**: consecutive one-qubit gates on a qubit are fused into one 2x2 product
   (gates on different qubits commute, so each qubit's run is only closed when a multi-qubit gate
@@ -13,7 +14,7 @@ Qiskit definitions), describes each gate with :mod:`hybridqml.torchsim.gates`, a
 * **general gates**: any other k-qubit matrix (controlled rotations, ``rzz``, fixed unitaries).
 
 Each parameter occurrence becomes an angle *slot*: a torch function of the (B, P) parameter
-matrix (:mod:`hybridqml.torchsim.expressions`).
+matrix (:mod:`hybridqml.backends.torchsim.expressions`).
 
 Example:
     >>> from hybridqml import circuits
@@ -34,10 +35,10 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Instruction, Parameter, ParameterExpression
 
-from hybridqml.circuits import expand_gate
+from hybridqml.backends.torchsim.expressions import AngleFunction, compile_expression
+from hybridqml.backends.torchsim.gates import BuiltGate, FixedGate, TrigGate, describe
+from hybridqml.circuits.gates import SIMULATOR_BASIS, expand_gate
 from hybridqml.exceptions import CircuitError
-from hybridqml.torchsim.expressions import AngleFunction, compile_expression
-from hybridqml.torchsim.gates import BuiltGate, FixedGate, TrigGate, describe
 
 __all__ = ["GateRef", "Op", "Program", "compile_circuit"]
 
@@ -45,8 +46,6 @@ __all__ = ["GateRef", "Op", "Program", "compile_circuit"]
 _UNSUPPORTED = {"measure": "measurement", "reset": "reset", "initialize": "initialize"}
 #: Instructions without effect on the statevector.
 _SKIP = {"barrier", "delay", "global_phase"}
-#: Fallback basis when a parameterized gate has no usable definition.
-_BASIS = ["rx", "ry", "rz", "p", "u", "cx", "rxx", "ryy", "rzz", "rzx"]
 _MAX_DEPTH = 20
 
 
@@ -189,7 +188,7 @@ class _Builder:
         definition = op.definition
         if definition is None:
             try:
-                definition = expand_gate(op, _BASIS)
+                definition = expand_gate(op, SIMULATOR_BASIS)
             except Exception as exc:
                 raise CircuitError(
                     f"gate {op.name!r} has parameters but no matrix form the torch simulator "

@@ -14,7 +14,7 @@ expressions such as ``x*w`` is exact, with no state-sized history.
 Example:
     >>> import torch
     >>> from hybridqml import circuits
-    >>> from hybridqml.torchsim.simulator import TorchSimulator
+    >>> from hybridqml.backends.torchsim.simulator import TorchSimulator
     >>> spec = circuits.ry(1)
     >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
     >>> x = torch.zeros(2, 1, dtype=torch.float64, requires_grad=True)
@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from hybridqml.torchsim.simulator import TorchSimulator, _gather_axes, complex_dtype
+from hybridqml.backends.torchsim.simulator import TorchSimulator, _gather_axes, complex_dtype
 
 __all__ = ["AdjointExpectation", "adjoint_vjp"]
 

@@ -1,13 +1,17 @@
-"""The torch autograd Function around a :class:`~hybridqml.engine.CircuitEngine`.
+"""The one path from tensors to expectation values: :func:`expectations` and its autograd Function.
 
-Thin by design: tensors are converted to float64 numpy once on the way in, results are restored
-to the input's dtype and device on the way out, and the backward pass asks the engine for the
-Jacobian of only the arguments that need gradients (``ctx.needs_input_grad``).
+:func:`expectations` is the single entry point of every layer and every backend. It checks the
+inputs once, then either
 
-:func:`expectations` is the one entry point layers call: it dispatches to
-:class:`QuantumFunction` (shift-plan gradients on any backend), to plain autograd through the
-torch simulator (``gradient="backprop"``) or to
-:class:`~hybridqml.torchsim.adjoint.AdjointExpectation` (``gradient="adjoint"``).
+* runs :class:`QuantumFunction`, the thin ``torch.autograd.Function`` around a
+  :class:`~hybridqml.nn.engine.CircuitEngine` (shift-plan gradients on any backend: tensors are
+  converted to float64 numpy once on the way in, results restored to the input's dtype and device
+  on the way out, and the backward pass asks the engine for the Jacobian of only the arguments
+  that need gradients, ``ctx.needs_input_grad``), or
+* hands the tensors to the engine's :class:`~hybridqml.backends.base.NativeExecutor` when the
+  backend computes the gradient in torch itself (``backend="torch"`` with ``"backprop"`` or
+  ``"adjoint"``): those gradients are torch's own autograd graph and cannot pass through a numpy
+  Function without recomputing the forward pass.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from hybridqml import tracking
-from hybridqml.engine import CircuitEngine
 from hybridqml.exceptions import InputError
+from hybridqml.nn.engine import CircuitEngine
 
 __all__ = ["QuantumFunction", "check_finite", "expectations"]
 
@@ -68,7 +71,7 @@ class QuantumFunction(torch.autograd.Function):
     Example:
         >>> import torch
         >>> from hybridqml import circuits
-        >>> from hybridqml.engine import CircuitEngine
+        >>> from hybridqml.nn.engine import CircuitEngine
         >>> engine = CircuitEngine(circuits.ry(1))
         >>> x = torch.zeros(2, 1, dtype=torch.float64, requires_grad=True)
         >>> QuantumFunction.apply(x, torch.zeros(0, dtype=torch.float64), engine).sum().backward()
@@ -134,18 +137,7 @@ def expectations(inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngi
         >>> expectations(x, x.new_zeros(0), engine).round(decimals=12).tolist()   # -sin x
         [[-1.0]]
     """
-    if engine.simulator is None:
+    if engine.native is None:
         return QuantumFunction.apply(inputs, weight, engine)
     check_finite(inputs, weight)
-    dtype = torch.float64 if inputs.dtype == torch.float64 else torch.float32
-    x = inputs.to(dtype)
-    tracking.record(engine.backend_name, x.shape[0], None)  # one simulation per sample
-    if engine.gradient == "adjoint":
-        from hybridqml.torchsim.adjoint import AdjointExpectation
-
-        out = AdjointExpectation.apply(x, weight, engine.simulator)
-    else:
-        w = weight.to(dtype)
-        w = w.expand(x.shape[0], -1) if w.ndim == 1 else w
-        out = engine.simulator.expectations(torch.cat([x, w], dim=1))
-    return out.to(inputs.dtype)
+    return engine.native.expectations(inputs, weight)

@@ -33,7 +33,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.quantum_info import Pauli
 
-from hybridqml._primitives import DoneJob, IdentityCache
+from hybridqml.backends.aer.jobs import DoneJob, IdentityCache
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = ["AerExactEstimator"]

@@ -42,7 +42,7 @@ from qiskit.primitives.containers import (
 )
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-from hybridqml._primitives import DoneJob, IdentityCache
+from hybridqml.backends.aer.jobs import DoneJob, IdentityCache
 from hybridqml.exceptions import CircuitError, ConfigurationError
 
 __all__ = ["MAX_MEASURED_QUBITS", "AerBornSampler", "BornSamplerOptions"]

@@ -11,6 +11,8 @@ Every gate of a circuit is described, once at compile time, by one of
   conventions (qubit order, phases) are Qiskit's by construction;
 * :class:`BuiltGate` -- ``u``/``u3``, ``u2`` and ``r``, built from their closed forms.
 
+Which gates have which form comes from the gate table, :mod:`hybridqml.circuits.gates`.
+
 Anything else with free parameters is decomposed through its Qiskit definition by the compiler.
 
 Example:
@@ -32,12 +34,11 @@ import torch
 from qiskit.circuit import Gate, Instruction, ParameterExpression
 from qiskit.quantum_info import Operator
 
+from hybridqml.circuits.gates import CLOSED_FORM, frequency
 from hybridqml.exceptions import CircuitError
 
 __all__ = ["BuiltGate", "FixedGate", "TrigGate", "build_matrix", "describe", "fixed_matrix"]
 
-#: Gates with closed-form torch builders (name -> number of parameters).
-_BUILDERS = {"u": 3, "u3": 3, "u2": 2, "r": 2}
 #: Agreement required between a fitted trigonometric form and Qiskit's matrix.
 _FIT_ATOL = 1e-12
 _PROBE = 0.7137  # an angle with no special symmetry, for verifying fits
@@ -99,7 +100,7 @@ def describe(op: Instruction) -> FixedGate | TrigGate | BuiltGate | None:
     """
     if not any(isinstance(p, ParameterExpression) for p in op.params):
         return FixedGate(fixed_matrix(op))
-    if op.name in _BUILDERS and op.num_qubits == 1 and len(op.params) == _BUILDERS[op.name]:
+    if op.name in CLOSED_FORM and op.num_qubits == 1 and len(op.params) == CLOSED_FORM[op.name]:
         return BuiltGate(op.name)
     if len(op.params) == 1 and isinstance(op, Gate) and _is_library_gate(op):
         fit = _trig_fit(op)
@@ -134,7 +135,8 @@ def _trig_fit(op: Instruction) -> tuple | None:
 
 
 def _fit(op: Instruction) -> tuple | None:
-    for omega in (2.0, 1.0):
+    known = frequency(op.name)  # the gate table's frequency; other gates try both
+    for omega in (known,) if known is not None else (2.0, 1.0):
         u0 = _bound_matrix(op, 0.0)
         u_half = _bound_matrix(op, omega * math.pi / 2)
         u_pi = _bound_matrix(op, omega * math.pi)

@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from hybridqml.autograd import expectations
-from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.engine import CircuitEngine
+from hybridqml.backends.base import DEFAULT_OPTIMIZATION_LEVEL
+from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import InputError
-from hybridqml.execution import DEFAULT_OPTIMIZATION_LEVEL
 from hybridqml.gradients import GradientRule
+from hybridqml.nn.engine import CircuitEngine
+from hybridqml.nn.function import expectations
 
 __all__ = ["QuantumLayer"]
 
@@ -39,7 +39,7 @@ class QuantumLayer(nn.Module):
     inputs require them.
 
     With ``backend="torch"`` the circuit is compiled once into batched torch operations
-    (:mod:`hybridqml.torchsim`): exact, no Qiskit at run time, on the input's device, and
+    (:mod:`hybridqml.backends.torchsim`): exact, no Qiskit at run time, on the input's device, and
     differentiated by torch autograd (``gradient="backprop"``, the default there), by an adjoint
     reverse pass (``"adjoint"``, memory-light) or by the parameter-shift rule.
 
@@ -49,7 +49,7 @@ class QuantumLayer(nn.Module):
             ``"fake_<device>"``,
             ``"ibm:<name>"``, a ``BackendV2``, a qiskit-ibm-runtime ``Session``/``Batch``, or a
             ``BaseEstimatorV2``/``BaseSamplerV2`` instance. See
-            :func:`hybridqml.execution.make_executor`.
+            :func:`hybridqml.backends.registry.make_executor`.
         shots: Shots per evaluation; ``None`` is exact on ``"aer"`` (devices default to 1024).
         seed: Makes shot sampling (and SPSA) reproducible.
         gradient: ``"parameter-shift"`` (exact), ``"finite-diff"``, ``"spsa"`` or a
@@ -171,7 +171,7 @@ class QuantumLayer(nn.Module):
             raise InputError(
                 f"weight must have shape ({n},) or ({batch}, {n}), got {tuple(weight.shape)}"
             )
-        return weight  # finiteness is checked with the inputs (hybridqml.autograd.check_finite)
+        return weight  # finiteness is checked with the inputs (hybridqml.nn.function.check_finite)
 
     def _validate(self, inputs: Any) -> torch.Tensor:
         if not isinstance(inputs, torch.Tensor):

@@ -1,0 +1,173 @@
+"""The executor contract every backend implements.
+
+An :class:`Executor` evaluates the observables of a
+:class:`~hybridqml.circuits.shiftable.ShiftableCircuit` for an (M, K) array of angle bindings with
+exactly one primitive call (one batched simulation), returning (M, O) expectation values. Gradient
+rules (:mod:`hybridqml.gradients`) turn a backward pass into one such array, so a backward pass is
+one call too.
+
+A backend whose gradients torch computes itself (the torch simulator's ``"backprop"`` and
+``"adjoint"``) also provides a :class:`NativeExecutor`: it maps torch tensors to torch tensors
+with autograd intact, which :func:`hybridqml.nn.function.expectations` uses instead of the
+parameter-shift autograd Function.
+
+Backends are built by name or object through :func:`hybridqml.backends.registry.make_executor`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hybridqml.backends import tracking
+from hybridqml.exceptions import BackendError, ConfigurationError
+
+if TYPE_CHECKING:
+    import torch
+
+    from hybridqml.circuits.shiftable import ShiftableCircuit
+
+__all__ = [
+    "DEFAULT_DEVICE_SHOTS",
+    "DEFAULT_OPTIMIZATION_LEVEL",
+    "DEFAULT_TRANSPILER_SEED",
+    "Executor",
+    "NativeExecutor",
+    "positive_shots",
+    "valid_seed",
+]
+
+#: Shots used on devices (fake or real) when the caller does not choose: devices cannot be exact.
+DEFAULT_DEVICE_SHOTS = 1024
+#: Transpiler preset used to reach a backend's ISA.
+DEFAULT_OPTIMIZATION_LEVEL = 1
+#: Transpiler seed when the caller gives no ``seed``: the layout (and so device noise) is the
+#: same every time a circuit is prepared, e.g. after unpickling a layer.
+DEFAULT_TRANSPILER_SEED = 0
+
+
+class Executor(ABC):
+    """Evaluates (M, K) angle bindings into (M, O) expectation values, one primitive call each.
+
+    Attributes:
+        name: A human-readable backend name used in errors and reports.
+        shots: Shots per binding, or ``None`` for exact expectation values.
+        calls: Number of primitive calls made so far.
+        evaluations: Number of circuit bindings evaluated so far.
+    """
+
+    def __init__(self, shiftable: ShiftableCircuit, *, name: str, shots: int | None) -> None:
+        self.shiftable = shiftable
+        self.name = name
+        self.shots = shots
+        self.calls = 0
+        self.evaluations = 0
+
+    def random_state(self) -> dict[str, Any] | None:
+        """State of the generator behind this executor's randomness, ``None`` when it has none.
+
+        Checkpoints store it so that a resumed training run draws the same shot noise as an
+        uninterrupted one (see :meth:`hybridqml.QuantumLayer.random_state`).
+        """
+        return None
+
+    def set_random_state(self, state: Mapping[str, Any] | None) -> None:
+        """Restore a state from :meth:`random_state` (ignored when this executor has none)."""
+        del state  # executors without a generator have nothing to restore
+
+    def run(self, angles: np.ndarray) -> np.ndarray:
+        """Evaluate every observable for each row of ``angles`` in one primitive call.
+
+        Args:
+            angles: (M, K) occurrence angles.
+
+        Returns:
+            (M, O) float64 expectation values.
+
+        Raises:
+            BackendError: if the job fails or returns malformed results.
+        """
+        angles = np.asarray(angles, dtype=float)
+        m = angles.shape[0]
+        n_obs = len(self.shiftable.observables)
+        if m == 0:
+            return np.zeros((0, n_obs))
+        try:
+            out = np.asarray(self._run(angles), dtype=float)
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(
+                f"job on backend {self.name!r} failed ({m} bindings): {type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            self.calls += 1
+        if out.shape != (m, n_obs) or not np.all(np.isfinite(out)):
+            raise BackendError(
+                f"backend {self.name!r} returned malformed results: expected finite values of "
+                f"shape {(m, n_obs)}, got shape {out.shape}"
+            )
+        self.evaluations += m
+        tracking.record(self.name, m, self.shots)
+        return out
+
+    @abstractmethod
+    def _run(self, angles: np.ndarray) -> np.ndarray: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(backend={self.name!r}, shots={self.shots})"
+
+
+class NativeExecutor(ABC):
+    """Expectation values computed in torch, differentiated by torch (no shift rule).
+
+    Attributes:
+        name: Backend name used in errors, reports and :mod:`~hybridqml.backends.tracking`.
+        gradient: The torch-native gradient method it implements (e.g. ``"backprop"``).
+    """
+
+    name: str
+    gradient: str
+
+    @abstractmethod
+    def expectations(self, inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Outputs (B, O), with autograd history, of already finite-checked tensors.
+
+        Args:
+            inputs: (B, n_inputs).
+            weight: Shared (n_weights,) or per-sample (B, n_weights).
+        """
+
+    @abstractmethod
+    def run(self, theta: np.ndarray) -> np.ndarray:
+        """Expectation values (N, O) at parameter values (N, P), without autograd."""
+
+    @abstractmethod
+    def jacobian(self, theta: np.ndarray, wrt: np.ndarray | None = None) -> np.ndarray:
+        """Jacobian (N, O, P) at ``theta`` (N, P); columns outside the mask ``wrt`` are zero."""
+
+
+def positive_shots(shots: int | None) -> int | None:
+    """``shots`` as an int, or ``None`` for exact; anything else is a :class:`ConfigurationError`.
+
+    Example:
+        >>> positive_shots(100), positive_shots(None)
+        (100, None)
+    """
+    if shots is None:
+        return None
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots <= 0:
+        raise ConfigurationError(f"shots must be a positive integer or None (exact), got {shots!r}")
+    return int(shots)
+
+
+def valid_seed(seed: Any) -> int | None:
+    """``seed`` as an int (or ``None``); anything else is a :class:`ConfigurationError`."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigurationError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)

@@ -1,0 +1,178 @@
+"""Devices: fake IBM devices by name, IBM Quantum backends, runtime sessions and primitives.
+
+``"fake_<device>"`` names a qiskit-ibm-runtime fake backend (shared by the quantum layers, for
+noisy local simulation of a device, and the entropy sources, for Hadamard bits with a device's
+readout bias); ``"ibm:<name>"`` an IBM Quantum backend of the saved account. The helpers below
+also find the device behind a runtime ``Session``/``Batch`` or primitive, and the ``with`` block
+of a session open on a device. qiskit-ibm-runtime is optional: without it the error
+(:class:`~hybridqml.exceptions.MissingDependencyError`) says how to install it.
+
+Example:
+    >>> fake_device("fake_manila").num_qubits  # doctest: +SKIP
+    5
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from typing import Any
+
+from qiskit.providers import BackendV2
+
+from hybridqml.exceptions import BackendError, MissingDependencyError
+
+__all__ = [
+    "FAKE_PREFIX",
+    "IBM_INSTALL_HINT",
+    "IBM_PREFIX",
+    "backend_name",
+    "fake_device",
+    "fake_device_names",
+    "ibm_backend",
+    "is_fake_device",
+    "is_ibm_backend",
+    "is_runtime_mode",
+    "open_runtime_context",
+    "primitive_backend",
+    "runtime_backend",
+    "runtime_sampler",
+]
+
+#: Prefix of fake device names.
+FAKE_PREFIX = "fake_"
+#: Prefix of IBM Quantum backend names.
+IBM_PREFIX = "ibm:"
+#: How to get qiskit-ibm-runtime.
+IBM_INSTALL_HINT = 'install the IBM extra: pip install "hybridqml[ibm]"'
+
+
+def _fake_provider() -> Any:
+    return _import("qiskit_ibm_runtime.fake_provider", "fake devices")
+
+
+def fake_device_names() -> list[str]:
+    """Names of every fake V2 device qiskit-ibm-runtime provides (``fake_manila``, ...)."""
+    provider = _fake_provider()
+    return sorted(
+        FAKE_PREFIX + c[4:-2].lower()
+        for c in dir(provider)
+        if c.startswith("Fake") and c.endswith("V2") and c[4:-2]
+    )
+
+
+def fake_device(name: str) -> Any:
+    """Instantiate the fake backend ``Fake<Device>V2`` named ``fake_<device>``.
+
+    Args:
+        name: ``"fake_<device>"``, e.g. ``"fake_manila"`` or ``"fake_sherbrooke"``.
+
+    Raises:
+        BackendError: unknown device (the message lists the known ones) or qiskit-ibm-runtime
+            missing.
+    """
+    provider = _fake_provider()
+    stem = name[len(FAKE_PREFIX) :] if name.startswith(FAKE_PREFIX) else ""
+    class_name = "Fake" + stem.replace("_", " ").title().replace(" ", "") + "V2"
+    cls = getattr(provider, class_name, None) if stem else None
+    if not isinstance(cls, type):
+        raise BackendError(
+            f"unknown fake device {name!r}; available: {', '.join(fake_device_names())}"
+        )
+    return cls()
+
+
+def is_fake_device(backend: Any) -> bool:
+    """Whether ``backend`` is one of qiskit-ibm-runtime's fake devices."""
+    return type(backend).__module__.startswith("qiskit_ibm_runtime.fake_provider")
+
+
+def backend_name(backend: Any) -> str:
+    """A backend's name (``name`` attribute or method), else its type name."""
+    name = getattr(backend, "name", None)
+    if callable(name):
+        name = name()
+    return str(name or type(backend).__name__)
+
+
+def _import(module: str, what: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        package = module.split(".")[0].replace("_", "-")
+        raise MissingDependencyError(
+            f"{what}: {package} is not installed; {IBM_INSTALL_HINT}", package=package
+        ) from exc
+
+
+def runtime_sampler(mode: Any) -> Any:
+    """A qiskit-ibm-runtime sampler (client-side ``executor_sampler`` when available)."""
+    try:
+        from qiskit_ibm_runtime.executor_sampler import Sampler
+    except ImportError:
+        Sampler = _import("qiskit_ibm_runtime", "IBM Quantum Runtime").SamplerV2
+    return Sampler(mode=mode)
+
+
+def runtime_backend(mode: Any) -> BackendV2:
+    """The device a runtime ``Session``/``Batch`` (or a backend itself) runs on."""
+    backend = getattr(mode, "_backend", None) if not isinstance(mode, BackendV2) else mode
+    if not isinstance(backend, BackendV2):
+        raise BackendError(f"cannot determine the backend of runtime mode {mode!r}")
+    return backend
+
+
+def primitive_backend(primitive: Any) -> BackendV2 | None:
+    """The backend a primitive runs on, whose ISA its circuits must match (``None`` if unknown)."""
+    backend = getattr(primitive, "_backend", None)
+    if callable(getattr(primitive, "backend", None)):  # qiskit-ibm-runtime primitives
+        with contextlib.suppress(Exception):  # best effort: else the private attribute
+            backend = primitive.backend()
+    return backend if isinstance(backend, BackendV2) else None
+
+
+def open_runtime_context(device: BackendV2 | None) -> Any:
+    """The ``Session``/``Batch`` whose ``with`` block is open on ``device``, if any."""
+    if device is None or "qiskit_ibm_runtime" not in sys.modules:
+        return None
+    from qiskit_ibm_runtime.utils.default_session import get_cm_session
+
+    context = get_cm_session()
+    on = getattr(context, "_backend", None)
+    if on is None or backend_name(on) != backend_name(device):
+        return None
+    return context
+
+
+def is_runtime_mode(obj: Any) -> bool:
+    """Whether ``obj`` is a qiskit-ibm-runtime ``Session`` or ``Batch``."""
+    module = type(obj).__module__
+    return module.startswith("qiskit_ibm_runtime") and type(obj).__name__ in {"Session", "Batch"}
+
+
+def is_ibm_backend(obj: Any) -> bool:
+    """Whether ``obj`` is a qiskit-ibm-runtime ``IBMBackend`` (a real device)."""
+    return type(obj).__module__.startswith("qiskit_ibm_runtime.ibm_backend")
+
+
+def ibm_backend(name: str) -> BackendV2:
+    """The IBM Quantum backend ``name`` of the saved account (or ``QISKIT_IBM_TOKEN``).
+
+    Raises:
+        MissingDependencyError: qiskit-ibm-runtime is not installed.
+        BackendError: no account can be opened, or the backend is not available to it.
+    """
+    runtime = _import("qiskit_ibm_runtime", f"backend 'ibm:{name}'")
+    try:
+        service = runtime.QiskitRuntimeService()
+    except Exception as exc:
+        raise BackendError(
+            "cannot open an IBM Quantum account: save one with "
+            "QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN "
+            f"(and QISKIT_IBM_INSTANCE): {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        return service.backend(name)
+    except Exception as exc:
+        raise BackendError(f"IBM backend {name!r} is not available: {exc}") from exc

@@ -1,0 +1,255 @@
+"""Executors over Qiskit primitives: one Estimator or Sampler call per batch of bindings.
+
+The circuit is transpiled to the backend's ISA once, when the executor is built, and reused for
+every call. Two paths:
+
+* :class:`EstimatorExecutor` (exact Aer statevector through
+  :class:`~hybridqml.backends.aer.estimator.AerExactEstimator`, or any ``BaseEstimatorV2``): one
+  PUB with parameter values shaped (M, 1, K) against observables shaped (O,), so the simulator
+  runs each binding once and evaluates every observable on the same state.
+* :class:`SamplerExecutor` (Aer with ``shots``, fake IBM devices, IBM Quantum Runtime, any
+  ``BackendV2`` or ``BaseSamplerV2``): the observables' Pauli terms are grouped into qubit-wise
+  commuting sets (:mod:`~hybridqml.backends.measurement`); each set gets one measurement circuit
+  and one PUB, all PUBs go in one ``run`` call, and expectation values come from the measured
+  bitstrings: genuine finite-shot estimates, not Gaussian noise added to exact values. Each call
+  draws a fresh simulator seed from a generator seeded once with ``seed``, so runs are
+  reproducible and the shot noise still changes from step to step. Noiseless Aer samples through
+  :class:`~hybridqml.backends.aer.sampler.AerBornSampler` (one statevector run for the exact Born
+  probabilities of every binding, then the shots drawn from them, counted without building
+  per-shot bitstrings); noisy simulators and devices through their own samplers. Jobs go into an
+  open runtime ``Session``/``Batch`` on the same device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
+from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers.observables_array import ObservablesArray
+from qiskit.providers import BackendV2
+from qiskit.transpiler import generate_preset_pass_manager
+
+from hybridqml.backends.aer.estimator import AerExactEstimator
+from hybridqml.backends.aer.sampler import AerBornSampler
+from hybridqml.backends.base import (
+    DEFAULT_OPTIMIZATION_LEVEL,
+    DEFAULT_TRANSPILER_SEED,
+    Executor,
+)
+from hybridqml.backends.devices import backend_name, open_runtime_context, runtime_sampler
+from hybridqml.backends.measurement import (
+    MEASURED_REGISTER,
+    group_terms,
+    measurement_circuit,
+    outcomes,
+    pauli_terms,
+    support_mask,
+)
+from hybridqml.circuits.shiftable import ANGLE_VECTOR_NAME, ShiftableCircuit
+from hybridqml.exceptions import BackendError, ConfigurationError
+
+__all__ = ["EstimatorExecutor", "SamplerExecutor"]
+
+
+def _transpile(
+    circuits: list[QuantumCircuit], backend: BackendV2 | None, level: int, seed: int | None
+):
+    if backend is None:
+        return circuits
+    try:
+        pm = generate_preset_pass_manager(
+            optimization_level=level,
+            backend=backend,
+            seed_transpiler=DEFAULT_TRANSPILER_SEED if seed is None else seed,
+        )
+        return pm.run(circuits)
+    except Exception as exc:
+        raise BackendError(
+            f"cannot transpile the circuit for backend {backend_name(backend)!r}: {exc}"
+        ) from exc
+
+
+def _columns(isa: QuantumCircuit, k: int) -> np.ndarray:
+    """Column of the (M, K) angle array feeding each parameter of a transpiled circuit.
+
+    Matched by name: the transpiler may rebuild ``ParameterVectorElement`` objects as plain
+    ``Parameter`` objects, and ``circuit.parameters`` sorts names, not occurrence order.
+    """
+    index = {f"{ANGLE_VECTOR_NAME}[{i}]": i for i in range(k)}
+    try:
+        return np.asarray([index[p.name] for p in isa.parameters], dtype=int)
+    except KeyError as exc:  # pragma: no cover - defensive
+        raise BackendError(f"transpiled circuit has an unexpected parameter {exc}") from None
+
+
+def _bindings(
+    isa: QuantumCircuit, cols: np.ndarray, angles: np.ndarray, shape: tuple[int, ...]
+) -> BindingsArray:
+    """Bindings of ``isa``'s parameters from the angle columns ``cols`` (see :func:`_columns`)."""
+    if len(cols) == 0:
+        return BindingsArray(shape=shape)
+    values = angles[:, cols].reshape(*shape, len(cols))
+    return BindingsArray({tuple(isa.parameters): values}, shape=shape)
+
+
+class EstimatorExecutor(Executor):
+    """Runs one Estimator PUB: values (M, 1, K) against observables (O,).
+
+    Args:
+        shiftable: The circuit to run.
+        estimator: Any ``BaseEstimatorV2``.
+        name: Backend name for messages.
+        target: Backend whose ISA to transpile to, or ``None`` to run the circuit as is.
+        optimization_level: Transpiler preset level.
+        seed: Transpiler seed (:data:`DEFAULT_TRANSPILER_SEED` when ``None``).
+    """
+
+    def __init__(
+        self,
+        shiftable: ShiftableCircuit,
+        estimator: BaseEstimatorV2,
+        *,
+        name: str,
+        target: BackendV2 | None = None,
+        optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(shiftable, name=name, shots=None)
+        self.estimator = estimator
+        (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level, seed)
+        layout = self.isa_circuit.layout
+        self.isa_observables = ObservablesArray.coerce(  # coerced once, not on every call
+            [obs.apply_layout(layout) if layout else obs for obs in shiftable.observables]
+        )
+        self._columns = _columns(self.isa_circuit, shiftable.n_angles)
+        self._lean = isinstance(estimator, AerExactEstimator) and len(self._columns) > 0
+
+    def _run(self, angles: np.ndarray) -> np.ndarray:
+        if self._lean:  # AerExactEstimator: the same simulation without the PUB containers
+            values = angles[:, self._columns]
+            return self.estimator.expectation_values(self.isa_circuit, self.isa_observables, values)
+        values = _bindings(self.isa_circuit, self._columns, angles, (angles.shape[0], 1))
+        pub = (self.isa_circuit, self.isa_observables, values)
+        result = self.estimator.run([pub]).result()
+        return np.asarray(result[0].data.evs, dtype=float).reshape(angles.shape[0], -1)
+
+
+class SamplerExecutor(Executor):
+    """Measures qubit-wise commuting groups of Pauli terms, one PUB per group, one call in all.
+
+    Args:
+        shiftable: The circuit to run.
+        sampler: Any ``BaseSamplerV2``.
+        shots: Shots per binding (> 0).
+        name: Backend name for messages.
+        target: Backend whose ISA to transpile to, or ``None`` to run the circuits as built.
+        seed: Seeds the generator that draws one simulator seed per call (simulators only)
+            and the transpiler (:data:`DEFAULT_TRANSPILER_SEED` when ``None``).
+        optimization_level: Transpiler preset level.
+        device: The device this executor stands for (e.g. the fake device behind an Aer
+            simulator of it); defaults to ``target``.
+
+    While a qiskit-ibm-runtime ``Session`` or ``Batch`` context is open on the same device
+    (``with Session(backend=...):``), calls run inside it.
+    """
+
+    def __init__(
+        self,
+        shiftable: ShiftableCircuit,
+        sampler: BaseSamplerV2,
+        *,
+        shots: int,
+        name: str,
+        target: BackendV2 | None = None,
+        seed: int | None = None,
+        optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+        device: BackendV2 | None = None,
+    ) -> None:
+        super().__init__(shiftable, name=name, shots=shots)
+        n = shiftable.circuit.num_qubits
+        if n > 63:
+            raise ConfigurationError(
+                f"the sampler path measures at most 63 logical qubits, this circuit has {n}"
+            )
+        self.sampler = sampler
+        self.device = device if device is not None else target
+        self._context_sampler: tuple[Any, BaseSamplerV2] | None = None
+        self._rng = np.random.default_rng(seed)
+        self._seeded = seed is not None
+        labels, self._coeffs, self._offsets = pauli_terms(shiftable.observables)
+        self._groups = group_terms(labels)  # list of (basis label, term indices)
+        circuits = [measurement_circuit(shiftable.circuit, basis) for basis, _ in self._groups]
+        self.isa_circuits = _transpile(circuits, target, optimization_level, seed)
+        self._columns = [_columns(isa, shiftable.n_angles) for isa in self.isa_circuits]
+        self._masks = [
+            np.array([support_mask(labels[t]) for t in terms], dtype=np.uint64)
+            for _, terms in self._groups
+        ]
+        self._n_terms = len(labels)
+
+    def random_state(self) -> dict[str, Any] | None:
+        """The per-call seed generator's state (``None`` when unseeded: nothing to replay)."""
+        return dict(self._rng.bit_generator.state) if self._seeded else None
+
+    def set_random_state(self, state: Mapping[str, Any] | None) -> None:
+        """Continue the per-call seed sequence from ``state`` (seeded executors only)."""
+        if state is not None and self._seeded:
+            self._rng.bit_generator.state = dict(state)
+
+    def _call_sampler(self) -> BaseSamplerV2:
+        """The sampler for this call: a runtime context's on the same device, else our own."""
+        context = open_runtime_context(self.device)
+        if context is None:
+            return self.sampler
+        if self._context_sampler is None or self._context_sampler[0] is not context:
+            self._context_sampler = (context, runtime_sampler(context))
+        return self._context_sampler[1]
+
+    def _run(self, angles: np.ndarray) -> np.ndarray:
+        m = angles.shape[0]
+        sampler = self._call_sampler()
+        if self._seeded:
+            _set_sampler_seed(sampler, int(self._rng.integers(2**31 - 1)))
+        if isinstance(sampler, AerBornSampler):
+            return self._run_born(sampler, angles)
+        pubs = [
+            (isa, _bindings(isa, cols, angles, (m,)), self.shots)
+            for isa, cols in zip(self.isa_circuits, self._columns, strict=True)
+        ]
+        result = sampler.run(pubs, shots=self.shots).result()
+        term_values = np.zeros((m, self._n_terms))
+        for (_, terms), masks, pub_result in zip(self._groups, self._masks, result, strict=True):
+            bits = outcomes(getattr(pub_result.data, MEASURED_REGISTER).array)  # (M, shots)
+            for t, mask in zip(terms, masks, strict=True):
+                parity = np.bitwise_count(bits & mask) & 1
+                term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
+        return term_values @ self._coeffs.T + self._offsets
+
+    def _run_born(self, sampler: AerBornSampler, angles: np.ndarray) -> np.ndarray:
+        """The same draws from outcome counts, without expanding them to per-shot bitstrings."""
+        rng = np.random.default_rng(sampler.options.seed_simulator)
+        term_values = np.zeros((angles.shape[0], self._n_terms))
+        groups = zip(self._groups, self._masks, self.isa_circuits, self._columns, strict=True)
+        for (_, terms), masks, isa, cols in groups:
+            values = angles[:, cols] if len(cols) else None
+            counts, seen = sampler.counts(isa, values, self.shots, rng)
+            parity = np.bitwise_count(seen[None, :] & masks[:, None]) & 1  # (T, 2**k)
+            term_values[:, terms] = counts @ (1.0 - 2.0 * parity).T / self.shots
+        return term_values @ self._coeffs.T + self._offsets
+
+
+def _set_sampler_seed(sampler: BaseSamplerV2, seed: int) -> None:
+    """Give simulator-backed samplers a fresh seed for this call (no-op for hardware)."""
+    options = getattr(sampler, "options", None)
+    if options is None:
+        return
+    if isinstance(getattr(options, "run_options", None), dict):  # qiskit-aer SamplerV2
+        options.run_options["seed_simulator"] = seed
+    elif hasattr(options, "seed_simulator"):  # qiskit BackendSamplerV2
+        options.seed_simulator = seed
+    elif hasattr(getattr(options, "simulator", None), "seed_simulator"):  # qiskit-ibm-runtime
+        options.simulator.seed_simulator = seed

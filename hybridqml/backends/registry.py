@@ -1,0 +1,492 @@
+"""The backend registry: the one place a backend spec (a name or an object) becomes an executor.
+
+Each :class:`BackendEntry` says which specs it handles (``matches``), how it builds the
+:class:`~hybridqml.backends.base.Executor` for shift-rule gradients (``build``), and, for backends
+whose gradients torch computes, which native gradients it offers and how to build their
+:class:`~hybridqml.backends.base.NativeExecutor`. :func:`make_executor`, :func:`native_executor`,
+:func:`default_gradient` and :func:`native_gradients` read the table; nothing else in the package
+decides what a backend name means.
+
+Adding a backend is one module (its executor) plus one :func:`register_backend` call.
+
+Example:
+    >>> from hybridqml import circuits
+    >>> from hybridqml.circuits.shiftable import ShiftableCircuit
+    >>> ex = make_executor(ShiftableCircuit(circuits.ry(1)), "aer")
+    >>> ex.run([[0.0]]).round(6).tolist()
+    [[0.0]]
+    >>> default_gradient("torch"), default_gradient("aer")
+    ('backprop', 'parameter-shift')
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from qiskit.primitives import BackendSamplerV2, BaseEstimatorV2, BaseSamplerV2
+from qiskit.providers import BackendV2
+
+from hybridqml.backends import devices
+from hybridqml.backends.base import (
+    DEFAULT_DEVICE_SHOTS,
+    DEFAULT_OPTIMIZATION_LEVEL,
+    Executor,
+    NativeExecutor,
+    positive_shots,
+    valid_seed,
+)
+from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits.spec import ParameterizedCircuit
+from hybridqml.exceptions import BackendError, ConfigurationError
+
+__all__ = [
+    "DEFAULT_GRADIENT",
+    "BackendEntry",
+    "BackendRequest",
+    "all_native_gradients",
+    "backend_entry",
+    "default_gradient",
+    "make_executor",
+    "native_executor",
+    "native_gradients",
+    "register_backend",
+    "registered_backends",
+    "same_options",
+]
+
+DEFAULT_GRADIENT = "parameter-shift"
+"""Gradient of backends that offer no torch-native one."""
+
+
+@dataclass(frozen=True)
+class BackendRequest:
+    """Everything a backend factory needs besides the spec (validated by :func:`make_executor`).
+
+    Attributes:
+        shiftable: The circuit in shiftable form.
+        shots: Shots per binding, ``None`` for exact.
+        seed: Seed of shot sampling and transpilation.
+        options: ``backend_options`` (e.g. Aer simulator options).
+        optimization_level: Transpiler preset level.
+    """
+
+    shiftable: ShiftableCircuit
+    shots: int | None = None
+    seed: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL
+
+    def sampler(self, sampler: Any, target: Any, name: str, device: Any = None) -> Executor:
+        """A :class:`~hybridqml.backends.qiskit.SamplerExecutor` with this request's settings."""
+        from hybridqml.backends.qiskit import SamplerExecutor
+
+        return SamplerExecutor(
+            self.shiftable,
+            sampler,
+            shots=self.shots or DEFAULT_DEVICE_SHOTS,
+            name=name,
+            target=target,
+            seed=self.seed,
+            optimization_level=self.optimization_level,
+            device=device,
+        )
+
+    def estimator(self, estimator: Any, name: str, target: Any = None) -> Executor:
+        """An :class:`~hybridqml.backends.qiskit.EstimatorExecutor` with this request's settings."""
+        from hybridqml.backends.qiskit import EstimatorExecutor
+
+        return EstimatorExecutor(
+            self.shiftable,
+            estimator,
+            name=name,
+            target=target,
+            seed=self.seed,
+            optimization_level=self.optimization_level,
+        )
+
+
+NativeFactory = Callable[[ParameterizedCircuit, str, int | None, Mapping[str, Any]], NativeExecutor]
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """One kind of backend spec and how to build its executors.
+
+    Attributes:
+        name: How users name it (``"aer"``, ``"fake_<device>"``, ``"a BackendV2"``...), used in
+            help texts and errors.
+        by_name: The spec is a string (``"aer"``) rather than an object (a ``BackendV2``).
+        matches: Whether a backend spec is handled by this entry.
+        build: ``build(spec, request)`` -> the executor of shift-rule gradients.
+        help: One line for documentation and error messages.
+        native: Torch-native gradient names this backend offers; the first is its default.
+        build_native: ``build_native(circuit, gradient, shots, options)`` -> the native executor.
+        options: Which family of ``shots``/``backend_options`` it understands; a layer moved to a
+            backend of another family does not carry them over.
+    """
+
+    name: str
+    by_name: bool
+    matches: Callable[[Any], bool]
+    build: Callable[[Any, BackendRequest], Executor]
+    help: str = ""
+    native: tuple[str, ...] = ()
+    build_native: NativeFactory | None = None
+    options: str = "qiskit"
+
+
+_REGISTRY: list[BackendEntry] = []
+
+
+def register_backend(entry: BackendEntry, *, first: bool = False) -> None:
+    """Add a backend kind; entries are tried in order (``first`` puts it before the built-ins).
+
+    Raises:
+        ConfigurationError: an entry with the same name is registered already.
+
+    Example:
+        >>> registered_backends()[:2]
+        ('torch', 'aer')
+    """
+    if any(e.name == entry.name for e in _REGISTRY):
+        raise ConfigurationError(f"a backend named {entry.name!r} is registered already")
+    _REGISTRY.insert(0, entry) if first else _REGISTRY.append(entry)
+
+
+def registered_backends() -> tuple[str, ...]:
+    """Names of the registered backend kinds, in matching order."""
+    return tuple(e.name for e in _REGISTRY)
+
+
+def backend_entry(backend: Any) -> BackendEntry:
+    """The registry entry handling ``backend``.
+
+    Raises:
+        BackendError: no entry handles it (the message lists the accepted specs).
+    """
+    for entry in _REGISTRY:
+        if entry.matches(backend):
+            return entry
+    names = [e.name for e in _REGISTRY if e.by_name]
+    objects = [e.name for e in _REGISTRY if not e.by_name]
+    accepted = ", ".join(f"{n!r}" for n in names) + ", " + ", ".join(objects)
+    if isinstance(backend, str):
+        raise BackendError(f"unknown backend {backend!r}; use {accepted}")
+    raise BackendError(
+        f"unsupported backend object of type {type(backend).__name__}; pass a backend name or "
+        f"one of: {', '.join(objects)}"
+    )
+
+
+def same_options(backend: Any, other: Any) -> bool:
+    """Whether two backend specs understand the same ``shots``/``backend_options``.
+
+    Example:
+        >>> same_options("aer", "fake_manila"), same_options("aer", "torch")
+        (True, False)
+    """
+    if other is None:
+        return True
+    return backend_entry(backend).options == backend_entry(other).options
+
+
+def native_gradients(backend: Any) -> tuple[str, ...]:
+    """Torch-native gradients the backend offers (empty for most).
+
+    Example:
+        >>> native_gradients("torch"), native_gradients("aer")
+        (('backprop', 'adjoint'), ())
+    """
+    try:
+        return backend_entry(backend).native
+    except BackendError:
+        return ()
+
+
+def all_native_gradients() -> dict[str, list[str]]:
+    """Every torch-native gradient name -> the backends offering it."""
+    out: dict[str, list[str]] = {}
+    for entry in _REGISTRY:
+        for gradient in entry.native:
+            out.setdefault(gradient, []).append(entry.name)
+    return out
+
+
+def default_gradient(backend: Any) -> str:
+    """The gradient used when none is chosen: the backend's first native one, else shift."""
+    native = native_gradients(backend)
+    return native[0] if native else DEFAULT_GRADIENT
+
+
+def make_executor(
+    shiftable: ShiftableCircuit,
+    backend: Any = "aer",
+    *,
+    shots: int | None = None,
+    seed: int | None = None,
+    backend_options: Mapping[str, Any] | None = None,
+    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+) -> Executor:
+    """Build the executor for a backend spec.
+
+    Args:
+        shiftable: The circuit to run.
+        backend: ``"aer"``; ``"torch"`` (exact, the torch-native simulator of
+            :mod:`hybridqml.backends.torchsim`; no shots; option ``max_memory_bytes``);
+            ``"fake_<device>"`` (a qiskit-ibm-runtime fake device: its noise
+            model and coupling map, simulated locally by Aer); ``"ibm:<name>"`` (IBM Quantum
+            Runtime, account from the saved configuration or environment); a ``BackendV2``; a
+            qiskit-ibm-runtime ``Session`` or ``Batch`` (jobs share it); a ``BaseEstimatorV2``
+            (used as given, exact or with its own precision); or a ``BaseSamplerV2``.
+        shots: Shots per evaluation. ``None`` means exact on ``"aer"`` and
+            :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` on devices.
+        seed: Makes shot sampling on simulators reproducible.
+        backend_options: Extra ``AerSimulator`` options for Aer-based backends, e.g.
+            ``{"device": "GPU"}`` with qiskit-aer-gpu installed, or ``{"max_parallel_threads": 1}``.
+        optimization_level: Transpiler preset level for the backend's ISA.
+
+    Raises:
+        BackendError: unknown backend names, missing optional packages, unreachable accounts.
+        ConfigurationError: invalid ``shots``.
+    """
+    request = BackendRequest(
+        shiftable=shiftable,
+        shots=positive_shots(shots),
+        seed=valid_seed(seed),
+        options=dict(backend_options or {}),
+        optimization_level=optimization_level,
+    )
+    return backend_entry(backend).build(backend, request)
+
+
+def native_executor(
+    spec: ParameterizedCircuit,
+    backend: Any,
+    gradient: str,
+    *,
+    shots: int | None = None,
+    backend_options: Mapping[str, Any] | None = None,
+) -> NativeExecutor:
+    """Build the torch-native executor of ``gradient`` on ``backend``.
+
+    Raises:
+        ConfigurationError: the backend does not offer ``gradient`` natively.
+    """
+    entry = backend_entry(backend)
+    if gradient not in entry.native or entry.build_native is None:
+        raise ConfigurationError(f"backend {entry.name!r} has no torch-native {gradient!r}")
+    return entry.build_native(spec, gradient, positive_shots(shots), dict(backend_options or {}))
+
+
+# ---------------------------------------------------------------------------------------------
+# the built-in backends
+
+
+def _aer(sim: Any, name: str, request: BackendRequest, device: BackendV2 | None = None):
+    """Exact, Born-sampled or Aer-sampled execution on an ``AerSimulator``.
+
+    Exact (``shots=None``) and Born sampling need a noiseless simulator that is not standing in
+    for a device; a device or a noise model always samples through Aer's own sampler.
+    """
+    from qiskit_aer.primitives import SamplerV2 as AerSampler
+
+    from hybridqml.backends.aer import AerBornSampler, AerExactEstimator
+    from hybridqml.backends.aer.sampler import MAX_MEASURED_QUBITS
+
+    exact_ok = device is None and sim.options.noise_model is None
+    if request.shots is None and exact_ok:
+        return request.estimator(AerExactEstimator(sim), name, target=sim)
+    if exact_ok and request.shiftable.circuit.num_qubits <= MAX_MEASURED_QUBITS:
+        return request.sampler(AerBornSampler(sim), sim, name, device)
+    return request.sampler(AerSampler.from_backend(sim), sim, name, device)
+
+
+def _build_aer(backend: str, request: BackendRequest) -> Executor:
+    from qiskit_aer import AerSimulator
+
+    from hybridqml.backends.aer import AER_EXACT_OPTIONS, aer_simulator
+
+    sim = aer_simulator(AerSimulator, {**AER_EXACT_OPTIONS, **request.options})
+    return _aer(sim, backend, request)  # noisy if backend_options hold a noise model
+
+
+def _build_fake(backend: Any, request: BackendRequest) -> Executor:
+    from qiskit_aer import AerSimulator
+
+    from hybridqml.backends.aer import aer_simulator
+
+    if isinstance(backend, str):
+        device, name = devices.fake_device(backend), backend
+    else:
+        device, name = backend, devices.backend_name(backend)
+    sim = aer_simulator(AerSimulator.from_backend, request.options, device)
+    return _aer(sim, name, request, device=device)
+
+
+def _build_aer_simulator(backend: Any, request: BackendRequest) -> Executor:
+    from hybridqml.backends.aer import aer_simulator
+
+    sim = backend
+    if request.options:
+        sim = copy.copy(backend)
+        aer_simulator(sim.set_options, request.options)
+    return _aer(sim, devices.backend_name(sim), request)
+
+
+def _build_ibm_name(backend: str, request: BackendRequest) -> Executor:
+    device = devices.ibm_backend(backend[len(devices.IBM_PREFIX) :])
+    return request.sampler(devices.runtime_sampler(device), device, backend)
+
+
+def _build_ibm_backend(backend: Any, request: BackendRequest) -> Executor:
+    name = devices.backend_name(backend)
+    return request.sampler(devices.runtime_sampler(backend), backend, name)
+
+
+def _build_runtime_mode(backend: Any, request: BackendRequest) -> Executor:
+    device = devices.runtime_backend(backend)
+    name = f"{devices.backend_name(device)} (runtime)"
+    return request.sampler(devices.runtime_sampler(backend), device, name)
+
+
+def _primitive_name(primitive: Any) -> tuple[BackendV2 | None, str]:
+    target = devices.primitive_backend(primitive)
+    suffix = f" on {devices.backend_name(target)}" if target else ""
+    return target, type(primitive).__name__ + suffix
+
+
+def _build_estimator(backend: Any, request: BackendRequest) -> Executor:
+    if request.shots is not None:
+        raise ConfigurationError(
+            "shots applies to sampler-based backends; set the precision on your estimator"
+        )
+    target, name = _primitive_name(backend)
+    return request.estimator(backend, name, target=target)
+
+
+def _build_sampler(backend: Any, request: BackendRequest) -> Executor:
+    target, name = _primitive_name(backend)
+    return request.sampler(backend, target, name)
+
+
+def _build_backend_v2(backend: Any, request: BackendRequest) -> Executor:
+    name = devices.backend_name(backend)
+    return request.sampler(BackendSamplerV2(backend=backend), backend, name)
+
+
+def _build_torch(backend: str, request: BackendRequest) -> Executor:
+    from hybridqml.backends.torchsim.executor import TorchExecutor, check_torch_options
+
+    options = check_torch_options(request.shots, request.options)
+    return TorchExecutor(request.shiftable, **options)
+
+
+def _build_torch_native(
+    spec: ParameterizedCircuit, gradient: str, shots: int | None, options: Mapping[str, Any]
+) -> NativeExecutor:
+    from hybridqml.backends.torchsim.executor import TorchNativeExecutor, check_torch_options
+
+    return TorchNativeExecutor(spec, gradient=gradient, **check_torch_options(shots, options))
+
+
+def _is_aer_simulator(obj: Any) -> bool:
+    from qiskit_aer import AerSimulator
+
+    return isinstance(obj, AerSimulator)
+
+
+def _named(name: str) -> Callable[[Any], bool]:
+    return lambda b: isinstance(b, str) and b == name
+
+
+def _prefixed(prefix: str) -> Callable[[Any], bool]:
+    return lambda b: isinstance(b, str) and b.startswith(prefix) and len(b) > len(prefix)
+
+
+for _entry in (
+    BackendEntry(
+        name="torch",
+        by_name=True,
+        matches=_named("torch"),
+        build=_build_torch,
+        help="exact statevector in torch (CPU or CUDA); gradients backprop, adjoint or shift",
+        native=("backprop", "adjoint"),
+        build_native=_build_torch_native,
+        options="torch",
+    ),
+    BackendEntry(
+        name="aer",
+        by_name=True,
+        matches=_named("aer"),
+        build=_build_aer,
+        help="Qiskit Aer: exact statevector, or finite-shot sampling with shots=N",
+    ),
+    BackendEntry(
+        name="fake_<device>",
+        by_name=True,
+        matches=_prefixed(devices.FAKE_PREFIX),
+        build=_build_fake,
+        help="a qiskit-ibm-runtime fake device (e.g. 'fake_manila'): its noise, simulated by Aer",
+    ),
+    BackendEntry(
+        name="ibm:<backend name>",
+        by_name=True,
+        matches=_prefixed(devices.IBM_PREFIX),
+        build=_build_ibm_name,
+        help="an IBM Quantum backend of the saved account, through the runtime Sampler",
+    ),
+    BackendEntry(
+        name="a BaseEstimatorV2",
+        by_name=False,
+        matches=lambda b: isinstance(b, BaseEstimatorV2),
+        build=_build_estimator,
+        help="any Estimator V2 primitive, used as given",
+    ),
+    BackendEntry(
+        name="a BaseSamplerV2",
+        by_name=False,
+        matches=lambda b: isinstance(b, BaseSamplerV2),
+        build=_build_sampler,
+        help="any Sampler V2 primitive, expectation values from its bitstrings",
+    ),
+    BackendEntry(
+        name="a runtime Session/Batch",
+        by_name=False,
+        matches=devices.is_runtime_mode,
+        build=_build_runtime_mode,
+        help="a qiskit-ibm-runtime Session or Batch: jobs run inside it",
+    ),
+    BackendEntry(
+        name="an AerSimulator",
+        by_name=False,
+        matches=_is_aer_simulator,
+        build=_build_aer_simulator,
+        help="your own AerSimulator (exact, sampled, or noisy with a noise model)",
+    ),
+    BackendEntry(
+        name="an IBMBackend",
+        by_name=False,
+        matches=devices.is_ibm_backend,
+        build=_build_ibm_backend,
+        help="a qiskit-ibm-runtime IBMBackend",
+    ),
+    BackendEntry(
+        name="a fake device",
+        by_name=False,
+        matches=devices.is_fake_device,
+        build=_build_fake,
+        help="a qiskit-ibm-runtime fake backend object",
+    ),
+    BackendEntry(
+        name="a BackendV2",
+        by_name=False,
+        matches=lambda b: isinstance(b, BackendV2),
+        build=_build_backend_v2,
+        help="any other BackendV2, through Qiskit's BackendSamplerV2",
+    ),
+):
+    register_backend(_entry)
+del _entry

@@ -1,0 +1,160 @@
+"""Executors on the torch simulator: shift plans (numpy contract) and torch-native gradients.
+
+* :class:`TorchExecutor` runs the whole (M, K) array of occurrence angles of a
+  :class:`~hybridqml.circuits.shiftable.ShiftableCircuit` (forward bindings, or every shifted
+  binding of a backward pass) as one batched simulation, exactly like one primitive call on Aer
+  (``backend="torch", gradient="parameter-shift"``).
+* :class:`TorchNativeExecutor` evaluates the spec's own parameters on tensors and lets torch
+  differentiate: plain autograd through the simulation (``"backprop"``) or the memory-light
+  reverse pass :class:`~hybridqml.backends.torchsim.adjoint.AdjointExpectation` (``"adjoint"``).
+
+Example:
+    >>> from hybridqml import circuits
+    >>> from hybridqml.circuits.shiftable import ShiftableCircuit
+    >>> ex = TorchExecutor(ShiftableCircuit(circuits.ry(1)))
+    >>> ex.run([[0.0]]).round(6).tolist()
+    [[0.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import torch
+
+from hybridqml.backends import tracking
+from hybridqml.backends.base import Executor, NativeExecutor
+from hybridqml.backends.torchsim.adjoint import AdjointExpectation
+from hybridqml.backends.torchsim.simulator import TorchSimulator
+from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits.spec import ParameterizedCircuit
+from hybridqml.exceptions import ConfigurationError
+
+__all__ = [
+    "TORCH_BACKEND",
+    "TORCH_OPTIONS",
+    "TorchExecutor",
+    "TorchNativeExecutor",
+    "check_torch_options",
+]
+
+TORCH_BACKEND: Final[str] = "torch"
+"""Name of the torch-native exact simulator backend."""
+TORCH_OPTIONS: Final[tuple[str, ...]] = ("max_memory_bytes",)
+"""``backend_options`` understood by the torch backend."""
+
+
+def check_torch_options(shots: int | None, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``shots`` and ``backend_options`` for the torch backend; return the options.
+
+    Raises:
+        ConfigurationError: shots given (the simulator is exact) or unknown options.
+
+    Example:
+        >>> check_torch_options(None, {"max_memory_bytes": 10**9})
+        {'max_memory_bytes': 1000000000}
+    """
+    if shots is not None:
+        raise ConfigurationError(
+            f"the torch backend is exact and has no shots (got shots={shots}); use "
+            "backend='aer' with shots=... for finite-shot sampling"
+        )
+    unknown = set(options) - set(TORCH_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown backend_options for the torch backend: {sorted(unknown)}; "
+            f"it accepts {list(TORCH_OPTIONS)}"
+        )
+    return dict(options)
+
+
+class TorchExecutor(Executor):
+    """Evaluates (M, K) angle bindings of a shiftable circuit in float64 on the CPU.
+
+    Args:
+        shiftable: The circuit in per-occurrence Pauli-rotation form.
+        max_memory_bytes: Memory limit passed to the simulator.
+    """
+
+    def __init__(self, shiftable: ShiftableCircuit, *, max_memory_bytes: int | None = None):
+        super().__init__(shiftable, name=TORCH_BACKEND, shots=None)
+        self.simulator = TorchSimulator(
+            shiftable.circuit,
+            list(shiftable.angle_vector),
+            shiftable.observables,
+            max_memory_bytes=max_memory_bytes,
+        )
+
+    def _run(self, angles: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = self.simulator.expectations(torch.from_numpy(np.ascontiguousarray(angles)))
+        return out.numpy()
+
+
+class TorchNativeExecutor(NativeExecutor):
+    """The spec's circuit compiled once; outputs on tensors, gradients by torch.
+
+    Args:
+        spec: The circuit specification (its own parameters, not the shiftable form).
+        gradient: ``"backprop"`` or ``"adjoint"``.
+        max_memory_bytes: Memory limit passed to the simulator.
+
+    Example:
+        >>> from hybridqml import circuits
+        >>> ex = TorchNativeExecutor(circuits.ry(1), gradient="adjoint")
+        >>> x = torch.full((1, 1), torch.pi / 2, dtype=torch.float64)
+        >>> ex.expectations(x, x.new_zeros(0)).round(decimals=12).tolist()   # -sin x
+        [[-1.0]]
+    """
+
+    name = TORCH_BACKEND
+
+    def __init__(
+        self, spec: ParameterizedCircuit, *, gradient: str, max_memory_bytes: int | None = None
+    ) -> None:
+        if gradient not in ("backprop", "adjoint"):
+            raise ConfigurationError(f"unknown torch-native gradient {gradient!r}")
+        self.gradient = gradient
+        self.simulator = TorchSimulator(
+            spec.circuit, spec.parameters, spec.observables, max_memory_bytes=max_memory_bytes
+        )
+
+    def expectations(self, inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Outputs (B, O) in the input's dtype, with autograd (see the class docstring)."""
+        dtype = torch.float64 if inputs.dtype == torch.float64 else torch.float32
+        x = inputs.to(dtype)
+        tracking.record(self.name, x.shape[0], None)  # one simulation per sample
+        if self.gradient == "adjoint":
+            out = AdjointExpectation.apply(x, weight, self.simulator)
+        else:
+            w = weight.to(dtype)
+            w = w.expand(x.shape[0], -1) if w.ndim == 1 else w
+            out = self.simulator.expectations(torch.cat([x, w], dim=1))
+        return out.to(inputs.dtype)
+
+    def run(self, theta: np.ndarray) -> np.ndarray:
+        """Expectation values (N, O) at ``theta`` (N, P), float64, without autograd."""
+        with torch.no_grad():
+            t = torch.from_numpy(np.asarray(theta, dtype=float))
+            return self.simulator.expectations(t).numpy()
+
+    def jacobian(self, theta: np.ndarray, wrt: np.ndarray | None = None) -> np.ndarray:
+        """Jacobian (N, O, P) by torch autograd through the simulator."""
+        t = torch.from_numpy(np.asarray(theta, dtype=float)).requires_grad_()
+        out = self.simulator.expectations(t)
+        rows = [
+            torch.autograd.grad(out[:, o].sum(), t, retain_graph=True)[0]
+            for o in range(out.shape[1])
+        ]
+        jac = torch.stack(rows, dim=1).numpy()
+        if wrt is not None:
+            jac = jac * np.asarray(wrt, dtype=bool)
+        return jac
+
+    def __getstate__(self) -> dict:
+        raise TypeError("rebuild a TorchNativeExecutor from its spec instead of pickling it")
+
+    def __repr__(self) -> str:
+        return f"TorchNativeExecutor(gradient={self.gradient!r})"

@@ -1,0 +1,31 @@
+"""Circuits: what a quantum layer computes, before any backend or gradient is chosen.
+
+* :mod:`~hybridqml.circuits.spec` -- :class:`ParameterizedCircuit` (contract): a Qiskit circuit with
+  its ordered input and weight parameters and its observables.
+* :mod:`~hybridqml.circuits.library` -- builders: :func:`ry` (the textbook circuit),
+  :func:`variational` (RY encoding + trainable RY layers + CNOT entanglers).
+* :mod:`~hybridqml.circuits.gates` -- the one gate table read by the gradient rules and the torch
+  simulator.
+* :mod:`~hybridqml.circuits.shiftable` -- the circuit in per-occurrence Pauli-rotation form that
+  gradient rules shift and executors bind.
+
+Example:
+    >>> from hybridqml import circuits
+    >>> spec = circuits.variational(n_qubits=3, layers=2)
+    >>> spec.n_inputs, spec.n_weights, spec.n_outputs
+    (3, 6, 3)
+"""
+
+from hybridqml.circuits.gates import expand_gate
+from hybridqml.circuits.library import ENTANGLEMENTS, entangling_pairs, ry, variational
+from hybridqml.circuits.spec import ParameterizedCircuit, z_observables
+
+__all__ = [
+    "ENTANGLEMENTS",
+    "ParameterizedCircuit",
+    "entangling_pairs",
+    "expand_gate",
+    "ry",
+    "variational",
+    "z_observables",
+]

@@ -1,0 +1,25 @@
+"""Torch modules over quantum circuits: engine, the autograd path, layers, noise layers.
+
+* :mod:`~hybridqml.nn.engine` -- :class:`CircuitEngine`: spec + executor + gradient rule, numpy
+  in and out.
+* :mod:`~hybridqml.nn.function` -- :func:`expectations`, the one path from tensors to
+  expectation values for every backend, and :class:`QuantumFunction`, its autograd Function.
+* :mod:`~hybridqml.nn.layers` -- :class:`QuantumLayer` (contract), the ``nn.Module``.
+* :mod:`~hybridqml.nn.noisy` -- :class:`NoisyLinear` / :class:`EntropyNoise`: noise from an
+  entropy source in training mode only.
+"""
+
+from hybridqml.nn.engine import CircuitEngine
+from hybridqml.nn.function import QuantumFunction, check_finite, expectations
+from hybridqml.nn.layers import QuantumLayer
+from hybridqml.nn.noisy import EntropyNoise, NoisyLinear
+
+__all__ = [
+    "CircuitEngine",
+    "EntropyNoise",
+    "NoisyLinear",
+    "QuantumFunction",
+    "QuantumLayer",
+    "check_finite",
+    "expectations",
+]
