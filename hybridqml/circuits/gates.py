@@ -15,7 +15,7 @@ Example:
     >>> GATES["ry"].shift_rule, GATES["ry"].omega
     (True, 2.0)
     >>> sorted(PAULI_ROTATIONS)
-    ['p', 'rx', 'rxx', 'ry', 'rz', 'rzx', 'rzz', 'ryy']
+    ['p', 'rx', 'rxx', 'ry', 'ryy', 'rz', 'rzx', 'rzz']
 """
 
 from __future__ import annotations
