@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from hybridqml.data import load_circles
-from hybridqml.exceptions import ConfigurationError, DataError
+from hybridqml.exceptions import CheckpointError, ConfigurationError, DataError
 from hybridqml.training import (
     Checkpointer,
     TrainConfig,
@@ -443,6 +443,21 @@ def test_checkpointer_errors(tmp_path: Path) -> None:
         Checkpointer(path=path, objects={"model": model}).load()
     with pytest.raises(ConfigurationError, match="state_dict"):
         Checkpointer(path=path, objects={"model": object()})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("content", [None, b"not a checkpoint", "foreign"])
+def test_bad_checkpoints_raise_checkpoint_error_with_the_path(
+    tmp_path: Path, content: bytes | str | None
+) -> None:
+    path = tmp_path / "ckpt.pt"
+    if content == "foreign":
+        torch.save({"weights": torch.zeros(2)}, path)  # loadable, but not a hybridqml checkpoint
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        Checkpointer(path=path, objects={"model": nn.Linear(2, 1)}).load()
+    assert type(info.value) is CheckpointError and isinstance(info.value, DataError)
+    assert info.value.path == path
 
 
 def test_config_validation_and_metric_clashes(tmp_path: Path) -> None:

@@ -1,4 +1,7 @@
-"""Pieces shared by the workflows: entropy streams per epoch, image data, output folders.
+"""Pieces shared by the workflows: entropy streams per epoch, output folders, run settings.
+
+The image loading (:func:`load_image_split`, :data:`DATASET_CHOICES`, :data:`MNIST_HELP`)
+lives in :mod:`hybridqml.data.images` and is re-exported here.
 
 :class:`EntropyStream` is the workflows' link to :mod:`hybridqml.entropy`: it opens an
 :class:`~hybridqml.entropy.EntropyPool` on the configured source (``aer``, ``qrng``, ``os`` or
@@ -32,12 +35,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import torch
-from torch.nn import functional as F
 
 from hybridqml._validation import epoch_seed, redact_url
-from hybridqml.data import DatasetSplit, load_mnist, load_sklearn_digits
+from hybridqml.data import DATASET_CHOICES, MNIST_HELP, DatasetSplit, load_image_split
 from hybridqml.entropy import AerHadamardSource, EntropyPool, OSSource, PRNGSource, QRNGSource
-from hybridqml.exceptions import ConfigurationError, DataError, EntropyError
+from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = [
     "DATASET_CHOICES",
@@ -59,15 +61,6 @@ ENTROPY_CHOICES: Final[tuple[str, ...]] = ("aer", "qrng", "os", "prng")
 """Entropy sources a workflow can draw noise or latent vectors from."""
 ENTROPY_MODES: Final[tuple[str, ...]] = ("pure", "expanded")
 """``pure``: every byte from the source; ``expanded``: a generator seeded from the source."""
-DATASET_CHOICES: Final[tuple[str, ...]] = ("mnist", "digits")
-"""``mnist``: IDX files from ``data_dir``; ``digits``: scikit-learn's 8x8 digits upscaled."""
-MNIST_HELP: Final[str] = (
-    "MNIST workflows need data_dir (CLI: --data-dir) pointing at a folder holding "
-    "MNIST/raw/t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] (plus the train-* "
-    "pair for the full split). With network access, set download=True (CLI: --download) to "
-    "let torchvision fetch them into data_dir, or use dataset='digits' (CLI: --dataset digits) "
-    "for scikit-learn's bundled 8x8 digits offline."
-)
 RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
     {
         "epochs",  # the new total: resuming with more epochs extends the run
@@ -87,7 +80,6 @@ Every other field of a workflow config affects the results and must be repeated 
 backend_options as a whole, noise settings, the whole entropy setting except the retry count,
 GAN sizes and classifier epochs, ...); :func:`resume_settings` records them in every checkpoint.
 """
-_MNIST_SIDE: Final[int] = 28
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -368,68 +360,6 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise ConfigurationError(f"cannot create output folder {str(path)!r}: {exc}") from exc
     return path
-
-
-def _upscale(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:
-    images, labels = dataset.tensors
-    big = F.interpolate(images, size=(_MNIST_SIDE, _MNIST_SIDE), mode="bilinear")
-    return torch.utils.data.TensorDataset(big.clamp_(0.0, 1.0), labels)
-
-
-def load_image_split(
-    *,
-    dataset: str,
-    data_dir: str | os.PathLike[str] | None,
-    digits: Sequence[int] | None = None,
-    max_train_per_class: int | None = None,
-    max_test_per_class: int | None = None,
-    download: bool = False,
-) -> DatasetSplit:
-    """28x28 digit images in ``[0, 1]`` for the MNIST workflows.
-
-    ``dataset="mnist"`` reads ``data_dir`` with :func:`hybridqml.data.load_mnist` (the t10k-only
-    folder is split 8333/1667); ``dataset="digits"`` uses scikit-learn's bundled 8x8 digits,
-    upscaled bilinearly to 28x28 so the same networks apply (an offline stand-in, not MNIST).
-
-    Args:
-        dataset: ``"mnist"`` or ``"digits"``.
-        data_dir: Folder holding ``MNIST/raw`` (required for ``"mnist"``).
-        digits: Keep only these digits, relabelled ``0 .. k-1``.
-        max_train_per_class: Cap per digit in the training half.
-        max_test_per_class: Cap per digit in the test half.
-        download: ``dataset="mnist"``: let torchvision download missing files into
-            ``data_dir`` (needs network access); ignored for ``"digits"``.
-
-    Returns:
-        The split; ``info.source`` says which data it is.
-
-    Raises:
-        DataError: ``dataset="mnist"`` without ``data_dir``, or missing/corrupt files.
-        ConfigurationError: Unknown ``dataset``.
-
-    Example:
-        >>> split = load_image_split(dataset="digits", data_dir=None, digits=[0, 1])
-        >>> split.train.tensors[0].shape[1:]
-        torch.Size([1, 28, 28])
-    """
-    if dataset not in DATASET_CHOICES:
-        raise ConfigurationError(f"dataset must be one of {DATASET_CHOICES}, got {dataset!r}")
-    if dataset == "mnist":
-        if data_dir is None:
-            raise DataError(f"no MNIST folder given. {MNIST_HELP}")
-        return load_mnist(
-            data_dir=data_dir,
-            digits=digits,
-            max_train_per_class=max_train_per_class,
-            max_test_per_class=max_test_per_class,
-            download=download,
-        )
-    split = load_sklearn_digits(
-        digits=digits,
-        max_train_per_class=max_train_per_class,
-        max_test_per_class=max_test_per_class,
-    )
-    return DatasetSplit(train=_upscale(split.train), test=_upscale(split.test), info=split.info)
 
 
 def write_classifier_outputs(

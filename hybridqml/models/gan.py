@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hybridqml.data import MNIST_SIDE
 from hybridqml.entropy import normal
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.models.common import (
@@ -334,7 +335,7 @@ def train_gan(config: GANConfig) -> GANResult:
             generator.eval()
             with torch.no_grad():
                 fake = generator(state["eval_z"])
-                images = (fake.reshape(-1, 1, 28, 28) + 1) / 2
+                images = (fake.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE) + 1) / 2
                 predictions = classifier(images).argmax(dim=1)
                 fake_features = classifier.features(images)
             generator.train()

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
+from hybridqml.data import MNIST_SIDE
 from hybridqml.exceptions import InputError
 from hybridqml.training import make_loader
 
@@ -63,7 +64,7 @@ class DigitClassifier(nn.Module):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Penultimate-layer features ``(B, 128)`` of images ``(B, 1, 28, 28)`` or ``(B, 784)``."""
-        x = images.reshape(-1, 1, 28, 28)
+        x = images.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE)
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return F.relu(self.fc(x.flatten(1)))

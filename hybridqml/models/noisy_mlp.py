@@ -42,7 +42,13 @@ from hybridqml.models.common import (
     write_classifier_outputs,
 )
 from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
-from hybridqml.training import TrainConfig, fit_classifier, make_loader, seed_everything
+from hybridqml.training import (
+    METRICS_NAME,
+    TrainConfig,
+    fit_classifier,
+    make_loader,
+    seed_everything,
+)
 
 __all__ = [
     "DEFAULT_MLP_BATCH_SIZE",
@@ -297,7 +303,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         data_source=split.info.source,
         seconds=time.perf_counter() - start,
         out_dir=out,
-        metrics_path=out / "metrics.json",
+        metrics_path=out / METRICS_NAME,
         checkpoint_path=out / "checkpoint.pt",
         plots=plots,
     )

@@ -45,7 +45,13 @@ from hybridqml.models.common import (
     write_classifier_outputs,
 )
 from hybridqml.nn.layers import QuantumLayer
-from hybridqml.training import TrainConfig, fit_classifier, make_loader, seed_everything
+from hybridqml.training import (
+    METRICS_NAME,
+    TrainConfig,
+    fit_classifier,
+    make_loader,
+    seed_everything,
+)
 
 __all__ = [
     "DEFAULT_TEXTBOOK_BATCH_SIZE",
@@ -277,7 +283,7 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
         n_test=split.info.n_test,
         seconds=time.perf_counter() - start,
         out_dir=out,
-        metrics_path=out / "metrics.json",
+        metrics_path=out / METRICS_NAME,
         checkpoint_path=out / "checkpoint.pt",
         plots=plots,
     )

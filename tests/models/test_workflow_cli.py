@@ -231,7 +231,7 @@ def test_textbook_resume_accepts_another_spelling_of_the_data_dir(tmp_path):
 @pytest.mark.parametrize("workflow", ["textbook", "noisy-mlp", "gan"])
 @pytest.mark.parametrize("flag", [True, False])
 def test_download_flag_reaches_load_mnist(tmp_path, monkeypatch, capsys, workflow, flag):
-    import hybridqml.models.common as common
+    import hybridqml.data.images as images
 
     calls = []
 
@@ -239,7 +239,7 @@ def test_download_flag_reaches_load_mnist(tmp_path, monkeypatch, capsys, workflo
         calls.append(kw)
         raise DataError("offline test double")
 
-    monkeypatch.setattr(common, "load_mnist", offline)
+    monkeypatch.setattr(images, "load_mnist", offline)
     argv = ["train", workflow, "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]
     assert main([*argv, "--no-progress", *(["--download"] if flag else [])]) == 1
     assert "offline test double" in capsys.readouterr().err

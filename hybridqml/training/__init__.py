@@ -1,0 +1,87 @@
+"""A small shared training loop: seeding, progress bars, exact checkpoint/resume and metrics.json.
+
+Modules: :mod:`~hybridqml.training.seeding` (seeds and RNG snapshots),
+:mod:`~hybridqml.training.checkpoint` (atomic checkpoints), :mod:`~hybridqml.training.metrics`
+(the ``metrics.json`` writer), :mod:`~hybridqml.training.loop` (:func:`run_epochs`, resume checks)
+and :mod:`~hybridqml.training.classifier` (:func:`fit_classifier`). Import from this package.
+
+The loop (:func:`run_epochs`) knows nothing about models: it calls a per-batch ``step`` callable
+that returns a dict of floats, an optional per-epoch ``evaluate`` callable, and saves a checkpoint
+of any named objects with ``state_dict``/``load_state_dict`` (models, optimizers, schedulers) after
+every epoch. This fits one-optimizer classifiers (:func:`fit_classifier`) as well as GANs with two
+optimizers.
+
+How an interrupted run resumes exactly (same final weights as an uninterrupted run):
+
+* a fresh run calls :func:`seed_everything` (python, numpy, torch) before its first epoch;
+* the checkpoint written after epoch ``k`` holds every named object's state, the epoch, the metric
+  history and all RNG states (python, numpy, torch CPU and CUDA when available, and the
+  generators of submodules with ``random_state()``/``set_random_state()``, such as a
+  :class:`~hybridqml.nn.layers.QuantumLayer`'s shot seeds); resuming restores them and starts at
+  epoch ``k + 1``;
+* the run's result-determining settings (:attr:`TrainConfig.run_config`) are stored in the
+  checkpoint, and resuming with any of them changed is refused with a
+  :class:`~hybridqml.exceptions.ConfigurationError` that lists every difference (a resumed run
+  with other settings would be neither the old run nor the new one);
+* the shuffling order of epoch ``e`` comes from the loader's own ``torch.Generator`` reseeded with
+  :func:`epoch_seed` ``(seed, e)`` (see :func:`make_loader`), so it does not depend on history;
+* checkpoints are written atomically (temporary file, then :func:`os.replace`), so a crash during
+  saving leaves the previous checkpoint intact.
+"""
+
+from hybridqml.training.checkpoint import (
+    CHECKPOINT_NAME,
+    Checkpoint,
+    Checkpointer,
+    Stateful,
+    UserState,
+)
+from hybridqml.training.classifier import (
+    BEST_NAME,
+    ClassifierEvaluation,
+    FitResult,
+    evaluate_classifier,
+    fit_classifier,
+)
+from hybridqml.training.loop import (
+    DEFAULT_BATCH_SIZE,
+    LoopResult,
+    TrainConfig,
+    config_differences,
+    make_loader,
+    run_epochs,
+)
+from hybridqml.training.metrics import METRICS_NAME, write_metrics
+from hybridqml.training.seeding import (
+    DEFAULT_SEED,
+    capture_rng_state,
+    epoch_seed,
+    restore_rng_state,
+    seed_everything,
+)
+
+__all__ = [
+    "BEST_NAME",
+    "CHECKPOINT_NAME",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_SEED",
+    "METRICS_NAME",
+    "Checkpoint",
+    "Checkpointer",
+    "ClassifierEvaluation",
+    "FitResult",
+    "LoopResult",
+    "Stateful",
+    "TrainConfig",
+    "UserState",
+    "capture_rng_state",
+    "config_differences",
+    "epoch_seed",
+    "evaluate_classifier",
+    "fit_classifier",
+    "make_loader",
+    "restore_rng_state",
+    "run_epochs",
+    "seed_everything",
+    "write_metrics",
+]

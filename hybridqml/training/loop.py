@@ -1,0 +1,365 @@
+"""The epoch loop: :func:`run_epochs` with seeded data order, checkpoints and resume checks.
+
+The loop knows nothing about models: it calls a per-batch ``step`` callable, an optional
+per-epoch ``evaluate`` callable, saves a checkpoint after every epoch and rewrites
+``metrics.json``. Resuming is refused when the checkpoint's seed or stored run settings differ
+from the run's (:func:`config_differences` lists every difference).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from hybridqml._validation import check_seed, epoch_seed
+from hybridqml.exceptions import ConfigurationError, InputError
+from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
+from hybridqml.training.metrics import METRICS_NAME, write_metrics
+from hybridqml.training.seeding import DEFAULT_SEED, seed_everything
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "LoopResult",
+    "TrainConfig",
+    "config_differences",
+    "make_loader",
+    "run_epochs",
+]
+
+DEFAULT_BATCH_SIZE = 64
+"""Batch size of :func:`make_loader` when none is given."""
+
+StepFn = Callable[[Any], Mapping[str, float]]
+EvalFn = Callable[[int], Mapping[str, float]]
+EpochEndFn = Callable[[int, Mapping[str, float], Sequence[Mapping[str, float]]], Any]
+
+
+def make_loader(
+    dataset: Dataset,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    seed: int = DEFAULT_SEED,
+) -> DataLoader:
+    """Build a ``DataLoader`` whose shuffling uses its own ``torch.Generator``.
+
+    :func:`run_epochs` reseeds that generator with :func:`epoch_seed` at the start of every epoch,
+    so the batches of epoch ``e`` depend only on ``(seed, e)``, not on what ran before.
+
+    Args:
+        dataset: Any map-style dataset.
+        batch_size: Samples per batch.
+        shuffle: Shuffle every epoch.
+        drop_last: Drop the last incomplete batch.
+        seed: Initial generator seed (used when iterated outside :func:`run_epochs`).
+
+    Returns:
+        The loader (single process).
+
+    Example:
+        >>> from torch.utils.data import TensorDataset
+        >>> loader = make_loader(TensorDataset(torch.arange(10)), batch_size=4)
+        >>> [len(b[0]) for b in loader]
+        [4, 4, 2]
+    """
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Settings of :func:`run_epochs` and :func:`fit_classifier`.
+
+    Attributes:
+        epochs: Total number of epochs of the run (also when resuming).
+        seed: Run seed (python, numpy, torch and the per-epoch data order).
+        out_dir: Folder for the checkpoint and ``metrics.json``; ``None`` writes nothing.
+        resume: Continue from ``out_dir``'s checkpoint if there is one (else start fresh).
+        progress: Show tqdm progress bars.
+        desc: Label of the progress bars.
+        checkpoint_name: Checkpoint file name inside ``out_dir``.
+        metrics_name: Metrics file name inside ``out_dir``.
+        run_config: The settings that determine the run's results, as JSON-like values (nested
+            dicts, lists, strings, numbers, booleans, ``None``). Stored in every checkpoint;
+            resuming from a checkpoint whose stored settings differ raises
+            :class:`~hybridqml.exceptions.ConfigurationError` listing every difference.
+            Leave out what may change on resume (the total of epochs, progress bars, path
+            spellings); the workflows build it with
+            :func:`hybridqml.models.common.resume_settings`. ``None``: only the seed is checked.
+    """
+
+    epochs: int
+    seed: int = DEFAULT_SEED
+    out_dir: str | os.PathLike[str] | None = None
+    resume: bool = False
+    progress: bool = True
+    desc: str = "train"
+    checkpoint_name: str = CHECKPOINT_NAME
+    metrics_name: str = METRICS_NAME
+    run_config: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigurationError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        check_seed(self.seed)
+        if self.resume and self.out_dir is None:
+            raise ConfigurationError("resume=True needs out_dir (where the checkpoint is)")
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """``out_dir / checkpoint_name``, or ``None`` without ``out_dir``."""
+        return None if self.out_dir is None else Path(self.out_dir) / self.checkpoint_name
+
+    @property
+    def metrics_path(self) -> Path | None:
+        """``out_dir / metrics_name``, or ``None`` without ``out_dir``."""
+        return None if self.out_dir is None else Path(self.out_dir) / self.metrics_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopResult:
+    """Outcome of :func:`run_epochs`.
+
+    Attributes:
+        history: One record per completed epoch (``"epoch"`` plus every metric).
+        final: The last record without ``"epoch"``.
+        epochs_completed: Last completed epoch.
+        resumed_from: Epoch of the checkpoint the run resumed from, or ``None``.
+        checkpoint_path: Checkpoint file, if ``out_dir`` was given.
+        metrics_path: ``metrics.json``, if ``out_dir`` was given.
+    """
+
+    history: tuple[dict[str, float], ...]
+    final: dict[str, float]
+    epochs_completed: int
+    resumed_from: int | None
+    checkpoint_path: Path | None
+    metrics_path: Path | None
+
+
+def _reseed_loader(loader: Iterable[Any], seed: int, epoch: int) -> None:
+    generator = getattr(loader, "generator", None)
+    if isinstance(generator, torch.Generator):
+        generator.manual_seed(epoch_seed(seed, epoch))
+
+
+def _as_float(name: str, value: Any) -> float:
+    try:
+        return float(value.item() if isinstance(value, torch.Tensor) else value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"metric {name!r} is not a number: {value!r}") from exc
+
+
+def _run_one_epoch(
+    loader: Iterable[Any], step: StepFn, *, desc: str, progress: bool
+) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    total = len(loader) if isinstance(loader, Sized) else None
+    with tqdm(loader, total=total, desc=desc, leave=False, disable=not progress) as bar:
+        for batch in bar:
+            for name, value in step(batch).items():
+                sums[name] = sums.get(name, 0.0) + _as_float(name, value)
+                counts[name] = counts.get(name, 0) + 1
+            if progress:
+                bar.set_postfix({k: f"{sums[k] / counts[k]:.4g}" for k in sums}, refresh=False)
+    return {name: sums[name] / counts[name] for name in sums}
+
+
+def run_epochs(
+    *,
+    config: TrainConfig,
+    loader: Iterable[Any],
+    step: StepFn,
+    stateful: Mapping[str, Stateful],
+    evaluate: EvalFn | None = None,
+    on_epoch_end: EpochEndFn | None = None,
+) -> LoopResult:
+    """Run epochs ``1 .. config.epochs`` with progress bars, checkpoints and ``metrics.json``.
+
+    Each epoch: every ``nn.Module`` in ``stateful`` is put in train mode; the loader's generator is
+    reseeded from ``(seed, epoch)``; ``step(batch)`` runs on every batch and its values are averaged
+    over the batches; ``evaluate(epoch)`` adds its metrics; ``on_epoch_end(epoch, metrics,
+    history)`` may step schedulers and return more metrics; then the record is appended to the
+    history, the checkpoint is saved and ``metrics.json`` rewritten.
+
+    A fresh run calls :func:`seed_everything` first. With ``config.resume`` and a checkpoint in
+    ``out_dir``, the objects, RNG states and history are restored and the run continues after the
+    saved epoch, giving bitwise the same result as an uninterrupted run. Before anything is
+    restored, the checkpoint's seed and stored settings are compared with ``config.seed`` and
+    ``config.run_config``; any difference is an error that lists all of them.
+
+    Args:
+        config: Epochs, seed, output folder, resume, progress.
+        loader: Iterable of batches; a ``DataLoader`` from :func:`make_loader` for exact resume
+            of shuffled data.
+        step: Trains on one batch and returns named floats (e.g. ``{"loss": 0.3}``).
+        stateful: Named objects to checkpoint (model(s), optimizer(s), scheduler(s), ...).
+        evaluate: Returns per-epoch evaluation metrics (names must differ from ``step``'s).
+        on_epoch_end: Called with the epoch, its metrics and the previous history; may return
+            a mapping of more metrics to record.
+
+    Returns:
+        The history and final metrics.
+
+    Raises:
+        ConfigurationError: On a checkpoint from another seed, with other settings
+            (``config.run_config``) or other object names, or clashing metric names.
+
+    Example:
+        >>> model = nn.Linear(1, 1); opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> def step(batch):
+        ...     opt.zero_grad(); loss = (model(batch) - 2.0).pow(2).mean(); loss.backward()
+        ...     opt.step(); return {"loss": loss.item()}
+        >>> result = run_epochs(config=TrainConfig(epochs=2, progress=False),
+        ...                     loader=[torch.ones(4, 1)], step=step, stateful={"model": model})
+        >>> result.epochs_completed
+        2
+    """
+    checkpointer = None
+    if config.checkpoint_path is not None:
+        checkpointer = Checkpointer(path=config.checkpoint_path, objects=stateful)
+    history: list[dict[str, float]] = []
+    resumed_from = None
+    if config.resume and checkpointer is not None and checkpointer.exists():
+        path = checkpointer.path
+        checkpoint = checkpointer.load(check=lambda stored: _check_resume(stored, config, path))
+        history = [dict(record) for record in checkpoint.history]
+        resumed_from = checkpoint.epoch
+    else:
+        for name, obj in stateful.items():
+            if not isinstance(obj, Stateful):
+                raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
+        seed_everything(config.seed)
+    start = (resumed_from or 0) + 1
+    modules = [obj for obj in stateful.values() if isinstance(obj, nn.Module)]
+    epochs = tqdm(
+        range(start, config.epochs + 1),
+        total=config.epochs,
+        initial=start - 1,
+        desc=config.desc,
+        disable=not config.progress,
+    )
+    with epochs:
+        for epoch in epochs:
+            for module in modules:
+                module.train()
+            _reseed_loader(loader, config.seed, epoch)
+            metrics = _run_one_epoch(
+                loader,
+                step,
+                desc=f"epoch {epoch}/{config.epochs}",
+                progress=config.progress,
+            )
+            if evaluate is not None:
+                _merge(metrics, evaluate(epoch))
+            if on_epoch_end is not None:
+                _merge(metrics, on_epoch_end(epoch, dict(metrics), tuple(history)))
+            history.append({"epoch": epoch, **metrics})
+            if checkpointer is not None:
+                checkpointer.save(
+                    epoch=epoch, history=history, seed=config.seed, config=config.run_config
+                )
+            if config.metrics_path is not None:
+                write_metrics(config.metrics_path, history=history, seed=config.seed)
+            epochs.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+    final = {k: v for k, v in history[-1].items() if k != "epoch"} if history else {}
+    return LoopResult(
+        history=tuple(history),
+        final=final,
+        epochs_completed=int(history[-1]["epoch"]) if history else 0,
+        resumed_from=resumed_from,
+        checkpoint_path=config.checkpoint_path,
+        metrics_path=config.metrics_path,
+    )
+
+
+def _check_resume(checkpoint: Checkpoint, config: TrainConfig, path: Path) -> None:
+    """Refuse a checkpoint made with another seed or other result-determining settings."""
+    differences = []
+    if checkpoint.seed is not None and checkpoint.seed != config.seed:
+        differences.append(f"seed: checkpoint {checkpoint.seed!r}, now {config.seed!r}")
+    if config.run_config is not None:
+        if checkpoint.config is None:
+            raise ConfigurationError(
+                f"checkpoint {str(path)!r} records no run settings (it was written by an older "
+                "hybridqml or without run_config), so resuming cannot check that they match: "
+                "start a new run in another output folder (CLI: --out)"
+            )
+        seed_listed = bool(differences)
+        for item in config_differences(checkpoint.config, config.run_config):
+            if not (seed_listed and item.startswith("seed:")):
+                differences.append(item)
+    if differences:
+        raise ConfigurationError(
+            f"cannot resume from checkpoint {str(path)!r}: it was made with other settings that "
+            f"change the results ({'; '.join(differences)}). Resume with the checkpoint's "
+            "values, or start a new run with the new ones in another output folder (CLI: --out)"
+        )
+
+
+_ABSENT = object()
+
+
+def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Every setting that differs between two (nested) settings mappings, one line each.
+
+    Nested mappings are compared key by key and named with dots (``entropy.source``); a key
+    present on one side only counts as a difference.
+
+    Args:
+        stored: Settings recorded in a checkpoint.
+        current: Settings of the run that wants to resume.
+
+    Returns:
+        ``"name: checkpoint <old>, now <new>"`` per difference, sorted by name.
+
+    Example:
+        >>> config_differences({"lr": 0.1, "entropy": {"source": "prng"}},
+        ...                    {"lr": 0.1, "entropy": {"source": "aer"}})
+        ["entropy.source: checkpoint 'prng', now 'aer'"]
+    """
+
+    def show(value: Any) -> str:
+        return "(not recorded)" if value is _ABSENT else repr(value)
+
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, name: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(a.get(key, _ABSENT), b.get(key, _ABSENT), f"{name}.{key}" if name else key)
+        elif _normalise(a) != _normalise(b):
+            out.append(f"{name}: checkpoint {show(a)}, now {show(b)}")
+
+    walk(stored, current, "")
+    return out
+
+
+def _normalise(value: Any) -> Any:
+    """Compare tuples like lists (a checkpoint may hold either)."""
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _merge(metrics: dict[str, float], more: Mapping[str, Any] | None) -> None:
+    if not more:
+        return
+    clash = (set(metrics) | {"epoch"}) & set(more)
+    if clash:
+        raise ConfigurationError(f"metric names {sorted(clash)} are reported twice")
+    metrics.update({name: _as_float(name, value) for name, value in more.items()})
