@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_DEVICE_SHOTS",
     "DEFAULT_OPTIMIZATION_LEVEL",
     "DEFAULT_TRANSPILER_SEED",
+    "BackendRequest",
     "Executor",
     "NativeExecutor",
     "positive_shots",
@@ -171,3 +173,22 @@ def valid_seed(seed: Any) -> int | None:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigurationError(f"seed must be a non-negative integer or None, got {seed!r}")
     return int(seed)
+
+
+@dataclass(frozen=True)
+class BackendRequest:
+    """Everything a backend factory needs besides the spec (validated by ``make_executor``).
+
+    Attributes:
+        shiftable: The circuit in shiftable form.
+        shots: Shots per binding, ``None`` for exact.
+        seed: Seed of shot sampling and transpilation.
+        options: ``backend_options`` (e.g. Aer simulator options).
+        optimization_level: Transpiler preset level.
+    """
+
+    shiftable: ShiftableCircuit
+    shots: int | None = None
+    seed: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL

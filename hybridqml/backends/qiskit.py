@@ -36,8 +36,10 @@ from qiskit.transpiler import generate_preset_pass_manager
 from hybridqml.backends.aer.estimator import AerExactEstimator
 from hybridqml.backends.aer.sampler import AerBornSampler
 from hybridqml.backends.base import (
+    DEFAULT_DEVICE_SHOTS,
     DEFAULT_OPTIMIZATION_LEVEL,
     DEFAULT_TRANSPILER_SEED,
+    BackendRequest,
     Executor,
 )
 from hybridqml.backends.devices import backend_name, open_runtime_context, runtime_sampler
@@ -52,7 +54,7 @@ from hybridqml.backends.measurement import (
 from hybridqml.circuits.shiftable import ANGLE_VECTOR_NAME, ShiftableCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError
 
-__all__ = ["EstimatorExecutor", "SamplerExecutor"]
+__all__ = ["EstimatorExecutor", "SamplerExecutor", "estimator_executor", "sampler_executor"]
 
 
 def _transpile(
@@ -253,3 +255,33 @@ def _set_sampler_seed(sampler: BaseSamplerV2, seed: int) -> None:
         options.seed_simulator = seed
     elif hasattr(getattr(options, "simulator", None), "seed_simulator"):  # qiskit-ibm-runtime
         options.simulator.seed_simulator = seed
+
+
+def estimator_executor(
+    request: BackendRequest, estimator: BaseEstimatorV2, name: str, target: Any = None
+) -> EstimatorExecutor:
+    """An :class:`EstimatorExecutor` with a backend request's settings."""
+    return EstimatorExecutor(
+        request.shiftable,
+        estimator,
+        name=name,
+        target=target,
+        seed=request.seed,
+        optimization_level=request.optimization_level,
+    )
+
+
+def sampler_executor(
+    request: BackendRequest, sampler: BaseSamplerV2, target: Any, name: str, device: Any = None
+) -> SamplerExecutor:
+    """A :class:`SamplerExecutor` with a backend request's settings (device shots by default)."""
+    return SamplerExecutor(
+        request.shiftable,
+        sampler,
+        shots=request.shots or DEFAULT_DEVICE_SHOTS,
+        name=name,
+        target=target,
+        seed=request.seed,
+        optimization_level=request.optimization_level,
+        device=device,
+    )

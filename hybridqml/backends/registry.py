@@ -21,23 +21,29 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from qiskit.primitives import BackendSamplerV2, BaseEstimatorV2, BaseSamplerV2
 from qiskit.providers import BackendV2
 
 from hybridqml.backends import devices
+from hybridqml.backends.aer_executors import (
+    build_aer,
+    build_aer_simulator,
+    build_fake,
+    is_aer_simulator,
+)
 from hybridqml.backends.base import (
-    DEFAULT_DEVICE_SHOTS,
     DEFAULT_OPTIMIZATION_LEVEL,
+    BackendRequest,
     Executor,
     NativeExecutor,
     positive_shots,
     valid_seed,
 )
+from hybridqml.backends.qiskit import estimator_executor, sampler_executor
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError
@@ -45,7 +51,6 @@ from hybridqml.exceptions import BackendError, ConfigurationError
 __all__ = [
     "DEFAULT_GRADIENT",
     "BackendEntry",
-    "BackendRequest",
     "all_native_gradients",
     "backend_entry",
     "default_gradient",
@@ -59,53 +64,6 @@ __all__ = [
 
 DEFAULT_GRADIENT = "parameter-shift"
 """Gradient of backends that offer no torch-native one."""
-
-
-@dataclass(frozen=True)
-class BackendRequest:
-    """Everything a backend factory needs besides the spec (validated by :func:`make_executor`).
-
-    Attributes:
-        shiftable: The circuit in shiftable form.
-        shots: Shots per binding, ``None`` for exact.
-        seed: Seed of shot sampling and transpilation.
-        options: ``backend_options`` (e.g. Aer simulator options).
-        optimization_level: Transpiler preset level.
-    """
-
-    shiftable: ShiftableCircuit
-    shots: int | None = None
-    seed: int | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL
-
-    def sampler(self, sampler: Any, target: Any, name: str, device: Any = None) -> Executor:
-        """A :class:`~hybridqml.backends.qiskit.SamplerExecutor` with this request's settings."""
-        from hybridqml.backends.qiskit import SamplerExecutor
-
-        return SamplerExecutor(
-            self.shiftable,
-            sampler,
-            shots=self.shots or DEFAULT_DEVICE_SHOTS,
-            name=name,
-            target=target,
-            seed=self.seed,
-            optimization_level=self.optimization_level,
-            device=device,
-        )
-
-    def estimator(self, estimator: Any, name: str, target: Any = None) -> Executor:
-        """An :class:`~hybridqml.backends.qiskit.EstimatorExecutor` with this request's settings."""
-        from hybridqml.backends.qiskit import EstimatorExecutor
-
-        return EstimatorExecutor(
-            self.shiftable,
-            estimator,
-            name=name,
-            target=target,
-            seed=self.seed,
-            optimization_level=self.optimization_level,
-        )
 
 
 NativeFactory = Callable[[ParameterizedCircuit, str, int | None, Mapping[str, Any]], NativeExecutor]
@@ -285,71 +243,20 @@ def native_executor(
 # the built-in backends
 
 
-def _aer(sim: Any, name: str, request: BackendRequest, device: BackendV2 | None = None):
-    """Exact, Born-sampled or Aer-sampled execution on an ``AerSimulator``.
-
-    Exact (``shots=None``) and Born sampling need a noiseless simulator that is not standing in
-    for a device; a device or a noise model always samples through Aer's own sampler.
-    """
-    from qiskit_aer.primitives import SamplerV2 as AerSampler
-
-    from hybridqml.backends.aer import AerBornSampler, AerExactEstimator
-    from hybridqml.backends.aer.sampler import MAX_MEASURED_QUBITS
-
-    exact_ok = device is None and sim.options.noise_model is None
-    if request.shots is None and exact_ok:
-        return request.estimator(AerExactEstimator(sim), name, target=sim)
-    if exact_ok and request.shiftable.circuit.num_qubits <= MAX_MEASURED_QUBITS:
-        return request.sampler(AerBornSampler(sim), sim, name, device)
-    return request.sampler(AerSampler.from_backend(sim), sim, name, device)
-
-
-def _build_aer(backend: str, request: BackendRequest) -> Executor:
-    from qiskit_aer import AerSimulator
-
-    from hybridqml.backends.aer import AER_EXACT_OPTIONS, aer_simulator
-
-    sim = aer_simulator(AerSimulator, {**AER_EXACT_OPTIONS, **request.options})
-    return _aer(sim, backend, request)  # noisy if backend_options hold a noise model
-
-
-def _build_fake(backend: Any, request: BackendRequest) -> Executor:
-    from qiskit_aer import AerSimulator
-
-    from hybridqml.backends.aer import aer_simulator
-
-    if isinstance(backend, str):
-        device, name = devices.fake_device(backend), backend
-    else:
-        device, name = backend, devices.backend_name(backend)
-    sim = aer_simulator(AerSimulator.from_backend, request.options, device)
-    return _aer(sim, name, request, device=device)
-
-
-def _build_aer_simulator(backend: Any, request: BackendRequest) -> Executor:
-    from hybridqml.backends.aer import aer_simulator
-
-    sim = backend
-    if request.options:
-        sim = copy.copy(backend)
-        aer_simulator(sim.set_options, request.options)
-    return _aer(sim, devices.backend_name(sim), request)
-
-
 def _build_ibm_name(backend: str, request: BackendRequest) -> Executor:
     device = devices.ibm_backend(backend[len(devices.IBM_PREFIX) :])
-    return request.sampler(devices.runtime_sampler(device), device, backend)
+    return sampler_executor(request, devices.runtime_sampler(device), device, backend)
 
 
 def _build_ibm_backend(backend: Any, request: BackendRequest) -> Executor:
     name = devices.backend_name(backend)
-    return request.sampler(devices.runtime_sampler(backend), backend, name)
+    return sampler_executor(request, devices.runtime_sampler(backend), backend, name)
 
 
 def _build_runtime_mode(backend: Any, request: BackendRequest) -> Executor:
     device = devices.runtime_backend(backend)
     name = f"{devices.backend_name(device)} (runtime)"
-    return request.sampler(devices.runtime_sampler(backend), device, name)
+    return sampler_executor(request, devices.runtime_sampler(backend), device, name)
 
 
 def _primitive_name(primitive: Any) -> tuple[BackendV2 | None, str]:
@@ -364,17 +271,17 @@ def _build_estimator(backend: Any, request: BackendRequest) -> Executor:
             "shots applies to sampler-based backends; set the precision on your estimator"
         )
     target, name = _primitive_name(backend)
-    return request.estimator(backend, name, target=target)
+    return estimator_executor(request, backend, name, target=target)
 
 
 def _build_sampler(backend: Any, request: BackendRequest) -> Executor:
     target, name = _primitive_name(backend)
-    return request.sampler(backend, target, name)
+    return sampler_executor(request, backend, target, name)
 
 
 def _build_backend_v2(backend: Any, request: BackendRequest) -> Executor:
     name = devices.backend_name(backend)
-    return request.sampler(BackendSamplerV2(backend=backend), backend, name)
+    return sampler_executor(request, BackendSamplerV2(backend=backend), backend, name)
 
 
 def _build_torch(backend: str, request: BackendRequest) -> Executor:
@@ -390,12 +297,6 @@ def _build_torch_native(
     from hybridqml.backends.torchsim.executor import TorchNativeExecutor, check_torch_options
 
     return TorchNativeExecutor(spec, gradient=gradient, **check_torch_options(shots, options))
-
-
-def _is_aer_simulator(obj: Any) -> bool:
-    from qiskit_aer import AerSimulator
-
-    return isinstance(obj, AerSimulator)
 
 
 def _named(name: str) -> Callable[[Any], bool]:
@@ -421,14 +322,14 @@ for _entry in (
         name="aer",
         by_name=True,
         matches=_named("aer"),
-        build=_build_aer,
+        build=build_aer,
         help="Qiskit Aer: exact statevector, or finite-shot sampling with shots=N",
     ),
     BackendEntry(
         name="fake_<device>",
         by_name=True,
         matches=_prefixed(devices.FAKE_PREFIX),
-        build=_build_fake,
+        build=build_fake,
         help="a qiskit-ibm-runtime fake device (e.g. 'fake_manila'): its noise, simulated by Aer",
     ),
     BackendEntry(
@@ -462,8 +363,8 @@ for _entry in (
     BackendEntry(
         name="an AerSimulator",
         by_name=False,
-        matches=_is_aer_simulator,
-        build=_build_aer_simulator,
+        matches=is_aer_simulator,
+        build=build_aer_simulator,
         help="your own AerSimulator (exact, sampled, or noisy with a noise model)",
     ),
     BackendEntry(
@@ -477,7 +378,7 @@ for _entry in (
         name="a fake device",
         by_name=False,
         matches=devices.is_fake_device,
-        build=_build_fake,
+        build=build_fake,
         help="a qiskit-ibm-runtime fake backend object",
     ),
     BackendEntry(
