@@ -22,6 +22,7 @@ the uninterrupted run would not have).
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 from dataclasses import dataclass
@@ -189,10 +190,11 @@ class EntropyStream:
         except EntropyError as exc:
             fallback = self.settings.fallback
             if fallback is None or self.fallback_used:
-                raise type(exc)(
+                raise _with_message(
+                    exc,
                     f"{exc} [entropy source {self.active_source!r} failed; no fallback source "
                     f"was requested (CLI: --entropy-fallback {'|'.join(ENTROPY_FALLBACKS)}), so "
-                    "the run stops rather than silently using other random numbers]"
+                    "the run stops rather than silently using other random numbers]",
                 ) from exc
             warnings.warn(
                 f"entropy source {self.active_source!r} failed ({exc}); switching to the "
@@ -321,3 +323,10 @@ class EntropyStream:
         if self._source is not None:
             self._source.close()
         self._source = self._pool = self._reader = None
+
+
+def _with_message(exc: EntropyError, message: str) -> EntropyError:
+    """A copy of ``exc`` (same class, ``status``, ``attempts``, ``result``) saying ``message``."""
+    new = copy.copy(exc)
+    new.args = (message,)
+    return new
