@@ -5,6 +5,13 @@ Data flow::
     source (QRNG | Aer/IBM Hadamard | OS | PRNG) -> EntropyPool (health tests, conditioning,
     use-once buffer, prefetch) -> [ExpandedGenerator] -> uniform() / normal() -> torch tensors
 
+Layout: :mod:`~hybridqml.entropy.sources` (the contract and every source),
+:mod:`~hybridqml.entropy.registry` (the only map from a source name to a source, used by the
+``hybridqml entropy`` command and by :class:`EntropyStream`), :mod:`~hybridqml.entropy.stream`
+(per-epoch entropy for workflows), and pool, health, conditioning, expansion, sampling, stats,
+provenance. ``hybridqml.entropy.aer`` and ``hybridqml.entropy.qrng`` are kept as aliases of
+``sources.hadamard`` and ``sources.qrng``.
+
 Example:
     >>> from hybridqml.entropy import EntropyPool, OSSource, normal
     >>> with EntropyPool(OSSource()) as pool:
@@ -13,7 +20,6 @@ Example:
     torch.Size([4, 8])
 """
 
-from hybridqml.entropy.aer import AerHadamardSource
 from hybridqml.entropy.conditioning import Conditioner, Sha256Conditioner, VonNeumannConditioner
 from hybridqml.entropy.expansion import ExpandedGenerator
 from hybridqml.entropy.health import (
@@ -24,14 +30,16 @@ from hybridqml.entropy.health import (
 )
 from hybridqml.entropy.pool import EntropyPool
 from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.qrng import QRNGSource
+from hybridqml.entropy.registry import SourceOptions, make_source
 from hybridqml.entropy.sampling import normal, uniform
 from hybridqml.entropy.sources import (
     MAX_READ_BYTES,
     SOURCE_KINDS,
+    AerHadamardSource,
     EntropySource,
     OSSource,
     PRNGSource,
+    QRNGSource,
 )
 from hybridqml.entropy.stats import (
     RandomnessReport,
@@ -41,7 +49,15 @@ from hybridqml.entropy.stats import (
     randomness_report,
     runs_test,
 )
-from hybridqml.exceptions import EntropyError, HealthTestError, QRNGError
+from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.exceptions import (
+    EntropyError,
+    HealthTestError,
+    QRNGAuthError,
+    QRNGError,
+    QRNGProtocolError,
+    QRNGUnavailableError,
+)
 
 __all__ = [
     "MAX_READ_BYTES",
@@ -50,7 +66,9 @@ __all__ = [
     "Conditioner",
     "EntropyError",
     "EntropyPool",
+    "EntropySettings",
     "EntropySource",
+    "EntropyStream",
     "ExpandedGenerator",
     "HealthResult",
     "HealthTestError",
@@ -58,13 +76,18 @@ __all__ = [
     "OSSource",
     "PRNGSource",
     "Provenance",
+    "QRNGAuthError",
     "QRNGError",
+    "QRNGProtocolError",
     "QRNGSource",
+    "QRNGUnavailableError",
     "RandomnessReport",
     "Sha256Conditioner",
+    "SourceOptions",
     "VonNeumannConditioner",
     "adaptive_proportion_cutoff",
     "block_frequency_test",
+    "make_source",
     "mcv_min_entropy",
     "monobit_test",
     "normal",

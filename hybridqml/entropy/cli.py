@@ -20,19 +20,22 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hybridqml._validation import positive_int
-from hybridqml.backends.devices import fake_device
-from hybridqml.entropy.aer import AerHadamardSource
 from hybridqml.entropy.conditioning import CONDITIONING_CHOICES
 from hybridqml.entropy.pool import EntropyPool
-from hybridqml.entropy.qrng import PROVIDERS, TOKEN_ENV_VAR, QRNGSource
-from hybridqml.entropy.sources import EntropySource, OSSource, PRNGSource
+from hybridqml.entropy.registry import SOURCES, SourceOptions, source_help, source_names
+from hybridqml.entropy.registry import make_source as make_registered_source
+from hybridqml.entropy.sources import EntropySource
+from hybridqml.entropy.sources.qrng import PROVIDERS, TOKEN_ENV_VAR
 from hybridqml.entropy.stats import DEFAULT_BLOCK_BITS, PASS_THRESHOLD, randomness_report
 from hybridqml.exceptions import ConfigurationError, HealthTestError
 
 __all__ = ["SOURCE_CHOICES", "add_parser", "make_source", "run_sample", "run_test"]
 
-SOURCE_CHOICES: Final[tuple[str, ...]] = ("aer", "fake_<device>", "os", "prng", "qrng")
+SOURCE_CHOICES: Final[tuple[str, ...]] = source_names()
+"""Names ``--source`` accepts (``fake_<device>`` stands for any fake device), from the registry."""
 DEFAULT_TEST_BYTES: Final[int] = 1 << 18
+#: Command-line flag of each :class:`~hybridqml.entropy.registry.SourceOptions` field.
+_FLAGS: Final[dict[str, str]] = {"qrng_url": "--url", "seed": "--seed", "qubits": "--qubits"}
 
 
 def make_source(
@@ -43,11 +46,11 @@ def make_source(
     provider: str = "eaas",
     n_qubits: int | None = None,
 ) -> EntropySource:
-    """Build a source from a command-line name.
+    """Build a source from a command-line name (see :mod:`hybridqml.entropy.registry`).
 
     Args:
-        spec: ``"aer"``, ``"fake_<device>"``, ``"os"``, ``"prng"`` or ``"qrng"``.
-        seed: Seed for ``aer``, ``fake_*`` and ``prng``.
+        spec: One of :data:`SOURCE_CHOICES` (``"fake_manila"`` for a fake device).
+        seed: Seed for seeded sources (``aer``, ``fake_*``, ``prng``).
         url: QRNG endpoint (``qrng`` only); the token comes from ``$HYBRIDQML_QRNG_TOKEN``.
         provider: ``"eaas"`` or ``"anu"``.
         n_qubits: Qubits per shot for ``aer``/``fake_*``.
@@ -56,27 +59,15 @@ def make_source(
         >>> make_source("prng", seed=3).kind
         'pseudo'
     """
-    if spec == "os":
-        return OSSource()
-    if spec == "prng":
-        return PRNGSource(seed)
-    if spec == "aer":
-        return AerHadamardSource(n_qubits=n_qubits, seed=seed)
-    if spec.startswith("fake_"):
-        return AerHadamardSource(n_qubits=n_qubits, backend=fake_device(spec), seed=seed)
-    if spec == "qrng":
-        if not url:
-            raise ConfigurationError("--source qrng needs --url")
-        return QRNGSource(url, None, provider=provider)  # type: ignore[arg-type]
-    raise ConfigurationError(f"unknown source {spec!r}; choose one of {', '.join(SOURCE_CHOICES)}")
+    options = SourceOptions(seed=seed, qubits=n_qubits, qrng_url=url, qrng_provider=provider)
+    return make_registered_source(spec, options, flags=_FLAGS)
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--source", required=True, help="aer, fake_<device> (e.g. fake_manila), os, prng or qrng"
-    )
+    seeded = ", ".join(entry.name for entry in SOURCES if entry.seeded)
+    parser.add_argument("--source", required=True, help=source_help())
     parser.add_argument("--bytes", type=positive_int, required=True, dest="n_bytes")
-    parser.add_argument("--seed", type=int, default=None, help="seed for aer, fake_* and prng")
+    parser.add_argument("--seed", type=int, default=None, help=f"seed for {seeded}")
     parser.add_argument(
         "--url", default=None, help="QRNG endpoint (token from $" + TOKEN_ENV_VAR + ")"
     )

@@ -16,13 +16,10 @@ from typing import Any, Final
 
 import numpy as np
 
+from hybridqml._validation import check_positive_int
 from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources import (
-    MAX_READ_BYTES,
-    _WordStream,
-    check_byte_count,
-    check_positive_int,
-)
+from hybridqml.entropy.sources.base import MAX_READ_BYTES, check_byte_count
+from hybridqml.entropy.sources.local import _WordStream
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_RESEED_INTERVAL", "DEFAULT_SEED_BYTES", "MIN_SEED_BYTES", "ExpandedGenerator"]
@@ -43,7 +40,7 @@ class ExpandedGenerator:
         seed_bytes: Bytes drawn from ``pool`` per (re)seed, at least 32 (256 bits).
         reseed_interval: Delivered bytes after which the generator is reseeded.
         max_read_bytes: Largest single :meth:`read` (default
-            :data:`~hybridqml.entropy.sources.MAX_READ_BYTES`, 1 GiB); larger reads raise
+            :data:`~hybridqml.entropy.sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
             :class:`~hybridqml.exceptions.ConfigurationError` before any work.
 
     Example:

@@ -23,7 +23,7 @@ observed Von Neumann yield), at least ``chunk_bytes``. So little source data (QR
 unused in the buffer when the pool closes.
 
 Sources are checked, not trusted: ``kind`` must be one of
-:data:`~hybridqml.entropy.sources.SOURCE_KINDS` (a source without ``kind`` counts as
+:data:`~hybridqml.entropy.sources.base.SOURCE_KINDS` (a source without ``kind`` counts as
 ``"pseudo"``), every read must return exactly the bytes asked for, and an error that is not a
 :class:`~hybridqml.exceptions.HybridQMLError` (``OSError``, ``ValueError``, ...) is raised as an
 :class:`~hybridqml.exceptions.EntropyError` naming the source.
@@ -37,15 +37,15 @@ from typing import Any, Final
 
 import numpy as np
 
+from hybridqml._validation import check_positive_int
 from hybridqml.entropy.conditioning import Conditioner, make_conditioner
 from hybridqml.entropy.health import DEFAULT_ALPHA, STARTUP_SAMPLES, HealthResult, HealthTests
 from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources import (
+from hybridqml.entropy.sources.base import (
     MAX_READ_BYTES,
     SOURCE_KINDS,
     EntropySource,
     check_byte_count,
-    check_positive_int,
 )
 from hybridqml.exceptions import (
     ConfigurationError,
@@ -92,7 +92,7 @@ class EntropyPool:
             SHA-256 conditioning; default: the source's ``claimed_min_entropy``.
         alarm_memory_bytes: See the alarm policy in the module docstring (a positive int).
         max_read_bytes: Largest single :meth:`read` (default
-            :data:`~hybridqml.entropy.sources.MAX_READ_BYTES`, 1 GiB); larger reads raise
+            :data:`~hybridqml.entropy.sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
             :class:`~hybridqml.exceptions.ConfigurationError` before any I/O. The samplers
             (:func:`~hybridqml.entropy.sampling.uniform`, ``normal``) honour it too.
         close_timeout: Seconds :meth:`close` waits for a prefetch thread that is inside a source
@@ -100,7 +100,7 @@ class EntropyPool:
 
     Raises:
         ConfigurationError: A bad argument, or a source without ``read`` or with a ``kind``
-            outside :data:`~hybridqml.entropy.sources.SOURCE_KINDS`.
+            outside :data:`~hybridqml.entropy.sources.base.SOURCE_KINDS`.
 
     Example:
         >>> from hybridqml.entropy import EntropyPool, PRNGSource
@@ -229,9 +229,9 @@ class EntropyPool:
         """A snapshot of the accounting (mode ``"pure"``).
 
         ``requests``/``failures`` are the source's own counts (HTTP requests for a
-        :class:`~hybridqml.entropy.qrng.QRNGSource`, since this pool was created) when the source
-        exposes ``requests_made`` and ``failures``, else the pool's reads from the source, which
-        are always in ``source_reads``/``source_read_failures``.
+        :class:`~hybridqml.entropy.sources.qrng.QRNGSource`, since this pool was created) when
+        the source exposes ``requests_made`` and ``failures``, else the pool's reads from the
+        source, which are always in ``source_reads``/``source_read_failures``.
         """
         with self._cond:
             requests, failures = self._request_counts()
@@ -309,7 +309,7 @@ class EntropyPool:
     # ------------------------------------------------------------------ internals
     def _raise_if_unusable(self) -> None:
         if self._failure is not None:
-            raise HealthTestError(str(self._failure))
+            raise HealthTestError(str(self._failure), result=self._failure.result)
         if self._closed:
             raise EntropyError("the entropy pool is closed")
         if self._worker_error is not None:
@@ -319,11 +319,11 @@ class EntropyPool:
     def _latch(self, result: HealthResult, when: str) -> None:
         message = f"health test failed on {self.name} ({when}): {result.test}: {result.detail}"
         with self._cond:
-            self._failure = HealthTestError(message)
+            self._failure = HealthTestError(message, result=result)
             self._buf = bytearray()
             self._pos = 0
             self._cond.notify_all()
-        raise HealthTestError(message)
+        raise HealthTestError(message, result=result)
 
     def _source_counters(self) -> tuple[int, int] | None:
         """The source's own ``(requests_made, failures)`` if it exposes both as ints."""

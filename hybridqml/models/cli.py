@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from hybridqml._validation import positive_int, seed_arg
+from hybridqml.entropy.sources.qrng import PROVIDERS
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.models.common import (
     DATASET_CHOICES,
     ENTROPY_CHOICES,
+    ENTROPY_FALLBACKS,
     ENTROPY_MODES,
     EntropySettings,
     prepare_out_dir,
@@ -80,10 +82,10 @@ def _add_workflow(commands: Any, name: str, help_text: str) -> None:
         p.add_argument("--entropy", choices=ENTROPY_CHOICES, default="aer")
         p.add_argument("--entropy-mode", choices=ENTROPY_MODES, default="expanded")
         p.add_argument("--qrng-url", default=None, help="QRNG endpoint (--entropy qrng)")
-        p.add_argument("--qrng-provider", choices=("eaas", "anu"), default="eaas")
+        p.add_argument("--qrng-provider", choices=PROVIDERS, default="eaas")
         p.add_argument(
             "--entropy-fallback",
-            choices=("aer", "os", "prng"),
+            choices=ENTROPY_FALLBACKS,
             default=None,
             help="source to switch to if --entropy fails (default: none, stop with an error)",
         )

@@ -1,49 +1,44 @@
-"""Pieces shared by the workflows: entropy streams per epoch, output folders, run settings.
+"""Pieces shared by the workflows: output folders, run settings, classifier outputs.
 
 The image loading (:func:`load_image_split`, :data:`DATASET_CHOICES`, :data:`MNIST_HELP`)
 lives in :mod:`hybridqml.data.images` and is re-exported here.
 
-:class:`EntropyStream` is the workflows' link to :mod:`hybridqml.entropy`: it opens an
-:class:`~hybridqml.entropy.EntropyPool` on the configured source (``aer``, ``qrng``, ``os`` or
-``prng``) for every epoch, in ``pure`` mode (every delivered byte read from the source) or
-``expanded`` mode (a generator seeded and reseeded from the pool). Seedable sources (``aer``,
-``prng``) get the seed :func:`~hybridqml.training.epoch_seed` ``(seed, epoch)``, so the bytes of an
-epoch do not depend on what ran before and a resumed run reproduces an uninterrupted one; ``os``
-and ``qrng`` bytes are fresh by nature, so resuming with them continues the run but cannot repeat
-the noise bit for bit. The stream never silently changes source: a failing source raises (a
-:class:`~hybridqml.exceptions.QRNGError` for the QRNG) unless ``fallback`` names another source,
-in which case the switch is warned about and recorded in the provenance.
+:class:`~hybridqml.entropy.stream.EntropySettings` and
+:class:`~hybridqml.entropy.stream.EntropyStream` live in :mod:`hybridqml.entropy.stream` and are
+re-exported here (with :data:`ENTROPY_CHOICES` and :data:`ENTROPY_MODES`) for the workflows.
 
-Resuming never changes the source either. Every checkpoint records the run's settings
+Resuming never changes the settings of a run. Every checkpoint records them
 (:func:`resume_settings`: the whole config except :data:`RESUME_MUTABLE_FIELDS`, plus a
 fingerprint of the data), and :func:`~hybridqml.training.run_epochs` refuses to resume with other
-values, listing each difference; the stream's own state also records its source and mode and
-is refused by a stream with other settings. A run that had switched to its requested fallback
-continues on the fallback when resumed with the same settings (it does not retry the failed
-source, just as the uninterrupted run would not have).
+values, listing each difference; the entropy stream's own state also records its source and mode
+and is refused by a stream with other settings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import torch
 
-from hybridqml._validation import epoch_seed, redact_url
+from hybridqml._validation import redact_url
 from hybridqml.data import DATASET_CHOICES, MNIST_HELP, DatasetSplit, load_image_split
-from hybridqml.entropy import AerHadamardSource, EntropyPool, OSSource, PRNGSource, QRNGSource
-from hybridqml.exceptions import ConfigurationError, EntropyError
+from hybridqml.entropy.stream import (
+    ENTROPY_CHOICES,
+    ENTROPY_FALLBACKS,
+    ENTROPY_MODES,
+    EntropySettings,
+    EntropyStream,
+)
+from hybridqml.exceptions import ConfigurationError
 
 __all__ = [
     "DATASET_CHOICES",
     "ENTROPY_CHOICES",
+    "ENTROPY_FALLBACKS",
     "ENTROPY_MODES",
     "MNIST_HELP",
     "RESUME_MUTABLE_FIELDS",
@@ -57,10 +52,6 @@ __all__ = [
     "write_classifier_outputs",
 ]
 
-ENTROPY_CHOICES: Final[tuple[str, ...]] = ("aer", "qrng", "os", "prng")
-"""Entropy sources a workflow can draw noise or latent vectors from."""
-ENTROPY_MODES: Final[tuple[str, ...]] = ("pure", "expanded")
-"""``pure``: every byte from the source; ``expanded``: a generator seeded from the source."""
 RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
     {
         "epochs",  # the new total: resuming with more epochs extends the run
@@ -80,265 +71,6 @@ Every other field of a workflow config affects the results and must be repeated 
 backend_options as a whole, noise settings, the whole entropy setting except the retry count,
 GAN sizes and classifier epochs, ...); :func:`resume_settings` records them in every checkpoint.
 """
-
-
-@dataclass(frozen=True, kw_only=True)
-class EntropySettings:
-    """Which entropy source a workflow draws from, and how.
-
-    Attributes:
-        source: ``"aer"`` (Hadamard bits measured on Aer: simulated quantum, seeded), ``"qrng"``
-            (HTTP QRNG at ``qrng_url``; token from ``$HYBRIDQML_QRNG_TOKEN``), ``"os"`` or
-            ``"prng"`` (seeded PCG64DXSM).
-        mode: ``"pure"`` or ``"expanded"``.
-        qrng_url: Endpoint of the QRNG service (``source="qrng"`` only).
-        qrng_provider: ``"eaas"`` or ``"anu"``.
-        qrng_retries: Retries per QRNG request before giving up.
-        fallback: Source to switch to if ``source`` fails (``None``: never switch, raise).
-        health_tests: Run SP 800-90B health tests on the source bytes.
-
-    Example:
-        >>> EntropySettings(source="prng", mode="pure").source
-        'prng'
-    """
-
-    source: str = "aer"
-    mode: str = "expanded"
-    qrng_url: str | None = None
-    qrng_provider: str = "eaas"
-    qrng_retries: int = 2
-    fallback: str | None = None
-    health_tests: bool = True
-
-    def __post_init__(self) -> None:
-        if self.source not in ENTROPY_CHOICES:
-            raise ConfigurationError(
-                f"unknown entropy source {self.source!r}; choose one of {ENTROPY_CHOICES}"
-            )
-        if self.mode not in ENTROPY_MODES:
-            raise ConfigurationError(f"entropy mode must be one of {ENTROPY_MODES}: {self.mode!r}")
-        if self.fallback is not None:
-            if self.fallback not in ENTROPY_CHOICES or self.fallback == "qrng":
-                raise ConfigurationError(
-                    f"entropy fallback must be 'aer', 'os' or 'prng', got {self.fallback!r}"
-                )
-            if self.fallback == self.source:
-                raise ConfigurationError("the entropy fallback must differ from the source")
-        if self.source == "qrng" and not self.qrng_url:
-            raise ConfigurationError("entropy source 'qrng' needs qrng_url (CLI: --qrng-url)")
-        if not isinstance(self.qrng_retries, int) or self.qrng_retries < 0:
-            raise ConfigurationError(f"qrng_retries must be an int >= 0: {self.qrng_retries!r}")
-
-
-class EntropyStream:
-    """Per-epoch entropy for a workflow: ``read(n)`` bytes, checkpointable, honest provenance.
-
-    Once the requested fallback has replaced a failed source, the rest of the run (including a
-    resumed run: the switch is part of the checkpointed state) draws from the fallback.
-
-    Args:
-        settings: Source, mode and fallback.
-        seed: Run seed; seedable sources use :func:`~hybridqml.training.epoch_seed` of it.
-
-    Example:
-        >>> stream = EntropyStream(settings=EntropySettings(source="prng", mode="pure"), seed=1)
-        >>> stream.open_epoch(1); len(stream.read(8))
-        8
-        >>> stream.provenance()["kind"]
-        'pseudo'
-        >>> stream.close()
-    """
-
-    def __init__(self, *, settings: EntropySettings, seed: int) -> None:
-        self.settings = settings
-        self.seed = int(seed)
-        self.epoch: int | None = None
-        self.active_source = settings.source
-        self.fallback_used = False
-        self.fallback_reason: str | None = None
-        self._source: Any = None
-        self._pool: EntropyPool | None = None
-        self._reader: Any = None
-        self._totals = {"source_bytes": 0, "delivered_bytes": 0}
-        self._kind = ""
-        self._name = ""
-
-    @property
-    def name(self) -> str:
-        """Name of the current source (no credentials)."""
-        return self._name or self.settings.source
-
-    @property
-    def kind(self) -> str:
-        """Honest kind of the current source (``"simulated-quantum"``, ``"quantum"``, ...)."""
-        return self._kind
-
-    def open_epoch(self, epoch: int) -> None:
-        """Close the current pool and open a fresh one for ``epoch`` (seeded sources reseeded)."""
-        self._close_current()
-        self.epoch = int(epoch)
-        self._open(self.active_source)
-
-    def read(self, n: int) -> bytes:
-        """Return ``n`` fresh bytes (each delivered once).
-
-        Raises:
-            EntropyError: The source failed (``QRNGError`` for the QRNG) and no fallback was
-                requested.
-        """
-        if self._reader is None:
-            self.open_epoch(1 if self.epoch is None else self.epoch)
-        try:
-            return self._reader.read(n)
-        except EntropyError as exc:
-            fallback = self.settings.fallback
-            if fallback is None or self.fallback_used:
-                raise type(exc)(
-                    f"{exc} [entropy source {self.active_source!r} failed; no fallback source "
-                    "was requested (CLI: --entropy-fallback os|prng|aer), so the run stops "
-                    "rather than silently using other random numbers]"
-                ) from exc
-            warnings.warn(
-                f"entropy source {self.active_source!r} failed ({exc}); switching to the "
-                f"requested fallback {fallback!r} (recorded in the provenance)",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            self.fallback_used, self.fallback_reason = True, str(exc)
-            self._close_current()
-            self.active_source = fallback
-            self._open(fallback)
-            return self._reader.read(n)
-
-    def provenance(self) -> dict[str, Any]:
-        """Accounting over the whole run so far, for ``metrics.json``."""
-        totals = dict(self._totals)
-        if self._reader is not None:
-            prov = self._reader.provenance()
-            totals["source_bytes"] += prov.source_bytes
-            totals["delivered_bytes"] += prov.delivered_bytes
-        delivered = totals["delivered_bytes"]
-        ratio = totals["source_bytes"] / delivered if delivered else None
-        return {
-            "source": self.settings.source,
-            "active_source": self.active_source,
-            "name": self.name,
-            "kind": self.kind,
-            "mode": self.settings.mode,
-            "seeded": self.active_source in ("aer", "prng"),
-            "health_tests": self.settings.health_tests,
-            "source_bytes": totals["source_bytes"],
-            "delivered_bytes": totals["delivered_bytes"],
-            "source_to_delivered": ratio,
-            "fallback": self.settings.fallback,
-            "fallback_used": self.fallback_used,
-            "fallback_reason": self.fallback_reason,
-        }
-
-    def state_dict(self) -> dict[str, Any]:
-        """Epoch, sources, fallback and byte totals (the bytes themselves are never stored)."""
-        prov = self.provenance()
-        return {
-            "epoch": -1 if self.epoch is None else self.epoch,
-            "source": self.settings.source,
-            "mode": self.settings.mode,
-            "active_source": self.active_source,
-            "fallback_used": self.fallback_used,
-            "fallback_reason": self.fallback_reason,
-            "source_bytes": prov["source_bytes"],
-            "delivered_bytes": prov["delivered_bytes"],
-        }
-
-    def load_state_dict(self, state: dict[str, Any], /) -> None:
-        """Restore the accounting and reopen the source at the stored epoch.
-
-        The state must come from a stream with the same source and mode. If that stream had
-        switched to its fallback, this one continues on the fallback, which must therefore be
-        this stream's fallback too.
-
-        Raises:
-            ConfigurationError: The state was recorded with another source, mode or fallback.
-        """
-        settings = self.settings
-        for key, flag in (("source", "--entropy"), ("mode", "--entropy-mode")):
-            recorded = state.get(key, getattr(settings, key))
-            if recorded != getattr(settings, key):
-                raise ConfigurationError(
-                    f"the checkpointed entropy stream used {key} {recorded!r}, this run asks "
-                    f"for {getattr(settings, key)!r}: resume with {key}={recorded!r} "
-                    f"(CLI: {flag} {recorded}) or start a new run in another output folder"
-                )
-        active = str(state["active_source"])
-        fallback_used = bool(state["fallback_used"])
-        if active != settings.source and not fallback_used:
-            raise ConfigurationError(
-                f"the checkpointed entropy stream drew from {active!r}, this run asks for "
-                f"{settings.source!r}: resume with source={active!r} (CLI: --entropy {active}) "
-                "or start a new run in another output folder"
-            )
-        if active != settings.source and active != settings.fallback:
-            raise ConfigurationError(
-                f"the checkpointed run had switched from entropy source {settings.source!r} to "
-                f"its requested fallback {active!r} and continues on it when resumed, but this "
-                f"run's fallback is {settings.fallback!r}: resume with fallback={active!r} "
-                f"(CLI: --entropy-fallback {active}) or start a new run in another output folder"
-            )
-        self._close_current()
-        self._totals = {
-            "source_bytes": int(state["source_bytes"]),
-            "delivered_bytes": int(state["delivered_bytes"]),
-        }
-        self.active_source = active
-        self.fallback_used = fallback_used
-        reason = state.get("fallback_reason")
-        self.fallback_reason = None if reason is None else str(reason)
-        self.epoch = None if int(state["epoch"]) < 0 else int(state["epoch"])
-        if self.epoch is not None:
-            self._open(self.active_source)
-
-    def close(self) -> None:
-        """Close the current pool and source."""
-        self._close_current()
-
-    # ------------------------------------------------------------------ internals
-    def _open(self, name: str) -> None:
-        epoch = 0 if self.epoch is None else self.epoch
-        seed = epoch_seed(self.seed, epoch)
-        if name == "aer":
-            source: Any = AerHadamardSource(seed=seed)
-        elif name == "prng":
-            source = PRNGSource(seed)
-        elif name == "os":
-            source = OSSource()
-        else:
-            source = QRNGSource(
-                self.settings.qrng_url,  # type: ignore[arg-type]
-                None,
-                provider=self.settings.qrng_provider,  # type: ignore[arg-type]
-                max_retries=self.settings.qrng_retries,
-                backoff_factor=0.2,
-                timeout=(3.0, 30.0),
-            )
-        self._source = source
-        self._pool = EntropyPool(source, health_tests=self.settings.health_tests)
-        self._reader = self._pool.generator() if self.settings.mode == "expanded" else self._pool
-        raw_name = str(getattr(self._reader, "name", type(source).__name__))
-        name = re.sub(r",? seed=\d+", "", raw_name)  # the per-epoch seed is an internal detail
-        if name != raw_name:
-            name += f" [seeded per epoch from run seed {self.seed}]"
-        self._name = name
-        self._kind = str(getattr(source, "kind", ""))
-
-    def _close_current(self) -> None:
-        if self._reader is not None:
-            prov = self._reader.provenance()
-            self._totals["source_bytes"] += prov.source_bytes
-            self._totals["delivered_bytes"] += prov.delivered_bytes
-        if self._pool is not None:
-            self._pool.close()
-        if self._source is not None:
-            self._source.close()
-        self._source = self._pool = self._reader = None
 
 
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:

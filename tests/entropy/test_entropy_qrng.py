@@ -10,8 +10,9 @@ import traceback
 import pytest
 from entropy_testing import FAST_RETRY, TOKEN
 
-from hybridqml.entropy import EntropyPool, QRNGSource, qrng
-from hybridqml.entropy.qrng import TOKEN_ENV_VAR
+from hybridqml.entropy import EntropyPool, QRNGSource
+from hybridqml.entropy.sources.qrng import TOKEN_ENV_VAR
+from hybridqml.entropy.sources.qrng import client as qrng
 from hybridqml.exceptions import ConfigurationError, QRNGError
 
 

@@ -1,4 +1,4 @@
-"""The entropy-source contract and the two local sources (OS CSPRNG, seeded PRNG).
+"""The entropy-source contract: :class:`EntropySource`, source kinds and read-size limits.
 
 Every source returns exactly the number of bytes asked for or raises an
 :class:`~hybridqml.exceptions.EntropyError`; it never pads, repeats or caches bytes. ``kind`` says
@@ -11,7 +11,7 @@ honestly where the bytes come from:
 * ``"pseudo"``: a seeded, reproducible pseudo-random generator.
 
 A source that talks to a service may also expose integer attributes ``requests_made`` and
-``failures`` (as :class:`~hybridqml.entropy.qrng.QRNGSource` does, counting HTTP requests);
+``failures`` (as :class:`~hybridqml.entropy.sources.qrng.QRNGSource` does, counting HTTP requests);
 an :class:`~hybridqml.entropy.pool.EntropyPool` then reports those in its provenance.
 
 Single reads are capped at :data:`MAX_READ_BYTES` (1 GiB) by default: a request such as
@@ -22,13 +22,10 @@ buffering gigabytes until ``MemoryError``.
 from __future__ import annotations
 
 import abc
-import os
-import threading
 from typing import Final, Literal
 
 import numpy as np
 
-from hybridqml._validation import check_positive_int
 from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = [
@@ -36,11 +33,8 @@ __all__ = [
     "MAX_READ_BYTES",
     "SOURCE_KINDS",
     "EntropySource",
-    "OSSource",
-    "PRNGSource",
     "SourceKind",
     "check_byte_count",
-    "check_positive_int",
 ]
 
 SourceKind = Literal["quantum", "simulated-quantum", "os", "pseudo"]
@@ -130,77 +124,3 @@ class EntropySource(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, kind={self.kind!r})"
-
-
-class _WordStream:
-    """Bytes from a numpy bit generator, independent of how the stream is split into reads.
-
-    ``Generator.bytes(n)`` discards the unused part of its last 32-bit word, so ``bytes(3) +
-    bytes(5)`` differs from ``bytes(8)``. This keeps the leftover of each 64-bit word instead.
-    """
-
-    def __init__(self, bit_generator: np.random.BitGenerator) -> None:
-        self._bit_generator = bit_generator
-        self._leftover = b""
-
-    def read(self, n: int) -> bytes:
-        if n <= len(self._leftover):
-            out, self._leftover = self._leftover[:n], self._leftover[n:]
-            return out
-        need = n - len(self._leftover)
-        words = self._bit_generator.random_raw(-(-need // 8))
-        raw = np.asarray(words, dtype="<u8").tobytes()
-        out = self._leftover + raw[:need]
-        self._leftover = raw[need:]
-        return out
-
-
-class OSSource(EntropySource):
-    """Bytes from the operating system CSPRNG (:func:`os.urandom`).
-
-    Example:
-        >>> from hybridqml.entropy import OSSource
-        >>> OSSource().kind
-        'os'
-    """
-
-    name = "os.urandom"
-    kind: SourceKind = "os"
-
-    def __init__(self) -> None:
-        pass
-
-    def _read(self, n: int) -> bytes:
-        return os.urandom(n)
-
-
-class PRNGSource(EntropySource):
-    """A reproducible pseudo-random baseline (numpy ``PCG64DXSM`` seeded with ``seed``).
-
-    The byte stream depends only on ``seed``, not on how it is split into reads.
-
-    Args:
-        seed: Any seed accepted by :class:`numpy.random.SeedSequence`; ``None`` draws one from the
-            OS (not reproducible).
-
-    Example:
-        >>> from hybridqml.entropy import PRNGSource
-        >>> PRNGSource(seed=7).read(4) == PRNGSource(seed=7).read(4)
-        True
-    """
-
-    kind: SourceKind = "pseudo"
-
-    def __init__(self, seed: int | None = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ConfigurationError(f"seed must be an int or None, got {type(seed).__name__}")
-        if seed is not None and seed < 0:
-            raise ConfigurationError(f"seed must be >= 0, got {seed}")
-        self.seed = None if seed is None else int(seed)
-        self.name = f"prng(PCG64DXSM, seed={self.seed})"
-        self._stream = _WordStream(np.random.PCG64DXSM(self.seed))
-        self._lock = threading.Lock()
-
-    def _read(self, n: int) -> bytes:
-        with self._lock:
-            return self._stream.read(n)

@@ -1,0 +1,433 @@
+"""HTTP client for quantum random number services (QRNG): :class:`QRNGSource`.
+
+Reply formats live in :mod:`~hybridqml.entropy.sources.qrng.providers`, the retry policy and the
+classification of failures in :mod:`~hybridqml.entropy.sources.qrng.retry`.
+
+Transport: a :class:`requests.Session` whose adapter makes exactly one HTTP attempt per call; the
+retry loop is the client's own, driven by the policy object :attr:`QRNGSource.retry`, so every
+failure of one logical request shares one budget of ``max_retries`` retries and one backoff
+schedule. Error messages state the real number of HTTP attempts made, and every error carries it
+(``attempts``) with the last HTTP status (``status``). :attr:`QRNGSource.requests_made` and
+:attr:`QRNGSource.failures` count HTTP requests (every attempt) and failed ones; an
+:class:`~hybridqml.entropy.pool.EntropyPool` reports them in its provenance.
+
+Secrets: the token is kept in headers only, never in the URL, ``repr``, ``str``, logs or exception
+messages. It must be printable ASCII without whitespace (a trailing newline from a file or an
+environment variable is rejected at construction, without echoing the value). Every
+:class:`~hybridqml.exceptions.QRNGError` leaves the client without a ``__cause__`` or
+``__context__``: third-party exceptions (whose text can hold header values or URLs with query
+strings) are reduced to their type names. TLS certificates are always verified, and plain
+``http://`` is accepted only for loopback hosts unless ``allow_insecure_http=True``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import os
+import re
+import threading
+import time
+import urllib.parse
+import warnings
+from typing import Final, Literal
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
+from urllib3.util import Retry
+
+from hybridqml._validation import check_positive_int, redact_url
+from hybridqml.entropy.sources.base import EntropySource, SourceKind
+from hybridqml.entropy.sources.qrng.providers import (
+    ANU_MAX_REQUEST_BYTES,
+    ANU_TYPES,
+    PROVIDERS,
+    Provider,
+    decode_reply,
+    request_headers,
+    request_params,
+)
+from hybridqml.entropy.sources.qrng.retry import (
+    AUTH_STATUSES,
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_BACKOFF_JITTER,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_AFTER_MAX,
+    Transient,
+    classify_transport_error,
+    make_retry_policy,
+    status_failure,
+)
+from hybridqml.exceptions import (
+    ConfigurationError,
+    QRNGAuthError,
+    QRNGError,
+    QRNGProtocolError,
+    QRNGUnavailableError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "DEFAULT_MAX_SHORT_REPLIES",
+    "DEFAULT_TIMEOUT",
+    "LOOPBACK_HOSTS",
+    "TOKEN_ENV_VAR",
+    "QRNGSource",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable read when no token is passed.
+TOKEN_ENV_VAR: Final[str] = "HYBRIDQML_QRNG_TOKEN"
+DEFAULT_MAX_REQUEST_BYTES: Final[int] = 512
+#: (connect, read) timeouts in seconds.
+DEFAULT_TIMEOUT: Final[tuple[float, float]] = (5.0, 30.0)
+#: Consecutive short or empty replies tolerated while topping up one read.
+DEFAULT_MAX_SHORT_REPLIES: Final[int] = 3
+#: Hosts to which plain ``http://`` is allowed without ``allow_insecure_http`` (any loopback
+#: address, e.g. a local stand-in or proxy, also counts).
+LOOPBACK_HOSTS: Final[frozenset[str]] = frozenset({"127.0.0.1", "::1", "localhost"})
+#: Tokens must be printable ASCII without whitespace (they go into an HTTP header).
+_TOKEN_PATTERN: Final[re.Pattern[str]] = re.compile(r"[\x21-\x7e]+")
+
+
+class _Secret:
+    """Holds a credential; its ``repr``/``str`` never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower().rstrip(".") in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_token(token: object) -> str:
+    """Validate a token without ever putting its value into a message."""
+    if not isinstance(token, str):
+        raise ConfigurationError(f"the QRNG token must be a str, got {type(token).__name__}")
+    if not _TOKEN_PATTERN.fullmatch(token):
+        raise ConfigurationError(
+            "the QRNG token contains whitespace, control or non-ASCII characters (often a "
+            "trailing newline from a file or environment variable); strip it and try again "
+            "(the token is not shown)"
+        )
+    return token
+
+
+def _check_timeout(timeout: object) -> float | tuple[float, float]:
+    values = timeout if isinstance(timeout, tuple) else (timeout,)
+    if len(values) not in (1, 2) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in values
+    ):
+        raise ConfigurationError(
+            "timeout must be a positive number of seconds or a (connect, read) pair of them"
+        )
+    return timeout  # type: ignore[return-value]
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+class QRNGSource(EntropySource):
+    """Random bytes from an HTTP quantum random number service.
+
+    Args:
+        url: Endpoint URL (``https://.../entropy`` for eaas, the ANU API URL for anu). Plain
+            ``http://`` is accepted only for loopback hosts (``127.0.0.1``, ``::1``,
+            ``localhost``) unless ``allow_insecure_http`` is set.
+        token: API token (printable ASCII, no whitespace). ``None`` reads it from the
+            environment variable ``token_env``.
+        provider: ``"eaas"`` or ``"anu"``.
+        max_request_bytes: Largest number of bytes asked in one request (reads are split).
+        timeout: ``(connect, read)`` timeouts in seconds, or one number for both.
+        max_retries: Retries per request (so at most ``max_retries + 1`` HTTP attempts) on
+            connection errors, timeouts, replies dropped mid-body, 429 and 5xx.
+        backoff_factor: Exponential backoff base in seconds: ``factor * 2**(k-1)`` before the
+            k-th retry.
+        backoff_max: Largest backoff in seconds (jitter included).
+        backoff_jitter: Uniform random seconds added to each backoff and ``Retry-After`` wait.
+        retry_after_max: Cap on a server's ``Retry-After`` in seconds.
+        max_short_replies: Consecutive short or empty replies tolerated before raising.
+        anu_type: ``"uint8"`` or ``"hex16"`` reply encoding (anu only).
+        token_env: Environment variable holding the token when ``token`` is ``None``.
+        session: An existing :class:`requests.Session` to configure and use (for custom transport).
+        allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear
+            text (warned about with a :class:`UserWarning`).
+
+    Attributes:
+        requests_made: HTTP requests attempted so far (every attempt, retries included).
+        failures: HTTP requests that failed (transport error, error status or unusable reply).
+        retry: The :class:`urllib3.util.Retry` policy (budget, backoff, ``Retry-After``).
+
+    Raises:
+        ConfigurationError: Bad arguments, no token, a token with whitespace or control
+            characters, or plain ``http://`` to a remote host.
+
+    Reads raise :class:`~hybridqml.exceptions.QRNGAuthError` (401/403),
+    :class:`~hybridqml.exceptions.QRNGUnavailableError` (unreachable, TLS failure, timeouts, 429
+    or 5xx after the retries, persistently short replies) or
+    :class:`~hybridqml.exceptions.QRNGProtocolError` (malformed reply, unexpected status), with
+    ``status`` (the last HTTP status received for the request, ``None`` if none) and
+    ``attempts`` (HTTP attempts made for the request, retries included).
+
+    Example:
+        >>> import os
+        >>> from hybridqml.entropy import QRNGSource
+        >>> src = QRNGSource("https://qrng.example/api/entropy", token="secret")
+        >>> "secret" in repr(src)
+        False
+    """
+
+    kind: SourceKind = "quantum"
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        provider: Provider = "eaas",
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+        backoff_max: float = DEFAULT_BACKOFF_MAX,
+        backoff_jitter: float = DEFAULT_BACKOFF_JITTER,
+        retry_after_max: float = DEFAULT_RETRY_AFTER_MAX,
+        max_short_replies: int = DEFAULT_MAX_SHORT_REPLIES,
+        anu_type: Literal["uint8", "hex16"] = "uint8",
+        token_env: str = TOKEN_ENV_VAR,
+        session: requests.Session | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        if provider not in PROVIDERS:
+            raise ConfigurationError(f"provider must be one of {PROVIDERS}, got {provider!r}")
+        try:
+            parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+            host = None if parts is None else parts.hostname
+        except ValueError:
+            parts = host = None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            raise ConfigurationError("url must be an http(s) URL with a host")
+        if parts.scheme == "http" and not _is_loopback(host):
+            if not allow_insecure_http:
+                raise ConfigurationError(
+                    f"plain http:// would send the QRNG token unencrypted to {host!r}; use "
+                    "https://, or pass allow_insecure_http=True if you accept that risk"
+                )
+            warnings.warn(
+                f"QRNGSource: sending the QRNG token in clear text over plain http:// to "
+                f"{host!r} (allow_insecure_http=True); use https:// where possible",
+                UserWarning,
+                stacklevel=2,
+            )
+        if token is None:
+            token = os.environ.get(token_env)
+        if not token:
+            raise ConfigurationError(f"no QRNG token given and ${token_env} is not set")
+        token = _check_token(token)
+        check_positive_int(max_request_bytes, "max_request_bytes")
+        if provider == "anu" and max_request_bytes > ANU_MAX_REQUEST_BYTES:
+            raise ConfigurationError(
+                f"max_request_bytes must be <= {ANU_MAX_REQUEST_BYTES} for provider 'anu'"
+            )
+        check_positive_int(max_retries, "max_retries", minimum=0)
+        check_positive_int(max_short_replies, "max_short_replies", minimum=0)
+        delays = (backoff_factor, backoff_max, backoff_jitter, retry_after_max)
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf
+            for v in delays
+        ):
+            raise ConfigurationError("backoff and Retry-After settings must be finite and >= 0")
+        if anu_type not in ANU_TYPES:
+            raise ConfigurationError(f"anu_type must be one of {ANU_TYPES}, got {anu_type!r}")
+        self.url = url
+        self.provider = provider
+        self.max_request_bytes = max_request_bytes
+        self.timeout = _check_timeout(timeout)
+        self.max_retries = max_retries
+        self.max_short_replies = max_short_replies
+        self.anu_type = anu_type
+        self._token = _Secret(token)
+        self._safe_url = redact_url(url)
+        self.name = f"qrng({provider}, {self._safe_url})"
+        self.requests_made = 0
+        self.failures = 0
+        self._lock = threading.Lock()
+        self.retry = make_retry_policy(
+            max_retries=max_retries,
+            backoff_factor=backoff_factor,
+            backoff_max=backoff_max,
+            backoff_jitter=backoff_jitter,
+            retry_after_max=retry_after_max,
+        )
+        self.session = session if session is not None else requests.Session()
+        self.session.verify = True
+        # One HTTP attempt per call: the retry loop is in _request, where reply-body failures
+        # are visible and every attempt is counted.
+        adapter = HTTPAdapter(max_retries=Retry(total=0, redirect=False, raise_on_status=False))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def __repr__(self) -> str:
+        return (
+            f"QRNGSource(url={self._safe_url!r}, provider={self.provider!r}, "
+            f"max_request_bytes={self.max_request_bytes}, token=***)"
+        )
+
+    __str__ = __repr__
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    def _read(self, n: int) -> bytes:
+        with self._lock:
+            try:
+                return self._read_locked(n)
+            except QRNGError as exc:
+                error = exc
+        # Raised outside the except block: no __cause__/__context__, so no third-party text
+        # (header values, URLs with queries, reply bodies) travels with the error.
+        raise type(error)(str(error), status=error.status, attempts=error.attempts)
+
+    def _read_locked(self, n: int) -> bytes:
+        out = bytearray()
+        short_replies = 0
+        while len(out) < n:
+            want = min(n - len(out), self.max_request_bytes)
+            chunk, attempts = self._request(want)
+            out += chunk
+            if len(chunk) < want:
+                short_replies += 1
+                logger.debug("short QRNG reply: %d of %d bytes", len(chunk), want)
+                if short_replies > self.max_short_replies:
+                    raise QRNGUnavailableError(
+                        f"{self.name}: {short_replies} consecutive short replies "
+                        f"(last {len(chunk)} of {want} bytes); refusing to pad",
+                        status=200,
+                        attempts=attempts,
+                    )
+            else:
+                short_replies = 0
+        return bytes(out)
+
+    def _request(self, n: int) -> tuple[bytes, int]:
+        """One validated reply for ``n`` <= ``max_request_bytes`` bytes (may be short).
+
+        Transient failures are retried with the :attr:`retry` policy until its budget is spent.
+
+        Returns:
+            The bytes and the number of HTTP attempts made for them.
+        """
+        retries = self.retry.new(history=())
+        attempts = 0
+        last_status: int | None = None
+        while True:
+            attempts += 1
+            try:
+                outcome = self._attempt(n, attempts)
+            except QRNGError as exc:
+                exc.attempts = attempts
+                exc.status = last_status if exc.status is None else exc.status
+                raise
+            if not isinstance(outcome, Transient):
+                return outcome, attempts
+            last_status = last_status if outcome.status is None else outcome.status
+            raw = getattr(outcome.response, "raw", None)
+            try:
+                retries = retries.increment(method="GET", url=self._safe_url, response=raw)
+            except MaxRetryError:
+                allowed = _plural(self.max_retries, "retry", "retries")
+                message = (
+                    f"{self.name}: {outcome.reason} after {_plural(attempts, 'attempt')} "
+                    f"({allowed} allowed); try again later or raise max_retries"
+                )
+                break
+            delay = retries.get_retry_after(raw) if raw is not None else None
+            if delay is None:
+                delay = retries.get_backoff_time()
+            logger.debug(
+                "QRNG attempt %d failed (%s); retrying in %.3f s", attempts, outcome.reason, delay
+            )
+            time.sleep(delay)
+        raise QRNGUnavailableError(message, status=last_status, attempts=attempts)
+
+    def _attempt(self, n: int, attempt: int) -> bytes | Transient:
+        """One HTTP request: validated bytes, a :class:`Transient` to retry, or a QRNGError."""
+        self.requests_made += 1
+        logger.debug("QRNG request: %d bytes from %s (attempt %d)", n, self.name, attempt)
+        try:
+            response = self.session.get(
+                self.url,
+                params=request_params(self.provider, n, anu_type=self.anu_type),
+                headers=request_headers(self.provider, self._token.reveal()),
+                timeout=self.timeout,
+                verify=True,
+                allow_redirects=False,
+            )
+        except (requests.exceptions.RequestException, ValueError, OSError) as exc:
+            self.failures += 1
+            outcome = classify_transport_error(exc)
+            if isinstance(outcome, Transient):
+                return outcome
+            raise QRNGUnavailableError(f"{self.name}: {outcome}") from None
+        try:
+            transient = status_failure(response)
+            if transient is not None:
+                self.failures += 1
+                return transient
+            try:
+                return self._parse(response, n)
+            except QRNGError:
+                self.failures += 1
+                raise
+        finally:
+            response.close()
+
+    def _parse(self, response: requests.Response, n: int) -> bytes:
+        status = response.status_code
+        if status in AUTH_STATUSES:
+            raise QRNGAuthError(
+                f"{self.name}: authentication rejected (HTTP {status}); check the token",
+                status=status,
+            )
+        if status != 200:
+            raise QRNGProtocolError(f"{self.name}: unexpected HTTP status {status}", status=status)
+        try:
+            payload = response.json()
+        except (ValueError, RecursionError):
+            raise QRNGProtocolError(
+                f"{self.name}: reply is not valid JSON", status=status
+            ) from None
+        try:
+            data = decode_reply(self.provider, payload, anu_type=self.anu_type)
+        except QRNGProtocolError as exc:
+            raise QRNGProtocolError(f"{self.name}: {exc}", status=status) from None
+        if len(data) > n:
+            raise QRNGProtocolError(
+                f"{self.name}: reply holds {len(data)} bytes, more than the {n} asked",
+                status=status,
+            )
+        return data
