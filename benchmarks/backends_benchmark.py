@@ -36,7 +36,7 @@ import _common
 import torch
 
 from hybridqml.backends.tracking import Tracker
-from hybridqml.models import QNNConfig, TextbookConfig, train_qnn, train_textbook
+from hybridqml.workflows import QNNConfig, TextbookConfig, train_qnn, train_textbook
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 FAKE_DEVICE = "fake_manila"

@@ -34,7 +34,7 @@ import _common
 import torch
 
 from hybridqml.analysis import MIN_SEEDS, compare_paired, holm_adjust, summarize
-from hybridqml.models import (
+from hybridqml.workflows import (
     EntropySettings,
     GANConfig,
     NoisyMLPConfig,

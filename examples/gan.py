@@ -5,7 +5,7 @@ Run: python examples/gan.py   (about 5 min for 60 epochs on 2 CPU cores; results
 
 from _data import mnist_dir
 
-from hybridqml.models import EntropySettings, GANConfig, train_gan
+from hybridqml.workflows import EntropySettings, GANConfig, train_gan
 
 data_dir = mnist_dir()
 config = GANConfig(

@@ -5,7 +5,7 @@ Run: python examples/noisy_mlp.py   (about 40 s; results in runs/noisy-mlp)
 
 from _data import mnist_dir
 
-from hybridqml.models import EntropySettings, NoisyMLPConfig, train_noisy_mlp
+from hybridqml.workflows import EntropySettings, NoisyMLPConfig, train_noisy_mlp
 
 data_dir = mnist_dir()
 config = NoisyMLPConfig(

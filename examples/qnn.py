@@ -3,7 +3,7 @@
 Run: python examples/qnn.py   (about 35 s; results in runs/qnn)
 """
 
-from hybridqml.models import QNNConfig, train_qnn
+from hybridqml.workflows import QNNConfig, train_qnn
 
 result = train_qnn(QNNConfig(out_dir="runs/qnn", epochs=20, n_qubits=4, layers=2, backend="aer"))
 print(

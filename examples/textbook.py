@@ -5,7 +5,7 @@ Run: python examples/textbook.py   (about 20 s; results in runs/textbook)
 
 from _data import mnist_dir
 
-from hybridqml.models import TextbookConfig, train_textbook
+from hybridqml.workflows import TextbookConfig, train_textbook
 
 data_dir = mnist_dir()
 config = TextbookConfig(

@@ -3,16 +3,20 @@
 import importlib
 import inspect
 import pkgutil
+import warnings
 
 import pytest
 
 import hybridqml
 
-MODULES = sorted(
-    m.name
-    for m in pkgutil.walk_packages(hybridqml.__path__, prefix="hybridqml.")
-    if not m.name.rsplit(".", 1)[-1].startswith("_")
-)
+with warnings.catch_warnings():  # walking imports hybridqml.models, the deprecated old name
+    warnings.simplefilter("ignore", DeprecationWarning)
+    MODULES = sorted(
+        m.name
+        for m in pkgutil.walk_packages(hybridqml.__path__, prefix="hybridqml.")
+        if not m.name.rsplit(".", 1)[-1].startswith("_")
+        and not m.name.startswith("hybridqml.models")
+    )
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -54,3 +58,36 @@ def test_contract_names():
         assert issubclass(getattr(hybridqml, exc), hybridqml.HybridQMLError)
     assert issubclass(hybridqml.QRNGError, hybridqml.EntropyError)
     assert issubclass(hybridqml.HealthTestError, hybridqml.EntropyError)
+
+
+def test_models_is_the_old_name_of_workflows():
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('error')\n"
+        "try:\n import hybridqml.models\nexcept DeprecationWarning as w: print('warned', w)\n"
+        "warnings.simplefilter('ignore')\n"
+        "import hybridqml.models as m, hybridqml.models.textbook as t, hybridqml.workflows as w\n"
+        "import hybridqml.models.common as c, hybridqml.workflows.runs as r\n"
+        "print(m.train_textbook is w.train_textbook, t.TextbookConfig is w.TextbookConfig, c is r)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "warned hybridqml.models is the old name" in out.stdout
+    assert out.stdout.strip().endswith("True True True")
+
+
+def test_workflows_and_top_level_names_load_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hybridqml, hybridqml.workflows, hybridqml.workflows.registry as r\n"
+        "print(r.workflow_names(), 'torch' in sys.modules)\n"
+        "hybridqml.QuantumLayer; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == [
+        "('textbook', 'noisy-mlp', 'qnn', 'gan') False",
+        "True",
+    ]

@@ -20,6 +20,9 @@ Example:
     torch.Size([4, 8])
 """
 
+import sys
+
+from hybridqml.entropy import sources as _sources
 from hybridqml.entropy.conditioning import Conditioner, Sha256Conditioner, VonNeumannConditioner
 from hybridqml.entropy.expansion import ExpandedGenerator
 from hybridqml.entropy.health import (
@@ -96,3 +99,8 @@ __all__ = [
     "runs_test",
     "uniform",
 ]
+
+# The first layout's module names, kept importable: ``import hybridqml.entropy.aer`` and
+# ``import hybridqml.entropy.qrng`` give the modules that now hold those sources.
+sys.modules.setdefault(f"{__name__}.aer", _sources.hadamard)
+sys.modules.setdefault(f"{__name__}.qrng", _sources.qrng)

@@ -1,47 +1,41 @@
-"""The four workflows, one module each, usable from Python and from ``hybridqml train``.
+"""Old name of :mod:`hybridqml.workflows`, kept importable for now.
 
-* :mod:`~hybridqml.models.textbook`: the Qiskit-textbook CNN + 1-qubit hybrid for MNIST 0 vs 1;
-* :mod:`~hybridqml.models.noisy_mlp`: an MNIST MLP with entropy-source noise injection;
-* :mod:`~hybridqml.models.qnn`: a variational hybrid QNN vs a classical net on circles;
-* :mod:`~hybridqml.models.gan`: an MLP GAN whose latent vectors come from an entropy pool.
-
-Each has a frozen ``<Name>Config`` and ``train_<name>(config) -> <Name>Result`` that writes
-``OUT/metrics.json``, PNG plots and a checkpoint (``resume=True`` continues exactly; it refuses
-a checkpoint made with other settings, see :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS`
-for the few that may change).
-
-Example:
-    >>> from hybridqml.models import TextbookConfig, train_textbook
-    >>> cfg = TextbookConfig(out_dir="runs/textbook", data_dir="../shared/datasets")
-    >>> train_textbook(cfg).test_accuracy  # doctest: +SKIP
-    0.997
+``hybridqml.models.X`` is ``hybridqml.workflows.X``: the same objects, and
+``import hybridqml.models.textbook`` (or ``.gan``, ``.common`` for ``runs``, ...) gives the module
+of the new layout. Importing this package warns with a ``DeprecationWarning``; use
+``hybridqml.workflows``.
 """
 
-from hybridqml.models.common import EntropySettings, EntropyStream
-from hybridqml.models.gan import Discriminator, GANConfig, GANResult, Generator, train_gan
-from hybridqml.models.noisy_mlp import NoisyMLP, NoisyMLPConfig, NoisyMLPResult, train_noisy_mlp
-from hybridqml.models.qnn import ClassicalNet, HybridQNN, QNNConfig, QNNResult, train_qnn
-from hybridqml.models.textbook import TextbookConfig, TextbookNet, TextbookResult, train_textbook
+from __future__ import annotations
 
-__all__ = [
-    "ClassicalNet",
-    "Discriminator",
-    "EntropySettings",
-    "EntropyStream",
-    "GANConfig",
-    "GANResult",
-    "Generator",
-    "HybridQNN",
-    "NoisyMLP",
-    "NoisyMLPConfig",
-    "NoisyMLPResult",
-    "QNNConfig",
-    "QNNResult",
-    "TextbookConfig",
-    "TextbookNet",
-    "TextbookResult",
-    "train_gan",
-    "train_noisy_mlp",
-    "train_qnn",
-    "train_textbook",
-]
+import importlib
+import sys
+import warnings
+from typing import Any
+
+from hybridqml import workflows as _workflows
+
+warnings.warn(
+    "hybridqml.models is the old name of hybridqml.workflows; import hybridqml.workflows",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+_SUBMODULES = {
+    "textbook": "textbook",
+    "noisy_mlp": "noisy_mlp",
+    "qnn": "qnn",
+    "gan": "gan",
+    "gan_metrics": "gan_metrics",
+    "common": "runs",
+}
+for _old, _new in _SUBMODULES.items():
+    sys.modules.setdefault(
+        f"{__name__}.{_old}", importlib.import_module(f"hybridqml.workflows.{_new}")
+    )
+
+__all__ = list(_workflows.__all__)
+
+
+def __getattr__(name: str) -> Any:
+    return getattr(_workflows, name)

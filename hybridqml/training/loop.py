@@ -98,7 +98,7 @@ class TrainConfig:
             :class:`~hybridqml.exceptions.ConfigurationError` listing every difference.
             Leave out what may change on resume (the total of epochs, progress bars, path
             spellings); the workflows build it with
-            :func:`hybridqml.models.common.resume_settings`. ``None``: only the seed is checked.
+            :func:`hybridqml.workflows.runs.resume_settings`. ``None``: only the seed is checked.
     """
 
     epochs: int

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from entropy_testing import ScriptedSource, prng_bytes
 
-import hybridqml.entropy.cli as entropy_cli
+import hybridqml.cli.entropy as entropy_cli
 from hybridqml.entropy import registry
 from hybridqml.entropy.registry import SourceEntry, SourceOptions, make_source, source_names
 from hybridqml.entropy.stream import (

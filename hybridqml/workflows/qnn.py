@@ -31,14 +31,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hybridqml._validation import positive_int
 from hybridqml.circuits import variational
 from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
-from hybridqml.models.common import (
-    check_run_settings,
-    config_to_json,
-    prepare_out_dir,
-    resume_settings,
-)
 from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import (
     METRICS_NAME,
@@ -48,6 +43,13 @@ from hybridqml.training import (
     run_epochs,
     seed_everything,
     write_metrics,
+)
+from hybridqml.workflows.base import Option, Workflow
+from hybridqml.workflows.runs import (
+    check_run_settings,
+    config_to_json,
+    prepare_out_dir,
+    resume_settings,
 )
 
 __all__ = [
@@ -166,7 +168,7 @@ class QNNConfig:
         shots: Shots per circuit (``None``: exact).
         backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
-            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged.
+            :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged.
         progress: Show progress bars.
     """
 
@@ -353,3 +355,36 @@ def train_qnn(config: QNNConfig) -> QNNResult:
         checkpoint_path=out / "checkpoint.pt",
         plots=tuple(plots),
     )
+
+
+def _summary(r: QNNResult) -> str:
+    return (
+        f"qnn: hybrid_test_accuracy {r.hybrid_test_accuracy:.4f} ({r.hybrid_parameters} "
+        f"parameters), classical_test_accuracy {r.classical_test_accuracy:.4f} "
+        f"({r.classical_parameters} parameters)"
+    )
+
+
+def _headline(r: QNNResult) -> dict[str, Any]:
+    return {
+        "hybrid_test_accuracy": round(r.hybrid_test_accuracy, 4),
+        "classical_test_accuracy": round(r.classical_test_accuracy, 4),
+    }
+
+
+WORKFLOW = Workflow(
+    name="qnn",
+    help="variational hybrid QNN vs classical net on circles",
+    config=QNNConfig,
+    train=train_qnn,
+    traits=frozenset({"quantum"}),
+    options=(
+        Option("--samples", "n_samples", {"type": positive_int, "help": "circle points"}),
+        Option("--qubits", "n_qubits", {"type": positive_int}),
+        Option("--layers", "layers", {"type": positive_int}),
+    ),
+    summary=_summary,
+    headline=_headline,
+    demo={"epochs": 12, "n_samples": 400},
+)
+"""The QNN workflow as ``hybridqml train qnn`` and ``hybridqml demo`` see it."""

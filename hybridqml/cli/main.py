@@ -2,7 +2,7 @@
 
 Each group lives in its own module and registers itself with ``add_parser(subparsers)``; the
 parser it adds sets ``handler`` (a function ``args -> int``) via ``set_defaults``. To add a group
-(for instance ``train`` or ``demo``), write a module such as ``hybridqml/training_cli.py`` with
+(for instance ``train`` or ``demo``), write a module such as ``hybridqml/cli/train.py`` with
 ``add_parser`` and list it in :data:`COMMAND_GROUPS`.
 
 Errors derived from :class:`~hybridqml.exceptions.HybridQMLError` print one line on stderr and exit
@@ -23,7 +23,7 @@ from hybridqml.exceptions import HybridQMLError
 __all__ = ["COMMAND_GROUPS", "build_parser", "main"]
 
 #: Modules providing ``add_parser(subparsers)``, one per subcommand group.
-COMMAND_GROUPS: Final[tuple[str, ...]] = ("hybridqml.entropy.cli", "hybridqml.models.cli")
+COMMAND_GROUPS: Final[tuple[str, ...]] = ("hybridqml.cli.entropy", "hybridqml.cli.train")
 
 EXIT_ERROR: Final[int] = 1
 

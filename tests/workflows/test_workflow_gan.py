@@ -6,14 +6,14 @@ from torch.nn import functional as F
 from workflow_testing import closed_port_url, read_metrics
 
 from hybridqml.exceptions import ConfigurationError, QRNGError
-from hybridqml.models import gan as gan_module
-from hybridqml.models.common import EntropySettings
-from hybridqml.models.gan import Discriminator, GANConfig, Generator, train_gan
-from hybridqml.models.gan_metrics import (
+from hybridqml.workflows import gan as gan_module
+from hybridqml.workflows.gan import Discriminator, GANConfig, Generator, train_gan
+from hybridqml.workflows.gan_metrics import (
     class_coverage,
     frechet_distance,
     train_digit_classifier,
 )
+from hybridqml.workflows.runs import EntropySettings
 
 
 def _config(out, **kw):

@@ -16,7 +16,7 @@ from hybridqml.exceptions import DataError
 
 
 def test_train_and_demo_are_registered():
-    assert "hybridqml.models.cli" in COMMAND_GROUPS
+    assert "hybridqml.cli.train" in COMMAND_GROUPS
 
 
 def test_python_dash_m_runs_the_cli():

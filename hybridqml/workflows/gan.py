@@ -3,16 +3,16 @@
 Generator ``latent (100) - 256 - 512 - 1024 - 784`` (LeakyReLU 0.2, ``tanh`` output in
 ``[-1, 1]``); discriminator ``784 - 512 - 256 - 1`` (LeakyReLU 0.2, dropout 0.3, one logit).
 Every latent vector is ``normal(stream, (B, latent_dim))``: standard normals by inverse CDF from
-bytes of the run's :class:`~hybridqml.models.common.EntropyStream` (Aer Hadamard bits, an HTTP
+bytes of the run's :class:`~hybridqml.workflows.runs.EntropyStream` (Aer Hadamard bits, an HTTP
 QRNG, the OS or a seeded PRNG; ``pure`` or ``expanded``). The source never changes silently: if
 it fails, training stops with its error (``QRNGError`` for the QRNG) unless a fallback was
 requested, and ``metrics.json`` records the provenance either way.
 
 Each epoch records ``d_loss`` and ``g_loss`` (batch means), ``d_real``/``d_fake`` (mean
 discriminator probabilities) and two quality numbers from
-:mod:`hybridqml.models.gan_metrics`, computed on a fixed set of evaluation latents (drawn once from
-the stream and kept in the checkpoint): ``class_coverage`` (distinct digits among the samples) and
-``frechet_distance`` (to held-out real images, in the quality classifier's feature space). Image
+:mod:`hybridqml.workflows.gan_metrics`, computed on a fixed set of evaluation latents (drawn once
+from the stream and kept in the checkpoint): ``class_coverage`` (distinct digits among the samples)
+and ``frechet_distance`` (to held-out real images, in the quality classifier's feature space). Image
 grids are saved to ``OUT/grids/epoch_XXX.png`` and the last one to ``OUT/samples.png``.
 
 Example:
@@ -37,25 +37,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hybridqml._validation import positive_int
 from hybridqml.data import MNIST_SIDE
 from hybridqml.entropy import normal
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.models.common import (
-    EntropySettings,
-    EntropyStream,
-    check_run_settings,
-    config_to_json,
-    load_image_split,
-    prepare_out_dir,
-    resume_settings,
-)
-from hybridqml.models.gan_metrics import (
-    CLASSIFIER_EPOCHS,
-    DigitClassifier,
-    class_coverage,
-    frechet_distance,
-    train_digit_classifier,
-)
 from hybridqml.training import (
     METRICS_NAME,
     Checkpointer,
@@ -66,6 +51,23 @@ from hybridqml.training import (
     run_epochs,
     seed_everything,
     write_metrics,
+)
+from hybridqml.workflows.base import Option, Workflow
+from hybridqml.workflows.gan_metrics import (
+    CLASSIFIER_EPOCHS,
+    DigitClassifier,
+    class_coverage,
+    frechet_distance,
+    train_digit_classifier,
+)
+from hybridqml.workflows.runs import (
+    EntropySettings,
+    EntropyStream,
+    check_run_settings,
+    config_to_json,
+    load_image_split,
+    prepare_out_dir,
+    resume_settings,
 )
 
 __all__ = [
@@ -163,7 +165,7 @@ class GANConfig:
         classifier_epochs: Training epochs of the quality classifier.
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
-            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged (the
+            :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged (the
             entropy source included; a run that had switched to its fallback continues on it).
         progress: Show progress bars (the quality classifier's training included).
     """
@@ -289,7 +291,7 @@ def train_gan(config: GANConfig) -> GANResult:
         resume=config.resume,
         progress=config.progress,
         desc="gan",
-        run_config=resume_settings(config, split),
+        run_config=resume_settings(config, split, mutable=WORKFLOW.resume_mutable),
     )
     stateful = {
         "generator": generator,
@@ -408,3 +410,41 @@ def train_gan(config: GANConfig) -> GANResult:
         checkpoint_path=out / "checkpoint.pt",
         plots=(*plots, *grids),
     )
+
+
+def _summary(r: GANResult) -> str:
+    last = r.history[-1]
+    return (
+        f"gan: d_loss {last['d_loss']:.3f}, g_loss {last['g_loss']:.3f}, class_coverage "
+        f"{r.class_coverage}/10, frechet_distance {r.frechet_distance:.1f}; latents from "
+        f"{r.entropy['name']} ({r.entropy['kind']}, {r.entropy['mode']})"
+    )
+
+
+def _headline(r: GANResult) -> dict[str, Any]:
+    return {"class_coverage": r.class_coverage, "frechet_distance": round(r.frechet_distance, 1)}
+
+
+WORKFLOW = Workflow(
+    name="gan",
+    help="MNIST GAN with entropy-source latent vectors",
+    config=GANConfig,
+    train=train_gan,
+    traits=frozenset({"mnist", "entropy"}),
+    options=(
+        Option("--grid-every", "grid_every", {"type": positive_int}),
+        Option("--eval-samples", "eval_samples", {"type": positive_int}),
+    ),
+    summary=_summary,
+    headline=_headline,
+    demo={
+        "epochs": 40,
+        "batch_size": 32,
+        "limit_per_class": 150,
+        "eval_samples": 500,
+        "classifier_epochs": 3,
+    },
+    # which epochs save an image grid PNG; no number depends on it
+    resume_mutable=frozenset({"grid_every"}),
+)
+"""The GAN workflow as ``hybridqml train gan`` and ``hybridqml demo`` see it."""

@@ -5,8 +5,8 @@ import torch
 from workflow_testing import closed_port_url, read_metrics
 
 from hybridqml.exceptions import ConfigurationError, QRNGError
-from hybridqml.models.common import EntropySettings, EntropyStream
-from hybridqml.models.noisy_mlp import NoisyMLPConfig, train_noisy_mlp
+from hybridqml.workflows.noisy_mlp import NoisyMLPConfig, train_noisy_mlp
+from hybridqml.workflows.runs import EntropySettings, EntropyStream
 
 
 def _config(out, **kw):
@@ -72,7 +72,7 @@ def test_entropy_settings_are_validated():
 
 
 def test_recorded_config_never_holds_url_secrets():
-    from hybridqml.models.common import config_to_json
+    from hybridqml.workflows.runs import config_to_json
 
     entropy = EntropySettings(source="qrng", qrng_url="https://u:pw@qrng.example/api?key=SECRET")
     recorded = config_to_json(NoisyMLPConfig(out_dir="x", entropy=entropy))

@@ -3,8 +3,8 @@ import torch
 from workflow_testing import assert_same_state, read_metrics
 
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.models.qnn import ClassicalNet, HybridQNN, QNNConfig, count_parameters, train_qnn
 from hybridqml.nn.layers import QuantumLayer
+from hybridqml.workflows.qnn import ClassicalNet, HybridQNN, QNNConfig, count_parameters, train_qnn
 
 
 def test_the_hybrid_runs_a_real_quantum_layer_and_sizes_match():
@@ -69,8 +69,8 @@ def test_metrics_json_is_written_with_an_object_in_backend_options(tmp_path):
 
 def test_backend_options_reach_the_quantum_layer():
     # e.g. {"device": "GPU"} with qiskit-aer-gpu; here an option every Aer build has
-    from hybridqml.models.qnn import HybridQNN
-    from hybridqml.models.textbook import TextbookNet
+    from hybridqml.workflows.qnn import HybridQNN
+    from hybridqml.workflows.textbook import TextbookNet
 
     for net in (
         HybridQNN(n_qubits=2, layers=1, backend_options={"max_parallel_threads": 1}),
@@ -88,7 +88,7 @@ def test_backend_options_reach_the_quantum_layer():
     ],
 )
 def test_shared_settings_are_validated_in_every_config(field, value, message):
-    from hybridqml.models import GANConfig, NoisyMLPConfig, QNNConfig, TextbookConfig
+    from hybridqml.workflows import GANConfig, NoisyMLPConfig, QNNConfig, TextbookConfig
 
     for cls in (TextbookConfig, NoisyMLPConfig, QNNConfig, GANConfig):
         with pytest.raises(ConfigurationError, match=message):

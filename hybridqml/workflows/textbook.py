@@ -36,14 +36,6 @@ from torch.nn import functional as F
 from hybridqml.circuits import ry
 from hybridqml.data import DEFAULT_VALIDATION_FRACTION, split_validation
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.models.common import (
-    check_run_settings,
-    config_to_json,
-    load_image_split,
-    prepare_out_dir,
-    resume_settings,
-    write_classifier_outputs,
-)
 from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import (
     METRICS_NAME,
@@ -51,6 +43,15 @@ from hybridqml.training import (
     fit_classifier,
     make_loader,
     seed_everything,
+)
+from hybridqml.workflows.base import Workflow
+from hybridqml.workflows.runs import (
+    check_run_settings,
+    config_to_json,
+    load_image_split,
+    prepare_out_dir,
+    resume_settings,
+    write_classifier_outputs,
 )
 
 __all__ = [
@@ -142,7 +143,7 @@ class TextbookConfig:
             (saved to ``best.pt``; the test set is only measured).
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
-            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged.
+            :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged.
         progress: Show progress bars.
     """
 
@@ -287,3 +288,20 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
         checkpoint_path=out / "checkpoint.pt",
         plots=plots,
     )
+
+
+def _summary(r: TextbookResult) -> str:
+    return f"textbook: test_accuracy {r.test_accuracy:.4f} on {r.n_test} held-out images"
+
+
+WORKFLOW = Workflow(
+    name="textbook",
+    help="CNN + 1-qubit RY hybrid, MNIST 0 vs 1",
+    config=TextbookConfig,
+    train=train_textbook,
+    traits=frozenset({"mnist", "quantum"}),
+    summary=_summary,
+    headline=lambda r: {"test_accuracy": round(r.test_accuracy, 4)},
+    demo={"epochs": 5, "limit_per_class": 300},
+)
+"""The textbook workflow as ``hybridqml train textbook`` and ``hybridqml demo`` see it."""

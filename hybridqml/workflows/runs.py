@@ -20,7 +20,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import torch
 
@@ -34,6 +34,7 @@ from hybridqml.entropy.stream import (
     EntropyStream,
 )
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.workflows.base import RESUME_MUTABLE_FIELDS
 
 __all__ = [
     "DATASET_CHOICES",
@@ -51,26 +52,6 @@ __all__ = [
     "resume_settings",
     "write_classifier_outputs",
 ]
-
-RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
-    {
-        "epochs",  # the new total: resuming with more epochs extends the run
-        "resume",  # the resume switch itself
-        "progress",  # progress bars only
-        "out_dir",  # where the checkpoint is (any spelling of the folder)
-        "data_dir",  # any spelling; the data themselves are compared by fingerprint
-        "download",  # only allows fetching missing files; the loaded data are fingerprinted
-        "grid_every",  # gan: which epochs save an image grid PNG; no number depends on it
-        "entropy.qrng_retries",  # how often a failed QRNG request is retried, not its bytes
-    }
-)
-"""Config fields (dotted for nested settings) that may change when a run resumes.
-
-Every other field of a workflow config affects the results and must be repeated unchanged
-(seed, lr, batch size, dataset, digits, limit, validation fraction, backend, shots,
-backend_options as a whole, noise settings, the whole entropy setting except the retry count,
-GAN sizes and classifier epochs, ...); :func:`resume_settings` records them in every checkpoint.
-"""
 
 
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
@@ -208,10 +189,13 @@ def config_to_json(config: Any) -> dict[str, Any]:
     return _jsonable(convert(asdict(config)))
 
 
-def resume_settings(config: Any, data: DatasetSplit) -> dict[str, Any]:
+def resume_settings(
+    config: Any, data: DatasetSplit, *, mutable: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """What a workflow's checkpoint records and a resumed run must repeat.
 
-    :func:`config_to_json` of ``config`` without :data:`RESUME_MUTABLE_FIELDS`, plus ``data``: a
+    :func:`config_to_json` of ``config`` without :data:`RESUME_MUTABLE_FIELDS` and the
+    workflow's own ``mutable`` fields, plus ``data``: a
     fingerprint of the loaded split (source, sizes, classes and a SHA-256 of the labels), so a
     ``data_dir`` spelled differently is fine but other data is not. Values that are not JSON
     (e.g. objects in ``backend_options``) are recorded by type name only. Passed to
@@ -220,12 +204,13 @@ def resume_settings(config: Any, data: DatasetSplit) -> dict[str, Any]:
     Args:
         config: A workflow config dataclass.
         data: The split the run trains and tests on.
+        mutable: More fields that may change (the workflow's ``resume_mutable``).
 
     Returns:
         JSON-like settings (safe for ``torch.load(weights_only=True)``).
 
     Example:
-        >>> from hybridqml.models.noisy_mlp import NoisyMLPConfig
+        >>> from hybridqml.workflows.noisy_mlp import NoisyMLPConfig
         >>> split = load_image_split(dataset="digits", data_dir=None, digits=[0, 1])
         >>> settings = resume_settings(NoisyMLPConfig(out_dir="run", dataset="digits"), split)
         >>> "epochs" in settings, "qrng_retries" in settings["entropy"], settings["lr"]
@@ -234,7 +219,7 @@ def resume_settings(config: Any, data: DatasetSplit) -> dict[str, Any]:
         ('sklearn-digits', [0, 1])
     """
     settings = config_to_json(config)
-    for dotted in RESUME_MUTABLE_FIELDS:
+    for dotted in RESUME_MUTABLE_FIELDS | mutable:
         *parents, leaf = dotted.split(".")
         node = settings
         for parent in parents:

@@ -2,7 +2,7 @@
 
 Each linear layer is a :class:`~hybridqml.nn.noisy.NoisyLinear`: in training mode it adds
 ``noise_std * z`` to its input, ``z`` standard normal drawn from the run's
-:class:`~hybridqml.models.common.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
+:class:`~hybridqml.workflows.runs.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
 seeded PRNG; pure or expanded), each byte used once. In eval mode the network is deterministic
 unless ``eval_noise=True``. Training: Adam, ``ReduceLROnPlateau`` on the validation loss (10% of
 the training images held out), the model of the best validation accuracy saved to ``best.pt``,
@@ -31,7 +31,16 @@ import torch
 from torch import nn
 
 from hybridqml.data import DEFAULT_VALIDATION_FRACTION, MNIST_MEAN, MNIST_STD, split_validation
-from hybridqml.models.common import (
+from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
+from hybridqml.training import (
+    METRICS_NAME,
+    TrainConfig,
+    fit_classifier,
+    make_loader,
+    seed_everything,
+)
+from hybridqml.workflows.base import Option, Workflow
+from hybridqml.workflows.runs import (
     EntropySettings,
     EntropyStream,
     check_run_settings,
@@ -40,14 +49,6 @@ from hybridqml.models.common import (
     prepare_out_dir,
     resume_settings,
     write_classifier_outputs,
-)
-from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
-from hybridqml.training import (
-    METRICS_NAME,
-    TrainConfig,
-    fit_classifier,
-    make_loader,
-    seed_everything,
 )
 
 __all__ = [
@@ -133,7 +134,7 @@ class NoisyMLPConfig:
             and drive the learning-rate schedule (the test set is only measured).
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
-            :data:`~hybridqml.models.common.RESUME_MUTABLE_FIELDS` must be unchanged (the
+            :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged (the
             entropy source included; a run that had switched to its fallback continues on it).
         progress: Show progress bars.
     """
@@ -312,3 +313,32 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
 def _standardize(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:
     images, labels = dataset.tensors
     return torch.utils.data.TensorDataset((images - MNIST_MEAN) / MNIST_STD, labels)
+
+
+def _summary(r: NoisyMLPResult) -> str:
+    return (
+        f"noisy-mlp: test_accuracy {r.test_accuracy:.4f} "
+        f"(epoch chosen on validation: {r.selected_test_accuracy:.4f}); "
+        f"noise from {r.entropy['name']} ({r.entropy['kind']}, {r.entropy['mode']})"
+    )
+
+
+WORKFLOW = Workflow(
+    name="noisy-mlp",
+    help="MNIST MLP with entropy-source noise injection",
+    config=NoisyMLPConfig,
+    train=train_noisy_mlp,
+    traits=frozenset({"mnist", "entropy"}),
+    options=(
+        Option("--noise-std", "noise_std", {"type": float}),
+        Option(
+            "--eval-noise",
+            "eval_noise",
+            {"action": "store_true", "help": "keep the noise on at eval"},
+        ),
+    ),
+    summary=_summary,
+    headline=lambda r: {"test_accuracy": round(r.test_accuracy, 4)},
+    demo={"epochs": 15, "limit_per_class": 400},
+)
+"""The noisy-MLP workflow as ``hybridqml train noisy-mlp`` and ``hybridqml demo`` see it."""

@@ -1,0 +1,217 @@
+"""``hybridqml train <workflow>`` and ``hybridqml demo``, generated from the workflow registry.
+
+Every workflow in :mod:`hybridqml.workflows.registry` gets a ``train`` subcommand: the options
+every run has, the options of each of its traits (MNIST data, a quantum backend, an entropy
+source) and its own :class:`~hybridqml.workflows.base.Option` s; ``hybridqml demo`` runs each
+workflow's small ``demo`` settings. The QRNG token is read only from ``$HYBRIDQML_QRNG_TOKEN``
+(never a command-line value).
+
+Examples::
+
+    hybridqml train textbook --data-dir ../shared/datasets --out runs/textbook --epochs 10
+    hybridqml train noisy-mlp --data-dir ../shared/datasets --out runs/mlp --entropy os
+    hybridqml train qnn --out runs/qnn --epochs 20 --backend aer
+    hybridqml train gan --data-dir ../shared/datasets --out runs/gan --entropy aer \
+        --entropy-mode expanded --epochs 60
+    hybridqml train gan ... --resume          # continue an interrupted run exactly
+    hybridqml train textbook --data-dir data --download --out runs/textbook   # fetch MNIST
+    hybridqml demo --out demo --data-dir ../shared/datasets
+
+``--resume`` refuses a checkpoint made with other settings (each difference is listed); only
+those in :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` (``--epochs``, ``--out`` and
+``--data-dir`` spelling, ``--download``, ``--no-progress``) and a workflow's own
+``resume_mutable`` fields (the GAN's ``--grid-every``) may change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from hybridqml._validation import positive_int, seed_arg
+from hybridqml.backends.registry import registered_backends
+from hybridqml.data import DATASET_CHOICES
+from hybridqml.entropy.sources.qrng import PROVIDERS
+from hybridqml.entropy.stream import (
+    ENTROPY_CHOICES,
+    ENTROPY_FALLBACKS,
+    ENTROPY_MODES,
+    EntropySettings,
+)
+from hybridqml.exceptions import ConfigurationError
+from hybridqml.workflows.base import Option, Workflow
+from hybridqml.workflows.registry import workflow_names, workflows
+from hybridqml.workflows.runs import prepare_out_dir
+
+__all__ = ["DEMO_OUT", "TRAIT_OPTIONS", "WORKFLOWS", "add_parser", "run_demo", "run_train"]
+
+WORKFLOWS: Final[tuple[str, ...]] = workflow_names()
+"""Names accepted by ``hybridqml train``."""
+DEMO_OUT: Final[str] = "hybridqml-demo"
+"""Default output folder of ``hybridqml demo``."""
+
+_RUN_OPTIONS: Final[tuple[Option, ...]] = (
+    Option("--epochs", "epochs", {"type": positive_int, "help": "training epochs"}),
+    Option("--batch-size", "batch_size", {"type": positive_int}),
+    Option("--lr", "lr", {"type": float, "help": "learning rate"}),
+)
+TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
+    "mnist": (
+        Option("--data-dir", "data_dir", {"help": "folder holding MNIST/raw (IDX files)"}),
+        Option(
+            "--download",
+            "download",
+            {
+                "action": "store_true",
+                "help": "let torchvision download missing MNIST files into --data-dir "
+                "(needs network)",
+            },
+        ),
+        Option(
+            "--dataset",
+            "dataset",
+            {
+                "choices": DATASET_CHOICES,
+                "default": "mnist",
+                "help": "mnist (needs --data-dir) or digits (scikit-learn 8x8, offline)",
+            },
+        ),
+        Option(
+            "--limit",
+            "limit_per_class",
+            {"type": positive_int, "help": "training images per digit (cap)"},
+        ),
+    ),
+    "quantum": (
+        Option(
+            "--backend",
+            "backend",
+            {"default": "aer", "help": "one of: " + ", ".join(registered_backends()[:4])},
+        ),
+        Option("--shots", "shots", {"type": positive_int, "help": "default: exact"}),
+    ),
+}
+"""Options of each trait that map straight onto config fields (entropy options build one
+:class:`~hybridqml.entropy.stream.EntropySettings`, see :func:`_add_entropy_options`)."""
+
+
+def _add(parser: argparse.ArgumentParser, option: Option) -> None:
+    kwargs = dict(option.kwargs)
+    if "action" not in kwargs:
+        kwargs.setdefault("default", None)
+    parser.add_argument(option.flag, dest=option.field, **kwargs)
+
+
+def _add_entropy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--entropy", choices=ENTROPY_CHOICES, default="aer")
+    p.add_argument("--entropy-mode", choices=ENTROPY_MODES, default="expanded")
+    p.add_argument("--qrng-url", default=None, help="QRNG endpoint (--entropy qrng)")
+    p.add_argument("--qrng-provider", choices=PROVIDERS, default="eaas")
+    p.add_argument(
+        "--entropy-fallback",
+        choices=ENTROPY_FALLBACKS,
+        default=None,
+        help="source to switch to if --entropy fails (default: none, stop with an error)",
+    )
+
+
+def _add_workflow(commands: Any, workflow: Workflow) -> None:
+    p = commands.add_parser(workflow.name, help=workflow.help, description=workflow.help)
+    p.add_argument("--out", required=True, help="output folder (metrics.json, PNGs, checkpoint)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="run seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    options = [*_RUN_OPTIONS, *workflow.options]
+    for trait in sorted(workflow.traits):
+        options.extend(TRAIT_OPTIONS.get(trait, ()))
+    for option in options:
+        _add(p, option)
+    if "entropy" in workflow.traits:
+        _add_entropy_options(p)
+    p.set_defaults(handler=run_train, workflow=workflow, options=tuple(options))
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train`` (one subcommand per registered workflow) and ``demo``."""
+    train = subparsers.add_parser("train", help="train one of the registered workflows")
+    commands = train.add_subparsers(dest="workflow_command", metavar="WORKFLOW", required=True)
+    for workflow in workflows():
+        _add_workflow(commands, workflow)
+    demo = subparsers.add_parser(
+        "demo", help="small, fast versions of every workflow on offline data"
+    )
+    demo.add_argument("--out", default=DEMO_OUT, help=f"output folder (default {DEMO_OUT})")
+    demo.add_argument("--data-dir", default=None, help="MNIST folder (else sklearn digits)")
+    demo.add_argument("--seed", type=seed_arg, default=0)
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(handler=run_demo)
+    return train
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Config keyword arguments from the parsed options (options not given are left out)."""
+    if args.lr is not None and not args.lr > 0:
+        raise ConfigurationError(f"--lr must be > 0, got {args.lr}")
+    settings: dict[str, Any] = {
+        "out_dir": args.out,
+        "seed": args.seed,
+        "resume": args.resume,
+        "progress": not args.no_progress,
+    }
+    for option in args.options:
+        value = getattr(args, option.field)
+        if value is not None:
+            settings[option.field] = value
+    if "entropy" in args.workflow.traits:
+        settings["entropy"] = EntropySettings(
+            source=args.entropy,
+            mode=args.entropy_mode,
+            qrng_url=args.qrng_url,
+            qrng_provider=args.qrng_provider,
+            fallback=args.entropy_fallback,
+        )
+    return settings
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``hybridqml train WORKFLOW``: train, print the headline numbers and the output folder."""
+    workflow: Workflow = args.workflow
+    result = workflow.train(workflow.make_config(**_settings(args)))
+    print(workflow.summary(result))
+    print(f"results: {Path(args.out).resolve()}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``hybridqml demo``: every workflow, small and fast, on offline data."""
+    out = prepare_out_dir(args.out)
+    data = {"dataset": "mnist", "data_dir": args.data_dir}
+    if args.data_dir is None:
+        data = {"dataset": "digits", "data_dir": None}
+        print(
+            "demo: no --data-dir given, using scikit-learn's bundled 8x8 digits upscaled to "
+            "28x28 as an offline stand-in for MNIST (pass --data-dir for real MNIST)"
+        )
+    common = {"seed": args.seed, "progress": not args.no_progress}
+    summary: dict[str, Any] = {}
+    for workflow in workflows():
+        settings = {"out_dir": out / workflow.name, **workflow.demo, **common}
+        if "mnist" in workflow.traits:
+            settings |= data
+        if "entropy" in workflow.traits:
+            settings["entropy"] = EntropySettings(source="aer", mode="expanded")
+        start = time.perf_counter()
+        print(f"demo: {workflow.name} ...", flush=True)
+        result = workflow.train(workflow.make_config(**settings))
+        seconds = time.perf_counter() - start
+        summary[workflow.name] = workflow.headline(result) | {"seconds": round(seconds, 1)}
+        print(
+            f"demo: {workflow.name} done in {seconds:.0f} s: {summary[workflow.name]}", flush=True
+        )
+    summary["data"] = "mnist" if args.data_dir else "sklearn-digits (offline stand-in)"
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"demo: results in {out.resolve()} (summary.json, one folder per workflow)")
+    return 0
