@@ -22,7 +22,7 @@ from hybridqml.data import (
 )
 from hybridqml.exceptions import ConfigurationError, DataError
 
-SHARED_DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
 needs_shared_mnist = pytest.mark.skipif(
     not (SHARED_DATASETS / "MNIST" / "raw").is_dir(),
     reason=f"shared MNIST t10k files not found at {SHARED_DATASETS}",
