@@ -22,13 +22,13 @@ import base64
 import json
 import os
 import platform
-import statistics
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import _common
 import numpy as np
 import torch
 
@@ -66,12 +66,8 @@ class _LoopbackQRNG(BaseHTTPRequestHandler):
 
 
 def median_time(fn, runs):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median of ``runs`` timed calls, no warm-up (sources are read once each: use-once bytes)."""
+    return _common.median_time(fn, runs, warmup=0)
 
 
 def bench_sources(quick, runs, url):

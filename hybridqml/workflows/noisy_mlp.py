@@ -45,7 +45,7 @@ from hybridqml.workflows.runs import (
     EntropyStream,
     check_run_settings,
     config_to_json,
-    load_image_split,
+    load_config_images,
     prepare_out_dir,
     resume_settings,
     write_classifier_outputs,
@@ -238,14 +238,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
     """
     start = time.perf_counter()
     out = prepare_out_dir(config.out_dir)
-    limit = config.limit_per_class
-    split = load_image_split(
-        dataset=config.dataset,
-        data_dir=config.data_dir,
-        max_train_per_class=limit,
-        max_test_per_class=None if limit is None else max(1, limit // 5),
-        download=config.download,
-    )
+    split = load_config_images(config)
     train, val = split_validation(
         split.train, fraction=config.validation_fraction, seed=config.seed
     )

@@ -47,6 +47,7 @@ __all__ = [
     "EntropyStream",
     "check_run_settings",
     "config_to_json",
+    "load_config_images",
     "load_image_split",
     "prepare_out_dir",
     "resume_settings",
@@ -73,6 +74,27 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise ConfigurationError(f"cannot create output folder {str(path)!r}: {exc}") from exc
     return path
+
+
+def load_config_images(config: Any, **options: Any) -> DatasetSplit:
+    """The image split a workflow config asks for (MNIST or digits, capped, fetched if allowed).
+
+    ``limit_per_class`` caps the training images per class and the test images at a fifth of
+    it (at least one).
+
+    Args:
+        config: A config with ``dataset``, ``data_dir``, ``download`` and ``limit_per_class``.
+        **options: More :func:`~hybridqml.data.load_image_split` arguments (e.g. ``digits``).
+    """
+    limit = config.limit_per_class
+    return load_image_split(
+        dataset=config.dataset,
+        data_dir=config.data_dir,
+        max_train_per_class=limit,
+        max_test_per_class=None if limit is None else max(1, limit // 5),
+        download=config.download,
+        **options,
+    )
 
 
 def write_classifier_outputs(

@@ -48,7 +48,7 @@ from hybridqml.workflows.base import Workflow
 from hybridqml.workflows.runs import (
     check_run_settings,
     config_to_json,
-    load_image_split,
+    load_config_images,
     prepare_out_dir,
     resume_settings,
     write_classifier_outputs,
@@ -221,15 +221,7 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
     """
     start = time.perf_counter()
     out = prepare_out_dir(config.out_dir)
-    limit = config.limit_per_class
-    split = load_image_split(
-        dataset=config.dataset,
-        data_dir=config.data_dir,
-        digits=config.digits,
-        max_train_per_class=limit,
-        max_test_per_class=None if limit is None else max(1, limit // 5),
-        download=config.download,
-    )
+    split = load_config_images(config, digits=config.digits)
     train_cfg = TrainConfig(
         epochs=config.epochs,
         seed=config.seed,
