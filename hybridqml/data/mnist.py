@@ -10,6 +10,7 @@ how to get it.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
 import tempfile
@@ -52,12 +53,15 @@ SOURCE_MNIST_T10K_SPLIT = "mnist-t10k-split"
 
 _IMAGE_MAGIC = 2051
 _LABEL_MAGIC = 2049
-# torchvision's MNIST resources: file name -> md5 of the .gz archive.
-_GZ_MD5 = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+# md5 of the official files' *decompressed* content (LeCun's IDX files, as torchvision unpacks
+# them; the same sums are published alongside many MNIST loaders). The content is checked, not the
+# archive: a valid file re-compressed with another gzip level still loads, an edited unpacked file
+# does not.
+_IDX_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 _HOW_TO_GET = (
     "Pass data_dir (CLI: --data-dir) pointing at a folder that holds MNIST/raw/"
@@ -133,31 +137,43 @@ def _check_header(path: Path, data: bytes, *, magic: int) -> int:
 def _read_idx(path: Path, *, magic: int, verify_md5: bool) -> torch.Tensor:
     """Read one IDX file (unpacked or ``.gz``) with torchvision after validating it."""
     from torchvision.datasets.mnist import read_image_file, read_label_file
-    from torchvision.datasets.utils import check_md5
 
     reader = read_image_file if magic == _IMAGE_MAGIC else read_label_file
     try:
         if path.suffix == ".gz":
-            known = _GZ_MD5.get(path.name)
-            if verify_md5 and known is not None and not check_md5(str(path), known):
-                raise DataError(
-                    f"MNIST file {str(path)!r} fails its md5 check (expected {known}): corrupt or "
-                    f"incomplete download. Delete it and get it again. {_HOW_TO_GET}"
-                )
             with gzip.open(path, "rb") as handle:
                 data = handle.read()
-            _check_header(path, data, magic=magic)
-            with tempfile.TemporaryDirectory() as tmp:
-                unpacked = Path(tmp) / path.stem
-                unpacked.write_bytes(data)
-                return reader(str(unpacked))
-        data = path.read_bytes()
+        else:
+            data = path.read_bytes()
         _check_header(path, data, magic=magic)
-        return reader(str(path))
+        if verify_md5:
+            _check_content(path, data)
+        if path.suffix != ".gz":
+            return reader(str(path))
+        with tempfile.TemporaryDirectory() as tmp:
+            unpacked = Path(tmp) / path.stem
+            unpacked.write_bytes(data)
+            return reader(str(unpacked))
     except DataError:
         raise
     except (OSError, EOFError, gzip.BadGzipFile, AssertionError, ValueError, TypeError) as exc:
         raise DataError(f"cannot read MNIST file {str(path)!r}: {exc}. {_HOW_TO_GET}") from exc
+
+
+def _check_content(path: Path, data: bytes) -> None:
+    """Compare the decompressed content of an official MNIST file with its known md5."""
+    stem = path.name.removesuffix(".gz")
+    known = _IDX_MD5.get(stem)
+    if known is None:
+        return
+    found = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    if found != known:
+        raise DataError(
+            f"MNIST file {str(path)!r} does not hold the official {stem} data: md5 of its "
+            f"{'decompressed ' if path.suffix == '.gz' else ''}content is {found}, expected "
+            f"{known} (edited, corrupt or another dataset). Delete it and get it again, or pass "
+            f"verify_md5=False to load it anyway. {_HOW_TO_GET}"
+        )
 
 
 def _read_pair(raw: Path, prefix: str, *, verify_md5: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,8 +243,11 @@ def load_mnist(
     3. With ``download=True`` and files missing: torchvision downloads the full set into
        ``<data_dir>/MNIST/raw`` first.
 
-    Unpacked files are preferred over ``.gz``; ``.gz`` files are md5-checked against torchvision's
-    known sums when ``verify_md5`` is set. Every file's IDX header, size and item count is checked.
+    Unpacked files are preferred over ``.gz``. With ``verify_md5`` (the default) the content of
+    each official file (decompressed, for a ``.gz``) is checked against the known md5 of the
+    official IDX data, so an edited file is refused whatever its packing while the official data
+    re-compressed with another gzip level still loads. Every file's IDX header, size and item
+    count is checked.
 
     Args:
         data_dir: The datasets root (holding ``MNIST/raw``), the ``MNIST`` folder or the raw folder.
@@ -239,13 +258,15 @@ def load_mnist(
         digits: Keep only these digits, relabelled ``0 .. k-1`` in the given order.
         max_train_per_class: Cap per kept digit in the training half (first samples).
         max_test_per_class: Cap per kept digit in the test half (first samples).
-        verify_md5: Check ``.gz`` archives against torchvision's md5 sums.
+        verify_md5: Check the (decompressed) content of each official file against its known md5
+            (turn off only for your own IDX files saved under the official names).
 
     Returns:
         A :class:`DatasetSplit` of ``float32`` images ``(N, 1, 28, 28)`` and ``int64`` labels.
 
     Raises:
-        DataError: If files are missing (and download is not allowed), truncated or corrupt, only
+        DataError: If files are missing (and download is not allowed), truncated, corrupt or not
+            the official data (md5 of the content, with ``verify_md5``), only
             one of the ``train-*`` pair is present, or the download fails. The message names
             the file and how to get it.
         ConfigurationError: If ``test_fraction`` is outside ``(0, 1)``.

@@ -165,14 +165,56 @@ def test_label_and_image_counts_must_agree(tmp_path: Path) -> None:
     raw = _write_t10k(tmp_path)
     (raw / LABELS).write_bytes(_idx_labels(np.arange(50) % 10))
     with pytest.raises(DataError, match="60 images but 50 labels"):
-        load_mnist(data_dir=tmp_path)
+        load_mnist(data_dir=tmp_path, verify_md5=False)
 
 
-def test_md5_of_known_archive_is_checked(tmp_path: Path) -> None:
-    _write_t10k(tmp_path, gz=True)  # valid IDX content, but not the official archive
-    with pytest.raises(DataError, match="md5"):
+@pytest.mark.parametrize("gz", [False, True])
+def test_md5_of_official_names_is_checked_on_the_content(tmp_path: Path, gz: bool) -> None:
+    raw = _write_t10k(tmp_path, gz=gz)  # valid IDX content, but not the official data
+    name = f"{IMAGES}.gz" if gz else IMAGES
+    with pytest.raises(DataError, match=rf"{name}' does not hold the official.*md5"):
         load_mnist(data_dir=tmp_path, verify_md5=True)
     assert load_mnist(data_dir=tmp_path, verify_md5=False).info.n_train == 50
+    assert (raw / name).is_file()
+
+
+def _copy_shared_t10k(tmp_path: Path) -> Path:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in (IMAGES, LABELS):
+        (raw / name).write_bytes((SHARED_DATASETS / "MNIST" / "raw" / name).read_bytes())
+    return raw
+
+
+@needs_shared_mnist
+def test_edited_unpacked_official_file_is_refused_naming_it(tmp_path: Path) -> None:
+    raw = _copy_shared_t10k(tmp_path)
+    data = bytearray((raw / IMAGES).read_bytes())
+    data[16 + 14 * 28 + 14] ^= 0xFF  # one pixel of the first image; header and size stay valid
+    (raw / IMAGES).write_bytes(bytes(data))
+    with pytest.raises(DataError, match=rf"{IMAGES}' does not hold the official") as info:
+        load_mnist(data_dir=tmp_path, digits=[7])
+    assert str(raw / IMAGES) in str(info.value)
+    assert load_mnist(data_dir=tmp_path, digits=[7], verify_md5=False).info.n_train > 0
+
+
+@needs_shared_mnist
+@pytest.mark.parametrize("level", [1, 9])
+def test_official_data_recompressed_with_another_gzip_level_loads(
+    tmp_path: Path, level: int
+) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in (IMAGES, LABELS):
+        content = (SHARED_DATASETS / "MNIST" / "raw" / name).read_bytes()
+        packed = gzip.compress(content, compresslevel=level, mtime=0)
+        official = (SHARED_DATASETS / "MNIST" / "raw" / f"{name}.gz").read_bytes()
+        assert packed != official  # another archive of the same content
+        (raw / f"{name}.gz").write_bytes(packed)
+    split = load_mnist(data_dir=tmp_path)
+    reference = load_mnist(data_dir=SHARED_DATASETS)
+    assert torch.equal(split.train.tensors[0], reference.train.tensors[0])
+    assert torch.equal(split.test.tensors[1], reference.test.tensors[1])
 
 
 def test_bad_test_fraction(tmp_path: Path) -> None:
@@ -229,7 +271,7 @@ def test_full_mnist_folder_uses_the_official_split(tmp_path: Path) -> None:
     labels = np.repeat(np.arange(10), 3)
     (raw / "train-images-idx3-ubyte").write_bytes(_idx_images(np.zeros((30, 28, 28))))
     (raw / "train-labels-idx1-ubyte").write_bytes(_idx_labels(labels))
-    split = load_mnist(data_dir=tmp_path / "MNIST", digits=[4, 2])
+    split = load_mnist(data_dir=tmp_path / "MNIST", digits=[4, 2], verify_md5=False)
     assert split.info.source == "mnist-full" and split.info.split_seed is None
     assert (split.info.n_train, split.info.n_test) == (6, 4)
 
