@@ -24,6 +24,7 @@ __all__ = [
     "positive_int",
     "redact_url",
     "seed_arg",
+    "url_credential",
 ]
 
 MAX_SEED: Final[int] = 2**32 - 1
@@ -129,3 +130,39 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit(
         (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", "")
     )
+
+
+#: A query parameter whose name (lower case) contains one of these is taken for a credential.
+_CREDENTIAL_WORDS: Final[tuple[str, ...]] = (
+    "token",
+    "key",
+    "secret",
+    "passw",
+    "pwd",
+    "auth",
+    "credential",
+    "signature",
+)
+
+
+def url_credential(url: str) -> str | None:
+    """What in ``url`` looks like a credential (never its value), or ``None``.
+
+    User information (``user:password@``) and query parameters whose name contains ``token``,
+    ``key`` (``api_key``, ``apikey``), ``secret``, ``passw``, ``pwd``, ``auth``, ``credential`` or
+    ``signature`` (or is ``sig``) count.
+
+    Example:
+        >>> url_credential("https://qrng.example/api?api_key=abc")
+        "the query parameter 'api_key'"
+        >>> url_credential("https://qrng.example/api?length=8") is None
+        True
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return "user information (user:password@)"
+    for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        lowered = name.lower()
+        if lowered == "sig" or any(word in lowered for word in _CREDENTIAL_WORDS):
+            return f"the query parameter {name!r}"
+    return None

@@ -12,9 +12,9 @@ fired is discarded (never delivered), the start-up test is re-run on at least 10
 and output resumes only if it passes. The pool *latches* (raises
 :class:`~hybridqml.exceptions.HealthTestError` now and on every later read, and delivers nothing
 further, not even bytes already buffered) when the start-up test or a re-test fails, or when a
-second alarm comes within ``alarm_memory_bytes`` of source data from the previous one. A stuck or
-heavily biased source therefore latches at once, while a good source survives rare false alarms.
-Pass ``alpha`` (e.g. ``2**-40``) to make alarms rarer still.
+second alarm comes within ``alarm_memory_bytes`` of source data from the previous one, or when the
+source raises HealthTestError itself (the QRNG replay check). A stuck or heavily biased source
+latches at once, a good one survives rare false alarms; ``alpha=2**-40`` makes them rarer still.
 
 Refill sizes: without conditioning a refill reads ``max(missing, chunk_bytes)`` source bytes; with
 conditioning it reads what the conditioner needs for the missing output
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import numpy as np
 
@@ -316,14 +316,17 @@ class EntropyPool:
             error, self._worker_error = self._worker_error, None
             raise error
 
-    def _latch(self, result: HealthResult, when: str) -> None:
+    def _latch(self, result: HealthResult, when: str) -> NoReturn:
         message = f"health test failed on {self.name} ({when}): {result.test}: {result.detail}"
+        self._fail(HealthTestError(message, result=result))
+
+    def _fail(self, error: HealthTestError) -> NoReturn:  # latched: raised on every later read
         with self._cond:
-            self._failure = HealthTestError(message, result=result)
+            self._failure = error
             self._buf = bytearray()
             self._pos = 0
             self._cond.notify_all()
-        raise HealthTestError(message, result=result)
+        raise HealthTestError(str(error), result=error.result)
 
     def _source_counters(self) -> tuple[int, int] | None:
         """The source's own ``(requests_made, failures)`` if it exposes both as ints."""
@@ -345,15 +348,14 @@ class EntropyPool:
         error: EntropyError | None = None
         try:
             data = self.source.read(n)
-        except HybridQMLError:
-            with self._cond:
-                self.source_reads += 1
-                self.source_read_failures += 1
-            raise
         except Exception as exc:
             with self._cond:
                 self.source_reads += 1
                 self.source_read_failures += 1
+            if isinstance(exc, HealthTestError):  # the source's own check (QRNG replay check)
+                self._fail(HealthTestError(str(exc), result=exc.result))
+            if isinstance(exc, HybridQMLError):
+                raise
             raise EntropyError(
                 f"entropy source {self.name!r} failed: {type(exc).__name__}: {exc}"
             ) from exc

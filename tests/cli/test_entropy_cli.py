@@ -93,3 +93,16 @@ def test_foreign_source_errors_print_one_line(monkeypatch, capsys):
     assert main(["entropy", "test", "--source", "os", "--bytes", "4096"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "OSError: device unplugged" in err
+
+
+def test_entropy_test_fails_on_a_qrng_replaying_its_reply(qrng_server, monkeypatch, capsys):
+    # a service that answers every request with the same block looks random block by block
+    monkeypatch.setenv(TOKEN_ENV_VAR, TOKEN)
+    qrng_server.script.extend([("ok",)] + [("replay",)] * 50)
+    code = main(
+        ["entropy", "test", "--source", "qrng", "--url", qrng_server.url, "--bytes", "8192"]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "replay check failed" in captured.out + captured.err
+    assert TOKEN not in captured.out + captured.err

@@ -26,12 +26,14 @@ class QRNGStandIn:
     ``body`` as is), ``("long", extra)`` (serve extra bytes), and replies dropped mid-body, whose
     bytes are never recorded in ``served``: ``("truncate", k)`` (announce the full
     ``Content-Length``, send k body bytes, close), ``("chunked_cut",)`` (chunked reply cut after
-    its first chunk), ``("stall", k, seconds)`` (send k body bytes, then stall, then close).
+    its first chunk), ``("stall", k, seconds)`` (send k body bytes, then stall, then close),
+    and ``("replay",)``: serve the previous reply's bytes again (a replaying service).
     """
 
     def __init__(self, seed: int = 0) -> None:
         self.rng = np.random.default_rng(seed)
         self.served = bytearray()
+        self.last_block = b""
         self.requests: list[dict] = []
         self.script: collections.deque = collections.deque()
         self.lock = threading.Lock()
@@ -115,7 +117,12 @@ class QRNGStandIn:
                     size = min(size, action[1])
                 elif kind == "long":
                     size += action[1]
-                data = self._take(size)
+                if kind == "replay":
+                    data = self.last_block
+                    self.served += data
+                else:
+                    data = self._take(size)
+                self.last_block = data
                 body = self._encode(query, data)
             h.send_response(200)
             h.send_header("Content-Type", "application/json")

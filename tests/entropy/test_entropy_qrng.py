@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import socket
 import time
@@ -13,7 +15,7 @@ from entropy_testing import FAST_RETRY, TOKEN
 from hybridqml.entropy import EntropyPool, QRNGSource
 from hybridqml.entropy.sources.qrng import TOKEN_ENV_VAR
 from hybridqml.entropy.sources.qrng import client as qrng
-from hybridqml.exceptions import ConfigurationError, QRNGError
+from hybridqml.exceptions import ConfigurationError, HealthTestError, QRNGError
 
 
 def make(server, **kw):
@@ -220,10 +222,95 @@ def test_bad_configuration():
         QRNGSource("https://x", TOKEN, max_request_bytes=0)
 
 
-def test_repr_hides_query_and_userinfo():
-    source = QRNGSource(f"https://user:{TOKEN}@qrng.example/api?key={TOKEN}", TOKEN)
-    assert_no_token(repr(source), str(source), source.name)
+def test_repr_hides_query():
+    source = QRNGSource("https://qrng.example/api?region=eu", TOKEN)
+    assert "region" not in repr(source) + str(source) + source.name
     assert "qrng.example/api" in repr(source)
+
+
+@pytest.mark.parametrize(
+    ("url", "what"),
+    [
+        (f"https://user:{TOKEN}@qrng.example/api", "user information"),
+        (f"https://{TOKEN}@qrng.example/api", "user information"),
+        (f"https://qrng.example/api?token={TOKEN}", "'token'"),
+        (f"https://qrng.example/api?size=8&api_key={TOKEN}", "'api_key'"),
+        (f"https://qrng.example/api?apikey={TOKEN}", "'apikey'"),
+        (f"https://qrng.example/api?x-api-key={TOKEN}", "'x-api-key'"),
+        (f"https://qrng.example/api?key={TOKEN}", "'key'"),
+        (f"https://qrng.example/api?auth={TOKEN}", "'auth'"),
+        (f"https://qrng.example/api?Password={TOKEN}", "'Password'"),
+        (f"https://qrng.example/api?client_secret={TOKEN}", "'client_secret'"),
+        (f"https://qrng.example/api?access_token={TOKEN}", "'access_token'"),
+    ],
+)
+def test_credentials_in_the_url_are_refused_pointing_to_the_token_argument(url, what):
+    with pytest.raises(ConfigurationError, match="token argument") as info:
+        QRNGSource(url, TOKEN)
+    message = str(info.value)
+    assert what in message and f"${TOKEN_ENV_VAR}" in message
+    assert_no_token(message)
+
+
+@pytest.mark.parametrize("query", ["", "?length=8&type=uint8", "?region=eu&size=4"])
+def test_urls_without_credentials_are_accepted(query):
+    assert QRNGSource(f"https://qrng.example/api{query}", TOKEN).url.endswith(query)
+
+
+# ---------------------------------------------------------------- replayed replies
+def test_a_replayed_reply_block_fails_the_health_test(qrng_server):
+    source = make(qrng_server, max_request_bytes=64)
+    first = source.read(64)
+    qrng_server.script.append(("replay",))
+    with pytest.raises(HealthTestError, match="replay check failed") as info:
+        source.read(64)
+    assert_no_token(str(info.value))
+    assert qrng_server.served == first * 2  # the server really sent the same block twice
+    assert source.read(64) != first  # fresh replies pass again
+
+
+def test_a_block_replayed_later_and_inside_one_read_is_caught(qrng_server):
+    source = make(qrng_server, max_request_bytes=32)
+    source.read(32 * 5)
+    qrng_server.script.extend([("ok",), ("replay",)])  # the 2nd block of this read repeats the 1st
+    with pytest.raises(HealthTestError):
+        source.read(32 * 3)
+    old = bytes(qrng_server.served[:32])
+    with pytest.raises(HealthTestError):  # a block from five replies ago: still remembered
+        qrng_server.script.append(("raw", _eaas_reply(old)))
+        source.read(32)
+
+
+def test_pool_latches_on_a_replayed_block_and_delivers_none_of_it(qrng_server):
+    pool = EntropyPool(make(qrng_server, max_request_bytes=512), chunk_bytes=512)
+    delivered = pool.read(1024)  # start-up: two replies
+    qrng_server.script.append(("replay",))
+    with pytest.raises(HealthTestError, match="replay"):
+        pool.read(600)
+    assert pool.failed and pool.provenance().delivered_bytes == len(delivered)
+    with pytest.raises(HealthTestError):
+        pool.read(1)
+
+
+def test_replay_window_is_bounded_and_can_be_turned_off(qrng_server):
+    source = make(qrng_server, max_request_bytes=32, replay_window=2)
+    source.read(32 * 3)
+    qrng_server.script.append(("raw", _eaas_reply(bytes(qrng_server.served[:32]))))
+    assert len(source.read(32)) == 32  # three replies ago: outside a window of 2
+    off = make(qrng_server, max_request_bytes=32, replay_window=0)
+    block = off.read(32)
+    qrng_server.script.append(("raw", _eaas_reply(block)))
+    assert off.read(32) == block
+    short = make(qrng_server, max_request_bytes=8)  # blocks under REPLAY_MIN_BYTES: not checked
+    qrng_server.script.append(("raw", _eaas_reply(bytes(8))))
+    qrng_server.script.append(("raw", _eaas_reply(bytes(8))))
+    assert short.read(16) == bytes(16)
+    with pytest.raises(ConfigurationError, match="replay_window"):
+        make(qrng_server, replay_window=-1)
+
+
+def _eaas_reply(data: bytes) -> bytes:
+    return json.dumps({"random_number": base64.b64encode(data).decode()}).encode()
 
 
 # ---------------------------------------------------------------- secrets in exception chains

@@ -17,7 +17,14 @@ environment variable is rejected at construction, without echoing the value). Ev
 :class:`~hybridqml.exceptions.QRNGError` leaves the client without a ``__cause__`` or
 ``__context__``: third-party exceptions (whose text can hold header values or URLs with query
 strings) are reduced to their type names. TLS certificates are always verified, and plain
-``http://`` is accepted only for loopback hosts unless ``allow_insecure_http=True``.
+``http://`` is accepted only for loopback hosts unless ``allow_insecure_http=True``. A URL that
+carries credentials (``user:password@`` or a query parameter named like one: ``token``, ``key``,
+``api_key``, ``auth``, ``password``, ``secret``, ...) is refused: urllib3's debug log prints the
+URL with its query string.
+
+Replayed replies: every reply block goes through a
+:class:`~hybridqml.entropy.sources.qrng.replay.ReplayCheck`, which raises
+:class:`~hybridqml.exceptions.HealthTestError` when a block repeats a recent one (see that module).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
-from hybridqml._validation import check_positive_int, redact_url
+from hybridqml._validation import check_positive_int, redact_url, url_credential
 from hybridqml.entropy.sources.base import EntropySource, SourceKind
 from hybridqml.entropy.sources.qrng.providers import (
     ANU_MAX_REQUEST_BYTES,
@@ -49,6 +56,7 @@ from hybridqml.entropy.sources.qrng.providers import (
     request_headers,
     request_params,
 )
+from hybridqml.entropy.sources.qrng.replay import DEFAULT_REPLAY_WINDOW, ReplayCheck
 from hybridqml.entropy.sources.qrng.retry import (
     AUTH_STATUSES,
     DEFAULT_BACKOFF_FACTOR,
@@ -173,24 +181,28 @@ class QRNGSource(EntropySource):
         anu_type: ``"uint8"`` or ``"hex16"`` reply encoding (anu only).
         token_env: Environment variable holding the token when ``token`` is ``None``.
         session: An existing :class:`requests.Session` to configure and use (for custom transport).
+        replay_window: Reply blocks remembered by the replay check (0 turns it off; see
+            :mod:`~hybridqml.entropy.sources.qrng.replay`).
         allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear
             text (warned about with a :class:`UserWarning`).
 
     Attributes:
+        replay: The :class:`~hybridqml.entropy.sources.qrng.replay.ReplayCheck` of the replies.
         requests_made: HTTP requests attempted so far (every attempt, retries included).
         failures: HTTP requests that failed (transport error, error status or unusable reply).
         retry: The :class:`urllib3.util.Retry` policy (budget, backoff, ``Retry-After``).
 
     Raises:
         ConfigurationError: Bad arguments, no token, a token with whitespace or control
-            characters, or plain ``http://`` to a remote host.
+            characters, credentials in the URL, or plain ``http://`` to a remote host.
 
     Reads raise :class:`~hybridqml.exceptions.QRNGAuthError` (401/403),
     :class:`~hybridqml.exceptions.QRNGUnavailableError` (unreachable, TLS failure, timeouts, 429
     or 5xx after the retries, persistently short replies) or
     :class:`~hybridqml.exceptions.QRNGProtocolError` (malformed reply, unexpected status), with
     ``status`` (the last HTTP status received for the request, ``None`` if none) and
-    ``attempts`` (HTTP attempts made for the request, retries included).
+    ``attempts`` (HTTP attempts made for the request, retries included). A reply that repeats
+    a recent one raises :class:`~hybridqml.exceptions.HealthTestError`.
 
     Example:
         >>> import os
@@ -220,6 +232,7 @@ class QRNGSource(EntropySource):
         token_env: str = TOKEN_ENV_VAR,
         session: requests.Session | None = None,
         allow_insecure_http: bool = False,
+        replay_window: int = DEFAULT_REPLAY_WINDOW,
     ) -> None:
         if provider not in PROVIDERS:
             raise ConfigurationError(f"provider must be one of {PROVIDERS}, got {provider!r}")
@@ -230,6 +243,13 @@ class QRNGSource(EntropySource):
             parts = host = None
         if parts is None or parts.scheme not in ("http", "https") or not host:
             raise ConfigurationError("url must be an http(s) URL with a host")
+        credential = url_credential(url)
+        if credential is not None:
+            raise ConfigurationError(
+                f"the QRNG url carries {credential}, which looks like a credential: URLs end up "
+                "in logs (urllib3's debug log prints the query string). Remove it from the url "
+                f"and pass the token with the token argument or ${token_env} (not shown)"
+            )
         if parts.scheme == "http" and not _is_loopback(host):
             if not allow_insecure_http:
                 raise ConfigurationError(
@@ -274,6 +294,7 @@ class QRNGSource(EntropySource):
         self.name = f"qrng({provider}, {self._safe_url})"
         self.requests_made = 0
         self.failures = 0
+        self.replay = ReplayCheck(replay_window)
         self._lock = threading.Lock()
         self.retry = make_retry_policy(
             max_retries=max_retries,
@@ -318,6 +339,7 @@ class QRNGSource(EntropySource):
         while len(out) < n:
             want = min(n - len(out), self.max_request_bytes)
             chunk, attempts = self._request(want)
+            self.replay.check(chunk, self.name)
             out += chunk
             if len(chunk) < want:
                 short_replies += 1
