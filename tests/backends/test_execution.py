@@ -271,3 +271,42 @@ def test_set_backend_switches_execution():
 def test_backend_options_reach_aer():
     engine = CircuitEngine(circuits.ry(1), backend_options={"max_parallel_threads": 1})
     assert engine.executor.estimator.simulator.options.max_parallel_threads == 1
+
+
+
+def _bloch_spec(observables, *, entangle: bool):
+    """Two qubits, each rotated RY(a) then RZ(p): Bloch vector (sin a cos p, sin a sin p, cos a),
+    optionally followed by CX(0, 1); inputs (a0, p0, a1, p1)."""
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import ParameterVector
+
+    from hybridqml.circuits import ParameterizedCircuit
+
+    t = ParameterVector("t", 4)
+    qc = QuantumCircuit(2)
+    for q in range(2):
+        qc.ry(t[2 * q], q)
+        qc.rz(t[2 * q + 1], q)
+    if entangle:
+        qc.cx(0, 1)
+    return ParameterizedCircuit(qc, list(t), [], observables=observables)
+
+
+@pytest.mark.parametrize("entangle", [False, True])
+def test_sampled_y_observables_match_exact_values_with_the_right_sign(entangle):
+    # Terms with one Y factor far from 0, so a wrong basis change for Y (S instead of Sdg flips
+    # the sign of every Y factor) moves IY, YI, XY, YX, YZ, ZY by about twice their size; YY
+    # alone would hide it (two sign flips cancel). Shots on "aer" (the Sampler path).
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    odd = ["IY", "YI", "XY", "YX", "YZ", "ZY"]
+    spec = _bloch_spec([SparsePauliOp(label) for label in [*odd, "YY"]], entangle=entangle)
+    theta = np.array([[1.3, 1.2, 1.1, 2.0], [2.0, -1.4, 1.6, 0.9]])
+    shots = 20_000
+    values = CircuitEngine(spec, backend="aer", shots=shots, seed=4).forward(theta)
+    for row, angles in enumerate(theta):
+        state = Statevector(spec.circuit.assign_parameters(angles))
+        exact = np.array([np.real(state.expectation_value(o)) for o in spec.observables])
+        assert np.abs(exact[: len(odd)]).max() > 0.5  # the test's premise
+        sigma = np.sqrt((1 - exact**2) / shots)  # one term's shot noise
+        np.testing.assert_array_less(np.abs(values[row] - exact), 5 * sigma + 1e-3)
