@@ -142,6 +142,43 @@ def test_spsa_is_unbiased_on_average():
     assert plan.angles.shape[0] == 400 * 2
 
 
+def test_spsa_batch_is_the_average_of_its_directions_estimates():
+    # Independent recombination: read each direction back from the planned angles (variational
+    # circuits use every parameter once, so angles == theta) and average the estimates by hand.
+    spec = circuits.variational(2, 1)
+    s = ShiftableCircuit(spec)
+    theta = np.array([[0.3, -0.5, 0.8, 0.1], [1.0, 0.2, -0.7, 0.4]])
+    np.testing.assert_array_equal(s.angles(theta), theta)  # the premise
+    c, b = 1e-2, 5
+    plan = SPSA(epsilon=c, batch_size=b, seed=3).plan(s, theta)
+    values = evaluate(s, plan.angles)
+    jac = plan.recombine(values)
+    angles = plan.angles.reshape(2, b, 2, 4)  # (sample, direction, +/-, parameter)
+    f = values.reshape(2, b, 2, spec.n_outputs)
+    for n in range(2):
+        estimates = []
+        for k in range(b):
+            d = (angles[n, k, 0] - angles[n, k, 1]) / (2 * c)
+            np.testing.assert_allclose(np.abs(d), 1.0)  # Rademacher directions
+            np.testing.assert_allclose(angles[n, k, 0], theta[n] + c * d)
+            estimates.append(np.outer((f[n, k, 0] - f[n, k, 1]) / (2 * c), d))
+        np.testing.assert_allclose(jac[n], np.mean(estimates, axis=0), atol=1e-12)
+
+
+def test_spsa_batches_average_to_the_true_gradient():
+    # E[estimate] = gradient (up to O(c^2)) whatever the batch size; a sum instead of a mean
+    # would give batch_size times the gradient.
+    spec = circuits.variational(2, 1)
+    s = ShiftableCircuit(spec)
+    theta = np.tile(np.array([[0.3, -0.5, 0.8, 0.1]]), (150, 1))
+    exact = ParameterShift().plan(s, theta[:1])
+    ref = exact.recombine(evaluate(s, exact.angles))[0]
+    plan = SPSA(epsilon=1e-3, batch_size=8, seed=11).plan(s, theta)
+    jac = plan.recombine(evaluate(s, plan.angles))
+    # each batch estimate = ref + cross terms with std <= sum|g| / sqrt(8); mean of 150: < 0.1
+    np.testing.assert_allclose(jac.mean(axis=0), ref, atol=0.1)
+
+
 def test_spsa_directions_change_between_plans():
     s = ShiftableCircuit(circuits.variational(3, 1))
     theta = np.zeros((1, 6))
