@@ -160,7 +160,8 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise InputError(f"need two (N >= 2, D) feature sets, got {a.shape} and {b.shape}")
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # atleast_2d: np.cov of one feature is a 0-d array
+    cov_a, cov_b = (np.atleast_2d(np.cov(x, rowvar=False)) for x in (a, b))
     # Tr((S_a S_b)^(1/2)) = Tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)): symmetric PSD, stable with the
     # singular covariances of dead ReLU features (scipy's sqrtm of S_a S_b warns there).
     eigval, eigvec = np.linalg.eigh(cov_a)

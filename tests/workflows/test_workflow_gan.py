@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -119,6 +120,38 @@ def test_quality_measures():
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
     shifted = frechet_distance(a, a + 2.0)
     assert shifted == pytest.approx(6 * 4.0, rel=1e-9)  # |mu shift|^2, same covariance
+
+
+def test_frechet_distance_of_1d_gaussians_is_the_closed_form():
+    # 1-D: FD = (m1 - m2)^2 + (s1 - s2)^2 with the fitted (ddof=1) standard deviations
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 0.5, size=(300, 1)), rng.normal(-0.5, 2.0, size=(500, 1))
+    m1, m2 = a.mean(), b.mean()
+    s1, s2 = a.std(ddof=1), b.std(ddof=1)
+    expected = (m1 - m2) ** 2 + (s1 - s2) ** 2
+    got = frechet_distance(torch.from_numpy(a), torch.from_numpy(b))
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert got != pytest.approx((m1 - m2) ** 2, rel=1e-3)  # the covariance term matters here
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_frechet_distance_with_unequal_covariances_matches_scipy_sqrtm(seed):
+    # the textbook formula with scipy's matrix square root of the (non-symmetric) product
+    from scipy.linalg import sqrtm
+
+    rng = np.random.default_rng(seed)
+    d = 5
+    mix_a, mix_b = rng.normal(size=(d, d)), rng.normal(size=(d, d))  # unequal, correlated
+    a = rng.normal(size=(400, d)) @ mix_a + rng.normal(size=d)
+    b = rng.normal(size=(600, d)) @ mix_b
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    cross = np.real(sqrtm(cov_a @ cov_b))
+    expected = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * cross)
+    got = frechet_distance(torch.from_numpy(a), torch.from_numpy(b))
+    assert got == pytest.approx(expected, rel=1e-8)
+    # symmetric in its arguments, like the closed form
+    assert frechet_distance(torch.from_numpy(b), torch.from_numpy(a)) == pytest.approx(got)
 
 
 def test_resume_with_another_entropy_source_is_refused(tmp_path):
