@@ -48,8 +48,36 @@ def test_aer_bits_are_per_shot_in_clbit_order():
 
 def test_bits_carry_across_shots_and_jobs_for_odd_qubit_counts():
     source = AerHadamardSource(n_qubits=5, seed=2)
-    data = source.read(3 * 65_536 * 5 // 8 + 3)  # forces a 4th job and a carried partial byte
+    data = source.read(3 * 65_536 * 5 // 8 + 3)  # forces a 4th job (2**16 shots: no carry)
     assert len(data) == 3 * 65_536 * 5 // 8 + 3 and source.jobs == 4
+
+
+def test_bits_left_over_at_a_job_boundary_carry_into_the_next_job():
+    # 65,537 shots x 5 bits is not a whole number of bytes: 5 bits of job 1 must start the next
+    # byte, followed by job 2's bits. Reference: the jobs rerun on Aer with the same per-job
+    # seeds, every shot's bits in clbit order, concatenated and packed into bytes.
+    from qiskit_aer import AerSimulator
+
+    shots, n_qubits, seed = 65_537, 5, 4
+    source = AerHadamardSource(n_qubits=n_qubits, seed=seed, shots_per_job=shots)
+    sizes = [1, 40_958, 3, 7_777, 12_000, 5]  # reads not aligned with the job boundary
+    data = b"".join(source.read(k) for k in sizes)
+    assert source.jobs == 2
+    seeds = np.random.default_rng(seed)
+    bits = []
+    for _ in range(2):
+        job = AerSimulator(method="statevector").run(
+            source._circuit,
+            shots=shots,
+            memory=True,
+            seed_simulator=int(seeds.integers(0, 2**62)),
+        )
+        bits += [int(b) for bitstring in job.result().get_memory() for b in bitstring[::-1]]
+    expected = np.packbits(np.array(bits[: 8 * len(data)], dtype=np.uint8)).tobytes()
+    assert data == expected
+    assert data == AerHadamardSource(n_qubits=n_qubits, seed=seed, shots_per_job=shots).read(
+        len(data)
+    )
 
 
 @pytest.mark.parametrize("kwargs", [{"shots_per_job": 1000}, {"n_qubits": 0}, {"seed": -1}])
