@@ -92,6 +92,31 @@ def test_fake_device_runs_with_noise_and_layout():
     assert jac.shape == (1, 3, 6) and np.isfinite(jac).all()
 
 
+def _shift_rule_by_hand(engine, theta):
+    """d<O>/dθ_j = [f(θ + π/2 e_j) - f(θ - π/2 e_j)] / 2 from the engine's forward values.
+
+    Exact for the noisy device too: its noise does not depend on the angles, so every expectation
+    stays a first-order trigonometric polynomial in each RY angle."""
+    p = theta.shape[1]
+    shifts = np.eye(p) * np.pi / 2
+    plus = engine.forward(theta + shifts)  # (P, O)
+    minus = engine.forward(theta - shifts)
+    return ((plus - minus) / 2).T[None]  # (1, O, P)
+
+
+def test_fake_device_gradients_have_the_right_values():
+    spec = circuits.variational(2, 1)
+    theta = np.array([[0.3, -0.4, 1.0, 0.2]])
+    exact = CircuitEngine(spec).jacobian(theta)
+    engine = CircuitEngine(spec, backend="fake_manila", shots=20_000, seed=5)
+    jac = engine.jacobian(theta)
+    # same noisy device, independent recombination: two shot-noise estimates (std <= 0.01 each)
+    np.testing.assert_allclose(jac, _shift_rule_by_hand(engine, theta), atol=0.05)
+    # and close to the noiseless gradient: device noise only shrinks it a little
+    np.testing.assert_allclose(jac, exact, atol=0.15)
+    assert np.abs(exact).max() > 0.5  # the premise: a wrong sign or scale would show
+
+
 def test_fake_device_noise_is_really_applied():
     # H then RY(pi/2) prepares |1>: ideal sampling gives <Z> = -1 exactly on every shot, so any
     # deviation is the device's noise model (readout and gate errors), not shot noise
@@ -154,6 +179,16 @@ def test_ibm_runtime_local_mode_via_name(monkeypatch):
     spec = layer.spec
     theta = np.concatenate([x.detach().numpy(), layer.weight.detach().numpy()[None]], axis=1)
     assert np.abs(y.detach().numpy() - statevector_expectations(spec, theta)).max() < 0.25
+    # gradient values: the same fake device run directly, and the noiseless value
+    direct = CircuitEngine(spec, backend="fake_manila", shots=2000, seed=3).jacobian(theta)
+    exact = CircuitEngine(spec).jacobian(theta)
+    grad_x = x.grad.numpy()[0]
+    w_grad = layer.weight.grad.numpy()
+    got = np.concatenate([grad_x, w_grad])
+    # sum over the two outputs of four shot-noise differences: std <= 2 * sqrt(2) / sqrt(2000)
+    np.testing.assert_allclose(got, direct[0].sum(axis=0), atol=0.2)
+    np.testing.assert_allclose(got, exact[0].sum(axis=0), atol=0.3)
+    assert np.abs(exact[0].sum(axis=0)).max() > 0.6
 
 
 @pytest.mark.parametrize("mode_cls", ["Session", "Batch"])
