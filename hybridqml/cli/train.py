@@ -147,6 +147,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=None, help="MNIST folder (else sklearn digits)")
     demo.add_argument("--seed", type=seed_arg, default=0)
     demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test of a few seconds per workflow (one epoch, tiny data; numbers mean "
+        "nothing)",
+    )
     demo.set_defaults(handler=run_demo)
     return train
 
@@ -198,7 +204,8 @@ def run_demo(args: argparse.Namespace) -> int:
     common = {"seed": args.seed, "progress": not args.no_progress}
     summary: dict[str, Any] = {}
     for workflow in workflows():
-        settings = {"out_dir": out / workflow.name, **workflow.demo, **common}
+        quick = workflow.quick_demo if args.quick else {}
+        settings = {"out_dir": out / workflow.name, **workflow.demo, **quick, **common}
         if "mnist" in workflow.traits:
             settings |= data
         if "entropy" in workflow.traits:
@@ -212,6 +219,7 @@ def run_demo(args: argparse.Namespace) -> int:
             f"demo: {workflow.name} done in {seconds:.0f} s: {summary[workflow.name]}", flush=True
         )
     summary["data"] = "mnist" if args.data_dir else "sklearn-digits (offline stand-in)"
+    summary["quick"] = bool(args.quick)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"demo: results in {out.resolve()} (summary.json, one folder per workflow)")
     return 0

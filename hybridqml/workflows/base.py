@@ -93,6 +93,8 @@ class Workflow:
         headline: ``headline(result) -> dict``, the numbers ``hybridqml demo`` records.
         demo: Config overrides of the small ``hybridqml demo`` run (data and entropy settings
             are added by the demo for the traits that need them).
+        quick_demo: Overrides on top of ``demo`` for ``hybridqml demo --quick``, a smoke test of
+            a few seconds per workflow (the test suite runs it; its numbers mean nothing).
         resume_mutable: Fields of this workflow's config (besides
             :data:`RESUME_MUTABLE_FIELDS`) a resumed run may change.
     """
@@ -106,6 +108,7 @@ class Workflow:
     headline: Callable[[Any], dict[str, Any]]
     options: tuple[Option, ...] = ()
     demo: Mapping[str, Any] = field(default_factory=dict)
+    quick_demo: Mapping[str, Any] = field(default_factory=dict)
     resume_mutable: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:

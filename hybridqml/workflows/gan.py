@@ -437,6 +437,7 @@ WORKFLOW = Workflow(
         "eval_samples": 500,
         "classifier_epochs": 3,
     },
+    quick_demo={"epochs": 1, "limit_per_class": 12, "eval_samples": 50, "classifier_epochs": 1},
     # which epochs save an image grid PNG; no number depends on it
     resume_mutable=frozenset({"grid_every"}),
 )

@@ -333,5 +333,6 @@ WORKFLOW = Workflow(
     summary=_summary,
     headline=lambda r: {"test_accuracy": round(r.test_accuracy, 4)},
     demo={"epochs": 15, "limit_per_class": 400},
+    quick_demo={"epochs": 1, "limit_per_class": 12},
 )
 """The noisy-MLP workflow as ``hybridqml train noisy-mlp`` and ``hybridqml demo`` see it."""

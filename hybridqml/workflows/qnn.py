@@ -386,5 +386,6 @@ WORKFLOW = Workflow(
     summary=_summary,
     headline=_headline,
     demo={"epochs": 12, "n_samples": 400},
+    quick_demo={"epochs": 1, "n_samples": 60},
 )
 """The QNN workflow as ``hybridqml train qnn`` and ``hybridqml demo`` see it."""

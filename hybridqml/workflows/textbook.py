@@ -295,5 +295,6 @@ WORKFLOW = Workflow(
     summary=_summary,
     headline=lambda r: {"test_accuracy": round(r.test_accuracy, 4)},
     demo={"epochs": 5, "limit_per_class": 300},
+    quick_demo={"epochs": 1, "limit_per_class": 8},
 )
 """The textbook workflow as ``hybridqml train textbook`` and ``hybridqml demo`` see it."""

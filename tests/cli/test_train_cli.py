@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -270,3 +271,26 @@ def test_demo_runs_all_four_offline(tmp_path, capsys):
     for workflow in ("textbook", "noisy-mlp", "qnn", "gan"):
         assert (tmp_path / workflow / "metrics.json").is_file()
     assert (tmp_path / "summary.json").is_file()
+
+
+def test_quick_demo_runs_every_workflow_in_the_default_suite(tmp_path, capsys):
+    # the README's main command, in its --quick smoke-test form (one epoch, tiny data)
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert "scikit-learn" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"] == "sklearn-digits (offline stand-in)" and summary["quick"] is True
+    assert set(summary) == {"textbook", "noisy-mlp", "qnn", "gan", "data", "quick"}
+    accuracies = {
+        "textbook": ["test_accuracy"],
+        "noisy-mlp": ["test_accuracy"],
+        "qnn": ["hybrid_test_accuracy", "classical_test_accuracy"],
+    }
+    for workflow, keys in accuracies.items():
+        assert set(summary[workflow]) == {*keys, "seconds"}
+        for key in keys:
+            assert 0.0 <= summary[workflow][key] <= 1.0
+        assert read_metrics(out / workflow)["epochs_completed"] == 1
+    assert set(summary["gan"]) == {"class_coverage", "frechet_distance", "seconds"}
+    assert 1 <= summary["gan"]["class_coverage"] <= 10 and summary["gan"]["frechet_distance"] >= 0
+    assert all(summary[name]["seconds"] >= 0 for name in accuracies)
