@@ -33,3 +33,30 @@ def test_ci_runs_the_readme_test_command():
         check=True,
     ).stdout.strip()
     assert extracted == marked.group(1).strip()
+
+
+RESULTS = (REPO_ROOT / "benchmarks" / "RESULTS.md").read_text()
+QUOTED = re.findall(
+    r"<!-- from benchmarks/RESULTS.md -->\n(.*?)<!-- /from benchmarks/RESULTS.md -->",
+    README,
+    flags=re.S,
+)
+NUMBER = re.compile(r"(?<![\w.\-])\d[\d,]*(?:\.\d+)?(?:e-?\d+)?")
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def test_readme_quotes_its_measured_numbers_from_results_md():
+    # one source: every number in the README's measured-results blocks is in RESULTS.md as is
+    assert len(QUOTED) >= 4, "README.md lost its blocks quoting benchmarks/RESULTS.md"
+    known = _numbers(RESULTS)
+    for block in QUOTED:
+        missing = sorted(_numbers(block) - known)
+        assert not missing, f"README numbers not in benchmarks/RESULTS.md: {missing}"
+
+
+def test_the_results_check_catches_a_drifted_number():
+    drifted = QUOTED[0].replace("2.5 ms", "2.55 ms", 1)
+    assert "2.55" in _numbers(drifted) - _numbers(RESULTS)
