@@ -308,7 +308,6 @@ def test_backend_options_reach_aer():
     assert engine.executor.estimator.simulator.options.max_parallel_threads == 1
 
 
-
 def _bloch_spec(observables, *, entangle: bool):
     """Two qubits, each rotated RY(a) then RZ(p): Bloch vector (sin a cos p, sin a sin p, cos a),
     optionally followed by CX(0, 1); inputs (a0, p0, a1, p1)."""

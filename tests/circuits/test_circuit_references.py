@@ -30,7 +30,7 @@ def ry(theta: float) -> np.ndarray:
 
 
 def on(n: int, ops: dict[int, np.ndarray]) -> np.ndarray:
-    """The n-qubit operator with ``ops[q]`` on qubit q (Qiskit order: qubit 0 is the last factor)."""
+    """The n-qubit operator with ``ops[q]`` on qubit q (Qiskit order: qubit 0 is last)."""
     return functools.reduce(np.kron, [ops.get(q, I2) for q in reversed(range(n))])
 
 
