@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from hybridqml import _legacy
 from hybridqml._version import __version__
 from hybridqml.exceptions import (
     BackendError,
@@ -103,6 +104,9 @@ __all__ = [
     "training",
     "workflows",
 ]
+
+
+_legacy.install()  # the first layout's module names stay importable (hybridqml._legacy)
 
 
 def __getattr__(name: str) -> Any:

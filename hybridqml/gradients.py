@@ -14,7 +14,8 @@ expressions gives ``df/dtheta_j = sum_k dphi_k/dtheta_j * df/dphi_k``.
 Example:
     >>> import numpy as np
     >>> from hybridqml import circuits
-    >>> from hybridqml.circuits.shiftable import ShiftableCircuit
+    >>> from hybridqml.circuits.gates import PAULI_ROTATIONS
+from hybridqml.circuits.shiftable import ShiftableCircuit
     >>> shiftable = ShiftableCircuit(circuits.ry(1))
     >>> plan = ParameterShift().plan(shiftable, np.array([[0.3]]))
     >>> plan.angles.shape          # one sample x one occurrence x (+, -)
@@ -31,10 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from hybridqml.circuits.gates import PAULI_ROTATIONS
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = [
+    "PAULI_ROTATIONS",
     "SPSA",
     "FiniteDifference",
     "GradientPlan",

@@ -91,3 +91,68 @@ def test_workflows_and_top_level_names_load_lazily():
         "('textbook', 'noisy-mlp', 'qnn', 'gan') False",
         "True",
     ]
+
+
+def test_first_layout_module_names_are_aliases_with_a_warning():
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, hybridqml\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import hybridqml.layers as old, hybridqml.torchsim.simulator as old_sim\n"
+        "    from hybridqml.tracking import Tracker\n"
+        "import hybridqml.nn.layers as new, hybridqml.backends.torchsim.simulator as new_sim\n"
+        "import hybridqml.backends.tracking as tracking\n"
+        "print(old is new, old_sim is new_sim, Tracker is tracking.Tracker)\n"
+        "print(sorted({str(w.message).split(' moved')[0] for w in seen}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "True True True"
+    assert "hybridqml.layers" in lines[1] and "hybridqml.tracking" in lines[1]
+
+
+def test_a_layer_pickled_under_the_old_module_names_loads(tmp_path):
+    import pickle
+    import subprocess
+    import sys
+
+    import torch
+
+    import hybridqml as hq
+
+    layer = hq.QuantumLayer(hq.circuits.variational(2, 1), backend="torch")
+    # pickle as the first layout did: the classes named by their old modules (which the aliases
+    # resolve to the same objects, so pickle accepts them)
+    from hybridqml.nn.engine import CircuitEngine
+
+    classes = {type(layer): "hybridqml.layers", CircuitEngine: "hybridqml.engine"}
+    saved = {cls: cls.__module__ for cls in classes}
+    try:
+        for cls, module in classes.items():
+            cls.__module__ = module
+        with warnings.catch_warnings():  # importing the old names warns (once per process)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            data = pickle.dumps(layer)
+    finally:
+        for cls, module in saved.items():
+            cls.__module__ = module
+    assert b"hybridqml.layers" in data
+    path = tmp_path / "old.pkl"
+    path.write_bytes(data)
+    x = torch.rand(3, 2)
+    torch.save(x, tmp_path / "x.pt")
+    expected = layer(x).detach()
+    code = (
+        "import pickle, warnings, torch, sys\n"
+        "warnings.simplefilter('ignore')\n"
+        f"layer = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"x = torch.load({str(tmp_path / 'x.pt')!r})\n"
+        f"torch.save(layer(x).detach(), {str(tmp_path / 'y.pt')!r})\n"
+        "print(type(layer).__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "hybridqml.nn.layers"
+    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), expected)

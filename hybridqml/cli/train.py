@@ -102,6 +102,8 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
     kwargs = dict(option.kwargs)
     if "action" not in kwargs:
         kwargs.setdefault("default", None)
+        if "choices" not in kwargs:  # show --limit as LIMIT, not as its config field
+            kwargs.setdefault("metavar", option.flag.lstrip("-").upper().replace("-", "_"))
     parser.add_argument(option.flag, dest=option.field, **kwargs)
 
 

@@ -102,5 +102,5 @@ __all__ = [
 
 # The first layout's module names, kept importable: ``import hybridqml.entropy.aer`` and
 # ``import hybridqml.entropy.qrng`` give the modules that now hold those sources.
-sys.modules.setdefault(f"{__name__}.aer", _sources.hadamard)
-sys.modules.setdefault(f"{__name__}.qrng", _sources.qrng)
+aer = sys.modules.setdefault(f"{__name__}.aer", _sources.hadamard)
+qrng = sys.modules.setdefault(f"{__name__}.qrng", _sources.qrng)

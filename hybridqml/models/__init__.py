@@ -33,9 +33,14 @@ for _old, _new in _SUBMODULES.items():
     sys.modules.setdefault(
         f"{__name__}.{_old}", importlib.import_module(f"hybridqml.workflows.{_new}")
     )
+sys.modules.setdefault(f"{__name__}.cli", importlib.import_module("hybridqml.cli.train"))
 
 __all__ = list(_workflows.__all__)
 
 
 def __getattr__(name: str) -> Any:
     return getattr(_workflows, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
