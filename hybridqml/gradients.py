@@ -14,8 +14,7 @@ expressions gives ``df/dtheta_j = sum_k dphi_k/dtheta_j * df/dphi_k``.
 Example:
     >>> import numpy as np
     >>> from hybridqml import circuits
-    >>> from hybridqml.circuits.gates import PAULI_ROTATIONS
-from hybridqml.circuits.shiftable import ShiftableCircuit
+    >>> from hybridqml.circuits.shiftable import ShiftableCircuit
     >>> shiftable = ShiftableCircuit(circuits.ry(1))
     >>> plan = ParameterShift().plan(shiftable, np.array([[0.3]]))
     >>> plan.angles.shape          # one sample x one occurrence x (+, -)
