@@ -32,6 +32,7 @@ from tqdm import tqdm
 from hybridqml._validation import check_seed, epoch_seed
 from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
 from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
+from hybridqml.training.divergence import check_weights, divergence_error
 from hybridqml.training.metrics import METRICS_NAME, write_metrics
 from hybridqml.training.outdir import RunLock, check_run_folder
 from hybridqml.training.seeding import DEFAULT_SEED, seed_everything
@@ -326,9 +327,16 @@ def _run_epochs(
                     desc=f"epoch {epoch}/{config.epochs}",
                     progress=config.progress,
                 )
-                _check_weights(modules)
+                check_weights(modules)
             except DivergenceError as exc:
-                raise _diverged(config, history, epoch, exc) from exc
+                raise divergence_error(
+                    exc,
+                    epoch=epoch,
+                    history=history,
+                    seed=config.seed,
+                    checkpoint_path=config.checkpoint_path,
+                    metrics_path=config.metrics_path,
+                ) from exc
             if evaluate is not None:
                 _merge(metrics, evaluate(epoch))
             if on_epoch_end is not None:
@@ -349,45 +357,6 @@ def _run_epochs(
         resumed_from=resumed_from,
         checkpoint_path=config.checkpoint_path,
         metrics_path=config.metrics_path,
-    )
-
-
-def _check_weights(modules: Mapping[str, nn.Module]) -> None:
-    """Raise :class:`DivergenceError` if a parameter or buffer of a module is not finite."""
-    for name, module in modules.items():
-        for tensor in (*module.parameters(), *module.buffers()):
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                raise DivergenceError(f"weights of {name!r}", metrics=(f"weights of {name}",))
-
-
-def _diverged(
-    config: TrainConfig, history: Sequence[Mapping[str, float]], epoch: int, exc: DivergenceError
-) -> DivergenceError:
-    """The error of a diverged epoch; ``metrics.json`` records the good epochs and a note."""
-    good = int(history[-1]["epoch"]) if history else None
-    checkpoint = config.checkpoint_path if good is not None else None
-    kept = (
-        f"checkpoint {str(checkpoint)!r} keeps epoch {good}"
-        if checkpoint is not None
-        else "no epoch completed, so there is no checkpoint"
-    )
-    note = (
-        f"training diverged in epoch {epoch}: {exc} became NaN or infinite; the run stopped "
-        f"and {kept}"
-    )
-    if config.metrics_path is not None:
-        write_metrics(
-            config.metrics_path,
-            history=history,
-            seed=config.seed,
-            extra={"diverged": {"epoch": epoch, "nonfinite": list(exc.metrics), "note": note}},
-        )
-    return DivergenceError(
-        f"{note}. Lower the learning rate (or check the data) and start again with "
-        "--overwrite (overwrite=True) or in another output folder",
-        epoch=epoch,
-        metrics=exc.metrics,
-        checkpoint=checkpoint,
     )
 
 
