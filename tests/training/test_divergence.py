@@ -33,10 +33,10 @@ def _run(out: Path, *, poison: str, at_epoch: int = 2) -> tuple[nn.Module, dict[
         loss = model(batch[0]).pow(2).mean()
         loss.backward()
         opt.step()
-        seen["batches"] += 1
-        if seen["batches"] > 2 * (at_epoch - 1):  # 2 batches per epoch
-            if poison == "loss":
-                return {"loss": float("nan")}
+        seen["batches"] += 1  # 2 batches per epoch
+        if poison == "loss" and seen["batches"] > 2 * (at_epoch - 1):
+            return {"loss": float("nan")}
+        if poison == "weights" and seen["batches"] == 2 * at_epoch:  # after the epoch's last loss
             with torch.no_grad():
                 model.weight.fill_(float("inf"))
         return {"loss": loss.item()}
