@@ -43,7 +43,6 @@ from hybridqml.entropy import normal
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.training import (
     METRICS_NAME,
-    TrainConfig,
     UserState,
     atomic_torch_save,
     evaluate_classifier,
@@ -69,6 +68,7 @@ from hybridqml.workflows.runs import (
     load_config_images,
     resume_settings,
     run_folder,
+    train_config,
 )
 
 __all__ = [
@@ -282,13 +282,9 @@ def train_gan(config: GANConfig) -> GANResult:
         d_opt = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=betas)
         stream = EntropyStream(settings=config.entropy, seed=config.seed)
         state = UserState()
-        train_cfg = TrainConfig(
-            epochs=config.epochs,
-            seed=config.seed,
-            out_dir=out,
-            resume=config.resume,
-            overwrite=config.overwrite,
-            progress=config.progress,
+        train_cfg = train_config(
+            config,
+            out,
             desc="gan",
             run_config=resume_settings(config, split, mutable=WORKFLOW.resume_mutable),
         )

@@ -35,7 +35,6 @@ from hybridqml.data import DEFAULT_VALIDATION_FRACTION, MNIST_MEAN, MNIST_STD, s
 from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
 from hybridqml.training import (
     METRICS_NAME,
-    TrainConfig,
     fit_classifier,
     make_loader,
     seed_everything,
@@ -49,6 +48,7 @@ from hybridqml.workflows.runs import (
     load_config_images,
     resume_settings,
     run_folder,
+    train_config,
     write_classifier_outputs,
 )
 
@@ -254,15 +254,8 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         scheduler = _PlateauWithEntropy(optimizer, stream=stream)
         stream.open_epoch(1)
-        train_cfg = TrainConfig(
-            epochs=config.epochs,
-            seed=config.seed,
-            out_dir=out,
-            resume=config.resume,
-            overwrite=config.overwrite,
-            progress=config.progress,
-            desc="noisy-mlp",
-            run_config=resume_settings(config, split),
+        train_cfg = train_config(
+            config, out, desc="noisy-mlp", run_config=resume_settings(config, split)
         )
         try:
             fit = fit_classifier(

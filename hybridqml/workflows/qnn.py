@@ -37,7 +37,6 @@ from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
 from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import (
     METRICS_NAME,
-    TrainConfig,
     evaluate_classifier,
     make_loader,
     run_epochs,
@@ -50,6 +49,7 @@ from hybridqml.workflows.runs import (
     config_to_json,
     resume_settings,
     run_folder,
+    train_config,
 )
 
 __all__ = [
@@ -280,16 +280,7 @@ def train_qnn(config: QNNConfig) -> QNNResult:
             return metrics
 
         loop = run_epochs(
-            config=TrainConfig(
-                epochs=config.epochs,
-                seed=config.seed,
-                out_dir=out,
-                resume=config.resume,
-                overwrite=config.overwrite,
-                progress=config.progress,
-                desc="qnn",
-                run_config=resume_settings(config, split),
-            ),
+            config=train_config(config, out, desc="qnn", run_config=resume_settings(config, split)),
             loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
             step=step,
             stateful={

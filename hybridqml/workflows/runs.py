@@ -60,6 +60,7 @@ __all__ = [
     "prepare_out_dir",
     "resume_settings",
     "run_folder",
+    "train_config",
     "write_classifier_outputs",
 ]
 
@@ -144,6 +145,30 @@ def run_folder(config: Any) -> Iterator[Path]:
             run_files=RUN_FILES,
         )
         yield out
+
+
+def train_config(config: Any, out: Path, *, desc: str, run_config: dict[str, Any]) -> Any:
+    """The :class:`~hybridqml.training.TrainConfig` of a workflow run in ``out``.
+
+    Args:
+        config: A workflow config (``epochs``, ``seed``, ``resume``, ``overwrite``,
+            ``progress``).
+        out: The output folder (from :func:`run_folder`).
+        desc: Progress-bar label.
+        run_config: The settings a resumed run must repeat (:func:`resume_settings`).
+    """
+    from hybridqml.training import TrainConfig
+
+    return TrainConfig(
+        epochs=config.epochs,
+        seed=config.seed,
+        out_dir=out,
+        resume=config.resume,
+        overwrite=config.overwrite,
+        progress=config.progress,
+        desc=desc,
+        run_config=run_config,
+    )
 
 
 def load_config_images(config: Any, **options: Any) -> DatasetSplit:

@@ -39,7 +39,6 @@ from hybridqml.exceptions import ConfigurationError
 from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import (
     METRICS_NAME,
-    TrainConfig,
     fit_classifier,
     make_loader,
     seed_everything,
@@ -51,6 +50,7 @@ from hybridqml.workflows.runs import (
     load_config_images,
     resume_settings,
     run_folder,
+    train_config,
     write_classifier_outputs,
 )
 
@@ -225,15 +225,8 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
     start = time.perf_counter()
     with run_folder(config) as out:
         split = load_config_images(config, digits=config.digits)
-        train_cfg = TrainConfig(
-            epochs=config.epochs,
-            seed=config.seed,
-            out_dir=out,
-            resume=config.resume,
-            overwrite=config.overwrite,
-            progress=config.progress,
-            desc="textbook",
-            run_config=resume_settings(config, split),
+        train_cfg = train_config(
+            config, out, desc="textbook", run_config=resume_settings(config, split)
         )
         seed_everything(config.seed)
         model = TextbookNet(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from workflow_testing import REPO_ROOT, read_metrics
+from workflow_testing import REPO_ROOT, read_metrics, unwritable_folder
 
 from hybridqml.cli import main
 from hybridqml.training import LOCK_NAME, Checkpointer
@@ -167,19 +167,10 @@ def test_unwritable_out_fails_at_once_with_one_line(tmp_path, capsys, monkeypatc
         raise AssertionError("data loaded before the output folder was checked")
 
     monkeypatch.setattr(qnn, "load_circles", no_training)
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        if os.access(folder, os.W_OK):  # root ignores the mode: use a kernel read-only folder
-            folder = Path("/sys/kernel")
-            if not folder.is_dir():
-                pytest.skip("no unwritable folder available")
+    with unwritable_folder(tmp_path) as folder:
         assert main(_qnn(folder, "--epochs", "1")) == 1
         line = _one_error_line(capsys)
         assert str(folder) in line and "not writable" in line
-    finally:
-        (tmp_path / "ro").chmod(0o700)
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "0"])

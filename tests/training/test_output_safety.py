@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
+from workflow_testing import unwritable_folder
 
 from hybridqml.exceptions import CheckpointError, ConfigurationError
 from hybridqml.training import (
@@ -26,7 +27,6 @@ from hybridqml.training import (
     RunLock,
     TrainConfig,
     atomic_write,
-    check_writable,
     load_torch_file,
     make_loader,
     run_epochs,
@@ -164,27 +164,10 @@ def test_resume_with_fewer_epochs_than_done_is_an_error(tmp_path: Path) -> None:
 
 
 def test_unwritable_folder_fails_before_training(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        if os.access(folder, os.W_OK):  # root ignores the mode: use a kernel read-only folder
-            folder = Path("/sys/kernel")
-            if not folder.is_dir() or _can_write(folder):
-                pytest.skip("no unwritable folder available")
+    with unwritable_folder(tmp_path) as folder:
         with pytest.raises(ConfigurationError) as info:
             _train(folder)
         assert str(folder) in str(info.value) and "not writable" in str(info.value)
-    finally:
-        (tmp_path / "ro").chmod(0o700)
-
-
-def _can_write(folder: Path) -> bool:
-    try:
-        check_writable(folder)
-    except ConfigurationError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- temp files, writes
