@@ -2,13 +2,14 @@
 
 This module imports nothing of hybridqml's but :mod:`hybridqml.exceptions`.
 
-One home for each repeated small thing: int and seed validation (for Python arguments and for
-``argparse``), run/epoch seed derivation, and URL redaction.
+One home for each repeated small thing: int, finite-float and seed validation (for Python
+arguments and for ``argparse``), run/epoch seed derivation, and URL redaction.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import urllib.parse
 from typing import Final
 
@@ -18,9 +19,12 @@ from hybridqml.exceptions import ConfigurationError
 
 __all__ = [
     "MAX_SEED",
+    "check_finite",
     "check_positive_int",
     "check_seed",
     "epoch_seed",
+    "nonnegative_float",
+    "positive_float",
     "positive_int",
     "redact_url",
     "seed_arg",
@@ -47,6 +51,63 @@ def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
         what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise ConfigurationError(f"{name} must be {what}, got {value!r}")
     return int(value)
+
+
+def _float_range(
+    above: float | None = None, at_least: float | None = None, below: float | None = None
+) -> str:
+    if above is not None and below is not None:
+        return f"in ({above:g}, {below:g})"
+    parts = [
+        f"> {above:g}" if above is not None else "",
+        f">= {at_least:g}" if at_least is not None else "",
+        f"< {below:g}" if below is not None else "",
+    ]
+    return " and ".join(p for p in parts if p)
+
+
+def check_finite(
+    value: object,
+    name: str,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+) -> float:
+    """Validate a real number: finite (no NaN or infinity) and within the given bounds.
+
+    Args:
+        value: The number (bools rejected).
+        name: The setting's name, for the message.
+        above: Exclusive lower bound.
+        at_least: Inclusive lower bound.
+        below: Exclusive upper bound.
+
+    Returns:
+        ``value`` as a float.
+
+    Raises:
+        ConfigurationError: Not a number, not finite, or out of range.
+
+    Example:
+        >>> check_finite(0.1, "lr", above=0)
+        0.1
+        >>> check_finite(float("nan"), "noise_std", at_least=0)
+        Traceback (most recent call last):
+        ...
+        hybridqml.exceptions.ConfigurationError: noise_std must be a finite number >= 0, got nan
+    """
+    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
+    number = float(value) if ok else math.nan  # type: ignore[arg-type]
+    ok = ok and math.isfinite(number)
+    ok = ok and (above is None or number > above) and (at_least is None or number >= at_least)
+    ok = ok and (below is None or number < below)
+    if not ok:
+        bounds = _float_range(above, at_least, below)
+        raise ConfigurationError(
+            f"{name} must be a finite number{' ' + bounds if bounds else ''}, got {value!r}"
+        )
+    return number
 
 
 def check_seed(seed: object) -> int:
@@ -104,6 +165,34 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0: {value}")
     return value
+
+
+def _finite_arg(text: str, **bounds: float) -> float:
+    try:
+        return check_finite(float(text), "value", **bounds)
+    except ValueError as exc:  # float() failed, or ConfigurationError (a ValueError)
+        what = "a finite number" + (" " + _float_range(**bounds) if bounds else "")
+        raise argparse.ArgumentTypeError(f"must be {what}: {text!r}") from exc
+
+
+def positive_float(text: str) -> float:
+    """An ``argparse`` type: a finite number > 0 (``inf`` and ``nan`` rejected).
+
+    Example:
+        >>> positive_float("1e-3")
+        0.001
+    """
+    return _finite_arg(text, above=0.0)
+
+
+def nonnegative_float(text: str) -> float:
+    """An ``argparse`` type: a finite number >= 0 (``inf`` and ``nan`` rejected).
+
+    Example:
+        >>> nonnegative_float("0")
+        0.0
+    """
+    return _finite_arg(text, at_least=0.0)
 
 
 def seed_arg(text: str) -> int:

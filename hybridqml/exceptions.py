@@ -15,6 +15,8 @@ Tree::
     ├── GradientError                     a gradient cannot be computed for this circuit
     ├── DataError                         missing or corrupt dataset
     │   └── CheckpointError               a checkpoint is missing, unreadable or not ours
+    ├── DivergenceError                   training produced non-finite numbers (fields: epoch,
+    │                                     metrics, checkpoint: the last good one, kept intact)
     └── EntropyError                      an entropy source failed to deliver
         ├── QRNGError                     HTTP QRNG service errors (fields: status, attempts)
         │   ├── QRNGAuthError             the service refused the credentials (401/403)
@@ -36,6 +38,7 @@ __all__ = [
     "CircuitError",
     "ConfigurationError",
     "DataError",
+    "DivergenceError",
     "EntropyError",
     "GradientError",
     "HealthTestError",
@@ -104,6 +107,36 @@ class CheckpointError(DataError):
     def __init__(self, message: str, *, path: Any = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class DivergenceError(HybridQMLError):
+    """Training diverged: a loss, metric or weight became NaN or infinite; the run stopped.
+
+    The diverged epoch is not checkpointed, so the last good checkpoint stays loadable.
+
+    Attributes:
+        epoch: The epoch in which the non-finite values appeared.
+        metrics: Names of the non-finite metrics (or ``"weights of <name>"``).
+        checkpoint: The last good checkpoint, ``None`` if none was written.
+
+    Example:
+        >>> err = DivergenceError("loss is nan", epoch=3, metrics=("loss",))
+        >>> err.epoch, err.metrics, err.checkpoint
+        (3, ('loss',), None)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        epoch: int | None = None,
+        metrics: tuple[str, ...] = (),
+        checkpoint: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.metrics = tuple(metrics)
+        self.checkpoint = checkpoint
 
 
 class EntropyError(HybridQMLError):

@@ -17,6 +17,11 @@ Examples::
     hybridqml train textbook --data-dir data --download --out runs/textbook   # fetch MNIST
     hybridqml demo --out demo --data-dir ../shared/datasets
 
+Each run locks its ``--out`` folder (a second run into it fails at once; a lock left by a killed
+run is taken over with a warning) and refuses to replace an earlier run there unless
+``--overwrite`` is given; ``--resume`` needs a checkpoint in ``--out`` and refuses ``--epochs``
+below the epochs the run already has.
+
 ``--resume`` refuses a checkpoint made with other settings (each difference is listed); only
 those in :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` (``--epochs``, ``--out`` and
 ``--data-dir`` spelling, ``--download``, ``--no-progress``) and a workflow's own
@@ -31,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from hybridqml._validation import positive_int, seed_arg
+from hybridqml._validation import positive_float, positive_int, seed_arg
 from hybridqml.backends.registry import registered_backends
 from hybridqml.data import DATASET_CHOICES
 from hybridqml.entropy.sources.qrng import PROVIDERS
@@ -41,7 +46,6 @@ from hybridqml.entropy.stream import (
     ENTROPY_MODES,
     EntropySettings,
 )
-from hybridqml.exceptions import ConfigurationError
 from hybridqml.workflows.base import Option, Workflow
 from hybridqml.workflows.registry import workflow_names, workflows
 from hybridqml.workflows.runs import prepare_out_dir
@@ -56,7 +60,7 @@ DEMO_OUT: Final[str] = "hybridqml-demo"
 _RUN_OPTIONS: Final[tuple[Option, ...]] = (
     Option("--epochs", "epochs", {"type": positive_int, "help": "training epochs"}),
     Option("--batch-size", "batch_size", {"type": positive_int}),
-    Option("--lr", "lr", {"type": float, "help": "learning rate"}),
+    Option("--lr", "lr", {"type": positive_float, "help": "learning rate (finite, > 0)"}),
 )
 TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
     "mnist": (
@@ -125,6 +129,9 @@ def _add_workflow(commands: Any, workflow: Workflow) -> None:
     p.add_argument("--out", required=True, help="output folder (metrics.json, PNGs, checkpoint)")
     p.add_argument("--seed", type=seed_arg, default=0, help="run seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run in OUT (its files)"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     options = [*_RUN_OPTIONS, *workflow.options]
     for trait in sorted(workflow.traits):
@@ -155,18 +162,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="a smoke test of a few seconds per workflow (one epoch, tiny data; numbers mean "
         "nothing)",
     )
+    demo.add_argument(
+        "--overwrite", action="store_true", help="replace the runs of an earlier demo in OUT"
+    )
     demo.set_defaults(handler=run_demo)
     return train
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """Config keyword arguments from the parsed options (options not given are left out)."""
-    if args.lr is not None and not args.lr > 0:
-        raise ConfigurationError(f"--lr must be > 0, got {args.lr}")
     settings: dict[str, Any] = {
         "out_dir": args.out,
         "seed": args.seed,
         "resume": args.resume,
+        "overwrite": args.overwrite,
         "progress": not args.no_progress,
     }
     for option in args.options:
@@ -203,7 +212,7 @@ def run_demo(args: argparse.Namespace) -> int:
             "demo: no --data-dir given, using scikit-learn's bundled 8x8 digits upscaled to "
             "28x28 as an offline stand-in for MNIST (pass --data-dir for real MNIST)"
         )
-    common = {"seed": args.seed, "progress": not args.no_progress}
+    common = {"seed": args.seed, "progress": not args.no_progress, "overwrite": args.overwrite}
     summary: dict[str, Any] = {}
     for workflow in workflows():
         quick = workflow.quick_demo if args.quick else {}

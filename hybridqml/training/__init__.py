@@ -2,8 +2,12 @@
 
 Modules: :mod:`~hybridqml.training.seeding` (seeds and RNG snapshots),
 :mod:`~hybridqml.training.checkpoint` (atomic checkpoints), :mod:`~hybridqml.training.metrics`
-(the ``metrics.json`` writer), :mod:`~hybridqml.training.loop` (:func:`run_epochs`, resume checks)
-and :mod:`~hybridqml.training.classifier` (:func:`fit_classifier`). Import from this package.
+(the ``metrics.json`` writer), :mod:`~hybridqml.training.loop` (:func:`run_epochs`, resume checks),
+:mod:`~hybridqml.training.classifier` (:func:`fit_classifier`),
+:mod:`~hybridqml.training.files` (atomic fsync'd writes, recognisable temp files, safe loads) and
+:mod:`~hybridqml.training.outdir` (:class:`RunLock`: one run per output folder, no silent
+overwrite) and :mod:`~hybridqml.training.divergence` (NaN/inf stops a run). Import from this
+package.
 
 The loop (:func:`run_epochs`) knows nothing about models: it calls a per-batch ``step`` callable
 that returns a dict of floats, an optional per-epoch ``evaluate`` callable, and saves a checkpoint
@@ -25,8 +29,11 @@ How an interrupted run resumes exactly (same final weights as an uninterrupted r
   with other settings would be neither the old run nor the new one);
 * the shuffling order of epoch ``e`` comes from the loader's own ``torch.Generator`` reseeded with
   :func:`epoch_seed` ``(seed, e)`` (see :func:`make_loader`), so it does not depend on history;
-* checkpoints are written atomically (temporary file, then :func:`os.replace`), so a crash during
-  saving leaves the previous checkpoint intact.
+* checkpoints, ``best.pt`` and ``metrics.json`` are written atomically (temporary file, fsync,
+  then :func:`os.replace`), so a crash during saving leaves the previous file intact; the
+  temporary files a kill leaves behind are removed when the next run starts in the folder;
+* a run that diverges (NaN or infinite loss, metric or weight) stops with a
+  :class:`~hybridqml.exceptions.DivergenceError` before checkpointing the diverged epoch.
 """
 
 from hybridqml.training.checkpoint import (
@@ -43,6 +50,14 @@ from hybridqml.training.classifier import (
     evaluate_classifier,
     fit_classifier,
 )
+from hybridqml.training.files import (
+    TEMP_SUFFIX,
+    atomic_torch_save,
+    atomic_write,
+    check_writable,
+    clean_temp_files,
+    load_torch_file,
+)
 from hybridqml.training.loop import (
     DEFAULT_BATCH_SIZE,
     LoopResult,
@@ -52,6 +67,7 @@ from hybridqml.training.loop import (
     run_epochs,
 )
 from hybridqml.training.metrics import METRICS_NAME, write_metrics
+from hybridqml.training.outdir import LOCK_NAME, RunLock, check_run_folder
 from hybridqml.training.seeding import (
     DEFAULT_SEED,
     capture_rng_state,
@@ -65,20 +81,29 @@ __all__ = [
     "CHECKPOINT_NAME",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_SEED",
+    "LOCK_NAME",
     "METRICS_NAME",
+    "TEMP_SUFFIX",
     "Checkpoint",
     "Checkpointer",
     "ClassifierEvaluation",
     "FitResult",
     "LoopResult",
+    "RunLock",
     "Stateful",
     "TrainConfig",
     "UserState",
+    "atomic_torch_save",
+    "atomic_write",
     "capture_rng_state",
+    "check_run_folder",
+    "check_writable",
+    "clean_temp_files",
     "config_differences",
     "epoch_seed",
     "evaluate_classifier",
     "fit_classifier",
+    "load_torch_file",
     "make_loader",
     "restore_rng_state",
     "run_epochs",

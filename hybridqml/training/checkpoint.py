@@ -1,10 +1,12 @@
 """Checkpoints: named stateful objects, RNG states and a metric history in one file.
 
-A checkpoint is written atomically (temporary file, then :func:`os.replace`), so a crash during
-saving leaves the previous one intact. It holds every named object's state, the epoch, the
-metric history, the run settings and all RNG states (python, numpy, torch, and the generators of
-submodules with ``random_state()``/``set_random_state()``). A file that is missing, unreadable or
-not a hybridqml checkpoint raises :class:`~hybridqml.exceptions.CheckpointError`.
+A checkpoint is written atomically (temporary file, fsync, then :func:`os.replace`; see
+:mod:`hybridqml.training.files`), so a crash during saving leaves the previous one intact. It
+holds every named object's state, the epoch, the metric history, the run settings and all RNG
+states (python, numpy, torch, and the generators of submodules with
+``random_state()``/``set_random_state()``). A file that is missing, unreadable or not a
+hybridqml checkpoint (empty, truncated, random bytes, a foreign pickle) raises
+:class:`~hybridqml.exceptions.CheckpointError` naming the file and the cause.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import torch
 from torch import nn
 
 from hybridqml.exceptions import CheckpointError, ConfigurationError
+from hybridqml.training.files import atomic_torch_save, load_torch_file
 from hybridqml.training.seeding import capture_rng_state, restore_rng_state
 
 __all__ = [
@@ -156,7 +158,7 @@ class Checkpointer:
             "rng": capture_rng_state(),
             "module_rng": {name: _module_random_states(obj) for name, obj in self._objects.items()},
         }
-        _atomic_torch_save(payload, self._path)
+        atomic_torch_save(payload, self._path)
         return self._path
 
     def load(
@@ -182,26 +184,28 @@ class Checkpointer:
             ConfigurationError: If the stored object names or shapes do not match.
         """
         path = self._path
-        if not self.exists():
-            raise CheckpointError(f"checkpoint {str(path)!r} does not exist", path=path)
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for a corrupt file
-            raise CheckpointError(
-                f"cannot read checkpoint {str(path)!r}: {exc}", path=path
-            ) from exc
-        if not isinstance(payload, dict) or payload.get("format") != _CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{str(path)!r} is not a hybridqml checkpoint", path=path)
-        checkpoint = Checkpoint(
-            epoch=int(payload["epoch"]),
-            seed=payload["seed"],
-            history=tuple(dict(record) for record in payload["history"]),
-            extra=dict(payload["extra"]),
-            config=None if payload.get("config") is None else dict(payload["config"]),
+        fix = (
+            "Restore it from a backup, or start the run again with --overwrite "
+            "(overwrite=True) or in another output folder"
         )
+        payload = load_torch_file(path, what="checkpoint", fix=fix)
+        if not isinstance(payload, dict) or payload.get("format") != _CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{str(path)!r} is not a hybridqml checkpoint. {fix}", path=path)
+        try:
+            checkpoint = Checkpoint(
+                epoch=int(payload["epoch"]),
+                seed=payload["seed"],
+                history=tuple(dict(record) for record in payload["history"]),
+                extra=dict(payload["extra"]),
+                config=None if payload.get("config") is None else dict(payload["config"]),
+            )
+            stored = dict(payload["objects"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} is incomplete (no valid {exc}). {fix}", path=path
+            ) from exc
         if check is not None:
             check(checkpoint)
-        stored = payload["objects"]
         if set(stored) != set(self._objects):
             raise ConfigurationError(
                 f"checkpoint {str(self._path)!r} holds {sorted(stored)}, "
@@ -243,16 +247,3 @@ def _restore_module_random_states(obj: Any, states: Mapping[str, Any]) -> None:
     for path, state in states.items():
         if path in holders:
             holders[path].set_random_state(state)
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -20,7 +20,8 @@ from torch import nn
 from tqdm import tqdm
 
 from hybridqml.exceptions import InputError
-from hybridqml.training.checkpoint import Stateful, _atomic_torch_save
+from hybridqml.training.checkpoint import Stateful
+from hybridqml.training.files import atomic_torch_save
 from hybridqml.training.loop import TrainConfig, run_epochs
 from hybridqml.training.metrics import write_metrics
 
@@ -259,7 +260,7 @@ def fit_classifier(
             scheduler.step()
         best_before = max((h[f"{prefix}_accuracy"] for h in history), default=-math.inf)
         if best_path is not None and metrics[f"{prefix}_accuracy"] > best_before:
-            _atomic_torch_save(model.state_dict(), best_path)
+            atomic_torch_save(model.state_dict(), best_path)
         return {"lr": lr}
 
     loop = run_epochs(

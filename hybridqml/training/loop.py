@@ -4,11 +4,21 @@ The loop knows nothing about models: it calls a per-batch ``step`` callable, an 
 per-epoch ``evaluate`` callable, saves a checkpoint after every epoch and rewrites
 ``metrics.json``. Resuming is refused when the checkpoint's seed or stored run settings differ
 from the run's (:func:`config_differences` lists every difference).
+
+With an output folder the loop holds its :class:`~hybridqml.training.outdir.RunLock`, refuses to
+replace an earlier run unless ``overwrite=True`` and to resume without a checkpoint. A loss,
+metric or weight that becomes NaN or infinite stops the run with a
+:class:`~hybridqml.exceptions.DivergenceError`: the diverged epoch is not checkpointed (the last
+good checkpoint stays loadable) and ``metrics.json`` records the good epochs plus a
+``"diverged"`` note.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +30,11 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from hybridqml._validation import check_seed, epoch_seed
-from hybridqml.exceptions import ConfigurationError, InputError
+from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
 from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
+from hybridqml.training.divergence import check_weights, divergence_error
 from hybridqml.training.metrics import METRICS_NAME, write_metrics
+from hybridqml.training.outdir import RunLock, check_run_folder
 from hybridqml.training.seeding import DEFAULT_SEED, seed_everything
 
 __all__ = [
@@ -86,8 +98,15 @@ class TrainConfig:
     Attributes:
         epochs: Total number of epochs of the run (also when resuming).
         seed: Run seed (python, numpy, torch and the per-epoch data order).
-        out_dir: Folder for the checkpoint and ``metrics.json``; ``None`` writes nothing.
-        resume: Continue from ``out_dir``'s checkpoint if there is one (else start fresh).
+        out_dir: Folder for the checkpoint and ``metrics.json``; ``None`` writes nothing. The
+            run holds the folder's :class:`~hybridqml.training.outdir.RunLock` while it runs.
+        resume: Continue from ``out_dir``'s checkpoint (an error if there is none). Resuming
+            a run that already has more than ``epochs`` epochs is an error (nothing would be
+            trained and the result would not be an ``epochs``-epoch one); resuming one with
+            exactly ``epochs`` trains nothing, warns so, and returns the stored history.
+        overwrite: Replace an earlier run in ``out_dir`` (its checkpoint and metrics file are
+            deleted first). Without it (and without ``resume``) a folder holding a run is
+            refused.
         progress: Show tqdm progress bars.
         desc: Label of the progress bars.
         checkpoint_name: Checkpoint file name inside ``out_dir``.
@@ -105,6 +124,7 @@ class TrainConfig:
     seed: int = DEFAULT_SEED
     out_dir: str | os.PathLike[str] | None = None
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
     desc: str = "train"
     checkpoint_name: str = CHECKPOINT_NAME
@@ -117,6 +137,8 @@ class TrainConfig:
         check_seed(self.seed)
         if self.resume and self.out_dir is None:
             raise ConfigurationError("resume=True needs out_dir (where the checkpoint is)")
+        if self.resume and self.overwrite:
+            raise ConfigurationError("resume and overwrite exclude each other: choose one")
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -170,9 +192,13 @@ def _run_one_epoch(
     counts: dict[str, int] = {}
     total = len(loader) if isinstance(loader, Sized) else None
     with tqdm(loader, total=total, desc=desc, leave=False, disable=not progress) as bar:
-        for batch in bar:
-            for name, value in step(batch).items():
-                sums[name] = sums.get(name, 0.0) + _as_float(name, value)
+        for index, batch in enumerate(bar, start=1):
+            values = {name: _as_float(name, value) for name, value in step(batch).items()}
+            bad = tuple(name for name, value in values.items() if not math.isfinite(value))
+            if bad:
+                raise DivergenceError(f"{', '.join(bad)} at batch {index}", metrics=bad)
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value
                 counts[name] = counts.get(name, 0) + 1
             if progress:
                 bar.set_postfix({k: f"{sums[k] / counts[k]:.4g}" for k in sums}, refresh=False)
@@ -217,7 +243,12 @@ def run_epochs(
 
     Raises:
         ConfigurationError: On a checkpoint from another seed, with other settings
-            (``config.run_config``) or other object names, or clashing metric names.
+            (``config.run_config``), other object names or more epochs than ``config.epochs``;
+            on clashing metric names; on a folder used by another run, holding an earlier run
+            (without ``resume``/``overwrite``) or without a checkpoint to resume.
+        DivergenceError: A step metric or a weight became NaN or infinite (the diverged epoch
+            is not checkpointed).
+        CheckpointError: The checkpoint to resume from is unreadable.
 
     Example:
         >>> model = nn.Linear(1, 1); opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -229,23 +260,54 @@ def run_epochs(
         >>> result.epochs_completed
         2
     """
+    lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if config.out_dir is not None:
+        Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+        lock = RunLock(config.out_dir)
+    with lock:
+        if config.out_dir is not None:
+            check_run_folder(
+                config.out_dir,
+                resume=config.resume,
+                overwrite=config.overwrite,
+                checkpoint_name=config.checkpoint_name,
+                run_files=(config.metrics_name,),
+            )
+        return _run_epochs(config, loader, step, stateful, evaluate, on_epoch_end)
+
+
+def _run_epochs(
+    config: TrainConfig,
+    loader: Iterable[Any],
+    step: StepFn,
+    stateful: Mapping[str, Stateful],
+    evaluate: EvalFn | None,
+    on_epoch_end: EpochEndFn | None,
+) -> LoopResult:
     checkpointer = None
     if config.checkpoint_path is not None:
         checkpointer = Checkpointer(path=config.checkpoint_path, objects=stateful)
     history: list[dict[str, float]] = []
     resumed_from = None
-    if config.resume and checkpointer is not None and checkpointer.exists():
+    if config.resume and checkpointer is not None:
         path = checkpointer.path
         checkpoint = checkpointer.load(check=lambda stored: _check_resume(stored, config, path))
         history = [dict(record) for record in checkpoint.history]
         resumed_from = checkpoint.epoch
+        if resumed_from == config.epochs:
+            warnings.warn(
+                f"the run in {str(config.out_dir)!r} already has {resumed_from} epochs (= epochs): "
+                "nothing was trained; its stored results are reported",
+                UserWarning,
+                stacklevel=3,
+            )
     else:
         for name, obj in stateful.items():
             if not isinstance(obj, Stateful):
                 raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
         seed_everything(config.seed)
     start = (resumed_from or 0) + 1
-    modules = [obj for obj in stateful.values() if isinstance(obj, nn.Module)]
+    modules = {name: obj for name, obj in stateful.items() if isinstance(obj, nn.Module)}
     epochs = tqdm(
         range(start, config.epochs + 1),
         total=config.epochs,
@@ -255,15 +317,26 @@ def run_epochs(
     )
     with epochs:
         for epoch in epochs:
-            for module in modules:
+            for module in modules.values():
                 module.train()
             _reseed_loader(loader, config.seed, epoch)
-            metrics = _run_one_epoch(
-                loader,
-                step,
-                desc=f"epoch {epoch}/{config.epochs}",
-                progress=config.progress,
-            )
+            try:
+                metrics = _run_one_epoch(
+                    loader,
+                    step,
+                    desc=f"epoch {epoch}/{config.epochs}",
+                    progress=config.progress,
+                )
+                check_weights(modules)
+            except DivergenceError as exc:
+                raise divergence_error(
+                    exc,
+                    epoch=epoch,
+                    history=history,
+                    seed=config.seed,
+                    checkpoint_path=config.checkpoint_path,
+                    metrics_path=config.metrics_path,
+                ) from exc
             if evaluate is not None:
                 _merge(metrics, evaluate(epoch))
             if on_epoch_end is not None:
@@ -289,6 +362,14 @@ def run_epochs(
 
 def _check_resume(checkpoint: Checkpoint, config: TrainConfig, path: Path) -> None:
     """Refuse a checkpoint made with another seed or other result-determining settings."""
+    if checkpoint.epoch > config.epochs:
+        raise ConfigurationError(
+            f"cannot resume {str(path)!r} with epochs={config.epochs}: the run already has "
+            f"{checkpoint.epoch} completed epochs, so nothing would be trained and the results "
+            f"would not be those of a {config.epochs}-epoch run. Pass --epochs "
+            f"{checkpoint.epoch} or more to report or extend it, or start a {config.epochs}-"
+            "epoch run with --overwrite (overwrite=True) or in another output folder"
+        )
     differences = []
     if checkpoint.seed is not None and checkpoint.seed != config.seed:
         differences.append(f"seed: checkpoint {checkpoint.seed!r}, now {config.seed!r}")

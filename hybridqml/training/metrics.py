@@ -1,7 +1,9 @@
 """``metrics.json``: the one writer of the per-run metrics file (final values, history, extras).
 
 Every ``metrics.json`` the package writes goes through :func:`write_metrics`, which writes it
-atomically and turns non-finite numbers into ``null`` so the file stays valid JSON.
+atomically (temporary file, fsync, replace: :func:`~hybridqml.training.files.atomic_write`) and
+turns non-finite numbers, also nested ones in the extra values, into ``null`` so the file stays
+valid JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.training.files import atomic_write
 
 __all__ = ["METRICS_NAME", "write_metrics"]
 
@@ -24,8 +27,13 @@ _RESERVED_METRIC_KEYS = frozenset({"history", "epochs_completed", "seed"})
 
 
 def _json_number(value: Any) -> Any:
+    """``value`` with every non-finite float (nested in dicts and lists too) as ``None``."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, dict):
+        return {k: _json_number(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_number(v) for v in value]
     return value
 
 
@@ -49,7 +57,7 @@ def write_metrics(
     Layout: the final metrics at the top level (e.g. ``"test_accuracy": 0.99``), then
     ``"epochs_completed"``, ``"seed"``, ``"history"`` (one list per metric, one value per epoch,
     including ``"epoch"``) and any ``extra`` keys (e.g. a confusion matrix). Non-finite numbers
-    are written as ``null`` so the file stays valid JSON.
+    (also inside ``extra``) are written as ``null`` so the file stays valid JSON.
 
     Args:
         path: Output file.
@@ -81,10 +89,6 @@ def write_metrics(
     payload["epochs_completed"] = int(history[-1].get("epoch", len(history))) if history else 0
     payload["seed"] = seed
     payload["history"] = _history_columns(history)
-    payload.update(extra)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, target)
-    return target
+    payload.update(_json_number(extra))
+    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    return atomic_write(path, lambda handle: handle.write(text.encode()))

@@ -45,6 +45,7 @@ RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
     {
         "epochs",  # the new total: resuming with more epochs extends the run
         "resume",  # the resume switch itself
+        "overwrite",  # replace an earlier run in out_dir instead of refusing (never with resume)
         "progress",  # progress bars only
         "out_dir",  # where the checkpoint is (any spelling of the folder)
         "data_dir",  # any spelling; the data themselves are compared by fingerprint
@@ -68,7 +69,16 @@ TRAITS: Final[tuple[str, ...]] = ("mnist", "quantum", "entropy")
 
 SHARED_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
-        "run": ("out_dir", "epochs", "seed", "resume", "batch_size", "lr", "progress"),
+        "run": (
+            "out_dir",
+            "epochs",
+            "seed",
+            "resume",
+            "overwrite",
+            "batch_size",
+            "lr",
+            "progress",
+        ),
         "mnist": ("data_dir", "download", "dataset", "limit_per_class"),
         "quantum": ("backend", "shots", "backend_options"),
         "entropy": ("entropy",),

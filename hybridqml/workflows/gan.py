@@ -43,10 +43,10 @@ from hybridqml.entropy import normal
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.training import (
     METRICS_NAME,
-    Checkpointer,
-    TrainConfig,
     UserState,
+    atomic_torch_save,
     evaluate_classifier,
+    load_torch_file,
     make_loader,
     run_epochs,
     seed_everything,
@@ -66,8 +66,9 @@ from hybridqml.workflows.runs import (
     check_run_settings,
     config_to_json,
     load_config_images,
-    prepare_out_dir,
     resume_settings,
+    run_folder,
+    train_config,
 )
 
 __all__ = [
@@ -167,6 +168,8 @@ class GANConfig:
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
             :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged (the
             entropy source included; a run that had switched to its fallback continues on it).
+        overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
+            it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
         progress: Show progress bars (the quality classifier's training included).
     """
 
@@ -185,6 +188,7 @@ class GANConfig:
     classifier_epochs: int = CLASSIFIER_EPOCHS
     limit_per_class: int | None = None
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -233,12 +237,13 @@ def _classifier(out: Path, train: Any, config: GANConfig) -> DigitClassifier:
     path = out / _CLASSIFIER_NAME
     if config.resume and path.is_file():
         model = DigitClassifier()
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        fix = "Delete it to retrain the quality classifier when resuming"
+        model.load_state_dict(load_torch_file(path, what="quality classifier", fix=fix))
         return model.eval()
     model = train_digit_classifier(
         train, epochs=config.classifier_epochs, seed=config.seed, progress=config.progress
     )
-    torch.save(model.state_dict(), path)
+    atomic_torch_save(model.state_dict(), path)
     return model
 
 
@@ -261,148 +266,148 @@ def train_gan(config: GANConfig) -> GANResult:
     from hybridqml.plotting import plot_history, save_image_grid
 
     start = time.perf_counter()
-    out = prepare_out_dir(config.out_dir)
-    split = load_config_images(config)
-    classifier = _classifier(out, split.train, config)
-    test_loader = make_loader(split.test, batch_size=1024, shuffle=False)
-    classifier_accuracy = evaluate_classifier(classifier, test_loader).accuracy
-    with torch.no_grad():
-        real_features = classifier.features(split.test.tensors[0][: config.eval_samples])
+    with run_folder(config) as out:
+        split = load_config_images(config)
+        classifier = _classifier(out, split.train, config)
+        test_loader = make_loader(split.test, batch_size=1024, shuffle=False)
+        classifier_accuracy = evaluate_classifier(classifier, test_loader).accuracy
+        with torch.no_grad():
+            real_features = classifier.features(split.test.tensors[0][: config.eval_samples])
 
-    seed_everything(config.seed)
-    generator = Generator(latent_dim=config.latent_dim)
-    discriminator = Discriminator()
-    betas = (0.5, 0.999)
-    g_opt = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=betas)
-    stream = EntropyStream(settings=config.entropy, seed=config.seed)
-    state = UserState()
-    train_cfg = TrainConfig(
-        epochs=config.epochs,
-        seed=config.seed,
-        out_dir=out,
-        resume=config.resume,
-        progress=config.progress,
-        desc="gan",
-        run_config=resume_settings(config, split, mutable=WORKFLOW.resume_mutable),
-    )
-    stateful = {
-        "generator": generator,
-        "discriminator": discriminator,
-        "g_optimizer": g_opt,
-        "d_optimizer": d_opt,
-        "entropy": stream,
-        "state": state,
-    }
-    resuming = config.resume and Checkpointer(path=out / "checkpoint.pt", objects={}).exists()
-    grids: list[Path] = []
-    try:
-        if not resuming:  # evaluation latents: drawn once (epoch 0 of the stream), checkpointed
-            stream.open_epoch(0)
-            state["eval_z"] = normal(stream, (config.eval_samples, config.latent_dim))
-            stream.open_epoch(1)
-
-        def step(batch: Any) -> dict[str, float]:
-            real = batch[0].reshape(len(batch[0]), -1) * 2 - 1
-            z = normal(stream, (len(real), config.latent_dim))
-            fake = generator(z)
-            d_opt.zero_grad()
-            real_logits = discriminator(real)
-            fake_logits = discriminator(fake.detach())
-            d_loss = F.binary_cross_entropy_with_logits(
-                real_logits, torch.full_like(real_logits, _REAL_LABEL)
-            ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            d_loss.backward()
-            d_opt.step()
-            g_opt.zero_grad()
-            g_logits = discriminator(fake)
-            g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
-            g_loss.backward()
-            g_opt.step()
-            return {
-                "d_loss": d_loss.item(),
-                "g_loss": g_loss.item(),
-                "d_real": torch.sigmoid(real_logits).mean().item(),
-                "d_fake": torch.sigmoid(fake_logits).mean().item(),
-            }
-
-        def evaluate(epoch: int) -> dict[str, float]:
-            generator.eval()
-            with torch.no_grad():
-                fake = generator(state["eval_z"])
-                images = (fake.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE) + 1) / 2
-                predictions = classifier(images).argmax(dim=1)
-                fake_features = classifier.features(images)
-            generator.train()
-            if epoch % config.grid_every == 0 or epoch == config.epochs:
-                grids.append(
-                    save_image_grid(fake[:_GRID_IMAGES], out / "grids" / f"epoch_{epoch:03d}.png")
-                )
-            return {
-                "class_coverage": class_coverage(predictions),
-                "frechet_distance": frechet_distance(real_features, fake_features),
-            }
-
-        def on_epoch_end(epoch: int, *_: Any) -> None:
-            stream.open_epoch(epoch + 1)
-
-        loop = run_epochs(
-            config=train_cfg,
-            loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
-            step=step,
-            stateful=stateful,
-            evaluate=evaluate,
-            on_epoch_end=on_epoch_end,
+        seed_everything(config.seed)
+        generator = Generator(latent_dim=config.latent_dim)
+        discriminator = Discriminator()
+        betas = (0.5, 0.999)
+        g_opt = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
+        d_opt = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=betas)
+        stream = EntropyStream(settings=config.entropy, seed=config.seed)
+        state = UserState()
+        train_cfg = train_config(
+            config,
+            out,
+            desc="gan",
+            run_config=resume_settings(config, split, mutable=WORKFLOW.resume_mutable),
         )
-    finally:
-        provenance = stream.provenance()
-        stream.close()
-    write_metrics(
-        out / METRICS_NAME,
-        history=loop.history,
-        seed=config.seed,
-        extra={
-            "workflow": "gan",
-            "data_source": split.info.source,
-            "n_train": split.info.n_train,
-            "n_test": split.info.n_test,
-            "classifier_test_accuracy": classifier_accuracy,
-            "eval_samples": config.eval_samples,
-            "entropy": provenance,
-            "config": config_to_json(config),
-        },
-    )
-    plots = [
-        plot_history(
-            loop.history,
-            out / "curves.png",
-            metrics=["d_loss", "g_loss", "d_real", "d_fake"],
-            title="GAN losses",
-        ),
-        plot_history(
-            loop.history,
-            out / "quality.png",
-            metrics=["frechet_distance", "class_coverage"],
-            title="GAN quality (classifier features)",
-        ),
-    ]
-    last_grid = out / "grids" / f"epoch_{loop.epochs_completed:03d}.png"
-    if last_grid.is_file():
-        plots.append(Path(shutil.copyfile(last_grid, out / "samples.png")))
-    final = loop.history[-1]
-    return GANResult(
-        history=loop.history,
-        class_coverage=int(final["class_coverage"]),
-        frechet_distance=float(final["frechet_distance"]),
-        classifier_test_accuracy=classifier_accuracy,
-        entropy=provenance,
-        data_source=split.info.source,
-        seconds=time.perf_counter() - start,
-        out_dir=out,
-        metrics_path=out / METRICS_NAME,
-        checkpoint_path=out / "checkpoint.pt",
-        plots=(*plots, *grids),
-    )
+        stateful = {
+            "generator": generator,
+            "discriminator": discriminator,
+            "g_optimizer": g_opt,
+            "d_optimizer": d_opt,
+            "entropy": stream,
+            "state": state,
+        }
+        grids: list[Path] = []
+        try:
+            if (
+                not config.resume
+            ):  # evaluation latents: drawn once (epoch 0 of the stream), checkpointed
+                stream.open_epoch(0)
+                state["eval_z"] = normal(stream, (config.eval_samples, config.latent_dim))
+                stream.open_epoch(1)
+
+            def step(batch: Any) -> dict[str, float]:
+                real = batch[0].reshape(len(batch[0]), -1) * 2 - 1
+                z = normal(stream, (len(real), config.latent_dim))
+                fake = generator(z)
+                d_opt.zero_grad()
+                real_logits = discriminator(real)
+                fake_logits = discriminator(fake.detach())
+                d_loss = F.binary_cross_entropy_with_logits(
+                    real_logits, torch.full_like(real_logits, _REAL_LABEL)
+                ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                d_loss.backward()
+                d_opt.step()
+                g_opt.zero_grad()
+                g_logits = discriminator(fake)
+                g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
+                g_loss.backward()
+                g_opt.step()
+                return {
+                    "d_loss": d_loss.item(),
+                    "g_loss": g_loss.item(),
+                    "d_real": torch.sigmoid(real_logits).mean().item(),
+                    "d_fake": torch.sigmoid(fake_logits).mean().item(),
+                }
+
+            def evaluate(epoch: int) -> dict[str, float]:
+                generator.eval()
+                with torch.no_grad():
+                    fake = generator(state["eval_z"])
+                    images = (fake.reshape(-1, 1, MNIST_SIDE, MNIST_SIDE) + 1) / 2
+                    predictions = classifier(images).argmax(dim=1)
+                    fake_features = classifier.features(images)
+                generator.train()
+                if epoch % config.grid_every == 0 or epoch == config.epochs:
+                    grids.append(
+                        save_image_grid(
+                            fake[:_GRID_IMAGES], out / "grids" / f"epoch_{epoch:03d}.png"
+                        )
+                    )
+                return {
+                    "class_coverage": class_coverage(predictions),
+                    "frechet_distance": frechet_distance(real_features, fake_features),
+                }
+
+            def on_epoch_end(epoch: int, *_: Any) -> None:
+                stream.open_epoch(epoch + 1)
+
+            loop = run_epochs(
+                config=train_cfg,
+                loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
+                step=step,
+                stateful=stateful,
+                evaluate=evaluate,
+                on_epoch_end=on_epoch_end,
+            )
+        finally:
+            provenance = stream.provenance()
+            stream.close()
+        write_metrics(
+            out / METRICS_NAME,
+            history=loop.history,
+            seed=config.seed,
+            extra={
+                "workflow": "gan",
+                "data_source": split.info.source,
+                "n_train": split.info.n_train,
+                "n_test": split.info.n_test,
+                "classifier_test_accuracy": classifier_accuracy,
+                "eval_samples": config.eval_samples,
+                "entropy": provenance,
+                "config": config_to_json(config),
+            },
+        )
+        plots = [
+            plot_history(
+                loop.history,
+                out / "curves.png",
+                metrics=["d_loss", "g_loss", "d_real", "d_fake"],
+                title="GAN losses",
+            ),
+            plot_history(
+                loop.history,
+                out / "quality.png",
+                metrics=["frechet_distance", "class_coverage"],
+                title="GAN quality (classifier features)",
+            ),
+        ]
+        last_grid = out / "grids" / f"epoch_{loop.epochs_completed:03d}.png"
+        if last_grid.is_file():
+            plots.append(Path(shutil.copyfile(last_grid, out / "samples.png")))
+        final = loop.history[-1]
+        return GANResult(
+            history=loop.history,
+            class_coverage=int(final["class_coverage"]),
+            frechet_distance=float(final["frechet_distance"]),
+            classifier_test_accuracy=classifier_accuracy,
+            entropy=provenance,
+            data_source=split.info.source,
+            seconds=time.perf_counter() - start,
+            out_dir=out,
+            metrics_path=out / METRICS_NAME,
+            checkpoint_path=out / "checkpoint.pt",
+            plots=(*plots, *grids),
+        )
 
 
 def _summary(r: GANResult) -> str:

@@ -150,23 +150,39 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
         fake: Features of generated images.
 
     Returns:
-        ``|mu_r - mu_g|^2 + Tr(S_r) + Tr(S_g) - 2 Tr((S_r S_g)^(1/2))``, clipped at 0.
+        ``|mu_r - mu_g|^2 + Tr(S_r) + Tr(S_g) - 2 Tr((S_r S_g)^(1/2))``, clipped at 0; ``nan``
+        when a feature is NaN or infinite (a diverged generator), which the training loop and
+        ``metrics.json`` (``null``) record as such.
 
     Raises:
         InputError: Feature sets of different widths or fewer than two rows.
+
+    Example:
+        >>> frechet_distance(torch.randn(8, 3), torch.full((8, 3), float("nan")))
+        nan
     """
     a = torch.as_tensor(real).detach().double().cpu().numpy()
     b = torch.as_tensor(fake).detach().double().cpu().numpy()
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise InputError(f"need two (N >= 2, D) feature sets, got {a.shape} and {b.shape}")
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    # atleast_2d: np.cov of one feature is a 0-d array
-    cov_a, cov_b = (np.atleast_2d(np.cov(x, rowvar=False)) for x in (a, b))
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")  # eigh would raise LinAlgError on a diverged generator's features
+    with np.errstate(all="ignore"):  # overflow shows as a non-finite result, checked below
+        mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+        # atleast_2d: np.cov of one feature is a 0-d array
+        cov_a, cov_b = (np.atleast_2d(np.cov(x, rowvar=False)) for x in (a, b))
+    if not (np.isfinite(cov_a).all() and np.isfinite(cov_b).all()):
+        return float("nan")  # features so large their covariance overflows
     # Tr((S_a S_b)^(1/2)) = Tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)): symmetric PSD, stable with the
     # singular covariances of dead ReLU features (scipy's sqrtm of S_a S_b warns there).
-    eigval, eigvec = np.linalg.eigh(cov_a)
-    root_a = (eigvec * np.sqrt(np.clip(eigval, 0.0, None))) @ eigvec.T
-    inner = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
-    trace_root = float(np.sqrt(np.clip(inner, 0.0, None)).sum())
-    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+    try:
+        with np.errstate(all="ignore"):
+            eigval, eigvec = np.linalg.eigh(cov_a)
+            root_a = (eigvec * np.sqrt(np.clip(eigval, 0.0, None))) @ eigvec.T
+            inner = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+            trace_root = float(np.sqrt(np.clip(inner, 0.0, None)).sum())
+            distance = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b)
+    except np.linalg.LinAlgError:  # the product overflowed: as diverged as non-finite input
+        return float("nan")
+    value = float(distance - 2 * trace_root)
     return max(value, 0.0)

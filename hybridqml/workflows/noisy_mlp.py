@@ -30,11 +30,11 @@ from typing import Any, Final
 import torch
 from torch import nn
 
+from hybridqml._validation import check_finite, nonnegative_float
 from hybridqml.data import DEFAULT_VALIDATION_FRACTION, MNIST_MEAN, MNIST_STD, split_validation
 from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
 from hybridqml.training import (
     METRICS_NAME,
-    TrainConfig,
     fit_classifier,
     make_loader,
     seed_everything,
@@ -46,8 +46,9 @@ from hybridqml.workflows.runs import (
     check_run_settings,
     config_to_json,
     load_config_images,
-    prepare_out_dir,
     resume_settings,
+    run_folder,
+    train_config,
     write_classifier_outputs,
 )
 
@@ -136,6 +137,8 @@ class NoisyMLPConfig:
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
             :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged (the
             entropy source included; a run that had switched to its fallback continues on it).
+        overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
+            it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
         progress: Show progress bars.
     """
 
@@ -153,10 +156,12 @@ class NoisyMLPConfig:
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
     limit_per_class: int | None = None
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
         check_run_settings(self)
+        check_finite(self.noise_std, "noise_std", at_least=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,70 +242,64 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
             listed).
     """
     start = time.perf_counter()
-    out = prepare_out_dir(config.out_dir)
-    split = load_config_images(config)
-    train, val = split_validation(
-        split.train, fraction=config.validation_fraction, seed=config.seed
-    )
-    train, val, test = _standardize(train), _standardize(val), _standardize(split.test)
-    stream = EntropyStream(settings=config.entropy, seed=config.seed)
-    seed_everything(config.seed)
-    model = NoisyMLP(source=stream, noise_std=config.noise_std, eval_noise=config.eval_noise)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = _PlateauWithEntropy(optimizer, stream=stream)
-    stream.open_epoch(1)
-    train_cfg = TrainConfig(
-        epochs=config.epochs,
-        seed=config.seed,
-        out_dir=out,
-        resume=config.resume,
-        progress=config.progress,
-        desc="noisy-mlp",
-        run_config=resume_settings(config, split),
-    )
-    try:
-        fit = fit_classifier(
-            model=model,
-            train_loader=make_loader(train, batch_size=config.batch_size, seed=config.seed),
-            val_loader=make_loader(val, batch_size=1024, shuffle=False),
-            test_loader=make_loader(test, batch_size=1024, shuffle=False),
-            optimizer=optimizer,
-            config=train_cfg,
-            scheduler=scheduler,
+    with run_folder(config) as out:
+        split = load_config_images(config)
+        train, val = split_validation(
+            split.train, fraction=config.validation_fraction, seed=config.seed
         )
-    finally:
-        provenance = stream.provenance()
-        stream.close()
-    plots = write_classifier_outputs(
-        out_dir=out,
-        fit=fit,
-        seed=config.seed,
-        extra={
-            "workflow": "noisy-mlp",
-            "data_source": split.info.source,
-            "n_train": len(train),
-            "n_val": len(val),
-            "n_test": split.info.n_test,
-            "entropy": provenance,
-            "config": config_to_json(config),
-        },
-        title="noisy MLP",
-        class_names=[str(d) for d in split.info.classes],
-    )
-    return NoisyMLPResult(
-        test_accuracy=float(fit.final["test_accuracy"]),
-        selected_test_accuracy=fit.selected_test_accuracy,
-        best_val_accuracy=fit.best_accuracy,
-        confusion_matrix=fit.evaluation.confusion_matrix.tolist(),
-        history=fit.history,
-        entropy=provenance,
-        data_source=split.info.source,
-        seconds=time.perf_counter() - start,
-        out_dir=out,
-        metrics_path=out / METRICS_NAME,
-        checkpoint_path=out / "checkpoint.pt",
-        plots=plots,
-    )
+        train, val, test = _standardize(train), _standardize(val), _standardize(split.test)
+        stream = EntropyStream(settings=config.entropy, seed=config.seed)
+        seed_everything(config.seed)
+        model = NoisyMLP(source=stream, noise_std=config.noise_std, eval_noise=config.eval_noise)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        scheduler = _PlateauWithEntropy(optimizer, stream=stream)
+        stream.open_epoch(1)
+        train_cfg = train_config(
+            config, out, desc="noisy-mlp", run_config=resume_settings(config, split)
+        )
+        try:
+            fit = fit_classifier(
+                model=model,
+                train_loader=make_loader(train, batch_size=config.batch_size, seed=config.seed),
+                val_loader=make_loader(val, batch_size=1024, shuffle=False),
+                test_loader=make_loader(test, batch_size=1024, shuffle=False),
+                optimizer=optimizer,
+                config=train_cfg,
+                scheduler=scheduler,
+            )
+        finally:
+            provenance = stream.provenance()
+            stream.close()
+        plots = write_classifier_outputs(
+            out_dir=out,
+            fit=fit,
+            seed=config.seed,
+            extra={
+                "workflow": "noisy-mlp",
+                "data_source": split.info.source,
+                "n_train": len(train),
+                "n_val": len(val),
+                "n_test": split.info.n_test,
+                "entropy": provenance,
+                "config": config_to_json(config),
+            },
+            title="noisy MLP",
+            class_names=[str(d) for d in split.info.classes],
+        )
+        return NoisyMLPResult(
+            test_accuracy=float(fit.final["test_accuracy"]),
+            selected_test_accuracy=fit.selected_test_accuracy,
+            best_val_accuracy=fit.best_accuracy,
+            confusion_matrix=fit.evaluation.confusion_matrix.tolist(),
+            history=fit.history,
+            entropy=provenance,
+            data_source=split.info.source,
+            seconds=time.perf_counter() - start,
+            out_dir=out,
+            metrics_path=out / METRICS_NAME,
+            checkpoint_path=out / "checkpoint.pt",
+            plots=plots,
+        )
 
 
 def _standardize(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:
@@ -323,7 +322,7 @@ WORKFLOW = Workflow(
     train=train_noisy_mlp,
     traits=frozenset({"mnist", "entropy"}),
     options=(
-        Option("--noise-std", "noise_std", {"type": float}),
+        Option("--noise-std", "noise_std", {"type": nonnegative_float}),
         Option(
             "--eval-noise",
             "eval_noise",

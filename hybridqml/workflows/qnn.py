@@ -31,13 +31,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hybridqml._validation import positive_int
+from hybridqml._validation import check_finite, positive_int
 from hybridqml.circuits import variational
 from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
 from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import (
     METRICS_NAME,
-    TrainConfig,
     evaluate_classifier,
     make_loader,
     run_epochs,
@@ -48,8 +47,9 @@ from hybridqml.workflows.base import Option, Workflow
 from hybridqml.workflows.runs import (
     check_run_settings,
     config_to_json,
-    prepare_out_dir,
     resume_settings,
+    run_folder,
+    train_config,
 )
 
 __all__ = [
@@ -169,6 +169,8 @@ class QNNConfig:
         backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
             :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged.
+        overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
+            it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
         progress: Show progress bars.
     """
 
@@ -185,10 +187,12 @@ class QNNConfig:
     shots: int | None = None
     backend_options: dict[str, Any] | None = None
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
         check_run_settings(self)
+        check_finite(self.noise, "noise", at_least=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,124 +241,116 @@ def train_qnn(config: QNNConfig) -> QNNResult:
     from hybridqml.plotting import plot_decision_boundary, plot_history
 
     start = time.perf_counter()
-    out = prepare_out_dir(config.out_dir)
-    split = load_circles(n_samples=config.n_samples, noise=config.noise, seed=config.seed)
-    seed_everything(config.seed)
-    hybrid = HybridQNN(
-        n_qubits=config.n_qubits,
-        layers=config.layers,
-        backend=config.backend,
-        shots=config.shots,
-        seed=config.seed,
-        backend_options=config.backend_options,
-    )
-    classical = ClassicalNet.matching(count_parameters(hybrid))
-    models = {"hybrid": hybrid, "classical": classical}
-    optimizers = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
-    test_loader = make_loader(split.test, batch_size=1024, shuffle=False)
-    evaluations: dict[str, Any] = {}
-
-    def step(batch: Any) -> dict[str, float]:
-        points, labels = batch
-        metrics = {}
-        for name, model in models.items():
-            optimizers[name].zero_grad()
-            logits = model(points)
-            loss = F.cross_entropy(logits, labels)
-            loss.backward()
-            optimizers[name].step()
-            metrics[f"{name}_loss"] = loss.item()
-            metrics[f"{name}_accuracy"] = (logits.argmax(1) == labels).float().mean().item()
-        return metrics
-
-    def evaluate(epoch: int) -> dict[str, float]:
-        metrics = {}
-        for name, model in models.items():
-            evaluations[name] = evaluate_classifier(model, test_loader)
-            metrics[f"{name}_test_loss"] = evaluations[name].loss
-            metrics[f"{name}_test_accuracy"] = evaluations[name].accuracy
-        return metrics
-
-    loop = run_epochs(
-        config=TrainConfig(
-            epochs=config.epochs,
+    with run_folder(config) as out:
+        split = load_circles(n_samples=config.n_samples, noise=config.noise, seed=config.seed)
+        seed_everything(config.seed)
+        hybrid = HybridQNN(
+            n_qubits=config.n_qubits,
+            layers=config.layers,
+            backend=config.backend,
+            shots=config.shots,
             seed=config.seed,
-            out_dir=out,
-            resume=config.resume,
-            progress=config.progress,
-            desc="qnn",
-            run_config=resume_settings(config, split),
-        ),
-        loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
-        step=step,
-        stateful={
-            "hybrid": hybrid,
-            "classical": classical,
-            "hybrid_optimizer": optimizers["hybrid"],
-            "classical_optimizer": optimizers["classical"],
-        },
-        evaluate=evaluate,
-    )
-    if not evaluations:  # resumed a finished run: evaluate the restored models
-        evaluate(loop.epochs_completed)
-    n_params = {name: count_parameters(model) for name, model in models.items()}
-    write_metrics(
-        out / METRICS_NAME,
-        history=loop.history,
-        seed=config.seed,
-        extra={
-            "workflow": "qnn",
-            "data_source": split.info.source,
-            "n_train": split.info.n_train,
-            "n_test": split.info.n_test,
-            "hybrid_parameters": n_params["hybrid"],
-            "classical_parameters": n_params["classical"],
-            "hybrid_confusion_matrix": evaluations["hybrid"].confusion_matrix.tolist(),
-            "classical_confusion_matrix": evaluations["classical"].confusion_matrix.tolist(),
-            "config": config_to_json(config),
-        },
-    )
-    test_points, test_labels = split.test.tensors
-    plots = [
-        plot_history(
-            loop.history,
-            out / "curves.png",
-            metrics=[
-                "hybrid_loss",
-                "classical_loss",
-                "hybrid_test_accuracy",
-                "classical_test_accuracy",
-            ],
-            title="circles: hybrid QNN vs classical",
+            backend_options=config.backend_options,
         )
-    ]
-    for name, model in models.items():
-        model.eval()
-        plots.append(
-            plot_decision_boundary(
-                model,
-                test_points,
-                test_labels,
-                out / f"decision_boundary_{name}.png",
-                resolution=_BOUNDARY_RESOLUTION,
-                title=(
-                    f"{name} ({n_params[name]} parameters): test accuracy "
-                    f"{evaluations[name].accuracy:.3f}"
-                ),
+        classical = ClassicalNet.matching(count_parameters(hybrid))
+        models = {"hybrid": hybrid, "classical": classical}
+        optimizers = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
+        test_loader = make_loader(split.test, batch_size=1024, shuffle=False)
+        evaluations: dict[str, Any] = {}
+
+        def step(batch: Any) -> dict[str, float]:
+            points, labels = batch
+            metrics = {}
+            for name, model in models.items():
+                optimizers[name].zero_grad()
+                logits = model(points)
+                loss = F.cross_entropy(logits, labels)
+                loss.backward()
+                optimizers[name].step()
+                metrics[f"{name}_loss"] = loss.item()
+                metrics[f"{name}_accuracy"] = (logits.argmax(1) == labels).float().mean().item()
+            return metrics
+
+        def evaluate(epoch: int) -> dict[str, float]:
+            metrics = {}
+            for name, model in models.items():
+                evaluations[name] = evaluate_classifier(model, test_loader)
+                metrics[f"{name}_test_loss"] = evaluations[name].loss
+                metrics[f"{name}_test_accuracy"] = evaluations[name].accuracy
+            return metrics
+
+        loop = run_epochs(
+            config=train_config(config, out, desc="qnn", run_config=resume_settings(config, split)),
+            loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
+            step=step,
+            stateful={
+                "hybrid": hybrid,
+                "classical": classical,
+                "hybrid_optimizer": optimizers["hybrid"],
+                "classical_optimizer": optimizers["classical"],
+            },
+            evaluate=evaluate,
+        )
+        if not evaluations:  # resumed a finished run: evaluate the restored models
+            evaluate(loop.epochs_completed)
+        n_params = {name: count_parameters(model) for name, model in models.items()}
+        write_metrics(
+            out / METRICS_NAME,
+            history=loop.history,
+            seed=config.seed,
+            extra={
+                "workflow": "qnn",
+                "data_source": split.info.source,
+                "n_train": split.info.n_train,
+                "n_test": split.info.n_test,
+                "hybrid_parameters": n_params["hybrid"],
+                "classical_parameters": n_params["classical"],
+                "hybrid_confusion_matrix": evaluations["hybrid"].confusion_matrix.tolist(),
+                "classical_confusion_matrix": evaluations["classical"].confusion_matrix.tolist(),
+                "config": config_to_json(config),
+            },
+        )
+        test_points, test_labels = split.test.tensors
+        plots = [
+            plot_history(
+                loop.history,
+                out / "curves.png",
+                metrics=[
+                    "hybrid_loss",
+                    "classical_loss",
+                    "hybrid_test_accuracy",
+                    "classical_test_accuracy",
+                ],
+                title="circles: hybrid QNN vs classical",
             )
+        ]
+        for name, model in models.items():
+            model.eval()
+            plots.append(
+                plot_decision_boundary(
+                    model,
+                    test_points,
+                    test_labels,
+                    out / f"decision_boundary_{name}.png",
+                    resolution=_BOUNDARY_RESOLUTION,
+                    title=(
+                        f"{name} ({n_params[name]} parameters): test accuracy "
+                        f"{evaluations[name].accuracy:.3f}"
+                    ),
+                )
+            )
+        return QNNResult(
+            hybrid_test_accuracy=evaluations["hybrid"].accuracy,
+            classical_test_accuracy=evaluations["classical"].accuracy,
+            hybrid_parameters=n_params["hybrid"],
+            classical_parameters=n_params["classical"],
+            history=loop.history,
+            seconds=time.perf_counter() - start,
+            out_dir=out,
+            metrics_path=out / METRICS_NAME,
+            checkpoint_path=out / "checkpoint.pt",
+            plots=tuple(plots),
         )
-    return QNNResult(
-        hybrid_test_accuracy=evaluations["hybrid"].accuracy,
-        classical_test_accuracy=evaluations["classical"].accuracy,
-        hybrid_parameters=n_params["hybrid"],
-        classical_parameters=n_params["classical"],
-        history=loop.history,
-        seconds=time.perf_counter() - start,
-        out_dir=out,
-        metrics_path=out / METRICS_NAME,
-        checkpoint_path=out / "checkpoint.pt",
-        plots=tuple(plots),
-    )
 
 
 def _summary(r: QNNResult) -> str:

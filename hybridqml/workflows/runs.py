@@ -12,19 +12,26 @@ Resuming never changes the settings of a run. Every checkpoint records them
 fingerprint of the data), and :func:`~hybridqml.training.run_epochs` refuses to resume with other
 values, listing each difference; the entropy stream's own state also records its source and mode
 and is refused by a stream with other settings.
+
+A run owns its output folder: :func:`run_folder` creates it, checks that it is writable, holds
+its :class:`~hybridqml.training.RunLock` for the whole run (a second run into the same folder
+fails at once), removes the temporary files of killed runs, and refuses to replace an earlier
+run (:data:`RUN_FILES`) unless ``overwrite=True`` or to resume one that has no checkpoint, all
+before any data are loaded or anything is trained.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hybridqml._validation import redact_url
+from hybridqml._validation import check_finite, redact_url
 from hybridqml.data import DATASET_CHOICES, MNIST_HELP, DatasetSplit, load_image_split
 from hybridqml.entropy.stream import (
     ENTROPY_CHOICES,
@@ -43,6 +50,7 @@ __all__ = [
     "ENTROPY_MODES",
     "MNIST_HELP",
     "RESUME_MUTABLE_FIELDS",
+    "RUN_FILES",
     "EntropySettings",
     "EntropyStream",
     "check_run_settings",
@@ -51,8 +59,25 @@ __all__ = [
     "load_image_split",
     "prepare_out_dir",
     "resume_settings",
+    "run_folder",
+    "train_config",
     "write_classifier_outputs",
 ]
+
+RUN_FILES: tuple[str, ...] = (
+    "checkpoint.pt",
+    "metrics.json",
+    "best.pt",
+    "classifier.pt",
+    "curves.png",
+    "confusion_matrix.png",
+    "quality.png",
+    "samples.png",
+    "decision_boundary_*.png",
+    "grids/epoch_*.png",
+)
+"""What a workflow run writes into its output folder (names or glob patterns): a folder holding
+any of them holds an earlier run, and ``overwrite=True`` deletes them (nothing else) first."""
 
 
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
@@ -74,6 +99,76 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise ConfigurationError(f"cannot create output folder {str(path)!r}: {exc}") from exc
     return path
+
+
+@contextlib.contextmanager
+def run_folder(config: Any) -> Iterator[Path]:
+    """The output folder of a workflow run, locked for the run and checked before any work.
+
+    Creates ``config.out_dir``, checks it is writable, takes its
+    :class:`~hybridqml.training.RunLock` (released on exit), removes temporary files of killed
+    runs and applies ``config.resume``/``config.overwrite`` (see
+    :func:`~hybridqml.training.check_run_folder` with :data:`RUN_FILES`).
+
+    Args:
+        config: A workflow config with ``out_dir``, ``resume`` and ``overwrite``.
+
+    Yields:
+        The folder.
+
+    Raises:
+        ConfigurationError: Not a folder, not writable, used by another run, holding an earlier
+            run (neither resume nor overwrite) or without a checkpoint to resume; each message
+            names the folder and the option that fixes it.
+
+    Example:
+        >>> import tempfile
+        >>> from types import SimpleNamespace
+        >>> cfg = SimpleNamespace(out_dir=tempfile.mkdtemp(), resume=False, overwrite=False)
+        >>> with run_folder(cfg) as out:
+        ...     _ = (out / "metrics.json").write_text("{}")
+        >>> with run_folder(cfg) as out:  # doctest: +ELLIPSIS
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        hybridqml.exceptions.ConfigurationError: output folder ... already holds a run ...
+    """
+    from hybridqml.training import CHECKPOINT_NAME, RunLock, check_run_folder
+
+    out = prepare_out_dir(config.out_dir)
+    with RunLock(out):
+        check_run_folder(
+            out,
+            resume=config.resume,
+            overwrite=config.overwrite,
+            checkpoint_name=CHECKPOINT_NAME,
+            run_files=RUN_FILES,
+        )
+        yield out
+
+
+def train_config(config: Any, out: Path, *, desc: str, run_config: dict[str, Any]) -> Any:
+    """The :class:`~hybridqml.training.TrainConfig` of a workflow run in ``out``.
+
+    Args:
+        config: A workflow config (``epochs``, ``seed``, ``resume``, ``overwrite``,
+            ``progress``).
+        out: The output folder (from :func:`run_folder`).
+        desc: Progress-bar label.
+        run_config: The settings a resumed run must repeat (:func:`resume_settings`).
+    """
+    from hybridqml.training import TrainConfig
+
+    return TrainConfig(
+        epochs=config.epochs,
+        seed=config.seed,
+        out_dir=out,
+        resume=config.resume,
+        overwrite=config.overwrite,
+        progress=config.progress,
+        desc=desc,
+        run_config=run_config,
+    )
 
 
 def load_config_images(config: Any, **options: Any) -> DatasetSplit:
@@ -157,22 +252,22 @@ def _curve_metrics(history: Sequence[dict[str, float]]) -> list[str]:
 def check_run_settings(config: Any) -> None:
     """Validate the settings every workflow config shares (those it has).
 
-    ``lr > 0``, ``batch_size >= 1``, ``limit_per_class`` ``None`` or ``>= 1`` and
-    ``validation_fraction`` in (0, 1).
+    ``lr`` finite and ``> 0``, ``batch_size >= 1``, ``limit_per_class`` ``None`` or ``>= 1``,
+    ``validation_fraction`` in (0, 1), and ``resume`` and ``overwrite`` not both set.
 
     Raises:
         ConfigurationError: naming the setting and its value.
 
     Example:
         >>> from types import SimpleNamespace
-        >>> check_run_settings(SimpleNamespace(lr=0.0))
+        >>> check_run_settings(SimpleNamespace(lr=float("inf")))
         Traceback (most recent call last):
         ...
-        hybridqml.exceptions.ConfigurationError: lr must be > 0, got 0.0
+        hybridqml.exceptions.ConfigurationError: lr must be a finite number > 0, got inf
     """
     lr = getattr(config, "lr", None)
-    if lr is not None and not lr > 0:
-        raise ConfigurationError(f"lr must be > 0, got {lr}")
+    if lr is not None:
+        check_finite(lr, "lr", above=0.0)
     batch_size = getattr(config, "batch_size", None)
     if batch_size is not None and batch_size < 1:
         raise ConfigurationError(f"batch_size must be >= 1, got {batch_size}")
@@ -180,8 +275,10 @@ def check_run_settings(config: Any) -> None:
     if limit is not None and limit < 1:
         raise ConfigurationError(f"limit_per_class must be >= 1, got {limit}")
     fraction = getattr(config, "validation_fraction", None)
-    if fraction is not None and not 0.0 < fraction < 1.0:
-        raise ConfigurationError(f"validation_fraction must be in (0, 1), got {fraction}")
+    if fraction is not None:
+        check_finite(fraction, "validation_fraction", above=0.0, below=1.0)
+    if getattr(config, "resume", False) and getattr(config, "overwrite", False):
+        raise ConfigurationError("resume and overwrite exclude each other: choose one")
 
 
 def config_to_json(config: Any) -> dict[str, Any]:

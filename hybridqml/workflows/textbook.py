@@ -39,7 +39,6 @@ from hybridqml.exceptions import ConfigurationError
 from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import (
     METRICS_NAME,
-    TrainConfig,
     fit_classifier,
     make_loader,
     seed_everything,
@@ -49,8 +48,9 @@ from hybridqml.workflows.runs import (
     check_run_settings,
     config_to_json,
     load_config_images,
-    prepare_out_dir,
     resume_settings,
+    run_folder,
+    train_config,
     write_classifier_outputs,
 )
 
@@ -144,6 +144,8 @@ class TextbookConfig:
         limit_per_class: Cap on training images per digit (test capped at a fifth of it).
         resume: Continue from ``out_dir``'s checkpoint; every setting except those in
             :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged.
+        overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
+            it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
         progress: Show progress bars.
     """
 
@@ -162,6 +164,7 @@ class TextbookConfig:
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
     limit_per_class: int | None = None
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -220,66 +223,60 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
         BackendError: Unknown quantum backend.
     """
     start = time.perf_counter()
-    out = prepare_out_dir(config.out_dir)
-    split = load_config_images(config, digits=config.digits)
-    train_cfg = TrainConfig(
-        epochs=config.epochs,
-        seed=config.seed,
-        out_dir=out,
-        resume=config.resume,
-        progress=config.progress,
-        desc="textbook",
-        run_config=resume_settings(config, split),
-    )
-    seed_everything(config.seed)
-    model = TextbookNet(
-        backend=config.backend,
-        shots=config.shots,
-        seed=config.seed,
-        backend_options=config.backend_options,
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    train, val = split_validation(
-        split.train, fraction=config.validation_fraction, seed=config.seed
-    )
-    fit = fit_classifier(
-        model=model,
-        train_loader=make_loader(train, batch_size=config.batch_size, seed=config.seed),
-        val_loader=make_loader(val, batch_size=256, shuffle=False),
-        test_loader=make_loader(split.test, batch_size=256, shuffle=False),
-        optimizer=optimizer,
-        config=train_cfg,
-        loss_fn=F.nll_loss,
-    )
-    plots = write_classifier_outputs(
-        out_dir=out,
-        fit=fit,
-        seed=config.seed,
-        extra={
-            "workflow": "textbook",
-            "data_source": split.info.source,
-            "n_train": len(train),
-            "n_val": len(val),
-            "n_test": split.info.n_test,
-            "config": config_to_json(config),
-        },
-        title=f"textbook hybrid: digits {config.digits[0]} vs {config.digits[1]}",
-        class_names=[str(d) for d in config.digits],
-    )
-    return TextbookResult(
-        test_accuracy=float(fit.final["test_accuracy"]),
-        selected_test_accuracy=fit.selected_test_accuracy,
-        best_val_accuracy=fit.best_accuracy,
-        history=fit.history,
-        data_source=split.info.source,
-        n_train=len(train),
-        n_test=split.info.n_test,
-        seconds=time.perf_counter() - start,
-        out_dir=out,
-        metrics_path=out / METRICS_NAME,
-        checkpoint_path=out / "checkpoint.pt",
-        plots=plots,
-    )
+    with run_folder(config) as out:
+        split = load_config_images(config, digits=config.digits)
+        train_cfg = train_config(
+            config, out, desc="textbook", run_config=resume_settings(config, split)
+        )
+        seed_everything(config.seed)
+        model = TextbookNet(
+            backend=config.backend,
+            shots=config.shots,
+            seed=config.seed,
+            backend_options=config.backend_options,
+        )
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        train, val = split_validation(
+            split.train, fraction=config.validation_fraction, seed=config.seed
+        )
+        fit = fit_classifier(
+            model=model,
+            train_loader=make_loader(train, batch_size=config.batch_size, seed=config.seed),
+            val_loader=make_loader(val, batch_size=256, shuffle=False),
+            test_loader=make_loader(split.test, batch_size=256, shuffle=False),
+            optimizer=optimizer,
+            config=train_cfg,
+            loss_fn=F.nll_loss,
+        )
+        plots = write_classifier_outputs(
+            out_dir=out,
+            fit=fit,
+            seed=config.seed,
+            extra={
+                "workflow": "textbook",
+                "data_source": split.info.source,
+                "n_train": len(train),
+                "n_val": len(val),
+                "n_test": split.info.n_test,
+                "config": config_to_json(config),
+            },
+            title=f"textbook hybrid: digits {config.digits[0]} vs {config.digits[1]}",
+            class_names=[str(d) for d in config.digits],
+        )
+        return TextbookResult(
+            test_accuracy=float(fit.final["test_accuracy"]),
+            selected_test_accuracy=fit.selected_test_accuracy,
+            best_val_accuracy=fit.best_accuracy,
+            history=fit.history,
+            data_source=split.info.source,
+            n_train=len(train),
+            n_test=split.info.n_test,
+            seconds=time.perf_counter() - start,
+            out_dir=out,
+            metrics_path=out / METRICS_NAME,
+            checkpoint_path=out / "checkpoint.pt",
+            plots=plots,
+        )
 
 
 def _summary(r: TextbookResult) -> str:

@@ -333,14 +333,19 @@ def test_gan_loop_resume_after_crash_is_bitwise_identical(tmp_path: Path) -> Non
     assert resumed.history == straight.history
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert len(metrics["history"]["d_loss"]) == 3 and "g_loss" in metrics
-    # resuming a finished run does nothing and keeps the history
-    again, objects_c = _run_gan(tmp_path / "b", epochs=3, resume=True)
+    # resuming a finished run trains nothing, says so, and keeps the history
+    with pytest.warns(UserWarning, match="already has 3 epochs.*nothing was trained"):
+        again, objects_c = _run_gan(tmp_path / "b", epochs=3, resume=True)
     assert again.history == straight.history
     _assert_same_state(objects_a["generator"].state_dict(), objects_c["generator"].state_dict())
 
 
-def test_resume_without_checkpoint_starts_fresh_and_seed_must_match(tmp_path: Path) -> None:
-    fresh, _ = _run_gan(tmp_path / "a", epochs=1, resume=True)
+def test_resume_without_checkpoint_is_an_error_and_seed_must_match(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        _run_gan(tmp_path / "a", epochs=1, resume=True)
+    assert str(tmp_path / "a") in str(info.value) and "drop --resume" in str(info.value)
+    assert not (tmp_path / "a" / "metrics.json").exists()  # nothing was trained
+    fresh, _ = _run_gan(tmp_path / "a", epochs=1, resume=False)
     assert fresh.resumed_from is None and fresh.epochs_completed == 1
     objects, step, _ = _gan(0)
     with pytest.raises(ConfigurationError, match="seed"):
@@ -367,7 +372,7 @@ def _settings_run(out: Path, *, epochs: int, seed: int = SEED, **run_config: Any
         epochs=epochs,
         seed=seed,
         out_dir=out,
-        resume=True,
+        resume=(out / "checkpoint.pt").is_file(),
         progress=False,
         run_config=run_config or None,
     )

@@ -209,3 +209,11 @@ def test_gan_passes_its_progress_setting_to_the_quality_classifier(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         train_gan(_config(tmp_path, progress=progress))
     assert seen["progress"] is progress
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e300])
+def test_frechet_distance_of_diverged_features_is_nan_not_a_crash(bad):
+    real = torch.rand(64, 8, generator=torch.Generator().manual_seed(0))
+    fake = real.clone().double()
+    fake[::2] = bad
+    assert math.isnan(frechet_distance(real, fake))

@@ -83,8 +83,11 @@ def test_backend_options_reach_the_quantum_layer():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("lr", 0.0, "lr must be > 0"),
+        ("lr", 0.0, "lr must be a finite number > 0"),
+        ("lr", float("inf"), "lr must be a finite number > 0, got inf"),
+        ("lr", float("nan"), "lr must be a finite number > 0, got nan"),
         ("batch_size", 0, "batch_size must be >= 1"),
+        ("overwrite", True, "resume and overwrite exclude each other"),
     ],
 )
 def test_shared_settings_are_validated_in_every_config(field, value, message):
@@ -92,7 +95,19 @@ def test_shared_settings_are_validated_in_every_config(field, value, message):
 
     for cls in (TextbookConfig, NoisyMLPConfig, QNNConfig, GANConfig):
         with pytest.raises(ConfigurationError, match=message):
-            cls(out_dir="x", **{field: value})
+            cls(out_dir="x", **{field: value, "resume": field == "overwrite"})
     for cls in (TextbookConfig, NoisyMLPConfig):
-        with pytest.raises(ConfigurationError, match="validation_fraction"):
-            cls(out_dir="x", validation_fraction=1.0)
+        for fraction in (1.0, 0.0, float("nan"), float("inf")):
+            with pytest.raises(ConfigurationError, match="validation_fraction"):
+                cls(out_dir="x", validation_fraction=fraction)
+
+
+@pytest.mark.parametrize(
+    ("cls_name", "field"), [("NoisyMLPConfig", "noise_std"), ("QNNConfig", "noise")]
+)
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -0.1])
+def test_noise_settings_must_be_finite_and_non_negative(cls_name, field, value):
+    import hybridqml.workflows as workflows
+
+    with pytest.raises(ConfigurationError, match=f"{field} must be a finite number >= 0"):
+        getattr(workflows, cls_name)(out_dir="x", **{field: value})

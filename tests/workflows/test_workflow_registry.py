@@ -29,6 +29,7 @@ class ToyConfig:
     epochs: int = 3
     seed: int = 0
     resume: bool = False
+    overwrite: bool = False
     batch_size: int = 8
     lr: float = 0.1
     progress: bool = True

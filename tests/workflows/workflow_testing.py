@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,34 @@ def assert_same_state(a: Any, b: Any, where: str = "state") -> None:
             assert_same_state(a[key], b[key], f"{where}[{key!r}]")
     else:
         assert a == b, where
+
+
+@contextlib.contextmanager
+def unwritable_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder this process cannot write: mode 0o500, or (as root) the kernel's /sys/kernel."""
+    import pytest
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores the mode
+            folder = Path("/sys/kernel")
+            if not folder.is_dir() or (os.access(folder, os.W_OK) and _probe_writes(folder)):
+                pytest.skip("no unwritable folder available")
+        yield folder
+    finally:
+        (tmp_path / "read-only").chmod(0o700)
+
+
+def _probe_writes(folder: Path) -> bool:
+    probe = folder / f".probe.{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+    except OSError:
+        return False
+    probe.unlink()
+    return True
 
 
 def read_metrics(out: Path) -> dict:

@@ -1,0 +1,266 @@
+"""One run per output folder: a lock file, and no silent overwrite of an earlier run.
+
+:class:`RunLock` holds ``OUT/.hybridqml.lock`` for the length of a run. The file is created
+atomically (``O_CREAT | O_EXCL``) and records the holder's pid, host name, start time and
+process start token; a second run into the same folder fails at once with an error naming the
+holder. A lock whose process is gone (same host, pid not running, or the pid now belongs to a
+process started later) is stale: it is taken over with a :class:`RuntimeWarning`. The lock is
+re-entrant within one thread, so a workflow and the :func:`~hybridqml.training.run_epochs` it
+calls share it.
+
+:func:`check_run_folder` then decides what may happen to what the folder already holds: a
+finished or interrupted run (a checkpoint or ``metrics.json``) is never replaced unless asked
+(``overwrite=True``, CLI ``--overwrite``), ``resume=True`` needs a checkpoint, and the temporary
+files of killed runs are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from hybridqml.exceptions import ConfigurationError
+from hybridqml.training.files import check_writable, clean_temp_files
+
+__all__ = ["LOCK_NAME", "RunLock", "check_run_folder"]
+
+LOCK_NAME: Final[str] = ".hybridqml.lock"
+"""File name of the lock inside an output folder."""
+
+_TAKEOVER_GRACE_S: Final[float] = 30.0
+# folder -> (thread id, token, depth) of the locks this process holds
+_HELD: dict[Path, list[Any]] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _process_start(pid: int) -> str | None:
+    """Boot id and start tick of ``pid`` (Linux ``/proc``), ``None`` elsewhere or if unknown."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class RunLock:
+    """The lock of one output folder (a context manager).
+
+    Args:
+        folder: The output folder (must exist).
+
+    Raises:
+        ConfigurationError: On entering: another live run holds the folder (its pid, host and
+            start time are named), or the folder is not writable.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with RunLock(folder):
+        ...     (folder / LOCK_NAME).is_file()
+        True
+        >>> (folder / LOCK_NAME).exists()
+        False
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self._key = self.folder.resolve()
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        """Take the lock (or join this thread's hold on it); see the class docstring."""
+        with _HELD_GUARD:
+            held = _HELD.get(self._key)
+            if held is not None and held[0] == threading.get_ident():
+                held[2] += 1
+                return
+        check_writable(self.folder)
+        token = uuid.uuid4().hex
+        record = {
+            "pid": os.getpid(),
+            "hostname": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "process": _process_start(os.getpid()),
+            "token": token,
+        }
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._take_over_if_stale()
+                continue
+            with os.fdopen(fd, "w") as handle:
+                json.dump(record, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with _HELD_GUARD:
+                _HELD[self._key] = [threading.get_ident(), token, 1]
+            return
+        raise self._busy(self._read())
+
+    def release(self) -> None:
+        """Give the lock back (the file is removed when the outermost holder leaves)."""
+        with _HELD_GUARD:
+            held = _HELD.get(self._key)
+            if held is None or held[0] != threading.get_ident():
+                return
+            held[2] -= 1
+            if held[2] > 0:
+                return
+            del _HELD[self._key]
+        if (self._read() or {}).get("token") == held[1]:
+            self.path.unlink(missing_ok=True)
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            record = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def _stale(self, record: dict[str, Any] | None) -> bool:
+        if record is None:  # unreadable: being written right now, or garbage left by a crash
+            try:
+                return time.time() - self.path.stat().st_mtime > _TAKEOVER_GRACE_S
+            except OSError:
+                return False
+        if record.get("hostname") != socket.gethostname():
+            return False  # cannot see processes on another machine
+        pid = record.get("pid")
+        if not isinstance(pid, int) or not _pid_running(pid):
+            return True
+        started = record.get("process")
+        now = _process_start(pid)
+        return started is not None and now is not None and started != now  # pid reused
+
+    def _take_over_if_stale(self) -> None:
+        record = self._read()
+        if not self._stale(record):
+            raise self._busy(record)
+        # one process at a time takes a stale lock over (else two could both succeed)
+        guard = self.path.with_name(LOCK_NAME + ".takeover")
+        try:
+            fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                if time.time() - guard.stat().st_mtime > _TAKEOVER_GRACE_S:
+                    guard.unlink(missing_ok=True)
+            except OSError:
+                pass
+            time.sleep(0.05)
+            return
+        os.close(fd)
+        try:
+            if self._read() == record:
+                self.path.unlink(missing_ok=True)
+                holder = _describe(record)
+                warnings.warn(
+                    f"output folder {str(self.folder)!r}: took over the stale lock of {holder} "
+                    "(that process is gone; its run was interrupted)",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+        finally:
+            guard.unlink(missing_ok=True)
+
+    def _busy(self, record: dict[str, Any] | None) -> ConfigurationError:
+        return ConfigurationError(
+            f"output folder {str(self.folder)!r} is in use by another run ({_describe(record)}): "
+            "wait for it to finish or choose another output folder (CLI: --out); if that run "
+            f"is gone, delete {str(self.path)!r}"
+        )
+
+
+def _describe(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "holder unknown, lock file unreadable"
+    return (
+        f"pid {record.get('pid')} on host {record.get('hostname')!r}, "
+        f"started {record.get('started')}"
+    )
+
+
+def check_run_folder(
+    folder: str | os.PathLike[str],
+    *,
+    resume: bool,
+    overwrite: bool,
+    checkpoint_name: str,
+    run_files: Iterable[str] = (),
+) -> None:
+    """Check what ``folder`` holds against ``resume``/``overwrite``; clean up temp files.
+
+    Call it while holding the folder's :class:`RunLock`.
+
+    * ``resume``: the checkpoint must exist;
+    * ``overwrite``: the files of ``run_files`` (names or glob patterns, e.g. ``"grids/*.png"``)
+      and the checkpoint are deleted first;
+    * neither: a folder holding an earlier run (any of ``run_files`` or the checkpoint) is refused.
+
+    Args:
+        folder: The output folder.
+        resume: Continue the run in the folder.
+        overwrite: Replace the run in the folder.
+        checkpoint_name: The checkpoint's file name.
+        run_files: Files a run writes there (the checkpoint is always one).
+
+    Raises:
+        ConfigurationError: ``resume`` and ``overwrite`` together, ``resume`` without a
+            checkpoint, or an earlier run without either; the message names the folder and the
+            flag to use.
+    """
+    out = Path(folder)
+    if resume and overwrite:
+        raise ConfigurationError("resume and overwrite exclude each other: choose one")
+    clean_temp_files(out)
+    checkpoint = out / checkpoint_name
+    if resume:
+        if not checkpoint.is_file():
+            raise ConfigurationError(
+                f"cannot resume: output folder {str(out)!r} has no checkpoint "
+                f"({checkpoint_name}); drop --resume (resume=False) to start a new run there"
+            )
+        return
+    found = [p for pattern in {checkpoint_name, *run_files} for p in out.glob(pattern)]
+    if not found:
+        return
+    if overwrite:
+        for path in found:
+            if path.is_file():
+                path.unlink()
+        return
+    names = ", ".join(sorted({str(p.relative_to(out)) for p in found})[:4])
+    raise ConfigurationError(
+        f"output folder {str(out)!r} already holds a run ({names}): pass --resume "
+        "(resume=True) to continue it, --overwrite (overwrite=True) to replace it, or choose "
+        "another output folder (CLI: --out)"
+    )
