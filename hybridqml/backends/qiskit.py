@@ -58,8 +58,8 @@ from hybridqml.exceptions import BackendError, ConfigurationError
 
 __all__ = ["EstimatorExecutor", "SamplerExecutor", "estimator_executor", "sampler_executor"]
 
-#: Aer seeds binding ``i`` of a ``parameter_binds`` run with ``seed_simulator + 2113 * i``; a
-#: call starting at row ``r`` of its pass therefore gets ``pass seed + 2113 * r``.
+#: Aer seeds experiment ``e`` of a run with ``seed_simulator + 2113 * e``, numbering the
+#: bindings of its circuits in turn (circuit ``c``, binding ``i`` of ``m``: ``e = c * m + i``).
 AER_BINDING_SEED_STRIDE = 2113
 
 
@@ -165,11 +165,14 @@ class SamplerExecutor(Executor):
     (``with Session(backend=...):``), calls run inside it.
 
     Seeding: with ``seed``, every pass draws one seed from a generator seeded once. A pass split
-    into several calls (see :meth:`~hybridqml.backends.base.Executor.run`) samples exactly what
-    one call would: on the Born sampler each measurement group draws from its own generator
-    (spawned from the pass seed) in row order across the calls; on Aer's sampler the call
-    starting at row ``r`` gets seed ``pass seed + 2113 * r``, the seed Aer gives that binding
-    within one call.
+    into several calls (see :meth:`~hybridqml.backends.base.Executor.run`) is reproducible and
+    never reuses a seed within the pass. On the Born sampler (noiseless Aer) it draws exactly
+    what one call would: each measurement group draws from its own generator, spawned from the
+    pass seed, in row order across the calls. On Aer's own sampler (noise models, fake devices)
+    the call starting at row ``r`` gets seed ``pass seed + 2113 * G * r`` for ``G`` measurement
+    groups, so the experiments of all calls get distinct consecutive seeds: with one group
+    (e.g. Z on each qubit) exactly the seeds, and values, of one call; with several, the same
+    seeds assigned to the (group, binding) pairs in another order.
     """
 
     def __init__(
@@ -244,7 +247,8 @@ class SamplerExecutor(Executor):
         if isinstance(sampler, AerBornSampler):
             return self._run_born(sampler, angles)
         if seed is not None:
-            _set_sampler_seed(sampler, seed + AER_BINDING_SEED_STRIDE * row)
+            stride = AER_BINDING_SEED_STRIDE * len(self._groups)
+            _set_sampler_seed(sampler, seed + stride * row)
         pubs = [
             (isa, _bindings(isa, cols, angles, (m,)), self.shots)
             for isa, cols in zip(self.isa_circuits, self._columns, strict=True)
