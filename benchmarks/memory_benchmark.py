@@ -56,7 +56,8 @@ def worker(batch: int, budget: int | None, repeats: int) -> dict:
     for _ in range(repeats):
         x = torch.rand(batch, N_QUBITS, requires_grad=True)
         out = layer(x)
-        rss_before = max(rss_before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        if not times:  # the peak so far, before the first backward pass
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         executor = layer.engine.executor
         before = executor.calls
         start = time.perf_counter()
