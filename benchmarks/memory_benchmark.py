@@ -17,7 +17,7 @@ forward + backward at batch 8). Ratios compare the two settings measured in the 
 
 Usage:
     python benchmarks/memory_benchmark.py [--quick] [--batches 256 1024 4096] [--repeats 3]
-        [--json OUT] [--markdown OUT]
+        [--json OUT] [--markdown OUT] [--plot OUT.png]
 """
 
 from __future__ import annotations
@@ -87,6 +87,21 @@ def measure(batch: int, budget: int | None, repeats: int) -> dict:
     return result
 
 
+def plot(batches: list[int], results: dict, path: str) -> None:
+    """Peak RSS and backward time against the batch, both settings."""
+    fig, (mem_ax, time_ax) = _common.new_figure(2)
+    for name in SETTINGS:
+        rows = [results[(b, name)] for b in batches]
+        mem_ax.plot(batches, [r["peak_rss_bytes"] / 2**30 for r in rows], "o-", label=name)
+        time_ax.plot(batches, [r["median_s"] for r in rows], "o-", label=name)
+    for ax, label in ((mem_ax, "peak RSS (GiB)"), (time_ax, "backward time (s)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch")
+        ax.set_ylabel(label)
+        ax.legend()
+    _common.save_figure(fig, path)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         batch, budget, repeats = (int(a) for a in sys.argv[2:5])
@@ -97,7 +112,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     if args.quick:
-        args.batches, args.repeats = [64, 256], 1
+        args.batches, args.repeats = [16, 128], 1
     from hybridqml.backends.memory import DEFAULT_MAX_MEMORY_BYTES, human_bytes
 
     meta = _common.machine_metadata()
@@ -154,6 +169,8 @@ def main() -> None:
         ],
     }
     _common.emit(args, report, payload)
+    if args.plot:
+        plot(args.batches, results, args.plot)
 
 
 if __name__ == "__main__":

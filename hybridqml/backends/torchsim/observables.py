@@ -49,7 +49,7 @@ class PauliTable:
         Example:
             >>> from qiskit.quantum_info import SparsePauliOp
             >>> PauliTable.estimate_bytes([SparsePauliOp("ZI"), SparsePauliOp("XX")], 2)
-            672
+            832
         """
         masks = {0}
         for obs in observables:

@@ -275,7 +275,7 @@ class TorchSimulator:
             >>> spec = circuits.ry(2)
             >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
             >>> sim.estimate_bytes(1, torch.complex128)   # 6 states of 4 amplitudes + the table
-            960
+            896
         """
         itemsize = torch.empty(0, dtype=dtype).element_size()
         states = _WORKING_STATES + (2 * len(self.all_ops) if backprop else 0)
