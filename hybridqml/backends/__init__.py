@@ -2,6 +2,7 @@
 
 * :mod:`~hybridqml.backends.base` -- the :class:`Executor` contract (one primitive call per batch
   of bindings) and :class:`NativeExecutor` (torch computes the gradients).
+* :mod:`~hybridqml.backends.memory` -- memory budgets: how a large pass is split into calls.
 * :mod:`~hybridqml.backends.registry` -- :func:`make_executor`: backend spec -> executor, the
   only place a backend name is interpreted; :func:`register_backend` adds one.
 * :mod:`~hybridqml.backends.qiskit` -- executors over Qiskit Estimator/Sampler V2 primitives,

@@ -2,9 +2,12 @@
 
 An :class:`Executor` evaluates the observables of a
 :class:`~hybridqml.circuits.shiftable.ShiftableCircuit` for an (M, K) array of angle bindings with
-exactly one primitive call (one batched simulation), returning (M, O) expectation values. Gradient
-rules (:mod:`hybridqml.gradients`) turn a backward pass into one such array, so a backward pass is
-one call too.
+one primitive call (one batched simulation), returning (M, O) expectation values. Gradient rules
+(:mod:`hybridqml.gradients`) turn a backward pass into one such array, so a backward pass is one
+call too. The exception is memory: an executor that knows its peak bytes per binding
+(:attr:`Executor.binding_bytes`, set for Aer) splits a pass that would exceed its budget
+(:attr:`Executor.max_memory_bytes`) into the fewest calls under it
+(:func:`~hybridqml.backends.memory.chunk_sizes`); the results are the same as one call's.
 
 A backend whose gradients torch computes itself (the torch simulator's ``"backprop"`` and
 ``"adjoint"``) also provides a :class:`NativeExecutor`: it maps torch tensors to torch tensors
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hybridqml.backends import tracking
+from hybridqml.backends.memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
 from hybridqml.exceptions import BackendError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -35,10 +39,13 @@ __all__ = [
     "DEFAULT_DEVICE_SHOTS",
     "DEFAULT_OPTIMIZATION_LEVEL",
     "DEFAULT_TRANSPILER_SEED",
+    "MAX_SHOTS",
+    "OPTIMIZATION_LEVELS",
     "BackendRequest",
     "Executor",
     "NativeExecutor",
     "positive_shots",
+    "valid_optimization_level",
     "valid_seed",
 ]
 
@@ -46,6 +53,13 @@ __all__ = [
 DEFAULT_DEVICE_SHOTS = 1024
 #: Transpiler preset used to reach a backend's ISA.
 DEFAULT_OPTIMIZATION_LEVEL = 1
+#: Qiskit's preset pass managers: levels 0 (none) to 3 (heaviest).
+OPTIMIZATION_LEVELS = range(4)
+#: Most shots per binding: 10**8 already estimates an expectation value to +-1e-4 (use
+#: ``shots=None`` for exact values), IBM devices accept far fewer per job (``max_shots`` is
+#: 100,000 on current devices), and Aer's sampler stores every shot (about 8 bytes each per
+#: binding), so more than this is a mistake rather than a request.
+MAX_SHOTS = 10**8
 #: Transpiler seed when the caller gives no ``seed``: the layout (and so device noise) is the
 #: same every time a circuit is prepared, e.g. after unpickling a layer.
 DEFAULT_TRANSPILER_SEED = 0
@@ -59,6 +73,9 @@ class Executor(ABC):
         shots: Shots per binding, or ``None`` for exact expectation values.
         calls: Number of primitive calls made so far.
         evaluations: Number of circuit bindings evaluated so far.
+        binding_bytes: Estimated peak bytes one binding costs inside a call (state, results),
+            or ``None`` when unknown or not held here (remote devices): never split then.
+        max_memory_bytes: Budget of one call; a pass over it is split (see :meth:`run`).
     """
 
     def __init__(self, shiftable: ShiftableCircuit, *, name: str, shots: int | None) -> None:
@@ -67,6 +84,8 @@ class Executor(ABC):
         self.shots = shots
         self.calls = 0
         self.evaluations = 0
+        self.binding_bytes: int | None = None
+        self.max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
 
     def random_state(self) -> dict[str, Any] | None:
         """State of the generator behind this executor's randomness, ``None`` when it has none.
@@ -80,8 +99,28 @@ class Executor(ABC):
         """Restore a state from :meth:`random_state` (ignored when this executor has none)."""
         del state  # executors without a generator have nothing to restore
 
+    def chunk_sizes(self, m: int) -> list[int]:
+        """Bindings per call of a pass of ``m`` bindings: ``[m]`` whenever it fits the budget.
+
+        Example:
+            >>> from hybridqml import circuits
+            >>> from hybridqml.backends.registry import make_executor
+            >>> from hybridqml.circuits.shiftable import ShiftableCircuit
+            >>> ex = make_executor(ShiftableCircuit(circuits.ry(1)), "aer")
+            >>> ex.binding_bytes, ex.max_memory_bytes = 1000, 4000
+            >>> ex.chunk_sizes(3), ex.chunk_sizes(10)
+            ([3], [4, 3, 3])
+        """
+        return chunk_sizes(m, self.binding_bytes, self.max_memory_bytes)
+
     def run(self, angles: np.ndarray) -> np.ndarray:
-        """Evaluate every observable for each row of ``angles`` in one primitive call.
+        """Evaluate every observable for each row of ``angles``: one primitive call if it fits.
+
+        A pass whose estimated memory (``M * binding_bytes``) exceeds ``max_memory_bytes`` runs
+        as the fewest calls under the budget (:meth:`chunk_sizes`), in row order, so memory
+        stays flat as the batch grows; exact results are identical to one call's, and seeded
+        shot sampling draws the same values however the pass is split (see
+        :class:`~hybridqml.backends.qiskit.SamplerExecutor`).
 
         Args:
             angles: (M, K) occurrence angles.
@@ -90,13 +129,27 @@ class Executor(ABC):
             (M, O) float64 expectation values.
 
         Raises:
-            BackendError: if the job fails or returns malformed results.
+            BackendError: if a job fails or returns malformed results.
         """
         angles = np.asarray(angles, dtype=float)
         m = angles.shape[0]
-        n_obs = len(self.shiftable.observables)
         if m == 0:
-            return np.zeros((0, n_obs))
+            return np.zeros((0, len(self.shiftable.observables)))
+        self._begin_pass()
+        parts, start = [], 0
+        for size in self.chunk_sizes(m):
+            parts.append(self._call(angles[start : start + size]))
+            start += size
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _begin_pass(self) -> None:
+        """Hook run once per :meth:`run`, before its calls (e.g. to draw the pass's seed)."""
+        return None
+
+    def _call(self, angles: np.ndarray) -> np.ndarray:
+        """One primitive call on (m, K) angles, checked and counted."""
+        m = angles.shape[0]
+        n_obs = len(self.shiftable.observables)
         try:
             out = np.asarray(self._run(angles), dtype=float)
         except BackendError:
@@ -163,7 +216,31 @@ def positive_shots(shots: int | None) -> int | None:
         return None
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots <= 0:
         raise ConfigurationError(f"shots must be a positive integer or None (exact), got {shots!r}")
+    if shots > MAX_SHOTS:
+        raise ConfigurationError(
+            f"shots must be at most {MAX_SHOTS:,} (got {shots:,}); use shots=None for exact "
+            "expectation values"
+        )
     return int(shots)
+
+
+def valid_optimization_level(level: Any) -> int:
+    """A transpiler preset level in 0..3; anything else is a :class:`ConfigurationError`.
+
+    Example:
+        >>> valid_optimization_level(3)
+        3
+    """
+    if (
+        isinstance(level, bool)
+        or not isinstance(level, (int, np.integer))
+        or level not in OPTIMIZATION_LEVELS
+    ):
+        raise ConfigurationError(
+            f"optimization_level must be an integer from 0 to 3 (Qiskit's preset pass "
+            f"managers), got {level!r}"
+        )
+    return int(level)
 
 
 def valid_seed(seed: Any) -> int | None:
@@ -183,8 +260,9 @@ class BackendRequest:
         shiftable: The circuit in shiftable form.
         shots: Shots per binding, ``None`` for exact.
         seed: Seed of shot sampling and transpilation.
-        options: ``backend_options`` (e.g. Aer simulator options).
+        options: ``backend_options`` (e.g. Aer simulator options), without ``max_memory_bytes``.
         optimization_level: Transpiler preset level.
+        max_memory_bytes: The memory budget from ``backend_options`` (``None``: the default).
     """
 
     shiftable: ShiftableCircuit
@@ -192,3 +270,4 @@ class BackendRequest:
     seed: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL
+    max_memory_bytes: int | None = None

@@ -11,9 +11,11 @@ every call. Two paths:
   ``BackendV2`` or ``BaseSamplerV2``): the observables' Pauli terms are grouped into qubit-wise
   commuting sets (:mod:`~hybridqml.backends.measurement`); each set gets one measurement circuit
   and one PUB, all PUBs go in one ``run`` call, and expectation values come from the measured
-  bitstrings: genuine finite-shot estimates, not Gaussian noise added to exact values. Each call
-  draws a fresh simulator seed from a generator seeded once with ``seed``, so runs are
-  reproducible and the shot noise still changes from step to step. Noiseless Aer samples through
+  bitstrings: genuine finite-shot estimates, not Gaussian noise added to exact values. Each pass
+  (each :meth:`~hybridqml.backends.base.Executor.run`) draws a fresh simulator seed from a
+  generator seeded once with ``seed``, so runs are reproducible and the shot noise still changes
+  from step to step; a pass split into several calls for memory draws exactly the values one
+  call would (see :class:`SamplerExecutor`). Noiseless Aer samples through
   :class:`~hybridqml.backends.aer.sampler.AerBornSampler` (one statevector run for the exact Born
   probabilities of every binding, then the shots drawn from them, counted without building
   per-shot bitstrings); noisy simulators and devices through their own samplers. Jobs go into an
@@ -55,6 +57,10 @@ from hybridqml.circuits.shiftable import ANGLE_VECTOR_NAME, ShiftableCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError
 
 __all__ = ["EstimatorExecutor", "SamplerExecutor", "estimator_executor", "sampler_executor"]
+
+#: Aer seeds experiment ``e`` of a run with ``seed_simulator + 2113 * e``, numbering the
+#: bindings of its circuits in turn (circuit ``c``, binding ``i`` of ``m``: ``e = c * m + i``).
+AER_BINDING_SEED_STRIDE = 2113
 
 
 def _transpile(
@@ -157,6 +163,16 @@ class SamplerExecutor(Executor):
 
     While a qiskit-ibm-runtime ``Session`` or ``Batch`` context is open on the same device
     (``with Session(backend=...):``), calls run inside it.
+
+    Seeding: with ``seed``, every pass draws one seed from a generator seeded once. A pass split
+    into several calls (see :meth:`~hybridqml.backends.base.Executor.run`) is reproducible and
+    never reuses a seed within the pass. On the Born sampler (noiseless Aer) it draws exactly
+    what one call would: each measurement group draws from its own generator, spawned from the
+    pass seed, in row order across the calls. On Aer's own sampler (noise models, fake devices)
+    the call starting at row ``r`` gets seed ``pass seed + 2113 * G * r`` for ``G`` measurement
+    groups, so the experiments of all calls get distinct consecutive seeds: with one group
+    (e.g. Z on each qubit) exactly the seeds, and values, of one call; with several, the same
+    seeds assigned to the (group, binding) pairs in another order.
     """
 
     def __init__(
@@ -192,6 +208,7 @@ class SamplerExecutor(Executor):
             for _, terms in self._groups
         ]
         self._n_terms = len(labels)
+        self._pass: dict[str, Any] = {}
 
     def random_state(self) -> dict[str, Any] | None:
         """The per-call seed generator's state (``None`` when unseeded: nothing to replay)."""
@@ -211,13 +228,27 @@ class SamplerExecutor(Executor):
             self._context_sampler = (context, runtime_sampler(context))
         return self._context_sampler[1]
 
+    def _begin_pass(self) -> None:
+        """Choose the pass's sampler and draw its seed (one per pass, however many calls)."""
+        sampler = self._call_sampler()
+        seed = int(self._rng.integers(2**31 - 1)) if self._seeded else None
+        self._pass = {"sampler": sampler, "seed": seed, "row": 0}
+        if isinstance(sampler, AerBornSampler):
+            base = seed if self._seeded else sampler.options.seed_simulator
+            streams = np.random.SeedSequence(base).spawn(len(self._groups))
+            self._pass["rngs"] = [np.random.default_rng(s) for s in streams]
+
     def _run(self, angles: np.ndarray) -> np.ndarray:
         m = angles.shape[0]
-        sampler = self._call_sampler()
-        if self._seeded:
-            _set_sampler_seed(sampler, int(self._rng.integers(2**31 - 1)))
+        if not self._pass:
+            self._begin_pass()
+        sampler, seed, row = self._pass["sampler"], self._pass["seed"], self._pass["row"]
+        self._pass["row"] = row + m
         if isinstance(sampler, AerBornSampler):
             return self._run_born(sampler, angles)
+        if seed is not None:
+            stride = AER_BINDING_SEED_STRIDE * len(self._groups)
+            _set_sampler_seed(sampler, seed + stride * row)
         pubs = [
             (isa, _bindings(isa, cols, angles, (m,)), self.shots)
             for isa, cols in zip(self.isa_circuits, self._columns, strict=True)
@@ -233,10 +264,16 @@ class SamplerExecutor(Executor):
 
     def _run_born(self, sampler: AerBornSampler, angles: np.ndarray) -> np.ndarray:
         """The same draws from outcome counts, without expanding them to per-shot bitstrings."""
-        rng = np.random.default_rng(sampler.options.seed_simulator)
         term_values = np.zeros((angles.shape[0], self._n_terms))
-        groups = zip(self._groups, self._masks, self.isa_circuits, self._columns, strict=True)
-        for (_, terms), masks, isa, cols in groups:
+        groups = zip(
+            self._groups,
+            self._masks,
+            self.isa_circuits,
+            self._columns,
+            self._pass["rngs"],
+            strict=True,
+        )
+        for (_, terms), masks, isa, cols, rng in groups:
             values = angles[:, cols] if len(cols) else None
             counts, seen = sampler.counts(isa, values, self.shots, rng)
             parity = np.bitwise_count(seen[None, :] & masks[:, None]) & 1  # (T, 2**k)

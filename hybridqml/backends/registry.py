@@ -41,8 +41,10 @@ from hybridqml.backends.base import (
     Executor,
     NativeExecutor,
     positive_shots,
+    valid_optimization_level,
     valid_seed,
 )
+from hybridqml.backends.memory import MEMORY_OPTION, check_memory_limit
 from hybridqml.backends.qiskit import estimator_executor, sampler_executor
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.circuits.spec import ParameterizedCircuit
@@ -204,20 +206,31 @@ def make_executor(
         seed: Makes shot sampling on simulators reproducible.
         backend_options: Extra ``AerSimulator`` options for Aer-based backends, e.g.
             ``{"device": "GPU"}`` with qiskit-aer-gpu installed, or ``{"max_parallel_threads": 1}``.
-        optimization_level: Transpiler preset level for the backend's ISA.
+            Every backend also understands ``max_memory_bytes``: the budget of one call (a pass
+            over it is split into the fewest calls under it, see
+            :meth:`~hybridqml.backends.base.Executor.run`; default
+            :data:`~hybridqml.backends.memory.DEFAULT_MAX_MEMORY_BYTES`); on ``"torch"`` it is
+            the simulator's limit.
+        optimization_level: Transpiler preset level for the backend's ISA, 0 to 3.
 
     Raises:
-        BackendError: unknown backend names, missing optional packages, unreachable accounts.
-        ConfigurationError: invalid ``shots``.
+        BackendError: unknown backend names, missing optional packages, unreachable accounts,
+            circuits too large for the simulator's memory.
+        ConfigurationError: invalid ``shots``, ``optimization_level`` or ``max_memory_bytes``.
     """
+    options = dict(backend_options or {})
     request = BackendRequest(
         shiftable=shiftable,
         shots=positive_shots(shots),
         seed=valid_seed(seed),
-        options=dict(backend_options or {}),
-        optimization_level=optimization_level,
+        options=options,
+        optimization_level=valid_optimization_level(optimization_level),
+        max_memory_bytes=check_memory_limit(options.pop(MEMORY_OPTION, None)),
     )
-    return backend_entry(backend).build(backend, request)
+    executor = backend_entry(backend).build(backend, request)
+    if request.max_memory_bytes is not None:
+        executor.max_memory_bytes = request.max_memory_bytes
+    return executor
 
 
 def native_executor(
@@ -288,7 +301,7 @@ def _build_torch(backend: str, request: BackendRequest) -> Executor:
     from hybridqml.backends.torchsim.executor import TorchExecutor, check_torch_options
 
     options = check_torch_options(request.shots, request.options)
-    return TorchExecutor(request.shiftable, **options)
+    return TorchExecutor(request.shiftable, max_memory_bytes=request.max_memory_bytes, **options)
 
 
 def _build_torch_native(

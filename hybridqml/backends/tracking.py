@@ -29,7 +29,8 @@ class Tracker:
     """Accumulates executions while active (use as a context manager).
 
     Attributes:
-        calls: Primitive calls (one per forward or backward pass of a layer).
+        calls: Primitive calls (one per forward or backward pass of a layer, more when a pass
+            is split under the memory budget).
         evaluations: Circuit evaluations (parameter bindings) across all calls.
         shots: Shots spent (0 for exact backends).
         by_backend: Evaluations per backend name.

@@ -29,6 +29,7 @@ from hybridqml.backends.base import (
     DEFAULT_OPTIMIZATION_LEVEL,
     Executor,
     NativeExecutor,
+    valid_optimization_level,
     valid_seed,
 )
 from hybridqml.circuits.shiftable import ShiftableCircuit
@@ -95,8 +96,11 @@ class CircuitEngine:
         native: The backend's torch-native executor (torch-native gradients only), else ``None``.
 
     Raises:
-        ConfigurationError: unknown gradient, a torch-native gradient on another backend, or
-            shots with ``backend="torch"``.
+        ConfigurationError: unknown gradient, a torch-native gradient on another backend,
+            shots with ``backend="torch"``, shots above
+            :data:`~hybridqml.backends.base.MAX_SHOTS`, an ``optimization_level`` outside 0..3
+            or a ``max_memory_bytes`` that is not a positive int.
+        BackendError: the circuit's state cannot fit the simulator's memory.
     """
 
     def __init__(
@@ -124,7 +128,7 @@ class CircuitEngine:
             "shots": shots,
             "seed": seed,
             "backend_options": dict(backend_options or {}),
-            "optimization_level": optimization_level,
+            "optimization_level": valid_optimization_level(optimization_level),
         }
         self.gradient, self.rule = self._resolve_gradient(gradient, backend, seed)
         self.native = self._build_native()
@@ -215,6 +219,8 @@ class CircuitEngine:
         gradient = options.pop("gradient", self._requested)
         if "seed" in options:
             options["seed"] = valid_seed(options["seed"])
+        if "optimization_level" in options:
+            options["optimization_level"] = valid_optimization_level(options["optimization_level"])
         inherited = dict(self._config)
         if not registry.same_options(backend, inherited["backend"]):
             inherited.update(shots=None, backend_options={})

@@ -23,7 +23,7 @@ from torch.autograd.function import once_differentiable
 from hybridqml.exceptions import InputError
 from hybridqml.nn.engine import CircuitEngine
 
-__all__ = ["QuantumFunction", "check_finite", "expectations"]
+__all__ = ["QuantumFunction", "check_device", "check_finite", "expectations"]
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -52,6 +52,28 @@ def check_finite(inputs: np.ndarray | torch.Tensor, weight: np.ndarray | torch.T
         )
     if not bool(_finite(weight).all()):
         raise InputError("weight contains NaN or inf (did training diverge?)")
+
+
+def check_device(inputs: torch.Tensor, weight: torch.Tensor) -> None:
+    """Raise :class:`~hybridqml.exceptions.InputError` for tensors without data (meta device).
+
+    Meta tensors carry shapes only (e.g. a model built under ``torch.device("meta")``); a
+    circuit needs the values.
+
+    Example:
+        >>> try:
+        ...     check_device(torch.zeros(1, 1, device="meta"), torch.zeros(0))
+        ... except InputError as exc:
+        ...     print(str(exc).split(";")[0])
+        inputs are on the meta device (shapes without values)
+    """
+    for name, verb, tensor in (("inputs", "are", inputs), ("weight", "is", weight)):
+        if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+            raise InputError(
+                f"{name} {verb} on the meta device (shapes without values); move it to a real "
+                f'device (e.g. {name}.to("cpu")), or materialize a meta-built model with '
+                "model.to_empty(device=...) and initialize its weights"
+            )
 
 
 def _finite(values: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -137,6 +159,7 @@ def expectations(inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngi
         >>> expectations(x, x.new_zeros(0), engine).round(decimals=12).tolist()   # -sin x
         [[-1.0]]
     """
+    check_device(inputs, weight)
     if engine.native is None:
         return QuantumFunction.apply(inputs, weight, engine)
     check_finite(inputs, weight)

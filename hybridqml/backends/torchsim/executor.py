@@ -26,6 +26,7 @@ import torch
 
 from hybridqml.backends import tracking
 from hybridqml.backends.base import Executor, NativeExecutor
+from hybridqml.backends.memory import MEMORY_OPTION, check_memory_limit
 from hybridqml.backends.torchsim.adjoint import AdjointExpectation
 from hybridqml.backends.torchsim.simulator import TorchSimulator
 from hybridqml.circuits.shiftable import ShiftableCircuit
@@ -42,7 +43,7 @@ __all__ = [
 
 TORCH_BACKEND: Final[str] = "torch"
 """Name of the torch-native exact simulator backend."""
-TORCH_OPTIONS: Final[tuple[str, ...]] = ("max_memory_bytes",)
+TORCH_OPTIONS: Final[tuple[str, ...]] = (MEMORY_OPTION,)
 """``backend_options`` understood by the torch backend."""
 
 
@@ -50,7 +51,8 @@ def check_torch_options(shots: int | None, options: Mapping[str, Any]) -> dict[s
     """Validate ``shots`` and ``backend_options`` for the torch backend; return the options.
 
     Raises:
-        ConfigurationError: shots given (the simulator is exact) or unknown options.
+        ConfigurationError: shots given (the simulator is exact), unknown options or a
+            ``max_memory_bytes`` that is not a positive int.
 
     Example:
         >>> check_torch_options(None, {"max_memory_bytes": 10**9})
@@ -67,7 +69,10 @@ def check_torch_options(shots: int | None, options: Mapping[str, Any]) -> dict[s
             f"unknown backend_options for the torch backend: {sorted(unknown)}; "
             f"it accepts {list(TORCH_OPTIONS)}"
         )
-    return dict(options)
+    checked = dict(options)
+    if MEMORY_OPTION in checked:
+        checked[MEMORY_OPTION] = check_memory_limit(checked[MEMORY_OPTION])
+    return checked
 
 
 class TorchExecutor(Executor):

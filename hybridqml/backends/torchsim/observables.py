@@ -38,6 +38,27 @@ class PauliTable:
         masks: The distinct X/Y masks, identity (diagonal) first.
     """
 
+    @staticmethod
+    def estimate_bytes(observables: Sequence[SparsePauliOp], n_qubits: int) -> int:
+        """Peak bytes of building the table and its torch copy, without building it.
+
+        Per distinct X/Y mask (the diagonal one always): a complex (2^n, O) weight matrix and an
+        int64 flip index, held twice (numpy and torch); plus the index, parity and phase arrays
+        of one term while it is folded in.
+
+        Example:
+            >>> from qiskit.quantum_info import SparsePauliOp
+            >>> PauliTable.estimate_bytes([SparsePauliOp("ZI"), SparsePauliOp("XX")], 2)
+            832
+        """
+        masks = {0}
+        for obs in observables:
+            for label in obs.paulis.to_labels():
+                masks.add(sum(1 << q for q in range(n_qubits) if label[n_qubits - 1 - q] in "XY"))
+        dim, outputs = 1 << n_qubits, len(observables)
+        per_mask = dim * (16 * outputs + 8)
+        return 2 * len(masks) * per_mask + 3 * 16 * dim
+
     def __init__(self, observables: Sequence[SparsePauliOp], n_qubits: int) -> None:
         self.n_qubits = n_qubits
         self.n_outputs = len(observables)

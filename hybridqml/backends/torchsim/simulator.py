@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +28,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
 
+from hybridqml.backends.memory import available_memory_bytes, check_memory_limit, human_bytes
 from hybridqml.backends.torchsim.compiler import Op, Program, compile_circuit
 from hybridqml.backends.torchsim.gates import build_matrix
 from hybridqml.backends.torchsim.observables import PauliTable
@@ -71,17 +71,7 @@ def available_memory(device: torch.device) -> int | None:
     """
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
+    return available_memory_bytes()
 
 
 def apply_one(state: torch.Tensor, n: int, q: int, m: torch.Tensor) -> torch.Tensor:
@@ -146,12 +136,13 @@ class TorchSimulator:
         circuit: A unitary Qiskit circuit.
         parameters: Columns of the (B, P) parameter matrix, in order.
         observables: Pauli-sum observables (``SparsePauliOp``); output ``i`` is ``<obs_i>``.
-        max_memory_bytes: Refuse batches whose estimated working set exceeds this; default: the
-            memory available on the device at run time.
+        max_memory_bytes: Refuse batches whose estimated working set (states and the
+            observable table) exceeds this; default: the memory available on the device.
 
     Raises:
-        BackendError: if even one sample would not fit in memory (the message says how many
-            bytes it needs).
+        BackendError: if even one sample and the observable table would not fit in memory,
+            checked before allocating anything (the message names the bytes and the limit).
+        ConfigurationError: ``max_memory_bytes`` is not a positive int.
         CircuitError: for circuits that cannot be simulated (see
             :func:`~hybridqml.backends.torchsim.compiler.compile_circuit`).
 
@@ -178,7 +169,10 @@ class TorchSimulator:
         max_memory_bytes: int | None = None,
     ) -> None:
         self.n_qubits = circuit.num_qubits
-        self.max_memory_bytes = max_memory_bytes
+        self.max_memory_bytes = check_memory_limit(max_memory_bytes)
+        self._table_bytes = 0
+        self.check_memory(1, torch.complex128, torch.device("cpu"))  # before the table: too big?
+        self._table_bytes = PauliTable.estimate_bytes(observables, self.n_qubits)
         self.check_memory(1, torch.complex128, torch.device("cpu"))
         self.program: Program = compile_circuit(circuit, parameters)
         self.table = PauliTable(observables, self.n_qubits)
@@ -273,16 +267,19 @@ class TorchSimulator:
     def estimate_bytes(self, batch: int, dtype: torch.dtype, *, backprop: bool = False) -> int:
         """Estimated peak bytes to simulate ``batch`` samples (with autograd history if asked).
 
+        The working states of the batch plus the observable table
+        (:meth:`PauliTable.estimate_bytes`), which every batch needs.
+
         Example:
             >>> from hybridqml import circuits
             >>> spec = circuits.ry(2)
             >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
-            >>> sim.estimate_bytes(1, torch.complex128)   # 6 working states of 4 amplitudes
-            384
+            >>> sim.estimate_bytes(1, torch.complex128)   # 6 states of 4 amplitudes + the table
+            896
         """
         itemsize = torch.empty(0, dtype=dtype).element_size()
         states = _WORKING_STATES + (2 * len(self.all_ops) if backprop else 0)
-        return batch * (1 << self.n_qubits) * itemsize * states
+        return batch * (1 << self.n_qubits) * itemsize * states + self._table_bytes
 
     def check_memory(
         self, batch: int, dtype: torch.dtype, device: torch.device, *, backprop: bool = False
@@ -297,25 +294,32 @@ class TorchSimulator:
             need = batch * (1 << n) * torch.empty(0, dtype=dtype).element_size()
             raise BackendError(
                 f"the torch simulator would need at least {need:,} bytes "
-                f"({_human(need)}) for one statevector of {n} qubits; it supports at most "
+                f"({human_bytes(need)}) for one statevector of {n} qubits; it supports at most "
                 f"{MAX_QUBITS} qubits. Use fewer qubits or a sampling backend (backend='aer' "
                 "with method='matrix_product_state' in backend_options)"
             )
         if hasattr(self, "program"):
             need = self.estimate_bytes(batch, dtype, backprop=backprop)
-        else:  # before compiling: the states alone
+        else:  # before compiling: the states and the observable table
             need = batch * (1 << n) * torch.empty(0, dtype=dtype).element_size() * 2
+            need += self._table_bytes
         limit = self.max_memory_bytes
         if limit is None:
             if need < _UNCHECKED_BYTES:
                 return  # not worth a system call on every forward
             limit = available_memory(device)
         if limit is not None and need > limit:
+            table = (
+                f", {self._table_bytes:,} of them for the observable table (2^{n} x "
+                "outputs, complex)"
+                if self._table_bytes
+                else ""
+            )
             raise BackendError(
                 f"simulating {n} qubits with batch {batch} in {dtype} would need about "
-                f"{need:,} bytes ({_human(need)}) but only {limit:,} bytes ({_human(limit)}) "
-                "are available; use a smaller batch, fewer qubits, gradient='adjoint' "
-                "(no autograd history), or backend='aer'"
+                f"{need:,} bytes ({human_bytes(need)}{table}) but the limit is {limit:,} bytes "
+                f"({human_bytes(limit)}); use a smaller batch, fewer qubits or observables, "
+                "gradient='adjoint' (no autograd history), or backend='aer'"
             )
 
     # -- simulation --------------------------------------------------------------------------------
@@ -452,11 +456,3 @@ class TorchSimulator:
             f"TorchSimulator(n_qubits={self.n_qubits}, ops={len(p.ops)}, "
             f"product_state_runs={len(p.initial)}, slots={len(p.slots)})"
         )
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
