@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from qiskit.providers import BackendV2
@@ -41,6 +42,7 @@ __all__ = [
     "build_aer",
     "build_aer_simulator",
     "build_fake",
+    "device_simulator",
     "is_aer_simulator",
 ]
 
@@ -118,15 +120,28 @@ def build_aer(backend: str, request: BackendRequest) -> Executor:
 
 def build_fake(backend: Any, request: BackendRequest) -> Executor:
     """``"fake_<device>"`` or a fake device object: its noise and coupling map, on Aer."""
-    from qiskit_aer import AerSimulator
-
     request, mode = _split_options(request)
     if isinstance(backend, str):
         device, name = devices.fake_device(backend), backend
     else:
         device, name = backend, devices.backend_name(backend)
-    sim = aer_simulator(AerSimulator.from_backend, request.options, device)
+    sim = device_simulator(device, request.options)
     return aer_executor(sim, name, request, device=device, noisy_simulation=mode)
+
+
+def device_simulator(device: BackendV2, options: Mapping[str, Any] | None = None) -> Any:
+    """``AerSimulator.from_backend(device)`` with the device's own noise model.
+
+    That is :func:`~hybridqml.backends.devices.device_noise_model`, unless ``options`` give one.
+    """
+    from qiskit_aer import AerSimulator
+
+    options = dict(options or {})
+    if "noise_model" not in options:
+        noise = devices.device_noise_model(device)
+        if noise is not None:
+            options["noise_model"] = noise
+    return aer_simulator(AerSimulator.from_backend, options, device)
 
 
 def build_aer_simulator(backend: Any, request: BackendRequest) -> Executor:

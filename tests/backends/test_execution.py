@@ -124,7 +124,7 @@ def test_fake_device_without_shots_gives_exact_noisy_values():
     theta = np.full((3, 1), np.pi / 2)
     first, again = engine.forward(theta), engine.forward(theta)
     np.testing.assert_array_equal(first, again)  # exact: no shot noise
-    assert -0.99 < first[0, 0] < -0.9  # device noise moves <Z> of |1> off -1
+    assert -0.99 < first[0, 0] < -0.8  # device noise (mostly readout) moves <Z> of |1> off -1
 
 
 def test_noisy_fake_backend_object_and_aer_simulator():
