@@ -2,7 +2,9 @@
 
 The textbook (MNIST 0 vs 1, 1-qubit layer) and qnn (circles, variational layer) workflows are
 trained with the same seed and data on every backend the library has: Aer exact, Aer with 256 /
-1024 / 8192 shots, a noisy fake IBM device with shots, the torch-native simulator, and GPU Aer
+1024 / 8192 shots, a noisy fake IBM device (exact noisy values with ``shots=None``, 1024 shots
+drawn from the exact noisy distribution, and 1024 shots of Aer's own trajectory sampling, the
+path before issue 11), the torch-native simulator, and GPU Aer
 when qiskit-aer-gpu and a GPU are present (detected in every mode, reported as skipped
 otherwise). ``ibm:<name>`` (IBM Quantum hardware) is listed as skipped: it needs an IBM Quantum
 account and network access. For each run: final test accuracy and test loss (mean negative
@@ -59,7 +61,16 @@ def cases(quick: bool) -> tuple[list[BackendCase], list[str]]:
     runs = [BackendCase("Aer exact", "aer")]
     shots = (256,) if quick else (256, 1024, 8192)
     runs += [BackendCase(f"Aer {s} shots", "aer", s) for s in shots]
-    runs.append(BackendCase(f"{FAKE_DEVICE} 1024 shots (noisy)", FAKE_DEVICE, 1024))
+    runs += [
+        BackendCase(f"{FAKE_DEVICE} exact noisy", FAKE_DEVICE),
+        BackendCase(f"{FAKE_DEVICE} 1024 shots (noisy)", FAKE_DEVICE, 1024),
+        BackendCase(
+            f"{FAKE_DEVICE} 1024 shots (noisy, Aer trajectories)",
+            FAKE_DEVICE,
+            1024,
+            (("noisy_simulation", "trajectories"),),
+        ),
+    ]
     skipped = []
     try:
         import hybridqml.backends.torchsim  # noqa: F401
@@ -104,8 +115,12 @@ def warm_up(workflows: list[str], runs: list[BackendCase], args, out_root: Path)
 
 
 def skip_case(workflow: str, case: BackendCase, args: argparse.Namespace) -> bool:
-    """Cases left out of a run (the noisy qnn in --quick mode: too slow for a smoke run)."""
-    return args.quick and workflow == "qnn" and case.backend.startswith("fake_")
+    """Cases left out of a --quick smoke run: Aer's noisy trajectories, the noisy qnn with shots."""
+    if not args.quick:
+        return False
+    if dict(case.options).get("noisy_simulation") == "trajectories":
+        return True
+    return workflow == "qnn" and case.backend.startswith("fake_") and case.shots is not None
 
 
 def run_case(workflow: str, case: BackendCase, args, out_root: Path) -> dict:

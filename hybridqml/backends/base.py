@@ -49,7 +49,8 @@ __all__ = [
     "valid_seed",
 ]
 
-#: Shots used on devices (fake or real) when the caller does not choose: devices cannot be exact.
+#: Shots used on real devices when the caller does not choose: they cannot be exact (simulated
+#: devices, fake or with a noise model, give exact noisy values with ``shots=None``).
 DEFAULT_DEVICE_SHOTS = 1024
 #: Transpiler preset used to reach a backend's ISA.
 DEFAULT_OPTIMIZATION_LEVEL = 1

@@ -28,6 +28,7 @@ __all__ = [
     "IBM_INSTALL_HINT",
     "IBM_PREFIX",
     "backend_name",
+    "device_noise_model",
     "fake_device",
     "fake_device_names",
     "ibm_backend",
@@ -81,6 +82,24 @@ def fake_device(name: str) -> Any:
             f"unknown fake device {name!r}; available: {', '.join(fake_device_names())}"
         )
     return cls()
+
+
+def device_noise_model(device: Any) -> Any:
+    """The noise model a fake device's own ``run`` simulates, or ``None`` for other backends.
+
+    qiskit-ibm-runtime builds it from the device's calibration properties: gate errors with
+    thermal relaxation and each qubit's asymmetric readout error (``prob_meas1_prep0`` and
+    ``prob_meas0_prep1``). ``AerSimulator.from_backend`` alone builds a coarser one from the
+    target (a symmetric readout error), so the executors pass this one to it: a layer, a
+    Hadamard source and ``device.run`` then simulate the same device.
+    """
+    build = getattr(device, "_get_noise_model_from_backend_v2", None)
+    if not is_fake_device(device) or build is None:
+        return None
+    try:
+        return build()
+    except Exception:  # no properties: Aer's model from the target is used instead
+        return None
 
 
 def is_fake_device(backend: Any) -> bool:

@@ -18,8 +18,11 @@ every call. Two paths:
   call would (see :class:`SamplerExecutor`). Noiseless Aer samples through
   :class:`~hybridqml.backends.aer.sampler.AerBornSampler` (one statevector run for the exact Born
   probabilities of every binding, then the shots drawn from them, counted without building
-  per-shot bitstrings); noisy simulators and devices through their own samplers. Jobs go into an
-  open runtime ``Session``/``Batch`` on the same device.
+  per-shot bitstrings); noisy Aer simulators (fake devices, noise models) the same way through
+  :class:`~hybridqml.backends.aer.noisy.AerNoisySampler` (the exact noisy distribution), which
+  with ``shots=None`` also gives the exact noisy expectation values (the same parities, weighted
+  by the probabilities instead of counts); real devices through their own samplers. Jobs go into
+  an open runtime ``Session``/``Batch`` on the same device.
 """
 
 from __future__ import annotations
@@ -152,7 +155,9 @@ class SamplerExecutor(Executor):
     Args:
         shiftable: The circuit to run.
         sampler: Any ``BaseSamplerV2``.
-        shots: Shots per binding (> 0).
+        shots: Shots per binding (> 0), or ``None`` for the exact values of the distribution an
+            :class:`~hybridqml.backends.aer.sampler.AerBornSampler` (or its noisy subclass)
+            computes.
         name: Backend name for messages.
         target: Backend whose ISA to transpile to, or ``None`` to run the circuits as built.
         seed: Seeds the generator that draws one simulator seed per call (simulators only)
@@ -180,7 +185,7 @@ class SamplerExecutor(Executor):
         shiftable: ShiftableCircuit,
         sampler: BaseSamplerV2,
         *,
-        shots: int,
+        shots: int | None,
         name: str,
         target: BackendV2 | None = None,
         seed: int | None = None,
@@ -188,6 +193,11 @@ class SamplerExecutor(Executor):
         device: BackendV2 | None = None,
     ) -> None:
         super().__init__(shiftable, name=name, shots=shots)
+        if shots is None and not isinstance(sampler, AerBornSampler):
+            raise ConfigurationError(
+                f"{type(sampler).__name__} samples shots: exact values need a sampler that "
+                "computes its distribution (AerBornSampler, AerNoisySampler)"
+            )
         n = shiftable.circuit.num_qubits
         if n > 63:
             raise ConfigurationError(
@@ -245,7 +255,7 @@ class SamplerExecutor(Executor):
         sampler, seed, row = self._pass["sampler"], self._pass["seed"], self._pass["row"]
         self._pass["row"] = row + m
         if isinstance(sampler, AerBornSampler):
-            return self._run_born(sampler, angles)
+            return self._run_distribution(sampler, angles)
         if seed is not None:
             stride = AER_BINDING_SEED_STRIDE * len(self._groups)
             _set_sampler_seed(sampler, seed + stride * row)
@@ -262,8 +272,12 @@ class SamplerExecutor(Executor):
                 term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
         return term_values @ self._coeffs.T + self._offsets
 
-    def _run_born(self, sampler: AerBornSampler, angles: np.ndarray) -> np.ndarray:
-        """The same draws from outcome counts, without expanding them to per-shot bitstrings."""
+    def _run_distribution(self, sampler: AerBornSampler, angles: np.ndarray) -> np.ndarray:
+        """Shots drawn as outcome counts (no per-shot bitstrings), or exact with shots=None.
+
+        Each measurement group draws from its own generator of the pass (in row order), so a
+        pass split into several calls draws exactly the values of one call.
+        """
         term_values = np.zeros((angles.shape[0], self._n_terms))
         groups = zip(
             self._groups,
@@ -274,10 +288,12 @@ class SamplerExecutor(Executor):
             strict=True,
         )
         for (_, terms), masks, isa, cols, rng in groups:
-            values = angles[:, cols] if len(cols) else None
-            counts, seen = sampler.counts(isa, values, self.shots, rng)
+            probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)
+            probs = np.broadcast_to(probs, (angles.shape[0], probs.shape[1]))  # one row if fixed
+            if self.shots is not None:  # each row its own draw
+                probs = rng.multinomial(self.shots, probs) / self.shots
             parity = np.bitwise_count(seen[None, :] & masks[:, None]) & 1  # (T, 2**k)
-            term_values[:, terms] = counts @ (1.0 - 2.0 * parity).T / self.shots
+            term_values[:, terms] = probs @ (1.0 - 2.0 * parity).T
         return term_values @ self._coeffs.T + self._offsets
 
 
@@ -309,13 +325,26 @@ def estimator_executor(
 
 
 def sampler_executor(
-    request: BackendRequest, sampler: BaseSamplerV2, target: Any, name: str, device: Any = None
+    request: BackendRequest,
+    sampler: BaseSamplerV2,
+    target: Any,
+    name: str,
+    device: Any = None,
+    *,
+    exact: bool = False,
 ) -> SamplerExecutor:
-    """A :class:`SamplerExecutor` with a backend request's settings (device shots by default)."""
+    """A :class:`SamplerExecutor` with a backend request's settings.
+
+    ``shots=None`` means exact values when ``exact`` (a sampler that computes its distribution),
+    else :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` (a device cannot be exact).
+    """
+    shots = request.shots
+    if shots is None and not exact:
+        shots = DEFAULT_DEVICE_SHOTS
     return SamplerExecutor(
         request.shiftable,
         sampler,
-        shots=request.shots or DEFAULT_DEVICE_SHOTS,
+        shots=shots,
         name=name,
         target=target,
         seed=request.seed,

@@ -201,11 +201,14 @@ def make_executor(
             Runtime, account from the saved configuration or environment); a ``BackendV2``; a
             qiskit-ibm-runtime ``Session`` or ``Batch`` (jobs share it); a ``BaseEstimatorV2``
             (used as given, exact or with its own precision); or a ``BaseSamplerV2``.
-        shots: Shots per evaluation. ``None`` means exact on ``"aer"`` and
-            :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` on devices.
+        shots: Shots per evaluation. ``None`` means exact on simulators: ``"aer"``, and exact
+            noisy values on fake devices and Aer with a noise model; real devices (which cannot
+            be exact) use :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS`.
         seed: Makes shot sampling on simulators reproducible.
         backend_options: Extra ``AerSimulator`` options for Aer-based backends, e.g.
-            ``{"device": "GPU"}`` with qiskit-aer-gpu installed, or ``{"max_parallel_threads": 1}``.
+            ``{"device": "GPU"}`` with qiskit-aer-gpu installed, or ``{"max_parallel_threads": 1}``;
+            and ``"noisy_simulation"`` (``"auto"``, ``"density_matrix"``, ``"trajectories"``): how
+            noisy Aer backends simulate (see :mod:`hybridqml.backends.aer_executors`).
             Every backend also understands ``max_memory_bytes``: the budget of one call (a pass
             over it is split into the fewest calls under it, see
             :meth:`~hybridqml.backends.base.Executor.run`; default
@@ -336,14 +339,16 @@ for _entry in (
         by_name=True,
         matches=_named("aer"),
         build=build_aer,
-        help="Qiskit Aer: exact statevector, or finite-shot sampling with shots=N",
+        help="Qiskit Aer: exact statevector, or finite-shot sampling with shots=N (noisy with a "
+        "noise_model in backend_options)",
     ),
     BackendEntry(
         name="fake_<device>",
         by_name=True,
         matches=_prefixed(devices.FAKE_PREFIX),
         build=build_fake,
-        help="a qiskit-ibm-runtime fake device (e.g. 'fake_manila'): its noise, simulated by Aer",
+        help="a qiskit-ibm-runtime fake device (e.g. 'fake_manila'): its noise, simulated by Aer "
+        "(exact noisy values, or shots=N)",
     ),
     BackendEntry(
         name="ibm:<backend name>",

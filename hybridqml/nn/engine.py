@@ -81,7 +81,7 @@ class CircuitEngine:
     Args:
         spec: The circuit specification.
         backend: Backend spec, see :func:`hybridqml.backends.registry.make_executor`.
-        shots: Shots per evaluation, ``None`` for exact (on ``"aer"``).
+        shots: Shots per evaluation, ``None`` for exact (noisy on fake devices and noisy Aer).
         seed: Seed for shot sampling (and SPSA directions when ``gradient="spsa"``).
         gradient: ``"parameter-shift"``, ``"finite-diff"``, ``"spsa"`` or a
             :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also

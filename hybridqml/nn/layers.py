@@ -50,7 +50,8 @@ class QuantumLayer(nn.Module):
             ``"ibm:<name>"``, a ``BackendV2``, a qiskit-ibm-runtime ``Session``/``Batch``, or a
             ``BaseEstimatorV2``/``BaseSamplerV2`` instance. See
             :func:`hybridqml.backends.registry.make_executor`.
-        shots: Shots per evaluation; ``None`` is exact on ``"aer"`` (devices default to 1024).
+        shots: Shots per evaluation; ``None`` is exact on ``"aer"`` and exact noisy on fake devices
+            and noisy Aer (real devices default to 1024).
         seed: Makes shot sampling (and SPSA) reproducible.
         gradient: ``"parameter-shift"`` (exact), ``"finite-diff"``, ``"spsa"`` or a
             :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also

@@ -127,23 +127,29 @@ def test_fake_device_noise_is_really_applied():
     assert noisy.forward(theta).mean() > -0.99
 
 
-def test_aer_with_a_noise_model_in_backend_options_samples_with_noise():
+def test_aer_with_a_noise_model_in_backend_options_is_exact_or_sampled_with_noise():
     from qiskit_aer.noise import NoiseModel, ReadoutError
 
     noise = NoiseModel()
     noise.add_all_qubit_readout_error(ReadoutError([[0.9, 0.1], [0.1, 0.9]]))
     theta = np.full((10, 1), np.pi / 2)  # |1>: <Z> = -1 without noise, -0.8 with this readout
-    for shots in (None, 2000):  # a noisy simulator is never "exact": device shots by default
-        engine = CircuitEngine(
-            circuits.ry(1), shots=shots, seed=3, backend_options={"noise_model": noise}
-        )
-        assert engine.shots == (shots or hq.backends.base.DEFAULT_DEVICE_SHOTS)
-        assert abs(engine.forward(theta).mean() + 0.8) < 0.05
+    exact = CircuitEngine(circuits.ry(1), seed=3, backend_options={"noise_model": noise})
+    assert exact.shots is None  # shots=None: the exact noisy value, never silently noiseless
+    np.testing.assert_allclose(exact.forward(theta), -0.8, atol=1e-12)
+    sampled = CircuitEngine(
+        circuits.ry(1), shots=2000, seed=3, backend_options={"noise_model": noise}
+    )
+    assert sampled.shots == 2000
+    assert abs(sampled.forward(theta).mean() + 0.8) < 0.05  # 4 SE of 20000 shots: 0.017
 
 
-def test_fake_device_defaults_to_device_shots():
+def test_fake_device_without_shots_gives_exact_noisy_values():
     engine = CircuitEngine(circuits.ry(1), backend="fake_manila", seed=0)
-    assert engine.shots == hq.backends.base.DEFAULT_DEVICE_SHOTS
+    assert engine.shots is None
+    theta = np.full((3, 1), np.pi / 2)
+    first, again = engine.forward(theta), engine.forward(theta)
+    np.testing.assert_array_equal(first, again)  # exact: no shot noise
+    assert -0.99 < first[0, 0] < -0.8  # device noise (mostly readout) moves <Z> of |1> off -1
 
 
 def test_noisy_fake_backend_object_and_aer_simulator():

@@ -296,8 +296,9 @@ def test_tiny_difference_steps_under_shot_noise_are_refused(gradient):
     spec = circuits.ry(1)
     with pytest.raises(ConfigurationError, match=r"parameter-shift.*epsilon=0.1"):
         hq.QuantumLayer(spec, shots=1000, gradient=gradient)
-    with pytest.raises(ConfigurationError, match="1024-shot noise"):  # device default shots
-        hq.QuantumLayer(spec, backend="fake_manila", gradient=gradient)
+    with pytest.raises(ConfigurationError, match="1024-shot noise"):
+        hq.QuantumLayer(spec, backend="fake_manila", shots=1024, gradient=gradient)
+    hq.QuantumLayer(spec, backend="fake_manila", gradient=gradient)  # exact noisy: no shot noise
     layer = hq.QuantumLayer(spec, gradient=gradient)
     with pytest.raises(ConfigurationError, match="shot noise"):
         layer.set_backend("aer", shots=100)

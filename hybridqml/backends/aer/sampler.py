@@ -45,7 +45,13 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from hybridqml.backends.aer.jobs import DoneJob, IdentityCache
 from hybridqml.exceptions import CircuitError, ConfigurationError
 
-__all__ = ["MAX_MEASURED_QUBITS", "AerBornSampler", "BornSamplerOptions"]
+__all__ = [
+    "MAX_MEASURED_QUBITS",
+    "AerBornSampler",
+    "BornSamplerOptions",
+    "outcome_to_clbits",
+    "terminal_measurements",
+]
 
 #: Most measured qubits sampled this way (2**20 probabilities per binding).
 MAX_MEASURED_QUBITS = 20
@@ -146,9 +152,28 @@ class AerBornSampler(BaseSamplerV2):
         """
         if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots <= 0:
             raise ConfigurationError(f"shots must be a positive integer, got {shots!r}")
-        prepared = self._prepared.get(circuit, lambda: _prepare(circuit))
-        probs = self._probabilities(prepared, values)
-        return rng.multinomial(int(shots), probs), prepared.outcome_to_clbits
+        probs, to_clbits = self.probabilities(circuit, values)
+        return rng.multinomial(int(shots), probs), to_clbits
+
+    def probabilities(
+        self, circuit: QuantumCircuit, values: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The exact outcome distribution per binding, which :meth:`counts` samples.
+
+        Args:
+            circuit: A circuit with terminal measurements.
+            values: (N, n_params) values in ``circuit.parameters`` order, or ``None`` when the
+                circuit has no parameters (one row).
+
+        Returns:
+            ``probs`` (N, 2**k) over the measured-qubit outcomes, and the (2**k,) map from such an
+            outcome to the integer over all of the circuit's classical bits.
+        """
+        prepared = self._prepare_circuit(circuit)
+        return self._probabilities(prepared, values), prepared.outcome_to_clbits
+
+    def _prepare_circuit(self, circuit: QuantumCircuit) -> _Prepared:
+        return self._prepared.get(circuit, lambda: _prepare(circuit))
 
     def _probabilities(self, prepared: _Prepared, values: np.ndarray | None) -> np.ndarray:
         """(N, 2**k) Born probabilities, simulated in memory-bounded chunks of bindings."""
@@ -203,6 +228,25 @@ def _bit_array(values: np.ndarray, num_bits: int) -> BitArray:
 
 def _prepare(circuit: QuantumCircuit) -> _Prepared:
     """Replace terminal measurements by ``save_probabilities`` over the measured qubits."""
+    body, measured = terminal_measurements(circuit, "AerBornSampler")
+    clbits = sorted(measured)
+    body.save_probabilities(qubits=[measured[c] for c in clbits], label="probabilities")
+    return _Prepared(body, len(clbits), outcome_to_clbits(clbits))
+
+
+def terminal_measurements(
+    circuit: QuantumCircuit, who: str
+) -> tuple[QuantumCircuit, dict[int, int]]:
+    """The circuit without its terminal measurements, and its map classical bit -> qubit.
+
+    Args:
+        circuit: A circuit whose measurements are all terminal.
+        who: The sampler named in errors.
+
+    Raises:
+        CircuitError: a non-terminal measurement, a reset or classical control, nothing
+            measured, or more than :data:`MAX_MEASURED_QUBITS` measured qubits.
+    """
     measured: dict[int, int] = {}  # clbit index -> qubit index
     done: set[int] = set()  # qubits already measured
     body = circuit.copy_empty_like()
@@ -214,7 +258,7 @@ def _prepare(circuit: QuantumCircuit) -> _Prepared:
             if clbit in measured or qubits[0] in done:
                 raise CircuitError(
                     f"a repeated measurement (qubit {qubits[0]}, classical bit {clbit}) after a "
-                    "measurement: AerBornSampler needs terminal measurements only; use "
+                    f"measurement: {who} needs terminal measurements only; use "
                     "qiskit_aer.primitives.SamplerV2 for this circuit"
                 )
             measured[clbit] = qubits[0]
@@ -225,7 +269,7 @@ def _prepare(circuit: QuantumCircuit) -> _Prepared:
             continue
         if op.name in _NON_TERMINAL or instruction.clbits or done.intersection(qubits):
             raise CircuitError(
-                f"{op.name!r} after a measurement or on classical bits: AerBornSampler needs "
+                f"{op.name!r} after a measurement or on classical bits: {who} needs "
                 "terminal measurements only; use qiskit_aer.primitives.SamplerV2 for this circuit"
             )
         body.append(instruction)
@@ -233,14 +277,16 @@ def _prepare(circuit: QuantumCircuit) -> _Prepared:
         raise CircuitError("the circuit measures nothing: add measurements to sample it")
     if len(measured) > MAX_MEASURED_QUBITS:
         raise CircuitError(
-            f"{len(measured)} measured qubits is more than AerBornSampler's "
+            f"{len(measured)} measured qubits is more than {who}'s "
             f"{MAX_MEASURED_QUBITS}; use qiskit_aer.primitives.SamplerV2"
         )
-    clbits = sorted(measured)
-    body.save_probabilities(qubits=[measured[c] for c in clbits], label="probabilities")
-    k = len(clbits)
-    outcome = np.arange(1 << k, dtype=np.uint64)
-    to_clbits = np.zeros(1 << k, dtype=np.uint64)
-    for j, clbit in enumerate(clbits):  # bit j of the outcome is classical bit `clbit`
+    return body, measured
+
+
+def outcome_to_clbits(clbits: list[int]) -> np.ndarray:
+    """(2**k,) map from an outcome over ``clbits`` (bit j: ``clbits[j]``) to the clbit integer."""
+    outcome = np.arange(1 << len(clbits), dtype=np.uint64)
+    to_clbits = np.zeros(1 << len(clbits), dtype=np.uint64)
+    for j, clbit in enumerate(clbits):
         to_clbits |= ((outcome >> np.uint64(j)) & np.uint64(1)) << np.uint64(clbit)
-    return _Prepared(body, k, to_clbits)
+    return to_clbits

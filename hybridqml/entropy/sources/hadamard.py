@@ -7,8 +7,12 @@ bit of a byte is its most significant bit). Counts are never aggregated.
 Honesty: Aer samples measurements with a pseudo-random generator (``mt19937_64`` seeded by
 ``seed_simulator``), so Aer output is labelled ``"simulated-quantum"`` and is reproducible with
 ``seed``. A fake IBM device (``qiskit_ibm_runtime.fake_provider``) is also a local simulation
-(with the device's readout error, hence biased bits). Only a real IBM backend gives kind
-``"quantum"``; its bits are biased by readout error, so condition or debias them before use.
+(with the device's gate and readout errors, hence biased bits); its shots are drawn from the exact
+noisy distribution of the circuit (:class:`~hybridqml.backends.aer.noisy.AerNoisySampler`:
+computed once, then every job is a multinomial draw, with the law of Aer's own noisy sampling
+and far faster), or with ``noisy_simulation="trajectories"`` by Aer's own noisy sampling. Only a
+real IBM backend gives kind ``"quantum"``; its bits are biased by readout error, so condition or
+debias them before use.
 
 Failures: a job that fails on the simulator or backend (or returns unusable data) raises
 :class:`~hybridqml.exceptions.EntropyError` naming the source, as every source must, so a caller
@@ -23,8 +27,16 @@ from typing import Any, Final
 
 import numpy as np
 
+from hybridqml.backends.aer.noisy import NOISY_SIMULATIONS, AerNoisySampler
+from hybridqml.backends.aer_executors import device_simulator
+from hybridqml.backends.devices import is_fake_device
 from hybridqml.entropy.sources.base import EntropySource, SourceKind
-from hybridqml.exceptions import ConfigurationError, EntropyError, MissingDependencyError
+from hybridqml.exceptions import (
+    ConfigurationError,
+    EntropyError,
+    HybridQMLError,
+    MissingDependencyError,
+)
 
 __all__ = [
     "DEFAULT_AER_QUBITS",
@@ -116,6 +128,10 @@ class AerHadamardSource(EntropySource):
             stream is reproducible and does not repeat from job to job.
         use_sampler: Run through a Sampler primitive instead of ``backend.run(memory=True)``.
             ``None`` chooses automatically (primitives are required for real IBM backends).
+            Applies to the trajectory path.
+        noisy_simulation: On a fake device: ``"auto"`` (the exact noisy distribution when the
+            circuit allows it, else Aer's trajectories), ``"density_matrix"`` (always; an error
+            otherwise) or ``"trajectories"`` (Aer's own noisy sampling).
 
     Example:
         >>> from hybridqml.entropy import AerHadamardSource
@@ -132,6 +148,7 @@ class AerHadamardSource(EntropySource):
         backend: Any = None,
         seed: int | None = None,
         use_sampler: bool | None = None,
+        noisy_simulation: str = "auto",
     ) -> None:
         try:
             from qiskit import QuantumCircuit, transpile
@@ -184,6 +201,30 @@ class AerHadamardSource(EntropySource):
         self._lock = threading.Lock()
         self.jobs = 0
         self._sampler: Any = None
+        #: How the shots are simulated: "statevector" (Aer), "density_matrix" (the exact noisy
+        #: distribution of a fake device), "trajectories" (Aer's noisy sampling) or "backend".
+        self.simulation = "statevector" if self._on_aer else "backend"
+        if is_fake_device(backend):
+            self._use_noisy_distribution(noisy_simulation)
+
+    def _use_noisy_distribution(self, mode: str) -> None:
+        """Draw a fake device's shots from its exact noisy distribution (see the module)."""
+        if mode not in NOISY_SIMULATIONS:
+            raise ConfigurationError(
+                f"noisy_simulation must be one of {', '.join(NOISY_SIMULATIONS)}, got {mode!r}"
+            )
+        self.simulation = "trajectories"
+        if mode == "trajectories":
+            return
+        sampler = AerNoisySampler(device_simulator(self.backend))
+        try:
+            sampler.check(self._circuit)
+        except HybridQMLError as exc:
+            if mode == "density_matrix":
+                message = f"{self.name}: no exact noisy distribution: {exc}"
+                raise ConfigurationError(message) from exc
+            return
+        self._sampler, self.use_sampler, self.simulation = sampler, True, "density_matrix"
 
     def _job_seed(self) -> int | None:
         return int(self._seeds.integers(0, 2**62)) if self.seed is not None else None
