@@ -290,10 +290,11 @@ class SamplerExecutor(Executor):
         for (_, terms), masks, isa, cols, rng in groups:
             probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)
             probs = np.broadcast_to(probs, (angles.shape[0], probs.shape[1]))  # one row if fixed
-            if self.shots is not None:  # each row its own draw
-                probs = rng.multinomial(self.shots, probs) / self.shots
-            parity = np.bitwise_count(seen[None, :] & masks[:, None]) & 1  # (T, 2**k)
-            term_values[:, terms] = probs @ (1.0 - 2.0 * parity).T
+            signs = (1.0 - 2.0 * (np.bitwise_count(seen[None, :] & masks[:, None]) & 1)).T
+            if self.shots is None:
+                term_values[:, terms] = probs @ signs
+            else:  # each row its own draw; integer counts sum exactly, however a pass is split
+                term_values[:, terms] = rng.multinomial(self.shots, probs) @ signs / self.shots
         return term_values @ self._coeffs.T + self._offsets
 
 

@@ -150,9 +150,17 @@ def test_seeded_born_sampling_is_the_same_however_a_pass_is_split(spec):
     assert len(states) == len(split._groups)  # independent draws per measurement group
 
 
+TRAJECTORIES = {"noisy_simulation": "trajectories"}  # Aer's own sampler on a fake device
+
+
 def test_seeded_aer_sampler_with_one_group_is_the_same_however_a_pass_is_split():
     single, split = _single_and_split(
-        circuits.variational(3, 1), "fake_manila", 6, shots=100, seed=5
+        circuits.variational(3, 1),
+        "fake_manila",
+        6,
+        shots=100,
+        seed=5,
+        backend_options=TRAJECTORIES,
     )
     angles = np.random.default_rng(0).uniform(-3, 3, (20, single.shiftable.n_angles))
     np.testing.assert_array_equal(single.run(angles), split.run(angles))
@@ -168,7 +176,9 @@ def test_split_aer_sampler_passes_never_reuse_a_seed(monkeypatch):
         original(sampler, seed)
 
     monkeypatch.setattr(qiskit_executors, "_set_sampler_seed", spy)
-    _, split = _single_and_split(_mixed_spec(), "fake_manila", 6, shots=50, seed=5)
+    _, split = _single_and_split(
+        _mixed_spec(), "fake_manila", 6, shots=50, seed=5, backend_options=TRAJECTORIES
+    )
     groups = len(split._groups)
     assert groups == 3
     angles = np.random.default_rng(0).uniform(-3, 3, (20, split.shiftable.n_angles))
@@ -179,7 +189,9 @@ def test_split_aer_sampler_passes_never_reuse_a_seed(monkeypatch):
         s + 2113 * e for s, m in zip(seeds, sizes, strict=True) for e in range(groups * m)
     ]
     assert len(set(experiments)) == groups * 20
-    _, again = _single_and_split(_mixed_spec(), "fake_manila", 6, shots=50, seed=5)
+    _, again = _single_and_split(
+        _mixed_spec(), "fake_manila", 6, shots=50, seed=5, backend_options=TRAJECTORIES
+    )
     np.testing.assert_array_equal(again.run(angles), first)  # reproducible with the same budget
 
 
@@ -267,3 +279,13 @@ def test_meta_tensors_are_input_errors(backend):
         layer(torch.rand(3, 2), weight=torch.rand(2, device="meta"))
     with pytest.raises(InputError, match="weight is on the meta device"):
         layer.to("meta")(torch.rand(3, 2))
+
+
+@pytest.mark.parametrize("shots", [None, 100])
+def test_exact_noisy_passes_are_the_same_however_split(shots):
+    """The exact noisy distribution (values or shots drawn from it) splits like the Born path."""
+    single, split = _single_and_split(_mixed_spec(), "fake_manila", 6, shots=shots, seed=5)
+    assert type(single.sampler).__name__ == "AerNoisySampler"
+    angles = np.random.default_rng(0).uniform(-3, 3, (20, single.shiftable.n_angles))
+    np.testing.assert_allclose(split.run(angles), single.run(angles), rtol=0, atol=1e-12)
+    assert (single.calls, split.calls) == (1, 4)
