@@ -125,3 +125,17 @@ def test_short_reads_from_a_duck_source_raise_entropy_error():
 
     with pytest.raises(EntropyError, match="instead of"):
         uniform(Short(), 4)
+
+
+@pytest.mark.parametrize("sampler", [uniform, normal])
+def test_samples_are_moved_to_the_requested_device(sampler):
+    # The "meta" device exists on every machine: it checks the move without a GPU.
+    x = sampler(pool(), (2, 3), dtype=torch.float64, device="meta")
+    assert x.device.type == "meta" and x.shape == (2, 3) and x.dtype == torch.float64
+
+
+@pytest.mark.parametrize("sampler", [uniform, normal])
+def test_refusal_names_the_shape_and_the_bytes_needed(sampler):
+    small = EntropyPool(PRNGSource(seed=0), health_tests=False, max_read_bytes=16)
+    with pytest.raises(ConfigurationError, match=r"shape \(2, 3\) needs 24 random bytes"):
+        sampler(small, (2, 3))
