@@ -226,3 +226,119 @@ def test_opaque_parameterized_gate_raises_gradient_error():
     qc.append(Gate("opaque", 1, [x]), [0])
     with pytest.raises(GradientError, match="opaque"):
         ShiftableCircuit(ParameterizedCircuit(qc, [x]))
+
+
+def test_finite_difference_wrt_mask_plans_and_fills_only_the_requested_columns():
+    spec = rich_spec()
+    s = ShiftableCircuit(spec)
+    theta = np.random.default_rng(4).uniform(-1, 1, size=(2, 4))
+    wrt = np.array([False, True, False, True])
+    plan = FiniteDifference(epsilon=1e-5).plan(s, theta, wrt)
+    assert plan.angles.shape[0] == 2 * 2 * 2  # samples x requested parameters x (+h, -h)
+    jac = plan.recombine(evaluate(s, plan.angles))
+    ref = central_fd(spec, theta)
+    np.testing.assert_allclose(jac[:, :, wrt], ref[:, :, wrt], atol=1e-7)
+    assert np.all(jac[:, :, ~wrt] == 0)
+
+
+@pytest.mark.parametrize("epsilon", [0, -1e-3, float("nan")])
+def test_non_positive_steps_are_refused_with_a_message(epsilon):
+    for rule in (FiniteDifference, SPSA):
+        with pytest.raises(ConfigurationError, match="epsilon"):
+            rule(epsilon=epsilon)
+
+
+def test_spsa_random_state_round_trip_resumes_the_direction_sequence():
+    s = ShiftableCircuit(circuits.variational(3, 1))
+    theta = np.zeros((2, 6))
+    rule = SPSA(seed=5)
+    rule.plan(s, theta)  # advance past the seed
+    snapshot = rule.random_state()
+    expected = [rule.plan(s, theta).angles for _ in range(3)]
+    # Restoring it (on the same rule or a fresh one with another seed) replays the directions.
+    for target in (rule, SPSA(seed=99)):
+        target.set_random_state(snapshot)
+        replay = [target.plan(s, theta).angles for _ in range(3)]
+        for a, b in zip(expected, replay, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_spsa_random_state_is_a_plain_snapshot():
+    rule = SPSA(seed=1)
+    snapshot = rule.random_state()
+    assert snapshot == SPSA(seed=1).random_state() != SPSA(seed=2).random_state()
+    before = dict(snapshot)
+    rule.plan(ShiftableCircuit(circuits.variational(2, 1)), np.zeros((1, 4)))
+    assert snapshot == before != rule.random_state()  # later draws do not alter the snapshot
+
+
+def test_spsa_wrt_mask_perturbs_and_estimates_only_the_requested_parameters():
+    spec = circuits.variational(2, 1)
+    s = ShiftableCircuit(spec)  # every parameter used once: angles == theta
+    theta = np.array([[0.3, -0.5, 0.8, 0.1], [1.0, 0.2, -0.7, 0.4]])
+    wrt = np.array([False, True, True, False])
+    c = 1e-2
+    plan = SPSA(epsilon=c, batch_size=3, seed=2).plan(s, theta, wrt)
+    angles = plan.angles.reshape(2, 3, 2, 4)
+    assert np.all(np.isfinite(plan.angles))
+    for sign, k in ((1, 0), (-1, 1)):
+        step = (angles[:, :, k] - theta[:, None, :]) * sign
+        np.testing.assert_array_equal(step[..., ~wrt], 0.0)  # unrequested: not perturbed
+        np.testing.assert_allclose(np.abs(step[..., wrt]), c)  # requested: +-c
+    jac = plan.recombine(evaluate(s, plan.angles))
+    assert np.all(np.isfinite(jac)) and np.all(jac[:, :, ~wrt] == 0)
+
+
+@pytest.mark.parametrize("batch_size", [0, -2, 1.5, "4"])
+def test_spsa_batch_size_errors_name_the_argument(batch_size):
+    with pytest.raises(ConfigurationError, match="batch_size"):
+        SPSA(batch_size=batch_size)
+
+
+def _rz_of(expr_of_w):
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(1)
+    qc.ry(x, 0)
+    qc.rz(expr_of_w(w), 0)
+    return ShiftableCircuit(ParameterizedCircuit(qc, [x], [w]))
+
+
+def test_angle_expressions_with_rounding_level_imaginary_parts_are_real():
+    s = _rz_of(lambda w: 2 * w + 1e-15j)  # complex arithmetic, real up to rounding
+    theta = np.array([[0.1, 0.2], [0.3, 0.4]])
+    np.testing.assert_array_equal(s.angles(theta), [[0.1, 0.4], [0.3, 0.8]])
+    np.testing.assert_array_equal(s.jacobian(theta)[0], [[1.0, 0.0], [0.0, 2.0]])
+
+
+def test_complex_angles_are_refused():
+    from hybridqml.exceptions import GradientError
+
+    with pytest.raises(GradientError, match="complex angle"):
+        _rz_of(lambda w: 2 * w + 0.5j).angles(np.array([[0.1, 0.2]]))
+    with pytest.raises(GradientError, match="is not real"):
+        _rz_of(lambda w: 1j * w)
+
+
+def test_rule_reprs_show_their_settings():
+    assert repr(ParameterShift()) == "ParameterShift()"
+    assert repr(FiniteDifference(epsilon=0.5)) == "FiniteDifference(epsilon=0.5)"
+    assert repr(SPSA(epsilon=0.25, batch_size=3)) == "SPSA(epsilon=0.25, batch_size=3)"
+
+
+def test_get_rule_seeds_spsa_and_lists_the_rules_when_unknown():
+    s = ShiftableCircuit(circuits.variational(3, 1))
+    theta = np.zeros((2, 6))
+    a, b = (get_rule("spsa", seed=3).plan(s, theta).angles for _ in range(2))
+    np.testing.assert_array_equal(a, b)  # the seed reaches the direction generator
+    with pytest.raises(
+        ConfigurationError,
+        match="choose one of parameter-shift, finite-diff, spsa or pass a GradientRule instance",
+    ):
+        get_rule("backprop")
+
+
+def test_shiftable_circuit_keeps_fixed_gates_and_its_spec():
+    spec = circuits.ry(2)
+    s = ShiftableCircuit(spec)
+    assert s.spec is spec and len(s.expressions) == s.n_angles == 2
+    assert s.circuit.count_ops()["h"] == 2  # fixed gates pass through, not re-synthesised

@@ -344,3 +344,24 @@ def test_sampled_y_observables_match_exact_values_with_the_right_sign(entangle):
         assert np.abs(exact[: len(odd)]).max() > 0.5  # the test's premise
         sigma = np.sqrt((1 - exact**2) / shots)  # one term's shot noise
         np.testing.assert_array_less(np.abs(values[row] - exact), 5 * sigma + 1e-3)
+
+
+def test_pauli_terms_sum_repeated_terms_and_split_off_the_identity():
+    """Unsimplified observables: repeated labels add up, identity terms become offsets."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    from hybridqml.backends.measurement import pauli_terms
+
+    a = SparsePauliOp(["ZI", "II", "ZI", "XX", "II"], [1.0, 0.25, 2.0, -0.5, 0.5])
+    b = SparsePauliOp(["XX", "IZ"], [1.5, 1.0])
+    labels, coeffs, offsets = pauli_terms([a, b])
+    assert labels == ["ZI", "XX", "IZ"]  # distinct, non-identity, in order of appearance
+    np.testing.assert_array_equal(coeffs, [[3.0, -0.5, 0.0], [0.0, 1.5, 1.0]])
+    np.testing.assert_array_equal(offsets, [0.75, 0.0])
+    # The same numbers as qiskit's own simplification (an independent reference).
+    for obs, row, offset in zip((a, b), coeffs, offsets, strict=True):
+        ref = dict(obs.simplify().to_list())
+        assert offset == ref.pop("II", 0.0).real
+        assert {lab: c for lab, c in zip(labels, row, strict=True) if c} == {
+            k: v.real for k, v in ref.items()
+        }

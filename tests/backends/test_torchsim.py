@@ -13,7 +13,7 @@ from qiskit.circuit.library import (
     UnitaryGate,
     XXPlusYYGate,
 )
-from qiskit.quantum_info import SparsePauliOp, random_unitary
+from qiskit.quantum_info import Operator, SparsePauliOp, random_unitary
 from torch import nn
 
 import hybridqml as hq
@@ -428,3 +428,49 @@ def test_tracker_counts_torch_simulations():
     with Tracker() as tracker:
         layer(torch.rand(5, 2, requires_grad=True)).sum().backward()
     assert (tracker.calls, tracker.evaluations, tracker.by_backend) == (1, 5, {"torch": 5})
+
+
+@pytest.mark.parametrize(("name", "n_angles"), [("u", 3), ("u3", 3), ("u2", 2), ("r", 2)])
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_closed_form_matrices_have_the_requested_dtype_and_match_qiskit(name, n_angles, dtype):
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    from hybridqml.backends.torchsim.gates import build_matrix
+
+    rng = np.random.default_rng(0)
+    values = rng.uniform(-3, 3, size=(4, n_angles))
+    angles = [torch.tensor(values[:, k], dtype=torch.float64) for k in range(n_angles)]
+    got = build_matrix(name, angles, dtype)
+    assert got.dtype == dtype and got.shape == (4, 2, 2)  # float64 angles, any complex dtype
+    gate = get_standard_gate_name_mapping()[name].base_class
+    for row, params in zip(got.numpy(), values, strict=True):
+        np.testing.assert_allclose(row, Operator(gate(*params)).data, atol=1e-6)
+
+
+def test_library_gates_outside_the_gate_table_are_fitted_with_either_frequency():
+    from qiskit.circuit.library import CU1Gate, RYGate, U1Gate
+
+    from hybridqml.backends.torchsim.gates import TrigGate, describe
+
+    t = Parameter("t")
+    renamed = RYGate(t)
+    renamed.name = "ry_renamed"  # not in the table: the frequency (2) must be found by fitting
+    for gate, omega in ((U1Gate(t), 1.0), (CU1Gate(t), 1.0), (renamed, 2.0)):
+        described = describe(gate)
+        assert isinstance(described, TrigGate) and described.omega == omega
+
+
+def test_custom_one_parameter_gates_are_decomposed_not_fitted():
+    """Only library gates are fitted; a user's gate goes through its definition (module doc)."""
+    from hybridqml.backends.torchsim.gates import describe
+
+    class DoubleAngleRY(Gate):
+        def __init__(self, theta):
+            super().__init__("double_angle_ry", 1, [theta])
+
+        def _define(self):
+            qc = QuantumCircuit(1)
+            qc.ry(2 * self.params[0], 0)
+            self.definition = qc
+
+    assert describe(DoubleAngleRY(Parameter("t"))) is None

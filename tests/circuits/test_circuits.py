@@ -165,3 +165,69 @@ def test_parameter_vector_accepted():
     qc.ry(x[0], 0)
     qc.ry(x[1], 1)
     assert ParameterizedCircuit(qc, x).n_inputs == 2
+
+
+def test_ry_defaults_to_one_qubit_and_names_its_parts_like_variational():
+    spec = circuits.ry()
+    assert (spec.n_qubits, spec.n_inputs, spec.n_weights, spec.n_outputs) == (1, 1, 0, 1)
+    two, var = circuits.ry(2), circuits.variational(2)
+    assert [p.name for p in two.input_params] == [p.name for p in var.input_params]
+    assert [p.name for p in two.input_params] == ["x[0]", "x[1]"]
+    assert two.circuit.name == "ry" and var.circuit.name == "variational_ring"
+    assert [p.name for p in var.weight_params] == ["w[0]", "w[1]"]
+
+
+def test_variational_defaults_are_one_ring_layer():
+    spec = circuits.variational(4)
+    assert (spec.n_inputs, spec.n_weights) == (4, 4)
+    assert circuits.entangling_pairs(4) == [(0, 1), (1, 2), (2, 3), (3, 0)]
+    cx = [tuple(spec.circuit.find_bit(q).index for q in ci.qubits) for ci in spec.circuit.data
+          if ci.operation.name == "cx"]  # fmt: skip
+    assert cx == circuits.entangling_pairs(4, "ring")
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_builder_errors_name_the_argument(bad):
+    with pytest.raises(CircuitError, match="n_qubits must be a positive integer"):
+        circuits.ry(bad)
+    with pytest.raises(CircuitError, match="n_qubits must be a positive integer"):
+        circuits.variational(bad)
+    with pytest.raises(CircuitError, match="layers must be a positive integer"):
+        circuits.variational(2, bad)
+
+
+def test_observables_keep_tiny_terms_and_merge_duplicates_exactly():
+    qc, x, w = _simple()
+    obs = SparsePauliOp(["ZI", "XI", "ZI"], [1.0, 1e-10, 0.5])
+    spec = ParameterizedCircuit(qc, [x], [w], observables=[obs])
+    (kept,) = spec.observables
+    assert kept == SparsePauliOp(["ZI", "XI"], [1.5, 1e-10])  # nothing dropped by a tolerance
+    assert kept.coeffs.dtype == complex
+
+
+def test_spec_errors_say_what_is_wrong_and_where():
+    qc, x, w = _simple()
+    with pytest.raises(CircuitError, match="QuantumCircuit, got <class 'str'>"):
+        ParameterizedCircuit("not a circuit", [x], [w])  # type: ignore[arg-type]
+    with pytest.raises(
+        CircuitError, match=r"input_params must be qiskit Parameters, got 3 \(int\)"
+    ):
+        ParameterizedCircuit(qc, [3], [w])
+    with pytest.raises(CircuitError, match=r"weight_params must be qiskit Parameters, got 'w'"):
+        ParameterizedCircuit(qc, [x], ["w"])
+    with pytest.raises(CircuitError, match="no qubits"):
+        ParameterizedCircuit(QuantumCircuit(0, global_phase=x), [x], [])
+    with pytest.raises(CircuitError, match="observables must not be empty"):
+        ParameterizedCircuit(qc, [x], [w], observables=[])
+    with pytest.raises(CircuitError, match="observable 0 acts on 1 qubits"):
+        ParameterizedCircuit(qc, [x], [w], observables="Z")
+    with pytest.raises(CircuitError, match="observable 1 acts on 3 qubits"):
+        ParameterizedCircuit(qc, [x], [w], observables=["ZI", "ZZZ"])
+
+
+def test_classical_bits_alone_are_refused():
+    x = Parameter("x")
+    qc = QuantumCircuit(1, 1)  # a classical register, no measurement
+    qc.ry(x, 0)
+    with pytest.raises(CircuitError, match="found classical bits"):
+        ParameterizedCircuit(qc, [x])

@@ -66,3 +66,17 @@ def test_bases_derive_from_the_table():
     assert dict(gates.CLOSED_FORM) == {"u": 3, "u3": 3, "u2": 2, "r": 2}
     with pytest.raises(TypeError):
         gates.GATES["rx"] = None  # read-only
+
+
+def test_frequency_of_gates_outside_the_table_is_none():
+    assert gates.frequency("h") is None and gates.frequency("not-a-gate") is None
+    assert gates.frequency("cx") is None  # in the table, but no angle
+
+
+@pytest.mark.parametrize("gate", ["crz", "cp", "rzz"])
+def test_expansion_does_not_depend_on_the_angle(gate):
+    """No optimisation: a zero angle keeps every gate (the identity is not simplified away)."""
+    basis = ["rz", "ry", "rx", "cx"]
+    zero, other = (gates.expand_gate(STANDARD[gate].base_class(t), basis) for t in (0.0, 0.3))
+    assert zero.count_ops() == other.count_ops() and len(zero) > 0
+    np.testing.assert_allclose(Operator(zero).data, np.eye(4), atol=1e-12)
