@@ -229,5 +229,5 @@ def test_classical_bits_alone_are_refused():
     x = Parameter("x")
     qc = QuantumCircuit(1, 1)  # a classical register, no measurement
     qc.ry(x, 0)
-    with pytest.raises(CircuitError, match="classical bits"):
+    with pytest.raises(CircuitError, match="found classical bits"):
         ParameterizedCircuit(qc, [x])

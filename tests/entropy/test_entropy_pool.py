@@ -556,3 +556,54 @@ def test_repr_names_source_kind_and_settings():
     assert repr(pool) == (
         f"EntropyPool(source={pool.name!r}, kind='pseudo', health_tests=False, prefetch=0)"
     )
+
+
+def test_long_streams_stay_in_order_across_buffer_compaction():
+    # The pool drops delivered bytes from its buffer once more than 1 MiB has been read.
+    pool = EntropyPool(PRNGSource(seed=12), chunk_bytes=1 << 18, health_tests=False)
+    out = b"".join(pool.read(n) for n in [300_001] * 10)
+    assert out == PRNGSource(seed=12).read(len(out))
+
+
+def test_failure_counters_accumulate_over_bad_reads():
+    pool = EntropyPool(DuckSource(lambda n: b"\x01" * (n - 1)), health_tests=False)
+    for _ in range(3):
+        with pytest.raises(EntropyError, match="instead of"):
+            pool.read(10)
+    prov = pool.provenance()
+    assert prov.source_read_failures == 3 and prov.discarded_bytes == 3 * 4095
+    calls = {"n": 0}
+
+    def broken(n, offset):
+        calls["n"] += 1
+        raise OSError("gone")
+
+    pool = EntropyPool(ScriptedSource(broken), health_tests=False)
+    for _ in range(2):
+        with pytest.raises(EntropyError, match="gone"):
+            pool.read(1)
+    assert pool.provenance().source_read_failures == 2 == calls["n"]
+
+
+def test_a_health_error_raised_by_the_source_latches_the_pool():
+    from hybridqml.entropy.health import HealthResult
+
+    result = HealthResult(False, "replay", "the service repeated a block", 512)
+
+    def replaying(n, offset):
+        raise HealthTestError("QRNG replay detected", result=result)
+
+    pool = EntropyPool(ScriptedSource(replaying), health_tests=False)
+    with pytest.raises(HealthTestError, match="QRNG replay detected") as info:
+        pool.read(8)
+    assert info.value.result is result and pool.failed
+    with pytest.raises(HealthTestError, match="QRNG replay detected") as again:
+        pool.read(1)  # latched: the same failure on every later read
+    assert again.value.result is result
+
+
+def test_oversized_read_names_the_pool_and_its_cap():
+    pool = EntropyPool(PRNGSource(seed=0), max_read_bytes=100)
+    with pytest.raises(ConfigurationError, match="max_read_bytes=100 of this EntropyPool"):
+        pool.read(101)
+    assert pool.provenance().source_bytes == 0

@@ -139,3 +139,45 @@ def test_refusal_names_the_shape_and_the_bytes_needed(sampler):
     small = EntropyPool(PRNGSource(seed=0), health_tests=False, max_read_bytes=16)
     with pytest.raises(ConfigurationError, match=r"shape \(2, 3\) needs 24 random bytes"):
         sampler(small, (2, 3))
+
+
+@pytest.mark.parametrize("cap", [None, True, "16", 2.0**40])
+def test_a_source_cap_that_is_not_an_int_means_the_default_cap(cap):
+    class Duck:
+        max_read_bytes = cap
+
+        def read(self, n):
+            return bytes(range(n % 256)) + bytes(n - n % 256)
+
+    assert uniform(Duck(), (2, 3)).shape == (2, 3)
+    with pytest.raises(ConfigurationError, match="max_read_bytes=1073741824"):
+        uniform(Duck(), (2**20, 2**10, 2**10))
+
+
+@pytest.mark.parametrize("shape", [(2, -1), (2, 1.0), (True, 2), "12"])
+def test_bad_shapes_are_named(shape):
+    with pytest.raises(ConfigurationError, match="shape must hold non-negative ints"):
+        uniform(pool(), shape)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "bits", "word"), [(torch.float32, 23, "<u4"), (torch.float64, 52, "<u8")]
+)
+def test_normal_of_crafted_words_matches_the_inverse_cdf(dtype, bits, word):
+    """z = +-ndtri((k + 1/2) 2^-(b+1)), k the low b bits; the top bit set gives z < 0."""
+    from scipy.special import ndtri
+
+    top = 1 << (8 * np.dtype(word).itemsize - 1)
+    ks = [0, 1, 2, 3, 5, (1 << bits) - 2, (1 << bits) - 1, 12345]
+    words = np.array([k | s for k in ks for s in (0, top)], dtype=word)
+
+    class Words:
+        def read(self, n):
+            assert n == words.nbytes
+            return words.tobytes()
+
+    z = normal(Words(), words.size, dtype=dtype).numpy().astype(np.float64)
+    k = np.array([k for k in ks for _ in (0, 1)], dtype=np.float64)
+    sign = np.array([s for _ in ks for s in (1.0, -1.0)])
+    expected = sign * -ndtri((k + 0.5) * 2.0 ** -(bits + 1))
+    np.testing.assert_allclose(z, expected, rtol=1e-6 if dtype == torch.float32 else 1e-13)
