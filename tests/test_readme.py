@@ -21,18 +21,25 @@ def test_readme_python_block_runs(index, capsys):
     exec(compile(PYTHON_BLOCKS[index], f"README.md block {index}", "exec"), {})
 
 
-def test_ci_runs_the_readme_test_command():
-    marked = re.search(r"<!-- test-command -->\s*```\n(.*?)\n```", README, flags=re.S)
-    assert marked, "README.md lost its test-command block"
+@pytest.mark.parametrize("marker", ["test-command", "docs-command"])
+def test_ci_runs_the_readme_commands(marker):
+    marked = re.search(rf"<!-- {marker} -->\s*```\n(.*?)\n```", README, flags=re.S)
+    assert marked, f"README.md lost its {marker} block"
     script = REPO_ROOT / ".ci" / "run"
+    # the function .ci/run uses to read a command out of README.md, called as .ci/run calls it
     extracted = subprocess.run(
-        ["bash", "-c", f"source <(sed -n '/^cmd=/,/^fi$/p' {script}) && echo \"$cmd\""],
+        [
+            "bash",
+            "-c",
+            f"source <(sed -n '/^readme_command()/,/^}}$/p' {script}) && readme_command {marker}",
+        ],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         check=True,
     ).stdout.strip()
     assert extracted == marked.group(1).strip()
+    assert f"readme_command {marker})" in script.read_text()
 
 
 RESULTS = (REPO_ROOT / "benchmarks" / "RESULTS.md").read_text()
