@@ -4,6 +4,8 @@
   its ordered input and weight parameters and its observables.
 * :mod:`~hybridqml.circuits.library` -- builders: :func:`ry` (the textbook circuit),
   :func:`variational` (RY encoding + trainable RY layers + CNOT entanglers).
+* :mod:`~hybridqml.circuits.outputs` -- :class:`Probabilities`: the measured distribution as
+  outputs (with :func:`parity`, the common ``interpret``).
 * :mod:`~hybridqml.circuits.gates` -- the one gate table read by the gradient rules and the torch
   simulator.
 * :mod:`~hybridqml.circuits.shiftable` -- the circuit in per-occurrence Pauli-rotation form that
@@ -18,13 +20,16 @@ Example:
 
 from hybridqml.circuits.gates import expand_gate
 from hybridqml.circuits.library import ENTANGLEMENTS, entangling_pairs, ry, variational
+from hybridqml.circuits.outputs import Probabilities, parity
 from hybridqml.circuits.spec import ParameterizedCircuit, z_observables
 
 __all__ = [
     "ENTANGLEMENTS",
     "ParameterizedCircuit",
+    "Probabilities",
     "entangling_pairs",
     "expand_gate",
+    "parity",
     "ry",
     "variational",
     "z_observables",
