@@ -5,7 +5,8 @@ import pytest
 import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
-from qiskit.primitives import BaseSamplerV2, StatevectorEstimator, StatevectorSampler
+from _doubles import ExactSampler
+from qiskit.primitives import StatevectorEstimator, StatevectorSampler
 from qiskit.quantum_info import Statevector
 
 import hybridqml as hq
@@ -15,48 +16,6 @@ from hybridqml.exceptions import CircuitError, ConfigurationError
 
 qml_nn = pytest.importorskip("qiskit_machine_learning.neural_networks")
 qml_grad = pytest.importorskip("qiskit_machine_learning.gradients")
-
-
-class _Counts:
-    def __init__(self, rows):
-        self.rows = rows
-
-    def get_counts(self, i=None):
-        return self.rows[0 if i is None else i]
-
-
-class _Pub:
-    def __init__(self, rows):
-        self.data = type("Data", (), {"meas": _Counts(rows)})()
-
-
-class _Job:
-    def __init__(self, results):
-        self._results = results
-
-    def result(self):
-        return self._results
-
-
-class ExactSampler(BaseSamplerV2):
-    """Exact 'counts' (the Born probabilities, summing to 1) from qiskit's Statevector.
-
-    SamplerQNN divides counts by their total, so its outputs and parameter-shift gradients are
-    then exact: an independent float64 reference.
-    """
-
-    def run(self, pubs, *, shots=None):
-        results = []
-        for circuit, values in pubs:
-            body = circuit.remove_final_measurements(inplace=False)
-            rows = []
-            for row in np.atleast_2d(np.asarray(values, dtype=float)):
-                bound = body.assign_parameters(dict(zip(body.parameters, row, strict=True)))
-                probs = Statevector(bound).probabilities()
-                n = body.num_qubits
-                rows.append({format(v, f"0{n}b"): p for v, p in enumerate(probs)})
-            results.append(_Pub(rows))
-        return _Job(results)
 
 
 def three_qubit_spec():
