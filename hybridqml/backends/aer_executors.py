@@ -40,7 +40,8 @@ from hybridqml.backends.aer.sampler import MAX_MEASURED_QUBITS
 from hybridqml.backends.base import DEFAULT_DEVICE_SHOTS, BackendRequest, Executor
 from hybridqml.backends.measurement import group_terms, pauli_terms
 from hybridqml.backends.memory import available_memory_bytes, human_bytes
-from hybridqml.backends.qiskit import estimator_executor, sampler_executor
+from hybridqml.backends.probabilities import sampler_executor
+from hybridqml.backends.qiskit import estimator_executor
 from hybridqml.exceptions import BackendError, ConfigurationError, HybridQMLError
 
 __all__ = [

@@ -34,7 +34,9 @@ import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 
+from hybridqml.backends import qiskit as qiskit_executors
 from hybridqml.backends.aer.sampler import AerBornSampler
+from hybridqml.backends.base import DEFAULT_DEVICE_SHOTS, BackendRequest
 from hybridqml.backends.measurement import MEASURED_REGISTER, outcomes
 from hybridqml.backends.qiskit import (
     AER_BINDING_SEED_STRIDE,
@@ -47,7 +49,7 @@ from hybridqml.backends.qiskit import (
 from hybridqml.circuits.outputs import ProbabilityReadout
 from hybridqml.circuits.shiftable import ShiftableCircuit
 
-__all__ = ["ProbabilityExecutor", "readout_circuit"]
+__all__ = ["ProbabilityExecutor", "readout_circuit", "sampler_executor"]
 
 
 def readout_circuit(circuit: QuantumCircuit, readout: ProbabilityReadout) -> QuantumCircuit:
@@ -72,9 +74,7 @@ class ProbabilityExecutor(SamplerExecutor):
     must be set.
     """
 
-    def __init__(
-        self, shiftable: ShiftableCircuit, sampler: BaseSamplerV2, **kwargs: Any
-    ) -> None:
+    def __init__(self, shiftable: ShiftableCircuit, sampler: BaseSamplerV2, **kwargs: Any) -> None:
         super().__init__(shiftable, sampler, **kwargs)  # no Pauli terms: no Pauli circuits
         readout = shiftable.probabilities
         assert readout is not None, "ProbabilityExecutor needs a probability readout"
@@ -111,3 +111,37 @@ class ProbabilityExecutor(SamplerExecutor):
         size = self.readout.output_size
         counts = np.stack([np.bincount(row_, minlength=size) for row_ in index])
         return counts / bits.shape[1]
+
+
+def sampler_executor(
+    request: BackendRequest,
+    sampler: BaseSamplerV2,
+    target: Any,
+    name: str,
+    device: Any = None,
+    *,
+    exact: bool = False,
+) -> SamplerExecutor:
+    """The executor of a sampler backend for any spec: probability outputs or Pauli observables.
+
+    As :func:`hybridqml.backends.qiskit.sampler_executor` (which it calls for observables):
+    ``shots=None`` is exact when ``exact`` (a sampler computing its distribution), else
+    :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS`.
+    """
+    if request.shiftable.probabilities is None:
+        return qiskit_executors.sampler_executor(
+            request, sampler, target, name, device, exact=exact
+        )
+    shots = request.shots
+    if shots is None and not exact:
+        shots = DEFAULT_DEVICE_SHOTS
+    return ProbabilityExecutor(
+        request.shiftable,
+        sampler,
+        shots=shots,
+        name=name,
+        target=target,
+        seed=request.seed,
+        optimization_level=request.optimization_level,
+        device=device,
+    )

@@ -343,21 +343,17 @@ def sampler_executor(
     *,
     exact: bool = False,
 ) -> SamplerExecutor:
-    """A :class:`SamplerExecutor` with a backend request's settings.
+    """A :class:`SamplerExecutor` with a backend request's settings (Pauli observables).
 
-    Probability outputs get a :class:`~hybridqml.backends.probabilities.ProbabilityExecutor`.
+    For any spec, probability outputs included, use
+    :func:`hybridqml.backends.probabilities.sampler_executor`.
     ``shots=None`` means exact values when ``exact`` (a sampler that computes its distribution),
     else :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` (a device cannot be exact).
     """
     shots = request.shots
     if shots is None and not exact:
         shots = DEFAULT_DEVICE_SHOTS
-    cls = SamplerExecutor
-    if request.shiftable.probabilities is not None:  # outputs: the measured distribution
-        from hybridqml.backends.probabilities import ProbabilityExecutor
-
-        cls = ProbabilityExecutor
-    return cls(
+    return SamplerExecutor(
         request.shiftable,
         sampler,
         shots=shots,

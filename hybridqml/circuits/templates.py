@@ -1,4 +1,4 @@
-"""Templates beyond RY: rotation blocks, strongly entangling layers, data re-uploading, Qiskit's library.
+"""Templates beyond RY: rotation blocks, strongly entangling layers, re-uploading, Qiskit's library.
 
 * :func:`rotation_layers` -- angle encoding, then ``layers`` x [trainable rotations about the axes
   of ``rotations`` (``"y"``, ``"xyz"``, ...) on every qubit, CNOT entanglers]; with

@@ -25,7 +25,6 @@ from typing import Any
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from hybridqml.circuits.outputs import Probabilities
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import CircuitError, ConfigurationError
 from hybridqml.nn.layers import QuantumLayer

@@ -66,7 +66,9 @@ def initial_weight(init: WeightInit, n_weights: int) -> torch.Tensor:
         where = f"init {init!r} returned"
     else:
         try:
-            weight = torch.as_tensor(np.asarray(init) if not isinstance(init, torch.Tensor) else init)
+            weight = torch.as_tensor(
+                np.asarray(init) if not isinstance(init, torch.Tensor) else init
+            )
         except Exception as exc:
             raise ConfigurationError(
                 f"init must be a tensor, an array or an initializer, got {type(init).__name__}"

@@ -27,7 +27,7 @@ def test_init_tensor_array_and_initializer():
     assert zeros.weight.tolist() == [0.0] * 4
     torch.manual_seed(0)
     small = hq.QuantumLayer(spec, init=functools.partial(torch.nn.init.uniform_, a=0.0, b=0.01))
-    assert 0.0 <= float(small.weight.detach().min()) and float(small.weight.detach().max()) <= 0.01
+    assert float(small.weight.detach().min()) >= 0.0 and float(small.weight.detach().max()) <= 0.01
     torch.manual_seed(0)
     default = hq.QuantumLayer(spec).weight.detach()
     assert float(default.abs().max()) <= math.pi and float(default.abs().max()) > 0.01

@@ -1,11 +1,11 @@
-"""Probability outputs (SamplerLayer) against qiskit-machine-learning's SamplerQNN and Statevector."""
+"""Probability outputs (SamplerLayer) against qiskit-ML's SamplerQNN and Statevector."""
 
 import numpy as np
 import pytest
 import torch
+from _doubles import ExactSampler
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
-from _doubles import ExactSampler
 from qiskit.primitives import StatevectorEstimator, StatevectorSampler
 from qiskit.quantum_info import Statevector
 

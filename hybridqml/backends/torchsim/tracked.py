@@ -1,4 +1,4 @@
-"""Backward passes of torch-native gradients, counted by :class:`~hybridqml.backends.tracking.Tracker`.
+"""Backward passes of torch-native gradients, counted by :mod:`~hybridqml.backends.tracking`.
 
 A torch-native forward pass records one call when it runs; its backward pass runs inside
 torch's autograd engine, so :func:`count_backward` threads an identity autograd node after the
