@@ -117,13 +117,15 @@ def strongly_entangling(
     *,
     ranges: Sequence[int] | None = None,
     encoding: str = "x",
+    reupload: bool = False,
 ) -> ParameterizedCircuit:
     """PennyLane's ``AngleEmbedding`` + ``StronglyEntanglingLayers``, as a spec.
 
     Structure: ``R_encoding(x_q)`` on each qubit, then per layer ``l``: ``Rot(a, b, c) =
     RZ(c) RY(b) RZ(a)`` on each qubit ``q`` with ``(a, b, c) = w[l, q]``, then (for more than one
     qubit) ``CNOT(q, (q + r_l) mod n)`` for ``q = 0 .. n-1``, with range ``r_l = ranges[l]``,
-    by default ``l mod (n - 1) + 1``. Outputs: Z on each qubit.
+    by default ``l mod (n - 1) + 1``. With ``reupload``, the encoding is repeated before every
+    layer (data re-uploading). Outputs: Z on each qubit.
 
     Weights: ``(layers, n_qubits, 3)`` flattened row-major, PennyLane's
     ``StronglyEntanglingLayers.shape(n_layers=layers, n_wires=n_qubits)`` in the same order.
@@ -152,6 +154,8 @@ def strongly_entangling(
     qc = QuantumCircuit(n_qubits, name="strongly_entangling")
     _encode(qc, x, encoding)
     for layer in range(layers):
+        if reupload and layer:
+            _encode(qc, x, encoding)
         for q in range(n_qubits):
             a, b, c = (w[(layer * n_qubits + q) * 3 + i] for i in range(3))
             qc.rz(a, q)

@@ -53,14 +53,14 @@ def z_expectations(psi, n):
     return [float(sum(p[i] * (1 - 2 * ((i >> q) & 1)) for i in range(1 << n))) for q in range(n)]
 
 
-def strongly_entangling_reference(x, w, ranges):
+def strongly_entangling_reference(x, w, ranges, reupload=False):
     """PennyLane's AngleEmbedding(rotation='X') + StronglyEntanglingLayers, written out."""
     layers, n, _ = w.shape
     psi = np.zeros(1 << n, dtype=complex)
     psi[0] = 1
-    for q in range(n):
-        psi = one(psi, n, q, rx(x[q]))
     for layer in range(layers):
+        for q in range(n if layer == 0 or reupload else 0):
+            psi = one(psi, n, q, rx(x[q]))
         for q in range(n):
             phi, theta, omega = w[layer, q]
             psi = one(psi, n, q, rz(omega) @ ry(theta) @ rz(phi))  # qml.Rot
@@ -69,15 +69,18 @@ def strongly_entangling_reference(x, w, ranges):
     return z_expectations(psi, n)
 
 
-@pytest.mark.parametrize(("n", "layers", "ranges"), [(3, 2, None), (4, 3, [3, 1, 2]), (2, 1, None)])
-def test_strongly_entangling_matches_pennylanes_definition(n, layers, ranges):
+@pytest.mark.parametrize(
+    ("n", "layers", "ranges", "reupload"),
+    [(3, 2, None, False), (4, 3, [3, 1, 2], False), (2, 1, None, False), (3, 2, None, True)],
+)
+def test_strongly_entangling_matches_pennylanes_definition(n, layers, ranges, reupload):
     rng = np.random.default_rng(n)
     w = rng.uniform(-np.pi, np.pi, size=(layers, n, 3))  # PennyLane's weight shape
     x = rng.uniform(-np.pi, np.pi, size=n)
-    spec = circuits.strongly_entangling(n, layers, ranges=ranges)
+    spec = circuits.strongly_entangling(n, layers, ranges=ranges, reupload=reupload)
     layer = hq.QuantumLayer(spec, backend="torch", init=torch.from_numpy(w.reshape(-1)))
     default = [(i % (n - 1)) + 1 for i in range(layers)]
-    expected = strongly_entangling_reference(x, w, ranges or default)
+    expected = strongly_entangling_reference(x, w, ranges or default, reupload)
     np.testing.assert_allclose(layer(torch.from_numpy(x)).detach().numpy(), expected, atol=1e-10)
 
 
