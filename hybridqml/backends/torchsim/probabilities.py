@@ -31,7 +31,7 @@ def marginal(probs: torch.Tensor, n_qubits: int, qubits: tuple[int, ...]) -> tor
     """(B, 2**n) probabilities -> (B, 2**k) over ``qubits`` (outcome bit ``j``: ``qubits[j]``).
 
     Example:
-        >>> p = torch.tensor([[0.1, 0.2, 0.3, 0.4]])     # index = q0 + 2 * q1
+        >>> p = torch.tensor([[0.1, 0.2, 0.3, 0.4]], dtype=torch.float64)  # index: q0 + 2 q1
         >>> marginal(p, 2, (1,)).round(decimals=6).tolist()
         [[0.3, 0.7]]
         >>> marginal(p, 2, (1, 0)).round(decimals=6).tolist()    # index = q1 + 2 * q0
