@@ -192,10 +192,12 @@ class CircuitEngine:
         )
 
     def _build_executor(self) -> Executor:
-        config = self._config
-        return registry.make_executor(
-            self.shiftable, **{**config, "seed": self._seed(config["seed"])}
-        )
+        executor = registry.make_executor(self.shiftable, **self._config)
+        seed = self._config["seed"]
+        stream = self._seed(seed)  # the transpiler keeps the seed itself: the same layout
+        if stream != seed and executor.random_state() is not None:
+            executor.set_random_state(np.random.default_rng(stream).bit_generator.state)
+        return executor
 
     @property
     def executor(self) -> Executor:

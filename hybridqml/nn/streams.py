@@ -6,7 +6,9 @@ seed when it is built: the smallest index no other live engine with that seed ho
 is the seed itself (a lone layer draws exactly what it drew before); stream ``k > 0`` is the
 first word of ``numpy.random.SeedSequence(seed, spawn_key=(k,))``, independent of stream 0.
 So in one model, layers built with ``seed=7`` get streams 0, 1, 2, ... in construction order,
-reproducibly from run to run; a layer garbage-collected frees its index. The stream travels with
+reproducibly from run to run; a layer garbage-collected frees its index. Only the shot draws
+(and SPSA directions) follow the stream: transpilation keeps the seed itself, so layers sharing
+a seed also share a device layout. The stream travels with
 the engine when it is pickled or copied (a copy draws what its original draws). Pass distinct
 seeds to choose the streams yourself.
 

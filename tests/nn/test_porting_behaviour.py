@@ -113,6 +113,16 @@ def test_layers_sharing_a_seed_draw_independent_streams():
     np.testing.assert_array_equal(c.forward(theta)[:, 0] + np.sin(0.9), ea)
 
 
+def test_shared_seed_streams_keep_one_device_layout():
+    spec = circuits.variational(5, 2, entanglement="full")  # routed: the layout is seeded
+    a = CircuitEngine(spec, backend="fake_manila", shots=200, seed=7)
+    b = CircuitEngine(spec, backend="fake_manila", shots=200, seed=7)
+    layouts = [e.executor.isa_circuits[0].layout.final_index_layout() for e in (a, b)]
+    assert layouts[0] == layouts[1]
+    theta = np.full((2, 15), 0.4)
+    assert not np.array_equal(a.forward(theta), b.forward(theta))  # but their own shots
+
+
 def test_tracker_counts_torch_backward_passes():
     layer = hq.QuantumLayer(circuits.variational(2, 1), backend="torch")
     x = torch.rand(3, 2)
