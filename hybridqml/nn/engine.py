@@ -126,7 +126,6 @@ class CircuitEngine:
         self.spec = spec
         seed = valid_seed(seed)
         self._stream = claim_stream(seed, self)
-        self._requested = gradient
         self._config = {
             "backend": backend,
             "shots": shots,
@@ -250,7 +249,6 @@ class CircuitEngine:
         except Exception:
             self._config, self.gradient, self.rule, self.native, self._executor = old
             raise
-        self._requested = gradient
 
     def random_state(self) -> dict[str, Any]:
         """States of the generators behind shot seeds and SPSA directions (may be empty).
