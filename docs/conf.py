@@ -114,6 +114,8 @@ sphinx_gallery_conf = {
             "noisy_mlp.py",
             "gan.py",
             "entropy_sources.py",
+            "port_qiskit_ml.py",
+            "port_pennylane.py",
         ]
     ),
     "download_all_examples": False,

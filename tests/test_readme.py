@@ -67,3 +67,29 @@ def test_readme_quotes_its_measured_numbers_from_results_md():
 def test_the_results_check_catches_a_drifted_number():
     drifted = QUOTED[0].replace("2.5 ms", "2.55 ms", 1)
     assert "2.55" in _numbers(drifted) - _numbers(RESULTS)
+
+
+def _signature(cls) -> str:
+    """``hq.Name(arg, *, key=default, ...)`` from the code: names and defaults, no annotations."""
+    import inspect
+
+    parts, star = [], False
+    for name, param in inspect.signature(cls).parameters.items():
+        if param.kind is param.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        if param.kind is param.VAR_KEYWORD:
+            parts.append(f"**{name}")
+        elif param.default is param.empty:
+            parts.append(name)
+        else:
+            parts.append(f"{name}={param.default!r}")
+    return f"hq.{cls.__name__}({', '.join(parts)})"
+
+
+def test_readme_quantum_layer_signature_is_the_codes():
+    import hybridqml as hq
+
+    marked = re.search(r"<!-- signature -->\n`(.*?)`\n<!-- /signature -->", README)
+    assert marked, "README.md lost its QuantumLayer signature block"
+    assert marked.group(1) == _signature(hq.QuantumLayer)

@@ -40,7 +40,8 @@ from hybridqml.backends.aer.sampler import MAX_MEASURED_QUBITS
 from hybridqml.backends.base import DEFAULT_DEVICE_SHOTS, BackendRequest, Executor
 from hybridqml.backends.measurement import group_terms, pauli_terms
 from hybridqml.backends.memory import available_memory_bytes, human_bytes
-from hybridqml.backends.qiskit import estimator_executor, sampler_executor
+from hybridqml.backends.probabilities import sampler_executor
+from hybridqml.backends.qiskit import estimator_executor
 from hybridqml.exceptions import BackendError, ConfigurationError, HybridQMLError
 
 __all__ = [
@@ -140,7 +141,7 @@ def binding_bytes(sim: Any, request: BackendRequest, kind: str) -> int:
         return cost + 3 * 8 * (1 << n)
     if kind == "noisy":  # a density matrix of the (at most n) active qubits, then probabilities
         return 16 * (1 << (2 * n)) + AER_RESULT_BYTES + 3 * 8 * (1 << n)
-    groups = len(group_terms(pauli_terms(shiftable.observables)[0]))
+    groups = max(1, len(group_terms(pauli_terms(shiftable.observables)[0])))
     return cost + AER_SHOT_BYTES * groups * (request.shots or DEFAULT_DEVICE_SHOTS)
 
 
@@ -159,6 +160,9 @@ def aer_executor(
     if device is not None or sim.options.noise_model is not None:
         executor = _noisy_executor(sim, name, request, device, noisy_simulation)
         kind = "sampler" if not isinstance(executor.sampler, AerNoisySampler) else "noisy"
+    elif request.shots is None and request.shiftable.probabilities is not None:
+        executor = sampler_executor(request, AerBornSampler(sim), sim, name, device, exact=True)
+        kind = "born"
     elif request.shots is None:
         executor = estimator_executor(request, AerExactEstimator(sim), name, target=sim)
         kind = "exact"

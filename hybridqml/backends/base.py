@@ -135,7 +135,7 @@ class Executor(ABC):
         angles = np.asarray(angles, dtype=float)
         m = angles.shape[0]
         if m == 0:
-            return np.zeros((0, len(self.shiftable.observables)))
+            return np.zeros((0, self.shiftable.n_outputs))
         self._begin_pass()
         parts, start = [], 0
         for size in self.chunk_sizes(m):
@@ -150,7 +150,7 @@ class Executor(ABC):
     def _call(self, angles: np.ndarray) -> np.ndarray:
         """One primitive call on (m, K) angles, checked and counted."""
         m = angles.shape[0]
-        n_obs = len(self.shiftable.observables)
+        n_obs = self.shiftable.n_outputs
         try:
             out = np.asarray(self._run(angles), dtype=float)
         except BackendError:

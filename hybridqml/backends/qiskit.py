@@ -314,7 +314,16 @@ def _set_sampler_seed(sampler: BaseSamplerV2, seed: int) -> None:
 def estimator_executor(
     request: BackendRequest, estimator: BaseEstimatorV2, name: str, target: Any = None
 ) -> EstimatorExecutor:
-    """An :class:`EstimatorExecutor` with a backend request's settings."""
+    """An :class:`EstimatorExecutor` with a backend request's settings.
+
+    Raises:
+        ConfigurationError: the spec's outputs are probabilities (an estimator has no samples).
+    """
+    if request.shiftable.probabilities is not None:
+        raise ConfigurationError(
+            f"{name} is an Estimator: it computes expectation values, not the probability "
+            "outputs of this circuit; pass a BaseSamplerV2 (or a backend name) instead"
+        )
     return EstimatorExecutor(
         request.shiftable,
         estimator,
@@ -334,8 +343,10 @@ def sampler_executor(
     *,
     exact: bool = False,
 ) -> SamplerExecutor:
-    """A :class:`SamplerExecutor` with a backend request's settings.
+    """A :class:`SamplerExecutor` with a backend request's settings (Pauli observables).
 
+    For any spec, probability outputs included, use
+    :func:`hybridqml.backends.probabilities.sampler_executor`.
     ``shots=None`` means exact values when ``exact`` (a sampler that computes its distribution),
     else :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` (a device cannot be exact).
     """

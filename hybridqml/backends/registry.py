@@ -45,7 +45,8 @@ from hybridqml.backends.base import (
     valid_seed,
 )
 from hybridqml.backends.memory import MEMORY_OPTION, check_memory_limit
-from hybridqml.backends.qiskit import estimator_executor, sampler_executor
+from hybridqml.backends.probabilities import sampler_executor
+from hybridqml.backends.qiskit import estimator_executor
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError

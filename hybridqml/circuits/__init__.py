@@ -4,6 +4,11 @@
   its ordered input and weight parameters and its observables.
 * :mod:`~hybridqml.circuits.library` -- builders: :func:`ry` (the textbook circuit),
   :func:`variational` (RY encoding + trainable RY layers + CNOT entanglers).
+* :mod:`~hybridqml.circuits.templates` -- :func:`rotation_layers` (RX/RY/RZ blocks, data
+  re-uploading), :func:`strongly_entangling` (PennyLane's layout), :func:`from_qiskit` (Qiskit's
+  circuit library with inputs and weights split).
+* :mod:`~hybridqml.circuits.outputs` -- :class:`Probabilities`: the measured distribution as
+  outputs (with :func:`parity`, the common ``interpret``).
 * :mod:`~hybridqml.circuits.gates` -- the one gate table read by the gradient rules and the torch
   simulator.
 * :mod:`~hybridqml.circuits.shiftable` -- the circuit in per-occurrence Pauli-rotation form that
@@ -18,14 +23,21 @@ Example:
 
 from hybridqml.circuits.gates import expand_gate
 from hybridqml.circuits.library import ENTANGLEMENTS, entangling_pairs, ry, variational
+from hybridqml.circuits.outputs import Probabilities, parity
 from hybridqml.circuits.spec import ParameterizedCircuit, z_observables
+from hybridqml.circuits.templates import from_qiskit, rotation_layers, strongly_entangling
 
 __all__ = [
     "ENTANGLEMENTS",
     "ParameterizedCircuit",
+    "Probabilities",
     "entangling_pairs",
     "expand_gate",
+    "from_qiskit",
+    "parity",
+    "rotation_layers",
     "ry",
+    "strongly_entangling",
     "variational",
     "z_observables",
 ]

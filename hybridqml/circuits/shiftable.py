@@ -50,7 +50,9 @@ class ShiftableCircuit:
 
     Attributes:
         circuit: The rewritten circuit; its only parameters are ``angles[0..K-1]``.
-        observables: The spec's observables.
+        observables: The spec's observables (empty with probability outputs).
+        probabilities: The spec's probability readout, or ``None``.
+        n_outputs: Number of outputs.
         n_angles: K, the number of parameter occurrences.
         n_params: P, the number of spec parameters (inputs then weights).
         depends: Boolean (K, P): occurrence k depends on parameter j.
@@ -63,6 +65,8 @@ class ShiftableCircuit:
         self.spec = spec
         self.params: tuple[Parameter, ...] = spec.parameters
         self.observables = spec.observables
+        self.probabilities = spec.probabilities
+        self.n_outputs = spec.n_outputs
         unrolled = _unroll(spec.circuit)
         exprs: list[ParameterExpression] = []
         for ci in unrolled.data:

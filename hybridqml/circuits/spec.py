@@ -23,6 +23,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
+from hybridqml.circuits.outputs import Probabilities, ProbabilityReadout
 from hybridqml.exceptions import CircuitError
 
 __all__ = ["ParameterizedCircuit", "z_observables"]
@@ -98,7 +99,9 @@ class ParameterizedCircuit:
         weight_params: Trainable parameters, in the order of the layer's ``weight`` tensor.
         observables: Pauli observables (``SparsePauliOp``, ``Pauli`` or labels), or a single
             one (a ``SparsePauliOp`` is one observable however many terms it has). Defaults to
-            Z on each qubit.
+            Z on each qubit (qiskit-machine-learning's ``EstimatorQNN`` defaults to one Z...Z).
+            A :class:`~hybridqml.circuits.outputs.Probabilities` instead makes the outputs the
+            measured bitstring distribution (see :attr:`probabilities`).
 
     Raises:
         CircuitError: if a parameter of the circuit is neither an input nor a weight, a listed
@@ -117,14 +120,14 @@ class ParameterizedCircuit:
         1
     """
 
-    __slots__ = ("_circuit", "_inputs", "_observables", "_weights")
+    __slots__ = ("_circuit", "_inputs", "_observables", "_readout", "_weights")
 
     def __init__(
         self,
         circuit: QuantumCircuit,
         input_params: Sequence[Parameter] | ParameterVector,
         weight_params: Sequence[Parameter] | ParameterVector = (),
-        observables: Sequence[ObservableLike] | ObservableLike | None = None,
+        observables: Sequence[ObservableLike] | ObservableLike | Probabilities | None = None,
     ) -> None:
         if not isinstance(circuit, QuantumCircuit):
             raise CircuitError(f"circuit must be a qiskit QuantumCircuit, got {type(circuit)!r}")
@@ -153,7 +156,10 @@ class ParameterizedCircuit:
             )
         if circuit.num_qubits == 0:
             raise CircuitError("the circuit has no qubits")
-        if observables is None:
+        readout = None
+        if isinstance(observables, Probabilities):
+            readout, obs = observables.resolve(circuit.num_qubits), ()
+        elif observables is None:
             obs = z_observables(circuit.num_qubits)
         elif isinstance(observables, (str, Pauli, SparsePauliOp)):
             # one observable, not a sequence of its terms or characters
@@ -166,6 +172,7 @@ class ParameterizedCircuit:
         self._inputs = inputs
         self._weights = weights
         self._observables = obs
+        self._readout = readout
 
     @property
     def circuit(self) -> QuantumCircuit:
@@ -193,6 +200,27 @@ class ParameterizedCircuit:
         return self._observables
 
     @property
+    def probabilities(self) -> ProbabilityReadout | None:
+        """The probability readout when the outputs are a distribution, else ``None``.
+
+        Then :attr:`observables` is empty and output ``j`` is the probability of the outcomes
+        mapped to ``j``.
+        """
+        return self._readout
+
+    def with_outputs(
+        self, observables: Sequence[ObservableLike] | ObservableLike | Probabilities | None
+    ) -> ParameterizedCircuit:
+        """The same circuit and parameters with other outputs.
+
+        Example:
+            >>> from hybridqml import circuits
+            >>> circuits.ry(2).with_outputs(Probabilities()).n_outputs
+            4
+        """
+        return ParameterizedCircuit(self._circuit, self._inputs, self._weights, observables)
+
+    @property
     def n_qubits(self) -> int:
         """Number of qubits."""
         return self._circuit.num_qubits
@@ -209,7 +237,9 @@ class ParameterizedCircuit:
 
     @property
     def n_outputs(self) -> int:
-        """Number of observables (layer outputs)."""
+        """Number of outputs: observables, or probabilities (after ``interpret``)."""
+        if self._readout is not None:
+            return self._readout.output_size
         return len(self._observables)
 
     def __repr__(self) -> str:
@@ -222,6 +252,7 @@ class ParameterizedCircuit:
         return {s: getattr(self, s) for s in self.__slots__}
 
     def __setstate__(self, state: dict) -> None:
+        state = {"_readout": None, **state}  # specs pickled before probability outputs
         for k, v in state.items():
             object.__setattr__(self, k, v)
 

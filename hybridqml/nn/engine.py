@@ -36,6 +36,7 @@ from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
 from hybridqml.gradients import GradientRule, get_rule
+from hybridqml.nn.streams import claim_stream, derived_seed
 
 __all__ = ["CircuitEngine", "default_gradient"]
 
@@ -82,7 +83,9 @@ class CircuitEngine:
         spec: The circuit specification.
         backend: Backend spec, see :func:`hybridqml.backends.registry.make_executor`.
         shots: Shots per evaluation, ``None`` for exact (noisy on fake devices and noisy Aer).
-        seed: Seed for shot sampling (and SPSA directions when ``gradient="spsa"``).
+        seed: Seed for shot sampling (and SPSA directions when ``gradient="spsa"``). Engines
+            alive at the same time with the same seed draw independent streams derived from
+            it (see :mod:`hybridqml.nn.streams`).
         gradient: ``"parameter-shift"``, ``"finite-diff"``, ``"spsa"`` or a
             :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also
             ``"backprop"`` or ``"adjoint"``. ``None`` picks :func:`default_gradient`.
@@ -122,7 +125,7 @@ class CircuitEngine:
             )
         self.spec = spec
         seed = valid_seed(seed)
-        self._requested = gradient
+        self._stream = claim_stream(seed, self)
         self._config = {
             "backend": backend,
             "shots": shots,
@@ -130,7 +133,7 @@ class CircuitEngine:
             "backend_options": dict(backend_options or {}),
             "optimization_level": valid_optimization_level(optimization_level),
         }
-        self.gradient, self.rule = self._resolve_gradient(gradient, backend, seed)
+        self.gradient, self.rule = self._resolve_gradient(gradient, backend, self._seed(seed))
         self.native = self._build_native()
         self._shiftable: ShiftableCircuit | None = None
         # torch-native gradients need neither the shiftable form nor an executor up front
@@ -171,6 +174,10 @@ class CircuitEngine:
             ) from None
         return rule.name, rule
 
+    def _seed(self, seed: int | None) -> int | None:
+        """This engine's stream of ``seed`` (see :mod:`hybridqml.nn.streams`)."""
+        return derived_seed(seed, getattr(self, "_stream", 0))
+
     def _build_native(self) -> NativeExecutor | None:
         if self.rule is not None:
             return None
@@ -184,7 +191,12 @@ class CircuitEngine:
         )
 
     def _build_executor(self) -> Executor:
-        return registry.make_executor(self.shiftable, **self._config)
+        executor = registry.make_executor(self.shiftable, **self._config)
+        seed = self._config["seed"]
+        stream = self._seed(seed)  # the transpiler keeps the seed itself: the same layout
+        if stream != seed and executor.random_state() is not None:
+            executor.set_random_state(np.random.default_rng(stream).bit_generator.state)
+        return executor
 
     @property
     def executor(self) -> Executor:
@@ -211,22 +223,23 @@ class CircuitEngine:
     def set_backend(self, backend: Any, **options: Any) -> None:
         """Switch to another backend (same spec); options as in ``__init__``.
 
-        ``options`` may include ``gradient``; otherwise the gradient requested at construction
-        is kept (an unset gradient follows the new backend's default). When switching between
-        backends with different options (``"torch"`` and a Qiskit backend), ``shots`` and
-        ``backend_options`` are not inherited.
+        The new backend's defaults apply unless ``options`` say otherwise: ``shots`` (exact on
+        simulators, :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` on devices) and the
+        gradient (its native one, else parameter shift) are not carried over; ``seed`` and
+        ``optimization_level`` are; ``backend_options`` only between backends of the same
+        family (the Qiskit ones, or ``"torch"``).
         """
-        gradient = options.pop("gradient", self._requested)
+        gradient = options.pop("gradient", None)
         if "seed" in options:
             options["seed"] = valid_seed(options["seed"])
         if "optimization_level" in options:
             options["optimization_level"] = valid_optimization_level(options["optimization_level"])
-        inherited = dict(self._config)
+        inherited = {**self._config, "shots": None}
         if not registry.same_options(backend, inherited["backend"]):
-            inherited.update(shots=None, backend_options={})
+            inherited.update(backend_options={})
         config = {**inherited, "backend": backend, **options}
         config["backend_options"] = dict(config["backend_options"] or {})
-        name, rule = self._resolve_gradient(gradient, backend, config["seed"])
+        name, rule = self._resolve_gradient(gradient, backend, self._seed(config["seed"]))
         old = (self._config, self.gradient, self.rule, self.native, self._executor)
         self._config, self.gradient, self.rule = config, name, rule
         try:
@@ -236,7 +249,6 @@ class CircuitEngine:
         except Exception:
             self._config, self.gradient, self.rule, self.native, self._executor = old
             raise
-        self._requested = gradient
 
     def random_state(self) -> dict[str, Any]:
         """States of the generators behind shot seeds and SPSA directions (may be empty).

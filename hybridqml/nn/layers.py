@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from hybridqml.exceptions import InputError
 from hybridqml.gradients import GradientRule
 from hybridqml.nn.engine import CircuitEngine
 from hybridqml.nn.function import expectations
+from hybridqml.nn.weights import WeightInit, initial_weight
 
 __all__ = ["QuantumLayer"]
 
@@ -30,9 +30,15 @@ class QuantumLayer(nn.Module):
     """A parameterized quantum circuit as an ``nn.Module``.
 
     Maps inputs of shape (B, n_inputs) or (n_inputs,) to expectation values of shape
-    (B, n_outputs) or (n_outputs,). The output follows the input's floating dtype and device.
-    The trainable angles live in one ``nn.Parameter`` named ``weight``, initialised uniformly in
-    [-pi, pi) from torch's global generator (seed it with ``torch.manual_seed``).
+    (B, n_outputs) or (n_outputs,) (or to probabilities, when the spec's outputs are
+    :class:`~hybridqml.circuits.outputs.Probabilities`; see :class:`~hybridqml.SamplerLayer`).
+    The output follows the input's floating dtype and device. The trainable angles live in one
+    ``nn.Parameter`` named ``weight`` (``init``; default uniform in [-pi, pi) from torch's
+    global generator, seeded with ``torch.manual_seed``). A circuit without weights registers
+    no parameter: ``layer.weight`` is ``None`` and ``state_dict()`` is empty.
+
+    Default outputs: one ``<Z>`` per qubit, unlike qiskit-machine-learning's ``EstimatorQNN``,
+    whose default is a single ``<Z...Z>`` (see docs/guides/porting.md).
 
     A forward pass is one primitive call for the whole batch; a backward pass is one more,
     holding every shifted binding of every sample. Input gradients are only computed when the
@@ -52,7 +58,9 @@ class QuantumLayer(nn.Module):
             :func:`hybridqml.backends.registry.make_executor`.
         shots: Shots per evaluation; ``None`` is exact on ``"aer"`` and exact noisy on fake devices
             and noisy Aer (real devices default to 1024).
-        seed: Makes shot sampling (and SPSA) reproducible.
+        seed: Makes shot sampling (and SPSA) reproducible. Layers alive at the same time with
+            the same seed draw independent streams derived from it (construction order), see
+            :mod:`hybridqml.nn.streams`.
         gradient: ``"parameter-shift"`` (exact), ``"finite-diff"``, ``"spsa"`` or a
             :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also
             ``"backprop"`` and ``"adjoint"``. Default (``None``): ``"backprop"`` on ``"torch"``,
@@ -60,12 +68,16 @@ class QuantumLayer(nn.Module):
         backend_options: Extra ``AerSimulator`` options, e.g. ``{"device": "GPU"}``
             (``{"max_memory_bytes": n}`` for ``"torch"``).
         optimization_level: Transpiler preset level used for the backend's ISA.
+        init: Initial weights: a tensor or array of shape ``(n_weights,)`` (a tensor's floating
+            dtype is kept, arrays become float64), or an initializer called on an empty
+            ``(n_weights,)`` tensor such as ``torch.nn.init.uniform_`` (see
+            :func:`hybridqml.nn.weights.initial_weight`).
 
     Raises:
         CircuitError: ``circuit`` is not a valid spec.
         BackendError: unknown backend or missing optional package.
         ConfigurationError: invalid ``shots`` or ``gradient`` (shots or an unknown gradient with
-            ``backend="torch"``, ``"backprop"``/``"adjoint"`` elsewhere).
+            ``backend="torch"``, ``"backprop"``/``"adjoint"`` elsewhere), or a bad ``init``.
 
     Example:
         >>> import torch, hybridqml as hq
@@ -88,6 +100,7 @@ class QuantumLayer(nn.Module):
         gradient: str | GradientRule | None = None,
         backend_options: Mapping[str, Any] | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+        init: WeightInit = None,
     ) -> None:
         super().__init__()
         self.engine = CircuitEngine(
@@ -100,9 +113,13 @@ class QuantumLayer(nn.Module):
             optimization_level=optimization_level,
         )
         self.spec = circuit
-        weight = torch.empty(circuit.n_weights)
-        nn.init.uniform_(weight, -math.pi, math.pi)
-        self.weight = nn.Parameter(weight)
+        if circuit.n_weights:
+            self.weight = nn.Parameter(initial_weight(init, circuit.n_weights))
+        else:
+            if init is not None:
+                initial_weight(init, 0)  # a non-empty tensor for a weightless circuit is a mistake
+            self.register_parameter("weight", None)
+        self.register_buffer("_no_weight", torch.zeros(0), persistent=False)
 
     @property
     def n_inputs(self) -> int:
@@ -120,9 +137,22 @@ class QuantumLayer(nn.Module):
         Args:
             backend: A backend spec as in the constructor, e.g. ``"torch"`` or ``"aer"``.
             **options: ``shots``, ``seed``, ``backend_options``, ``optimization_level`` or
-                ``gradient``. Switching between ``"torch"`` and another backend does not carry
-                ``shots`` or ``backend_options`` over; a gradient left unset follows the new
-                backend's default.
+                ``gradient``. Unless given, ``shots`` and ``gradient`` take the new backend's
+                defaults (exact on simulators, 1024 shots on devices; its native gradient, else
+                parameter shift); ``seed`` and ``optimization_level`` are kept, and
+                ``backend_options`` too between Qiskit backends (not to or from ``"torch"``).
+
+        Example:
+            >>> import hybridqml as hq
+            >>> layer = hq.QuantumLayer(hq.circuits.ry(1), backend="torch", gradient="adjoint")
+            >>> layer.set_backend("aer", shots=1024)     # "adjoint" is not carried over
+            >>> layer.engine.shots, layer.engine.gradient
+            (1024, 'parameter-shift')
+            >>> layer.set_backend("aer")                 # nor are the shots
+            >>> layer.engine.shots
+            >>> layer.set_backend("torch")
+            >>> layer.engine.gradient
+            'backprop'
         """
         self.engine.set_backend(backend, **options)
 
@@ -160,9 +190,19 @@ class QuantumLayer(nn.Module):
         """
         x = self._validate(inputs)
         x2 = x if x.ndim == 2 else x.unsqueeze(0)
-        w = self.weight if weight is None else self._validate_weight(weight, x2.shape[0])
+        if weight is not None:
+            w = self._validate_weight(weight, x2.shape[0])
+        else:
+            w = self.weight if self.weight is not None else self._no_weight.to(x.dtype)
         out = expectations(x2, w, self.engine)
         return out if x.ndim == 2 else out.squeeze(0)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # checkpoints from before weightless layers stopped registering an empty ``weight``
+        key = prefix + "weight"
+        if self.weight is None and key in state_dict and state_dict[key].numel() == 0:
+            state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _validate_weight(self, weight: Any, batch: int) -> torch.Tensor:
         n = self.spec.n_weights

@@ -112,10 +112,9 @@ def theta_for(spec, batch=4, seed=0):
 
 
 def layer_with(spec, theta_w, **kwargs):
-    layer = hq.QuantumLayer(spec, backend="torch", **kwargs).double()
-    with torch.no_grad():
-        layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(theta_w)))
-    return layer
+    return hq.QuantumLayer(
+        spec, backend="torch", init=torch.from_numpy(np.ascontiguousarray(theta_w)), **kwargs
+    )
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -294,9 +293,10 @@ def test_set_backend_switches_between_aer_and_torch():
     layer.set_backend("torch", gradient="adjoint")
     assert layer.engine.gradient == "adjoint" and layer.engine.shots is None
     with pytest.raises(ConfigurationError, match="needs backend='torch'"):
-        layer.set_backend("aer")  # adjoint was requested explicitly
+        layer.set_backend("aer", gradient="adjoint")
     assert layer.engine.gradient == "adjoint"  # unchanged after the failed switch
-    layer.set_backend("aer", gradient="parameter-shift")
+    layer.set_backend("aer")  # the new backend's default gradient, not the old "adjoint"
+    assert layer.engine.gradient == "parameter-shift"
     torch.testing.assert_close(layer(x), on_aer, atol=1e-10, rtol=0)
 
 
@@ -427,7 +427,8 @@ def test_tracker_counts_torch_simulations():
     layer = hq.QuantumLayer(circuits.variational(2, 1), backend="torch")
     with Tracker() as tracker:
         layer(torch.rand(5, 2, requires_grad=True)).sum().backward()
-    assert (tracker.calls, tracker.evaluations, tracker.by_backend) == (1, 5, {"torch": 5})
+    # forward and backward, as on the other backends
+    assert (tracker.calls, tracker.evaluations, tracker.by_backend) == (2, 10, {"torch": 10})
 
 
 @pytest.mark.parametrize(("name", "n_angles"), [("u", 3), ("u3", 3), ("u2", 2), ("r", 2)])

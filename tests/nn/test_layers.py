@@ -301,7 +301,7 @@ def test_tiny_difference_steps_under_shot_noise_are_refused(gradient):
     hq.QuantumLayer(spec, backend="fake_manila", gradient=gradient)  # exact noisy: no shot noise
     layer = hq.QuantumLayer(spec, gradient=gradient)
     with pytest.raises(ConfigurationError, match="shot noise"):
-        layer.set_backend("aer", shots=100)
+        layer.set_backend("aer", shots=100, gradient=gradient)
     assert layer.engine.shots is None  # the failed switch changed nothing
 
 

@@ -41,9 +41,7 @@ def test_matches_estimator_qnn_to_1e8(name):
     ref_out = qnn.forward(x, w)
     ref_in, ref_w = qnn.backward(x, w)
 
-    layer = hq.QuantumLayer(spec).double()  # float64 weights before copying them in
-    with torch.no_grad():
-        layer.weight.copy_(torch.from_numpy(w))
+    layer = hq.QuantumLayer(spec, init=torch.from_numpy(w))  # float64 weights kept
     xt = torch.from_numpy(x).requires_grad_()
     out = layer(xt)
     np.testing.assert_allclose(out.detach().numpy(), ref_out, atol=1e-8, rtol=0)

@@ -28,7 +28,9 @@ from hybridqml.backends import tracking
 from hybridqml.backends.base import Executor, NativeExecutor
 from hybridqml.backends.memory import MEMORY_OPTION, check_memory_limit
 from hybridqml.backends.torchsim.adjoint import AdjointExpectation
+from hybridqml.backends.torchsim.probabilities import probabilities
 from hybridqml.backends.torchsim.simulator import TorchSimulator
+from hybridqml.backends.torchsim.tracked import count_backward
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import ConfigurationError
@@ -91,11 +93,14 @@ class TorchExecutor(Executor):
             shiftable.observables,
             max_memory_bytes=max_memory_bytes,
         )
+        self.readout = shiftable.probabilities
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
+        theta = torch.from_numpy(np.ascontiguousarray(angles))
         with torch.no_grad():
-            out = self.simulator.expectations(torch.from_numpy(np.ascontiguousarray(angles)))
-        return out.numpy()
+            if self.readout is not None:
+                return probabilities(self.simulator, theta, self.readout).numpy()
+            return self.simulator.expectations(theta).numpy()
 
 
 class TorchNativeExecutor(NativeExecutor):
@@ -121,6 +126,12 @@ class TorchNativeExecutor(NativeExecutor):
     ) -> None:
         if gradient not in ("backprop", "adjoint"):
             raise ConfigurationError(f"unknown torch-native gradient {gradient!r}")
+        self.readout = spec.probabilities
+        if self.readout is not None and gradient == "adjoint":
+            raise ConfigurationError(
+                "gradient='adjoint' differentiates Pauli observables; for probability outputs "
+                "use gradient='backprop' (the default) or 'parameter-shift'"
+            )
         self.gradient = gradient
         self.simulator = TorchSimulator(
             spec.circuit, spec.parameters, spec.observables, max_memory_bytes=max_memory_bytes
@@ -136,19 +147,23 @@ class TorchNativeExecutor(NativeExecutor):
         else:
             w = weight.to(dtype)
             w = w.expand(x.shape[0], -1) if w.ndim == 1 else w
-            out = self.simulator.expectations(torch.cat([x, w], dim=1))
-        return out.to(inputs.dtype)
+            out = self._outputs(torch.cat([x, w], dim=1))
+        return count_backward(out, self.name, x.shape[0]).to(inputs.dtype)
+
+    def _outputs(self, theta: torch.Tensor) -> torch.Tensor:
+        if self.readout is not None:
+            return probabilities(self.simulator, theta, self.readout)
+        return self.simulator.expectations(theta)
 
     def run(self, theta: np.ndarray) -> np.ndarray:
-        """Expectation values (N, O) at ``theta`` (N, P), float64, without autograd."""
+        """Outputs (N, O) at ``theta`` (N, P), float64, without autograd."""
         with torch.no_grad():
-            t = torch.from_numpy(np.asarray(theta, dtype=float))
-            return self.simulator.expectations(t).numpy()
+            return self._outputs(torch.from_numpy(np.asarray(theta, dtype=float))).numpy()
 
     def jacobian(self, theta: np.ndarray, wrt: np.ndarray | None = None) -> np.ndarray:
         """Jacobian (N, O, P) by torch autograd through the simulator."""
         t = torch.from_numpy(np.asarray(theta, dtype=float)).requires_grad_()
-        out = self.simulator.expectations(t)
+        out = self._outputs(t)
         rows = [
             torch.autograd.grad(out[:, o].sum(), t, retain_graph=True)[0]
             for o in range(out.shape[1])

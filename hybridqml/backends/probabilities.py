@@ -1,0 +1,147 @@
+"""Probability outputs on Qiskit samplers: one measurement circuit, one PUB per call.
+
+A spec whose outputs are :class:`~hybridqml.circuits.outputs.Probabilities` is measured in the
+computational basis on its readout qubits only (qubit ``qubits[j]`` into classical bit ``j`` of
+register ``hq``), and the outputs are the outcome distribution pushed through the readout's
+outcome -> output table. The same samplers as for Pauli observables do the work
+(:class:`~hybridqml.backends.qiskit.SamplerExecutor` supplies transpilation, seeding and runtime
+contexts):
+
+* noiseless Aer (:class:`~hybridqml.backends.aer.sampler.AerBornSampler`) and noisy Aer
+  (:class:`~hybridqml.backends.aer.noisy.AerNoisySampler`: gate noise and readout error): the
+  exact distribution with ``shots=None``, or a multinomial draw of ``shots`` outcomes from it;
+* any other sampler (IBM Runtime ``SamplerV2``, ``BackendSamplerV2``, Aer's trajectories):
+  the measured bitstrings, counted.
+
+A forward pass and every shifted binding of a backward pass are one ``run`` call each.
+
+Example:
+    >>> from hybridqml import circuits
+    >>> from hybridqml.backends.registry import make_executor
+    >>> from hybridqml.circuits.outputs import Probabilities
+    >>> from hybridqml.circuits.shiftable import ShiftableCircuit
+    >>> spec = circuits.ry(1).with_outputs(Probabilities())
+    >>> ex = make_executor(ShiftableCircuit(spec), "aer")
+    >>> ex.run([[0.0]]).round(6).tolist()      # H then RY(0): |+>, p(0) = p(1) = 1/2
+    [[0.5, 0.5]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from qiskit import ClassicalRegister, QuantumCircuit
+from qiskit.primitives import BaseSamplerV2
+
+from hybridqml.backends import qiskit as qiskit_executors
+from hybridqml.backends.aer.sampler import AerBornSampler
+from hybridqml.backends.base import DEFAULT_DEVICE_SHOTS, BackendRequest
+from hybridqml.backends.measurement import MEASURED_REGISTER, outcomes
+from hybridqml.backends.qiskit import (
+    AER_BINDING_SEED_STRIDE,
+    SamplerExecutor,
+    _bindings,
+    _columns,
+    _set_sampler_seed,
+    _transpile,
+)
+from hybridqml.circuits.outputs import ProbabilityReadout
+from hybridqml.circuits.shiftable import ShiftableCircuit
+
+__all__ = ["ProbabilityExecutor", "readout_circuit", "sampler_executor"]
+
+
+def readout_circuit(circuit: QuantumCircuit, readout: ProbabilityReadout) -> QuantumCircuit:
+    """``circuit`` measuring ``readout.qubits[j]`` into bit ``j`` of register ``hq``.
+
+    Example:
+        >>> from hybridqml.circuits.outputs import Probabilities
+        >>> qc = readout_circuit(QuantumCircuit(3), Probabilities(qubits=[2, 0]).resolve(3))
+        >>> [(qc.find_bit(i.qubits[0]).index, qc.find_bit(i.clbits[0]).index) for i in qc.data]
+        [(2, 0), (0, 1)]
+    """
+    qc = circuit.copy()
+    qc.add_register(ClassicalRegister(len(readout.qubits), MEASURED_REGISTER))
+    qc.measure(list(readout.qubits), list(range(len(readout.qubits))))
+    return qc
+
+
+class ProbabilityExecutor(SamplerExecutor):
+    """Outputs ``distribution @ matrix`` over the readout qubits, one sampler call per pass.
+
+    Args: as :class:`~hybridqml.backends.qiskit.SamplerExecutor`; ``shiftable.probabilities``
+    must be set.
+    """
+
+    def __init__(self, shiftable: ShiftableCircuit, sampler: BaseSamplerV2, **kwargs: Any) -> None:
+        super().__init__(shiftable, sampler, **kwargs)  # no Pauli terms: no Pauli circuits
+        readout = shiftable.probabilities
+        assert readout is not None, "ProbabilityExecutor needs a probability readout"
+        self.readout = readout
+        self._matrix = readout.matrix()
+        self._groups = [("Z" * len(readout.qubits), [])]  # one measurement, one seed stream
+        target = kwargs.get("target")
+        level, seed = kwargs.get("optimization_level", 1), kwargs.get("seed")
+        circuit = readout_circuit(shiftable.circuit, readout)
+        self.isa_circuits = _transpile([circuit], target, level, seed)
+        self._columns = [_columns(isa, shiftable.n_angles) for isa in self.isa_circuits]
+
+    def _run(self, angles: np.ndarray) -> np.ndarray:
+        m = angles.shape[0]
+        if not self._pass:
+            self._begin_pass()
+        sampler, seed, row = self._pass["sampler"], self._pass["seed"], self._pass["row"]
+        self._pass["row"] = row + m
+        (isa,), (cols,) = self.isa_circuits, self._columns
+        if isinstance(sampler, AerBornSampler):
+            probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)
+            probs = np.broadcast_to(probs, (m, probs.shape[1]))
+            matrix = self._matrix[seen.astype(np.int64)]  # rows in the sampler's outcome order
+            if self.shots is None:
+                return probs @ matrix
+            (rng,) = self._pass["rngs"]
+            return rng.multinomial(self.shots, probs) @ matrix / self.shots
+        if seed is not None:
+            _set_sampler_seed(sampler, seed + AER_BINDING_SEED_STRIDE * row)
+        pub = (isa, _bindings(isa, cols, angles, (m,)), self.shots)
+        result = sampler.run([pub], shots=self.shots).result()
+        bits = outcomes(getattr(result[0].data, MEASURED_REGISTER).array)  # (M, shots)
+        index = self.readout.table[bits.astype(np.int64)]  # output of every shot
+        size = self.readout.output_size
+        counts = np.stack([np.bincount(row_, minlength=size) for row_ in index])
+        return counts / bits.shape[1]
+
+
+def sampler_executor(
+    request: BackendRequest,
+    sampler: BaseSamplerV2,
+    target: Any,
+    name: str,
+    device: Any = None,
+    *,
+    exact: bool = False,
+) -> SamplerExecutor:
+    """The executor of a sampler backend for any spec: probability outputs or Pauli observables.
+
+    As :func:`hybridqml.backends.qiskit.sampler_executor` (which it calls for observables):
+    ``shots=None`` is exact when ``exact`` (a sampler computing its distribution), else
+    :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS`.
+    """
+    if request.shiftable.probabilities is None:
+        return qiskit_executors.sampler_executor(
+            request, sampler, target, name, device, exact=exact
+        )
+    shots = request.shots
+    if shots is None and not exact:
+        shots = DEFAULT_DEVICE_SHOTS
+    return ProbabilityExecutor(
+        request.shiftable,
+        sampler,
+        shots=shots,
+        name=name,
+        target=target,
+        seed=request.seed,
+        optimization_level=request.optimization_level,
+        device=device,
+    )
