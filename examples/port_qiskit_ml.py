@@ -13,7 +13,7 @@ Run: ``python examples/port_qiskit_ml.py`` (about 15 s; the figure goes to a tem
 
 # %%
 # Data: 20 points in [-1, 1]^2, labelled by the sign of x0 + x1 (as in the tutorial)
-# ---------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------
 import os
 import tempfile
 from pathlib import Path
@@ -59,7 +59,7 @@ def fit(model, loss_fn, target):
 
 # %%
 # Part 1a: EstimatorQNN -> QuantumLayer with the Z...Z observable
-# -----------------------------------------------------------------
+# ---------------------------------------------------------------
 # ``QNNCircuit(2)`` is ``zz_feature_map(2)`` then ``real_amplitudes(2, reps=3)``. Its
 # ``EstimatorQNN`` has ONE output, ``<Z Z>``; a hybridqml layer would default to one ``<Z>`` per
 # qubit, so the observable is given. ``initial_weights`` becomes ``init``.
@@ -72,7 +72,7 @@ print(f"1a EstimatorQNN port: accuracy {np.mean(pred1 == y01):.2f}, loss {losses
 
 # %%
 # Part 1b: SamplerQNN with a parity interpret -> SamplerLayer
-# -------------------------------------------------------------
+# -----------------------------------------------------------
 # ``interpret=parity, output_shape=2`` becomes ``interpret=hq.circuits.parity, output_size=2``:
 # the outputs are the probabilities of even and odd parity, trained with cross-entropy.
 spec2 = hq.circuits.from_qiskit(
@@ -118,7 +118,7 @@ print(f"2 regression: loss {closure3().item():.3f}")
 
 # %%
 # Plots: the classifications (misclassified points circled) and the regression
-# -----------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 for ax, pred, title in ((axes[0], pred1, "1a EstimatorQNN"), (axes[1], pred2, "1b SamplerQNN")):
     for label, marker in ((1, "o"), (0, "s")):
