@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from hybridqml._ranks import is_writer
 from hybridqml.exceptions import BackendError, InputError
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ def _new_figure(*, ncols: int = 1, width: float = 6.0, height: float = 4.5) -> t
 
 def _save(figure: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
     target = Path(path)
+    if not is_writer():  # data-parallel run: rank 0 draws the run's plots
+        figure.clear()
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(target, format="png", dpi=dpi)
     figure.clear()
@@ -323,6 +327,8 @@ def save_image_grid(
     if batch.ndim != 4 or batch.shape[0] == 0:
         raise InputError(f"images must be (N, C, H, W) or (N, C*H*W), got {tuple(batch.shape)}")
     target = Path(path)
+    if not is_writer():  # data-parallel run: rank 0 draws the run's images
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     save_image(batch, target, nrow=nrow, normalize=True, value_range=value_range, format="png")
     return target
