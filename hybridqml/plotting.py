@@ -234,6 +234,8 @@ def plot_decision_boundary(
     """
     from sklearn.inspection import DecisionBoundaryDisplay
 
+    if not is_writer():  # data-parallel run: rank 0 evaluates the grid and draws it
+        return Path(path)
     points = torch.as_tensor(inputs).detach().cpu().numpy()
     classes = torch.as_tensor(labels).detach().cpu().numpy().reshape(-1)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
