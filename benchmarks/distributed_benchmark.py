@@ -159,13 +159,21 @@ def main() -> None:
         f"qnn workflow, {args.samples} points, batch {args.batch_size}, {args.epochs} epoch(s), "
         f"{args.seeds} seed(s), 4 qubits x 2 layers; OMP_NUM_THREADS = cores // ranks"
     )
+    load, cores = meta.get("load_average_1min"), os.cpu_count() or 1
+    busy = (
+        f" **Measured under load (1-min load average {load:.1f} on {cores} cores at the start):"
+        " other jobs shared the cores, so the times and the speed-up are indicative only;"
+        " rerun on a quiet machine.**"
+        if load is not None and load > cores / 2
+        else ""
+    )
     report = "\n".join(
         [
             "## Data-parallel training: 1 vs 2 ranks",
             "",
             _common.metadata_line(meta),
             "",
-            settings + ".",
+            settings + "." + busy,
             "",
             _common.markdown_table(
                 ["backend", "ranks", "s / epoch (median)", "speed-up", "hybrid test accuracy"],
