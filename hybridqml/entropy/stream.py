@@ -319,7 +319,8 @@ class EntropyStream:
         raw_name = str(getattr(self._reader, "name", type(source).__name__))
         name = re.sub(r",? seed=\d+", "", raw_name)  # the per-epoch seed is an internal detail
         if name != raw_name:
-            name += f" [seeded per epoch from run seed {self.seed}]"
+            per = "epoch and rank" if world_size() > 1 else "epoch"
+            name += f" [seeded per {per} from run seed {self.seed}]"
         self._name = name
         self._kind = str(getattr(source, "kind", ""))
 

@@ -50,6 +50,7 @@ from hybridqml.training.classifier import (
     evaluate_classifier,
     fit_classifier,
 )
+from hybridqml.training.collectives import share_from_main
 from hybridqml.training.distributed import (
     DataParallel,
     RankInfo,
@@ -127,6 +128,7 @@ __all__ = [
     "seed_everything",
     "shard_batch",
     "shard_bounds",
+    "share_from_main",
     "shutdown_distributed",
     "write_metrics",
 ]

@@ -44,9 +44,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from hybridqml import _ranks
 from hybridqml._validation import epoch_seed
 from hybridqml.exceptions import ConfigurationError, DistributedError
+from hybridqml.training.collectives import check_peers, collective, gather_provenance
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -270,7 +270,7 @@ class DataParallel:
         for obj in stateful.values():
             if isinstance(obj, torch.nn.Module):
                 for tensor in [*obj.parameters(), *obj.buffers()]:
-                    _collective(dist.broadcast, tensor.data, src=0)
+                    collective(dist.broadcast, tensor.data, src=0)
 
     def start_epoch(self, epoch: int) -> None:
         """Reseed python, numpy and torch from ``(seed, epoch, rank)`` (more than one rank)."""
@@ -278,6 +278,54 @@ class DataParallel:
             from hybridqml.training.seeding import seed_everything
 
             seed_everything(_rank_seed(self.seed, epoch, self.info.rank))
+
+    def check_loader(self, loader: Any) -> None:
+        """Refuse, before any training, a loader whose last batch has fewer samples than ranks.
+
+        Raises:
+            ConfigurationError: Naming the batch size, the dataset size and the fix.
+        """
+        dataset, batch_size = getattr(loader, "dataset", None), getattr(loader, "batch_size", None)
+        if not self.active or batch_size is None or getattr(loader, "drop_last", False):
+            return
+        try:
+            size = len(dataset)  # type: ignore[arg-type]
+        except TypeError:
+            return
+        world = self.info.world_size
+        last = size % batch_size or batch_size
+        if min(batch_size, size) < world or (size > batch_size and last < world):
+            raise ConfigurationError(
+                f"{size} training samples in batches of {batch_size} leave a batch of "
+                f"{min(last, size)} samples, which cannot be split over {world} ranks (each rank "
+                "needs at least one sample of every batch): change the batch size (--batch-size) "
+                f"or the data size, or use at most {min(last, size)} ranks (--nproc)"
+            )
+
+    def end_epoch(self, modules: Mapping[str, torch.nn.Module]) -> None:
+        """Check that every rank holds the same weights.
+
+        An optimizer outside ``stateful`` would let them drift apart silently.
+
+        Raises:
+            DistributedError: The ranks' weights differ.
+        """
+        if not self.active:
+            return
+        check_peers(None)
+        sums = [p.detach().double().sum() for m in modules.values() for p in m.parameters()] or [
+            torch.zeros((), dtype=torch.float64)
+        ]
+        mine = torch.stack(sums).cpu()
+        low, high = mine.clone(), mine.clone()
+        collective(dist.all_reduce, low, op=dist.ReduceOp.MIN)
+        collective(dist.all_reduce, high, op=dist.ReduceOp.MAX)
+        if not torch.allclose(low, high, rtol=1e-9, atol=1e-12):
+            raise DistributedError(
+                "the ranks' weights differ after an epoch: every optimizer must be in the "
+                "run's stateful objects (run_epochs synchronises the gradients of those only), "
+                "and the step must not change weights outside an optimizer step"
+            )
 
     def step(self, step: Callable[[Any], Mapping[str, Any]]) -> Callable[[Any], dict[str, float]]:
         """``step`` on this rank's shard, its metrics reduced to global-batch means."""
@@ -334,7 +382,7 @@ class DataParallel:
             by_dtype.setdefault((grad.dtype, grad.device), []).append(grad)
         for group in by_dtype.values():
             flat = torch.cat([g.reshape(-1) for g in group]) * self.fraction
-            _collective(dist.all_reduce, flat, op=dist.ReduceOp.SUM)
+            collective(dist.all_reduce, flat, op=dist.ReduceOp.SUM)
             offset = 0
             for grad in group:
                 grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
@@ -344,7 +392,7 @@ class DataParallel:
         check_peers(None)
         names = sorted(values)
         vector = torch.tensor([values[n] * self.fraction for n in names], dtype=torch.float64)
-        _collective(dist.all_reduce, vector, op=dist.ReduceOp.SUM)
+        collective(dist.all_reduce, vector, op=dist.ReduceOp.SUM)
         return {name: float(v) for name, v in zip(names, vector.tolist(), strict=True)}
 
 
@@ -362,74 +410,6 @@ def data_parallel(*, stateful: Mapping[str, Any], seed: int) -> Iterator[DataPar
         yield parallel
     finally:
         parallel.close()
-
-
-def check_peers(failure: BaseException | None) -> None:
-    """Exchange "did anyone fail?" with every rank; raise if another rank failed.
-
-    Every rank calls this at the same points (before each collective of :class:`DataParallel`);
-    a failing rank calls it with its exception instead of continuing, so the healthy ranks learn
-    of it at their next collective rather than waiting for a timeout.
-
-    Raises:
-        DistributedError: Another rank failed (its rank and message are named), or a peer was
-            lost.
-    """
-    flag = torch.tensor([0 if failure is None else 1], dtype=torch.int64)
-    _collective(dist.all_reduce, flag, op=dist.ReduceOp.SUM)
-    if int(flag.item()) == 0:
-        return
-    mine = None if failure is None else f"{type(failure).__name__}: {failure}"
-    messages: list[Any] = [None] * dist.get_world_size()
-    _collective(dist.all_gather_object, messages, mine)
-    if failure is not None:
-        return  # the failing rank re-raises its own error
-    failed = tuple(r for r, m in enumerate(messages) if m is not None)
-    detail = "; ".join(f"rank {r}: {messages[r]}" for r in failed)
-    raise DistributedError(
-        f"rank(s) {', '.join(map(str, failed))} of {dist.get_world_size()} failed, so the run "
-        f"stopped on every rank ({detail}). The last complete checkpoint is intact: fix the "
-        "cause and continue with --resume",
-        failed_ranks=failed,
-        messages=tuple(str(messages[r]) for r in failed),
-    )
-
-
-def _collective(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except (RuntimeError, ConnectionError) as exc:
-        raise DistributedError(
-            f"rank {_ranks.rank()} lost contact with the other ranks during "
-            f"{getattr(fn, '__name__', 'a collective')} ({exc}); another rank was probably "
-            "killed or crashed (see its output). The last complete checkpoint is intact: "
-            "continue with --resume"
-        ) from exc
-
-
-def gather_provenance(provenance: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge every rank's entropy provenance (call on every rank; a copy on one process).
-
-    Byte counts are summed over the ranks, ``source_to_delivered`` recomputed, and the
-    per-rank records kept under ``"ranks"``.
-
-    Example:
-        >>> gather_provenance({"source_bytes": 8, "delivered_bytes": 4})["delivered_bytes"]
-        4
-    """
-    if not _ranks.is_distributed():
-        return dict(provenance)
-    check_peers(None)
-    records: list[Any] = [None] * dist.get_world_size()
-    _collective(dist.all_gather_object, records, dict(provenance))
-    merged = dict(records[0])
-    for key in ("source_bytes", "delivered_bytes"):
-        merged[key] = sum(int(r.get(key, 0)) for r in records)
-    delivered = merged["delivered_bytes"]
-    merged["source_to_delivered"] = merged["source_bytes"] / delivered if delivered else None
-    merged["world_size"] = len(records)
-    merged["ranks"] = [{"rank": r, **record} for r, record in enumerate(records)]
-    return merged
 
 
 def _float(value: Any) -> float:

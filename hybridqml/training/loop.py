@@ -319,6 +319,7 @@ def _run_epochs(
                 raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
         seed_everything(config.seed)
     parallel.broadcast_modules(stateful)
+    parallel.check_loader(loader)
     start = (resumed_from or 0) + 1
     modules = {name: obj for name, obj in stateful.items() if isinstance(obj, nn.Module)}
     epochs = tqdm(
@@ -342,6 +343,7 @@ def _run_epochs(
                     progress=config.progress,
                 )
                 check_weights(modules)
+                parallel.end_epoch(modules)
             except DivergenceError as exc:
                 raise divergence_error(
                     exc,

@@ -8,7 +8,9 @@ saw into ``OUT``; ``tests/training/test_distributed.py`` makes the assertions. S
 * ``fail``: the same aer run, but rank 1's forward raises in epoch 2; then the run is resumed
   with both ranks (``fail_resumed``);
 * ``sgd``: :func:`~hybridqml.training.run_epochs` with SGD (scale-sensitive, unlike Adam);
+  ``drift``: the same with the optimizer left out of ``stateful`` (must be detected);
 * ``ddp``: a user's own ``DistributedDataParallel`` model holding a ``QuantumLayer``;
+* ``batch``: one runtime-Batch stand-in shared by the ranks (rank 0 opens, rank 1 attaches);
 * ``entropy``: each rank's entropy stream bytes (prng pure, aer expanded) and the merged
   provenance.
 """
@@ -16,9 +18,11 @@ saw into ``OUT``; ``tests/training/test_distributed.py`` makes the assertions. S
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.distributed as dist
@@ -93,8 +97,12 @@ def _entropy(out: Path, rank: int) -> None:
         (out / "entropy_provenance.json").write_text(json.dumps(records))
 
 
-def sgd_loop(out_dir: Path | None) -> dict[str, torch.Tensor]:
-    """:func:`run_epochs` with SGD on 13 points in batches of 5 (shards 3/2, 3/2, 2/1)."""
+def sgd_loop(out_dir: Path | None, *, sync: bool = True) -> dict[str, torch.Tensor]:
+    """:func:`run_epochs` with SGD on 13 points in batches of 5 (shards 3/2, 3/2, 2/1).
+
+    ``sync=False`` leaves the optimizer out of the checkpointed objects (a user mistake: its
+    gradients are then not all-reduced).
+    """
     from torch.utils.data import TensorDataset
 
     from hybridqml.training import TrainConfig, make_loader, run_epochs
@@ -116,9 +124,37 @@ def sgd_loop(out_dir: Path | None) -> dict[str, torch.Tensor]:
         config=TrainConfig(epochs=3, seed=2, out_dir=out_dir, progress=False),
         loader=make_loader(TensorDataset(x, y), batch_size=5, seed=2),
         step=step,
-        stateful={"model": model, "optimizer": opt},
+        stateful={"model": model, "optimizer": opt} if sync else {"model": model},
     )
     return {**model.state_dict(), "loss": torch.tensor([r["loss"] for r in result.history])}
+
+
+class FakeBatch:
+    """Stands in for a qiskit-ibm-runtime ``Batch`` (an id; opened or attached)."""
+
+    opened: ClassVar[list[str]] = []
+
+    def __init__(self, batch_id: str, *, attached: bool) -> None:
+        self.session_id, self.attached = batch_id, attached
+        if not attached:
+            FakeBatch.opened.append(batch_id)
+
+
+def _shared_batch(out: Path, rank: int) -> None:
+    from hybridqml.training.collectives import share_from_main
+
+    batch = share_from_main(
+        lambda: FakeBatch(f"batch-from-pid-{os.getpid()}", attached=False),
+        lambda batch_id: FakeBatch(batch_id, attached=True),
+        key=lambda b: b.session_id,
+    )
+    record = {"id": batch.session_id, "attached": batch.attached, "opened": FakeBatch.opened}
+    try:
+        share_from_main(lambda: 1 / 0, lambda key: key, key=lambda obj: obj)
+        record["failure"] = None
+    except Exception as exc:
+        record["failure"] = f"{type(exc).__name__}: {exc}"
+    (out / f"batch_rank{rank}.json").write_text(json.dumps(record))
 
 
 def _qnn(out: Path, name: str, **overrides: object) -> None:
@@ -165,7 +201,14 @@ def main() -> None:
         _qnn(out, "aer", backend="aer")
         _qnn(out, "torch", backend="torch")
         torch.save(sgd_loop(out / "sgd"), out / f"sgd_rank{rank}.pt")
+        try:
+            sgd_loop(None, sync=False)
+            drift = {"error": None}
+        except Exception as exc:
+            drift = {"error": type(exc).__name__, "message": str(exc)}
+        (out / f"drift_rank{rank}.json").write_text(json.dumps(drift))
         _ddp(out, rank)
+        _shared_batch(out, rank)
         _entropy(out, rank)
         _fail(out, rank)
     except Exception:

@@ -197,6 +197,22 @@ def test_only_rank_0_writes_locks_or_deletes(tmp_path: Path, monkeypatch) -> Non
     assert not (tmp_path / "checkpoint.pt").exists()
 
 
+def test_a_last_batch_smaller_than_the_world_is_refused_before_training() -> None:
+    from torch.utils.data import TensorDataset
+
+    from hybridqml.training import DataParallel, RankInfo, make_loader
+
+    parallel = DataParallel(stateful={}, seed=0)
+    parallel.info = RankInfo(rank=0, world_size=2)
+    data = TensorDataset(torch.zeros(21, 1))
+    with pytest.raises(ConfigurationError, match="leave a batch of 1 samples"):
+        parallel.check_loader(make_loader(data, batch_size=10))
+    parallel.check_loader(make_loader(data, batch_size=10, drop_last=True))
+    parallel.check_loader(make_loader(TensorDataset(torch.zeros(22, 1)), batch_size=10))
+    with pytest.raises(ConfigurationError, match="batch of 1 samples"):
+        parallel.check_loader(make_loader(data, batch_size=1))
+
+
 def test_nproc_is_refused_inside_a_torchrun_launch(monkeypatch) -> None:
     from hybridqml.cli.distributed import launch
 
@@ -227,6 +243,13 @@ def test_gradient_all_reduce_is_weighted_by_shard_size_under_sgd(scenarios: Path
             assert torch.allclose(two[key], value, atol=TOL, rtol=0), (rank, key)
 
 
+def test_weights_drifting_apart_across_ranks_are_detected(scenarios: Path) -> None:
+    for rank in (0, 1):
+        record = json.loads((scenarios / f"drift_rank{rank}.json").read_text())
+        assert record["error"] == DistributedError.__name__
+        assert "weights differ" in record["message"] and "stateful" in record["message"]
+
+
 def test_ranks_use_their_share_of_the_cores(scenarios: Path) -> None:
     for rank in (0, 1):
         record = json.loads((scenarios / f"threads_rank{rank}.json").read_text())
@@ -240,6 +263,17 @@ def test_quantum_layer_inside_a_users_own_ddp_model(scenarios: Path) -> None:
         assert trained.keys() == reference.keys()
         for key, value in reference.items():
             assert torch.allclose(trained[key], value, atol=TOL, rtol=0), (rank, key)
+
+
+def test_ranks_share_one_runtime_batch_opened_by_rank_0(scenarios: Path) -> None:
+    rank0 = json.loads((scenarios / "batch_rank0.json").read_text())
+    rank1 = json.loads((scenarios / "batch_rank1.json").read_text())
+    assert rank0["id"] == rank1["id"] and len(rank0["opened"]) == 1
+    assert (rank0["attached"], rank1["attached"]) == (False, True)
+    assert rank1["opened"] == []
+    for record in (rank0, rank1):
+        assert record["failure"].startswith("DistributedError: rank 0 could not create")
+        assert "ZeroDivisionError" in record["failure"]
 
 
 # ---------------------------------------------------------------------- failure and resume
