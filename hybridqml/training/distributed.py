@@ -45,7 +45,7 @@ import torch
 import torch.distributed as dist
 
 from hybridqml._validation import epoch_seed
-from hybridqml.exceptions import ConfigurationError, DistributedError
+from hybridqml.exceptions import ConfigurationError, DistributedError, InputError
 from hybridqml.training.collectives import check_peers, collective, gather_provenance
 
 __all__ = [
@@ -338,7 +338,7 @@ class DataParallel:
             )
             self.fraction = n_local / n_global
             with self.guard():
-                values = {k: _float(v) for k, v in step(shard).items()}
+                values = {k: _float(k, v) for k, v in step(shard).items()}
             return self._reduce_metrics(values)
 
         return sharded
@@ -412,5 +412,8 @@ def data_parallel(*, stateful: Mapping[str, Any], seed: int) -> Iterator[DataPar
         parallel.close()
 
 
-def _float(value: Any) -> float:
-    return float(value.item() if isinstance(value, torch.Tensor) else value)
+def _float(name: str, value: Any) -> float:
+    try:
+        return float(value.item() if isinstance(value, torch.Tensor) else value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"metric {name!r} is not a number: {value!r}") from exc
