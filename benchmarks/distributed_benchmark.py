@@ -8,7 +8,8 @@ the epoch loop (:func:`~hybridqml.training.run_epochs`: training steps plus the 
 evaluation) divided by the epochs, measured on rank 0; process start-up, data and plots are left
 out. The speed-up is the ratio of the medians over the seeds; the final hybrid test accuracy is
 reported per rank count (mean and standard deviation over the seeds: 2 ranks compute the same
-global-batch gradients as 1 rank, so the accuracies should agree within rounding).
+global-batch gradients as 1 rank, so the accuracies should agree within rounding). ``--quick``
+(a smoke run: one seed, one tiny epoch, Aer only) runs the 1-rank case in this process.
 
 Usage:
     python benchmarks/distributed_benchmark.py [--quick] [--seeds 3] [--epochs 3]
@@ -78,6 +79,9 @@ def launch(backend: str, seed: int, ranks: int, args, scratch: Path) -> dict:
     """Run one training as ``ranks`` processes; rank 0's record."""
     out = scratch / f"{backend}-seed{seed}-ranks{ranks}"
     out.mkdir(parents=True)
+    if args.quick and ranks == 1:  # smoke run: spare one process start-up
+        worker(out, backend, seed, args)
+        return json.loads((out / "result.json").read_text())
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // ranks)))
     command = [
         sys.executable,
