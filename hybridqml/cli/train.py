@@ -11,6 +11,7 @@ Examples::
     hybridqml train textbook --data-dir ../shared/datasets --out runs/textbook --epochs 10
     hybridqml train noisy-mlp --data-dir ../shared/datasets --out runs/mlp --entropy os
     hybridqml train qnn --out runs/qnn --epochs 20 --backend aer
+    hybridqml train qnn --out runs/qnn --epochs 20 --nproc 2   # 2 data-parallel ranks
     hybridqml train gan --data-dir ../shared/datasets --out runs/gan --entropy aer \
         --entropy-mode expanded --epochs 60
     hybridqml train gan ... --resume          # continue an interrupted run exactly
