@@ -11,6 +11,8 @@ saw into ``OUT``; ``tests/training/test_distributed.py`` makes the assertions. S
   ``drift``: the same with the optimizer left out of ``stateful`` (must be detected);
 * ``ddp``: a user's own ``DistributedDataParallel`` model holding a ``QuantumLayer``;
 * ``batch``: one runtime-Batch stand-in shared by the ranks (rank 0 opens, rank 1 attaches);
+* ``kill`` (a separate launch: ``distributed_worker.py OUT kill``): rank 1 dies outright in
+  epoch 2;
 * ``entropy``: each rank's entropy stream bytes (prng pure, aer expanded) and the merged
   provenance.
 """
@@ -190,10 +192,39 @@ def _fail(out: Path, rank: int) -> None:
     _qnn(out, "fail", resume=True)  # resumed with both ranks
 
 
+def _killed(out: Path, rank: int) -> None:
+    """Rank 1 dies outright (``os._exit``) in epoch 2; rank 0 records what it saw."""
+    original = qnn.HybridQNN.forward
+    calls = {"n": 0}
+
+    def planted(self: nn.Module, points: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if rank == 1 and calls["n"] == FAIL_AT_CALL:
+            os._exit(9)
+        return original(self, points)
+
+    qnn.HybridQNN.forward = planted  # type: ignore[method-assign]
+    try:
+        _qnn(out, "killed")
+    except Exception as exc:
+        folder = out / "killed"
+        record = {
+            "error": type(exc).__name__,
+            "message": str(exc),
+            "files": sorted(p.name for p in folder.iterdir()),
+            "epoch": torch.load(folder / "checkpoint.pt", weights_only=True)["epoch"],
+        }
+        (out / f"killed_rank{rank}.json").write_text(json.dumps(record))
+        raise
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     info = init_distributed()
     rank = info.rank
+    if sys.argv[2:] == ["kill"]:
+        _killed(out, rank)
+        return
     try:
         (out / f"threads_rank{rank}.json").write_text(
             json.dumps({"threads": torch.get_num_threads(), "world": info.world_size})

@@ -322,6 +322,34 @@ def test_a_two_rank_checkpoint_resumes_on_one_process(
     assert _max_difference(out / "checkpoint.pt", single / "aer" / "checkpoint.pt") < TOL
 
 
+@pytest.mark.slow
+def test_a_killed_rank_stops_rank_0_with_a_clear_error_and_an_intact_checkpoint(
+    tmp_path: Path,
+) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc-per-node=2",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=127.0.0.1:0",
+        "--monitor-interval=10",  # let rank 0 reach its next collective before torchrun
+        # stops it (with the default interval torchrun may terminate it first)
+        str(WORKER),
+        str(tmp_path),
+        "kill",
+    ]
+    proc = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    record = json.loads((tmp_path / "killed_rank0.json").read_text())
+    assert record["error"] == DistributedError.__name__
+    assert "lost contact with the other ranks" in record["message"]
+    assert "--resume" in record["message"]
+    assert record["epoch"] == 1
+    assert not [f for f in record["files"] if f.endswith(".hybridqml-tmp")]
+
+
 # ---------------------------------------------------------------------- entropy across ranks
 def _windows(data: bytes, width: int = 8) -> set[bytes]:
     return {data[i : i + width] for i in range(len(data) - width + 1)}
