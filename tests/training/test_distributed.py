@@ -213,6 +213,21 @@ def test_a_last_batch_smaller_than_the_world_is_refused_before_training() -> Non
         parallel.check_loader(make_loader(data, batch_size=1))
 
 
+@pytest.mark.parametrize(("rank", "shown"), [(0, True), (1, False)])
+def test_progress_bars_only_on_rank_0(capsys, monkeypatch, rank: int, shown: bool) -> None:
+    from hybridqml.training import TrainConfig, run_epochs
+
+    monkeypatch.setattr(_ranks, "rank", lambda: rank)
+    model = torch.nn.Linear(1, 1)
+    run_epochs(
+        config=TrainConfig(epochs=1, progress=True, desc="bar-test"),
+        loader=[torch.ones(2, 1)],
+        step=lambda batch: {"loss": model(batch).sum().item()},
+        stateful={"model": model},
+    )
+    assert ("bar-test" in capsys.readouterr().err) is shown
+
+
 def test_nproc_is_refused_inside_a_torchrun_launch(monkeypatch) -> None:
     from hybridqml.cli.distributed import launch
 
