@@ -36,6 +36,7 @@ SCRIPTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("backends_benchmark", "Backends on the same training run", ()),
     ("entropy_benchmark", "Entropy sources", ()),
     ("noise_benchmark", "Does the noise source matter?", ()),
+    ("distributed_benchmark", "Data-parallel training: 1 vs 2 ranks", ()),
 )
 
 

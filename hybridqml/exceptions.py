@@ -17,6 +17,8 @@ Tree::
     │   └── CheckpointError               a checkpoint is missing, unreadable or not ours
     ├── DivergenceError                   training produced non-finite numbers (fields: epoch,
     │                                     metrics, checkpoint: the last good one, kept intact)
+    ├── DistributedError                  a rank of a data-parallel run failed or was lost
+    │                                     (fields: failed_ranks, messages)
     └── EntropyError                      an entropy source failed to deliver
         ├── QRNGError                     HTTP QRNG service errors (fields: status, attempts)
         │   ├── QRNGAuthError             the service refused the credentials (401/403)
@@ -38,6 +40,7 @@ __all__ = [
     "CircuitError",
     "ConfigurationError",
     "DataError",
+    "DistributedError",
     "DivergenceError",
     "EntropyError",
     "GradientError",
@@ -192,3 +195,32 @@ class HealthTestError(EntropyError):
     def __init__(self, message: str, *, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class DistributedError(HybridQMLError):
+    """A rank of a data-parallel run failed or was lost; every rank stops.
+
+    Raised on the healthy ranks (rank 0 included) when another rank reports a failure, and when
+    a peer disappears without a word (killed, crashed). The failing rank itself re-raises its
+    own error.
+
+    Attributes:
+        failed_ranks: Global ranks that failed (empty when a peer vanished).
+        messages: The failing ranks' error messages, one per failed rank.
+
+    Example:
+        >>> err = DistributedError("rank 1 failed", failed_ranks=(1,), messages=("boom",))
+        >>> err.failed_ranks, err.messages
+        ((1,), ('boom',))
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed_ranks: tuple[int, ...] = (),
+        messages: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.failed_ranks = tuple(failed_ranks)
+        self.messages = tuple(messages)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from hybridqml._ranks import is_writer
 from hybridqml.exceptions import BackendError, InputError
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ def _new_figure(*, ncols: int = 1, width: float = 6.0, height: float = 4.5) -> t
 
 def _save(figure: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
     target = Path(path)
+    if not is_writer():  # data-parallel run: rank 0 draws the run's plots
+        figure.clear()
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(target, format="png", dpi=dpi)
     figure.clear()
@@ -230,6 +234,8 @@ def plot_decision_boundary(
     """
     from sklearn.inspection import DecisionBoundaryDisplay
 
+    if not is_writer():  # data-parallel run: rank 0 evaluates the grid and draws it
+        return Path(path)
     points = torch.as_tensor(inputs).detach().cpu().numpy()
     classes = torch.as_tensor(labels).detach().cpu().numpy().reshape(-1)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
@@ -323,6 +329,8 @@ def save_image_grid(
     if batch.ndim != 4 or batch.shape[0] == 0:
         raise InputError(f"images must be (N, C, H, W) or (N, C*H*W), got {tuple(batch.shape)}")
     target = Path(path)
+    if not is_writer():  # data-parallel run: rank 0 draws the run's images
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     save_image(batch, target, nrow=nrow, normalize=True, value_range=value_range, format="png")
     return target

@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for launchers (--nproc)
     try:
         return int(args.handler(args))
     except HybridQMLError as exc:

@@ -11,6 +11,7 @@ Examples::
     hybridqml train textbook --data-dir ../shared/datasets --out runs/textbook --epochs 10
     hybridqml train noisy-mlp --data-dir ../shared/datasets --out runs/mlp --entropy os
     hybridqml train qnn --out runs/qnn --epochs 20 --backend aer
+    hybridqml train qnn --out runs/qnn --epochs 20 --nproc 2   # 2 data-parallel ranks
     hybridqml train gan --data-dir ../shared/datasets --out runs/gan --entropy aer \
         --entropy-mode expanded --epochs 60
     hybridqml train gan ... --resume          # continue an interrupted run exactly
@@ -32,12 +33,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Final
 
 from hybridqml._validation import positive_float, positive_int, seed_arg
 from hybridqml.backends.registry import registered_backends
+from hybridqml.cli.distributed import add_nproc_option, distributed_run, is_launcher, launch
 from hybridqml.data import DATASET_CHOICES
 from hybridqml.entropy.sources.qrng import PROVIDERS
 from hybridqml.entropy.stream import (
@@ -133,6 +136,7 @@ def _add_workflow(commands: Any, workflow: Workflow) -> None:
         "--overwrite", action="store_true", help="replace an earlier run in OUT (its files)"
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_nproc_option(p)
     options = [*_RUN_OPTIONS, *workflow.options]
     for trait in sorted(workflow.traits):
         options.extend(TRAIT_OPTIONS.get(trait, ()))
@@ -196,9 +200,14 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 def run_train(args: argparse.Namespace) -> int:
     """``hybridqml train WORKFLOW``: train, print the headline numbers and the output folder."""
     workflow: Workflow = args.workflow
-    result = workflow.train(workflow.make_config(**_settings(args)))
-    print(workflow.summary(result))
-    print(f"results: {Path(args.out).resolve()}")
+    if is_launcher(args):  # --nproc N: run this command as N ranks under torchrun
+        return launch(args.nproc, getattr(args, "argv", None) or sys.argv[1:])
+    config = workflow.make_config(**_settings(args))
+    with distributed_run() as rank:  # joins torchrun's process group, if any
+        result = workflow.train(config)
+    if rank.is_main:
+        print(workflow.summary(result))
+        print(f"results: {Path(args.out).resolve()}")
     return 0
 
 

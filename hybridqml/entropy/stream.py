@@ -10,6 +10,13 @@ epoch)``, so the bytes of an epoch do not depend on what ran before and a resume
 uninterrupted one; ``os`` and ``qrng`` bytes are fresh by nature, so resuming with them continues
 the run but cannot repeat the noise bit for bit.
 
+In a data-parallel run (:mod:`hybridqml.training.distributed`) every rank has its own stream:
+seeded sources get :func:`hybridqml._ranks.rank_seed` of the epoch seed (a sub-stream per rank
+and world size, reproducible for a given world size), fresh sources deliver other bytes to every
+rank by nature, so no two ranks consume the same bytes. Rank 0's totals are the ones a
+checkpoint carries; the per-rank provenance is merged into ``metrics.json`` by
+:func:`hybridqml.training.distributed.gather_provenance`.
+
 The stream never silently changes source: a failing source raises an
 :class:`~hybridqml.exceptions.EntropyError` (a :class:`~hybridqml.exceptions.QRNGError` for the
 QRNG, a plain ``EntropyError`` for a failed Aer job) unless ``fallback`` names another source, in
@@ -28,6 +35,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hybridqml._ranks import rank, rank_seed, world_size
 from hybridqml._validation import epoch_seed
 from hybridqml.entropy.pool import EntropyPool
 from hybridqml.entropy.registry import (
@@ -231,6 +239,7 @@ class EntropyStream:
             "fallback": self.settings.fallback,
             "fallback_used": self.fallback_used,
             "fallback_reason": self.fallback_reason,
+            **({"rank": rank(), "world_size": world_size()} if world_size() > 1 else {}),
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -282,9 +291,10 @@ class EntropyStream:
                 f"(CLI: --entropy-fallback {active}) or start a new run in another output folder"
             )
         self._close_current()
+        carried = rank() == 0  # the checkpoint holds rank 0's totals: count them once
         self._totals = {
-            "source_bytes": int(state["source_bytes"]),
-            "delivered_bytes": int(state["delivered_bytes"]),
+            "source_bytes": int(state["source_bytes"]) if carried else 0,
+            "delivered_bytes": int(state["delivered_bytes"]) if carried else 0,
         }
         self.active_source = active
         self.fallback_used = fallback_used
@@ -301,7 +311,7 @@ class EntropyStream:
     # ------------------------------------------------------------------ internals
     def _open(self, name: str) -> None:
         epoch = 0 if self.epoch is None else self.epoch
-        seed = epoch_seed(self.seed, epoch)
+        seed = rank_seed(epoch_seed(self.seed, epoch))  # each rank its own sub-stream
         source = make_source(name, self.settings.source_options(seed))
         self._source = source
         self._pool = EntropyPool(source, health_tests=self.settings.health_tests)
@@ -309,7 +319,8 @@ class EntropyStream:
         raw_name = str(getattr(self._reader, "name", type(source).__name__))
         name = re.sub(r",? seed=\d+", "", raw_name)  # the per-epoch seed is an internal detail
         if name != raw_name:
-            name += f" [seeded per epoch from run seed {self.seed}]"
+            per = "epoch and rank" if world_size() > 1 else "epoch"
+            name += f" [seeded per {per} from run seed {self.seed}]"
         self._name = name
         self._kind = str(getattr(source, "kind", ""))
 

@@ -6,8 +6,9 @@ Modules: :mod:`~hybridqml.training.seeding` (seeds and RNG snapshots),
 :mod:`~hybridqml.training.classifier` (:func:`fit_classifier`),
 :mod:`~hybridqml.training.files` (atomic fsync'd writes, recognisable temp files, safe loads) and
 :mod:`~hybridqml.training.outdir` (:class:`RunLock`: one run per output folder, no silent
-overwrite) and :mod:`~hybridqml.training.divergence` (NaN/inf stops a run). Import from this
-package.
+overwrite), :mod:`~hybridqml.training.divergence` (NaN/inf stops a run),
+:mod:`~hybridqml.training.distributed` (data-parallel ranks on ``torch.distributed``) and
+:mod:`~hybridqml.training.collectives` (failure-aware collectives). Import from this package.
 
 The loop (:func:`run_epochs`) knows nothing about models: it calls a per-batch ``step`` callable
 that returns a dict of floats, an optional per-epoch ``evaluate`` callable, and saves a checkpoint
@@ -50,6 +51,18 @@ from hybridqml.training.classifier import (
     evaluate_classifier,
     fit_classifier,
 )
+from hybridqml.training.collectives import share_from_main
+from hybridqml.training.distributed import (
+    DataParallel,
+    RankInfo,
+    data_parallel,
+    gather_provenance,
+    init_distributed,
+    rank_info,
+    shard_batch,
+    shard_bounds,
+    shutdown_distributed,
+)
 from hybridqml.training.files import (
     TEMP_SUFFIX,
     atomic_torch_save,
@@ -87,8 +100,10 @@ __all__ = [
     "Checkpoint",
     "Checkpointer",
     "ClassifierEvaluation",
+    "DataParallel",
     "FitResult",
     "LoopResult",
+    "RankInfo",
     "RunLock",
     "Stateful",
     "TrainConfig",
@@ -100,13 +115,21 @@ __all__ = [
     "check_writable",
     "clean_temp_files",
     "config_differences",
+    "data_parallel",
     "epoch_seed",
     "evaluate_classifier",
     "fit_classifier",
+    "gather_provenance",
+    "init_distributed",
     "load_torch_file",
     "make_loader",
+    "rank_info",
     "restore_rng_state",
     "run_epochs",
     "seed_everything",
+    "shard_batch",
+    "shard_bounds",
+    "share_from_main",
+    "shutdown_distributed",
     "write_metrics",
 ]

@@ -24,6 +24,7 @@ from typing import IO, Any, Final
 
 import torch
 
+from hybridqml._ranks import is_writer
 from hybridqml.exceptions import CheckpointError, ConfigurationError
 
 __all__ = [
@@ -60,6 +61,10 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
         path: The target file (its folder is created if needed).
         write: Writes the content into the binary handle it is given.
 
+    In a ``torch.distributed`` run of more than one rank only rank 0 writes; the other ranks
+    return the target path without touching the file (their state is rank 0's by
+    construction, see :mod:`hybridqml.training.distributed`).
+
     Returns:
         The target path.
 
@@ -70,6 +75,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
         b'hi'
     """
     target = Path(path)
+    if not is_writer():  # data-parallel run: rank 0 writes the run's files
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(target)
     try:

@@ -16,6 +16,7 @@ good checkpoint stays loadable) and ``metrics.json`` records the good epochs plu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import warnings
@@ -29,9 +30,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from hybridqml._ranks import is_writer
 from hybridqml._validation import check_seed, epoch_seed
 from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
 from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
+from hybridqml.training.distributed import DataParallel, data_parallel
 from hybridqml.training.divergence import check_weights, divergence_error
 from hybridqml.training.metrics import METRICS_NAME, write_metrics
 from hybridqml.training.outdir import RunLock, check_run_folder
@@ -260,6 +263,8 @@ def run_epochs(
         >>> result.epochs_completed
         2
     """
+    if config.progress and not is_writer():  # progress bars on rank 0 only
+        config = dataclasses.replace(config, progress=False)
     lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if config.out_dir is not None:
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)
@@ -273,7 +278,8 @@ def run_epochs(
                 checkpoint_name=config.checkpoint_name,
                 run_files=(config.metrics_name,),
             )
-        return _run_epochs(config, loader, step, stateful, evaluate, on_epoch_end)
+        with data_parallel(stateful=stateful, seed=config.seed) as parallel:
+            return _run_epochs(config, loader, step, stateful, evaluate, on_epoch_end, parallel)
 
 
 def _run_epochs(
@@ -283,7 +289,13 @@ def _run_epochs(
     stateful: Mapping[str, Stateful],
     evaluate: EvalFn | None,
     on_epoch_end: EpochEndFn | None,
+    parallel: DataParallel,
 ) -> LoopResult:
+    step, evaluate, on_epoch_end = (
+        parallel.step(step),
+        parallel.wrap(evaluate),
+        parallel.wrap(on_epoch_end),
+    )
     checkpointer = None
     if config.checkpoint_path is not None:
         checkpointer = Checkpointer(path=config.checkpoint_path, objects=stateful)
@@ -306,6 +318,8 @@ def _run_epochs(
             if not isinstance(obj, Stateful):
                 raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
         seed_everything(config.seed)
+    parallel.broadcast_modules(stateful)
+    parallel.check_loader(loader)
     start = (resumed_from or 0) + 1
     modules = {name: obj for name, obj in stateful.items() if isinstance(obj, nn.Module)}
     epochs = tqdm(
@@ -320,6 +334,7 @@ def _run_epochs(
             for module in modules.values():
                 module.train()
             _reseed_loader(loader, config.seed, epoch)
+            parallel.start_epoch(epoch)
             try:
                 metrics = _run_one_epoch(
                     loader,
@@ -328,6 +343,7 @@ def _run_epochs(
                     progress=config.progress,
                 )
                 check_weights(modules)
+                parallel.end_epoch(modules)
             except DivergenceError as exc:
                 raise divergence_error(
                     exc,

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
+from hybridqml._ranks import is_writer
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.training.files import check_writable, clean_temp_files
 
@@ -97,7 +98,12 @@ class RunLock:
         self.release()
 
     def acquire(self) -> None:
-        """Take the lock (or join this thread's hold on it); see the class docstring."""
+        """Take the lock (or join this thread's hold on it); see the class docstring.
+
+        In a data-parallel run only rank 0 takes it (the other ranks write nothing).
+        """
+        if not is_writer():
+            return
         with _HELD_GUARD:
             held = _HELD.get(self._key)
             if held is not None and held[0] == threading.get_ident():
@@ -129,6 +135,8 @@ class RunLock:
 
     def release(self) -> None:
         """Give the lock back (the file is removed when the outermost holder leaves)."""
+        if not is_writer():
+            return
         with _HELD_GUARD:
             held = _HELD.get(self._key)
             if held is None or held[0] != threading.get_ident():
@@ -226,6 +234,8 @@ def check_run_folder(
       and the checkpoint are deleted first;
     * neither: a folder holding an earlier run (any of ``run_files`` or the checkpoint) is refused.
 
+    In a data-parallel run only rank 0 checks and deletes; the other ranks return at once.
+
     Args:
         folder: The output folder.
         resume: Continue the run in the folder.
@@ -241,6 +251,8 @@ def check_run_folder(
     out = Path(folder)
     if resume and overwrite:
         raise ConfigurationError("resume and overwrite exclude each other: choose one")
+    if not is_writer():  # data-parallel run: rank 0 checks (and deletes) for every rank
+        return
     clean_temp_files(out)
     checkpoint = out / checkpoint_name
     if resume:

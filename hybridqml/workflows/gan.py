@@ -46,6 +46,7 @@ from hybridqml.training import (
     UserState,
     atomic_torch_save,
     evaluate_classifier,
+    gather_provenance,
     load_torch_file,
     make_loader,
     run_epochs,
@@ -362,6 +363,7 @@ def train_gan(config: GANConfig) -> GANResult:
         finally:
             provenance = stream.provenance()
             stream.close()
+        provenance = gather_provenance(provenance)  # every rank's bytes (data-parallel runs)
         write_metrics(
             out / METRICS_NAME,
             history=loop.history,

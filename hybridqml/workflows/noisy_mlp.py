@@ -36,6 +36,7 @@ from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
 from hybridqml.training import (
     METRICS_NAME,
     fit_classifier,
+    gather_provenance,
     make_loader,
     seed_everything,
 )
@@ -270,6 +271,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         finally:
             provenance = stream.provenance()
             stream.close()
+        provenance = gather_provenance(provenance)  # every rank's bytes (data-parallel runs)
         plots = write_classifier_outputs(
             out_dir=out,
             fit=fit,

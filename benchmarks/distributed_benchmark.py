@@ -1,0 +1,207 @@
+"""Data-parallel speed-up: the qnn workflow on 1 vs 2 ranks (torch.distributed, gloo).
+
+For each backend (exact Aer; a fake IBM device, exact noisy simulation) and each seed, the qnn
+workflow trains once on 1 rank and once on 2 ranks launched by ``torch.distributed.run`` on
+127.0.0.1. Each rank gets ``OMP_NUM_THREADS = cores // ranks`` (torch's and Aer's thread pools
+then share the cores instead of oversubscribing them). The time per epoch is the wall time of
+the epoch loop (:func:`~hybridqml.training.run_epochs`: training steps plus the per-epoch test
+evaluation) divided by the epochs, measured on rank 0; process start-up, data and plots are left
+out. The speed-up is the ratio of the medians over the seeds; the final hybrid test accuracy is
+reported per rank count (mean and standard deviation over the seeds: 2 ranks compute the same
+global-batch gradients as 1 rank, so the accuracies should agree within rounding). ``--quick``
+(a smoke run: one seed, one tiny epoch, Aer only) runs the 1-rank case in this process.
+
+Usage:
+    python benchmarks/distributed_benchmark.py [--quick] [--seeds 3] [--epochs 3]
+        [--samples 300] [--batch-size 24] [--backends aer fake_manila]
+        [--json OUT] [--markdown OUT] [--plot OUT.png]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+FAKE_DEVICE = "fake_manila"
+RANKS = (1, 2)
+
+
+def worker(out: Path, backend: str, seed: int, args) -> None:
+    """One rank of one run (under torch.distributed.run): train qnn, time the epoch loop."""
+    from hybridqml.training import init_distributed, shutdown_distributed
+    from hybridqml.workflows import qnn
+
+    info = init_distributed()
+    timing = {}
+    original = qnn.run_epochs
+
+    def timed(**kwargs):
+        start = time.perf_counter()
+        loop = original(**kwargs)
+        timing["seconds"] = time.perf_counter() - start
+        timing["epochs"] = loop.epochs_completed
+        return loop
+
+    qnn.run_epochs = timed
+    try:
+        result = qnn.train_qnn(
+            qnn.QNNConfig(
+                out_dir=out / "run",
+                backend=backend,
+                seed=seed,
+                epochs=args.epochs,
+                n_samples=args.samples,
+                batch_size=args.batch_size,
+                progress=False,
+            )
+        )
+    finally:
+        qnn.run_epochs = original
+        shutdown_distributed()
+    if info.is_main:
+        record = {
+            "seconds_per_epoch": timing["seconds"] / timing["epochs"],
+            "hybrid_test_accuracy": result.hybrid_test_accuracy,
+            "threads": int(os.environ.get("OMP_NUM_THREADS", "0")),
+        }
+        (out / "result.json").write_text(json.dumps(record))
+
+
+def launch(backend: str, seed: int, ranks: int, args, scratch: Path) -> dict:
+    """Run one training as ``ranks`` processes; rank 0's record."""
+    out = scratch / f"{backend}-seed{seed}-ranks{ranks}"
+    out.mkdir(parents=True)
+    if args.quick and ranks == 1:  # smoke run: spare one process start-up
+        worker(out, backend, seed, args)
+        return json.loads((out / "result.json").read_text())
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // ranks)))
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        f"--nproc-per-node={ranks}",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=127.0.0.1:0",
+        str(Path(__file__).resolve()),
+        "--worker",
+        str(out),
+        "--backend-name",
+        backend,
+        "--seed",
+        str(seed),
+        "--epochs",
+        str(args.epochs),
+        "--samples",
+        str(args.samples),
+        "--batch-size",
+        str(args.batch_size),
+    ]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{backend} with {ranks} ranks failed:\n{proc.stderr[-3000:]}")
+    return json.loads((out / "result.json").read_text())
+
+
+def _mean_sd(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def main() -> None:
+    p = _common.parser(__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--samples", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=24)
+    p.add_argument("--backends", nargs="+", default=["aer", FAKE_DEVICE])
+    p.add_argument("--worker", metavar="OUT", help=argparse_hidden())
+    p.add_argument("--backend-name", help=argparse_hidden())
+    p.add_argument("--seed", type=int, default=0, help=argparse_hidden())
+    args = p.parse_args()
+    if args.worker:
+        worker(Path(args.worker), args.backend_name, args.seed, args)
+        return
+    if args.quick:
+        args.seeds, args.epochs, args.samples, args.batch_size = 1, 1, 60, 13
+        args.backends = ["aer"]
+    meta = _common.machine_metadata()
+    rows, records = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in args.backends:
+            runs = {
+                r: [launch(backend, s, r, args, Path(tmp)) for s in range(args.seeds)]
+                for r in RANKS
+            }
+            times = {r: statistics.median(x["seconds_per_epoch"] for x in runs[r]) for r in RANKS}
+            for r in RANKS:
+                accuracies = [x["hybrid_test_accuracy"] for x in runs[r]]
+                speedup = times[1] / times[r]
+                rows.append(
+                    [backend, r, f"{times[r]:.2f}", f"{speedup:.2f}x", _mean_sd(accuracies)]
+                )
+                records.append(
+                    {
+                        "backend": backend,
+                        "ranks": r,
+                        "seconds_per_epoch": times[r],
+                        "speedup": speedup,
+                        "hybrid_test_accuracy": accuracies,
+                        "threads_per_rank": runs[r][0]["threads"],
+                    }
+                )
+    settings = (
+        f"qnn workflow, {args.samples} points, batch {args.batch_size}, {args.epochs} epoch(s), "
+        f"{args.seeds} seed(s), 4 qubits x 2 layers; OMP_NUM_THREADS = cores // ranks"
+    )
+    load, cores = meta.get("load_average_1min"), os.cpu_count() or 1
+    busy = (
+        f" **Measured under load (1-min load average {load:.1f} on {cores} cores at the start):"
+        " other jobs shared the cores, so the times and the speed-up are indicative only;"
+        " rerun on a quiet machine.**"
+        if load is not None and load > cores / 2
+        else ""
+    )
+    report = "\n".join(
+        [
+            "## Data-parallel training: 1 vs 2 ranks",
+            "",
+            _common.metadata_line(meta),
+            "",
+            settings + "." + busy,
+            "",
+            _common.markdown_table(
+                ["backend", "ranks", "s / epoch (median)", "speed-up", "hybrid test accuracy"],
+                rows,
+            ),
+        ]
+    )
+    payload = {"meta": meta, "settings": settings, "rows": records}
+    _common.emit(args, report, payload)
+    if args.plot:
+        fig, axes = _common.new_figure()
+        labels = [f"{r['backend']}\n{r['ranks']} rank(s)" for r in records]
+        axes[0].bar(labels, [r["seconds_per_epoch"] for r in records], color="tab:blue")
+        axes[0].set_ylabel("seconds per epoch")
+        axes[0].set_title("qnn: 1 vs 2 data-parallel ranks")
+        _common.save_figure(fig, args.plot)
+
+
+def argparse_hidden() -> str:
+    """Help text of the internal worker options (hidden from --help)."""
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    main()

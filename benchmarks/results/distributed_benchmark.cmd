@@ -1,0 +1,2 @@
+python benchmarks/distributed_benchmark.py
+733
