@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import sys
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "backend_name",
     "device_noise_model",
     "fake_device",
+    "fetch_job",
     "fake_device_names",
     "ibm_backend",
     "is_fake_device",
@@ -37,6 +39,7 @@ __all__ = [
     "is_runtime_mode",
     "open_runtime_context",
     "primitive_backend",
+    "reopen_sampler",
     "runtime_backend",
     "runtime_sampler",
 ]
@@ -195,3 +198,49 @@ def ibm_backend(name: str) -> BackendV2:
         return service.backend(name)
     except Exception as exc:
         raise BackendError(f"IBM backend {name!r} is not available: {exc}") from exc
+
+
+def _primitive_mode(primitive: Any) -> Any:
+    mode = getattr(primitive, "mode", None)
+    return getattr(primitive, "_mode", None) if mode is None else mode
+
+
+def reopen_sampler(sampler: Any) -> Any:
+    """A sampler like ``sampler`` on a new runtime ``Session``/``Batch`` (the old one closed).
+
+    A sampler with its own ``reopen_session()`` (the fault-injecting stand-in of
+    :mod:`hybridqml.backends.faults`) reopens itself. A runtime sampler on a closed ``Session``
+    or ``Batch`` gets a new one of the same kind on the same device, with the sampler's
+    options copied. Other samplers have no session: they are returned as they are.
+    """
+    reopen = getattr(sampler, "reopen_session", None)
+    if callable(reopen):
+        reopen()
+        return sampler
+    mode = _primitive_mode(sampler)
+    if not is_runtime_mode(mode):
+        return sampler
+    new_mode = type(mode)(backend=runtime_backend(mode))
+    new = type(sampler)(mode=new_mode)
+    with contextlib.suppress(Exception):  # options are copied where the primitive allows it
+        new._options = copy.deepcopy(sampler.options)
+    return new
+
+
+def fetch_job(primitive: Any, job_id: str) -> Any:
+    """The job ``job_id`` of an earlier run, from the service behind ``primitive`` (or ``None``).
+
+    The fault-injecting stand-in keeps its jobs (``primitive.job(job_id)``); runtime primitives
+    ask their ``QiskitRuntimeService`` (``service.job(job_id)``). ``None`` when neither can.
+    """
+    own = getattr(primitive, "job", None)
+    if callable(own):
+        return own(job_id)
+    mode = _primitive_mode(primitive)
+    for holder in (mode, getattr(mode, "_backend", None), primitive_backend(primitive)):
+        service = getattr(holder, "service", None) or getattr(holder, "_service", None)
+        if callable(getattr(service, "job", None)) and type(service).__name__ != (
+            "QiskitRuntimeLocalService"
+        ):
+            return service.job(job_id)
+    return None
