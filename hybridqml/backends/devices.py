@@ -31,8 +31,8 @@ __all__ = [
     "backend_name",
     "device_noise_model",
     "fake_device",
-    "fetch_job",
     "fake_device_names",
+    "fetch_job",
     "ibm_backend",
     "is_fake_device",
     "is_ibm_backend",
@@ -221,10 +221,10 @@ def reopen_sampler(sampler: Any) -> Any:
     if not is_runtime_mode(mode):
         return sampler
     new_mode = type(mode)(backend=runtime_backend(mode))
-    new = type(sampler)(mode=new_mode)
-    with contextlib.suppress(Exception):  # options are copied where the primitive allows it
-        new._options = copy.deepcopy(sampler.options)
-    return new
+    try:  # runtime primitives take their options at construction
+        return type(sampler)(mode=new_mode, options=copy.deepcopy(sampler.options))
+    except TypeError:
+        return type(sampler)(mode=new_mode)
 
 
 def fetch_job(primitive: Any, job_id: str) -> Any:

@@ -61,7 +61,7 @@ FAULT_KINDS: Final[tuple[str, ...]] = (
 """The failures :class:`FaultInjectingSampler` can inject."""
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - it is not an error of the code under test
+class SimulatedCrash(BaseException):
     """The client process "dies" while waiting for a job (a ``BaseException``: never caught)."""
 
 

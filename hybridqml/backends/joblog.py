@@ -133,7 +133,7 @@ class JobLog:
     def __enter__(self) -> JobLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.pending = pending_jobs(read_job_log(self.path))
-        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held while active
+        self._handle = open(self.path, "a", encoding="utf-8")
         with _lock:
             _active.append(self)
         return self

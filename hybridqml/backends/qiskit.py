@@ -235,7 +235,7 @@ class SamplerExecutor(Executor):
         ]
         self._n_terms = len(labels)
         self._pass: dict[str, Any] = {}
-        self._shot_seconds: list[float] | None | bool = False  # False: not computed yet
+        self._shot_seconds: list[float] | bool | None = False  # False: not computed yet
         #: How failed jobs are retried (:mod:`~hybridqml.backends.resilience`).
         self.retry_policy = DEFAULT_RETRY_POLICY
 

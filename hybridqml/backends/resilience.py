@@ -250,7 +250,7 @@ class JobRunner:
                     info["job_id"] = job_id_of(job)
                     if log is not None and info["job_id"]:
                         log.write(self._line("submitted", info, attempt, **(size or {})))
-                result = job.result(timeout=self.policy.job_timeout)
+                result = self._wait(job)
             except Exception as exc:
                 kind = classify(exc)
                 job_id = job_id_of(job) if job is not None else None
@@ -271,10 +271,16 @@ class JobRunner:
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _wait(self, job: Any) -> Any:
+        """The job's result (with a timeout only when one is set: not every job takes one)."""
+        if self.policy.job_timeout is None:
+            return job.result()
+        return job.result(timeout=self.policy.job_timeout)
+
     def _recover(self, job_id: str, fetch: Callable[[str], Any], info: dict, log: Any) -> Any:
         try:
             job = fetch(job_id)
-            result = job.result(timeout=self.policy.job_timeout) if job is not None else None
+            result = self._wait(job) if job is not None else None
         except Exception as exc:  # the old job is gone or failed: submit a new one
             log.write(self._line("retry", {"job_id": job_id}, 0, cause=describe(exc)))
             return None
@@ -319,7 +325,8 @@ def fingerprint(circuits: Any, angles: Any, shots: int | None, seed: int | None)
         >>> from qiskit import QuantumCircuit
         >>> qc = QuantumCircuit(1); _ = qc.h(0)
         >>> a = fingerprint([qc], np.zeros((2, 1)), 100, 7)
-        >>> a == fingerprint([qc], np.zeros((2, 1)), 100, 7), a == fingerprint([qc], np.ones((2, 1)), 100, 7)
+        >>> b = fingerprint([qc], np.ones((2, 1)), 100, 7)
+        >>> a == fingerprint([qc], np.zeros((2, 1)), 100, 7), a == b
         (True, False)
     """
     import hashlib
