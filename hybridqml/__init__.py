@@ -23,6 +23,7 @@ from hybridqml import _legacy
 from hybridqml._version import __version__
 from hybridqml.exceptions import (
     BackendError,
+    BudgetExceededError,
     CheckpointError,
     CircuitError,
     ConfigurationError,
@@ -33,6 +34,7 @@ from hybridqml.exceptions import (
     HealthTestError,
     HybridQMLError,
     InputError,
+    JobFailedError,
     MissingDependencyError,
     QRNGError,
 )
@@ -67,10 +69,12 @@ _NAMES = {
     "QuantumLayer": "hybridqml.nn.layers",
     "TorchSimulator": "hybridqml.backends.torchsim.simulator",
     "Tracker": "hybridqml.backends.tracking",
+    "estimate_cost": "hybridqml.workflows.cost",
 }
 
 __all__ = [
     "BackendError",
+    "BudgetExceededError",
     "CheckpointError",
     "CircuitEngine",
     "CircuitError",
@@ -82,6 +86,7 @@ __all__ = [
     "HealthTestError",
     "HybridQMLError",
     "InputError",
+    "JobFailedError",
     "MissingDependencyError",
     "ParameterizedCircuit",
     "QRNGError",
@@ -95,6 +100,7 @@ __all__ = [
     "circuits",
     "data",
     "entropy",
+    "estimate_cost",
     "exceptions",
     "gradients",
     "models",

@@ -41,6 +41,7 @@ __all__ = [
     "primitive_backend",
     "reopen_sampler",
     "runtime_backend",
+    "runtime_estimator",
     "runtime_sampler",
 ]
 
@@ -135,6 +136,15 @@ def runtime_sampler(mode: Any) -> Any:
     except ImportError:
         Sampler = _import("qiskit_ibm_runtime", "IBM Quantum Runtime").SamplerV2
     return Sampler(mode=mode)
+
+
+def runtime_estimator(mode: Any) -> Any:
+    """A qiskit-ibm-runtime estimator (client-side ``executor_estimator`` when available)."""
+    try:
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+    except ImportError:
+        Estimator = _import("qiskit_ibm_runtime", "IBM Quantum Runtime").EstimatorV2
+    return Estimator(mode=mode)
 
 
 def runtime_backend(mode: Any) -> BackendV2:

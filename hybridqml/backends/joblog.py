@@ -42,6 +42,7 @@ __all__ = [
     "CallRecord",
     "JobLog",
     "active_log",
+    "is_logging",
     "job_log",
     "job_totals",
     "pending_jobs",
@@ -128,12 +129,12 @@ class JobLog:
         self.path = Path(path)
         self.pending: list[dict[str, Any]] = []
         self._handle: IO[str] | None = None
+        self._open = False
         self._write_lock = threading.Lock()
 
     def __enter__(self) -> JobLog:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.pending = pending_jobs(read_job_log(self.path))
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._open = True
         with _lock:
             _active.append(self)
         return self
@@ -141,6 +142,7 @@ class JobLog:
     def __exit__(self, *exc_info: object) -> None:
         with _lock:
             _active.remove(self)
+        self._open = False
         if self._handle is not None:
             self._handle.close()
             self._handle = None
@@ -149,8 +151,11 @@ class JobLog:
         """Append one record as a JSON line, flushed and fsync'd before returning."""
         line = json.dumps(dict(record), default=_json_default, allow_nan=False) + "\n"
         with self._write_lock:
-            if self._handle is None:
+            if not self._open:
                 raise RuntimeError(f"job log {str(self.path)!r} is not open")
+            if self._handle is None:  # created by the first call: no calls, no file
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             self._handle.write(line)
             self._handle.flush()
             os.fsync(self._handle.fileno())
@@ -170,6 +175,12 @@ def active_log() -> JobLog | None:
         return _active[-1] if _active else None
 
 
+def is_logging(folder: str | os.PathLike[str]) -> bool:
+    """Whether the active log is ``folder``'s ``jobs.jsonl``."""
+    current = active_log()
+    return current is not None and current.path.resolve() == (Path(folder) / JOBS_NAME).resolve()
+
+
 @contextlib.contextmanager
 def job_log(folder: str | os.PathLike[str] | None) -> Iterator[JobLog | None]:
     """Log the calls made inside the block to ``folder/jobs.jsonl`` (nothing when ``None``).
@@ -179,12 +190,10 @@ def job_log(folder: str | os.PathLike[str] | None) -> Iterator[JobLog | None]:
     if folder is None:
         yield None
         return
-    path = (Path(folder) / JOBS_NAME).resolve()
-    current = active_log()
-    if current is not None and current.path.resolve() == path:
-        yield current
+    if is_logging(folder):
+        yield active_log()
         return
-    with JobLog(path) as log:
+    with JobLog((Path(folder) / JOBS_NAME).resolve()) as log:
         yield log
 
 

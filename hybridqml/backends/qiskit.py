@@ -125,6 +125,8 @@ class EstimatorExecutor(Executor):
         target: Backend whose ISA to transpile to, or ``None`` to run the circuit as is.
         optimization_level: Transpiler preset level.
         seed: Transpiler seed (:data:`DEFAULT_TRANSPILER_SEED` when ``None``).
+        shots: Shots per binding the estimator was configured with (a runtime Estimator's
+            ``default_shots``), for counting; ``None`` when it computes exact values.
     """
 
     def __init__(
@@ -136,8 +138,10 @@ class EstimatorExecutor(Executor):
         target: BackendV2 | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
         seed: int | None = None,
+        shots: int | None = None,
     ) -> None:
-        super().__init__(shiftable, name=name, shots=None)
+        super().__init__(shiftable, name=name, shots=shots)
+        self.device = target
         self.estimator = estimator
         (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level, seed)
         layout = self.isa_circuit.layout
@@ -148,6 +152,17 @@ class EstimatorExecutor(Executor):
         self._lean = isinstance(estimator, AerExactEstimator) and len(self._columns) > 0
         #: How failed jobs are retried (:mod:`~hybridqml.backends.resilience`).
         self.retry_policy = DEFAULT_RETRY_POLICY
+
+    def call_seconds(self, bindings: int) -> float:
+        """QPU seconds of a call with ``shots`` on a device with gate durations (else 0).
+
+        Counts the circuit once per binding and shot: a mitigating runtime Estimator runs
+        more (measurement bases, twirls, noise factors) than this lower bound.
+        """
+        if self.shots is None:
+            return 0.0
+        per_shot = shot_seconds([self.isa_circuit], self.device)
+        return float(bindings * self.shots * per_shot[0]) if per_shot else 0.0
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
         if self._lean:  # AerExactEstimator: the same simulation without the PUB containers

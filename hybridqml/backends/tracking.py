@@ -28,6 +28,7 @@ import contextvars
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["COUNTERS", "Tracker", "dry_run", "is_dry_run", "mark", "pass_kind", "record"]
 
@@ -69,7 +70,7 @@ class Tracker:
     qpu_seconds: float = 0.0
     by_backend: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
-    marks: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+    marks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __enter__(self) -> Tracker:
         with _lock:
@@ -86,9 +87,11 @@ class Tracker:
         self.qpu_seconds = 0.0
         self.by_backend, self.by_kind, self.marks = {}, {}, []
 
-    def snapshot(self) -> dict[str, float]:
-        """The counters of :data:`COUNTERS` now, as a dict (see :func:`mark`)."""
-        return {name: getattr(self, name) for name in COUNTERS}
+    def snapshot(self) -> dict[str, Any]:
+        """The counters of :data:`COUNTERS` now, and a copy of ``by_kind`` (see :func:`mark`)."""
+        snap: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        snap["by_kind"] = {kind: dict(counts) for kind, counts in self.by_kind.items()}
+        return snap
 
 
 def record(

@@ -29,7 +29,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from hybridqml._validation import check_seed, epoch_seed
-from hybridqml.backends.joblog import JOBS_NAME, job_log
+from hybridqml.backends import tracking
+from hybridqml.backends.joblog import JOBS_NAME, is_logging, job_log
 from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
 from hybridqml.training.budget import check_budget
 from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
@@ -262,8 +263,9 @@ def run_epochs(
     """
     lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if config.out_dir is not None:
-        Path(config.out_dir).mkdir(parents=True, exist_ok=True)
-        lock = RunLock(config.out_dir)
+        out = Path(config.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out)
     with lock:
         if config.out_dir is not None:
             check_run_folder(
@@ -271,7 +273,7 @@ def run_epochs(
                 resume=config.resume,
                 overwrite=config.overwrite,
                 checkpoint_name=config.checkpoint_name,
-                run_files=(config.metrics_name, JOBS_NAME),
+                run_files=(config.metrics_name,) + (() if is_logging(out) else (JOBS_NAME,)),
             )
         with job_log(config.out_dir):  # every primitive call of the run: OUT/jobs.jsonl
             return _run_epochs(config, loader, step, stateful, evaluate, on_epoch_end)
@@ -321,6 +323,7 @@ def _run_epochs(
     )
     with epochs, hooks.budget or contextlib.nullcontext():
         for epoch in epochs:
+            tracking.mark(f"epoch {epoch}")  # per-epoch counts (hybridqml.estimate_cost)
             for module in modules.values():
                 module.train()
             _reseed_loader(loader, config.seed, epoch)
@@ -356,6 +359,7 @@ def _run_epochs(
             if config.metrics_path is not None:
                 write_metrics(config.metrics_path, history=history, seed=config.seed)
             epochs.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+    tracking.mark("end")
     final = {k: v for k, v in history[-1].items() if k != "epoch"} if history else {}
     return LoopResult(
         history=tuple(history),

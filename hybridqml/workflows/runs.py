@@ -66,6 +66,7 @@ __all__ = [
 
 RUN_FILES: tuple[str, ...] = (
     "checkpoint.pt",
+    "jobs.jsonl",
     "metrics.json",
     "best.pt",
     "classifier.pt",
@@ -133,6 +134,7 @@ def run_folder(config: Any) -> Iterator[Path]:
         ...
         hybridqml.exceptions.ConfigurationError: output folder ... already holds a run ...
     """
+    from hybridqml.backends.joblog import job_log
     from hybridqml.training import CHECKPOINT_NAME, RunLock, check_run_folder
 
     out = prepare_out_dir(config.out_dir)
@@ -144,7 +146,11 @@ def run_folder(config: Any) -> Iterator[Path]:
             checkpoint_name=CHECKPOINT_NAME,
             run_files=RUN_FILES,
         )
-        yield out
+        from hybridqml.workflows.cost import check_start_budget
+
+        check_start_budget(config)  # refuse a run whose estimate exceeds its budget
+        with job_log(out):  # every primitive call of the run, evaluation and plots too
+            yield out
 
 
 def train_config(config: Any, out: Path, *, desc: str, run_config: dict[str, Any]) -> Any:
@@ -168,6 +174,9 @@ def train_config(config: Any, out: Path, *, desc: str, run_config: dict[str, Any
         progress=config.progress,
         desc=desc,
         run_config=run_config,
+        checkpoint_every=getattr(config, "checkpoint_every", None),
+        max_shots=getattr(config, "max_shots", None),
+        max_qpu_seconds=getattr(config, "max_qpu_seconds", None),
     )
 
 
