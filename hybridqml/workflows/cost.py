@@ -114,7 +114,7 @@ class CostEstimate:
 
     def format(self) -> str:
         """A table for people (what ``hybridqml train ... --dry-run`` prints)."""
-        head = f"{'':24}{'calls':>10}{'circuits':>12}{'bindings':>14}{'shots':>16}{'QPU s':>12}"
+        head = f"{'':30}{'calls':>8}{'circuits':>12}{'bindings':>14}{'shots':>16}{'QPU s':>12}"
         rows = [
             f"dry run of {self.workflow!r} on backend {self.backend!r}, {self.epochs} epochs "
             "(nothing was sent)",
@@ -123,7 +123,7 @@ class CostEstimate:
 
         def row(label: str, c: CallCounts) -> str:
             return (
-                f"{label:24}{c.calls:>10,}{c.circuits:>12,}{c.evaluations:>14,}"
+                f"{label:30}{c.calls:>8,}{c.circuits:>12,}{c.evaluations:>14,}"
                 f"{c.executed_shots:>16,}{c.qpu_seconds:>12,.1f}"
             )
 
