@@ -101,6 +101,7 @@ class FaultyJob:
         self._fault = fault
         self._sleep = sleep
         self.waits = 0
+        self.usage_seconds: float | None = None
 
     def job_id(self) -> str:
         """The stand-in's id of this job."""
@@ -138,8 +139,10 @@ class FaultyJob:
         return self._job.result()
 
     def metrics(self) -> dict[str, Any]:
-        """No usage: local mode runs no QPU (the executor then uses its own estimate)."""
-        return {}
+        """The usage record IBM jobs report (none unless the stand-in was given one)."""
+        if self.usage_seconds is None:
+            return {}
+        return {"usage": {"quantum_seconds": self.usage_seconds, "seconds": self.usage_seconds}}
 
 
 class FaultInjectingSampler(BaseSamplerV2):
@@ -151,6 +154,8 @@ class FaultInjectingSampler(BaseSamplerV2):
             :class:`Fault`.
         sleep: How ``"delay"`` faults wait (default :func:`time.sleep`).
         job_prefix: Prefix of the stand-in's job ids (``"<prefix>-0001"``, ...).
+        usage_seconds: QPU seconds every job reports in ``metrics()["usage"]`` (as IBM
+            jobs do), or ``None`` to report no usage (local mode runs no QPU).
 
     Attributes:
         attempts: ``run`` calls made (failed submissions included).
@@ -167,7 +172,9 @@ class FaultInjectingSampler(BaseSamplerV2):
         faults: Mapping[int, str | Fault] | None = None,
         sleep: Callable[[float], Any] = time.sleep,
         job_prefix: str = "fault",
+        usage_seconds: float | None = None,
     ) -> None:
+        self.usage_seconds = usage_seconds
         self._device = fake_device(device) if isinstance(device, str) else device
         self._inner = runtime_sampler(self._device)
         self.faults = {
@@ -207,6 +214,7 @@ class FaultInjectingSampler(BaseSamplerV2):
         self.submissions += 1
         job_id = f"{self._prefix}-{self.submissions:04d}"
         job = FaultyJob(self._inner.run(pubs, shots=shots), job_id, fault, self._sleep)
+        job.usage_seconds = self.usage_seconds
         self.jobs[job_id] = job
         return job
 
