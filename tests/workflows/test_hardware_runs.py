@@ -183,8 +183,16 @@ def test_a_cli_run_sigkilled_mid_epoch_resumes_to_the_uninterrupted_weights(tmp_
     assert main([*args, "--out", str(full)]) == 0
     cut = tmp_path / "cut"
     killed = subprocess.run(
-        [sys.executable, "-c", _KILL_AFTER_CHECKPOINT, *args, "--out", str(cut)]
-        + ["--checkpoint-every", "3"],
+        [
+            sys.executable,
+            "-c",
+            _KILL_AFTER_CHECKPOINT,
+            *args,
+            "--out",
+            str(cut),
+            "--checkpoint-every",
+            "3",
+        ],
         env=env,
         capture_output=True,
         text=True,
