@@ -6,8 +6,9 @@ Modules: :mod:`~hybridqml.training.seeding` (seeds and RNG snapshots),
 :mod:`~hybridqml.training.classifier` (:func:`fit_classifier`),
 :mod:`~hybridqml.training.files` (atomic fsync'd writes, recognisable temp files, safe loads) and
 :mod:`~hybridqml.training.outdir` (:class:`RunLock`: one run per output folder, no silent
-overwrite) and :mod:`~hybridqml.training.divergence` (NaN/inf stops a run). Import from this
-package.
+overwrite), :mod:`~hybridqml.training.divergence` (NaN/inf stops a run),
+:mod:`~hybridqml.training.progress` (the steps of an epoch, mid-epoch checkpoints and resume) and
+:mod:`~hybridqml.training.budget` (shot and QPU-time budgets). Import from this package.
 
 The loop (:func:`run_epochs`) knows nothing about models: it calls a per-batch ``step`` callable
 that returns a dict of floats, an optional per-epoch ``evaluate`` callable, and saves a checkpoint
