@@ -8,8 +8,11 @@ line the moment they are submitted (with their job id and a fingerprint of what 
 ``"retry"`` line for each failed attempt that is retried (see
 :mod:`hybridqml.backends.resilience`).
 
-Each line is appended, flushed and fsync'd before the call goes on, so a crash or a kill loses at
-most the line being written (a torn last line is skipped when the log is read). A submitted job
+Each line is appended and flushed before the call goes on; lines about jobs (those with a job
+id: everything a remote backend sends) are also fsync'd, so a crash, a kill or a power cut loses
+at most the line being written (a torn last line is skipped when the log is read). Calls of local
+simulators without jobs are flushed only: an fsync costs milliseconds, as much as a small
+simulation, and losing such a line costs nothing. A submitted job
 without a ``"call"`` line is *pending*: the run died while it was queued or running. When the
 run resumes, the call that sends the same circuits, bindings and shots (same fingerprint; a
 resumed run replays the same steps with the same seeds) fetches that job's result by its id
@@ -148,7 +151,7 @@ class JobLog:
             self._handle = None
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Append one record as a JSON line, flushed and fsync'd before returning."""
+        """Append one record as a JSON line: flushed, and fsync'd when it names a job."""
         line = json.dumps(dict(record), default=_json_default, allow_nan=False) + "\n"
         with self._write_lock:
             if not self._open:
@@ -158,7 +161,8 @@ class JobLog:
                 self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             self._handle.write(line)
             self._handle.flush()
-            os.fsync(self._handle.fileno())
+            if record.get("job_id") or record.get("event") != "call":
+                os.fsync(self._handle.fileno())
 
     def take_pending(self, fingerprint: str) -> dict[str, Any] | None:
         """Remove and return the oldest pending job sent with ``fingerprint`` (``None``: none)."""

@@ -227,3 +227,16 @@ def test_a_torn_last_line_is_skipped(tmp_path):
     path.write_text('{"event": "ca\n{"event": "call"}\n')
     with pytest.raises(ValueError, match="line 1"):
         joblog.read_job_log(path)
+
+
+def test_a_delayed_job_is_waited_for_and_its_duration_logged(tmp_path):
+    waited = []
+    sampler = FaultInjectingSampler(
+        "fake_manila", faults={1: Fault("delay", 0.2)}, sleep=waited.append
+    )
+    layer = _layer(sampler)
+    with joblog.JobLog(tmp_path / "jobs.jsonl"):
+        layer(torch.zeros(1, 2))
+    assert waited == [0.2] and sampler.submissions == 1
+    (call,) = [r for r in joblog.read_job_log(tmp_path / "jobs.jsonl") if r["event"] == "call"]
+    assert call["status"] == "done" and call["attempts"] == 1 and call["job_id"] == "fault-0001"
