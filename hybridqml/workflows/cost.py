@@ -136,7 +136,7 @@ class CostEstimate:
             rows.append(row(f"total: {kind}", counts))
         rows.append(row("total", self.total))
         rows.append("shots = executed shots (circuits x bindings x shots per binding)")
-        rows.append(f"QPU time: {self.assumptions}")
+        rows.append(f"assumptions: {self.assumptions}")
         return "\n".join(rows)
 
     def to_json(self) -> dict[str, Any]:

@@ -136,9 +136,11 @@ def run_folder(config: Any) -> Iterator[Path]:
     """
     from hybridqml.backends.joblog import job_log
     from hybridqml.training import CHECKPOINT_NAME, RunLock, check_run_folder
+    from hybridqml.workflows.cost import check_start_budget
 
     out = prepare_out_dir(config.out_dir)
     with RunLock(out):
+        check_start_budget(config)  # over budget: refused before --overwrite deletes anything
         check_run_folder(
             out,
             resume=config.resume,
@@ -146,9 +148,6 @@ def run_folder(config: Any) -> Iterator[Path]:
             checkpoint_name=CHECKPOINT_NAME,
             run_files=RUN_FILES,
         )
-        from hybridqml.workflows.cost import check_start_budget
-
-        check_start_budget(config)  # refuse a run whose estimate exceeds its budget
         with job_log(out):  # every primitive call of the run, evaluation and plots too
             yield out
 
@@ -288,6 +287,17 @@ def check_run_settings(config: Any) -> None:
         check_finite(fraction, "validation_fraction", above=0.0, below=1.0)
     if getattr(config, "resume", False) and getattr(config, "overwrite", False):
         raise ConfigurationError("resume and overwrite exclude each other: choose one")
+    _check_hardware_settings(config)
+
+
+def _check_hardware_settings(config: Any) -> None:
+    """``checkpoint_every``, ``max_shots`` and ``max_qpu_seconds``, where the config has them."""
+    from hybridqml.training.budget import check_budget
+    from hybridqml.training.progress import check_checkpoint_every
+
+    check_checkpoint_every(getattr(config, "checkpoint_every", None))
+    check_budget(getattr(config, "max_shots", None), "max_shots")
+    check_budget(getattr(config, "max_qpu_seconds", None), "max_qpu_seconds")
 
 
 def config_to_json(config: Any) -> dict[str, Any]:

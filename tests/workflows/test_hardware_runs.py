@@ -79,12 +79,15 @@ def test_a_run_over_its_budget_is_refused_before_anything_is_sent(tmp_path, caps
     limit = estimate.total.executed_shots - 1
     args = ["train", "qnn", "--out", str(tmp_path / "run"), "--samples", "48", "--epochs", "2"]
     args += ["--batch-size", "8", "--shots", "64", "--max-shots", str(limit), "--no-progress"]
-    assert main(args) == 1
+    (tmp_path / "run").mkdir()
+    earlier = tmp_path / "run" / "metrics.json"
+    earlier.write_text("{}")  # an earlier run: --overwrite must not delete it for nothing
+    assert main([*args, "--overwrite"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("hybridqml: error: refusing to start: the run needs")
     assert f"{estimate.total.executed_shots:,}" in err and "--max-shots" in err
     assert not (tmp_path / "run" / JOBS_NAME).exists()
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert not (tmp_path / "run" / "checkpoint.pt").exists() and earlier.read_text() == "{}"
 
 
 def test_reported_usage_over_the_qpu_budget_stops_the_run_with_a_checkpoint(tmp_path):
