@@ -126,3 +126,36 @@ def test_a_shot_budget_stops_the_run_with_a_checkpoint_and_resumes_exactly(tmp_p
     assert _same_weights(resumed, full) and result.history == full_result.history
     assert job_totals(read_job_log(tmp_path / "cut" / JOBS_NAME))["executed_shots"] == sent
     assert json.loads((tmp_path / "cut" / "metrics.json").read_text())["epochs_completed"] == 2
+
+
+def test_a_run_that_died_waiting_for_a_job_fetches_it_on_resume(tmp_path):
+    from hybridqml.backends.faults import FaultInjectingSampler, SimulatedCrash
+
+    def run(out, sampler, **config):
+        torch.manual_seed(3)
+        layer = hq.QuantumLayer(hq.circuits.variational(1, 1), backend=sampler, shots=100, seed=11)
+        opt = torch.optim.SGD(layer.parameters(), lr=0.5)
+        loader = make_loader(TensorDataset(torch.linspace(0, 1, 4).reshape(4, 1)), batch_size=2)
+
+        def step(batch):
+            opt.zero_grad()
+            loss = layer(batch[0]).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return {"loss": loss.item()}
+
+        cfg = TrainConfig(epochs=1, seed=1, out_dir=out, progress=False, **config)
+        run_epochs(config=cfg, loader=loader, step=step, stateful={"layer": layer, "opt": opt})
+        return layer
+
+    full = run(tmp_path / "full", FaultInjectingSampler("fake_manila"))
+    sampler = FaultInjectingSampler("fake_manila", faults={4: "crash"})  # step 2's backward
+    with pytest.raises(SimulatedCrash):
+        run(tmp_path / "cut", sampler, checkpoint_every=1)
+    resumed = run(tmp_path / "cut", sampler, checkpoint_every=1, resume=True)
+    assert sampler.fetched == ["fault-0004"]  # the job in flight was collected by id ...
+    assert sampler.submissions == 4 + 1  # ... not submitted again: only step 2's forward was
+    assert torch.equal(resumed.weight, full.weight)
+    calls = [r for r in read_job_log(tmp_path / "cut" / JOBS_NAME) if r["event"] == "call"]
+    assert [r["job_id"] for r in calls] == [f"fault-{i:04d}" for i in (1, 2, 3, 5, 4)]
+    assert calls[-1]["recovered_job_id"] == "fault-0004"
