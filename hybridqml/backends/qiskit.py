@@ -311,14 +311,7 @@ class SamplerExecutor(Executor):
             for isa, cols in zip(self.isa_circuits, self._columns, strict=True)
         ]
         call_seed = None if seed is None else seed + AER_BINDING_SEED_STRIDE * len(pubs) * row
-        result = JobRunner(self.name, self.retry_policy).run(
-            lambda: self._pass["sampler"].run(pubs, shots=self.shots),
-            fingerprint=fingerprint(self.isa_circuits, angles, self.shots, call_seed),
-            info=self.job_info,
-            fetch=lambda job_id: fetch_job(self._pass["sampler"], job_id),
-            reopen=lambda: self._reopen(call_seed),
-            size={"circuits": len(pubs), "bindings": m, "shots": self.shots},
-        )
+        result = self._submit(pubs, angles, call_seed)
         term_values = np.zeros((m, self._n_terms))
         for (_, terms), masks, pub_result in zip(self._groups, self._masks, result, strict=True):
             bits = outcomes(getattr(pub_result.data, MEASURED_REGISTER).array)  # (M, shots)
@@ -326,6 +319,23 @@ class SamplerExecutor(Executor):
                 parity = np.bitwise_count(bits & mask) & 1
                 term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
         return term_values @ self._coeffs.T + self._offsets
+
+    def _submit(self, pubs: list[Any], angles: np.ndarray, seed: int | None) -> Any:
+        """Run ``pubs`` on the pass's sampler as one job: retried, logged, recovered by id.
+
+        Args:
+            pubs: The call's PUBs.
+            angles: The call's (m, K) angles (part of the job's fingerprint).
+            seed: The simulator seed set for this call (kept by every retry).
+        """
+        return JobRunner(self.name, self.retry_policy).run(
+            lambda: self._pass["sampler"].run(pubs, shots=self.shots),
+            fingerprint=fingerprint(self.isa_circuits, angles, self.shots, seed),
+            info=self.job_info,
+            fetch=lambda job_id: fetch_job(self._pass["sampler"], job_id),
+            reopen=lambda: self._reopen(seed),
+            size={"circuits": len(pubs), "bindings": angles.shape[0], "shots": self.shots},
+        )
 
     def _reopen(self, seed: int | None) -> None:
         """Replace a sampler whose session closed with one on a new session (same options)."""
