@@ -23,6 +23,7 @@ from hybridqml import _legacy
 from hybridqml._version import __version__
 from hybridqml.exceptions import (
     BackendError,
+    BudgetExceededError,
     CheckpointError,
     CircuitError,
     ConfigurationError,
@@ -34,6 +35,7 @@ from hybridqml.exceptions import (
     HealthTestError,
     HybridQMLError,
     InputError,
+    JobFailedError,
     MissingDependencyError,
     QRNGError,
 )
@@ -70,10 +72,12 @@ _NAMES = {
     "from_qiskit_ml": "hybridqml.nn.porting",
     "TorchSimulator": "hybridqml.backends.torchsim.simulator",
     "Tracker": "hybridqml.backends.tracking",
+    "estimate_cost": "hybridqml.workflows.cost",
 }
 
 __all__ = [
     "BackendError",
+    "BudgetExceededError",
     "CheckpointError",
     "CircuitEngine",
     "CircuitError",
@@ -86,6 +90,7 @@ __all__ = [
     "HealthTestError",
     "HybridQMLError",
     "InputError",
+    "JobFailedError",
     "MissingDependencyError",
     "ParameterizedCircuit",
     "QRNGError",
@@ -100,6 +105,7 @@ __all__ = [
     "circuits",
     "data",
     "entropy",
+    "estimate_cost",
     "exceptions",
     "from_qiskit_ml",
     "gradients",

@@ -11,7 +11,11 @@ Tree::
     ├── InputError (ValueError)           bad tensors or arrays given to a layer
     ├── ConfigurationError (ValueError)   bad constructor or option values (shots <= 0, ...)
     ├── BackendError                      unknown backend, failed job
-    │   └── MissingDependencyError (ImportError)  an optional package is not installed
+    │   ├── MissingDependencyError (ImportError)  an optional package is not installed
+    │   └── JobFailedError                a job failed for good (fields: job_id, cause,
+    │                                     attempts, transient)
+    ├── BudgetExceededError               a run reached --max-shots/--max-qpu-seconds (fields:
+    │                                     kind, spent, limit, checkpoint)
     ├── GradientError                     a gradient cannot be computed for this circuit
     ├── DataError                         missing or corrupt dataset
     │   └── CheckpointError               a checkpoint is missing, unreadable or not ours
@@ -36,6 +40,7 @@ from typing import Any
 
 __all__ = [
     "BackendError",
+    "BudgetExceededError",
     "CheckpointError",
     "CircuitError",
     "ConfigurationError",
@@ -47,6 +52,7 @@ __all__ = [
     "HealthTestError",
     "HybridQMLError",
     "InputError",
+    "JobFailedError",
     "MissingDependencyError",
     "QRNGAuthError",
     "QRNGError",
@@ -90,6 +96,71 @@ class MissingDependencyError(BackendError, ImportError):
     def __init__(self, message: str, *, package: str | None = None) -> None:
         super().__init__(message)
         self.package = package
+
+
+class JobFailedError(BackendError):
+    """A backend job failed and was not (or no longer) retried.
+
+    Attributes:
+        job_id: The failed job's id, ``None`` when the failure came before a job existed.
+        cause: The failure in a few words (e.g. ``"invalid circuits (error code 1003)"``).
+        attempts: Attempts made, the failed one included.
+        transient: Whether the failure was of a retryable kind (then the attempts ran out).
+
+    Example:
+        >>> err = JobFailedError("failed", job_id="d03f", cause="auth", attempts=1)
+        >>> isinstance(err, BackendError), err.job_id, err.attempts, err.transient
+        (True, 'd03f', 1, False)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        cause: str = "",
+        attempts: int = 1,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.cause = cause
+        self.attempts = attempts
+        self.transient = transient
+
+
+class BudgetExceededError(HybridQMLError):
+    """A run stopped (or was refused) because it would exceed its shot or QPU-time budget.
+
+    A run that reaches its budget stops before the step that would exceed it, after writing a
+    checkpoint, so it can be resumed with a larger budget.
+
+    Attributes:
+        kind: ``"shots"`` or ``"qpu_seconds"``.
+        spent: Amount spent when the run stopped (estimated for a refused start).
+        limit: The budget.
+        checkpoint: The checkpoint written, ``None`` when the run was refused at the start.
+
+    Example:
+        >>> err = BudgetExceededError("over", kind="shots", spent=900, limit=1000)
+        >>> err.kind, err.spent, err.limit, err.checkpoint
+        ('shots', 900, 1000, None)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        spent: float,
+        limit: float,
+        checkpoint: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.spent = spent
+        self.limit = limit
+        self.checkpoint = checkpoint
 
 
 class GradientError(HybridQMLError):

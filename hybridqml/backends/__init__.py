@@ -10,7 +10,13 @@
 * :mod:`~hybridqml.backends.devices` -- fake IBM devices, IBM backends, runtime sessions.
 * :mod:`~hybridqml.backends.aer` -- the exact Aer estimator and the Born sampler.
 * :mod:`~hybridqml.backends.torchsim` -- the torch-native statevector simulator.
-* :mod:`~hybridqml.backends.tracking` -- counts primitive calls, evaluations and shots.
+* :mod:`~hybridqml.backends.tracking` -- counts primitive calls, evaluations and shots
+  (and dry runs: count without sending).
+* :mod:`~hybridqml.backends.resilience` -- retries with backoff, reopened sessions, clear job
+  failures; :mod:`~hybridqml.backends.joblog` -- ``jobs.jsonl``, pending jobs fetched by id;
+  :mod:`~hybridqml.backends.cost` -- QPU time from gate durations;
+  :mod:`~hybridqml.backends.runtime_options` -- resilience level, twirling, dynamical
+  decoupling; :mod:`~hybridqml.backends.faults` -- a fault-injecting runtime stand-in.
 """
 
 from hybridqml.backends.base import Executor, NativeExecutor

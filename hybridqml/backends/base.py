@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hybridqml.backends import tracking
+from hybridqml.backends import joblog, tracking
 from hybridqml.backends.memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
 from hybridqml.exceptions import BackendError, ConfigurationError
 
@@ -87,6 +87,22 @@ class Executor(ABC):
         self.evaluations = 0
         self.binding_bytes: int | None = None
         self.max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
+        #: What the last call's job reported (job id, usage, attempts), for the job log.
+        self.job_info: dict[str, Any] = {}
+
+    @property
+    def n_circuits(self) -> int:
+        """Circuits (PUBs) one call submits, each run at every binding (1 unless overridden)."""
+        return 1
+
+    def call_seconds(self, bindings: int) -> float:
+        """Estimated QPU seconds of one call of ``bindings`` bindings (0 when not a device).
+
+        Overridden by executors on devices whose target has gate durations
+        (see :mod:`hybridqml.backends.cost`).
+        """
+        del bindings
+        return 0.0
 
     def random_state(self) -> dict[str, Any] | None:
         """State of the generator behind this executor's randomness, ``None`` when it has none.
@@ -136,6 +152,10 @@ class Executor(ABC):
         m = angles.shape[0]
         if m == 0:
             return np.zeros((0, self.shiftable.n_outputs))
+        if tracking.is_dry_run():  # count what would be sent, send nothing, draw no seed
+            for size in self.chunk_sizes(m):
+                self._record(size, self.call_seconds(size))
+            return np.zeros((m, self.shiftable.n_outputs))
         self._begin_pass()
         parts, start = [], 0
         for size in self.chunk_sizes(m):
@@ -151,24 +171,33 @@ class Executor(ABC):
         """One primitive call on (m, K) angles, checked and counted."""
         m = angles.shape[0]
         n_obs = self.shiftable.n_outputs
+        self.job_info = {}
+        call = joblog.CallRecord.start(self.name, self.n_circuits, m, self.shots)
         try:
             out = np.asarray(self._run(angles), dtype=float)
-        except BackendError:
-            raise
+            if out.shape != (m, n_obs) or not np.all(np.isfinite(out)):
+                raise BackendError(
+                    f"backend {self.name!r} returned malformed results: expected finite values "
+                    f"of shape {(m, n_obs)}, got shape {out.shape}"
+                )
         except Exception as exc:
+            call.finish("failed", self.job_info, error=exc)
+            if isinstance(exc, BackendError):
+                raise
             raise BackendError(
                 f"job on backend {self.name!r} failed ({m} bindings): {type(exc).__name__}: {exc}"
             ) from exc
         finally:
             self.calls += 1
-        if out.shape != (m, n_obs) or not np.all(np.isfinite(out)):
-            raise BackendError(
-                f"backend {self.name!r} returned malformed results: expected finite values of "
-                f"shape {(m, n_obs)}, got shape {out.shape}"
-            )
+        reported = self.job_info.get("qpu_seconds")
+        seconds = float(reported) if reported is not None else self.call_seconds(m)
+        call.finish("done", self.job_info, qpu_seconds=seconds)
         self.evaluations += m
-        tracking.record(self.name, m, self.shots)
+        self._record(m, seconds)
         return out
+
+    def _record(self, m: int, seconds: float) -> None:
+        tracking.record(self.name, m, self.shots, circuits=self.n_circuits, qpu_seconds=seconds)
 
     @abstractmethod
     def _run(self, angles: np.ndarray) -> np.ndarray: ...

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import sys
 from typing import Any
@@ -31,13 +32,16 @@ __all__ = [
     "device_noise_model",
     "fake_device",
     "fake_device_names",
+    "fetch_job",
     "ibm_backend",
     "is_fake_device",
     "is_ibm_backend",
     "is_runtime_mode",
     "open_runtime_context",
     "primitive_backend",
+    "reopen_sampler",
     "runtime_backend",
+    "runtime_estimator",
     "runtime_sampler",
 ]
 
@@ -134,6 +138,15 @@ def runtime_sampler(mode: Any) -> Any:
     return Sampler(mode=mode)
 
 
+def runtime_estimator(mode: Any) -> Any:
+    """A qiskit-ibm-runtime estimator (client-side ``executor_estimator`` when available)."""
+    try:
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+    except ImportError:
+        Estimator = _import("qiskit_ibm_runtime", "IBM Quantum Runtime").EstimatorV2
+    return Estimator(mode=mode)
+
+
 def runtime_backend(mode: Any) -> BackendV2:
     """The device a runtime ``Session``/``Batch`` (or a backend itself) runs on."""
     backend = getattr(mode, "_backend", None) if not isinstance(mode, BackendV2) else mode
@@ -195,3 +208,49 @@ def ibm_backend(name: str) -> BackendV2:
         return service.backend(name)
     except Exception as exc:
         raise BackendError(f"IBM backend {name!r} is not available: {exc}") from exc
+
+
+def _primitive_mode(primitive: Any) -> Any:
+    mode = getattr(primitive, "mode", None)
+    return getattr(primitive, "_mode", None) if mode is None else mode
+
+
+def reopen_sampler(sampler: Any) -> Any:
+    """A sampler like ``sampler`` on a new runtime ``Session``/``Batch`` (the old one closed).
+
+    A sampler with its own ``reopen_session()`` (the fault-injecting stand-in of
+    :mod:`hybridqml.backends.faults`) reopens itself. A runtime sampler on a closed ``Session``
+    or ``Batch`` gets a new one of the same kind on the same device, with the sampler's
+    options copied. Other samplers have no session: they are returned as they are.
+    """
+    reopen = getattr(sampler, "reopen_session", None)
+    if callable(reopen):
+        reopen()
+        return sampler
+    mode = _primitive_mode(sampler)
+    if not is_runtime_mode(mode):
+        return sampler
+    new_mode = type(mode)(backend=runtime_backend(mode))
+    try:  # runtime primitives take their options at construction
+        return type(sampler)(mode=new_mode, options=copy.deepcopy(sampler.options))
+    except TypeError:
+        return type(sampler)(mode=new_mode)
+
+
+def fetch_job(primitive: Any, job_id: str) -> Any:
+    """The job ``job_id`` of an earlier run, from the service behind ``primitive`` (or ``None``).
+
+    The fault-injecting stand-in keeps its jobs (``primitive.job(job_id)``); runtime primitives
+    ask their ``QiskitRuntimeService`` (``service.job(job_id)``). ``None`` when neither can.
+    """
+    own = getattr(primitive, "job", None)
+    if callable(own):
+        return own(job_id)
+    mode = _primitive_mode(primitive)
+    for holder in (mode, getattr(mode, "_backend", None), primitive_backend(primitive)):
+        service = getattr(holder, "service", None) or getattr(holder, "_service", None)
+        if callable(getattr(service, "job", None)) and type(service).__name__ != (
+            "QiskitRuntimeLocalService"
+        ):
+            return service.job(job_id)
+    return None

@@ -102,10 +102,12 @@ class ProbabilityExecutor(SamplerExecutor):
                 return probs @ matrix
             (rng,) = self._pass["rngs"]
             return rng.multinomial(self.shots, probs) @ matrix / self.shots
-        if seed is not None:
-            _set_sampler_seed(sampler, seed + AER_BINDING_SEED_STRIDE * row)
+        call_seed = None if seed is None else seed + AER_BINDING_SEED_STRIDE * row
+        if call_seed is not None:
+            _set_sampler_seed(sampler, call_seed)
         pub = (isa, _bindings(isa, cols, angles, (m,)), self.shots)
-        result = sampler.run([pub], shots=self.shots).result()
+        # one job, retried, logged in jobs.jsonl and recovered by id like every sampler call
+        result = self._submit([pub], angles, call_seed)
         bits = outcomes(getattr(result[0].data, MEASURED_REGISTER).array)  # (M, shots)
         index = self.readout.table[bits.astype(np.int64)]  # output of every shot
         size = self.readout.output_size

@@ -47,7 +47,14 @@ from hybridqml.backends.base import (
     BackendRequest,
     Executor,
 )
-from hybridqml.backends.devices import backend_name, open_runtime_context, runtime_sampler
+from hybridqml.backends.cost import shot_seconds
+from hybridqml.backends.devices import (
+    backend_name,
+    fetch_job,
+    open_runtime_context,
+    reopen_sampler,
+    runtime_sampler,
+)
 from hybridqml.backends.measurement import (
     MEASURED_REGISTER,
     group_terms,
@@ -56,6 +63,7 @@ from hybridqml.backends.measurement import (
     pauli_terms,
     support_mask,
 )
+from hybridqml.backends.resilience import DEFAULT_RETRY_POLICY, JobRunner, fingerprint
 from hybridqml.circuits.shiftable import ANGLE_VECTOR_NAME, ShiftableCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError
 
@@ -117,6 +125,8 @@ class EstimatorExecutor(Executor):
         target: Backend whose ISA to transpile to, or ``None`` to run the circuit as is.
         optimization_level: Transpiler preset level.
         seed: Transpiler seed (:data:`DEFAULT_TRANSPILER_SEED` when ``None``).
+        shots: Shots per binding the estimator was configured with (a runtime Estimator's
+            ``default_shots``), for counting; ``None`` when it computes exact values.
     """
 
     def __init__(
@@ -128,8 +138,10 @@ class EstimatorExecutor(Executor):
         target: BackendV2 | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
         seed: int | None = None,
+        shots: int | None = None,
     ) -> None:
-        super().__init__(shiftable, name=name, shots=None)
+        super().__init__(shiftable, name=name, shots=shots)
+        self.device = target
         self.estimator = estimator
         (self.isa_circuit,) = _transpile([shiftable.circuit], target, optimization_level, seed)
         layout = self.isa_circuit.layout
@@ -138,6 +150,19 @@ class EstimatorExecutor(Executor):
         )
         self._columns = _columns(self.isa_circuit, shiftable.n_angles)
         self._lean = isinstance(estimator, AerExactEstimator) and len(self._columns) > 0
+        #: How failed jobs are retried (:mod:`~hybridqml.backends.resilience`).
+        self.retry_policy = DEFAULT_RETRY_POLICY
+
+    def call_seconds(self, bindings: int) -> float:
+        """QPU seconds of a call with ``shots`` on a device with gate durations (else 0).
+
+        Counts the circuit once per binding and shot: a mitigating runtime Estimator runs
+        more (measurement bases, twirls, noise factors) than this lower bound.
+        """
+        if self.shots is None:
+            return 0.0
+        per_shot = shot_seconds([self.isa_circuit], self.device)
+        return float(bindings * self.shots * per_shot[0]) if per_shot else 0.0
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
         if self._lean:  # AerExactEstimator: the same simulation without the PUB containers
@@ -145,7 +170,13 @@ class EstimatorExecutor(Executor):
             return self.estimator.expectation_values(self.isa_circuit, self.isa_observables, values)
         values = _bindings(self.isa_circuit, self._columns, angles, (angles.shape[0], 1))
         pub = (self.isa_circuit, self.isa_observables, values)
-        result = self.estimator.run([pub]).result()
+        result = JobRunner(self.name, self.retry_policy).run(
+            lambda: self.estimator.run([pub]),
+            fingerprint=fingerprint([self.isa_circuit], angles, self.shots, None),
+            info=self.job_info,
+            fetch=lambda job_id: fetch_job(self.estimator, job_id),
+            size={"circuits": 1, "bindings": angles.shape[0], "shots": self.shots},
+        )
         return np.asarray(result[0].data.evs, dtype=float).reshape(angles.shape[0], -1)
 
 
@@ -219,6 +250,22 @@ class SamplerExecutor(Executor):
         ]
         self._n_terms = len(labels)
         self._pass: dict[str, Any] = {}
+        self._shot_seconds: list[float] | bool | None = False  # False: not computed yet
+        #: How failed jobs are retried (:mod:`~hybridqml.backends.resilience`).
+        self.retry_policy = DEFAULT_RETRY_POLICY
+
+    @property
+    def n_circuits(self) -> int:
+        """One measurement circuit (PUB) per qubit-wise commuting group of Pauli terms."""
+        return len(self.isa_circuits)
+
+    def call_seconds(self, bindings: int) -> float:
+        """QPU seconds of a call on a device with gate durations (see :mod:`.cost`), else 0."""
+        if self._shot_seconds is False:
+            self._shot_seconds = shot_seconds(self.isa_circuits, self.device)
+        if not self._shot_seconds or self.shots is None:
+            return 0.0
+        return float(bindings * self.shots * sum(self._shot_seconds))
 
     def random_state(self) -> dict[str, Any] | None:
         """The per-call seed generator's state (``None`` when unseeded: nothing to replay)."""
@@ -263,7 +310,8 @@ class SamplerExecutor(Executor):
             (isa, _bindings(isa, cols, angles, (m,)), self.shots)
             for isa, cols in zip(self.isa_circuits, self._columns, strict=True)
         ]
-        result = sampler.run(pubs, shots=self.shots).result()
+        call_seed = None if seed is None else seed + AER_BINDING_SEED_STRIDE * len(pubs) * row
+        result = self._submit(pubs, angles, call_seed)
         term_values = np.zeros((m, self._n_terms))
         for (_, terms), masks, pub_result in zip(self._groups, self._masks, result, strict=True):
             bits = outcomes(getattr(pub_result.data, MEASURED_REGISTER).array)  # (M, shots)
@@ -271,6 +319,35 @@ class SamplerExecutor(Executor):
                 parity = np.bitwise_count(bits & mask) & 1
                 term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
         return term_values @ self._coeffs.T + self._offsets
+
+    def _submit(self, pubs: list[Any], angles: np.ndarray, seed: int | None) -> Any:
+        """Run ``pubs`` on the pass's sampler as one job: retried, logged, recovered by id.
+
+        Args:
+            pubs: The call's PUBs.
+            angles: The call's (m, K) angles (part of the job's fingerprint).
+            seed: The simulator seed set for this call (kept by every retry).
+        """
+        return JobRunner(self.name, self.retry_policy).run(
+            lambda: self._pass["sampler"].run(pubs, shots=self.shots),
+            fingerprint=fingerprint(self.isa_circuits, angles, self.shots, seed),
+            info=self.job_info,
+            fetch=lambda job_id: fetch_job(self._pass["sampler"], job_id),
+            reopen=lambda: self._reopen(seed),
+            size={"circuits": len(pubs), "bindings": angles.shape[0], "shots": self.shots},
+        )
+
+    def _reopen(self, seed: int | None) -> None:
+        """Replace a sampler whose session closed with one on a new session (same options)."""
+        old = self._pass["sampler"]
+        new = reopen_sampler(old)
+        if seed is not None:  # the retried call keeps the seed of its first attempt
+            _set_sampler_seed(new, seed)
+        self._pass["sampler"] = new
+        if self._context_sampler is not None and self._context_sampler[1] is old:
+            self._context_sampler = (self._context_sampler[0], new)
+        elif self.sampler is old:
+            self.sampler = new
 
     def _run_distribution(self, sampler: AerBornSampler, angles: np.ndarray) -> np.ndarray:
         """Shots drawn as outcome counts (no per-shot bitstrings), or exact with shots=None.

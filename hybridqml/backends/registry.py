@@ -36,6 +36,7 @@ from hybridqml.backends.aer_executors import (
     is_aer_simulator,
 )
 from hybridqml.backends.base import (
+    DEFAULT_DEVICE_SHOTS,
     DEFAULT_OPTIMIZATION_LEVEL,
     BackendRequest,
     Executor,
@@ -46,7 +47,8 @@ from hybridqml.backends.base import (
 )
 from hybridqml.backends.memory import MEMORY_OPTION, check_memory_limit
 from hybridqml.backends.probabilities import sampler_executor
-from hybridqml.backends.qiskit import estimator_executor
+from hybridqml.backends.qiskit import EstimatorExecutor, estimator_executor
+from hybridqml.backends.runtime_options import RuntimeOptions
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError
@@ -231,7 +233,10 @@ def make_executor(
         optimization_level=valid_optimization_level(optimization_level),
         max_memory_bytes=check_memory_limit(options.pop(MEMORY_OPTION, None)),
     )
-    executor = backend_entry(backend).build(backend, request)
+    entry = backend_entry(backend)
+    if entry.name not in _RUNTIME_ENTRIES:
+        RuntimeOptions.refuse_on(options, entry.name)
+    executor = entry.build(backend, request)
     if request.max_memory_bytes is not None:
         executor.max_memory_bytes = request.max_memory_bytes
     return executor
@@ -260,20 +265,50 @@ def native_executor(
 # the built-in backends
 
 
+def _runtime_options(request: BackendRequest, backend: str) -> RuntimeOptions:
+    """The runtime options of ``backend_options``; any other key is an error."""
+    options = dict(request.options)
+    runtime = RuntimeOptions.pop_from(options)
+    if options:
+        raise ConfigurationError(
+            f"backend_options {sorted(options)} do not apply to the runtime backend "
+            f"{backend!r}: it takes resilience_level, twirling, dynamical_decoupling and "
+            "max_memory_bytes"
+        )
+    return runtime
+
+
+def _runtime_executor(request: BackendRequest, mode: Any, device: Any, name: str) -> Executor:
+    """A runtime Sampler executor, or the runtime Estimator's with a resilience level."""
+    runtime = _runtime_options(request, name)
+    if runtime.resilience_level is None:
+        return sampler_executor(request, runtime.apply(devices.runtime_sampler(mode)), device, name)
+    estimator = runtime.apply(devices.runtime_estimator(mode))
+    shots = request.shots if request.shots is not None else DEFAULT_DEVICE_SHOTS
+    estimator.options.default_shots = shots
+    return EstimatorExecutor(
+        request.shiftable,
+        estimator,
+        name=name,
+        target=device,
+        seed=request.seed,
+        optimization_level=request.optimization_level,
+        shots=shots,
+    )
+
+
 def _build_ibm_name(backend: str, request: BackendRequest) -> Executor:
     device = devices.ibm_backend(backend[len(devices.IBM_PREFIX) :])
-    return sampler_executor(request, devices.runtime_sampler(device), device, backend)
+    return _runtime_executor(request, device, device, backend)
 
 
 def _build_ibm_backend(backend: Any, request: BackendRequest) -> Executor:
-    name = devices.backend_name(backend)
-    return sampler_executor(request, devices.runtime_sampler(backend), backend, name)
+    return _runtime_executor(request, backend, backend, devices.backend_name(backend))
 
 
 def _build_runtime_mode(backend: Any, request: BackendRequest) -> Executor:
     device = devices.runtime_backend(backend)
-    name = f"{devices.backend_name(device)} (runtime)"
-    return sampler_executor(request, devices.runtime_sampler(backend), device, name)
+    return _runtime_executor(request, backend, device, f"{devices.backend_name(device)} (runtime)")
 
 
 def _primitive_name(primitive: Any) -> tuple[BackendV2 | None, str]:
@@ -288,11 +323,13 @@ def _build_estimator(backend: Any, request: BackendRequest) -> Executor:
             "shots applies to sampler-based backends; set the precision on your estimator"
         )
     target, name = _primitive_name(backend)
+    _runtime_options(request, name).apply(backend)
     return estimator_executor(request, backend, name, target=target)
 
 
 def _build_sampler(backend: Any, request: BackendRequest) -> Executor:
     target, name = _primitive_name(backend)
+    _runtime_options(request, name).apply(backend)
     return sampler_executor(request, backend, target, name)
 
 
@@ -314,6 +351,18 @@ def _build_torch_native(
     from hybridqml.backends.torchsim.executor import TorchNativeExecutor, check_torch_options
 
     return TorchNativeExecutor(spec, gradient=gradient, **check_torch_options(shots, options))
+
+
+_RUNTIME_ENTRIES = frozenset(
+    {
+        "ibm:<backend name>",
+        "a BaseEstimatorV2",
+        "a BaseSamplerV2",
+        "a runtime Session/Batch",
+        "an IBMBackend",
+    }
+)
+"""Entries that take runtime options (``resilience_level``, ``twirling``, ...)."""
 
 
 def _named(name: str) -> Callable[[Any], bool]:

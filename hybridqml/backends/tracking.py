@@ -1,8 +1,14 @@
-"""Count circuit executions: primitive calls, circuit evaluations and shots.
+"""Count circuit executions: primitive calls, circuit evaluations, shots and QPU time.
 
 Inspired by PennyLane's ``qml.Tracker``: executions are recorded by every active
 :class:`Tracker`, so tests and benchmarks can check how much work a training run sends to a
-backend without instrumenting it.
+backend without instrumenting it. Each call is also attributed to the kind of pass that made it
+(``"forward"`` or the gradient rule's name, see :func:`pass_kind`), and :func:`mark` records
+snapshots (e.g. at epoch starts) from which per-epoch counts are taken.
+
+Inside :func:`dry_run` executors count their calls exactly as they would run them (the same
+calls, bindings, circuits and shots) but execute nothing and return zeros: that is how
+:func:`hybridqml.workflows.estimate_cost` learns what a run will send before it sends anything.
 
 Example:
     >>> import torch, hybridqml as hq
@@ -11,17 +17,28 @@ Example:
     ...     layer(torch.rand(8, 1, requires_grad=True)).sum().backward()
     >>> tracker.calls, tracker.evaluations      # one forward call, one backward call
     (2, 24)
+    >>> sorted(tracker.by_kind)
+    ['forward', 'parameter-shift']
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Tracker", "record"]
+__all__ = ["COUNTERS", "Tracker", "dry_run", "is_dry_run", "mark", "pass_kind", "record"]
 
 _active: list[Tracker] = []
 _lock = threading.Lock()
+_kind: contextvars.ContextVar[str] = contextvars.ContextVar("hybridqml_pass_kind", default="call")
+_dry: contextvars.ContextVar[bool] = contextvars.ContextVar("hybridqml_dry_run", default=False)
+
+COUNTERS = ("calls", "circuits", "evaluations", "shots", "executed_shots", "qpu_seconds")
+"""What a :class:`Tracker` counts, in :meth:`Tracker.snapshot` order."""
 
 
 @dataclass
@@ -31,15 +48,29 @@ class Tracker:
     Attributes:
         calls: Primitive calls (one per forward or backward pass of a layer, more when a pass
             is split under the memory budget).
+        circuits: Circuits submitted (PUBs: one per measurement group on the sampler path),
+            summed over calls.
         evaluations: Circuit evaluations (parameter bindings) across all calls.
-        shots: Shots spent (0 for exact backends).
+        shots: Shots spent per binding summed over bindings (0 for exact backends): bindings x
+            shots, the quantity the first version counted.
+        executed_shots: Shots a device executes: circuits x bindings x shots per call (equal to
+            ``shots`` when every call has one circuit).
+        qpu_seconds: QPU time: what the backend reported for a job, else the estimate from the
+            device's gate durations (0 for simulators without durations).
         by_backend: Evaluations per backend name.
+        by_kind: Counters per pass kind (``"forward"``, ``"parameter-shift"``, ...).
+        marks: ``(label, snapshot)`` pairs recorded by :func:`mark`.
     """
 
     calls: int = 0
+    circuits: int = 0
     evaluations: int = 0
     shots: int = 0
+    executed_shots: int = 0
+    qpu_seconds: float = 0.0
     by_backend: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    marks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __enter__(self) -> Tracker:
         with _lock:
@@ -52,23 +83,101 @@ class Tracker:
 
     def reset(self) -> None:
         """Zero every counter."""
-        self.calls = self.evaluations = self.shots = 0
-        self.by_backend = {}
+        self.calls = self.circuits = self.evaluations = self.shots = self.executed_shots = 0
+        self.qpu_seconds = 0.0
+        self.by_backend, self.by_kind, self.marks = {}, {}, []
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters of :data:`COUNTERS` now, and a copy of ``by_kind`` (see :func:`mark`)."""
+        snap: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        snap["by_kind"] = {kind: dict(counts) for kind, counts in self.by_kind.items()}
+        return snap
 
 
-def record(backend: str, evaluations: int, shots: int | None) -> None:
+def record(
+    backend: str,
+    evaluations: int,
+    shots: int | None,
+    *,
+    circuits: int = 1,
+    qpu_seconds: float = 0.0,
+) -> None:
     """Record one primitive call of ``evaluations`` bindings on every active tracker.
 
     Args:
         backend: Backend name.
         evaluations: Number of circuit bindings evaluated by the call.
-        shots: Shots per binding, ``None`` when exact.
+        shots: Shots per binding (per circuit), ``None`` when exact.
+        circuits: Circuits (PUBs) of the call, each run at every binding.
+        qpu_seconds: QPU time of the call (reported, or estimated; 0 when unknown).
     """
     if not _active:
         return
+    kind = _kind.get()
+    counts = {
+        "calls": 1,
+        "circuits": circuits,
+        "evaluations": evaluations,
+        "shots": evaluations * (shots or 0),
+        "executed_shots": circuits * evaluations * (shots or 0),
+        "qpu_seconds": float(qpu_seconds),
+    }
     with _lock:
         for tracker in _active:
-            tracker.calls += 1
-            tracker.evaluations += evaluations
-            tracker.shots += evaluations * (shots or 0)
+            for name, value in counts.items():
+                setattr(tracker, name, getattr(tracker, name) + value)
             tracker.by_backend[backend] = tracker.by_backend.get(backend, 0) + evaluations
+            per_kind = tracker.by_kind.setdefault(kind, dict.fromkeys(COUNTERS, 0))
+            for name, value in counts.items():
+                per_kind[name] += value
+
+
+def mark(label: str) -> None:
+    """Record a snapshot of every active tracker's counters under ``label``.
+
+    Example:
+        >>> with Tracker() as t:
+        ...     mark("epoch 1"); record("aer", 4, 100); mark("end")
+        >>> [(label, snap["shots"]) for label, snap in t.marks]
+        [('epoch 1', 0), ('end', 400)]
+    """
+    with _lock:
+        for tracker in _active:
+            tracker.marks.append((label, tracker.snapshot()))
+
+
+@contextlib.contextmanager
+def pass_kind(kind: str) -> Iterator[None]:
+    """Attribute the calls made inside the block to ``kind`` (``"forward"``, a gradient name)."""
+    token = _kind.set(kind)
+    try:
+        yield
+    finally:
+        _kind.reset(token)
+
+
+@contextlib.contextmanager
+def dry_run() -> Iterator[None]:
+    """Count calls without executing them: executors return zeros inside the block.
+
+    Example:
+        >>> import hybridqml as hq
+        >>> from hybridqml.circuits.shiftable import ShiftableCircuit
+        >>> from hybridqml.backends.registry import make_executor
+        >>> ex = make_executor(ShiftableCircuit(hq.circuits.ry(1)), "aer", shots=100)
+        >>> with Tracker() as t, dry_run():
+        ...     ex.run([[0.3], [0.4]]).tolist()
+        [[0.0], [0.0]]
+        >>> t.calls, t.shots
+        (1, 200)
+    """
+    token = _dry.set(True)
+    try:
+        yield
+    finally:
+        _dry.reset(token)
+
+
+def is_dry_run() -> bool:
+    """Whether a :func:`dry_run` block is open (in this context)."""
+    return _dry.get()

@@ -41,6 +41,13 @@ from typing import Any, Final
 from hybridqml._validation import positive_float, positive_int, seed_arg
 from hybridqml.backends.registry import registered_backends
 from hybridqml.cli.distributed import add_nproc_option, distributed_run, is_launcher, launch
+from hybridqml.cli.hardware import (
+    BUDGET_OPTIONS,
+    CHECKPOINT_OPTIONS,
+    add_hardware_options,
+    print_dry_run,
+    runtime_backend_options,
+)
 from hybridqml.data import DATASET_CHOICES
 from hybridqml.entropy.sources.qrng import PROVIDERS
 from hybridqml.entropy.stream import (
@@ -64,6 +71,7 @@ _RUN_OPTIONS: Final[tuple[Option, ...]] = (
     Option("--epochs", "epochs", {"type": positive_int, "help": "training epochs"}),
     Option("--batch-size", "batch_size", {"type": positive_int}),
     Option("--lr", "lr", {"type": positive_float, "help": "learning rate (finite, > 0)"}),
+    *CHECKPOINT_OPTIONS,
 )
 TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
     "mnist": (
@@ -99,6 +107,7 @@ TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
             {"default": "aer", "help": "one of: " + ", ".join(registered_backends()[:4])},
         ),
         Option("--shots", "shots", {"type": positive_int, "help": "default: exact"}),
+        *BUDGET_OPTIONS,
     ),
 }
 """Options of each trait that map straight onto config fields (entropy options build one
@@ -144,6 +153,7 @@ def _add_workflow(commands: Any, workflow: Workflow) -> None:
         _add(p, option)
     if "entropy" in workflow.traits:
         _add_entropy_options(p)
+    add_hardware_options(p, workflow)
     p.set_defaults(handler=run_train, workflow=workflow, options=tuple(options))
 
 
@@ -194,6 +204,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             qrng_provider=args.qrng_provider,
             fallback=args.entropy_fallback,
         )
+    runtime = runtime_backend_options(args)
+    if runtime:
+        settings["backend_options"] = runtime
     return settings
 
 
@@ -202,6 +215,8 @@ def run_train(args: argparse.Namespace) -> int:
     workflow: Workflow = args.workflow
     if is_launcher(args):  # --nproc N: run this command as N ranks under torchrun
         return launch(args.nproc, getattr(args, "argv", None) or sys.argv[1:])
+    if getattr(args, "dry_run", False):
+        return print_dry_run(workflow, workflow.make_config(**_settings(args)))
     config = workflow.make_config(**_settings(args))
     with distributed_run() as rank:  # joins torchrun's process group, if any
         result = workflow.train(config)

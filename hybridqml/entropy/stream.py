@@ -254,6 +254,8 @@ class EntropyStream:
             "fallback_reason": self.fallback_reason,
             "source_bytes": prov["source_bytes"],
             "delivered_bytes": prov["delivered_bytes"],
+            # bytes of the open epoch already used: a mid-epoch checkpoint skips them on resume
+            "epoch_delivered": self._reader.provenance().delivered_bytes if self._reader else 0,
         }
 
     def load_state_dict(self, state: dict[str, Any], /) -> None:
@@ -303,6 +305,20 @@ class EntropyStream:
         self.epoch = None if int(state["epoch"]) < 0 else int(state["epoch"])
         if self.epoch is not None:
             self._open(self.active_source)
+            self._skip(int(state.get("epoch_delivered", 0)))
+
+    def _skip(self, n: int) -> None:
+        """Continue a seeded epoch after its first ``n`` bytes (a mid-epoch resume).
+
+        The skipped bytes were delivered before the checkpoint and are in its totals already.
+        Fresh sources (os, qrng) cannot repeat an epoch, so nothing is skipped there.
+        """
+        if n <= 0 or self._reader is None or not is_seeded(self.active_source):
+            return
+        self._reader.read(n)
+        prov = self._reader.provenance()
+        self._totals["source_bytes"] -= prov.source_bytes
+        self._totals["delivered_bytes"] -= prov.delivered_bytes
 
     def close(self) -> None:
         """Close the current pool and source."""

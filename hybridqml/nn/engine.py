@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hybridqml.backends import registry
+from hybridqml.backends import registry, tracking
 from hybridqml.backends.base import (
     DEFAULT_OPTIMIZATION_LEVEL,
     Executor,
@@ -280,7 +280,8 @@ class CircuitEngine:
         """Expectation values (N, O) at parameter values ``theta`` (N, P): one primitive call."""
         if self.native is not None:
             return self.native.run(theta)
-        return self.executor.run(self.shiftable.angles(theta))
+        with tracking.pass_kind("forward"):
+            return self.executor.run(self.shiftable.angles(theta))
 
     def jacobian(self, theta: np.ndarray, wrt: np.ndarray | None = None) -> np.ndarray:
         """Jacobian (N, O, P) d output / d parameter: one primitive call.
@@ -292,7 +293,8 @@ class CircuitEngine:
         if self.native is not None:
             return self.native.jacobian(np.asarray(theta, dtype=float), wrt)
         plan = self.rule.plan(self.shiftable, np.asarray(theta, dtype=float), wrt)
-        return plan.recombine(self.executor.run(plan.angles))
+        with tracking.pass_kind(self.gradient):
+            return plan.recombine(self.executor.run(plan.angles))
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

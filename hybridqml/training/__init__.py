@@ -7,8 +7,11 @@ Modules: :mod:`~hybridqml.training.seeding` (seeds and RNG snapshots),
 :mod:`~hybridqml.training.files` (atomic fsync'd writes, recognisable temp files, safe loads) and
 :mod:`~hybridqml.training.outdir` (:class:`RunLock`: one run per output folder, no silent
 overwrite), :mod:`~hybridqml.training.divergence` (NaN/inf stops a run),
-:mod:`~hybridqml.training.distributed` (data-parallel ranks on ``torch.distributed``) and
-:mod:`~hybridqml.training.collectives` (failure-aware collectives). Import from this package.
+:mod:`~hybridqml.training.distributed` (data-parallel ranks on ``torch.distributed``),
+:mod:`~hybridqml.training.collectives` (failure-aware collectives),
+:mod:`~hybridqml.training.progress` (the steps of an epoch, mid-epoch checkpoints and resume),
+:mod:`~hybridqml.training.differences` (settings that differ from a checkpoint's) and
+:mod:`~hybridqml.training.budget` (shot and QPU-time budgets). Import from this package.
 
 The loop (:func:`run_epochs`) knows nothing about models: it calls a per-batch ``step`` callable
 that returns a dict of floats, an optional per-epoch ``evaluate`` callable, and saves a checkpoint

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,23 @@ from tqdm import tqdm
 
 from hybridqml._ranks import is_writer
 from hybridqml._validation import check_seed, epoch_seed
+from hybridqml.backends import tracking
+from hybridqml.backends.joblog import JOBS_NAME, is_logging, job_log
 from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
+from hybridqml.training.budget import check_budget
 from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
+from hybridqml.training.differences import config_differences
 from hybridqml.training.distributed import DataParallel, data_parallel
 from hybridqml.training.divergence import check_weights, divergence_error
 from hybridqml.training.metrics import METRICS_NAME, write_metrics
 from hybridqml.training.outdir import RunLock, check_run_folder
+from hybridqml.training.progress import (
+    EpochProgress,
+    StepHooks,
+    check_checkpoint_every,
+    resume_point,
+    run_epoch,
+)
 from hybridqml.training.seeding import DEFAULT_SEED, seed_everything
 
 __all__ = [
@@ -121,6 +131,12 @@ class TrainConfig:
             Leave out what may change on resume (the total of epochs, progress bars, path
             spellings); the workflows build it with
             :func:`hybridqml.workflows.runs.resume_settings`. ``None``: only the seed is checked.
+        checkpoint_every: Also checkpoint after every ``checkpoint_every``-th step of an epoch
+            (CLI ``--checkpoint-every``): a crash loses at most that many steps, and resuming
+            continues mid-epoch exactly (see :mod:`~hybridqml.training.progress`).
+        max_shots: Stop (checkpoint written) before a step would take the run's executed shots
+            over this (see :mod:`~hybridqml.training.budget`); earlier sessions count.
+        max_qpu_seconds: The same for QPU seconds (reported by the backend, else estimated).
     """
 
     epochs: int
@@ -133,8 +149,14 @@ class TrainConfig:
     checkpoint_name: str = CHECKPOINT_NAME
     metrics_name: str = METRICS_NAME
     run_config: Mapping[str, Any] | None = None
+    checkpoint_every: int | None = None
+    max_shots: int | None = None
+    max_qpu_seconds: float | None = None
 
     def __post_init__(self) -> None:
+        check_checkpoint_every(self.checkpoint_every)
+        check_budget(self.max_shots, "max_shots")
+        check_budget(self.max_qpu_seconds, "max_qpu_seconds")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ConfigurationError(f"epochs must be an integer >= 1, got {self.epochs!r}")
         check_seed(self.seed)
@@ -186,26 +208,6 @@ def _as_float(name: str, value: Any) -> float:
         return float(value.item() if isinstance(value, torch.Tensor) else value)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"metric {name!r} is not a number: {value!r}") from exc
-
-
-def _run_one_epoch(
-    loader: Iterable[Any], step: StepFn, *, desc: str, progress: bool
-) -> dict[str, float]:
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    total = len(loader) if isinstance(loader, Sized) else None
-    with tqdm(loader, total=total, desc=desc, leave=False, disable=not progress) as bar:
-        for index, batch in enumerate(bar, start=1):
-            values = {name: _as_float(name, value) for name, value in step(batch).items()}
-            bad = tuple(name for name, value in values.items() if not math.isfinite(value))
-            if bad:
-                raise DivergenceError(f"{', '.join(bad)} at batch {index}", metrics=bad)
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + value
-                counts[name] = counts.get(name, 0) + 1
-            if progress:
-                bar.set_postfix({k: f"{sums[k] / counts[k]:.4g}" for k in sums}, refresh=False)
-    return {name: sums[name] / counts[name] for name in sums}
 
 
 def run_epochs(
@@ -267,8 +269,9 @@ def run_epochs(
         config = dataclasses.replace(config, progress=False)
     lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if config.out_dir is not None:
-        Path(config.out_dir).mkdir(parents=True, exist_ok=True)
-        lock = RunLock(config.out_dir)
+        out = Path(config.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out)
     with lock:
         if config.out_dir is not None:
             check_run_folder(
@@ -276,10 +279,11 @@ def run_epochs(
                 resume=config.resume,
                 overwrite=config.overwrite,
                 checkpoint_name=config.checkpoint_name,
-                run_files=(config.metrics_name,),
+                run_files=(config.metrics_name,) + (() if is_logging(out) else (JOBS_NAME,)),
             )
-        with data_parallel(stateful=stateful, seed=config.seed) as parallel:
-            return _run_epochs(config, loader, step, stateful, evaluate, on_epoch_end, parallel)
+        # every primitive call of the run (of every rank) is logged in OUT/jobs.jsonl
+        with job_log(config.out_dir), data_parallel(stateful=stateful, seed=config.seed) as par:
+            return _run_epochs(config, loader, step, stateful, evaluate, on_epoch_end, par)
 
 
 def _run_epochs(
@@ -301,11 +305,13 @@ def _run_epochs(
         checkpointer = Checkpointer(path=config.checkpoint_path, objects=stateful)
     history: list[dict[str, float]] = []
     resumed_from = None
+    partial = None
     if config.resume and checkpointer is not None:
         path = checkpointer.path
         checkpoint = checkpointer.load(check=lambda stored: _check_resume(stored, config, path))
         history = [dict(record) for record in checkpoint.history]
         resumed_from = checkpoint.epoch
+        partial = resume_point(checkpoint.extra)
         if resumed_from == config.epochs:
             warnings.warn(
                 f"the run in {str(config.out_dir)!r} already has {resumed_from} epochs (= epochs): "
@@ -322,6 +328,7 @@ def _run_epochs(
     parallel.check_loader(loader)
     start = (resumed_from or 0) + 1
     modules = {name: obj for name, obj in stateful.items() if isinstance(obj, nn.Module)}
+    hooks = StepHooks.for_run(config, checkpointer, history)
     epochs = tqdm(
         range(start, config.epochs + 1),
         total=config.epochs,
@@ -329,19 +336,23 @@ def _run_epochs(
         desc=config.desc,
         disable=not config.progress,
     )
-    with epochs:
+    with epochs, hooks.budget or contextlib.nullcontext():
         for epoch in epochs:
+            tracking.mark(f"epoch {epoch}")  # per-epoch counts (hybridqml.estimate_cost)
             for module in modules.values():
                 module.train()
             _reseed_loader(loader, config.seed, epoch)
             parallel.start_epoch(epoch)
             try:
-                metrics = _run_one_epoch(
+                metrics = run_epoch(
                     loader,
                     step,
                     desc=f"epoch {epoch}/{config.epochs}",
                     progress=config.progress,
+                    state=partial if partial is not None else EpochProgress(epoch=epoch),
+                    hooks=hooks,
                 )
+                partial = None
                 check_weights(modules)
                 parallel.end_epoch(modules)
             except DivergenceError as exc:
@@ -365,6 +376,7 @@ def _run_epochs(
             if config.metrics_path is not None:
                 write_metrics(config.metrics_path, history=history, seed=config.seed)
             epochs.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+    tracking.mark("end")
     final = {k: v for k, v in history[-1].items() if k != "epoch"} if history else {}
     return LoopResult(
         history=tuple(history),
@@ -406,51 +418,6 @@ def _check_resume(checkpoint: Checkpoint, config: TrainConfig, path: Path) -> No
             f"change the results ({'; '.join(differences)}). Resume with the checkpoint's "
             "values, or start a new run with the new ones in another output folder (CLI: --out)"
         )
-
-
-_ABSENT = object()
-
-
-def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Every setting that differs between two (nested) settings mappings, one line each.
-
-    Nested mappings are compared key by key and named with dots (``entropy.source``); a key
-    present on one side only counts as a difference.
-
-    Args:
-        stored: Settings recorded in a checkpoint.
-        current: Settings of the run that wants to resume.
-
-    Returns:
-        ``"name: checkpoint <old>, now <new>"`` per difference, sorted by name.
-
-    Example:
-        >>> config_differences({"lr": 0.1, "entropy": {"source": "prng"}},
-        ...                    {"lr": 0.1, "entropy": {"source": "aer"}})
-        ["entropy.source: checkpoint 'prng', now 'aer'"]
-    """
-
-    def show(value: Any) -> str:
-        return "(not recorded)" if value is _ABSENT else repr(value)
-
-    out: list[str] = []
-
-    def walk(a: Any, b: Any, name: str) -> None:
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            for key in sorted(set(a) | set(b), key=str):
-                walk(a.get(key, _ABSENT), b.get(key, _ABSENT), f"{name}.{key}" if name else key)
-        elif _normalise(a) != _normalise(b):
-            out.append(f"{name}: checkpoint {show(a)}, now {show(b)}")
-
-    walk(stored, current, "")
-    return out
-
-
-def _normalise(value: Any) -> Any:
-    """Compare tuples like lists (a checkpoint may hold either)."""
-    if isinstance(value, list | tuple):
-        return [_normalise(v) for v in value]
-    return value
 
 
 def _merge(metrics: dict[str, float], more: Mapping[str, Any] | None) -> None:

@@ -46,6 +46,7 @@ _NAMES = {
         "hybridqml.workflows.textbook",
     ),
     **dict.fromkeys(("Workflow", "Option"), "hybridqml.workflows.base"),
+    **dict.fromkeys(("CostEstimate", "estimate_cost"), "hybridqml.workflows.cost"),
     **dict.fromkeys(("get_workflow", "workflows"), "hybridqml.workflows.registry"),
 }
 

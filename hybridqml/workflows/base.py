@@ -51,6 +51,9 @@ RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
         "data_dir",  # any spelling; the data themselves are compared by fingerprint
         "download",  # only allows fetching missing files; the loaded data are fingerprinted
         "entropy.qrng_retries",  # how often a failed QRNG request is retried, not its bytes
+        "checkpoint_every",  # how often the state is saved, not what it is
+        "max_shots",  # budgets stop a run, they do not change its steps
+        "max_qpu_seconds",
     }
 )
 """Config fields (dotted for nested settings) any workflow's resumed run may change.
@@ -78,9 +81,10 @@ SHARED_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "batch_size",
             "lr",
             "progress",
+            "checkpoint_every",
         ),
         "mnist": ("data_dir", "download", "dataset", "limit_per_class"),
-        "quantum": ("backend", "shots", "backend_options"),
+        "quantum": ("backend", "shots", "backend_options", "max_shots", "max_qpu_seconds"),
         "entropy": ("entropy",),
     }
 )

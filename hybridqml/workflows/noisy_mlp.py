@@ -141,6 +141,8 @@ class NoisyMLPConfig:
         overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
             it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
         progress: Show progress bars.
+        checkpoint_every: Also checkpoint every this many steps inside an epoch (CLI
+            ``--checkpoint-every``); resuming continues mid-epoch exactly.
     """
 
     out_dir: str | os.PathLike[str]
@@ -159,6 +161,7 @@ class NoisyMLPConfig:
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
+    checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
         check_run_settings(self)

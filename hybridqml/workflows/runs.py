@@ -66,6 +66,7 @@ __all__ = [
 
 RUN_FILES: tuple[str, ...] = (
     "checkpoint.pt",
+    "jobs.jsonl",
     "metrics.json",
     "best.pt",
     "classifier.pt",
@@ -133,10 +134,13 @@ def run_folder(config: Any) -> Iterator[Path]:
         ...
         hybridqml.exceptions.ConfigurationError: output folder ... already holds a run ...
     """
+    from hybridqml.backends.joblog import job_log
     from hybridqml.training import CHECKPOINT_NAME, RunLock, check_run_folder
+    from hybridqml.workflows.cost import check_start_budget
 
     out = prepare_out_dir(config.out_dir)
     with RunLock(out):
+        check_start_budget(config)  # over budget: refused before --overwrite deletes anything
         check_run_folder(
             out,
             resume=config.resume,
@@ -144,7 +148,8 @@ def run_folder(config: Any) -> Iterator[Path]:
             checkpoint_name=CHECKPOINT_NAME,
             run_files=RUN_FILES,
         )
-        yield out
+        with job_log(out):  # every primitive call of the run, evaluation and plots too
+            yield out
 
 
 def train_config(config: Any, out: Path, *, desc: str, run_config: dict[str, Any]) -> Any:
@@ -168,6 +173,9 @@ def train_config(config: Any, out: Path, *, desc: str, run_config: dict[str, Any
         progress=config.progress,
         desc=desc,
         run_config=run_config,
+        checkpoint_every=getattr(config, "checkpoint_every", None),
+        max_shots=getattr(config, "max_shots", None),
+        max_qpu_seconds=getattr(config, "max_qpu_seconds", None),
     )
 
 
@@ -279,6 +287,17 @@ def check_run_settings(config: Any) -> None:
         check_finite(fraction, "validation_fraction", above=0.0, below=1.0)
     if getattr(config, "resume", False) and getattr(config, "overwrite", False):
         raise ConfigurationError("resume and overwrite exclude each other: choose one")
+    _check_hardware_settings(config)
+
+
+def _check_hardware_settings(config: Any) -> None:
+    """``checkpoint_every``, ``max_shots`` and ``max_qpu_seconds``, where the config has them."""
+    from hybridqml.training.budget import check_budget
+    from hybridqml.training.progress import check_checkpoint_every
+
+    check_checkpoint_every(getattr(config, "checkpoint_every", None))
+    check_budget(getattr(config, "max_shots", None), "max_shots")
+    check_budget(getattr(config, "max_qpu_seconds", None), "max_qpu_seconds")
 
 
 def config_to_json(config: Any) -> dict[str, Any]:

@@ -147,6 +147,11 @@ class TextbookConfig:
         overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
             it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
         progress: Show progress bars.
+        checkpoint_every: Also checkpoint every this many steps inside an epoch (CLI
+            ``--checkpoint-every``); resuming continues mid-epoch exactly.
+        max_shots: Refuse to start above this many executed shots (estimated) and stop
+            with a checkpoint before exceeding it (CLI ``--max-shots``).
+        max_qpu_seconds: The same for estimated/reported QPU seconds (``--max-qpu-seconds``).
     """
 
     out_dir: str | os.PathLike[str]
@@ -166,6 +171,9 @@ class TextbookConfig:
     resume: bool = False
     overwrite: bool = False
     progress: bool = True
+    checkpoint_every: int | None = None
+    max_shots: int | None = None
+    max_qpu_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.digits) != 2 or self.digits[0] == self.digits[1]:

@@ -19,12 +19,12 @@ from hybridqml.training import LOCK_NAME, Checkpointer
 _GATED = """
 import pathlib, sys, time
 import hybridqml.training.loop as loop
-gate, original = pathlib.Path(sys.argv[1]), loop._run_one_epoch
+gate, original = pathlib.Path(sys.argv[1]), loop.run_epoch
 def gated(*args, **kwargs):
     while not gate.exists():
         time.sleep(0.05)
     return original(*args, **kwargs)
-loop._run_one_epoch = gated
+loop.run_epoch = gated
 from hybridqml.cli import main
 sys.exit(main(sys.argv[2:]))
 """

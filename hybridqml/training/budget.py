@@ -1,0 +1,149 @@
+"""Shot and QPU-time budgets: stop a run cleanly before it spends more than it may.
+
+:class:`RunBudget` counts what the run's executors send (through a
+:class:`~hybridqml.backends.tracking.Tracker`: executed shots, and QPU seconds as reported by the
+backend or estimated from the device's gate durations), adds what earlier sessions of the same
+run spent (the completed calls in ``OUT/jobs.jsonl``), and before each training step predicts
+the step's cost from the last one. When the next step would cross ``max_shots`` or
+``max_qpu_seconds`` the run writes its checkpoint and stops with a
+:class:`~hybridqml.exceptions.BudgetExceededError`; resume it with a larger budget.
+
+Refusing to *start* a run whose estimate is over budget is
+:func:`hybridqml.workflows.estimate_cost`'s job (``hybridqml train ... --max-shots``).
+
+Example:
+    >>> budget = RunBudget(max_shots=1000, spent_shots=900)
+    >>> budget.remaining()
+    {'shots': 100}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hybridqml.backends.joblog import JOBS_NAME, job_totals, read_job_log
+from hybridqml.backends.tracking import Tracker
+from hybridqml.exceptions import BudgetExceededError, ConfigurationError
+
+__all__ = ["RunBudget", "check_budget"]
+
+_FLAGS = {"shots": "--max-shots (max_shots)", "qpu_seconds": "--max-qpu-seconds (max_qpu_seconds)"}
+
+
+def check_budget(value: Any, name: str) -> Any:
+    """``None`` or a positive number (an int for shots).
+
+    Example:
+        >>> check_budget(100, "max_shots"), check_budget(None, "max_qpu_seconds")
+        (100, None)
+    """
+    if value is None:
+        return None
+    integral = name == "max_shots"
+    ok = not isinstance(value, bool) and isinstance(value, int if integral else (int, float))
+    if not ok or not value > 0 or value != value or value == float("inf"):
+        kind = "a positive integer" if integral else "a positive, finite number of seconds"
+        raise ConfigurationError(f"{name} must be {kind} or None, got {value!r}")
+    return value
+
+
+class RunBudget:
+    """The shots and QPU seconds a run may spend, checked before each step.
+
+    Args:
+        max_shots: Most executed shots (circuits x bindings x shots over every call).
+        max_qpu_seconds: Most QPU seconds.
+        spent_shots: Spent by earlier sessions of the run.
+        spent_seconds: QPU seconds spent by earlier sessions of the run.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_shots: int | None = None,
+        max_qpu_seconds: float | None = None,
+        spent_shots: int = 0,
+        spent_seconds: float = 0.0,
+    ) -> None:
+        self.limits = {
+            "shots": check_budget(max_shots, "max_shots"),
+            "qpu_seconds": check_budget(max_qpu_seconds, "max_qpu_seconds"),
+        }
+        self.before = {"shots": spent_shots, "qpu_seconds": spent_seconds}
+        self.tracker = Tracker()
+        self._step_start: dict[str, float] | None = None
+        self.last_step = {"shots": 0.0, "qpu_seconds": 0.0}
+
+    @classmethod
+    def for_run(
+        cls, out_dir: str | os.PathLike[str] | None, max_shots: Any, max_qpu_seconds: Any
+    ) -> RunBudget | None:
+        """The budget of a run in ``out_dir`` (spending of its job log counted), or ``None``."""
+        if max_shots is None and max_qpu_seconds is None:
+            return None
+        totals = job_totals(read_job_log(Path(out_dir) / JOBS_NAME)) if out_dir else {}
+        return cls(
+            max_shots=max_shots,
+            max_qpu_seconds=max_qpu_seconds,
+            spent_shots=int(totals.get("executed_shots", 0)),
+            spent_seconds=float(totals.get("qpu_seconds", 0.0)),
+        )
+
+    def __enter__(self) -> RunBudget:
+        self.tracker.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.tracker.__exit__(*exc_info)
+
+    def spent(self) -> dict[str, float]:
+        """Spent so far, earlier sessions included."""
+        return {
+            "shots": self.before["shots"] + self.tracker.executed_shots,
+            "qpu_seconds": self.before["qpu_seconds"] + self.tracker.qpu_seconds,
+        }
+
+    def remaining(self) -> dict[str, float]:
+        """What is left of each budget that is set."""
+        spent = self.spent()
+        return {k: limit - spent[k] for k, limit in self.limits.items() if limit is not None}
+
+    def step_started(self) -> None:
+        """Mark the start of a step (its cost predicts the next one's)."""
+        self._step_start = self.spent()
+
+    def step_finished(self) -> None:
+        """Record the cost of the step that just ended."""
+        if self._step_start is not None:
+            now = self.spent()
+            self.last_step = {k: now[k] - self._step_start[k] for k in now}
+            self._step_start = None
+
+    def check(self, progress: Any, save: Callable[[Any], Path | None]) -> None:
+        """Raise (after ``save(progress)``) if the next step would exceed a budget.
+
+        Raises:
+            BudgetExceededError: naming the budget, what was spent, the checkpoint and the fix.
+        """
+        spent = self.spent()
+        for kind, limit in self.limits.items():
+            if limit is None:
+                continue
+            if spent[kind] + self.last_step[kind] <= limit and spent[kind] < limit:
+                continue
+            path = save(progress)
+            unit = "executed shots" if kind == "shots" else "QPU seconds"
+            where = f"a checkpoint in {str(path)!r}" if path else "no checkpoint (no output folder)"
+            raise BudgetExceededError(
+                f"{unit} budget reached: {spent[kind]:,.6g} of {_FLAGS[kind]} = {limit:,.6g} "
+                f"spent, and the next step needs about {self.last_step[kind]:,.6g} more. "
+                f"Stopped before step {progress.step + 1} of epoch {progress.epoch} with {where}; "
+                f"resume with --resume (resume=True) and a larger {_FLAGS[kind]}",
+                kind=kind,
+                spent=spent[kind],
+                limit=limit,
+                checkpoint=path,
+            )

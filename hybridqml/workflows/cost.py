@@ -1,0 +1,276 @@
+"""What a run will send before it sends anything: :func:`estimate_cost` and start budgets.
+
+:func:`estimate_cost` runs the workflow itself, in a temporary folder, inside
+:func:`hybridqml.backends.tracking.dry_run`: every executor counts the calls, circuits, bindings
+and shots it *would* send (memory splits and measurement groups included) and returns zeros
+instead of running anything, while the classical part of the run goes on as usual. It trains two
+epochs (one if the run has one): everything before the first epoch, the second epoch (every epoch
+makes the same calls: the same batches sizes, the same evaluation passes) and everything after the
+last epoch (final evaluations, plots) give the totals of a run of any length:
+``total = before + epochs x per epoch + after``. The counts are therefore exactly those of the
+real run (tests compare them with a :class:`~hybridqml.backends.tracking.Tracker` and the job
+log of one), split by the kind of pass that makes them: ``"forward"`` passes and each gradient
+rule (``"parameter-shift"``, ``"spsa"``, ...).
+
+QPU time is estimated per call from the device's gate durations
+(:mod:`hybridqml.backends.cost`, whose :data:`~hybridqml.backends.cost.ASSUMPTIONS` are printed
+with it); it is ``0`` for simulators without durations and for exact (shot-free) runs.
+
+Budgets: a run whose config sets ``max_shots`` or ``max_qpu_seconds`` is estimated first and
+refused (:class:`~hybridqml.exceptions.BudgetExceededError`) if the whole run would exceed them
+(:func:`check_start_budget`, called by :func:`hybridqml.workflows.runs.run_folder`).
+
+Example:
+    >>> import tempfile
+    >>> est = estimate_cost("qnn", out_dir=tempfile.mkdtemp(), n_samples=48, epochs=3,
+    ...                     shots=100, progress=False)
+    >>> est.total.calls == est.before.calls + 3 * est.per_epoch.calls + est.after.calls
+    True
+    >>> sorted(est.per_epoch_by_kind)
+    ['forward', 'parameter-shift']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hybridqml.backends import tracking
+from hybridqml.backends.cost import ASSUMPTIONS
+from hybridqml.exceptions import BudgetExceededError, ConfigurationError
+
+__all__ = ["CallCounts", "CostEstimate", "check_start_budget", "estimate_cost"]
+
+_FIELDS = ("calls", "circuits", "evaluations", "shots", "executed_shots", "qpu_seconds")
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    """What some calls send.
+
+    Attributes:
+        calls: Primitive calls (jobs on hardware).
+        circuits: Circuits submitted, summed over calls.
+        evaluations: Bindings (parameter sets) evaluated.
+        shots: Bindings x shots per binding.
+        executed_shots: Circuits x bindings x shots: what a device executes (and bills).
+        qpu_seconds: Estimated QPU seconds (see :mod:`hybridqml.backends.cost`).
+    """
+
+    calls: int = 0
+    circuits: int = 0
+    evaluations: int = 0
+    shots: int = 0
+    executed_shots: int = 0
+    qpu_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, counts: Mapping[str, Any]) -> CallCounts:
+        """From a tracker snapshot (or any mapping with the counter names)."""
+        return cls(**{f: type(getattr(cls, f))(counts.get(f, 0)) for f in _FIELDS})
+
+    def __add__(self, other: CallCounts) -> CallCounts:
+        return CallCounts(**{f: getattr(self, f) + getattr(other, f) for f in _FIELDS})
+
+    def __sub__(self, other: CallCounts) -> CallCounts:
+        return CallCounts(**{f: getattr(self, f) - getattr(other, f) for f in _FIELDS})
+
+    def times(self, n: int) -> CallCounts:
+        """These counts ``n`` times."""
+        return CallCounts(**{f: getattr(self, f) * n for f in _FIELDS})
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a workflow run will send, per epoch and in total.
+
+    Attributes:
+        workflow: Workflow name.
+        backend: The backend setting.
+        epochs: Epochs of the run.
+        before: Calls before the first epoch.
+        per_epoch: Calls of one epoch (training steps and the epoch's evaluation).
+        after: Calls after the last epoch (final evaluation, plots).
+        total: ``before + epochs x per_epoch + after``.
+        per_epoch_by_kind: ``per_epoch`` split by pass kind (``"forward"``, gradient rules).
+        total_by_kind: ``total`` split the same way.
+        assumptions: How the QPU time is estimated.
+    """
+
+    workflow: str
+    backend: str
+    epochs: int
+    before: CallCounts
+    per_epoch: CallCounts
+    after: CallCounts
+    total: CallCounts
+    per_epoch_by_kind: dict[str, CallCounts]
+    total_by_kind: dict[str, CallCounts]
+    assumptions: str = ASSUMPTIONS
+
+    def format(self) -> str:
+        """A table for people (what ``hybridqml train ... --dry-run`` prints)."""
+        head = f"{'':30}{'calls':>8}{'circuits':>12}{'bindings':>14}{'shots':>16}{'QPU s':>12}"
+        rows = [
+            f"dry run of {self.workflow!r} on backend {self.backend!r}, {self.epochs} epochs "
+            "(nothing was sent)",
+            head,
+        ]
+
+        def row(label: str, c: CallCounts) -> str:
+            return (
+                f"{label:30}{c.calls:>8,}{c.circuits:>12,}{c.evaluations:>14,}"
+                f"{c.executed_shots:>16,}{c.qpu_seconds:>12,.1f}"
+            )
+
+        for kind, counts in sorted(self.per_epoch_by_kind.items()):
+            rows.append(row(f"per epoch: {kind}", counts))
+        rows.append(row("per epoch", self.per_epoch))
+        if self.before.calls or self.after.calls:
+            rows.append(row("before/after epochs", self.before + self.after))
+        for kind, counts in sorted(self.total_by_kind.items()):
+            rows.append(row(f"total: {kind}", counts))
+        rows.append(row("total", self.total))
+        rows.append("shots = executed shots (circuits x bindings x shots per binding)")
+        rows.append(f"assumptions: {self.assumptions}")
+        return "\n".join(rows)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        return dataclasses.asdict(self)
+
+
+def _workflow_of(config: Any) -> Any:
+    from hybridqml.workflows.registry import workflows
+
+    for workflow in workflows():
+        if isinstance(config, workflow.config):
+            return workflow
+    raise ConfigurationError(f"{type(config).__name__} is not the config of a registered workflow")
+
+
+def _diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[CallCounts, dict[str, CallCounts]]:
+    kinds = set(a["by_kind"]) | set(b["by_kind"])
+    by_kind = {
+        k: CallCounts.of(a["by_kind"].get(k, {})) - CallCounts.of(b["by_kind"].get(k, {}))
+        for k in kinds
+    }
+    return CallCounts.of(a) - CallCounts.of(b), {k: c for k, c in by_kind.items() if c.calls}
+
+
+def estimate_cost(workflow: Any, /, **settings: Any) -> CostEstimate:
+    """Count what a workflow run will send, without sending anything (a dry run).
+
+    Args:
+        workflow: A workflow name (``"textbook"``, ``"qnn"``, ...) with its config settings as
+            keyword arguments, or a workflow config (then no settings).
+        **settings: Config settings (``out_dir`` may be left out: nothing is written there).
+
+    Returns:
+        The :class:`CostEstimate`; ``print(estimate.format())`` shows it.
+
+    Raises:
+        ConfigurationError: unknown workflow or invalid settings.
+    """
+    from hybridqml.workflows.registry import get_workflow
+
+    if isinstance(workflow, str):
+        wf = get_workflow(workflow)
+        config = wf.make_config(**({"out_dir": "."} | settings))
+    else:
+        if settings:
+            raise ConfigurationError("pass either a workflow config or a name with settings")
+        config, wf = workflow, _workflow_of(workflow)
+    probe_epochs = min(config.epochs, 2)
+    with tempfile.TemporaryDirectory(prefix="hybridqml-dry-run-") as tmp:
+        probe = dataclasses.replace(
+            config,
+            **_probe_settings(config, Path(tmp) / "run", probe_epochs),
+        )
+        with tracking.Tracker() as tracker, tracking.dry_run():
+            wf.train(probe)
+    marks = dict(tracker.marks)
+    end = tracker.snapshot()
+    first = marks.get("epoch 1", end)
+    last = marks.get(f"epoch {probe_epochs}", first)
+    loop_end = marks.get("end", end)
+    before, before_kind = _diff(first, _zero())
+    per_epoch, per_kind = _diff(loop_end, last)
+    after, after_kind = _diff(end, loop_end)
+    total = before + per_epoch.times(config.epochs) + after
+    kinds = set(before_kind) | set(per_kind) | set(after_kind)
+    total_kind = {
+        k: before_kind.get(k, CallCounts())
+        + per_kind.get(k, CallCounts()).times(config.epochs)
+        + after_kind.get(k, CallCounts())
+        for k in kinds
+    }
+    return CostEstimate(
+        workflow=wf.name,
+        backend=str(getattr(config, "backend", "-")),
+        epochs=config.epochs,
+        before=before,
+        per_epoch=per_epoch,
+        after=after,
+        total=total,
+        per_epoch_by_kind=per_kind,
+        total_by_kind=total_kind,
+    )
+
+
+def _zero() -> dict[str, Any]:
+    return {**dict.fromkeys(_FIELDS, 0), "by_kind": {}}
+
+
+def _probe_settings(config: Any, out: Path, epochs: int) -> dict[str, Any]:
+    fields = {f.name for f in dataclasses.fields(config)}
+    values: dict[str, Any] = {"out_dir": out, "epochs": epochs}
+    for name, value in (
+        ("resume", False),
+        ("overwrite", False),
+        ("progress", False),
+        ("max_shots", None),
+        ("max_qpu_seconds", None),
+        ("checkpoint_every", None),
+    ):
+        if name in fields:
+            values[name] = value
+    return values
+
+
+def check_start_budget(config: Any) -> CostEstimate | None:
+    """Refuse a run whose estimate exceeds its ``max_shots``/``max_qpu_seconds``.
+
+    Returns:
+        The estimate (``None`` when the config sets no budget, or inside a dry run).
+
+    Raises:
+        BudgetExceededError: naming the estimate, the budget and the flags (``checkpoint`` is
+            ``None``: nothing ran).
+    """
+    limits = {
+        "shots": getattr(config, "max_shots", None),
+        "qpu_seconds": getattr(config, "max_qpu_seconds", None),
+    }
+    if tracking.is_dry_run() or all(v is None for v in limits.values()):
+        return None
+    estimate = estimate_cost(config)
+    needed = {"shots": estimate.total.executed_shots, "qpu_seconds": estimate.total.qpu_seconds}
+    for kind, limit in limits.items():
+        if limit is not None and needed[kind] > limit:
+            flag = "--max-shots" if kind == "shots" else "--max-qpu-seconds"
+            unit = "executed shots" if kind == "shots" else "QPU seconds (estimated)"
+            raise BudgetExceededError(
+                f"refusing to start: the run needs {needed[kind]:,.6g} {unit} in "
+                f"{estimate.total.calls:,} calls over {estimate.epochs} epochs, more than "
+                f"{flag} {limit:,.6g}. Raise {flag}, or use fewer epochs, shots or data "
+                "(see the plan with --dry-run)",
+                kind=kind,
+                spent=needed[kind],
+                limit=limit,
+            )
+    return estimate
