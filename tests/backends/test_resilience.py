@@ -1,5 +1,6 @@
 """Job resilience on the fault-injecting stand-in: retries, sessions, failures, the job log."""
 
+import gc
 import json
 
 import numpy as np
@@ -16,6 +17,7 @@ runtime = pytest.importorskip("qiskit_ibm_runtime")
 
 
 def _layer(sampler, *, seed=5, attempts=4, delays=None):
+    gc.collect()  # earlier tests' layers with this seed must not hold its stream 0
     torch.manual_seed(1)  # the same initial weights for every layer
     layer = hq.QuantumLayer(hq.circuits.variational(2, 1), backend=sampler, shots=200, seed=seed)
     sleep = (lambda s: None) if delays is None else delays.append
