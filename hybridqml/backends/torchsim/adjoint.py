@@ -28,7 +28,9 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from hybridqml.backends.torchsim.simulator import TorchSimulator, _gather_axes, complex_dtype
+from hybridqml.backends.torchsim.fusion import apply_step, step_matrix
+from hybridqml.backends.torchsim.kernels import _gather_axes, block_contraction
+from hybridqml.backends.torchsim.simulator import TorchSimulator, complex_dtype
 
 __all__ = ["AdjointExpectation", "adjoint_vjp"]
 
@@ -63,35 +65,37 @@ def adjoint_vjp(
         [[-1.0]]
     """
     n = simulator.n_qubits
+    steps = simulator.steps
+    needed = [i for i, st in enumerate(steps) if simulator.step_depends(st) & wrt]
+    if not needed:
+        return torch.zeros_like(theta)
     with torch.enable_grad():
         leaf = theta.detach().requires_grad_()
         mats = simulator.op_matrices(leaf)
+    with torch.no_grad():
         psi = psi.detach()
         pair = torch.stack([psi, simulator.table.weighted_apply(psi, grad_output)])
+        spare = torch.empty_like(pair)
         groups: dict[tuple, tuple[list, list]] = {}  # matrix shape -> (matrices, cotangents)
-        for i in range(len(mats) - 1, -1, -1):
-            m = mats[i]
-            if m is None:
-                pair = simulator.apply(i, pair, None, inverse=True)
+        for index in range(len(steps) - 1, needed[0] - 1, -1):
+            step = steps[index]
+            with torch.enable_grad():
+                m = step_matrix(step, mats)
+            m_dag = None if m is None else m.detach().conj().transpose(-1, -2)
+            new = apply_step(simulator, step, pair, m_dag, inverse=m is None, out=spare)
+            pair, spare = (new, pair) if new is spare else (new, spare)
+            if m is None or not (simulator.step_depends(step) & wrt):
                 continue
-            m_dag = m.detach().conj().transpose(-1, -2)
-            pair = simulator.apply(i, pair, m_dag)
-            if not (simulator.depends(i) & wrt):
-                continue
-            op = simulator.all_ops[i]
-            if op.kind == "one":
-                q = op.qubits[0]
-                s = pair.reshape(2, pair.shape[1], 1 << (n - 1 - q), 2, 1 << q)
-                c = torch.einsum("blir,bljr->bij", s[1].conj(), s[0])
+            if step.kind == "block":
+                c = block_contraction(pair[1], pair[0], n, step.lo, step.k)
             else:
-                g = _gather_axes(pair, n, op.qubits)
+                g = _gather_axes(pair, n, simulator.all_ops[step.ops[0]].qubits)
                 c = torch.matmul(g[1].conj().transpose(-1, -2), g[0])
             # Re sum (U0^dag U(theta)) * C  ==  Re sum U(theta) * (conj(U0) @ C)
             mats_, cots = groups.setdefault(tuple(m.shape), ([], []))
             mats_.append(m)
             cots.append(torch.matmul(m_dag.transpose(-1, -2), c))
-        if not groups:
-            return torch.zeros_like(theta)
+    with torch.enable_grad():
         total = sum((torch.stack(ms) * torch.stack(cs)).real.sum() for ms, cs in groups.values())
         (grad,) = torch.autograd.grad(2 * total, leaf, allow_unused=True)
     return torch.zeros_like(theta) if grad is None else grad
