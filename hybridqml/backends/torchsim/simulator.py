@@ -364,10 +364,15 @@ class TorchSimulator:
         vectors: list[torch.Tensor] = [zero] * n
         for op, m in zip(self.program.initial, mats, strict=False):
             vectors[op.qubits[0]] = m[..., :, 0]
-        psi = vectors[n - 1].expand(batch, 2)
-        for q in range(n - 2, -1, -1):
-            psi = (psi.unsqueeze(2) * vectors[q].expand(batch, 2).unsqueeze(1)).reshape(batch, -1)
-        return psi
+
+        def kron(lo: int, hi: int) -> torch.Tensor:  # qubits [lo, hi): halves, one outer product
+            if hi - lo == 1:
+                return vectors[lo].expand(batch, 2)
+            mid = (lo + hi) // 2
+            low, high = kron(lo, mid), kron(mid, hi)
+            return torch.bmm(high.unsqueeze(2), low.unsqueeze(1)).reshape(batch, -1)
+
+        return kron(0, n)
 
     def expectations(self, theta: torch.Tensor) -> torch.Tensor:
         """Expectation values (B, O) at parameter values ``theta`` (B, P); differentiable.
