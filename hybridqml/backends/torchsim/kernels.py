@@ -164,25 +164,42 @@ def apply_block(
     return o.view(state.shape) if out is None else out
 
 
-def block_contraction(a: torch.Tensor, b: torch.Tensor, n: int, lo: int, k: int) -> torch.Tensor:
+def block_contraction(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    n: int,
+    lo: int,
+    k: int,
+    scratch: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``C[r, i, j] = sum_rest conj(a[r, .. i ..]) b[r, .. j ..]`` over the block's complement.
 
     ``a`` and ``b`` are (R, 2^n) states; ``i, j`` index the block ``[lo, lo + k)``. This is the
-    (R, K, K) gradient of a block matrix (the adjoint method's and backprop's).
+    (R, K, K) gradient of a block matrix (the adjoint method's and backprop's). A complex GEMM
+    with a conjugated operand makes torch materialize the conjugate in a new state-sized tensor,
+    so: on the lowest qubits the product is taken in real arithmetic (one real GEMM over the
+    interleaved (re, im) pairs), elsewhere ``conj(a)`` is written into ``scratch`` (an (R, 2^n)
+    buffer the caller can spare) when given.
     """
     rows, d = a.shape
     kk = 1 << k
     if lo == 0:
-        av, bv = a.reshape(rows, d // kk, kk), b.reshape(rows, d // kk, kk)
-        return torch.bmm(av.transpose(1, 2).conj(), bv)
+        ra = torch.view_as_real(a.resolve_conj()).view(rows, d // kk, 2 * kk)
+        rb = torch.view_as_real(b.resolve_conj()).view(rows, d // kk, 2 * kk)
+        x = torch.bmm(ra.transpose(1, 2), rb).view(rows, kk, 2, kk, 2)
+        return torch.complex(
+            x[:, :, 0, :, 0] + x[:, :, 1, :, 1], x[:, :, 0, :, 1] - x[:, :, 1, :, 0]
+        )
+    ca = a.conj() if scratch is None else torch.conj_physical(a, out=scratch.view(rows, d))
     if lo + k == n:
-        av, bv = a.reshape(rows, kk, d // kk), b.reshape(rows, kk, d // kk)
-        return torch.bmm(av.conj(), bv.transpose(1, 2))
+        return torch.bmm(
+            ca.reshape(rows, kk, d // kk), b.reshape(rows, kk, d // kk).transpose(1, 2)
+        )
     shape = (rows, d >> (lo + k), kk, 1 << lo)
-    av, bv = a.reshape(shape), b.reshape(shape)
+    av, bv = ca.reshape(shape), b.reshape(shape)
     out = a.new_empty(rows, kk, kk)
     for r in range(rows):
-        torch.sum(torch.matmul(av[r].conj(), bv[r].transpose(1, 2)), dim=0, out=out[r])
+        torch.sum(torch.matmul(av[r], bv[r].transpose(1, 2)), dim=0, out=out[r])
     return out
 
 
@@ -218,13 +235,17 @@ class BlockFunction(torch.autograd.Function):
         state, m = ctx.saved_tensors
         n, lo, k = ctx.geometry
         grad = grad.contiguous()
-        grad_state = grad_m = None
-        if ctx.needs_input_grad[0]:
-            grad_state = apply_block(grad, n, lo, k, m.conj().transpose(-1, -2))
-        if ctx.needs_input_grad[1]:
+        grad_state = torch.empty_like(grad) if ctx.needs_input_grad[0] else None
+        grad_m = None
+        if ctx.needs_input_grad[1]:  # first, with grad_state's memory as scratch
             d = grad.shape[-1]
-            c = block_contraction(grad.reshape(-1, d), state.reshape(-1, d), n, lo, k).conj()
+            flat = (-1, d)
+            c = block_contraction(
+                grad.reshape(flat), state.reshape(flat), n, lo, k, scratch=grad_state
+            ).conj()
             grad_m = c.sum(0) if m.dim() == 2 else c.view(-1, *m.shape).sum(0)
+        if grad_state is not None:
+            apply_block(grad, n, lo, k, m.conj().transpose(-1, -2), out=grad_state)
         return grad_state, grad_m, None, None, None
 
 
