@@ -76,7 +76,9 @@ def adjoint_vjp(
         mats = simulator.op_matrices(leaf)
     with torch.no_grad():
         psi = psi.detach()
-        pair = torch.stack([psi, simulator.table.weighted_apply(psi, grad_output)])
+        pair = psi.new_empty((2, *psi.shape))  # (psi, lambda), lambda written in place
+        pair[0].copy_(psi)
+        simulator.table.weighted_apply(psi, grad_output, out=pair[1])
         spare = torch.empty_like(pair)
         groups: dict[tuple, tuple[list, list]] = {}  # matrix shape -> (matrices, cotangents)
         for index in range(len(steps) - 1, needed[0] - 1, -1):

@@ -143,18 +143,21 @@ class PauliTable:
             out = out + ((psi.index_select(1, flip).conj() * psi) @ w).real
         return out
 
-    def weighted_apply(self, psi: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def weighted_apply(
+        self, psi: torch.Tensor, weights: torch.Tensor, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``sum_o weights[:, o] O_o psi`` for states (B, 2^n) and real weights (B, O).
 
         This is half the gradient of ``sum_o weights_o <O_o>`` with respect to ``conj(psi)``:
         the starting bra of an adjoint sweep. ``(P psi)[i] = phase_P(i ^ x_P) psi[i ^ x_P]``,
-        and ``i -> i ^ x_P`` is an involution, so each mask group is one gather.
+        and ``i -> i ^ x_P`` is an involution, so each mask group is one gather. With ``out``
+        (a (B, 2^n) buffer not aliasing ``psi``), the result is written there.
         """
         tensors = self._tensors(psi.dtype, psi.device)
         _, diag = tensors[0]
-        out = psi * (weights.to(diag.dtype) @ diag.T)
+        out = torch.mul(psi, weights.to(diag.dtype) @ diag.T, out=out)
         for flip, w in tensors[1:]:
-            out = out + ((weights.to(w.dtype) @ w.T) * psi).index_select(1, flip)
+            out.add_(((weights.to(w.dtype) @ w.T) * psi).index_select(1, flip))
         return out
 
     def __getstate__(self) -> dict:

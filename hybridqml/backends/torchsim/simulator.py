@@ -49,8 +49,9 @@ __all__ = [
 MAX_QUBITS = 40
 #: Working sets below this size are not checked against the free memory of the device.
 _UNCHECKED_BYTES = 64 << 20
-#: Working-set multiple of one batch of states (state, output, temporaries, observable products).
-_WORKING_STATES = 6
+#: Working-set multiple of one batch of states: the no-grad sweeps' state and two buffers, the
+#: adjoint sweep's saved state, (psi, lambda) pair and spare pair, temporaries.
+_WORKING_STATES = 7
 
 
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -238,8 +239,8 @@ class TorchSimulator:
             >>> from hybridqml import circuits
             >>> spec = circuits.ry(2)
             >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
-            >>> sim.estimate_bytes(1, torch.complex128)   # 6 states of 4 amplitudes + the table
-            896
+            >>> sim.estimate_bytes(1, torch.complex128)   # 7 states of 4 amplitudes + the table
+            960
         """
         itemsize = torch.empty(0, dtype=dtype).element_size()
         states = _WORKING_STATES + (2 * len(self._all_steps) if backprop else 0)
