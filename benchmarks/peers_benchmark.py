@@ -58,7 +58,7 @@ TOLERANCE = {"TorchConnector": 1e-4, "lightning": 1e-7}
 #: The PennyLane methods of issue 5, in table order (those whose device is installed are run).
 #: (qubits, batch) of the large-register table.
 LARGE = ((14, 32), (16, 32), (18, 32), (20, 8))
-LARGE_QUICK = ((6, 4), (8, 2))
+LARGE_QUICK = ((6, 4),)
 #: Methods of the large-register table, in table order (the first is the reference).
 LARGE_METHODS = (
     "hybridqml torch backprop",

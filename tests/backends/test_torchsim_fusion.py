@@ -215,3 +215,24 @@ def test_adjoint_memory_estimate_does_not_grow_with_depth():
     w = torch.rand(deep.n_weights, dtype=torch.float64, requires_grad=True)
     AdjointExpectation.apply(x, w, sims[1]).sum().backward()
     assert x.grad.shape == x.shape
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.parametrize("gradient", ["backprop", "adjoint"])
+def test_fused_kernels_on_cuda_match_the_cpu(monkeypatch, gradient):
+    monkeypatch.setattr(fusion, "EDGE_QUBITS", 2)
+    monkeypatch.setattr(fusion, "MIDDLE_QUBITS", 2)
+    spec = circuits.variational(6, 2)
+    layer = hq.QuantumLayer(spec, backend="torch", gradient=gradient).double()
+    x = torch.rand(3, 6, dtype=torch.float64)
+    outs = []
+    for device in ("cpu", "cuda"):
+        layer.to(device)
+        layer.zero_grad()
+        xi = x.to(device).requires_grad_()
+        y = layer(xi)
+        y.sum().backward()
+        assert y.device.type == device
+        outs.append([t.detach().cpu() for t in (y, xi.grad, layer.weight.grad)])
+    for a, b in zip(*outs, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
