@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     qubits, shots = QUBITS, SHOTS
     if args.quick:
-        qubits, shots, args.seconds = (1, 4), (1024,), 0.2
+        qubits, shots, args.seconds = (4,), (1024,), 0.1
     torch.set_num_threads(1)
     meta = _common.machine_metadata()
     rows = []
