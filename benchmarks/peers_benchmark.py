@@ -19,10 +19,10 @@ the cap first. Times are medians over ``--repeats`` runs, one thread.
 A third table takes the exact simulators to large registers (:data:`LARGE`: 14, 16 and 18 qubits
 at batch 32, 20 qubits at batch 8): hybridqml torch backprop and adjoint, PennyLane
 ``lightning.qubit`` adjoint and ``default.qubit`` backprop. Each (method, size) runs in its own
-child process, so its peak memory is its own: the child's peak resident set size
-(``getrusage``), and the part of it above the child's resident size just before the first
-forward pass (imports, model, inputs: the simulation's own memory). Children's outputs and
-gradients are checked against the hybridqml backprop child's, as above. Here a run over
+child process, so its peak memory is its own: the child's peak resident set size (Linux
+``VmHWM``), and the part of it above the child's resident size just before the first forward
+pass (imports, model, inputs: the simulation's own memory). Children's outputs and gradients are
+checked against the hybridqml backprop child's, as above. Here a run over
 ``--budget`` is timed once and the method still runs at larger sizes; a configuration predicted
 to need more than half the memory available is skipped (named in the table).
 
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -118,7 +117,14 @@ def large_model(name: str, n: int, weight: torch.Tensor) -> torch.nn.Module | No
 
 
 def _rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    """Peak resident set size of this process image (``VmHWM``).
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries it over from the parent across
+    ``fork`` + ``exec``, so a child would report at least its parent's peak.
+    """
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
 
 
 def _current_rss_bytes() -> int:
