@@ -34,6 +34,7 @@ SCRIPTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("layer_benchmark", "Layer: hybridqml vs raw Aer, TorchConnector, PennyLane", ()),
     ("peers_benchmark", "Layer throughput vs peers across qubits and batch sizes", ()),
     ("backends_benchmark", "Backends on the same training run", ()),
+    ("shots_benchmark", "Finite shots vs exact on noiseless Aer", ()),
     ("entropy_benchmark", "Entropy sources", ()),
     ("noise_benchmark", "Does the noise source matter?", ()),
     ("distributed_benchmark", "Data-parallel training: 1 vs 2 ranks", ()),

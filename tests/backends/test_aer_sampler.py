@@ -123,3 +123,64 @@ def test_counts_are_the_histogram_of_the_sampled_shots():
         assert {
             int(o): int(c) for o, c in zip(outcomes, counts[row], strict=True) if c
         } == histogram
+
+
+def test_the_probability_run_simulates_one_shot_not_aers_default_1024():
+    # save_probabilities averages over the run's shots: Aer's default 1024 made every shot
+    # evaluation ~6x an exact one while giving the same numbers
+    sim = AerSimulator(method="statevector")
+    seen = []
+    run = sim.run
+
+    def spy(circuits, **kwargs):
+        seen.append(kwargs.get("shots"))
+        return run(circuits, **kwargs)
+
+    sim.run = spy
+    theta = Parameter("t")
+    qc = QuantumCircuit(2)
+    qc.ry(theta, 0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    AerBornSampler(sim, seed=1).run([(qc, [[0.3], [1.2]])], shots=5000).result()
+    fixed = QuantumCircuit(1)
+    fixed.h(0)
+    fixed.measure_all()
+    AerBornSampler(sim, seed=1).run([fixed], shots=5000).result()
+    assert seen == [1, 1]
+
+
+def _g_test_pvalue(observed: np.ndarray, probs: np.ndarray) -> float:
+    """Goodness-of-fit G-test of counts against exact probabilities (sparse cells pooled)."""
+    expected = probs * observed.sum()
+    keep = expected >= 5
+    obs = np.append(observed[keep], observed[~keep].sum())
+    exp = np.append(expected[keep], expected[~keep].sum())
+    if exp[-1] == 0:
+        obs, exp = obs[:-1], exp[:-1]
+    return float(stats.power_divergence(obs, exp, lambda_="log-likelihood").pvalue)
+
+
+def _layer_like(n: int, seed: int) -> QuantumCircuit:
+    rng = np.random.default_rng(seed)
+    qc = QuantumCircuit(n)
+    for q in range(n):
+        qc.ry(rng.uniform(0, np.pi), q)
+    for layer in range(2):
+        for q in range(n):
+            qc.rx(rng.uniform(0, 2 * np.pi), q) if layer else qc.ry(rng.uniform(0, 6), q)
+        for q in range(n):
+            qc.cx(q, (q + 1) % n)
+    return qc
+
+
+@pytest.mark.parametrize("n, seed", [(3, 0), (5, 1), (8, 2)])
+def test_sampled_counts_pass_a_g_test_against_statevector_probabilities(n, seed):
+    qc = _layer_like(n, seed)
+    probs = Statevector(qc).probabilities()  # independent reference: qiskit's Statevector
+    qc.measure_all()
+    shots = 200_000
+    counts = sampler(100 + seed).run([qc], shots=shots).result()[0].data.meas.get_int_counts()
+    observed = np.array([counts.get(v, 0) for v in range(1 << n)], dtype=float)
+    assert observed[probs < 1e-14].sum() == 0
+    assert _g_test_pvalue(observed, probs) > 1e-3

@@ -49,6 +49,7 @@ from qiskit.quantum_info import Kraus
 from hybridqml.backends.aer.jobs import IdentityCache
 from hybridqml.backends.aer.sampler import (
     DEFAULT_SHOTS,
+    PROBABILITY_SHOTS,
     AerBornSampler,
     BornSamplerOptions,
     outcome_to_clbits,
@@ -200,7 +201,11 @@ class AerNoisySampler(AerBornSampler):
             {p: values[:, c] for p, c in zip(b.circuit.parameters, b.columns, strict=True)}
             for b in prepared.blocks
         ]
-        results = self._backend.run(circuits, parameter_binds=binds).result().results
+        results = (
+            self._backend.run(circuits, parameter_binds=binds, shots=PROBABILITY_SHOTS)
+            .result()
+            .results
+        )
         rows = len(values)
         joint = np.tile(prepared.fixed, (rows, 1))
         for b, block in enumerate(prepared.blocks):
@@ -236,7 +241,9 @@ class AerNoisySampler(AerBornSampler):
             if len(block.columns):
                 blocks.append(block)
             else:  # no parameters: its distribution is computed once, here
-                result = self._backend.run(block.circuit).result().results[0]
+                result = (
+                    self._backend.run(block.circuit, shots=PROBABILITY_SHOTS).result().results[0]
+                )
                 raw = np.asarray(result.data.to_dict()["probabilities"], dtype=float)[None, :]
                 fixed = fixed * apply_readout(raw, block.readout)[0, block.index]
         active = max((len(g) for g in groups), default=0)

@@ -59,6 +59,11 @@ MAX_MEASURED_QUBITS = 20
 DEFAULT_SHOTS = 1024
 #: Probabilities held in memory at once (bindings are simulated in chunks below this).
 _MAX_PROBABILITIES = 1 << 22
+#: Shots of the probability run. ``save_probabilities`` is averaged over the run's shots, and
+#: Aer (0.18) simulates the circuit once per shot for it: its default 1024 shots made a
+#: probability run ~6x slower than an exact expectation-value run. The state is deterministic
+#: (no measurement, no noise on this path), so one shot gives the exact probabilities.
+PROBABILITY_SHOTS = 1
 #: Prepared circuits kept per sampler (oldest evicted first).
 _CACHE_SIZE = 32
 _NON_TERMINAL = {"reset", "initialize", "if_else", "while_loop", "for_loop", "switch_case"}
@@ -180,13 +185,14 @@ class AerBornSampler(BaseSamplerV2):
         circuit = prepared.circuit
         params = list(circuit.parameters)
         if not params or values is None:
-            chunks = [self._backend.run(circuit).result()]
+            chunks = [self._backend.run(circuit, shots=PROBABILITY_SHOTS).result()]
         else:
             values = np.asarray(values, dtype=float).reshape(-1, len(params))
             step = max(1, _MAX_PROBABILITIES >> prepared.n_measured)
             chunks = [
                 self._backend.run(
                     circuit,
+                    shots=PROBABILITY_SHOTS,
                     parameter_binds=[{p: part[:, j] for j, p in enumerate(params)}],
                 ).result()
                 for part in (values[i : i + step] for i in range(0, len(values), step))

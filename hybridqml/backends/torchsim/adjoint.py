@@ -3,13 +3,15 @@
 For outputs ``f_o = <psi|O_o|psi>`` with ``psi = U_G ... U_1 |0>`` and an upstream gradient
 ``g``, the vector-Jacobian product is ``sum_k 2 Re <lam_k| dU_k |psi_{k-1}>`` with
 ``lam_G = sum_o g_o O_o psi`` and ``lam_{k-1} = U_k^dagger lam_k`` (Jones and Gacon,
-arXiv:2009.02823). The sweep undoes one operation at a time on the stacked pair
-(psi, lam), so memory is a few statevectors whatever the depth. For each parameterized
-operation it keeps only the small (B, d, d) contraction ``C = sum_rest conj(lam) psi^T`` of the
-undone pair; the parameter gradient is then ``d/dtheta 2 Re sum (U_k^dagger U_k(theta)) * C``
-(``<lam_k| dU_k |psi_{k-1}> = <lam_{k-1}| U_k^dagger dU_k |psi_{k-1}>``), taken by torch
-autograd over the tiny graph of gate matrices and angle expressions: the chain rule through
-expressions such as ``x*w`` is exact, with no state-sized history.
+arXiv:2009.02823). The sweep undoes one fused pass (:mod:`~hybridqml.backends.torchsim.fusion`)
+at a time on the stacked pair (psi, lam), writing into one spare buffer, so memory is a few
+statevectors whatever the depth. For each parameterized pass it keeps only the small (B, d, d)
+contraction ``C = sum_rest conj(lam_k) psi_k^T`` of the pair *after* the pass; the parameter
+gradient is then ``d/dtheta 2 Re sum (U_k(theta) U_k^dagger) * C``
+(``<lam_k| dU_k |psi_{k-1}> = <lam_k| dU_k U_k^dagger |psi_k>``), taken by torch autograd over
+the tiny graph of gate matrices and angle expressions: the chain rule through expressions such
+as ``x*w`` is exact, with no state-sized history. The earliest pass that matters is never
+undone.
 
 Example:
     >>> import torch
@@ -28,7 +30,9 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from hybridqml.backends.torchsim.simulator import TorchSimulator, _gather_axes, complex_dtype
+from hybridqml.backends.torchsim.fusion import apply_step, step_matrix
+from hybridqml.backends.torchsim.kernels import _gather_axes, block_contraction
+from hybridqml.backends.torchsim.simulator import TorchSimulator, complex_dtype
 
 __all__ = ["AdjointExpectation", "adjoint_vjp"]
 
@@ -63,35 +67,42 @@ def adjoint_vjp(
         [[-1.0]]
     """
     n = simulator.n_qubits
+    steps = simulator.steps
+    needed = [i for i, st in enumerate(steps) if simulator.step_depends(st) & wrt]
+    if not needed:
+        return torch.zeros_like(theta)
     with torch.enable_grad():
         leaf = theta.detach().requires_grad_()
         mats = simulator.op_matrices(leaf)
+    with torch.no_grad():
         psi = psi.detach()
-        pair = torch.stack([psi, simulator.table.weighted_apply(psi, grad_output)])
+        pair = psi.new_empty((2, *psi.shape))  # (psi, lambda), lambda written in place
+        pair[0].copy_(psi)
+        simulator.table.weighted_apply(psi, grad_output, out=pair[1])
+        spare = torch.empty_like(pair)
         groups: dict[tuple, tuple[list, list]] = {}  # matrix shape -> (matrices, cotangents)
-        for i in range(len(mats) - 1, -1, -1):
-            m = mats[i]
-            if m is None:
-                pair = simulator.apply(i, pair, None, inverse=True)
-                continue
-            m_dag = m.detach().conj().transpose(-1, -2)
-            pair = simulator.apply(i, pair, m_dag)
-            if not (simulator.depends(i) & wrt):
-                continue
-            op = simulator.all_ops[i]
-            if op.kind == "one":
-                q = op.qubits[0]
-                s = pair.reshape(2, pair.shape[1], 1 << (n - 1 - q), 2, 1 << q)
-                c = torch.einsum("blir,bljr->bij", s[1].conj(), s[0])
-            else:
-                g = _gather_axes(pair, n, op.qubits)
-                c = torch.matmul(g[1].conj().transpose(-1, -2), g[0])
-            # Re sum (U0^dag U(theta)) * C  ==  Re sum U(theta) * (conj(U0) @ C)
-            mats_, cots = groups.setdefault(tuple(m.shape), ([], []))
-            mats_.append(m)
-            cots.append(torch.matmul(m_dag.transpose(-1, -2), c))
-        if not groups:
-            return torch.zeros_like(theta)
+        for index in range(len(steps) - 1, needed[0] - 1, -1):
+            step = steps[index]
+            with torch.enable_grad():
+                m = step_matrix(step, mats)
+            u0 = None if m is None else m.detach()
+            if m is not None and simulator.step_depends(step) & wrt:
+                # with the pair *after* the step: <lam_k| dU |psi_k-1> = <lam_k| dU U0^dag |psi_k>
+                if step.kind == "block":
+                    c = block_contraction(pair[1], pair[0], n, step.lo, step.k, scratch=spare[0])
+                else:
+                    g = _gather_axes(pair, n, simulator.all_ops[step.ops[0]].qubits)
+                    c = torch.matmul(g[1].conj().transpose(-1, -2), g[0])
+                # Re sum (U(theta) U0^dag) * C  ==  Re sum U(theta) * (C @ conj(U0))
+                mats_, cots = groups.setdefault(tuple(m.shape), ([], []))
+                mats_.append(m)
+                cots.append(torch.matmul(c, u0.conj()))
+            if index == needed[0]:
+                break  # nothing earlier needs the states
+            u_dag = None if u0 is None else u0.conj().transpose(-1, -2)
+            new = apply_step(simulator, step, pair, u_dag, inverse=m is None, out=spare)
+            pair, spare = (new, pair) if new is spare else (new, spare)
+    with torch.enable_grad():
         total = sum((torch.stack(ms) * torch.stack(cs)).real.sum() for ms, cs in groups.values())
         (grad,) = torch.autograd.grad(2 * total, leaf, allow_unused=True)
     return torch.zeros_like(theta) if grad is None else grad

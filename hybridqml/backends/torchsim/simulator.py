@@ -30,7 +30,9 @@ from qiskit.quantum_info import SparsePauliOp
 
 from hybridqml.backends.memory import available_memory_bytes, check_memory_limit, human_bytes
 from hybridqml.backends.torchsim.compiler import Op, Program, compile_circuit
+from hybridqml.backends.torchsim.fusion import Step, plan_steps, run_steps, step_matrix
 from hybridqml.backends.torchsim.gates import build_matrix
+from hybridqml.backends.torchsim.kernels import apply_general, apply_one, permute
 from hybridqml.backends.torchsim.observables import PauliTable
 from hybridqml.exceptions import BackendError, InputError
 
@@ -47,8 +49,9 @@ __all__ = [
 MAX_QUBITS = 40
 #: Working sets below this size are not checked against the free memory of the device.
 _UNCHECKED_BYTES = 64 << 20
-#: Working-set multiple of one batch of states (state, output, temporaries, observable products).
-_WORKING_STATES = 6
+#: Working-set multiple of one batch of states: the no-grad sweeps' state and two buffers, the
+#: adjoint sweep's saved state, (psi, lambda) pair and spare pair, temporaries.
+_WORKING_STATES = 7
 
 
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -72,61 +75,6 @@ def available_memory(device: torch.device) -> int | None:
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
     return available_memory_bytes()
-
-
-def apply_one(state: torch.Tensor, n: int, q: int, m: torch.Tensor) -> torch.Tensor:
-    """Apply a 2x2 matrix (constant (2, 2) or batched (..., B, 2, 2)) to qubit ``q``.
-
-    ``state`` is (..., B, 2^n); the matrix batch dimension aligns with ``B``.
-
-    Example:
-        >>> x = torch.tensor([[0, 1], [1, 0]], dtype=torch.complex128)
-        >>> psi = torch.tensor([[1, 0, 0, 0]], dtype=torch.complex128)   # |00>
-        >>> apply_one(psi, 2, 0, x).real.tolist()                          # X on qubit 0: |01>
-        [[0.0, 1.0, 0.0, 0.0]]
-    """
-    lead = state.shape[:-1]
-    if q == 0:  # (L, 2) @ (2, 2)^T per sample: one well-shaped batched product
-        s = state.reshape(*lead, 1 << (n - 1), 2)
-        return torch.matmul(s, m.transpose(-1, -2)).reshape(*lead, -1)
-    s = state.reshape(*lead, 1 << (n - 1 - q), 2, 1 << q)
-    if m.dim() > 2:
-        m = m.unsqueeze(-3)
-    return torch.matmul(m, s).reshape(*lead, -1)
-
-
-def _general_axes(lead: int, n: int, qubits: tuple[int, ...]) -> tuple[list[int], list[int]]:
-    k = len(qubits)
-    axes = [lead + n - 1 - q for q in reversed(qubits)]
-    return axes, list(range(lead + n - k, lead + n))
-
-
-def _gather_axes(state: torch.Tensor, n: int, qubits: tuple[int, ...]) -> torch.Tensor:
-    lead = state.shape[:-1]
-    axes, dest = _general_axes(len(lead), n, qubits)
-    s = state.reshape(*lead, *([2] * n)).movedim(axes, dest)
-    return s.reshape(*lead, -1, 1 << len(qubits))
-
-
-def apply_general(
-    state: torch.Tensor, n: int, qubits: tuple[int, ...], m: torch.Tensor
-) -> torch.Tensor:
-    """Apply a 2^k x 2^k matrix (little-endian over ``qubits``) to a (..., B, 2^n) state.
-
-    Example:
-        >>> cx = torch.tensor(
-        ...     [[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]], dtype=torch.complex128
-        ... )                                                   # control = first listed qubit
-        >>> psi = torch.tensor([[0, 0, 1, 0]], dtype=torch.complex128)   # qubit 1 set
-        >>> apply_general(psi, 2, (1, 0), cx).real.tolist()             # CX(1 -> 0)
-        [[0.0, 0.0, 0.0, 1.0]]
-    """
-    lead = state.shape[:-1]
-    axes, dest = _general_axes(len(lead), n, qubits)
-    s = state.reshape(*lead, *([2] * n)).movedim(axes, dest)
-    shape = s.shape
-    out = torch.matmul(s.reshape(*lead, -1, 1 << len(qubits)), m.transpose(-1, -2))
-    return out.reshape(shape).movedim(dest, axes).reshape(*lead, -1)
 
 
 class TorchSimulator:
@@ -220,11 +168,28 @@ class TorchSimulator:
             )
             for d, refs in trig.items()
         }
+        n = self.n_qubits
+        initial = plan_steps(self.program.initial, n)
+        self._steps = plan_steps(self.program.ops, n, first=len(self.program.initial))
+        self._all_steps = initial + self._steps
         self._depends = [
             frozenset(c for ref in op.factors for s in ref.slots for c in slots[s].columns)
             for op in self.all_ops
         ]
         self._cache: dict[tuple, dict] = {}
+
+    @property
+    def steps(self) -> list[Step]:
+        """Every pass over the state in application order, the product-state runs' first."""
+        return self._all_steps
+
+    def step_depends(self, step: Step) -> frozenset[int]:
+        """Parameter columns the matrix of ``step`` depends on."""
+        return frozenset().union(*(self._depends[i] for i in step.ops))
+
+    def monomial(self, index: int, dtype: torch.dtype, device: torch.device) -> tuple:
+        """(perm, phase, inverse perm, inverse phase) of monomial op ``index``."""
+        return self._constants(dtype, device)["monomial"][index]
 
     def _constants(self, dtype: torch.dtype, device: torch.device) -> dict:
         key = (dtype, device)
@@ -274,11 +239,11 @@ class TorchSimulator:
             >>> from hybridqml import circuits
             >>> spec = circuits.ry(2)
             >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
-            >>> sim.estimate_bytes(1, torch.complex128)   # 6 states of 4 amplitudes + the table
-            896
+            >>> sim.estimate_bytes(1, torch.complex128)   # 7 states of 4 amplitudes + the table
+            960
         """
         itemsize = torch.empty(0, dtype=dtype).element_size()
-        states = _WORKING_STATES + (2 * len(self.all_ops) if backprop else 0)
+        states = _WORKING_STATES + (2 * len(self._all_steps) if backprop else 0)
         return batch * (1 << self.n_qubits) * itemsize * states + self._table_bytes
 
     def check_memory(
@@ -381,8 +346,7 @@ class TorchSimulator:
             perm, phase, inv, inv_phase = consts["monomial"][index]
             if inverse:
                 perm, phase = inv, inv_phase
-            out = state.index_select(-1, perm)
-            return out if phase is None else out * phase
+            return permute(state.contiguous(), perm, phase)
         if op.kind == "one":
             return apply_one(state, self.n_qubits, op.qubits[0], m)
         return apply_general(state, self.n_qubits, op.qubits, m)
@@ -391,10 +355,8 @@ class TorchSimulator:
         """Final statevectors (B, 2^n) for parameter values ``theta`` (B, P)."""
         mats = self.op_matrices(theta) if matrices is None else matrices
         psi = self._product_state(theta, mats)
-        start = len(self.program.initial)
-        for i in range(start, len(mats)):
-            psi = self.apply(i, psi, mats[i])
-        return psi
+        track = torch.is_grad_enabled() and theta.requires_grad
+        return run_steps(self, self._steps, psi, lambda st: step_matrix(st, mats), track=track)
 
     def _product_state(self, theta: torch.Tensor, mats: list) -> torch.Tensor:
         n, batch = self.n_qubits, theta.shape[0]
@@ -403,10 +365,15 @@ class TorchSimulator:
         vectors: list[torch.Tensor] = [zero] * n
         for op, m in zip(self.program.initial, mats, strict=False):
             vectors[op.qubits[0]] = m[..., :, 0]
-        psi = vectors[n - 1].expand(batch, 2)
-        for q in range(n - 2, -1, -1):
-            psi = (psi.unsqueeze(2) * vectors[q].expand(batch, 2).unsqueeze(1)).reshape(batch, -1)
-        return psi
+
+        def kron(lo: int, hi: int) -> torch.Tensor:  # qubits [lo, hi): halves, one outer product
+            if hi - lo == 1:
+                return vectors[lo].expand(batch, 2)
+            mid = (lo + hi) // 2
+            low, high = kron(lo, mid), kron(mid, hi)
+            return torch.bmm(high.unsqueeze(2), low.unsqueeze(1)).reshape(batch, -1)
+
+        return kron(0, n)
 
     def expectations(self, theta: torch.Tensor) -> torch.Tensor:
         """Expectation values (B, O) at parameter values ``theta`` (B, P); differentiable.

@@ -1,0 +1,2 @@
+python benchmarks/shots_benchmark.py
+125
