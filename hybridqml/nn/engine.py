@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridqml import _ranks
 from hybridqml.backends import registry, tracking
 from hybridqml.backends.base import (
     DEFAULT_OPTIMIZATION_LEVEL,
@@ -175,8 +176,14 @@ class CircuitEngine:
         return rule.name, rule
 
     def _seed(self, seed: int | None) -> int | None:
-        """This engine's stream of ``seed`` (see :mod:`hybridqml.nn.streams`)."""
-        return derived_seed(seed, getattr(self, "_stream", 0))
+        """This engine's stream of ``seed`` (see :mod:`hybridqml.nn.streams`), per rank.
+
+        On the ranks of a data-parallel run the stream is further split per rank
+        (:func:`hybridqml._ranks.rank_seed`), so ranks never draw the same shot noise; a single
+        process is unchanged.
+        """
+        stream = derived_seed(seed, getattr(self, "_stream", 0))
+        return None if stream is None else _ranks.rank_seed(stream)
 
     def _build_native(self) -> NativeExecutor | None:
         if self.rule is not None:

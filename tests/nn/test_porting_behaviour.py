@@ -1,6 +1,7 @@
 """Initial weights, weightless layers, set_backend defaults, per-layer shot streams (issue 15)."""
 
 import functools
+import gc
 import math
 
 import numpy as np
@@ -136,3 +137,25 @@ def test_tracker_counts_torch_backward_passes():
     with Tracker() as tracker:
         adjoint(x).sum().backward()
     assert tracker.calls == 2
+
+
+def test_ranks_of_a_data_parallel_run_draw_different_shot_noise(monkeypatch):
+    """A seeded layer on rank r of a world of 2 draws its own stream; one process is unchanged."""
+    from hybridqml import _ranks
+
+    x = torch.full((30, 1), 0.4)
+
+    def draw(rank, world):
+        monkeypatch.setattr(_ranks, "rank", lambda: rank)
+        monkeypatch.setattr(_ranks, "world_size", lambda: world)
+        gc.collect()  # no earlier layer with this seed may hold stream 0
+        layer = hq.QuantumLayer(hq.circuits.ry(1), shots=40, seed=7)
+        with torch.no_grad():
+            out = layer(x)
+        del layer
+        return out
+
+    single, rank0, rank1 = draw(0, 1), draw(0, 2), draw(1, 2)
+    assert torch.equal(draw(0, 1), single) and torch.equal(draw(1, 2), rank1)  # reproducible
+    assert not torch.equal(rank0, rank1)  # the two ranks' shot noise differs
+    assert not torch.equal(rank0, single)  # and a world of 2 is not the single-process stream
