@@ -168,7 +168,7 @@ def main() -> None:
         f" **Measured under load (1-min load average {load:.1f} on {cores} cores at the start):"
         " other jobs shared the cores, so the times and the speed-up are indicative only;"
         " rerun on a quiet machine.**"
-        if load is not None and load > cores / 2
+        if load is not None and load > cores  # busier than this run alone makes it
         else ""
     )
     report = "\n".join(

@@ -1,2 +1,2 @@
 python benchmarks/peers_benchmark.py
-2389
+806

@@ -1,2 +1,2 @@
 python benchmarks/shots_benchmark.py
-125
+134
