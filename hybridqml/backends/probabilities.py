@@ -36,7 +36,7 @@ from qiskit.primitives import BaseSamplerV2
 
 from hybridqml.backends import qiskit as qiskit_executors
 from hybridqml.backends.aer.sampler import AerBornSampler
-from hybridqml.backends.base import DEFAULT_DEVICE_SHOTS, BackendRequest
+from hybridqml.backends.base import BackendRequest
 from hybridqml.backends.measurement import MEASURED_REGISTER, outcomes
 from hybridqml.backends.qiskit import (
     AER_BINDING_SEED_STRIDE,
@@ -130,20 +130,13 @@ def sampler_executor(
     ``shots=None`` is exact when ``exact`` (a sampler computing its distribution), else
     :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS`.
     """
-    if request.shiftable.probabilities is None:
-        return qiskit_executors.sampler_executor(
-            request, sampler, target, name, device, exact=exact
-        )
-    shots = request.shots
-    if shots is None and not exact:
-        shots = DEFAULT_DEVICE_SHOTS
-    return ProbabilityExecutor(
-        request.shiftable,
+    probabilities = request.shiftable.probabilities is not None
+    return qiskit_executors.sampler_executor(
+        request,
         sampler,
-        shots=shots,
-        name=name,
-        target=target,
-        seed=request.seed,
-        optimization_level=request.optimization_level,
-        device=device,
+        target,
+        name,
+        device,
+        exact=exact,
+        executor_class=ProbabilityExecutor if probabilities else None,
     )

@@ -419,18 +419,20 @@ def sampler_executor(
     device: Any = None,
     *,
     exact: bool = False,
+    executor_class: type[SamplerExecutor] | None = None,
 ) -> SamplerExecutor:
     """A :class:`SamplerExecutor` with a backend request's settings (Pauli observables).
 
     For any spec, probability outputs included, use
-    :func:`hybridqml.backends.probabilities.sampler_executor`.
-    ``shots=None`` means exact values when ``exact`` (a sampler that computes its distribution),
-    else :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` (a device cannot be exact).
+    :func:`hybridqml.backends.probabilities.sampler_executor`, which passes its
+    ``executor_class``. ``shots=None`` means exact values when ``exact`` (a sampler that
+    computes its distribution), else :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` (a
+    device cannot be exact).
     """
     shots = request.shots
     if shots is None and not exact:
         shots = DEFAULT_DEVICE_SHOTS
-    return SamplerExecutor(
+    return (executor_class or SamplerExecutor)(
         request.shiftable,
         sampler,
         shots=shots,
