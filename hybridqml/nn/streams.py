@@ -6,7 +6,9 @@ seed when it is built: the smallest index no other live engine with that seed ho
 is the seed itself (a lone layer draws exactly what it drew before); stream ``k > 0`` is the
 first word of ``numpy.random.SeedSequence(seed, spawn_key=(k,))``, independent of stream 0.
 So in one model, layers built with ``seed=7`` get streams 0, 1, 2, ... in construction order,
-reproducibly from run to run; a layer garbage-collected frees its index. Only the shot draws
+reproducibly from run to run; a layer that is no longer reachable frees its index (unreachable
+layers caught in reference cycles are collected before a higher index is handed out, so what
+a new layer draws never depends on when Python's garbage collector last ran). Only the shot draws
 (and SPSA directions) follow the stream: transpilation keeps the seed itself, so layers sharing
 a seed also share a device layout. The stream travels with
 the engine when it is pickled or copied (a copy draws what its original draws). Pass distinct
@@ -19,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import threading
 import weakref
 
@@ -36,6 +39,14 @@ def claim_stream(seed: int | None, holder: object) -> int:
         return 0
     with _lock:
         taken = _holders.setdefault(seed, weakref.WeakValueDictionary())
+        if 0 not in taken:
+            taken[0] = holder
+            return 0
+    # Stream 0 is held: by a live layer, or by garbage in a reference cycle that the collector
+    # has not reached yet. Collect it (outside the lock: finalizers may build layers) so that
+    # the index depends only on which layers are reachable.
+    gc.collect()
+    with _lock:
         index = 0
         while index in taken:
             index += 1

@@ -1,6 +1,5 @@
 """Job resilience on the fault-injecting stand-in: retries, sessions, failures, the job log."""
 
-import gc
 import json
 
 import numpy as np
@@ -16,10 +15,15 @@ from hybridqml.exceptions import ConfigurationError, JobFailedError
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
 
-def _layer(sampler, *, seed=5, attempts=4, delays=None):
-    gc.collect()  # earlier tests' layers with this seed must not hold its stream 0
+SEED = 24_601  # this module's own seed: no other test's live layer can hold its stream 0
+
+
+def _layer(sampler, *, seed=SEED, attempts=4, delays=None):
     torch.manual_seed(1)  # the same initial weights for every layer
     layer = hq.QuantumLayer(hq.circuits.variational(2, 1), backend=sampler, shots=200, seed=seed)
+    # Results are compared across layers: each must draw stream 0 of the seed, i.e. no other
+    # layer with this seed may be alive (nn/streams.py). Say so plainly if one is.
+    assert layer.engine._stream == 0, f"a live layer holds stream 0 of seed {seed}"
     sleep = (lambda s: None) if delays is None else delays.append
     layer.engine.executor.retry_policy = RetryPolicy(
         max_attempts=attempts, base_delay=1.0, jitter=0.0, sleep=sleep

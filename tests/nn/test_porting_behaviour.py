@@ -114,6 +114,21 @@ def test_layers_sharing_a_seed_draw_independent_streams():
     np.testing.assert_array_equal(c.forward(theta)[:, 0] + np.sin(0.9), ea)
 
 
+def test_an_unreachable_layer_in_a_reference_cycle_does_not_hold_its_stream():
+    gc.disable()  # as if the collector had not run since the old layer became garbage
+    try:
+        old = CircuitEngine(circuits.ry(1), shots=10, seed=41)
+        old.cycle = old  # unreachable after del, but not freed by reference counting
+        assert old._stream == 0
+        del old
+        assert CircuitEngine(circuits.ry(1), shots=10, seed=41)._stream == 0
+        kept = CircuitEngine(circuits.ry(1), shots=10, seed=42)
+        assert CircuitEngine(circuits.ry(1), shots=10, seed=42)._stream == 1  # truly alive
+        del kept
+    finally:
+        gc.enable()
+
+
 def test_shared_seed_streams_keep_one_device_layout():
     spec = circuits.variational(5, 2, entanglement="full")  # routed: the layout is seeded
     a = CircuitEngine(spec, backend="fake_manila", shots=200, seed=7)
