@@ -5,14 +5,19 @@ workflow trains once on 1 rank and once on 2 ranks launched by ``torch.distribut
 127.0.0.1. Each rank gets ``OMP_NUM_THREADS = cores // ranks`` (torch's and Aer's thread pools
 then share the cores instead of oversubscribing them). The time per epoch is the wall time of
 the epoch loop (:func:`~hybridqml.training.run_epochs`: training steps plus the per-epoch test
-evaluation) divided by the epochs, measured on rank 0; process start-up, data and plots are left
-out. The speed-up is the ratio of the medians over the seeds; the final hybrid test accuracy is
-reported per rank count (mean and standard deviation over the seeds: 2 ranks compute the same
-global-batch gradients as 1 rank, so the accuracies should agree within rounding). ``--quick``
-(a smoke run: one seed, one tiny epoch, Aer only) runs the 1-rank case in this process.
+evaluation) divided by the epochs, measured on rank 0 from a barrier that all ranks reach first
+(without it, rank 0's clock would also run while a slower-starting rank finishes its imports);
+process start-up, data and plots are left out. Rank 0 also records where its epoch goes:
+seconds inside primitive calls (``Executor.run``, the quantum part) and inside
+``torch.distributed`` collectives (gradient and metric sums and the failure check before each),
+with their number. The speed-up is the ratio of the medians over the seeds; the final hybrid
+test accuracy is reported per rank count (mean and standard deviation over the seeds: 2 ranks
+compute the same global-batch gradients as 1 rank, so the accuracies should agree within
+rounding). ``--quick`` (a smoke run: one seed, one tiny epoch, Aer only) runs the 1-rank case
+in this process.
 
 Usage:
-    python benchmarks/distributed_benchmark.py [--quick] [--seeds 3] [--epochs 3]
+    python benchmarks/distributed_benchmark.py [--quick] [--seeds 5] [--epochs 3]
         [--samples 300] [--batch-size 24] [--backends aer fake_manila]
         [--json OUT] [--markdown OUT] [--plot OUT.png]
 """
@@ -34,19 +39,56 @@ FAKE_DEVICE = "fake_manila"
 RANKS = (1, 2)
 
 
+class _Clock:
+    """Seconds spent in calls of patched functions while the epoch loop runs (rank-local)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def patch(self, owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            if not self.active:
+                return original(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
+                self.calls[label] = self.calls.get(label, 0) + 1
+
+        setattr(owner, name, timed)
+
+
 def worker(out: Path, backend: str, seed: int, args) -> None:
     """One rank of one run (under torch.distributed.run): train qnn, time the epoch loop."""
-    from hybridqml.training import init_distributed, shutdown_distributed
+    from hybridqml.backends.base import Executor
+    from hybridqml.training import collectives, distributed, init_distributed, shutdown_distributed
     from hybridqml.workflows import qnn
 
     info = init_distributed()
+    clock = _Clock()
+    # where the epoch goes: primitive calls (Executor.run) and torch.distributed collectives
+    # (the failure checks of collectives.check_peers included)
+    clock.patch(Executor, "run", "quantum")
+    clock.patch(collectives, "collective", "collectives")
+    distributed.collective = collectives.collective
     timing = {}
     original = qnn.run_epochs
 
     def timed(**kwargs):
+        if info.world_size > 1:  # a rank that started up slower must not count as epoch time
+            import torch.distributed as dist
+
+            dist.barrier()
+        clock.active = True
         start = time.perf_counter()
         loop = original(**kwargs)
         timing["seconds"] = time.perf_counter() - start
+        clock.active = False
         timing["epochs"] = loop.epochs_completed
         return loop
 
@@ -67,8 +109,12 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
         qnn.run_epochs = original
         shutdown_distributed()
     if info.is_main:
+        epochs = timing["epochs"]
         record = {
-            "seconds_per_epoch": timing["seconds"] / timing["epochs"],
+            "seconds_per_epoch": timing["seconds"] / epochs,
+            "quantum_seconds_per_epoch": clock.seconds.get("quantum", 0.0) / epochs,
+            "collective_seconds_per_epoch": clock.seconds.get("collectives", 0.0) / epochs,
+            "collectives_per_epoch": clock.calls.get("collectives", 0) / epochs,
             "hybrid_test_accuracy": result.hybrid_test_accuracy,
             "threads": int(os.environ.get("OMP_NUM_THREADS", "0")),
         }
@@ -119,7 +165,7 @@ def _mean_sd(values: list[float]) -> str:
 
 def main() -> None:
     p = _common.parser(__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--samples", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=24)
@@ -143,11 +189,26 @@ def main() -> None:
                 for r in RANKS
             }
             times = {r: statistics.median(x["seconds_per_epoch"] for x in runs[r]) for r in RANKS}
+
+            def median(r, key):
+                return statistics.median(x[key] for x in runs[r])
+
             for r in RANKS:
                 accuracies = [x["hybrid_test_accuracy"] for x in runs[r]]
                 speedup = times[1] / times[r]
+                quantum = median(r, "quantum_seconds_per_epoch")
+                comm = median(r, "collective_seconds_per_epoch")
+                n_comm = median(r, "collectives_per_epoch")
                 rows.append(
-                    [backend, r, f"{times[r]:.2f}", f"{speedup:.2f}x", _mean_sd(accuracies)]
+                    [
+                        backend,
+                        r,
+                        f"{times[r]:.2f}",
+                        f"{speedup:.2f}x",
+                        f"{quantum:.2f}",
+                        f"{comm:.2f} ({n_comm:.0f})" if r > 1 else "-",
+                        _mean_sd(accuracies),
+                    ]
                 )
                 records.append(
                     {
@@ -155,6 +216,9 @@ def main() -> None:
                         "ranks": r,
                         "seconds_per_epoch": times[r],
                         "speedup": speedup,
+                        "quantum_seconds_per_epoch": quantum,
+                        "collective_seconds_per_epoch": comm,
+                        "collectives_per_epoch": n_comm,
                         "hybrid_test_accuracy": accuracies,
                         "threads_per_rank": runs[r][0]["threads"],
                     }
@@ -180,7 +244,15 @@ def main() -> None:
             settings + "." + busy,
             "",
             _common.markdown_table(
-                ["backend", "ranks", "s / epoch (median)", "speed-up", "hybrid test accuracy"],
+                [
+                    "backend",
+                    "ranks",
+                    "s / epoch (median)",
+                    "speed-up",
+                    "quantum s / epoch",
+                    "collectives s / epoch (calls)",
+                    "hybrid test accuracy",
+                ],
                 rows,
             ),
         ]
