@@ -10,8 +10,9 @@ evaluation) divided by the epochs, measured on rank 0 from a barrier that all ra
 process start-up, data and plots are left out. Rank 0 also records where its epoch goes:
 seconds inside primitive calls (``Executor.run``, the quantum part) and inside
 ``torch.distributed`` collectives (gradient and metric sums and the failure check before each),
-with their number. The speed-up is the ratio of the medians over the seeds; the final hybrid
-test accuracy is reported per rank count (mean and standard deviation over the seeds: 2 ranks
+with their number, and the time of one ``all_reduce`` of 40 numbers between the ranks back to
+back (measured before training). The speed-up is the ratio of the medians over the seeds; the final
+hybrid test accuracy is reported per rank count (mean and standard deviation over the seeds: 2 ranks
 compute the same global-batch gradients as 1 rank, so the accuracies should agree within
 rounding). ``--quick`` (a smoke run: one seed, one tiny epoch, Aer only) runs the 1-rank case
 in this process.
@@ -63,6 +64,22 @@ class _Clock:
         setattr(owner, name, timed)
 
 
+def _all_reduce_ms(repeats: int = 200) -> dict[str, float]:
+    """Median and mean wall time of one ``all_reduce`` of 40 doubles between the ranks (ms)."""
+    import torch
+    import torch.distributed as dist
+
+    vector = torch.zeros(40, dtype=torch.float64)
+    for _ in range(20):  # connections warm
+        dist.all_reduce(vector)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        dist.all_reduce(vector)
+        times.append(time.perf_counter() - start)
+    return {"median": 1000 * statistics.median(times), "mean": 1000 * statistics.mean(times)}
+
+
 def worker(out: Path, backend: str, seed: int, args) -> None:
     """One rank of one run (under torch.distributed.run): train qnn, time the epoch loop."""
     from hybridqml.backends.base import Executor
@@ -76,7 +93,7 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
     clock.patch(Executor, "run", "quantum")
     clock.patch(collectives, "collective", "collectives")
     distributed.collective = collectives.collective
-    timing = {}
+    timing = {"all_reduce_ms": _all_reduce_ms() if info.world_size > 1 else None}
     original = qnn.run_epochs
 
     def timed(**kwargs):
@@ -117,6 +134,7 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
             "collectives_per_epoch": clock.calls.get("collectives", 0) / epochs,
             "hybrid_test_accuracy": result.hybrid_test_accuracy,
             "threads": int(os.environ.get("OMP_NUM_THREADS", "0")),
+            "all_reduce_ms": timing["all_reduce_ms"],
         }
         (out / "result.json").write_text(json.dumps(record))
 
@@ -181,7 +199,7 @@ def main() -> None:
         args.seeds, args.epochs, args.samples, args.batch_size = 1, 1, 60, 13
         args.backends = ["aer"]
     meta = _common.machine_metadata()
-    rows, records = [], []
+    rows, records, records_runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends:
             runs = {
@@ -189,8 +207,9 @@ def main() -> None:
                 for r in RANKS
             }
             times = {r: statistics.median(x["seconds_per_epoch"] for x in runs[r]) for r in RANKS}
+            records_runs.extend(x for r in RANKS for x in runs[r])
 
-            def median(r, key):
+            def median(r, key, runs=runs):
                 return statistics.median(x[key] for x in runs[r])
 
             for r in RANKS:
@@ -223,6 +242,16 @@ def main() -> None:
                         "threads_per_rank": runs[r][0]["threads"],
                     }
                 )
+    latencies = [x["all_reduce_ms"] for x in records_runs if x.get("all_reduce_ms") is not None]
+    latency = (
+        " One gloo all_reduce of 40 numbers between the 2 ranks, back to back, took"
+        f" {statistics.median(x['median'] for x in latencies):.2f} ms (median; mean"
+        f" {statistics.median(x['mean'] for x in latencies):.2f} ms; 200 in each 2-rank run,"
+        " medians over the runs); inside training steps a collective costs more (the"
+        " collectives column: seconds over calls)."
+        if latencies
+        else ""
+    )
     settings = (
         f"qnn workflow, {args.samples} points, batch {args.batch_size}, {args.epochs} epoch(s), "
         f"{args.seeds} seed(s), 4 qubits x 2 layers; OMP_NUM_THREADS = cores // ranks"
@@ -241,7 +270,7 @@ def main() -> None:
             "",
             _common.metadata_line(meta),
             "",
-            settings + "." + busy,
+            settings + "." + latency + busy,
             "",
             _common.markdown_table(
                 [
@@ -257,7 +286,7 @@ def main() -> None:
             ),
         ]
     )
-    payload = {"meta": meta, "settings": settings, "rows": records}
+    payload = {"meta": meta, "settings": settings, "rows": records, "all_reduce_ms": latencies}
     _common.emit(args, report, payload)
     if args.plot:
         fig, axes = _common.new_figure()

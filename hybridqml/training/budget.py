@@ -8,6 +8,12 @@ the step's cost from the last one. When the next step would cross ``max_shots`` 
 ``max_qpu_seconds`` the run writes its checkpoint and stops with a
 :class:`~hybridqml.exceptions.BudgetExceededError`; resume it with a larger budget.
 
+On the ranks of a data-parallel run the budget is the run's, not each rank's: before each step
+the ranks sum what they spent in this session and what their last step cost
+(:meth:`RunBudget.check` with ``reduce``, one ``all_reduce``), so every rank sees the same
+totals and all stop at the same step. Earlier sessions count once: the shared job log holds
+every rank's calls.
+
 Refusing to *start* a run whose estimate is over budget is
 :func:`hybridqml.workflows.estimate_cost`'s job (``hybridqml train ... --max-shots``).
 
@@ -58,6 +64,9 @@ class RunBudget:
         max_qpu_seconds: Most QPU seconds.
         spent_shots: Spent by earlier sessions of the run.
         spent_seconds: QPU seconds spent by earlier sessions of the run.
+        reduce: Sums a list of numbers over the ranks of a data-parallel run
+            (:meth:`~hybridqml.training.distributed.DataParallel.sum_over_ranks`); ``None``
+            on one process.
     """
 
     def __init__(
@@ -67,6 +76,7 @@ class RunBudget:
         max_qpu_seconds: float | None = None,
         spent_shots: int = 0,
         spent_seconds: float = 0.0,
+        reduce: Callable[[list[float]], list[float]] | None = None,
     ) -> None:
         self.limits = {
             "shots": check_budget(max_shots, "max_shots"),
@@ -76,6 +86,7 @@ class RunBudget:
         self.tracker = Tracker()
         self._step_start: dict[str, float] | None = None
         self.last_step = {"shots": 0.0, "qpu_seconds": 0.0}
+        self.reduce = reduce
 
     @classmethod
     def for_run(
@@ -100,7 +111,7 @@ class RunBudget:
         self.tracker.__exit__(*exc_info)
 
     def spent(self) -> dict[str, float]:
-        """Spent so far, earlier sessions included."""
+        """Spent so far, earlier sessions included (this rank's share of this session)."""
         return {
             "shots": self.before["shots"] + self.tracker.executed_shots,
             "qpu_seconds": self.before["qpu_seconds"] + self.tracker.qpu_seconds,
@@ -128,18 +139,18 @@ class RunBudget:
         Raises:
             BudgetExceededError: naming the budget, what was spent, the checkpoint and the fix.
         """
-        spent = self.spent()
+        spent, last_step = self._run_totals()
         for kind, limit in self.limits.items():
             if limit is None:
                 continue
-            if spent[kind] + self.last_step[kind] <= limit and spent[kind] < limit:
+            if spent[kind] + last_step[kind] <= limit and spent[kind] < limit:
                 continue
             path = save(progress)
             unit = "executed shots" if kind == "shots" else "QPU seconds"
             where = f"a checkpoint in {str(path)!r}" if path else "no checkpoint (no output folder)"
             raise BudgetExceededError(
                 f"{unit} budget reached: {spent[kind]:,.6g} of {_FLAGS[kind]} = {limit:,.6g} "
-                f"spent, and the next step needs about {self.last_step[kind]:,.6g} more. "
+                f"spent, and the next step needs about {last_step[kind]:,.6g} more. "
                 f"Stopped before step {progress.step + 1} of epoch {progress.epoch} with {where}; "
                 f"resume with --resume (resume=True) and a larger {_FLAGS[kind]}",
                 kind=kind,
@@ -147,3 +158,14 @@ class RunBudget:
                 limit=limit,
                 checkpoint=path,
             )
+
+    def _run_totals(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The run's spending and last-step cost: summed over the ranks when there are several."""
+        spent, last = self.spent(), self.last_step
+        if self.reduce is None:
+            return spent, dict(last)
+        kinds = ("shots", "qpu_seconds")
+        local = [self.tracker.executed_shots, self.tracker.qpu_seconds]
+        total = self.reduce([*map(float, local), *(float(last[k]) for k in kinds)])
+        spent = {k: self.before[k] + total[i] for i, k in enumerate(kinds)}
+        return spent, {k: total[2 + i] for i, k in enumerate(kinds)}

@@ -343,6 +343,21 @@ class DataParallel:
 
         return sharded
 
+    def sum_over_ranks(self, values: list[float]) -> list[float]:
+        """``values`` summed element-wise over the ranks (unchanged on one process).
+
+        Example:
+            >>> with data_parallel(stateful={}, seed=0) as par:
+            ...     par.sum_over_ranks([1.0, 2.5])
+            [1.0, 2.5]
+        """
+        if not self.active:
+            return list(values)
+        check_peers(None)
+        vector = torch.tensor(values, dtype=torch.float64)
+        collective(dist.all_reduce, vector, op=dist.ReduceOp.SUM)
+        return vector.tolist()
+
     def wrap(self, fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
         """``fn`` (evaluation, epoch hook) with failure reporting across ranks."""
         if fn is None or not self.active:

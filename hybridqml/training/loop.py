@@ -329,6 +329,8 @@ def _run_epochs(
     start = (resumed_from or 0) + 1
     modules = {name: obj for name, obj in stateful.items() if isinstance(obj, nn.Module)}
     hooks = StepHooks.for_run(config, checkpointer, history)
+    if hooks.budget is not None and parallel.active:
+        hooks.budget.reduce = parallel.sum_over_ranks  # the run's budget, not each rank's
     epochs = tqdm(
         range(start, config.epochs + 1),
         total=config.epochs,

@@ -14,7 +14,9 @@ saw into ``OUT``; ``tests/training/test_distributed.py`` makes the assertions. S
 * ``kill`` (a separate launch: ``distributed_worker.py OUT kill``): rank 1 dies outright in
   epoch 2;
 * ``entropy``: each rank's entropy stream bytes (prng pure, aer expanded) and the merged
-  provenance.
+  provenance;
+* ``budget``: :func:`budget_loop`, a shot budget that runs out in epoch 1 (the run's budget, not
+  each rank's).
 """
 
 from __future__ import annotations
@@ -131,6 +133,54 @@ def sgd_loop(out_dir: Path | None, *, sync: bool = True) -> dict[str, torch.Tens
     return {**model.state_dict(), "loss": torch.tensor([r["loss"] for r in result.history])}
 
 
+BUDGET_SHOTS = 50
+"""Shots per circuit of :func:`budget_loop`."""
+BUDGET_STEP_SHOTS = 10 * BUDGET_SHOTS * (1 + 2 * 4)
+"""Shots of one :func:`budget_loop` step: batch 10, forward + two shifts of 2 inputs + 2 weights."""
+BUDGET_LIMIT = 2 * BUDGET_STEP_SHOTS + BUDGET_STEP_SHOTS // 2
+"""Room for 2.5 steps: the run stops before step 3 of epoch 1."""
+
+
+def budget_loop(out_dir: Path) -> dict[str, object]:
+    """:func:`run_epochs` on a shot-based layer with ``max_shots=BUDGET_LIMIT``; how it stopped."""
+    from torch.utils.data import TensorDataset
+
+    from hybridqml.backends.joblog import JOBS_NAME, job_totals, read_job_log
+    from hybridqml.exceptions import BudgetExceededError
+    from hybridqml.training import TrainConfig, make_loader, run_epochs
+
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(2, 2), QuantumLayer(variational(2, 1), shots=BUDGET_SHOTS))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = TensorDataset(torch.rand(40, 2), torch.rand(40, 2))
+
+    def step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(batch[0]), batch[1])
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    config = TrainConfig(epochs=2, seed=3, out_dir=out_dir, progress=False, max_shots=BUDGET_LIMIT)
+    try:
+        run_epochs(
+            config=config,
+            loader=make_loader(data, batch_size=10, seed=3),
+            step=step,
+            stateful={"model": model, "optimizer": opt},
+        )
+    except BudgetExceededError as err:
+        if dist.is_initialized():
+            dist.barrier()  # every rank's job-log lines are written
+        return {
+            "spent": err.spent,
+            "stopped": str(err).split("Stopped ")[1].split(" with ")[0],
+            "logged_shots": job_totals(read_job_log(out_dir / JOBS_NAME))["executed_shots"],
+            "checkpoint": err.checkpoint is not None,
+        }
+    return {"spent": None}
+
+
 class FakeBatch:
     """Stands in for a qiskit-ibm-runtime ``Batch`` (an id; opened or attached)."""
 
@@ -241,6 +291,7 @@ def main() -> None:
         _ddp(out, rank)
         _shared_batch(out, rank)
         _entropy(out, rank)
+        (out / f"budget_rank{rank}.json").write_text(json.dumps(budget_loop(out / "budget")))
         _fail(out, rank)
     except Exception:
         (out / f"crash_rank{rank}.txt").write_text(traceback.format_exc())

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from distributed_worker import SETTINGS, sgd_loop, train_ddp_reference
+from distributed_worker import (
+    BUDGET_LIMIT,
+    BUDGET_STEP_SHOTS,
+    SETTINGS,
+    budget_loop,
+    sgd_loop,
+    train_ddp_reference,
+)
 from filelock import FileLock
 
 from hybridqml import _ranks
@@ -425,3 +432,17 @@ def test_train_nproc_2_end_to_end(cli_run: Path, single: Path) -> None:
         assert (run / name).is_file(), name
     assert not list(run.glob("*.hybridqml-tmp"))
     assert _max_difference(run / "checkpoint.pt", single / "aer" / "checkpoint.pt") < TOL
+
+
+def test_a_shot_budget_is_the_runs_and_stops_every_rank_where_one_process_stops(
+    scenarios: Path, tmp_path: Path
+) -> None:
+    one = budget_loop(tmp_path / "one")  # the same loop in this process
+    assert one["spent"] == 2 * BUDGET_STEP_SHOTS <= BUDGET_LIMIT  # stopped before step 3
+    assert one["stopped"] == "before step 3 of epoch 1"
+    for rank in (0, 1):
+        got = json.loads((scenarios / f"budget_rank{rank}.json").read_text())
+        # both ranks' shots counted: each rank alone spent about half, and would run on
+        assert got["spent"] == one["spent"] and got["stopped"] == one["stopped"]
+        assert got["logged_shots"] == one["spent"]  # the shared job log: both ranks' calls
+    assert json.loads((scenarios / "budget_rank0.json").read_text())["checkpoint"]
