@@ -54,7 +54,7 @@ from hybridqml.training.classifier import (
     evaluate_classifier,
     fit_classifier,
 )
-from hybridqml.training.collectives import share_from_main
+from hybridqml.training.collectives import gather_from_ranks, share_from_main
 from hybridqml.training.distributed import (
     DataParallel,
     RankInfo,
@@ -122,6 +122,7 @@ __all__ = [
     "epoch_seed",
     "evaluate_classifier",
     "fit_classifier",
+    "gather_from_ranks",
     "gather_provenance",
     "init_distributed",
     "load_torch_file",

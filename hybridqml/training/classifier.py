@@ -19,8 +19,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hybridqml import _ranks
 from hybridqml.exceptions import InputError
 from hybridqml.training.checkpoint import Stateful
+from hybridqml.training.collectives import gather_from_ranks
+from hybridqml.training.distributed import shard_bounds
 from hybridqml.training.files import atomic_torch_save
 from hybridqml.training.loop import TrainConfig, run_epochs
 from hybridqml.training.metrics import write_metrics
@@ -76,11 +79,18 @@ def evaluate_classifier(
     loss_fn: LossFn | None = None,
     num_classes: int | None = None,
     progress: bool = False,
+    distributed: bool = False,
 ) -> ClassifierEvaluation:
     """Evaluate a classifier in eval mode without gradients (its mode is restored afterwards).
 
     Outputs of shape ``(B, C)`` are class scores (argmax); ``(B,)`` or ``(B, 1)`` are binary logits
     (positive means class 1).
+
+    With ``distributed=True`` inside a ``torch.distributed`` process group, each rank evaluates
+    its contiguous shard of every batch (as training steps do) and the ranks gather their labels,
+    predictions and loss sums, so every rank returns the evaluation of the whole set while each
+    sample's circuits run once (on hardware: evaluation shots paid once, not once per rank).
+    Call it on every rank then. Without a process group it is the plain evaluation.
 
     Args:
         model: Maps a batch of inputs to class scores.
@@ -88,6 +98,7 @@ def evaluate_classifier(
         loss_fn: Mean-reduced loss of ``(outputs, labels)`` (default: cross entropy).
         num_classes: Size of the confusion matrix (default: from the output width, 2 for binary).
         progress: Show a tqdm progress bar.
+        distributed: Split the evaluation over the ranks (call on every rank).
 
     Returns:
         Accuracy, mean loss, confusion matrix and sample count.
@@ -113,9 +124,16 @@ def evaluate_classifier(
     predictions: list[torch.Tensor] = []
     loss_sum = 0.0
     width = 0
+    split = distributed and _ranks.is_distributed()
+    world, rank = _ranks.world_size(), _ranks.rank()
     try:
         with torch.no_grad():
             for inputs, targets in tqdm(loader, desc="eval", leave=False, disable=not progress):
+                if split:  # this rank's contiguous shard of the batch (may be empty)
+                    start, stop = shard_bounds(len(targets), world_size=world, rank=rank)
+                    if start == stop:
+                        continue
+                    inputs, targets = inputs[start:stop], targets[start:stop]
                 outputs = model(inputs.to(device))
                 targets = targets.to(device)
                 loss_sum += float(loss_fn(outputs, targets)) * len(targets)
@@ -124,6 +142,14 @@ def evaluate_classifier(
                 predictions.append(_predict(outputs).cpu())
     finally:
         model.train(was_training)
+    if split:  # every rank's part, in rank order: the whole set on every rank
+        parts = gather_from_ranks(
+            (loss_sum, width, [t.numpy() for t in labels], [p.numpy() for p in predictions])
+        )
+        loss_sum = sum(part[0] for part in parts)
+        width = max(part[1] for part in parts)
+        labels = [torch.from_numpy(t) for part in parts for t in part[2]]
+        predictions = [torch.from_numpy(p) for part in parts for p in part[3]]
     if not labels:
         raise InputError("the evaluation loader yielded no batches")
     y_true = torch.cat(labels).numpy()
@@ -244,9 +270,9 @@ def fit_classifier(
     def evaluate(epoch: int) -> dict[str, float]:
         metrics = {}
         if val_loader is not None:
-            val = evaluate_classifier(model, val_loader, loss_fn=loss_fn)
+            val = evaluate_classifier(model, val_loader, loss_fn=loss_fn, distributed=True)
             metrics = {"val_loss": val.loss, "val_accuracy": val.accuracy}
-        evaluation = evaluate_classifier(model, test_loader, loss_fn=loss_fn)
+        evaluation = evaluate_classifier(model, test_loader, loss_fn=loss_fn, distributed=True)
         last[:] = [evaluation]
         return {**metrics, "test_loss": evaluation.loss, "test_accuracy": evaluation.accuracy}
 
@@ -271,7 +297,11 @@ def fit_classifier(
         evaluate=evaluate,
         on_epoch_end=on_epoch_end,
     )
-    evaluation = last[0] if last else evaluate_classifier(model, test_loader, loss_fn=loss_fn)
+    evaluation = (
+        last[0]
+        if last
+        else evaluate_classifier(model, test_loader, loss_fn=loss_fn, distributed=True)
+    )
     key = f"{prefix}_accuracy"
     best_record = max(loop.history, key=lambda h: h[key]) if loop.history else {}
     best_accuracy = float(best_record.get(key, evaluation.accuracy))

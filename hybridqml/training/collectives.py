@@ -23,7 +23,7 @@ import torch.distributed as dist
 from hybridqml import _ranks
 from hybridqml.exceptions import DistributedError
 
-__all__ = ["check_peers", "collective", "gather_provenance", "share_from_main"]
+__all__ = ["check_peers", "collective", "gather_from_ranks", "gather_provenance", "share_from_main"]
 
 T = TypeVar("T")
 
@@ -76,6 +76,23 @@ def collective(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         ) from exc
 
 
+def gather_from_ranks(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` (picklable), in rank order; ``[obj]`` on one process.
+
+    Call it on every rank (a failed peer is reported as by :func:`check_peers`).
+
+    Example:
+        >>> gather_from_ranks({"n": 3})
+        [{'n': 3}]
+    """
+    if not _ranks.is_distributed():
+        return [obj]
+    check_peers(None)
+    records: list[Any] = [None] * dist.get_world_size()
+    collective(dist.all_gather_object, records, obj)
+    return records
+
+
 def gather_provenance(provenance: Mapping[str, Any]) -> dict[str, Any]:
     """Merge every rank's entropy provenance (call on every rank; a copy on one process).
 
@@ -85,9 +102,7 @@ def gather_provenance(provenance: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not _ranks.is_distributed():
         return dict(provenance)
-    check_peers(None)
-    records: list[Any] = [None] * dist.get_world_size()
-    collective(dist.all_gather_object, records, dict(provenance))
+    records = gather_from_ranks(dict(provenance))
     merged = dict(records[0])
     for key in ("source_bytes", "delivered_bytes"):
         merged[key] = sum(int(r.get(key, 0)) for r in records)

@@ -282,7 +282,7 @@ def train_qnn(config: QNNConfig) -> QNNResult:
         def evaluate(epoch: int) -> dict[str, float]:
             metrics = {}
             for name, model in models.items():
-                evaluations[name] = evaluate_classifier(model, test_loader)
+                evaluations[name] = evaluate_classifier(model, test_loader, distributed=True)
                 metrics[f"{name}_test_loss"] = evaluations[name].loss
                 metrics[f"{name}_test_accuracy"] = evaluations[name].accuracy
             return metrics

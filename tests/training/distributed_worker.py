@@ -15,6 +15,7 @@ saw into ``OUT``; ``tests/training/test_distributed.py`` makes the assertions. S
   epoch 2;
 * ``entropy``: each rank's entropy stream bytes (prng pure, aer expanded) and the merged
   provenance;
+* ``evaluation``: :func:`evaluation_case` split over the ranks (each rank's forward sizes kept);
 * ``budget``: :func:`budget_loop`, a shot budget that runs out in epoch 1 (the run's budget, not
   each rank's).
 """
@@ -131,6 +132,32 @@ def sgd_loop(out_dir: Path | None, *, sync: bool = True) -> dict[str, torch.Tens
         stateful={"model": model, "optimizer": opt} if sync else {"model": model},
     )
     return {**model.state_dict(), "loss": torch.tensor([r["loss"] for r in result.history])}
+
+
+def evaluation_case(*, distributed: bool) -> tuple[dict[str, object], list[int]]:
+    """A fixed 3-class classifier evaluated on 23 points in batches of 10 (shards 5/5, 5/5, 2/1).
+
+    Returns the evaluation (as plain data) and the batch sizes the model saw on this rank.
+    """
+    from torch.utils.data import TensorDataset
+
+    from hybridqml.training import evaluate_classifier, make_loader
+
+    gen = torch.Generator().manual_seed(12)
+    x, y = torch.rand(23, 4, generator=gen), torch.randint(0, 3, (23,), generator=gen)
+    torch.manual_seed(8)
+    model = nn.Linear(4, 3)
+    seen: list[int] = []
+    model.register_forward_hook(lambda _m, args, _out: seen.append(len(args[0])))
+    loader = make_loader(TensorDataset(x, y), batch_size=10, shuffle=False)
+    ev = evaluate_classifier(model, loader, distributed=distributed)
+    record = {
+        "accuracy": ev.accuracy,
+        "loss": ev.loss,
+        "confusion_matrix": ev.confusion_matrix.tolist(),
+        "n_samples": ev.n_samples,
+    }
+    return record, seen
 
 
 BUDGET_SHOTS = 50
@@ -291,6 +318,8 @@ def main() -> None:
         _ddp(out, rank)
         _shared_batch(out, rank)
         _entropy(out, rank)
+        evaluation, seen = evaluation_case(distributed=True)
+        (out / f"evaluation_rank{rank}.json").write_text(json.dumps([evaluation, seen]))
         (out / f"budget_rank{rank}.json").write_text(json.dumps(budget_loop(out / "budget")))
         _fail(out, rank)
     except Exception:

@@ -24,6 +24,7 @@ from distributed_worker import (
     BUDGET_STEP_SHOTS,
     SETTINGS,
     budget_loop,
+    evaluation_case,
     sgd_loop,
     train_ddp_reference,
 )
@@ -446,3 +447,16 @@ def test_a_shot_budget_is_the_runs_and_stops_every_rank_where_one_process_stops(
         assert got["spent"] == one["spent"] and got["stopped"] == one["stopped"]
         assert got["logged_shots"] == one["spent"]  # the shared job log: both ranks' calls
     assert json.loads((scenarios / "budget_rank0.json").read_text())["checkpoint"]
+
+
+def test_an_evaluation_is_split_over_the_ranks_and_equals_one_process(scenarios: Path) -> None:
+    whole, seen = evaluation_case(distributed=False)  # one process: every point, every batch
+    assert seen == [10, 10, 3]
+    shards = {0: [5, 5, 2], 1: [5, 5, 1]}  # contiguous shards of 10, 10, 3
+    for rank in (0, 1):
+        got, rank_seen = json.loads((scenarios / f"evaluation_rank{rank}.json").read_text())
+        assert rank_seen == shards[rank]  # each point evaluated once, on one rank
+        assert got["confusion_matrix"] == whole["confusion_matrix"]
+        assert got["n_samples"] == whole["n_samples"] == 23
+        assert got["accuracy"] == whole["accuracy"]
+        assert abs(got["loss"] - whole["loss"]) < 1e-6  # float32 loss means per shard
