@@ -1,21 +1,21 @@
 """Data-parallel speed-up: the qnn workflow on 1 vs 2 ranks (torch.distributed, gloo).
 
 For each backend (exact Aer; a fake IBM device, exact noisy simulation) and each seed, the qnn
-workflow trains once on 1 rank and once on 2 ranks launched by ``torch.distributed.run`` on
-127.0.0.1. Each rank gets ``OMP_NUM_THREADS = cores // ranks`` (torch's and Aer's thread pools
-then share the cores instead of oversubscribing them). The time per epoch is the wall time of
-the epoch loop (:func:`~hybridqml.training.run_epochs`: training steps plus the per-epoch test
+workflow trains on 1 rank and on 2 ranks launched by ``torch.distributed.run`` on 127.0.0.1. Each
+rank gets ``OMP_NUM_THREADS = cores // ranks`` (torch's and Aer's thread pools then share the cores
+instead of oversubscribing them); a third run, 1 rank on 1 thread, shows how much of the
+one-process run is already parallel inside those thread pools. The time per epoch is the wall time
+of the epoch loop (:func:`~hybridqml.training.run_epochs`: training steps plus the per-epoch test
 evaluation) divided by the epochs, measured on rank 0 from a barrier that all ranks reach first
 (without it, rank 0's clock would also run while a slower-starting rank finishes its imports);
-process start-up, data and plots are left out. Rank 0 also records where its epoch goes:
-seconds inside primitive calls (``Executor.run``, the quantum part) and inside
-``torch.distributed`` collectives (gradient and metric sums and the failure check before each),
-with their number, and the time of one ``all_reduce`` of 40 numbers between the ranks back to
-back (measured before training). The speed-up is the ratio of the medians over the seeds; the final
-hybrid test accuracy is reported per rank count (mean and standard deviation over the seeds: 2 ranks
-compute the same global-batch gradients as 1 rank, so the accuracies should agree within
-rounding). ``--quick`` (a smoke run: one seed, one tiny epoch, Aer only) runs the 1-rank case
-in this process.
+process start-up, data and plots are left out. Rank 0 also records where its epoch goes: seconds
+inside primitive calls (``Executor.run``, the quantum part) and inside ``torch.distributed``
+collectives (gradient and metric sums and the failure check before each), with their number, and
+the time of one ``all_reduce`` of 40 numbers between the ranks back to back (measured before
+training). The speed-up is the ratio of the medians over the seeds; the final hybrid test accuracy
+is reported per rank count (mean and standard deviation over the seeds: 2 ranks compute the same
+global-batch gradients as 1 rank, so the accuracies should agree within rounding). ``--quick`` (a
+smoke run: one seed, one tiny epoch, Aer only) runs the 1-rank case in this process.
 
 Usage:
     python benchmarks/distributed_benchmark.py [--quick] [--seeds 5] [--epochs 3]
@@ -37,7 +37,9 @@ from pathlib import Path
 import _common
 
 FAKE_DEVICE = "fake_manila"
-RANKS = (1, 2)
+CASES = ((1, None), (1, 1), (2, None))
+"""(ranks, threads per rank; ``None``: cores // ranks). One rank on one thread shows how much of
+the one-process run is already parallel inside Aer's and torch's own thread pools."""
 
 
 class _Clock:
@@ -82,6 +84,8 @@ def _all_reduce_ms(repeats: int = 200) -> dict[str, float]:
 
 def worker(out: Path, backend: str, seed: int, args) -> None:
     """One rank of one run (under torch.distributed.run): train qnn, time the epoch loop."""
+    import torch
+
     from hybridqml.backends.base import Executor
     from hybridqml.training import collectives, distributed, init_distributed, shutdown_distributed
     from hybridqml.workflows import qnn
@@ -133,20 +137,23 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
             "collective_seconds_per_epoch": clock.seconds.get("collectives", 0.0) / epochs,
             "collectives_per_epoch": clock.calls.get("collectives", 0) / epochs,
             "hybrid_test_accuracy": result.hybrid_test_accuracy,
-            "threads": int(os.environ.get("OMP_NUM_THREADS", "0")),
+            "threads": int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads()),
             "all_reduce_ms": timing["all_reduce_ms"],
         }
         (out / "result.json").write_text(json.dumps(record))
 
 
-def launch(backend: str, seed: int, ranks: int, args, scratch: Path) -> dict:
-    """Run one training as ``ranks`` processes; rank 0's record."""
-    out = scratch / f"{backend}-seed{seed}-ranks{ranks}"
+def launch(
+    backend: str, seed: int, ranks: int, args, scratch: Path, threads: int | None = None
+) -> dict:
+    """Run one training as ``ranks`` processes (``threads`` each); rank 0's record."""
+    threads = threads or max(1, (os.cpu_count() or 1) // ranks)
+    out = scratch / f"{backend}-seed{seed}-ranks{ranks}-threads{threads}"
     out.mkdir(parents=True)
     if args.quick and ranks == 1:  # smoke run: spare one process start-up
         worker(out, backend, seed, args)
         return json.loads((out / "result.json").read_text())
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // ranks)))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     command = [
         sys.executable,
         "-m",
@@ -202,27 +209,30 @@ def main() -> None:
     rows, records, records_runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends:
+            cases = [c for c in CASES if not (args.quick and c == (1, 1))]
             runs = {
-                r: [launch(backend, s, r, args, Path(tmp)) for s in range(args.seeds)]
-                for r in RANKS
+                c: [launch(backend, s, c[0], args, Path(tmp), c[1]) for s in range(args.seeds)]
+                for c in cases
             }
-            times = {r: statistics.median(x["seconds_per_epoch"] for x in runs[r]) for r in RANKS}
-            records_runs.extend(x for r in RANKS for x in runs[r])
+            times = {c: statistics.median(x["seconds_per_epoch"] for x in runs[c]) for c in cases}
+            records_runs.extend(x for c in cases for x in runs[c])
 
-            def median(r, key, runs=runs):
-                return statistics.median(x[key] for x in runs[r])
+            def median(c, key, runs=runs):
+                return statistics.median(x[key] for x in runs[c])
 
-            for r in RANKS:
-                accuracies = [x["hybrid_test_accuracy"] for x in runs[r]]
-                speedup = times[1] / times[r]
-                quantum = median(r, "quantum_seconds_per_epoch")
-                comm = median(r, "collective_seconds_per_epoch")
-                n_comm = median(r, "collectives_per_epoch")
+            for c in cases:
+                r = c[0]
+                accuracies = [x["hybrid_test_accuracy"] for x in runs[c]]
+                speedup = times[CASES[0]] / times[c]
+                quantum = median(c, "quantum_seconds_per_epoch")
+                comm = median(c, "collective_seconds_per_epoch")
+                n_comm = median(c, "collectives_per_epoch")
                 rows.append(
                     [
                         backend,
                         r,
-                        f"{times[r]:.2f}",
+                        runs[c][0]["threads"],
+                        f"{times[c]:.2f}",
                         f"{speedup:.2f}x",
                         f"{quantum:.2f}",
                         f"{comm:.2f} ({n_comm:.0f})" if r > 1 else "-",
@@ -233,13 +243,13 @@ def main() -> None:
                     {
                         "backend": backend,
                         "ranks": r,
-                        "seconds_per_epoch": times[r],
+                        "seconds_per_epoch": times[c],
                         "speedup": speedup,
                         "quantum_seconds_per_epoch": quantum,
                         "collective_seconds_per_epoch": comm,
                         "collectives_per_epoch": n_comm,
                         "hybrid_test_accuracy": accuracies,
-                        "threads_per_rank": runs[r][0]["threads"],
+                        "threads_per_rank": runs[c][0]["threads"],
                     }
                 )
     latencies = [x["all_reduce_ms"] for x in records_runs if x.get("all_reduce_ms") is not None]
@@ -254,7 +264,8 @@ def main() -> None:
     )
     settings = (
         f"qnn workflow, {args.samples} points, batch {args.batch_size}, {args.epochs} epoch(s), "
-        f"{args.seeds} seed(s), 4 qubits x 2 layers; OMP_NUM_THREADS = cores // ranks"
+        f"{args.seeds} seed(s), 4 qubits x 2 layers; OMP_NUM_THREADS = threads per rank; speed-up"
+        " against 1 rank on every core"
     )
     load, cores = meta.get("load_average_1min"), os.cpu_count() or 1
     busy = (
@@ -276,6 +287,7 @@ def main() -> None:
                 [
                     "backend",
                     "ranks",
+                    "threads / rank",
                     "s / epoch (median)",
                     "speed-up",
                     "quantum s / epoch",
@@ -290,7 +302,9 @@ def main() -> None:
     _common.emit(args, report, payload)
     if args.plot:
         fig, axes = _common.new_figure()
-        labels = [f"{r['backend']}\n{r['ranks']} rank(s)" for r in records]
+        labels = [
+            f"{r['backend']}\n{r['ranks']} rank(s) x {r['threads_per_rank']}" for r in records
+        ]
         axes[0].bar(labels, [r["seconds_per_epoch"] for r in records], color="tab:blue")
         axes[0].set_ylabel("seconds per epoch")
         axes[0].set_title("qnn: 1 vs 2 data-parallel ranks")
