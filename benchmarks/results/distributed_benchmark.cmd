@@ -1,2 +1,2 @@
 python benchmarks/distributed_benchmark.py
-483
+775
