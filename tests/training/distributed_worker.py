@@ -22,10 +22,12 @@ saw into ``OUT``; ``tests/training/test_distributed.py`` makes the assertions. S
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -241,24 +243,36 @@ def _qnn(out: Path, name: str, **overrides: object) -> None:
     qnn.train_qnn(config)
 
 
-def _fail(out: Path, rank: int) -> None:
+@contextlib.contextmanager
+def _planted(rank: int, action: Callable[[], None]) -> Iterator[None]:
+    """Inside the block, rank 1's ``FAIL_AT_CALL``-th ``HybridQNN`` forward call runs ``action``."""
     original = qnn.HybridQNN.forward
     calls = {"n": 0}
 
     def planted(self: nn.Module, points: torch.Tensor) -> torch.Tensor:
         calls["n"] += 1
         if rank == 1 and calls["n"] == FAIL_AT_CALL:
-            raise RuntimeError("planted failure on rank 1")
+            action()
         return original(self, points)
 
     qnn.HybridQNN.forward = planted  # type: ignore[method-assign]
     try:
-        _qnn(out, "fail")
+        yield
+    finally:
+        qnn.HybridQNN.forward = original  # type: ignore[method-assign]
+
+
+def _raise_planted_failure() -> None:
+    raise RuntimeError("planted failure on rank 1")
+
+
+def _fail(out: Path, rank: int) -> None:
+    try:
+        with _planted(rank, _raise_planted_failure):
+            _qnn(out, "fail")
         outcome = {"error": None}
     except Exception as exc:
         outcome = {"error": type(exc).__name__, "message": str(exc)}
-    finally:
-        qnn.HybridQNN.forward = original  # type: ignore[method-assign]
     (out / f"fail_rank{rank}.json").write_text(json.dumps(outcome))
     dist.barrier()
     if rank == 0:  # what the failure left in the folder
@@ -271,18 +285,9 @@ def _fail(out: Path, rank: int) -> None:
 
 def _killed(out: Path, rank: int) -> None:
     """Rank 1 dies outright (``os._exit``) in epoch 2; rank 0 records what it saw."""
-    original = qnn.HybridQNN.forward
-    calls = {"n": 0}
-
-    def planted(self: nn.Module, points: torch.Tensor) -> torch.Tensor:
-        calls["n"] += 1
-        if rank == 1 and calls["n"] == FAIL_AT_CALL:
-            os._exit(9)
-        return original(self, points)
-
-    qnn.HybridQNN.forward = planted  # type: ignore[method-assign]
     try:
-        _qnn(out, "killed")
+        with _planted(rank, lambda: os._exit(9)):
+            _qnn(out, "killed")
     except Exception as exc:
         folder = out / "killed"
         record = {

@@ -79,23 +79,26 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def _torchrun(*args: str, launcher: tuple[str, ...] = ()) -> list[str]:
+    """``distributed_worker.py args`` on 2 ranks under ``torch.distributed.run`` (127.0.0.1)."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc-per-node=2",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=127.0.0.1:0",
+        *launcher,
+        str(WORKER),
+        *args,
+    ]
+
+
 @pytest.fixture(scope="session")
 def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def produce(out: Path) -> None:
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--nnodes=1",
-                "--nproc-per-node=2",
-                "--rdzv-backend=c10d",
-                "--rdzv-endpoint=127.0.0.1:0",
-                str(WORKER),
-                str(out),
-            ],
-            out,
-        )
+        _run(_torchrun(str(out)), out)
 
     return _once(tmp_path_factory, "scenarios", produce)
 
@@ -349,20 +352,9 @@ def test_a_two_rank_checkpoint_resumes_on_one_process(
 def test_a_killed_rank_stops_rank_0_with_a_clear_error_and_an_intact_checkpoint(
     tmp_path: Path,
 ) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        "--nproc-per-node=2",
-        "--rdzv-backend=c10d",
-        "--rdzv-endpoint=127.0.0.1:0",
-        "--monitor-interval=10",  # let rank 0 reach its next collective before torchrun
-        # stops it (with the default interval torchrun may terminate it first)
-        str(WORKER),
-        str(tmp_path),
-        "kill",
-    ]
+    # --monitor-interval: let rank 0 reach its next collective before torchrun stops it (with
+    # the default interval torchrun may terminate it first)
+    command = _torchrun(str(tmp_path), "kill", launcher=("--monitor-interval=10",))
     proc = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
     record = json.loads((tmp_path / "killed_rank0.json").read_text())
