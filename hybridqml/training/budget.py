@@ -11,8 +11,8 @@ the step's cost from the last one. When the next step would cross ``max_shots`` 
 On the ranks of a data-parallel run the budget is the run's, not each rank's: before each step
 the ranks sum what they spent in this session and what their last step cost
 (:meth:`RunBudget.check` with ``reduce``: a status check and one ``all_reduce``), so every
-rank sees the same totals and all stop at the same step. Earlier sessions count once: the shared job log holds
-every rank's calls.
+rank sees the same totals and all stop at the same step. Earlier sessions count once: the
+shared job log holds every rank's calls.
 
 Refusing to *start* a run whose estimate is over budget is
 :func:`hybridqml.workflows.estimate_cost`'s job (``hybridqml train ... --max-shots``).
