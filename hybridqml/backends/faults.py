@@ -14,6 +14,9 @@ submissions you choose:
                   ``IBMRuntimeError("The session is closed.")`` until the session is reopened
 ``"timeout"``     waiting for the job times out once (``RuntimeJobTimeoutError``); the job
                   itself finishes
+``"poll"``        the job is accepted, then the connection drops while waiting for it
+                  (``RequestsApiError``, status -1) on its first ``poll_failures`` waits; the
+                  job itself finishes
 ``"delay"``       the job takes ``seconds`` longer (through the injectable ``sleep``)
 ``"crash"``       the job is submitted, then the *client* dies while waiting
                   (:class:`SimulatedCrash`, a ``BaseException`` nothing catches): the job stays
@@ -55,6 +58,7 @@ FAULT_KINDS: Final[tuple[str, ...]] = (
     "connection",
     "expire",
     "timeout",
+    "poll",
     "delay",
     "crash",
 )
@@ -72,10 +76,12 @@ class Fault:
     Attributes:
         kind: One of :data:`FAULT_KINDS`.
         seconds: Extra run time of a ``"delay"``.
+        poll_failures: Waits that lose the connection, for a ``"poll"``.
     """
 
     kind: str
     seconds: float = 0.0
+    poll_failures: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -132,6 +138,10 @@ class FaultyJob:
             raise errors.RuntimeJobTimeoutError(
                 f"Timed out waiting for job to complete after {timeout} secs."
             )
+        if kind == "poll" and self.waits <= self._fault.poll_failures:
+            from qiskit_ibm_runtime.api.exceptions import RequestsApiError
+
+            raise RequestsApiError(f"Connection aborted while polling job {self._id}", -1)
         if kind == "delay" and self.waits == 1:
             self._sleep(self._fault.seconds)
         if kind == "crash" and self.waits == 1:

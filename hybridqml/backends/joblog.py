@@ -44,6 +44,7 @@ from hybridqml import _ranks
 
 __all__ = [
     "JOBS_NAME",
+    "WAITED_FOR",
     "CallRecord",
     "JobLog",
     "active_log",
@@ -56,6 +57,9 @@ __all__ = [
 
 JOBS_NAME: Final[str] = "jobs.jsonl"
 """File name of the job log inside an output folder."""
+
+WAITED_FOR: Final[frozenset[str]] = frozenset({"timeout", "poll"})
+"""Retry kinds that wait for the same job again: it stays pending (a resumed run fetches it)."""
 
 _active: list[JobLog] = []
 _lock = threading.Lock()
@@ -86,7 +90,11 @@ def read_job_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def pending_jobs(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Submitted jobs that were never collected: no later ``call`` or ``retry`` line has their id.
+    """Submitted jobs that were never collected (a resumed run fetches them by id).
+
+    A job is collected once a ``call`` line has its id (except a failed call that stopped waiting
+    for a job that may still finish: ``job_pending``) or a ``retry`` line gave it up (a retry of
+    kind ``"timeout"`` or ``"poll"`` waits for the same job: it stays pending).
 
     Example:
         >>> pending_jobs([{"event": "submitted", "job_id": "a", "fingerprint": "f"},
@@ -94,7 +102,14 @@ def pending_jobs(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         ...               {"event": "call", "job_id": "a"}])
         [{'event': 'submitted', 'job_id': 'b', 'fingerprint': 'g'}]
     """
-    closed = {r.get("job_id") for r in records if r.get("event") in ("call", "retry")}
+    closed = {
+        r.get("job_id") for r in records if r.get("event") == "call" and not r.get("job_pending")
+    }
+    closed |= {
+        r.get("job_id")
+        for r in records
+        if r.get("event") == "retry" and r.get("kind") not in WAITED_FOR  # resubmitted or gone
+    }
     closed |= {r.get("recovered_job_id") for r in records if r.get("event") == "call"}
     return [
         dict(r)
@@ -256,6 +271,8 @@ class CallRecord:
             record["fingerprint"] = info["fingerprint"]
         if error is not None:
             record["error"] = f"{type(error).__name__}: {error}"
+        if not done and info.get("job_pending"):
+            record["job_pending"] = True  # gave up waiting, not on the job: a resume fetches it
         self.log.write(record)
 
 

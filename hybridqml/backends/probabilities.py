@@ -68,7 +68,7 @@ def readout_circuit(circuit: QuantumCircuit, readout: ProbabilityReadout) -> Qua
 
 
 class ProbabilityExecutor(SamplerExecutor):
-    """Outputs ``distribution @ matrix`` over the readout qubits, one sampler call per pass.
+    """Outputs: the readout's combination of the measured distribution, one call per pass.
 
     Args: as :class:`~hybridqml.backends.qiskit.SamplerExecutor`; ``shiftable.probabilities``
     must be set.
@@ -79,7 +79,6 @@ class ProbabilityExecutor(SamplerExecutor):
         readout = shiftable.probabilities
         assert readout is not None, "ProbabilityExecutor needs a probability readout"
         self.readout = readout
-        self._matrix = readout.matrix()
         self._groups = [("Z" * len(readout.qubits), [])]  # one measurement, one seed stream
         target = kwargs.get("target")
         level, seed = kwargs.get("optimization_level", 1), kwargs.get("seed")
@@ -97,11 +96,11 @@ class ProbabilityExecutor(SamplerExecutor):
         if isinstance(sampler, AerBornSampler):
             probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)
             probs = np.broadcast_to(probs, (m, probs.shape[1]))
-            matrix = self._matrix[seen.astype(np.int64)]  # rows in the sampler's outcome order
+            seen = seen.astype(np.int64)  # columns in the sampler's outcome order
             if self.shots is None:
-                return probs @ matrix
+                return self.readout.combine(probs, seen)
             (rng,) = self._pass["rngs"]
-            return rng.multinomial(self.shots, probs) @ matrix / self.shots
+            return self.readout.combine(rng.multinomial(self.shots, probs), seen) / self.shots
         call_seed = None if seed is None else seed + AER_BINDING_SEED_STRIDE * row
         if call_seed is not None:
             _set_sampler_seed(sampler, call_seed)

@@ -175,9 +175,14 @@ class EstimatorExecutor(Executor):
             fingerprint=fingerprint([self.isa_circuit], angles, self.shots, None),
             info=self.job_info,
             fetch=lambda job_id: fetch_job(self.estimator, job_id),
+            reopen=self._reopen,
             size={"circuits": 1, "bindings": angles.shape[0], "shots": self.shots},
         )
         return np.asarray(result[0].data.evs, dtype=float).reshape(angles.shape[0], -1)
+
+    def _reopen(self) -> None:
+        """Replace an estimator whose session closed with one on a new session (same options)."""
+        self.estimator = reopen_sampler(self.estimator)
 
 
 class SamplerExecutor(Executor):

@@ -10,6 +10,9 @@
   :func:`hybridqml.backends.devices.reopen_sampler`) and the job submitted again;
 * ``"timeout"`` -- waiting for the result took longer than ``job_timeout``: the *same* job is
   waited for again (it is still queued or running; resubmitting would pay twice);
+* ``"poll"`` -- a transient connection or API error while waiting for a job the runtime had
+  accepted (the job itself did not fail): the *same* job is waited for again after the backoff,
+  for the same reason. Only a job that failed (or a failed submission) is submitted again;
 * ``"permanent"`` -- anything else (invalid circuits, authentication, a backend that does not
   exist, a job that ran too long): :class:`~hybridqml.exceptions.JobFailedError` at once, naming
   the cause and the job id.
@@ -153,6 +156,16 @@ def classify(exc: BaseException) -> str:
     return "permanent"
 
 
+def _lost_while_polling(exc: BaseException) -> bool:
+    """A transient error of the connection or the API, not a failure of the job itself."""
+    if "RuntimeJobFailureError" in _names(exc) or _CODE_RE.search(str(exc)):
+        return False
+    return bool(
+        _names(exc) & (_TRANSIENT_NAMES | {"RequestsApiError"})
+        or isinstance(exc, ConnectionError | TimeoutError)
+    )
+
+
 def describe(exc: BaseException) -> str:
     """The cause of a failure in a few words, with the runtime error code when there is one."""
     code = _CODE_RE.search(str(exc))
@@ -254,14 +267,17 @@ class JobRunner:
             except Exception as exc:
                 kind = classify(exc)
                 job_id = job_id_of(job) if job is not None else None
+                if kind == "transient" and job is not None and _lost_while_polling(exc):
+                    kind = "poll"  # the accepted job may still run: wait for it, never resubmit
                 if kind == "permanent" or attempt == self.policy.max_attempts:
+                    info["job_pending"] = kind in joblog.WAITED_FOR and job_id is not None
                     raise self._failure(exc, job_id, attempt, kind) from exc
                 delay = 0.0 if kind == "timeout" else self.policy.delay(attempt, self._rng)
                 if log is not None:
                     line = self._line("retry", {"job_id": job_id}, attempt, cause=describe(exc))
                     log.write(line | {"delay": round(delay, 3), "kind": kind})
-                if kind != "timeout":
-                    job = None  # submit again; a timed-out job is waited for again
+                if kind not in joblog.WAITED_FOR:
+                    job = None  # submit again; a timed-out or unreachable job is waited for
                 if kind == "session" and reopen is not None:
                     reopen()
                 if delay:
@@ -305,6 +321,8 @@ class JobRunner:
         transient = kind != "permanent"
         ran_out = f" after {attempt} attempts" if transient else " (not retried)"
         job = f"job {job_id}" if job_id else "the job (no job id: it was not accepted)"
+        if kind in joblog.WAITED_FOR and job_id:  # it may still finish: a resume fetches it
+            ran_out += " (the job may still finish: --resume fetches its result by id)"
         return JobFailedError(
             f"{job} on backend {self.name!r} failed{ran_out}: {describe(exc)}",
             job_id=job_id,

@@ -60,6 +60,9 @@ class ProbabilityReadout:
     def matrix(self) -> np.ndarray:
         """(2**k, output_size) 0/1 float matrix: outputs = distribution @ matrix.
 
+        Dense: 2**k x output_size numbers (2**2k without ``interpret``), so for small readouts
+        and inspection only; :meth:`combine` computes the same outputs in O(2**k).
+
         Example:
             >>> Probabilities().resolve(1).matrix().tolist()
             [[1.0, 0.0], [0.0, 1.0]]
@@ -67,6 +70,42 @@ class ProbabilityReadout:
         m = np.zeros((len(self.table), self.output_size))
         m[np.arange(len(self.table)), self.table] = 1.0
         return m
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether every outcome is its own output (no ``interpret``)."""
+        return self.output_size == len(self.table) and bool(
+            np.array_equal(self.table, np.arange(len(self.table)))
+        )
+
+    def combine(self, distribution: np.ndarray, outcomes: np.ndarray | None = None) -> np.ndarray:
+        """Outputs (M, output_size) of a distribution (M, C): ``distribution @ matrix()[outcomes]``.
+
+        Sums the weight of the outcomes each output collects, without the dense matrix (memory
+        O(M x (C + output_size)) at any number of measured qubits).
+
+        Args:
+            distribution: (M, C) probabilities or counts over ``C`` outcomes.
+            outcomes: (C,) outcome integer of each column; ``None``: column ``c`` is outcome
+                ``c`` (``C = 2**k``).
+
+        Example:
+            >>> r = Probabilities(interpret=parity, output_size=2).resolve(2)
+            >>> r.combine(np.array([[0.1, 0.2, 0.3, 0.4]])).round(6).tolist()  # even, odd
+            [[0.5, 0.5]]
+            >>> r.combine(np.array([[0.25, 0.75]]), outcomes=np.array([3, 1])).tolist()
+            [[0.25, 0.75]]
+        """
+        dist = np.asarray(distribution, dtype=float)
+        index = self.table if outcomes is None else self.table[np.asarray(outcomes, np.int64)]
+        if index.shape != dist.shape[1:]:
+            raise ValueError(f"{dist.shape[1]} columns for {index.shape[0]} outcomes")
+        if outcomes is None and self.is_identity:
+            return dist.copy()
+        rows = dist.shape[0]
+        flat = (np.arange(rows)[:, None] * self.output_size + index[None, :]).ravel()
+        out = np.bincount(flat, weights=dist.ravel(), minlength=rows * self.output_size)
+        return out.reshape(rows, self.output_size)
 
     def __eq__(self, other: object) -> bool:
         return (

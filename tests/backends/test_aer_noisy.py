@@ -243,3 +243,60 @@ def test_fake_devices_simulate_their_own_calibrated_noise_model():
         matrix = noise._local_readout_errors[(q,)].probabilities
         assert matrix[0, 1] == pytest.approx(props.qubit_property(q, "prob_meas1_prep0")[0])
         assert matrix[1, 0] == pytest.approx(props.qubit_property(q, "prob_meas0_prep1")[0])
+
+
+def _noise_on_rotations() -> NoiseModel:
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.05, 1), ["rx", "ry", "rz", "h"])
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.1, 2), ["cx"])
+    noise.add_all_qubit_readout_error(ReadoutError([[0.95, 0.05], [0.1, 0.9]]))
+    return noise
+
+
+@pytest.mark.parametrize(
+    ("backend", "spec_name", "batched"),
+    [
+        ("fake_manila", "variational", True),
+        ("fake_manila", "rich", True),
+        ("fake_nairobi", "rich", True),
+        ("fake_nairobi", "mixed", True),
+        ("aer", "mixed", True),  # untranspiled: parameterized rx, ry, rz with expressions
+        ("aer", "rich", True),
+        ("aer", "wide", False),  # 7 connected qubits: above MAX_BATCHED_QUBITS, Aer runs it
+    ],
+)
+def test_batched_density_matrices_equal_aers_density_matrix(backend, spec_name, batched):
+    spec = circuits.variational(7, 1) if spec_name == "wide" else SPECS[spec_name]()
+    shiftable = ShiftableCircuit(spec)
+    options = {"noise_model": _noise_on_rotations()} if backend == "aer" else None
+    executor = make_executor(shiftable, backend, seed=1, backend_options=options)
+    sampler = executor.sampler
+    on_aer = AerNoisySampler(sampler.simulator)
+    on_aer._batched = False  # the reference: Aer's density_matrix method, binding by binding
+    theta = np.random.default_rng(2).uniform(-np.pi, np.pi, size=(5, len(spec.parameters)))
+    angles = shiftable.angles(theta)
+    for isa, cols in zip(executor.isa_circuits, executor._columns, strict=True):
+        prepared = sampler._prepare_circuit(isa)
+        assert any(b.program is not None for b in prepared.blocks) == batched
+        got, _ = sampler.probabilities(isa, angles[:, cols])
+        expected, _ = on_aer.probabilities(isa, angles[:, cols])
+        np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+def test_an_8_qubit_noisy_block_runs_on_aer_and_equals_the_batched_simulation(monkeypatch):
+    # Aer's gate fusion failed some bindings of this block ("heevx ... really hermitian")
+    from hybridqml.backends.aer import density
+
+    spec = circuits.variational(8, 2)
+    shiftable = ShiftableCircuit(spec)
+    options = {"noise_model": _noise_on_rotations()}
+    executor = make_executor(shiftable, "aer", seed=1, backend_options=options)
+    (isa,), (cols,) = executor.isa_circuits, executor._columns
+    theta = np.random.default_rng(0).uniform(0, 1, size=(24, len(spec.parameters)))
+    angles = shiftable.angles(theta)[:, cols]
+    got, _ = executor.sampler.probabilities(isa, angles)  # 8 qubits: Aer's density matrix
+    monkeypatch.setattr(density, "MAX_BATCHED_QUBITS", 8)
+    batched = AerNoisySampler(executor.sampler.simulator)
+    assert all(b.program is not None for b in batched._prepare_circuit(isa).blocks)
+    expected, _ = batched.probabilities(isa, angles)
+    np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)

@@ -102,6 +102,65 @@ def test_a_timed_out_job_is_waited_for_again_not_resubmitted(tmp_path):
     assert [(r["kind"], r["job_id"], r["delay"]) for r in retry] == [("timeout", "fault-0001", 0)]
 
 
+def test_a_connection_lost_while_polling_waits_for_the_same_job(reference, tmp_path):
+    expected, _ = reference
+    delays = []
+    sampler = FaultInjectingSampler("fake_manila", faults={1: "poll"})
+    layer = _layer(sampler, delays=delays)
+    with joblog.JobLog(tmp_path / "jobs.jsonl"):
+        got = _forward_backward(layer)
+    assert sampler.submissions == 2 and sampler.jobs["fault-0001"].waits == 2  # paid once
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert delays == [1.0]  # the API was unreachable: back off before asking again
+    retry = [r for r in joblog.read_job_log(tmp_path / "jobs.jsonl") if r["event"] == "retry"]
+    assert [(r["kind"], r["job_id"]) for r in retry] == [("poll", "fault-0001")]
+
+
+def test_a_job_lost_while_polling_stays_pending_and_a_resume_fetches_it(tmp_path):
+    path = tmp_path / "jobs.jsonl"
+    expected = _layer(FaultInjectingSampler("fake_manila"))(torch.full((2, 2), 0.3)).detach()
+    sampler = FaultInjectingSampler("fake_manila", faults={1: Fault("poll", poll_failures=9)})
+    layer = _layer(sampler, attempts=3)
+    state = layer.random_state()
+    with joblog.JobLog(path), pytest.raises(JobFailedError) as info:
+        layer(torch.full((2, 2), 0.3))
+    assert sampler.submissions == 1 and info.value.job_id == "fault-0001"
+    assert "--resume fetches its result" in str(info.value)
+    pending = joblog.pending_jobs(joblog.read_job_log(path))
+    assert [r["job_id"] for r in pending] == ["fault-0001"]  # not given up: it may finish
+    sampler.faults.clear()
+    sampler.jobs["fault-0001"]._fault = None  # the connection is back
+    layer.set_random_state(state)
+    with joblog.JobLog(path):
+        out = layer(torch.full((2, 2), 0.3))
+    assert sampler.submissions == 1 and sampler.fetched == ["fault-0001"]
+    np.testing.assert_array_equal(out.detach().numpy(), expected.numpy())
+
+
+def test_a_runtime_estimator_on_a_closed_session_is_reopened(monkeypatch):
+    Estimator = pytest.importorskip("qiskit_ibm_runtime.executor_estimator").Estimator
+    session = runtime.Session(backend=runtime.fake_provider.FakeManilaV2())
+    estimator = Estimator(mode=session)
+    estimator.options.default_shots = 2000
+    layer = hq.QuantumLayer(hq.circuits.ry(1), backend=estimator, seed=3)
+    run = type(estimator).run
+
+    def refuse_closed(self, *args, **kwargs):  # what the cloud runtime does (local mode does not)
+        if not self.mode._active:
+            raise runtime.exceptions.IBMRuntimeError("The session is closed.")
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(estimator), "run", refuse_closed)
+    session.close()
+    layer.engine.executor.retry_policy = RetryPolicy(sleep=lambda s: None)
+    out = layer(torch.full((1, 1), np.pi / 2))
+    new = layer.engine.executor.estimator
+    assert new is not estimator and new.mode is not session and type(new.mode) is type(session)
+    assert new.mode._active and new.options.default_shots == 2000  # options kept
+    assert float(out.detach()) < -0.7  # H then RY(pi/2): |1>, <Z> = -1 up to device noise
+
+
 def test_real_runtime_session_closed_error_reopens_a_new_session(monkeypatch):
     session = runtime.Session(backend=runtime.fake_provider.FakeManilaV2())
     layer = hq.QuantumLayer(hq.circuits.ry(1), backend=session, shots=100, seed=3)

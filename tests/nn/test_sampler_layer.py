@@ -213,3 +213,108 @@ def test_probability_spec_pickles_without_its_interpret_function():
     clone = pickle.loads(pickle.dumps(layer))
     torch.testing.assert_close(clone(x), layer(x))
     assert clone.spec.probabilities == layer.spec.probabilities
+
+
+def test_readout_combine_equals_the_dense_matrix_in_any_outcome_order():
+    readout = circuits.Probabilities(
+        qubits=[2, 0, 3], interpret=lambda v: (7 * v) % 5, output_size=5
+    ).resolve(4)
+    rng = np.random.default_rng(8)
+    dist = rng.random((3, 8))
+    np.testing.assert_allclose(readout.combine(dist), dist @ readout.matrix(), atol=1e-15)
+    seen = np.array([6, 1, 3])  # a sampler reports only the outcomes it saw, in its order
+    np.testing.assert_allclose(
+        readout.combine(dist[:, :3], seen), dist[:, :3] @ readout.matrix()[seen], atol=1e-15
+    )
+    full = circuits.Probabilities().resolve(2)
+    assert full.is_identity and not readout.is_identity
+    np.testing.assert_array_equal(full.combine(dist[:, :4], np.array([3, 2, 1, 0])), dist[:, 3::-1])
+
+
+@pytest.mark.parametrize("backend", ["aer", "torch"])
+def test_a_16_qubit_distribution_is_exact_without_a_dense_outcome_matrix(backend):
+    # a dense 2**16 x 2**16 outcome -> output matrix would need 32 GiB: building one fails here
+    n = 16
+    spec = circuits.variational(n, 1)
+    w = torch.linspace(-1.0, 1.0, n, dtype=torch.float64)
+    x = torch.linspace(0.1, 2.9, 2 * n, dtype=torch.float64).reshape(2, n)
+    layer = hq.SamplerLayer(spec, backend=backend, init=w)
+    out = layer(x.clone().requires_grad_() if backend == "torch" else x)
+    assert out.shape == (2, 1 << n)
+    for row in range(2):
+        values = dict(zip(spec.parameters, [*x[row].tolist(), *w.tolist()], strict=True))
+        ref = Statevector(spec.circuit.assign_parameters(values)).probabilities()
+        np.testing.assert_allclose(out[row].detach().numpy(), ref, atol=1e-10, rtol=0)
+    if backend == "torch":  # backprop through the distribution: d p_0 / dw against shifts
+        (gw,) = torch.autograd.grad(out[0, 0], layer.weight)
+        shifted = []
+        for sign in (1, -1):
+            ws = w.clone()
+            ws[0] += sign * np.pi / 2
+            shifted.append(hq.SamplerLayer(spec, backend="torch", init=ws)(x[:1])[0, 0].item())
+        assert gw[0].item() == pytest.approx((shifted[0] - shifted[1]) / 2, abs=1e-10)
+
+
+def _central_difference(layer, x, output):
+    """d layer(x)[:, output] / d x by central finite differences (rows are independent)."""
+    grad = np.zeros(x.shape)
+    h = 1e-4
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            plus, minus = x.clone(), x.clone()
+            plus[i, j] += h
+            minus[i, j] -= h
+            diff = layer(plus)[i, output] - layer(minus)[i, output]
+            grad[i, j] = diff.item() / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize(
+    ("backend", "options", "tolerance"),
+    [
+        ("torch", {}, 1e-10),
+        ("torch", {"gradient": "parameter-shift"}, 1e-10),
+        ("fake_manila", {}, 1e-6),
+        ("fake_manila", {"shots": 40_000, "seed": 2}, 0.03),
+        # local mode simulates AerSimulator.from_backend's coarser noise model: looser
+        ("ibm-local-session", {"shots": 40_000, "seed": 2}, 0.05),
+    ],
+)
+def test_every_backend_is_one_call_per_pass_with_gradients_by_value(backend, options, tolerance):
+    spec = circuits.variational(2, 1)
+    w = torch.tensor([0.4, -0.8], dtype=torch.float64)
+    x0 = torch.tensor([[0.5, 1.0], [-0.7, 2.2]], dtype=torch.float64)
+    noiseless = backend == "torch"
+    if noiseless:  # noiseless reference: parameter shift on exact Aer
+        reference = hq.SamplerLayer(spec, interpret=circuits.parity, output_size=2, init=w)
+        xr = x0.clone().requires_grad_()
+        expected_out = reference(xr)
+        expected = torch.autograd.grad(expected_out[:, 1].sum(), xr)[0].numpy()
+    else:  # the device's exact noisy distribution, differentiated by finite differences
+        exact = hq.SamplerLayer(
+            spec, interpret=circuits.parity, output_size=2, backend="fake_manila", init=w
+        )
+        expected_out = exact(x0)
+        expected = _central_difference(exact, x0, 1)
+    kwargs = dict(interpret=circuits.parity, output_size=2, init=w, **options)
+    x = x0.clone().requires_grad_()
+    if backend == "ibm-local-session":
+        runtime = pytest.importorskip("qiskit_ibm_runtime")
+        from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+        with runtime.Session(backend=FakeManilaV2()) as session:
+            layer = hq.SamplerLayer(spec, backend=session, **kwargs)
+            with Tracker() as tracker:
+                out = layer(x)
+                out[:, 1].sum().backward()
+    else:
+        layer = hq.SamplerLayer(spec, backend=backend, **kwargs)
+        with Tracker() as tracker:
+            out = layer(x)
+            out[:, 1].sum().backward()
+    assert tracker.calls == 2  # one forward call, one backward call
+    out_tolerance = tolerance if "shots" not in options else min(tolerance, 0.03)
+    np.testing.assert_allclose(
+        out.detach().numpy(), expected_out.detach().numpy(), atol=out_tolerance, rtol=0
+    )
+    np.testing.assert_allclose(x.grad.numpy(), expected, atol=tolerance, rtol=0)

@@ -16,9 +16,14 @@ computes exactly that distribution and draws shots from it, as
 2. **Noise inlined, density matrix.** Each block is rebuilt on its own qubits with, after every
    instruction, the noise model's error for that instruction on those physical qubits as a Kraus
    channel (Aer's rule: a qubit-specific error replaces the all-qubit one; errors act after the
-   instruction). Aer's ``density_matrix`` method applies the channels exactly, so one run per call
-   gives the exact probabilities of every binding (no trajectories, no seed). The noise model is
-   read once, when a circuit is first prepared, not on every run.
+   instruction), and its density matrix evolved exactly, so one pass per call gives the exact
+   probabilities of every binding (no trajectories, no seed). Blocks of up to
+   :data:`~hybridqml.backends.aer.density.MAX_BATCHED_QUBITS` qubits whose parameterized gates
+   are one-qubit rotations run batched in numpy (:mod:`~hybridqml.backends.aer.density`: all
+   bindings at once, consecutive fixed instructions fused; 7x faster than Aer at 4 qubits), the
+   others on Aer's ``density_matrix`` method (one run for all bindings). Both give the same
+   probabilities (tested to 1e-12). The noise model is read once, when a circuit is first
+   prepared, not on every run.
 3. **Readout.** Each measured qubit's 2x2 assignment matrix ``A[true, recorded]`` from the noise
    model (its qubit-specific ``ReadoutError``, else the all-qubit one) is applied to the
    probabilities.
@@ -46,6 +51,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Kraus
 
+from hybridqml.backends.aer.density import DensityProgram, compile_block
 from hybridqml.backends.aer.jobs import IdentityCache
 from hybridqml.backends.aer.sampler import (
     DEFAULT_SHOTS,
@@ -55,7 +61,7 @@ from hybridqml.backends.aer.sampler import (
     outcome_to_clbits,
     terminal_measurements,
 )
-from hybridqml.exceptions import ConfigurationError
+from hybridqml.exceptions import BackendError, ConfigurationError
 
 __all__ = [
     "MAX_DENSITY_MATRIX_QUBITS",
@@ -121,6 +127,7 @@ class _Block:
     columns: np.ndarray  # column (in the full circuit's parameter order) of each parameter
     index: np.ndarray  # (2**k,) full outcome -> this block's outcome
     readout: np.ndarray  # (m, 2, 2) assignment matrices of its measured qubits
+    program: DensityProgram | None  # every binding at once in numpy; None: Aer runs it
 
 
 @dataclass(frozen=True)
@@ -158,12 +165,20 @@ class AerNoisySampler(AerBornSampler):
             for k in _CARRIED_OPTIONS
             if getattr(simulator.options, k, None) is not None
         }
+        # Fusion off: with it, Aer 0.18 failed some bindings of 8-qubit noisy blocks ("heevx ...
+        # Check that input matrix is really hermitian") and it saved no time on smaller ones.
         self._backend = AerSimulator(
-            method="density_matrix", runtime_parameter_bind_enable=True, **carried
+            method="density_matrix",
+            runtime_parameter_bind_enable=True,
+            fusion_enable=False,
+            **carried,
         )
         self.options = BornSamplerOptions(seed_simulator=seed, default_shots=default_shots)
         self._prepared = IdentityCache(_CACHE_SIZE)
         self._kraus: dict[int, tuple[Any, Kraus]] = {}  # id(error) -> (error, its Kraus form)
+        #: Small parameterized blocks run batched in numpy (:mod:`.density`), not binding by
+        #: binding on Aer (``False``: always Aer; both give the same probabilities).
+        self._batched = getattr(simulator.options, "device", "CPU") != "GPU"
 
     @property
     def simulator(self):
@@ -196,25 +211,24 @@ class AerNoisySampler(AerBornSampler):
         return probs / probs.sum(axis=1, keepdims=True)
 
     def _joint(self, prepared: _NoisyPrepared, values: np.ndarray) -> np.ndarray:
-        circuits = [b.circuit for b in prepared.blocks]
-        binds = [
-            {p: values[:, c] for p, c in zip(b.circuit.parameters, b.columns, strict=True)}
-            for b in prepared.blocks
-        ]
-        results = (
-            self._backend.run(circuits, parameter_binds=binds, shots=PROBABILITY_SHOTS)
-            .result()
-            .results
-        )
         rows = len(values)
+        on_aer = [b for b in prepared.blocks if b.program is None]
+        results = []
+        if on_aer:  # one Aer run for every binding of every block numpy does not simulate
+            binds = [
+                {p: values[:, c] for p, c in zip(b.circuit.parameters, b.columns, strict=True)}
+                for b in on_aer
+            ]
+            circuits = [b.circuit for b in on_aer]
+            job = self._backend.run(circuits, parameter_binds=binds, shots=PROBABILITY_SHOTS)
+            results = job.result().results
         joint = np.tile(prepared.fixed, (rows, 1))
-        for b, block in enumerate(prepared.blocks):
-            raw = np.stack(
-                [
-                    np.asarray(results[b * rows + i].data.to_dict()["probabilities"], dtype=float)
-                    for i in range(rows)
-                ]
-            )
+        for block in prepared.blocks:
+            if block.program is not None:
+                raw = block.program.probabilities(values)
+            else:
+                b = on_aer.index(block)
+                raw = np.stack([_saved(results[b * rows + i]) for i in range(rows)])
             joint *= apply_readout(raw, block.readout)[:, block.index]
         return joint
 
@@ -244,7 +258,7 @@ class AerNoisySampler(AerBornSampler):
                 result = (
                     self._backend.run(block.circuit, shots=PROBABILITY_SHOTS).result().results[0]
                 )
-                raw = np.asarray(result.data.to_dict()["probabilities"], dtype=float)[None, :]
+                raw = _saved(result)[None, :]
                 fixed = fixed * apply_readout(raw, block.readout)[0, block.index]
         active = max((len(g) for g in groups), default=0)
         return _NoisyPrepared(tuple(blocks), fixed, k, outcome_to_clbits(clbits), active)
@@ -284,22 +298,30 @@ class AerNoisySampler(AerBornSampler):
     ) -> _Block:
         local = {q: i for i, q in enumerate(qubits)}
         block = QuantumCircuit(len(qubits))
+        local_ops, errors = [], []
         for op, where in ops:
             if where[0] not in local:
                 continue
             targets = [local[q] for q in where]
             block.append(op, targets)
+            local_ops.append((op, tuple(targets)))
             error = _error_after(self._noise, op, where)
             if error is not None:
                 block.append(self._kraus_of(error), targets)
+                errors.append((len(local_ops) - 1, error))
         measured = sorted((q for q in qubits if q in bit_of), key=bit_of.get)
+        program = None
+        if self._batched and block.parameters:
+            program = compile_block(
+                local_ops, errors, len(qubits), [local[q] for q in measured], column
+            )
         block.save_probabilities([local[q] for q in measured], label="probabilities")
         bits = np.array([bit_of[q] for q in measured], dtype=np.int64)
         outcome = np.arange(1 << k, dtype=np.int64)
         index = sum(((outcome >> b) & 1) << i for i, b in enumerate(bits))
         readout = np.stack([self._readout(q) for q in measured])
         columns = np.array([column[p] for p in block.parameters], dtype=np.int64)
-        return _Block(block, columns, np.asarray(index, dtype=np.int64), readout)
+        return _Block(block, columns, np.asarray(index, dtype=np.int64), readout, program)
 
     def _kraus_of(self, error: Any):
         hit = self._kraus.get(id(error))
@@ -322,6 +344,15 @@ class AerNoisySampler(AerBornSampler):
                 "exactly; use noisy_simulation='trajectories'"
             )
         return matrix
+
+
+def _saved(experiment: Any) -> np.ndarray:
+    """The probabilities an Aer experiment saved, or a ``BackendError`` with Aer's message."""
+    data = experiment.data.to_dict()
+    if "probabilities" not in data:
+        status = getattr(experiment, "status", "") or "no probabilities saved"
+        raise BackendError(f"Aer's density-matrix simulation failed: {status}")
+    return np.asarray(data["probabilities"], dtype=float)
 
 
 def _error_after(noise: Any, op: Any, qubits: tuple[int, ...]) -> Any:

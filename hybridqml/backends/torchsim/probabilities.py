@@ -3,7 +3,8 @@
 The simulator's final statevector (index ``sum(bit_q << q)``, Qiskit's order) gives the exact
 Born probabilities; the readout qubits are kept, the others summed out, and the outcome ->
 output table of the :class:`~hybridqml.circuits.outputs.ProbabilityReadout` applied as one
-matrix product. Everything is torch, so ``gradient="backprop"`` differentiates it.
+index-add (no dense outcome x output matrix). Everything is torch, so ``gradient="backprop"``
+differentiates it.
 
 Example:
     >>> import torch
@@ -65,5 +66,8 @@ def probabilities(
     )
     psi = simulator.state(theta)
     probs = marginal(psi.real**2 + psi.imag**2, simulator.n_qubits, readout.qubits)
-    matrix = torch.as_tensor(readout.matrix(), dtype=probs.dtype, device=probs.device)
-    return probs @ matrix
+    if readout.is_identity:
+        return probs
+    table = torch.as_tensor(readout.table, device=probs.device)
+    out = probs.new_zeros((probs.shape[0], readout.output_size))
+    return out.index_add(1, table, probs)  # each output sums its outcomes' probabilities
