@@ -1,2 +1,2 @@
 python benchmarks/backends_benchmark.py
-2255
+336

@@ -1,2 +1,2 @@
 python benchmarks/distributed_benchmark.py
-775
+434
