@@ -1,8 +1,9 @@
-"""Generate the API reference pages from the package's ``__all__`` lists (nothing by hand).
+"""Generate the API reference pages from the modules' ``__all__`` lists (nothing by hand).
 
-One page per part of the pipeline, in the order of the package tree. Each page documents its
-subpackage's public names (its ``__all__``) with autodoc; ``tests/docs`` and
-``docs/check_reference.py`` check that every public name has an entry.
+One page per part of the pipeline, in the order of the package tree. Each page documents the
+public names (``__all__``) of its subpackage and of every public module below it with autodoc,
+each object once (re-exports link to it); ``tests/docs`` checks that every public name of every
+public module has an entry.
 """
 
 from __future__ import annotations
@@ -41,6 +42,41 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
 # the first layout's alias package: importing it warns; its names are documented as workflows
 DEPRECATED_MODULES = ("models",)
 
+_ROOT = Path(__file__).resolve().parent.parent / "hybridqml"
+
+
+def modules_under(name: str) -> list[str]:
+    """``name`` and, for a package, every public module below it (found on disk, not imported).
+
+    Private modules (a part starting with ``_``) and the deprecated aliases are left out.
+    """
+    folder = _ROOT.joinpath(*name.split(".")[1:])
+    if not folder.is_dir():
+        return [name]
+    found = [name]
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(_ROOT).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if not parts or any(p.startswith("_") for p in parts) or parts[0] in DEPRECATED_MODULES:
+            continue
+        module = ".".join(("hybridqml", *parts))
+        if module not in found:
+            found.append(module)
+    return found
+
+
+# every page: its packages, then each public module below them (each module on one page)
+_seen: set[str] = set()
+PAGES = [
+    (
+        page,
+        title,
+        tuple(m for p in roots for m in modules_under(p) if not (m in _seen or _seen.add(m))),
+    )
+    for page, title, roots in PAGES
+]
+
+
 # names of a module's __all__ that are modules themselves: documented on their own pages
 _SKIP_KINDS = ("module",)
 
@@ -74,6 +110,18 @@ def documented_home() -> dict[int, str]:
     return homes
 
 
+def constant_homes() -> dict[tuple[str, int], str]:
+    """``(name, id(value)) -> module``: a re-exported constant is documented where first listed."""
+    homes: dict[tuple[str, int], str] = {}
+    for module_name in (m for _page, _title, group in PAGES for m in group):
+        module = importlib.import_module(module_name)
+        for name in public_names(module_name):
+            value = getattr(module, name)
+            if not is_shared(value):
+                homes.setdefault((name, id(value)), module_name)
+    return homes
+
+
 def is_shared(value: object) -> bool:
     """Classes and functions are documented once; constants (equal ints share an id) in place."""
     return isinstance(value, type) or callable(value)
@@ -84,14 +132,22 @@ def _module_section(module_name: str, first: bool, homes: dict[int, str]) -> str
     lines = []
     if not first:
         lines += [f"``{module_name}``", "-" * (len(module_name) + 4), ""]
-    lines += [f".. automodule:: {module_name}", "   :no-members:", ""]
+    lines += [f".. automodule:: {module_name}", "   :no-members:"]
+    if module_name in homes.values():  # a module named like a function it defines (cli.main)
+        lines.append("   :no-index:")
+    lines.append("")
     lines += [f".. currentmodule:: {module_name}", ""]
     module = importlib.import_module(module_name)
     elsewhere = []
+    constants = constant_homes()
     for name in names:
         value = getattr(module, name)
         if is_shared(value) and homes[id(value)] != f"{module_name}.{name}":
             elsewhere.append(f"- ``{name}``: :obj:`{homes[id(value)]}`")
+            continue
+        home = constants.get((name, id(value)), module_name)
+        if not is_shared(value) and home != module_name:
+            elsewhere.append(f"- ``{name}``: :data:`{home}.{name}`")
             continue
         if isinstance(value, type):
             directive = "autoexception" if issubclass(value, BaseException) else "autoclass"

@@ -81,7 +81,9 @@ class RetryPolicy:
             training run seeds.
         job_timeout: Seconds to wait for one job before waiting again (``None``: wait as long
             as it takes).
-        sleep: How to wait (tests pass a fake that records the delays).
+
+    ``sleep`` (default :func:`time.sleep`) is how it waits; tests pass a fake that records the
+    delays.
     """
 
     max_attempts: int = 4

@@ -63,7 +63,7 @@ ENTROPY_FALLBACKS: Final[tuple[str, ...]] = source_names(workflows=True, fallbac
 """Sources a workflow may switch to when its source fails (from the registry)."""
 ENTROPY_MODES: Final[tuple[str, ...]] = ("pure", "expanded")
 """``pure``: every byte from the source; ``expanded``: a generator seeded from the source."""
-#: QRNG backoff base (seconds) and (connect, read) timeouts of a stream: a training run waits
+#: QRNG backoff base, in seconds, and (connect, read) timeouts of a stream: a training run waits
 #: less than the entropy command before retrying or giving up.
 STREAM_QRNG_BACKOFF_FACTOR: Final[float] = 0.2
 STREAM_QRNG_TIMEOUT: Final[tuple[float, float]] = (3.0, 30.0)

@@ -1,6 +1,8 @@
 """Job resilience on the fault-injecting stand-in: retries, sessions, failures, the job log."""
 
+import gc
 import json
+import time
 
 import numpy as np
 import pytest
@@ -18,12 +20,38 @@ runtime = pytest.importorskip("qiskit_ibm_runtime")
 SEED = 24_601  # this module's own seed: no other test's live layer can hold its stream 0
 
 
+def _holders(seed):
+    """Who keeps the engine holding stream 0 of ``seed`` alive (two levels of referrers)."""
+    from hybridqml.nn import streams
+
+    holder = dict(streams._holders.get(seed, {})).get(0)
+    if holder is None:
+        return "nothing (released)"
+    lines = []
+    for ref in gc.get_referrers(holder):
+        lines.append(type(ref).__name__)
+        lines += [f"  <- {type(r).__name__}: {str(r)[:120]}" for r in gc.get_referrers(ref)[:5]]
+    return "\n".join(lines)
+
+
 def _layer(sampler, *, seed=SEED, attempts=4, delays=None):
-    torch.manual_seed(1)  # the same initial weights for every layer
-    layer = hq.QuantumLayer(hq.circuits.variational(2, 1), backend=sampler, shots=200, seed=seed)
     # Results are compared across layers: each must draw stream 0 of the seed, i.e. no other
-    # layer with this seed may be alive (nn/streams.py). Say so plainly if one is.
-    assert layer.engine._stream == 0, f"a live layer holds stream 0 of seed {seed}"
+    # layer with this seed may be alive (nn/streams.py). A layer of an earlier test can stay
+    # reachable for a moment (seen rarely, in CI and in full local runs; the holder is not found):
+    # give it that moment, then say plainly who holds it.
+    for attempt in range(10):
+        torch.manual_seed(1)  # the same initial weights for every layer
+        layer = hq.QuantumLayer(
+            hq.circuits.variational(2, 1), backend=sampler, shots=200, seed=seed
+        )
+        if layer.engine._stream == 0 or attempt == 9:
+            break
+        layer = None  # frees its own stream index
+        gc.collect()
+        time.sleep(0.1)
+    assert layer.engine._stream == 0, f"a live layer holds stream 0 of seed {seed}:\n" + (
+        _holders(seed)
+    )
     sleep = (lambda s: None) if delays is None else delays.append
     layer.engine.executor.retry_policy = RetryPolicy(
         max_attempts=attempts, base_delay=1.0, jitter=0.0, sleep=sleep
