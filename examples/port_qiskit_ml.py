@@ -6,7 +6,8 @@ Parts 1 and 2 of qiskit-machine-learning's tutorial, written with hybridqml as a
 from it would: the classification with an ``EstimatorQNN`` (one ``Z...Z`` output) and with a
 ``SamplerQNN`` (parity of the measured bitstring), then the regression, each trained with
 LBFGS as in the original (fine here: the backends are exact; see the porting guide on
-optimizers under noise). Part 3 (the hybrid MNIST CNN) is hybridqml's ``qnn`` workflow.
+optimizers under noise). Part 3 (a hybrid CNN on MNIST 0 vs 1) is closest to hybridqml's
+``textbook`` workflow, which uses a one-qubit circuit where the tutorial uses two qubits.
 
 Run: ``python examples/port_qiskit_ml.py`` (about 15 s; the figure goes to a temporary folder).
 """

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from qiskit.circuit.library import efficient_su2, real_amplitudes, zz_feature_map
+from qiskit.circuit.library import efficient_su2, n_local, real_amplitudes, zz_feature_map
 from qiskit.primitives import StatevectorEstimator
 from qiskit.quantum_info import SparsePauliOp
 
@@ -107,9 +107,18 @@ def test_rotation_layers_with_reuploading_match_a_written_out_circuit():
     assert once.circuit.count_ops()["ry"] == n + layers * n  # one encoding + one y per block
 
 
-def test_from_qiskit_splits_library_circuits_like_qiskit_ml():
+@pytest.mark.parametrize(
+    "make_ansatz",
+    [
+        lambda: efficient_su2(3, reps=1),
+        lambda: real_amplitudes(3, reps=2),
+        lambda: n_local(3, ["ry", "rz"], "cz", entanglement="circular", reps=2),
+    ],
+    ids=["efficient_su2", "real_amplitudes", "n_local"],
+)
+def test_from_qiskit_splits_library_circuits_like_qiskit_ml(make_ansatz):
     qml_nn = pytest.importorskip("qiskit_machine_learning.neural_networks")
-    fm, ansatz = zz_feature_map(3, reps=2), efficient_su2(3, reps=1)
+    fm, ansatz = zz_feature_map(3, reps=2), make_ansatz()
     w = np.random.default_rng(0).uniform(-1, 1, ansatz.num_parameters)
     x = np.random.default_rng(1).uniform(-1, 1, (3, 3))
     qnn = qml_nn.EstimatorQNN(
