@@ -1,7 +1,8 @@
 """Module names of the first, flat layout, kept importable as aliases of their new homes.
 
 ``import hybridqml.layers`` (or ``tracking``, ``torchsim``, ``noise``, ``engine``, ``autograd``,
-``devices``, ``aer_estimator``, ``aer_sampler``) gives the module of the new layout, with a
+``devices``, ``aer_estimator``, ``aer_sampler``, and ``hybridqml.entropy.cli``, now
+``hybridqml.cli.entropy``) gives the module of the new layout, with a
 ``DeprecationWarning`` naming it. Layers pickled whole with the first layout unpickle through
 these aliases too. The finder only answers for the names below, and imports nothing until one
 of them is imported.
@@ -25,6 +26,7 @@ MOVED: Final[dict[str, str]] = {
     "hybridqml.autograd": "hybridqml.nn.function",
     "hybridqml.devices": "hybridqml.backends.devices",
     "hybridqml.engine": "hybridqml.nn.engine",
+    "hybridqml.entropy.cli": "hybridqml.cli.entropy",
     "hybridqml.layers": "hybridqml.nn.layers",
     "hybridqml.noise": "hybridqml.nn.noisy",
     "hybridqml.torchsim": "hybridqml.backends.torchsim",

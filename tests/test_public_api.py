@@ -103,15 +103,17 @@ def test_first_layout_module_names_are_aliases_with_a_warning():
         "    warnings.simplefilter('always')\n"
         "    import hybridqml.layers as old, hybridqml.torchsim.simulator as old_sim\n"
         "    from hybridqml.tracking import Tracker\n"
+        "    import hybridqml.entropy.cli as old_cli\n"
         "import hybridqml.nn.layers as new, hybridqml.backends.torchsim.simulator as new_sim\n"
-        "import hybridqml.backends.tracking as tracking\n"
-        "print(old is new, old_sim is new_sim, Tracker is tracking.Tracker)\n"
+        "import hybridqml.backends.tracking as tracking, hybridqml.cli.entropy as new_cli\n"
+        "print(old is new, old_sim is new_sim, Tracker is tracking.Tracker, old_cli is new_cli)\n"
         "print(sorted({str(w.message).split(' moved')[0] for w in seen}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = out.stdout.splitlines()
-    assert lines[0] == "True True True"
+    assert lines[0] == "True True True True"
     assert "hybridqml.layers" in lines[1] and "hybridqml.tracking" in lines[1]
+    assert "hybridqml.entropy.cli" in lines[1]
 
 
 def test_a_layer_pickled_under_the_old_module_names_loads(tmp_path):
