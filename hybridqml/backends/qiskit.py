@@ -265,7 +265,10 @@ class SamplerExecutor(Executor):
         return len(self.isa_circuits)
 
     def call_seconds(self, bindings: int) -> float:
-        """QPU seconds of a call on a device with gate durations (see :mod:`~hybridqml.backends.cost`), else 0."""
+        """QPU seconds of a call on a device with gate durations, else 0.
+
+        See :mod:`~hybridqml.backends.cost` for the estimate and its assumptions.
+        """
         if self._shot_seconds is False:
             self._shot_seconds = shot_seconds(self.isa_circuits, self.device)
         if not self._shot_seconds or self.shots is None:
