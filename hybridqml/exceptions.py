@@ -1,37 +1,52 @@
-"""The hybridqml exception tree.
+"""The hybridqml exception tree, typed by cause.
 
 Every error the library raises on purpose derives from :class:`HybridQMLError`, so callers can
-catch the whole family with one ``except``. Errors about bad arguments also derive from
-:class:`ValueError` so generic handlers keep working.
+catch the whole family with one ``except``. Each error also derives from the built-in exception of
+its *cause*, so generic handlers keep working (as httpx's tree does):
+
+* a mistake in what the caller asked for (an argument, an option, a circuit, an input tensor, a
+  backend name nobody registered) is also a :class:`ValueError`;
+* a missing optional package is also an :class:`ImportError` whose message holds the ``pip``
+  command;
+* a call that was valid but failed while running (a backend job, an entropy source, a rank of a
+  data-parallel run, training that diverged, a budget reached) is also a :class:`RuntimeError`.
 
 Tree::
 
     HybridQMLError
-    ├── CircuitError (ValueError)         invalid circuit specification
-    ├── InputError (ValueError)           bad tensors or arrays given to a layer
-    ├── ConfigurationError (ValueError)   bad constructor or option values (shots <= 0, ...)
-    ├── BackendError                      unknown backend, failed job
-    │   ├── MissingDependencyError (ImportError)  an optional package is not installed
-    │   └── JobFailedError                a job failed for good (fields: job_id, cause,
-    │                                     attempts, transient)
-    ├── BudgetExceededError               a run reached --max-shots/--max-qpu-seconds (fields:
-    │                                     kind, spent, limit, checkpoint)
-    ├── GradientError                     a gradient cannot be computed for this circuit
-    ├── DataError                         missing or corrupt dataset
+    ├── ConfigurationError (ValueError)   a mistake in what was asked for: bad option or
+    │   │                                 constructor value, unknown backend or source name
+    │   ├── CircuitError                  invalid circuit specification
+    │   ├── InputError                    bad tensors or arrays given to a layer
+    │   └── GradientError                 a gradient cannot be computed for this circuit
+    ├── MissingDependencyError (ImportError)  an optional package is not installed (field:
+    │                                     package; the message says how to install it)
+    ├── DataError                         missing or corrupt dataset file
     │   └── CheckpointError               a checkpoint is missing, unreadable or not ours
-    ├── DivergenceError                   training produced non-finite numbers (fields: epoch,
-    │                                     metrics, checkpoint: the last good one, kept intact)
-    ├── DistributedError                  a rank of a data-parallel run failed or was lost
-    │                                     (fields: failed_ranks, messages)
-    └── EntropyError                      an entropy source failed to deliver
-        ├── QRNGError                     HTTP QRNG service errors (fields: status, attempts)
-        │   ├── QRNGAuthError             the service refused the credentials (401/403)
-        │   ├── QRNGUnavailableError      unreachable, timed out, 429/5xx after the retries
-        │   └── QRNGProtocolError         a reply that breaks the documented format
-        └── HealthTestError               SP 800-90B health test failure (field: result)
+    └── (RuntimeError) failures while running
+        ├── BackendError                  a backend call failed or cannot run here
+        │   └── JobFailedError            a job failed for good (fields: job_id, cause,
+        │                                 attempts, transient)
+        ├── BudgetExceededError           a run reached --max-shots/--max-qpu-seconds (fields:
+        │                                 kind, spent, limit, checkpoint)
+        ├── DivergenceError               training produced non-finite numbers (fields: epoch,
+        │                                 metrics, checkpoint: the last good one, kept intact)
+        ├── DistributedError              a rank of a data-parallel run failed or was lost
+        │                                 (fields: failed_ranks, messages)
+        └── EntropyError                  an entropy source failed to deliver
+            ├── QRNGError                 HTTP QRNG service errors (fields: status, attempts)
+            │   ├── QRNGAuthError         the service refused the credentials (401/403)
+            │   ├── QRNGUnavailableError  unreachable, timed out, 429/5xx after the retries
+            │   └── QRNGProtocolError     a reply that breaks the documented format
+            └── HealthTestError           SP 800-90B health test failure (field: result)
 
 Third-party exceptions are translated at the boundary with ``raise ... from exc`` so the original
 cause stays visible in the traceback.
+
+Example:
+    >>> from hybridqml.exceptions import ConfigurationError, MissingDependencyError
+    >>> issubclass(ConfigurationError, ValueError), issubclass(MissingDependencyError, ImportError)
+    (True, True)
 """
 
 from __future__ import annotations
@@ -65,23 +80,23 @@ class HybridQMLError(Exception):
     """Base class of every error raised by hybridqml."""
 
 
-class CircuitError(HybridQMLError, ValueError):
-    """A circuit specification is invalid (unknown or missing parameters, wrong observables)."""
-
-
-class InputError(HybridQMLError, ValueError):
-    """Input data has the wrong shape, dtype or contains non-finite values."""
-
-
 class ConfigurationError(HybridQMLError, ValueError):
     """An option or constructor argument has an invalid value."""
 
 
-class BackendError(HybridQMLError):
-    """A backend cannot be resolved, is missing an optional package, or a job failed."""
+class CircuitError(ConfigurationError):
+    """A circuit specification is invalid (unknown or missing parameters, wrong observables)."""
 
 
-class MissingDependencyError(BackendError, ImportError):
+class InputError(ConfigurationError):
+    """Input data has the wrong shape, dtype or contains non-finite values."""
+
+
+class BackendError(HybridQMLError, RuntimeError):
+    """A backend call failed, returned malformed results, or cannot run on this machine."""
+
+
+class MissingDependencyError(HybridQMLError, ImportError):
     """An optional package a feature needs is not installed; the message says how to install it.
 
     Attributes:
@@ -129,7 +144,7 @@ class JobFailedError(BackendError):
         self.transient = transient
 
 
-class BudgetExceededError(HybridQMLError):
+class BudgetExceededError(HybridQMLError, RuntimeError):
     """A run stopped (or was refused) because it would exceed its shot or QPU-time budget.
 
     A run that reaches its budget stops before the step that would exceed it, after writing a
@@ -163,7 +178,7 @@ class BudgetExceededError(HybridQMLError):
         self.checkpoint = checkpoint
 
 
-class GradientError(HybridQMLError):
+class GradientError(ConfigurationError):
     """A gradient cannot be computed (unsupported gate, non-differentiable expression)."""
 
 
@@ -183,7 +198,7 @@ class CheckpointError(DataError):
         self.path = path
 
 
-class DivergenceError(HybridQMLError):
+class DivergenceError(HybridQMLError, RuntimeError):
     """Training diverged: a loss, metric or weight became NaN or infinite; the run stopped.
 
     The diverged epoch is not checkpointed, so the last good checkpoint stays loadable.
@@ -213,7 +228,7 @@ class DivergenceError(HybridQMLError):
         self.checkpoint = checkpoint
 
 
-class EntropyError(HybridQMLError):
+class EntropyError(HybridQMLError, RuntimeError):
     """An entropy source or pool failed to deliver random bytes.
 
     Every source that cannot deliver raises this (or a subclass), whatever the cause underneath
@@ -268,7 +283,7 @@ class HealthTestError(EntropyError):
         self.result = result
 
 
-class DistributedError(HybridQMLError):
+class DistributedError(HybridQMLError, RuntimeError):
     """A rank of a data-parallel run failed or was lost; every rank stops.
 
     Raised on the healthy ranks (rank 0 included) when another rank reports a failure, and when
