@@ -1,7 +1,7 @@
-"""Kill rate per module from ``mutmut results --all true`` output (used by mutation.sh).
+"""Kill rate per module from ``mutmut results --all true`` output (used by run.sh).
 
 Prints the raw rate (every mutant counts) and an adjusted rate that leaves out the surviving
-mutants listed in ``benchmarks/mutation_equivalents.txt`` (one ``NAME  # reason`` a line:
+mutants listed in ``tools/mutation/equivalents.txt`` (one ``NAME  # reason`` a line:
 mutants that cannot change behaviour, or only change message text). Entries that no longer
 survive, or no longer exist (mutant numbers shift when a function changes), are reported as
 stale so the list is kept honest.
@@ -15,10 +15,11 @@ import sys
 
 KILLED = {"killed", "timeout", "segfault"}  # the tests noticed the mutant
 COUNTED = KILLED | {"survived", "no tests"}
-EQUIVALENTS = pathlib.Path(__file__).with_name("mutation_equivalents.txt")
+EQUIVALENTS = pathlib.Path(__file__).with_name("equivalents.txt")
 
 
 def module_of(name: str) -> str:
+    """The module a mutant belongs to (``pkg.mod.x_f__mutmut_3`` -> ``pkg.mod``)."""
     return name.split(".x_")[0].split(".xǁ")[0]
 
 
@@ -35,6 +36,7 @@ def read_equivalents(path: pathlib.Path) -> dict[str, str]:
 
 
 def main(path: str, equivalents_path: pathlib.Path = EQUIVALENTS) -> int:
+    """Print the raw and adjusted kill rate per module and the survivors; return 0."""
     status_of: dict[str, str] = {}
     with open(path, encoding="utf-8") as handle:
         for line in handle:
