@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from hybridqml import _legacy
 from hybridqml._version import __version__
 from hybridqml.exceptions import (
     BackendError,
@@ -50,17 +49,11 @@ _MODULES = {
         "data",
         "entropy",
         "gradients",
-        "models",
         "nn",
         "plotting",
         "training",
         "workflows",
     )
-} | {
-    # short names kept from the first, flat layout
-    "noise": "hybridqml.nn.noisy",
-    "torchsim": "hybridqml.backends.torchsim",
-    "tracking": "hybridqml.backends.tracking",
 }
 #: Public classes loaded on first access (name -> defining module).
 _NAMES = {
@@ -109,18 +102,11 @@ __all__ = [
     "exceptions",
     "from_qiskit_ml",
     "gradients",
-    "models",
     "nn",
-    "noise",
     "plotting",
-    "torchsim",
-    "tracking",
     "training",
     "workflows",
 ]
-
-
-_legacy.install()  # the first layout's module names stay importable (hybridqml._legacy)
 
 
 def __getattr__(name: str) -> Any:

@@ -3,20 +3,16 @@
 import importlib
 import inspect
 import pkgutil
-import warnings
 
 import pytest
 
 import hybridqml
 
-with warnings.catch_warnings():  # walking imports hybridqml.models, the deprecated old name
-    warnings.simplefilter("ignore", DeprecationWarning)
-    MODULES = sorted(
-        m.name
-        for m in pkgutil.walk_packages(hybridqml.__path__, prefix="hybridqml.")
-        if not m.name.rsplit(".", 1)[-1].startswith("_")
-        and not m.name.startswith("hybridqml.models")
-    )
+MODULES = sorted(
+    m.name
+    for m in pkgutil.walk_packages(hybridqml.__path__, prefix="hybridqml.")
+    if not any(part.startswith("_") for part in m.name.split(".")[1:])
+)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -60,23 +56,6 @@ def test_contract_names():
     assert issubclass(hybridqml.HealthTestError, hybridqml.EntropyError)
 
 
-def test_models_is_the_old_name_of_workflows():
-    import subprocess
-    import sys
-
-    code = (
-        "import warnings; warnings.simplefilter('error')\n"
-        "try:\n import hybridqml.models\nexcept DeprecationWarning as w: print('warned', w)\n"
-        "warnings.simplefilter('ignore')\n"
-        "import hybridqml.models as m, hybridqml.models.textbook as t, hybridqml.workflows as w\n"
-        "import hybridqml.models.common as c, hybridqml.workflows.runs as r\n"
-        "print(m.train_textbook is w.train_textbook, t.TextbookConfig is w.TextbookConfig, c is r)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "warned hybridqml.models is the old name" in out.stdout
-    assert out.stdout.strip().endswith("True True True")
-
-
 def test_workflows_and_top_level_names_load_lazily():
     import subprocess
     import sys
@@ -93,68 +72,22 @@ def test_workflows_and_top_level_names_load_lazily():
     ]
 
 
-def test_first_layout_module_names_are_aliases_with_a_warning():
-    import subprocess
-    import sys
-
-    code = (
-        "import warnings, hybridqml\n"
-        "with warnings.catch_warnings(record=True) as seen:\n"
-        "    warnings.simplefilter('always')\n"
-        "    import hybridqml.layers as old, hybridqml.torchsim.simulator as old_sim\n"
-        "    from hybridqml.tracking import Tracker\n"
-        "    import hybridqml.entropy.cli as old_cli\n"
-        "import hybridqml.nn.layers as new, hybridqml.backends.torchsim.simulator as new_sim\n"
-        "import hybridqml.backends.tracking as tracking, hybridqml.cli.entropy as new_cli\n"
-        "print(old is new, old_sim is new_sim, Tracker is tracking.Tracker, old_cli is new_cli)\n"
-        "print(sorted({str(w.message).split(' moved')[0] for w in seen}))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    lines = out.stdout.splitlines()
-    assert lines[0] == "True True True True"
-    assert "hybridqml.layers" in lines[1] and "hybridqml.tracking" in lines[1]
-    assert "hybridqml.entropy.cli" in lines[1]
-
-
-def test_a_layer_pickled_under_the_old_module_names_loads(tmp_path):
-    import pickle
-    import subprocess
-    import sys
-
-    import torch
-
-    import hybridqml as hq
-
-    layer = hq.QuantumLayer(hq.circuits.variational(2, 1), backend="torch")
-    # pickle as the first layout did: the classes named by their old modules (which the aliases
-    # resolve to the same objects, so pickle accepts them)
-    from hybridqml.nn.engine import CircuitEngine
-
-    classes = {type(layer): "hybridqml.layers", CircuitEngine: "hybridqml.engine"}
-    saved = {cls: cls.__module__ for cls in classes}
-    try:
-        for cls, module in classes.items():
-            cls.__module__ = module
-        with warnings.catch_warnings():  # importing the old names warns (once per process)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            data = pickle.dumps(layer)
-    finally:
-        for cls, module in saved.items():
-            cls.__module__ = module
-    assert b"hybridqml.layers" in data
-    path = tmp_path / "old.pkl"
-    path.write_bytes(data)
-    x = torch.rand(3, 2)
-    torch.save(x, tmp_path / "x.pt")
-    expected = layer(x).detach()
-    code = (
-        "import pickle, warnings, torch, sys\n"
-        "warnings.simplefilter('ignore')\n"
-        f"layer = pickle.loads(open({str(path)!r}, 'rb').read())\n"
-        f"x = torch.load({str(tmp_path / 'x.pt')!r})\n"
-        f"torch.save(layer(x).detach(), {str(tmp_path / 'y.pt')!r})\n"
-        "print(type(layer).__module__)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "hybridqml.nn.layers"
-    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), expected)
+@pytest.mark.parametrize(
+    "old",
+    [
+        "hybridqml.layers",
+        "hybridqml.tracking",
+        "hybridqml.torchsim",
+        "hybridqml.noise",
+        "hybridqml.models",
+        "hybridqml.entropy.cli",
+        "hybridqml.entropy.aer",
+        "hybridqml.entropy.qrng",
+    ],
+)
+def test_no_compatibility_aliases(old):
+    """Nothing was released: the first layout's module names are gone, not aliased."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)
+    if old.count(".") == 1:
+        assert not hasattr(hybridqml, old.split(".")[1])
