@@ -63,7 +63,8 @@ class Case:
     def describe(self) -> str:
         """The circuit and its batch, for messages."""
         shape = "unbatched" if self.inputs.ndim == 1 else f"batch of {self.inputs.shape[0]}"
-        return f"circuit {self.name!r} ({self.spec.n_qubits} qubits, {shape})"
+        qubits = f"{self.spec.n_qubits} qubit" + ("s" if self.spec.n_qubits > 1 else "")
+        return f"circuit {self.name!r} ({qubits}, {shape})"
 
 
 def _expressions() -> ParameterizedCircuit:

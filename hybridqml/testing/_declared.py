@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybridqml.backends.base import DEFAULT_OPTIMIZATION_LEVEL
+from hybridqml.exceptions import ConfigurationError
 from hybridqml.testing._reference import NoisyReference, StatevectorReference
 
 __all__ = ["Declared", "declared", "reference_for"]
@@ -104,7 +105,8 @@ def reference_for(
             ``NoiseModel.from_backend``).
 
     Raises:
-        ValueError: a noisy backend whose noise model cannot be found (pass ``reference``).
+        ConfigurationError: a noisy backend whose noise model cannot be found (pass
+            ``reference``).
     """
     if reference == STATEVECTOR or (reference is None and not kind.noise):
         return StatevectorReference()
@@ -117,7 +119,7 @@ def reference_for(
 
         source = reference, NoiseModel.from_backend(reference)
     if source is None or source[1] is None:
-        raise ValueError(
+        raise ConfigurationError(
             f"backend {backend!r} declares noise but its noise model is unknown here; pass "
             "reference=<the noisy device or AerSimulator it simulates>"
         )

@@ -114,7 +114,10 @@ class NoisyReference:
         circuits = [_bound(spec, row, body) for row in np.atleast_2d(theta)]
         result = self._simulator.run(circuits).result()
         probs = np.stack(
-            [np.real(np.diag(np.asarray(result.data(i)["density_matrix"]))) for i in range(len(circuits))]
+            [
+                np.real(np.diag(np.asarray(result.data(i)["density_matrix"])))
+                for i in range(len(circuits))
+            ]
         )
         default = self._readout.get(None, np.eye(2))
         for bit, qubit in enumerate(qubits):

@@ -44,6 +44,7 @@ import torch
 
 from hybridqml import ConfigurationError, QuantumLayer, SamplerLayer, Tracker
 from hybridqml.backends.tracking import dry_run
+from hybridqml.testing._assertions import compare, law_of_shots
 from hybridqml.testing._cases import SIGMAS, Case, cases, shot_sigma
 from hybridqml.testing._declared import declared, reference_for
 
@@ -121,7 +122,8 @@ def check_backend(
     Raises:
         AssertionError: the backend failed a check; the message lists every failure with its
             check, circuit, numbers and tolerance.
-        ValueError: unknown check names, or a noisy backend whose noise model is unknown.
+        ConfigurationError: unknown check names, or a noisy backend whose noise model is
+            unknown (pass ``reference``); also a ``ValueError``.
 
     Example:
         >>> from qiskit.primitives import StatevectorEstimator
@@ -130,7 +132,9 @@ def check_backend(
     """
     unknown = set(checks or ()) - set(CHECKS)
     if unknown:
-        raise ValueError(f"unknown checks {sorted(unknown)}; choose from {', '.join(CHECKS)}")
+        raise ConfigurationError(
+            f"unknown checks {sorted(unknown)}; choose from {', '.join(CHECKS)}"
+        )
     options = {"seed": CHECK_SEED, **options}
     run = _Run(backend, options, reference)
     ran, skipped, failures, cause = [], [], [], None
@@ -150,8 +154,8 @@ def check_backend(
     if failures:
         lines = "\n  ".join(failures)
         raise AssertionError(
-            f"backend {run.label!r} failed {len(failures)} conformance check(s) against "
-            f"{run.reference.name}:\n  {lines}"
+            f"backend {run.label!r} failed the conformance suite ({len(failures)} failures) "
+            f"against {run.reference.name}:\n  {lines}"
         ) from cause
     return ConformanceReport(run.label, run.reference.name, tuple(ran), tuple(skipped))
 
@@ -192,22 +196,6 @@ class _Run:
         return EXACT_ATOL if shots is None else SIGMAS * shot_sigma(case, shots)
 
 
-def _compare(case: Case, what: str, got: Any, want: Any, atol: float, against: str) -> list[str]:
-    """One failure message when ``got`` and ``want`` differ by more than ``atol`` anywhere."""
-    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
-    if got.shape != want.shape:
-        return [f"{case.describe()}: {what} have shape {got.shape}, expected {want.shape}"]
-    err = np.where(np.isfinite(got), np.abs(got - want), np.inf)
-    if err.size == 0 or err.max() <= atol:
-        return []
-    at = np.unravel_index(int(np.argmax(err)), err.shape)
-    return [
-        f"{case.describe()}: {what}: max |backend - {against}| = {err[at]:.3g} > tolerance "
-        f"{atol:.3g} at index {tuple(int(i) for i in at)} (backend {got[at]:.8g}, {against} "
-        f"{want[at]:.8g})"
-    ]
-
-
 def _forward(layer: QuantumLayer, case: Case, theta: np.ndarray) -> np.ndarray:
     """(N, O) outputs at parameter rows ``theta``: one forward call, weights per row."""
     t = torch.as_tensor(theta, dtype=torch.float64)
@@ -227,9 +215,11 @@ def _check_values(run: _Run) -> list[str]:
         if case.inputs.ndim == 1:
             want = want[0]
         tol = run.tolerance(case, layer)
-        failures += _compare(case, "values", got, want, tol, run.reference.name)
+        failures += compare(case, "values", got, want, tol, run.reference.name)
         if case.name == "ry" and not run.kind.noise:  # H then RY(x): <Z> = -sin x
-            failures += _compare(case, "values", got, -np.sin(case.inputs), tol, "-sin(x)")
+            failures += compare(
+                case, "values", got, -np.sin(case.inputs), tol, "closed form -sin x"
+            )
     return failures
 
 
@@ -264,10 +254,11 @@ def _check_gradients(run: _Run) -> list[str]:
             spread = np.sqrt(case.shift_weight / 2) * shot_sigma(case, shots)
             atol = SIGMAS * spread * float(np.linalg.norm(cotangent))
         want_x = vjp[:, :n].reshape(case.inputs.shape)
-        failures += _compare(case, "input gradients", x.grad, want_x, atol, "central differences")
+        against = "central differences" if shots is None else "reference central differences"
+        failures += compare(case, "input gradients", x.grad, want_x, atol, against)
         if case.spec.n_weights:
             got_w, want_w = layer.weight.grad, vjp[:, n:].sum(axis=0)
-            failures += _compare(case, "weight gradients", got_w, want_w, atol, "central differences")
+            failures += compare(case, "weight gradients", got_w, want_w, atol, against)
     return failures
 
 
@@ -357,53 +348,36 @@ def _check_chunks(run: _Run) -> list[str]:
     if tracker.calls <= 2:
         return [f"{case.describe()}: a budget of {CHUNK_BINDINGS} bindings did not split the pass"]
     failures = []
-    for what, got, want in zip(("values", "input gradients", "weight gradients"), split, whole):
-        failures += _compare(case, what, got, want, CHUNK_ATOL, f"one call ({what})")
-    return failures
-
-
-def _law_of_shots(case: Case, estimates: np.ndarray, exact: np.ndarray, shots: int) -> list[str]:
-    """Mean and variance of :data:`SHOT_ROWS` estimates per angle against the binomial law."""
-    failures = []
-    for angle, rows, m in zip(SHOT_ANGLES, estimates.reshape(len(SHOT_ANGLES), -1), exact):
-        variance = (1 - m**2) / shots  # of the mean of `shots` outcomes +-1 with mean m
-        mean_error = abs(rows.mean() - m)
-        if mean_error > SIGMAS * np.sqrt(variance / rows.size) + EXACT_ATOL:
-            failures.append(
-                f"{case.describe()}: at x={angle} the mean of {rows.size} estimates is "
-                f"{rows.mean():.6g}, exact {m:.6g}: off by {mean_error:.3g}, more than "
-                f"{SIGMAS:g} standard errors ({np.sqrt(variance / rows.size):.3g})"
-            )
-        ratio = rows.var(ddof=1) / variance
-        if abs(ratio - 1) > SIGMAS * np.sqrt(2 / (rows.size - 1)):
-            failures.append(
-                f"{case.describe()}: at x={angle} the estimates' variance is {ratio:.3g} times "
-                f"the binomial law's (1 - m^2)/shots = {variance:.3g}"
-            )
+    names = ("values", "input gradients", "weight gradients")
+    for what, got, want in zip(names, split, whole, strict=True):
+        failures += compare(case, what, got, want, CHUNK_ATOL, f"one call ({what})")
     return failures
 
 
 def _check_shots(run: _Run) -> list[str]:
-    x = np.repeat(SHOT_ANGLES, SHOT_ROWS)[:, None]
-    case = Case("ry", run.cases["ry"].spec, x, np.zeros(0))
-    layer = run.new_layer(case)
-    shots = run.shots(layer)
+    spec = run.cases["ry"].spec
+    shots = run.shots(run.layer(run.cases["ry"]))
     if shots is None:
         raise _Skip("exact configuration (shots=None): nothing is sampled")
-    first, second = _forward(layer, case, x), _forward(layer, case, x)
-    exact = run.reference.values(case.spec, np.array(SHOT_ANGLES)[:, None])[:, 0]
-    failures = _law_of_shots(case, first[:, 0], exact, shots)
-    if np.array_equal(first, second):
-        failures.append(f"{case.describe()}: two passes drew the same shots")
+    few = np.array(SHOT_ANGLES)[:, None]
+    small = Case("ry", spec, few, np.zeros(0))
+    layer, failures = run.new_layer(small), []
+    first = _forward(layer, small, few)
+    if np.array_equal(first, _forward(layer, small, few)):
+        failures.append(f"{small.describe()}: two passes drew the same shots")
     seed = run.options.get("seed")
     if seed is not None:
-        layer.set_backend(run.backend, **run.options)
-        if not np.array_equal(_forward(layer, case, x), first):
-            failures.append(f"{case.describe()}: seed={seed} did not reproduce the first pass")
+        layer.set_backend(run.backend, **run.options)  # a fresh executor: the first seed again
+        if not np.array_equal(_forward(layer, small, few), first):
+            failures.append(f"{small.describe()}: seed={seed} did not reproduce the first pass")
         layer.set_backend(run.backend, **{**run.options, "seed": seed + 1})
-        if np.array_equal(_forward(layer, case, x), first):
-            failures.append(f"{case.describe()}: seeds {seed} and {seed + 1} drew the same shots")
-    return failures
+        if np.array_equal(_forward(layer, small, few), first):
+            failures.append(f"{small.describe()}: seeds {seed} and {seed + 1} drew the same shots")
+    case = Case("ry", spec, np.repeat(few, SHOT_ROWS, axis=0), np.zeros(0))
+    exact = run.reference.values(spec, few)[:, 0]
+    return failures + law_of_shots(
+        case, SHOT_ANGLES, _forward(layer, case, case.inputs)[:, 0], exact, shots
+    )
 
 
 def _check_probabilities(run: _Run) -> list[str]:
@@ -419,8 +393,8 @@ def _check_probabilities(run: _Run) -> list[str]:
     atol = EXACT_ATOL if shots is None else SIGMAS * 0.5 / np.sqrt(shots)
     want = run.reference.probabilities(case.spec, case.theta)
     sums = probs.sum(axis=1)
-    return _compare(case, "probability sums", sums, np.ones_like(sums), EXACT_ATOL, "1") + (
-        _compare(case, "probabilities", probs, want, atol, run.reference.name)
+    return compare(case, "probability sums", sums, np.ones_like(sums), EXACT_ATOL, "1") + (
+        compare(case, "probabilities", probs, want, atol, run.reference.name)
     )
 
 
