@@ -22,7 +22,8 @@ def compare(case: Case, what: str, got: Any, want: Any, atol: float, against: st
 
     Example:
         >>> from hybridqml.testing._cases import cases
-        >>> compare(cases()[0], "values", [[0.5]], [[-0.5]], 1e-8, "Statevector")[0][-70:]
+        >>> (message,) = compare(cases()[0], "values", [[0.5]], [[-0.5]], 1e-8, "Statevector")
+        >>> message.partition("> ")[2]
         'tolerance 1e-08 at index (0, 0) (backend 0.5, Statevector -0.5)'
     """
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
