@@ -22,10 +22,10 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
             "hybridqml.backends",
             "hybridqml.backends.aer",
             "hybridqml.backends.torchsim",
-            "hybridqml.backends.tracking",
+            "hybridqml.execution.tracking",
         ),
     ),
-    ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn.noisy")),
+    ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn.entropy_noise")),
     (
         "entropy",
         "Entropy",

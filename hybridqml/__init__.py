@@ -58,9 +58,9 @@ _MODULES = {
     )
 } | {
     # short names kept from the first, flat layout
-    "noise": "hybridqml.nn.noisy",
+    "noise": "hybridqml.nn.entropy_noise",
     "torchsim": "hybridqml.backends.torchsim",
-    "tracking": "hybridqml.backends.tracking",
+    "tracking": "hybridqml.execution.tracking",
 }
 #: Public classes loaded on first access (name -> defining module).
 _NAMES = {
@@ -68,10 +68,10 @@ _NAMES = {
     "ParameterizedCircuit": "hybridqml.circuits.spec",
     "QuantumFunction": "hybridqml.nn.function",
     "QuantumLayer": "hybridqml.nn.layers",
-    "SamplerLayer": "hybridqml.nn.sampler",
+    "SamplerLayer": "hybridqml.nn.sampler_layer",
     "from_qiskit_ml": "hybridqml.nn.porting",
     "TorchSimulator": "hybridqml.backends.torchsim.simulator",
-    "Tracker": "hybridqml.backends.tracking",
+    "Tracker": "hybridqml.execution.tracking",
     "estimate_cost": "hybridqml.workflows.cost",
 }
 

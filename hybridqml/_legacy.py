@@ -22,15 +22,15 @@ __all__ = ["MOVED", "install"]
 
 MOVED: Final[dict[str, str]] = {
     "hybridqml.aer_estimator": "hybridqml.backends.aer.estimator",
-    "hybridqml.aer_sampler": "hybridqml.backends.aer.sampler",
+    "hybridqml.aer_sampler": "hybridqml.backends.aer.born",
     "hybridqml.autograd": "hybridqml.nn.function",
-    "hybridqml.devices": "hybridqml.backends.devices",
+    "hybridqml.devices": "hybridqml.hardware.devices",
     "hybridqml.engine": "hybridqml.nn.engine",
     "hybridqml.entropy.cli": "hybridqml.cli.entropy",
     "hybridqml.layers": "hybridqml.nn.layers",
-    "hybridqml.noise": "hybridqml.nn.noisy",
+    "hybridqml.noise": "hybridqml.nn.entropy_noise",
     "hybridqml.torchsim": "hybridqml.backends.torchsim",
-    "hybridqml.tracking": "hybridqml.backends.tracking",
+    "hybridqml.tracking": "hybridqml.execution.tracking",
 }
 """Old module name -> its new home (submodules of a moved package follow it)."""
 

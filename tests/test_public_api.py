@@ -105,7 +105,7 @@ def test_first_layout_module_names_are_aliases_with_a_warning():
         "    from hybridqml.tracking import Tracker\n"
         "    import hybridqml.entropy.cli as old_cli\n"
         "import hybridqml.nn.layers as new, hybridqml.backends.torchsim.simulator as new_sim\n"
-        "import hybridqml.backends.tracking as tracking, hybridqml.cli.entropy as new_cli\n"
+        "import hybridqml.execution.tracking as tracking, hybridqml.cli.entropy as new_cli\n"
         "print(old is new, old_sim is new_sim, Tracker is tracking.Tracker, old_cli is new_cli)\n"
         "print(sorted({str(w.message).split(' moved')[0] for w in seen}))"
     )

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 import hybridqml as hq
-from hybridqml.backends import joblog, resilience
-from hybridqml.backends.faults import Fault, FaultInjectingSampler, SimulatedCrash
-from hybridqml.backends.resilience import RetryPolicy, classify
 from hybridqml.exceptions import ConfigurationError, JobFailedError
+from hybridqml.hardware import joblog
+from hybridqml.hardware import retry as resilience
+from hybridqml.hardware.retry import RetryPolicy, classify
+from hybridqml.testing.faults import Fault, FaultInjectingSampler, SimulatedCrash
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
@@ -36,7 +37,7 @@ def _holders(seed):
 
 def _layer(sampler, *, seed=SEED, attempts=4, delays=None):
     # Results are compared across layers: each must draw stream 0 of the seed, i.e. no other
-    # layer with this seed may be alive (nn/streams.py). A layer of an earlier test can stay
+    # layer with this seed may be alive (nn/shot_seeds.py). A layer of an earlier test can stay
     # reachable for a moment (seen rarely, in CI and in full local runs; the holder is not found):
     # give it that moment, then say plainly who holds it.
     for attempt in range(10):
