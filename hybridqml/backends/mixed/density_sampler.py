@@ -35,11 +35,11 @@ distribution itself is :meth:`DensityMatrixSampler.probabilities` (exact noisy e
 Limits (the reason is raised as :class:`~hybridqml.exceptions.ConfigurationError` by
 :meth:`DensityMatrixSampler.check`, and the executors then fall back to Aer's trajectory sampling
 when shots are given): a density matrix of ``n`` qubits holds ``4**n`` complex numbers,
-``16 * 4**n`` bytes (256 MiB at 12 qubits, 4 GiB at 14), and every gate touches all of them (the work of a
-``2n``-qubit statevector), so a block of more than :data:`MAX_DENSITY_MATRIX_QUBITS` qubits is
-refused. Also refused: noise with no per-instruction channel form here (correlated readout errors
-over several qubits, quantum errors on measurements, noise passes acting on delays), and circuits
-whose measurements are not terminal.
+``16 * 4**n`` bytes (256 MiB at 12 qubits, 4 GiB at 14), and every gate touches all of them (the
+work of a ``2n``-qubit statevector), so a block of more than :data:`MAX_DENSITY_MATRIX_QUBITS`
+qubits is refused. Also refused: noise with no per-instruction channel form here (correlated
+readout errors over several qubits, quantum errors on measurements, noise passes acting on delays),
+and circuits whose measurements are not terminal.
 """
 
 from __future__ import annotations
