@@ -111,7 +111,22 @@ class DistributionSampler(BaseSamplerV2):
 
     @abstractmethod
     def _probabilities(self, prepared: Any, values: np.ndarray | None) -> np.ndarray:
-        """(N, 2**k) outcome probabilities of a prepared circuit for value rows (N, n_params)."""
+        """(N, 2**k) unnormalized outcome probabilities for value rows (N, n_params) (one chunk).
+
+        ``values`` is ``None`` when the circuit has no parameters (one row).
+        """
+
+    def _distribution(self, prepared: Any, values: np.ndarray | None) -> np.ndarray:
+        """(N, 2**k) probabilities, computed in chunks of at most :data:`MAX_PROBABILITIES`."""
+        if values is None:
+            return normalized(self._probabilities(prepared, None))
+        values = np.asarray(values, dtype=float)
+        values = values.reshape(len(values), -1)
+        step = max(1, MAX_PROBABILITIES >> prepared.n_measured)
+        parts = [
+            self._probabilities(prepared, values[i : i + step]) for i in range(0, len(values), step)
+        ]
+        return normalized(np.concatenate(parts))
 
     def _prepare_circuit(self, circuit: QuantumCircuit) -> Any:
         return self._prepared.get(circuit, lambda: self._prepare(circuit))
@@ -169,7 +184,7 @@ class DistributionSampler(BaseSamplerV2):
             outcome to the integer over all of the circuit's classical bits.
         """
         prepared = self._prepare_circuit(circuit)
-        return self._probabilities(prepared, values), prepared.outcome_to_clbits
+        return self._distribution(prepared, values), prepared.outcome_to_clbits
 
     def _run_pub(self, pub: SamplerPub, rng: np.random.Generator) -> SamplerPubResult:
         circuit, shots = pub.circuit, pub.shots

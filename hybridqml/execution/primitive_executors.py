@@ -63,16 +63,8 @@ def estimator_executor(
             f"{name} is an Estimator: it computes expectation values, not the probability "
             "outputs of this circuit; pass a BaseSamplerV2 (or a backend name) instead"
         )
-    return EstimatorExecutor(
-        request.shiftable,
-        estimator,
-        name=name,
-        target=target,
-        seed=request.seed,
-        optimization_level=request.optimization_level,
-        shots=shots,
-        jobs=jobs,
-    )
+    settings = _settings(request, name, target, jobs)
+    return EstimatorExecutor(request.shiftable, estimator, shots=shots, **settings)
 
 
 def sampler_executor(
@@ -95,14 +87,16 @@ def sampler_executor(
     if shots is None and not exact:
         shots = DEFAULT_DEVICE_SHOTS
     kind = ProbabilityExecutor if request.shiftable.probabilities is not None else SamplerExecutor
-    return kind(
-        request.shiftable,
-        sampler,
-        shots=shots,
-        name=name,
-        target=target,
-        seed=request.seed,
-        optimization_level=request.optimization_level,
-        device=device,
-        jobs=jobs,
-    )
+    settings = _settings(request, name, target, jobs)
+    return kind(request.shiftable, sampler, shots=shots, device=device, **settings)
+
+
+def _settings(request: BackendRequest, name: str, target: Any, jobs: Jobs) -> dict[str, Any]:
+    """The constructor arguments every primitive executor takes from a request."""
+    return {
+        "name": name,
+        "target": target,
+        "seed": request.seed,
+        "optimization_level": request.optimization_level,
+        "jobs": jobs,
+    }

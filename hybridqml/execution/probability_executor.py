@@ -87,10 +87,7 @@ class ProbabilityExecutor(SamplerExecutor):
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
         m = angles.shape[0]
-        if not self._pass:
-            self._begin_pass()
-        sampler, seed, row = self._pass["sampler"], self._pass["seed"], self._pass["row"]
-        self._pass["row"] = row + m
+        sampler, seed, row = self._next_rows(m)
         (isa,), (cols,) = self.isa_circuits, self._columns
         if isinstance(sampler, DistributionSampler):
             probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)

@@ -181,12 +181,17 @@ class SamplerExecutor(Executor):
             streams = np.random.SeedSequence(base).spawn(len(self._groups))
             self._pass["rngs"] = [np.random.default_rng(s) for s in streams]
 
-    def _run(self, angles: np.ndarray) -> np.ndarray:
-        m = angles.shape[0]
+    def _next_rows(self, m: int) -> tuple[BaseSamplerV2, int | None, int]:
+        """The pass's sampler and seed, and the first of the ``m`` rows this call evaluates."""
         if not self._pass:
             self._begin_pass()
         sampler, seed, row = self._pass["sampler"], self._pass["seed"], self._pass["row"]
         self._pass["row"] = row + m
+        return sampler, seed, row
+
+    def _run(self, angles: np.ndarray) -> np.ndarray:
+        m = angles.shape[0]
+        sampler, seed, row = self._next_rows(m)
         if isinstance(sampler, DistributionSampler):
             return self._run_distribution(sampler, angles)
         if seed is not None:

@@ -26,15 +26,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.execution.distribution import (
-    DEFAULT_SHOTS,
-    MAX_PROBABILITIES,
-    PROBABILITY_SHOTS,
-    DistributionSampler,
-    normalized,
-    outcome_to_clbits,
-    terminal_measurements,
-)
+from hybridqml.execution import distribution
 
 __all__ = ["AerBornSampler"]
 
@@ -48,7 +40,7 @@ class _Prepared:
     outcome_to_clbits: np.ndarray  # (2**k,) measured-qubit outcome -> integer over all clbits
 
 
-class AerBornSampler(DistributionSampler):
+class AerBornSampler(distribution.DistributionSampler):
     """Finite-shot sampling from the exact Born distribution of a noiseless ``AerSimulator``.
 
     Args:
@@ -63,7 +55,11 @@ class AerBornSampler(DistributionSampler):
     """
 
     def __init__(
-        self, simulator, *, seed: int | None = None, default_shots: int = DEFAULT_SHOTS
+        self,
+        simulator,
+        *,
+        seed: int | None = None,
+        default_shots: int = distribution.DEFAULT_SHOTS,
     ) -> None:
         if getattr(simulator.options, "noise_model", None) is not None:
             raise ConfigurationError(
@@ -80,31 +76,22 @@ class AerBornSampler(DistributionSampler):
 
     def _prepare(self, circuit: QuantumCircuit) -> _Prepared:
         """Replace terminal measurements by ``save_probabilities`` over the measured qubits."""
-        body, measured = terminal_measurements(circuit, "AerBornSampler")
+        body, measured = distribution.terminal_measurements(circuit, "AerBornSampler")
         clbits = sorted(measured)
         body.save_probabilities(qubits=[measured[c] for c in clbits], label="probabilities")
-        return _Prepared(body, len(clbits), outcome_to_clbits(clbits))
+        return _Prepared(body, len(clbits), distribution.outcome_to_clbits(clbits))
 
     def _probabilities(self, prepared: _Prepared, values: np.ndarray | None) -> np.ndarray:
-        """(N, 2**k) Born probabilities, simulated in memory-bounded chunks of bindings."""
+        """(N, 2**k) Born probabilities of a chunk of bindings: one Aer run."""
         circuit = prepared.circuit
         params = list(circuit.parameters)
-        if not params or values is None:
-            chunks = [self._backend.run(circuit, shots=PROBABILITY_SHOTS).result()]
-        else:
-            values = np.asarray(values, dtype=float).reshape(-1, len(params))
-            step = max(1, MAX_PROBABILITIES >> prepared.n_measured)
-            chunks = [
-                self._backend.run(
-                    circuit,
-                    shots=PROBABILITY_SHOTS,
-                    parameter_binds=[{p: part[:, j] for j, p in enumerate(params)}],
-                ).result()
-                for part in (values[i : i + step] for i in range(0, len(values), step))
+        binds = {}
+        if params and values is not None:
+            binds["parameter_binds"] = [{p: values[:, j] for j, p in enumerate(params)}]
+        result = self._backend.run(circuit, shots=distribution.PROBABILITY_SHOTS, **binds).result()
+        return np.stack(
+            [
+                np.asarray(experiment.data.to_dict()["probabilities"], dtype=float)
+                for experiment in result.results
             ]
-        rows = [
-            np.asarray(experiment.data.to_dict()["probabilities"], dtype=float)
-            for result in chunks
-            for experiment in result.results
-        ]
-        return normalized(np.stack(rows))
+        )

@@ -55,10 +55,8 @@ from hybridqml.backends.mixed.density import DensityProgram, compile_block
 from hybridqml.exceptions import BackendError, ConfigurationError
 from hybridqml.execution.distribution import (
     DEFAULT_SHOTS,
-    MAX_PROBABILITIES,
     PROBABILITY_SHOTS,
     DistributionSampler,
-    normalized,
     outcome_to_clbits,
     terminal_measurements,
 )
@@ -192,16 +190,12 @@ class DensityMatrixSampler(DistributionSampler):
         return self._prepare_circuit(circuit).active_qubits
 
     def _probabilities(self, prepared: _NoisyPrepared, values: np.ndarray | None) -> np.ndarray:
-        """(N, 2**k) exact noisy probabilities of the recorded outcomes."""
+        """(N, 2**k) exact noisy probabilities of the recorded outcomes of a chunk of bindings."""
         if not prepared.blocks:
             return np.tile(prepared.fixed, (1 if values is None else len(values), 1))
         if values is None:
             raise ConfigurationError("the circuit has parameters: give their values")
-        values = np.asarray(values, dtype=float)
-        values = values.reshape(len(values), -1)
-        step = max(1, MAX_PROBABILITIES >> prepared.n_measured)
-        chunks = [self._joint(prepared, values[i : i + step]) for i in range(0, len(values), step)]
-        return normalized(np.concatenate(chunks))
+        return self._joint(prepared, values)
 
     def _joint(self, prepared: _NoisyPrepared, values: np.ndarray) -> np.ndarray:
         rows = len(values)
