@@ -14,3 +14,5 @@ the execution core's (:mod:`hybridqml.execution`) or the hardware room's
 by an entry point of the group ``hybridqml.backends`` in ``pyproject.toml``, exactly as a
 third-party backend does (see :mod:`hybridqml.execution.registry`).
 """
+
+__all__: list[str] = []

@@ -14,3 +14,5 @@ Used by the backend families that run on devices (:mod:`hybridqml.backends.primi
   decoupling;
 * :mod:`~hybridqml.hardware.qpu_time` -- QPU seconds of a call from the device's durations.
 """
+
+__all__: list[str] = []

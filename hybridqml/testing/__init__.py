@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from hybridqml.testing.faults import (
@@ -25,8 +26,9 @@ __all__ = [
     "FaultInjectingSampler",
     "FaultyJob",
     "SimulatedCrash",
-    "check_backend",
 ]
+if importlib.util.find_spec("hybridqml.testing.conformance") is not None:
+    __all__ += ["check_backend"]  # the conformance suite, imported on first use
 
 
 def __getattr__(name: str) -> Any:

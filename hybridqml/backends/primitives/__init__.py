@@ -9,3 +9,5 @@ The executors themselves are the core's (:mod:`hybridqml.execution.estimator_exe
 :mod:`hybridqml.execution.sampler_executor`); the hardware operations they need (retries, the
 job log, runtime sessions and options, QPU time) are :mod:`hybridqml.hardware`'s.
 """
+
+__all__: list[str] = []
