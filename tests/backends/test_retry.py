@@ -10,8 +10,7 @@ import torch
 
 import hybridqml as hq
 from hybridqml.exceptions import ConfigurationError, JobFailedError
-from hybridqml.hardware import joblog
-from hybridqml.hardware import retry as resilience
+from hybridqml.hardware import joblog, retry
 from hybridqml.hardware.retry import RetryPolicy, classify
 from hybridqml.testing.faults import Fault, FaultInjectingSampler, SimulatedCrash
 
@@ -225,7 +224,7 @@ def test_classification_of_runtime_errors():
     assert classify(ex.RuntimeJobTimeoutError("waited")) == "timeout"
     assert classify(ex.IBMRuntimeError("The session is closed.")) == "session"
     assert classify(ex.RuntimeJobFailureError("something odd")) == "permanent"
-    assert "not authorized" in resilience.describe(RequestsApiError("denied", 403))
+    assert "not authorized" in retry.describe(RequestsApiError("denied", 403))
 
 
 def test_policy_and_fault_validation():
