@@ -86,7 +86,7 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
     """One rank of one run (under torch.distributed.run): train qnn, time the epoch loop."""
     import torch
 
-    from hybridqml.backends.base import Executor
+    from hybridqml.execution.executor import Executor
     from hybridqml.training import collectives, distributed, init_distributed, shutdown_distributed
     from hybridqml.workflows import qnn
 

@@ -15,17 +15,10 @@ from pathlib import Path
 PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("circuits", "Circuits", ("hybridqml.circuits",)),
     ("gradients", "Gradient rules", ("hybridqml.gradients",)),
-    (
-        "backends",
-        "Backends",
-        (
-            "hybridqml.backends",
-            "hybridqml.backends.aer",
-            "hybridqml.backends.torchsim",
-            "hybridqml.backends.tracking",
-        ),
-    ),
-    ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn.noisy")),
+    ("execution", "Execution core", ("hybridqml.execution",)),
+    ("backends", "Backends", ("hybridqml.backends",)),
+    ("hardware", "Hardware operations", ("hybridqml.hardware",)),
+    ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn.entropy_noise")),
     (
         "entropy",
         "Entropy",
@@ -35,6 +28,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("training", "Training", ("hybridqml.training",)),
     ("workflows", "Workflows", ("hybridqml.workflows",)),
     ("plotting", "Plots and statistics", ("hybridqml.plotting", "hybridqml.analysis")),
+    ("testing", "Testing backends", ("hybridqml.testing",)),
     ("exceptions", "Errors", ("hybridqml.exceptions",)),
     ("cli", "Command line", ("hybridqml.cli",)),
 ]

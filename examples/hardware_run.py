@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 import hybridqml as hq
-from hybridqml.backends.faults import FaultInjectingSampler
-from hybridqml.backends.joblog import JobLog, read_job_log
-from hybridqml.backends.resilience import RetryPolicy
+from hybridqml.hardware.joblog import JobLog, read_job_log
+from hybridqml.hardware.retry import RetryPolicy
+from hybridqml.testing.faults import FaultInjectingSampler
 
 estimate = hq.estimate_cost("qnn", n_samples=48, epochs=3, backend="fake_manila", shots=500)
 print(estimate.format())

@@ -61,10 +61,10 @@ _NAMES = {
     "ParameterizedCircuit": "hybridqml.circuits.spec",
     "QuantumFunction": "hybridqml.nn.function",
     "QuantumLayer": "hybridqml.nn.layers",
-    "SamplerLayer": "hybridqml.nn.sampler",
+    "SamplerLayer": "hybridqml.nn.sampler_layer",
     "from_qiskit_ml": "hybridqml.nn.porting",
     "TorchSimulator": "hybridqml.backends.torchsim.simulator",
-    "Tracker": "hybridqml.backends.tracking",
+    "Tracker": "hybridqml.execution.tracking",
     "estimate_cost": "hybridqml.workflows.cost",
 }
 

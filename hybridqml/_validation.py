@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import urllib.parse
-from typing import Final
+from typing import Final, Literal, overload
 
 import numpy as np
 
@@ -110,22 +110,42 @@ def check_finite(
     return number
 
 
-def check_seed(seed: object) -> int:
-    """Validate a seed: an integer in ``[0, 2**32 - 1]`` (bools rejected).
+@overload
+def check_seed(seed: object, *, optional: Literal[False] = False) -> int: ...
+@overload
+def check_seed(seed: object, *, optional: bool) -> int | None: ...
+def check_seed(seed: object, *, optional: bool = False) -> int | None:
+    """Validate a seed: an integer in ``[0, 2**32 - 1]`` (bools rejected); ``None`` if optional.
+
+    The one seed rule of the package (layers, backends, training, entropy, the CLI): every
+    generator a seed reaches accepts it -- numpy's ``default_rng``/``SeedSequence`` take any
+    non-negative int, torch's ``manual_seed`` below ``2**64``, Aer's ``seed_simulator`` an int64,
+    and numpy's legacy global generator (seeded by :func:`hybridqml.training.seed_everything`)
+    only below ``2**32``: the smallest bound is the rule.
+
+    Args:
+        seed: The seed.
+        optional: Accept ``None`` (no seed: fresh entropy) and return it.
 
     Raises:
         ConfigurationError: ``seed`` is out of range or not an integer.
 
     Example:
-        >>> check_seed(7)
-        7
+        >>> check_seed(7), check_seed(None, optional=True)
+        (7, None)
     """
+    if seed is None and optional:
+        return None
     if (
         isinstance(seed, bool)
         or not isinstance(seed, int | np.integer)
         or not 0 <= seed <= MAX_SEED
     ):
-        raise ConfigurationError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
+        allowed = " or None" if optional else ""
+        raise ConfigurationError(
+            f"seed must be a non-negative integer below 2**32 (0 to {MAX_SEED}){allowed}, "
+            f"got {seed!r}"
+        )
     return int(seed)
 
 

@@ -1,4 +1,11 @@
-"""The layout keeps its promises: the import contract holds, and it catches an upward import."""
+"""The layout keeps its promises: every import contract holds, and each one catches a violation.
+
+``lint-imports`` checks four contracts (``[tool.importlinter]`` in ``pyproject.toml``): exhaustive
+layers (every top-level module in its place, nothing imports upward), independent backend
+families, an execution core that imports no backend and no hardware module, and no import cycles
+between siblings. For each contract, a violation is planted in a copy of the package and
+``lint-imports`` must fail on that contract.
+"""
 
 import shutil
 import subprocess
@@ -12,6 +19,10 @@ import hybridqml
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(hybridqml.__file__).resolve().parent
 MAX_MODULE_LINES = 470  # the issue's ~450, with room for a docstring
+LAYERS = "Layers (exhaustive)"
+INDEPENDENT = "Backend families are independent"
+CORE = "The execution core imports no backend"
+ACYCLIC = "No import cycles"
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
@@ -28,28 +39,70 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_import_contract_is_kept():
+def broken_contracts(output: str) -> set[str]:
+    """Names (prefixes above) of the contracts ``lint-imports`` reported broken."""
+    return {
+        name
+        for name in (LAYERS, INDEPENDENT, CORE, ACYCLIC)
+        for line in output.splitlines()
+        if line.startswith(name) and line.rstrip().endswith("BROKEN")
+    }
+
+
+def test_import_contracts_are_kept():
     result = lint_imports(PACKAGE.parent)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize(
-    ("module", "upward"),
-    [
-        ("circuits/spec.py", "import hybridqml.nn.layers"),  # circuits reaching up to nn
-        ("entropy/pool.py", "import hybridqml.nn"),  # entropy must stay independent of nn
-        ("gradients.py", "import hybridqml.backends"),  # rules are plans, never execution
-    ],
-)
-def test_an_upward_import_breaks_the_contract(tmp_path, module, upward):
+def _planted(tmp_path: Path, module: str, text: str) -> subprocess.CompletedProcess:
     copy = tmp_path / "hybridqml"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     target = copy / module
-    target.write_text(target.read_text() + f"\n{upward}  # planted\n")
+    if target.exists():
+        target.write_text(target.read_text() + f"\n{text}  # planted\n")
+    else:
+        target.write_text(f'"""Planted."""\n\n{text}  # planted\n')
+    return lint_imports(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("module", "text", "contract"),
+    [
+        # layers: an upward import
+        ("circuits/spec.py", "import hybridqml.nn.layers", LAYERS),
+        ("entropy/pool.py", "import hybridqml.nn", LAYERS),
+        ("gradients.py", "import hybridqml.execution", LAYERS),  # rules are plans
+        ("hardware/devices.py", "import hybridqml.backends.aer", LAYERS),
+        # layers, exhaustive: a new top-level module outside every layer
+        ("stray.py", "import hybridqml.exceptions", LAYERS),
+        # independence: one backend family importing another
+        ("backends/aer/executors.py", "import hybridqml.backends.mixed.density", INDEPENDENT),
+        ("backends/torchsim/plugin.py", "import hybridqml.backends.primitives", INDEPENDENT),
+        # the core: importing hardware (allowed by the layers when it sits above) or a backend
+        ("execution/executor.py", "import hybridqml.hardware.joblog", CORE),
+        ("execution/registry.py", "import hybridqml.backends.aer.plugin", CORE),
+    ],
+)
+def test_a_planted_violation_breaks_its_contract(tmp_path, module, text, contract):
+    result = _planted(tmp_path, module, text)
+    assert result.returncode != 0, result.stdout
+    assert contract in broken_contracts(result.stdout), result.stdout
+
+
+def test_a_planted_cycle_breaks_the_acyclic_contract(tmp_path):
+    """Two core modules importing each other: only the cycle contract can see it."""
+    copy = tmp_path / "hybridqml"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for module, text in (
+        ("execution/memory.py", "import hybridqml.execution.tracking"),
+        ("execution/tracking.py", "import hybridqml.execution.memory"),
+    ):
+        target = copy / module
+        target.write_text(target.read_text() + f"\n{text}  # planted\n")
     result = lint_imports(tmp_path)
     assert result.returncode != 0, result.stdout
-    assert "BROKEN" in result.stdout
+    assert broken_contracts(result.stdout) == {ACYCLIC}, result.stdout
 
 
 def test_modules_stay_small():

@@ -1,45 +1,18 @@
-"""Backends: where circuits run. Every backend is an executor built from the registry.
+"""Backend families: where circuits run, each an independent package found through entry points.
 
-* :mod:`~hybridqml.backends.base` -- the :class:`Executor` contract (one primitive call per batch
-  of bindings) and :class:`NativeExecutor` (torch computes the gradients).
-* :mod:`~hybridqml.backends.memory` -- memory budgets: how a large pass is split into calls.
-* :mod:`~hybridqml.backends.registry` -- :func:`make_executor`: backend spec -> executor, the
-  only place a backend name is interpreted; :func:`register_backend` adds one.
-* :mod:`~hybridqml.backends.qiskit` -- executors over Qiskit Estimator/Sampler V2 primitives,
-  with :mod:`~hybridqml.backends.measurement` (Pauli grouping, parities).
-* :mod:`~hybridqml.backends.devices` -- fake IBM devices, IBM backends, runtime sessions.
-* :mod:`~hybridqml.backends.aer` -- the exact Aer estimator and the Born sampler.
-* :mod:`~hybridqml.backends.torchsim` -- the torch-native statevector simulator.
-* :mod:`~hybridqml.backends.tracking` -- counts primitive calls, evaluations and shots
-  (and dry runs: count without sending).
-* :mod:`~hybridqml.backends.resilience` -- retries with backoff, reopened sessions, clear job
-  failures; :mod:`~hybridqml.backends.joblog` -- ``jobs.jsonl``, pending jobs fetched by id;
-  :mod:`~hybridqml.backends.cost` -- QPU time from gate durations;
-  :mod:`~hybridqml.backends.runtime_options` -- resilience level, twirling, dynamical
-  decoupling; :mod:`~hybridqml.backends.faults` -- a fault-injecting runtime stand-in.
+* :mod:`~hybridqml.backends.primitives` -- any Qiskit Estimator/Sampler V2 primitive, any
+  ``BackendV2``, IBM Quantum Runtime (``"ibm:<name>"``, sessions, ``IBMBackend``);
+* :mod:`~hybridqml.backends.aer` -- noiseless Qiskit Aer (``"aer"``): exact estimator, Born
+  sampler;
+* :mod:`~hybridqml.backends.mixed` -- the noisy simulator: exact mixed states under Aer noise
+  models (``"fake_<device>"``, ``"aer"`` with a ``noise_model``);
+* :mod:`~hybridqml.backends.torchsim` -- the torch-native statevector simulator (``"torch"``).
+
+No family imports another (import-linter's independence contract): what two of them share is
+the execution core's (:mod:`hybridqml.execution`) or the hardware room's
+(:mod:`hybridqml.hardware`). Each declares its registry entries in a ``plugin`` module, named
+by an entry point of the group ``hybridqml.backends`` in ``pyproject.toml``, exactly as a
+third-party backend does (see :mod:`hybridqml.execution.registry`).
 """
 
-from hybridqml.backends.base import Executor, NativeExecutor
-from hybridqml.backends.registry import (
-    BackendEntry,
-    BackendRequest,
-    default_gradient,
-    make_executor,
-    native_executor,
-    register_backend,
-    registered_backends,
-)
-from hybridqml.backends.tracking import Tracker
-
-__all__ = [
-    "BackendEntry",
-    "BackendRequest",
-    "Executor",
-    "NativeExecutor",
-    "Tracker",
-    "default_gradient",
-    "make_executor",
-    "native_executor",
-    "register_backend",
-    "registered_backends",
-]
+__all__: list[str] = []

@@ -25,7 +25,7 @@ import argparse
 from typing import Any, Final
 
 from hybridqml._validation import positive_float, positive_int
-from hybridqml.backends.runtime_options import DD_SEQUENCES, RESILIENCE_LEVELS
+from hybridqml.hardware.runtime_options import DD_SEQUENCES, RESILIENCE_LEVELS
 from hybridqml.workflows.base import Option, Workflow
 
 __all__ = [

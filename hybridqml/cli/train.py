@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from hybridqml._validation import positive_float, positive_int, seed_arg
-from hybridqml.backends.registry import registered_backends
 from hybridqml.cli.distributed import add_nproc_option, distributed_run, is_launcher, launch
 from hybridqml.cli.hardware import (
     BUDGET_OPTIONS,
@@ -56,6 +55,7 @@ from hybridqml.entropy.stream import (
     ENTROPY_MODES,
     EntropySettings,
 )
+from hybridqml.execution.registry import registered_backends
 from hybridqml.workflows.base import Option, Workflow
 from hybridqml.workflows.registry import workflow_names, workflows
 from hybridqml.workflows.runs import prepare_out_dir

@@ -109,7 +109,7 @@ class SourceEntry:
 def _hadamard(options: SourceOptions) -> EntropySource:
     backend = None
     if options.device is not None:
-        from hybridqml.backends.devices import fake_device
+        from hybridqml.hardware.devices import fake_device
 
         backend = fake_device(options.device)
     return AerHadamardSource(n_qubits=options.qubits, backend=backend, seed=options.seed)

@@ -2,11 +2,12 @@
 
 A :class:`CircuitEngine` ties together the lower layers of the architecture: the circuit in
 shiftable form (:mod:`hybridqml.circuits.shiftable`), the executor built by the backend registry
-(:mod:`hybridqml.backends.registry`) and the gradient rule (:mod:`hybridqml.gradients`). Its
+(:mod:`hybridqml.execution.registry`) and the gradient rule (:mod:`hybridqml.gradients`), as its
+:class:`EngineOptions` say (the same options every quantum layer takes). Its
 :meth:`~CircuitEngine.forward` / :meth:`~CircuitEngine.jacobian` API is numpy;
 :mod:`hybridqml.nn.function` wraps it for torch. When the backend computes a gradient natively
 in torch (``backend="torch"`` with ``"backprop"`` or ``"adjoint"``), the engine holds that
-backend's :class:`~hybridqml.backends.base.NativeExecutor` instead of a gradient rule.
+backend's :class:`~hybridqml.execution.executor.NativeExecutor` instead of a gradient rule.
 
 Example:
     >>> import numpy as np
@@ -18,28 +19,30 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hybridqml import _ranks
-from hybridqml.backends import registry, tracking
-from hybridqml.backends.base import (
+from hybridqml._validation import check_seed
+from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits.spec import ParameterizedCircuit
+from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
+from hybridqml.execution import registry, tracking
+from hybridqml.execution.executor import (
     DEFAULT_OPTIMIZATION_LEVEL,
     Executor,
     NativeExecutor,
     valid_optimization_level,
-    valid_seed,
 )
-from hybridqml.circuits.shiftable import ShiftableCircuit
-from hybridqml.circuits.spec import ParameterizedCircuit
-from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
 from hybridqml.gradients import GradientRule, get_rule
-from hybridqml.nn.streams import claim_stream, derived_seed
+from hybridqml.nn.shot_seeds import claim_stream, derived_seed
 
-__all__ = ["CircuitEngine", "default_gradient"]
+__all__ = ["CircuitEngine", "EngineOptions", "default_gradient"]
 
 #: Smallest finite-difference / SPSA step accepted with shot noise: the noise of a difference
 #: quotient grows like 1 / (step * sqrt(shots)), so tiny steps turn gradients into noise.
@@ -69,6 +72,36 @@ def default_gradient(backend: Any) -> str:
     return registry.default_gradient(backend)
 
 
+@dataclass(frozen=True, kw_only=True)
+class EngineOptions:
+    """Where and how a circuit runs: what a quantum layer takes besides its circuit.
+
+    Attributes:
+        backend: Backend spec, see :func:`hybridqml.execution.registry.make_executor`.
+        shots: Shots per evaluation, ``None`` for exact (noisy on fake devices and noisy Aer).
+        seed: Seed for shot sampling (and SPSA directions when ``gradient="spsa"``). Engines
+            alive at the same time with the same seed draw independent streams derived from
+            it (see :mod:`hybridqml.nn.shot_seeds`).
+        gradient: ``"parameter-shift"``, ``"finite-diff"``, ``"spsa"`` or a
+            :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also
+            ``"backprop"`` or ``"adjoint"``. ``None`` picks :func:`default_gradient`.
+        backend_options: Extra ``AerSimulator`` options for Aer-based backends
+            (``{"max_memory_bytes": ...}`` for ``"torch"``).
+        optimization_level: Transpiler preset level.
+
+    Example:
+        >>> EngineOptions(shots=100).backend
+        'aer'
+    """
+
+    backend: Any = "aer"
+    shots: int | None = None
+    seed: int | None = None
+    gradient: str | GradientRule | None = None
+    backend_options: Mapping[str, Any] | None = None
+    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL
+
+
 def _backend_label(backend: Any) -> str:
     return f"backend={backend!r}" if isinstance(backend, str) else f"backend {backend!r}"
 
@@ -82,17 +115,8 @@ class CircuitEngine:
 
     Args:
         spec: The circuit specification.
-        backend: Backend spec, see :func:`hybridqml.backends.registry.make_executor`.
-        shots: Shots per evaluation, ``None`` for exact (noisy on fake devices and noisy Aer).
-        seed: Seed for shot sampling (and SPSA directions when ``gradient="spsa"``). Engines
-            alive at the same time with the same seed draw independent streams derived from
-            it (see :mod:`hybridqml.nn.streams`).
-        gradient: ``"parameter-shift"``, ``"finite-diff"``, ``"spsa"`` or a
-            :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also
-            ``"backprop"`` or ``"adjoint"``. ``None`` picks :func:`default_gradient`.
-        backend_options: Extra ``AerSimulator`` options for Aer-based backends
-            (``{"max_memory_bytes": ...}`` for ``"torch"``).
-        optimization_level: Transpiler preset level.
+        options: Where and how it runs (:class:`EngineOptions`; default: exact Aer).
+        **changes: Fields of :class:`EngineOptions` given directly (``backend="torch"``...).
 
     Attributes:
         gradient: Name of the gradient in use.
@@ -102,21 +126,13 @@ class CircuitEngine:
     Raises:
         ConfigurationError: unknown gradient, a torch-native gradient on another backend,
             shots with ``backend="torch"``, shots above
-            :data:`~hybridqml.backends.base.MAX_SHOTS`, an ``optimization_level`` outside 0..3
+            :data:`~hybridqml.execution.executor.MAX_SHOTS`, an ``optimization_level`` outside 0..3
             or a ``max_memory_bytes`` that is not a positive int.
         BackendError: the circuit's state cannot fit the simulator's memory.
     """
 
     def __init__(
-        self,
-        spec: ParameterizedCircuit,
-        *,
-        backend: Any = "aer",
-        shots: int | None = None,
-        seed: int | None = None,
-        gradient: str | GradientRule | None = None,
-        backend_options: Mapping[str, Any] | None = None,
-        optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+        self, spec: ParameterizedCircuit, options: EngineOptions | None = None, **changes: Any
     ) -> None:
         if not isinstance(spec, ParameterizedCircuit):
             raise CircuitError(
@@ -125,16 +141,19 @@ class CircuitEngine:
                 "circuits.variational()"
             )
         self.spec = spec
-        seed = valid_seed(seed)
+        opts = dataclasses.replace(options or EngineOptions(), **changes)
+        seed = check_seed(opts.seed, optional=True)
         self._stream = claim_stream(seed, self)
         self._config = {
-            "backend": backend,
-            "shots": shots,
+            "backend": opts.backend,
+            "shots": opts.shots,
             "seed": seed,
-            "backend_options": dict(backend_options or {}),
-            "optimization_level": valid_optimization_level(optimization_level),
+            "backend_options": dict(opts.backend_options or {}),
+            "optimization_level": valid_optimization_level(opts.optimization_level),
         }
-        self.gradient, self.rule = self._resolve_gradient(gradient, backend, self._seed(seed))
+        self.gradient, self.rule = self._resolve_gradient(
+            opts.gradient, opts.backend, self._seed(seed)
+        )
         self.native = self._build_native()
         self._shiftable: ShiftableCircuit | None = None
         # torch-native gradients need neither the shiftable form nor an executor up front
@@ -176,7 +195,7 @@ class CircuitEngine:
         return rule.name, rule
 
     def _seed(self, seed: int | None) -> int | None:
-        """This engine's stream of ``seed`` (see :mod:`hybridqml.nn.streams`), per rank.
+        """This engine's stream of ``seed`` (see :mod:`hybridqml.nn.shot_seeds`), per rank.
 
         On the ranks of a data-parallel run the stream is further split per rank
         (:func:`hybridqml._ranks.rank_seed`), so ranks never draw the same shot noise; a single
@@ -231,14 +250,14 @@ class CircuitEngine:
         """Switch to another backend (same spec); options as in ``__init__``.
 
         The new backend's defaults apply unless ``options`` say otherwise: ``shots`` (exact on
-        simulators, :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS` on devices) and the
+        simulators, :data:`~hybridqml.execution.executor.DEFAULT_DEVICE_SHOTS` on devices) and the
         gradient (its native one, else parameter shift) are not carried over; ``seed`` and
         ``optimization_level`` are; ``backend_options`` only between backends of the same
         family (the Qiskit ones, or ``"torch"``).
         """
         gradient = options.pop("gradient", None)
         if "seed" in options:
-            options["seed"] = valid_seed(options["seed"])
+            options["seed"] = check_seed(options["seed"], optional=True)
         if "optimization_level" in options:
             options["optimization_level"] = valid_optimization_level(options["optimization_level"])
         inherited = {**self._config, "shots": None}

@@ -8,7 +8,7 @@ inputs once, then either
   converted to float64 numpy once on the way in, results restored to the input's dtype and device
   on the way out, and the backward pass asks the engine for the Jacobian of only the arguments
   that need gradients, ``ctx.needs_input_grad``), or
-* hands the tensors to the engine's :class:`~hybridqml.backends.base.NativeExecutor` when the
+* hands the tensors to the engine's :class:`~hybridqml.execution.executor.NativeExecutor` when the
   backend computes the gradient in torch itself (``backend="torch"`` with ``"backprop"`` or
   ``"adjoint"``): those gradients are torch's own autograd graph and cannot pass through a numpy
   Function without recomputing the forward pass.

@@ -15,11 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from hybridqml.backends.base import DEFAULT_OPTIMIZATION_LEVEL
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import InputError
+from hybridqml.execution.executor import DEFAULT_OPTIMIZATION_LEVEL
 from hybridqml.gradients import GradientRule
-from hybridqml.nn.engine import CircuitEngine
+from hybridqml.nn.engine import CircuitEngine, EngineOptions
 from hybridqml.nn.function import expectations
 from hybridqml.nn.weights import WeightInit, initial_weight
 
@@ -54,13 +54,13 @@ class QuantumLayer(nn.Module):
         backend: ``"aer"`` (exact, or sampled with ``shots``), ``"torch"`` (exact, torch-native),
             ``"fake_<device>"``,
             ``"ibm:<name>"``, a ``BackendV2``, a qiskit-ibm-runtime ``Session``/``Batch``, or a
-            ``BaseEstimatorV2``/``BaseSamplerV2`` instance. See
-            :func:`hybridqml.backends.registry.make_executor`.
+            ``BaseEstimatorV2``/``BaseSamplerV2`` instance, or a plugin's name. See
+            :func:`hybridqml.execution.registry.make_executor`.
         shots: Shots per evaluation; ``None`` is exact on ``"aer"`` and exact noisy on fake devices
             and noisy Aer (real devices default to 1024).
         seed: Makes shot sampling (and SPSA) reproducible. Layers alive at the same time with
             the same seed draw independent streams derived from it (construction order), see
-            :mod:`hybridqml.nn.streams`.
+            :mod:`hybridqml.nn.shot_seeds`.
         gradient: ``"parameter-shift"`` (exact), ``"finite-diff"``, ``"spsa"`` or a
             :class:`~hybridqml.gradients.GradientRule`; with ``backend="torch"`` also
             ``"backprop"`` and ``"adjoint"``. Default (``None``): ``"backprop"`` on ``"torch"``,
@@ -75,9 +75,10 @@ class QuantumLayer(nn.Module):
 
     Raises:
         CircuitError: ``circuit`` is not a valid spec.
-        BackendError: unknown backend or missing optional package.
-        ConfigurationError: invalid ``shots`` or ``gradient`` (shots or an unknown gradient with
-            ``backend="torch"``, ``"backprop"``/``"adjoint"`` elsewhere), or a bad ``init``.
+        ConfigurationError: unknown backend, invalid ``shots``, ``seed`` or ``gradient`` (shots
+            or an unknown gradient with ``backend="torch"``, ``"backprop"``/``"adjoint"``
+            elsewhere), or a bad ``init``.
+        MissingDependencyError: the backend needs an optional package that is not installed.
 
     Example:
         >>> import torch, hybridqml as hq
@@ -103,8 +104,7 @@ class QuantumLayer(nn.Module):
         init: WeightInit = None,
     ) -> None:
         super().__init__()
-        self.engine = CircuitEngine(
-            circuit,
+        options = EngineOptions(
             backend=backend,
             shots=shots,
             seed=seed,
@@ -112,6 +112,7 @@ class QuantumLayer(nn.Module):
             backend_options=backend_options,
             optimization_level=optimization_level,
         )
+        self.engine = CircuitEngine(circuit, options)
         self.spec = circuit
         if circuit.n_weights:
             self.weight = nn.Parameter(initial_weight(init, circuit.n_weights))

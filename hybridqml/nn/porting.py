@@ -28,7 +28,7 @@ from qiskit.quantum_info import SparsePauliOp
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import CircuitError, ConfigurationError
 from hybridqml.nn.layers import QuantumLayer
-from hybridqml.nn.sampler import SamplerLayer
+from hybridqml.nn.sampler_layer import SamplerLayer
 
 __all__ = ["from_qiskit_ml"]
 

@@ -31,9 +31,9 @@ from tqdm import tqdm
 
 from hybridqml._ranks import is_writer
 from hybridqml._validation import check_seed, epoch_seed
-from hybridqml.backends import tracking
-from hybridqml.backends.joblog import JOBS_NAME, is_logging, job_log
 from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
+from hybridqml.execution import tracking
+from hybridqml.hardware.joblog import JOBS_NAME, is_logging, job_log
 from hybridqml.training.budget import check_budget
 from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
 from hybridqml.training.differences import config_differences

@@ -1,20 +1,20 @@
 """What a run will send before it sends anything: :func:`estimate_cost` and start budgets.
 
 :func:`estimate_cost` runs the workflow itself, in a temporary folder, inside
-:func:`hybridqml.backends.tracking.dry_run`: every executor counts the calls, circuits, bindings
+:func:`hybridqml.execution.tracking.dry_run`: every executor counts the calls, circuits, bindings
 and shots it *would* send (memory splits and measurement groups included) and returns zeros
 instead of running anything, while the classical part of the run goes on as usual. It trains two
 epochs (one if the run has one): everything before the first epoch, the second epoch (every epoch
 makes the same calls: the same batches sizes, the same evaluation passes) and everything after the
 last epoch (final evaluations, plots) give the totals of a run of any length:
 ``total = before + epochs x per epoch + after``. The counts are therefore exactly those of the
-real run (tests compare them with a :class:`~hybridqml.backends.tracking.Tracker` and the job
+real run (tests compare them with a :class:`~hybridqml.execution.tracking.Tracker` and the job
 log of one), split by the kind of pass that makes them: ``"forward"`` passes and each gradient
 rule (``"parameter-shift"``, ``"spsa"``, ...).
 
 QPU time is estimated per call from the device's gate durations
-(:mod:`hybridqml.backends.cost`, whose :data:`~hybridqml.backends.cost.ASSUMPTIONS` are printed
-with it); it is ``0`` for simulators without durations and for exact (shot-free) runs.
+(:mod:`hybridqml.hardware.qpu_time`, whose :data:`~hybridqml.hardware.qpu_time.ASSUMPTIONS`
+are printed with it); it is ``0`` for simulators without durations and for exact (shot-free) runs.
 
 Budgets: a run whose config sets ``max_shots`` or ``max_qpu_seconds`` is estimated first and
 refused (:class:`~hybridqml.exceptions.BudgetExceededError`) if the whole run would exceed them
@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybridqml.backends import tracking
-from hybridqml.backends.cost import ASSUMPTIONS
 from hybridqml.exceptions import BudgetExceededError, ConfigurationError
+from hybridqml.execution import tracking
+from hybridqml.hardware.qpu_time import ASSUMPTIONS
 
 __all__ = ["CallCounts", "CostEstimate", "check_start_budget", "estimate_cost"]
 
@@ -58,7 +58,7 @@ class CallCounts:
         evaluations: Bindings (parameter sets) evaluated.
         shots: Bindings x shots per binding.
         executed_shots: Circuits x bindings x shots: what a device executes (and bills).
-        qpu_seconds: Estimated QPU seconds (see :mod:`hybridqml.backends.cost`).
+        qpu_seconds: Estimated QPU seconds (see :mod:`hybridqml.hardware.qpu_time`).
     """
 
     calls: int = 0

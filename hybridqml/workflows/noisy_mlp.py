@@ -1,6 +1,6 @@
 """The QRNG-noise MNIST MLP: 784-128-64-10 whose linear layers get entropy-source input noise.
 
-Each linear layer is a :class:`~hybridqml.nn.noisy.NoisyLinear`: in training mode it adds
+Each linear layer is a :class:`~hybridqml.nn.entropy_noise.NoisyLinear`: in training mode it adds
 ``noise_std * z`` to its input, ``z`` standard normal drawn from the run's
 :class:`~hybridqml.workflows.runs.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
 seeded PRNG; pure or expanded), each byte used once. In eval mode the network is deterministic
@@ -32,7 +32,7 @@ from torch import nn
 
 from hybridqml._validation import check_finite, nonnegative_float
 from hybridqml.data import DEFAULT_VALIDATION_FRACTION, MNIST_MEAN, MNIST_STD, split_validation
-from hybridqml.nn.noisy import DEFAULT_NOISE_STD, NoisyLinear
+from hybridqml.nn.entropy_noise import DEFAULT_NOISE_STD, NoisyLinear
 from hybridqml.training import (
     METRICS_NAME,
     fit_classifier,

@@ -134,7 +134,7 @@ def run_folder(config: Any) -> Iterator[Path]:
         ...
         hybridqml.exceptions.ConfigurationError: output folder ... already holds a run ...
     """
-    from hybridqml.backends.joblog import job_log
+    from hybridqml.hardware.joblog import job_log
     from hybridqml.training import CHECKPOINT_NAME, RunLock, check_run_folder
     from hybridqml.workflows.cost import check_start_budget
 

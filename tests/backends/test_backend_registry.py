@@ -6,10 +6,11 @@ import torch
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.backends import registry
-from hybridqml.backends.base import Executor
 from hybridqml.circuits.shiftable import ShiftableCircuit
-from hybridqml.exceptions import BackendError, ConfigurationError
+from hybridqml.exceptions import ConfigurationError
+from hybridqml.execution import registry
+from hybridqml.execution.capabilities import Capabilities
+from hybridqml.execution.executor import Executor
 
 
 class ConstantExecutor(Executor):
@@ -28,8 +29,6 @@ class ConstantExecutor(Executor):
 def constant_backend():
     entry = registry.BackendEntry(
         name="constant",
-        by_name=True,
-        matches=lambda b: b == "constant",
         build=lambda backend, request: ConstantExecutor(
             request.shiftable, scale=request.options.get("scale", 1.0)
         ),
@@ -37,7 +36,7 @@ def constant_backend():
     )
     registry.register_backend(entry)
     yield entry
-    registry._REGISTRY.remove(entry)
+    registry.unregister_backend("constant")
 
 
 def test_a_new_backend_is_one_registry_entry(constant_backend):
@@ -52,8 +51,40 @@ def test_a_new_backend_is_one_registry_entry(constant_backend):
         registry.register_backend(constant_backend)
 
 
+def test_unregistered_backends_are_gone_and_unknown_names_are_refused(constant_backend):
+    assert registry.unregister_backend("constant") is constant_backend
+    assert "constant" not in registry.registered_backends()
+    with pytest.raises(ConfigurationError, match="unknown backend 'constant'"):
+        hq.QuantumLayer(circuits.ry(1), backend="constant")
+    with pytest.raises(ConfigurationError, match="no backend named 'constant'"):
+        registry.unregister_backend("constant")
+    registry.register_backend(constant_backend)  # for the fixture's teardown
+
+
+def test_capabilities_are_asked_not_types():
+    assert registry.backend_capabilities("aer") == Capabilities(exact=True, shots=True)
+    assert registry.backend_capabilities("fake_manila").noise
+    assert registry.backend_capabilities("aer", {"noise_model": None}).noise
+    assert registry.backend_capabilities("torch").option_family == "torch"
+    exact_only = registry.BackendEntry(
+        name="exact-only",
+        build=lambda backend, request: ConstantExecutor(request.shiftable, scale=1.0),
+        capabilities=Capabilities(exact=True, shots=False, probabilities=False),
+    )
+    registry.register_backend(exact_only)
+    try:
+        with pytest.raises(ConfigurationError, match="does not sample shots"):
+            hq.QuantumLayer(circuits.ry(1), backend="exact-only", shots=10)
+        with pytest.raises(ConfigurationError, match="not the probability outputs"):
+            hq.SamplerLayer(circuits.ry(1), backend="exact-only")
+        with pytest.raises(ConfigurationError, match="runtime options apply to IBM"):
+            hq.QuantumLayer(circuits.ry(1), backend="exact-only", backend_options={"twirling": 1})
+    finally:
+        registry.unregister_backend("exact-only")
+
+
 def test_unknown_names_list_every_registered_kind():
-    with pytest.raises(BackendError) as info:
+    with pytest.raises(ConfigurationError) as info:  # a configuration mistake, a ValueError
         registry.backend_entry("qasm")
     message = str(info.value)
     for name in ("'aer'", "'torch'", "'fake_<device>'", "'ibm:<backend name>'", "a BackendV2"):

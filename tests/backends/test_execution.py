@@ -355,7 +355,7 @@ def test_pauli_terms_sum_repeated_terms_and_split_off_the_identity():
     """Unsimplified observables: repeated labels add up, identity terms become offsets."""
     from qiskit.quantum_info import SparsePauliOp
 
-    from hybridqml.backends.measurement import pauli_terms
+    from hybridqml.execution.measurement import pauli_terms
 
     a = SparsePauliOp(["ZI", "II", "ZI", "XX", "II"], [1.0, 0.25, 2.0, -0.5, 0.5])
     b = SparsePauliOp(["XX", "IZ"], [1.5, 1.0])

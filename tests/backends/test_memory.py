@@ -12,17 +12,16 @@ from qiskit.quantum_info import SparsePauliOp
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.backends import qiskit as qiskit_executors
-from hybridqml.backends import tracking
-from hybridqml.backends.aer_executors import AER_RESULT_BYTES
-from hybridqml.backends.base import MAX_SHOTS
-from hybridqml.backends.memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
-from hybridqml.backends.registry import make_executor
 from hybridqml.backends.torchsim.observables import PauliTable
 from hybridqml.backends.torchsim.simulator import TorchSimulator
 from hybridqml.circuits import ParameterizedCircuit
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError, InputError
+from hybridqml.execution import sampler_executor, tracking
+from hybridqml.execution.executor import MAX_SHOTS
+from hybridqml.execution.memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
+from hybridqml.execution.registry import make_executor
+from hybridqml.execution.simulators import AER_RESULT_BYTES
 
 # -- the chunk plan ------------------------------------------------------------------------------
 
@@ -169,13 +168,13 @@ def test_seeded_aer_sampler_with_one_group_is_the_same_however_a_pass_is_split()
 
 def test_split_aer_sampler_passes_never_reuse_a_seed(monkeypatch):
     seeds = []
-    original = qiskit_executors._set_sampler_seed
+    original = sampler_executor.set_sampler_seed
 
     def spy(sampler, seed):
         seeds.append(seed)
         original(sampler, seed)
 
-    monkeypatch.setattr(qiskit_executors, "_set_sampler_seed", spy)
+    monkeypatch.setattr(sampler_executor, "set_sampler_seed", spy)
     _, split = _single_and_split(
         _mixed_spec(), "fake_manila", 6, shots=50, seed=5, backend_options=TRAJECTORIES
     )
@@ -285,7 +284,7 @@ def test_meta_tensors_are_input_errors(backend):
 def test_exact_noisy_passes_are_the_same_however_split(shots):
     """The exact noisy distribution (values or shots drawn from it) splits like the Born path."""
     single, split = _single_and_split(_mixed_spec(), "fake_manila", 6, shots=shots, seed=5)
-    assert type(single.sampler).__name__ == "AerNoisySampler"
+    assert type(single.sampler).__name__ == "DensityMatrixSampler"
     angles = np.random.default_rng(0).uniform(-3, 3, (20, single.shiftable.n_angles))
     np.testing.assert_allclose(split.run(angles), single.run(angles), rtol=0, atol=1e-12)
     assert (single.calls, split.calls) == (1, 4)

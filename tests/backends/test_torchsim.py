@@ -422,7 +422,7 @@ def test_matches_pennylane_default_qubit_when_installed():
 
 
 def test_tracker_counts_torch_simulations():
-    from hybridqml.backends.tracking import Tracker
+    from hybridqml.execution.tracking import Tracker
 
     layer = hq.QuantumLayer(circuits.variational(2, 1), backend="torch")
     with Tracker() as tracker:

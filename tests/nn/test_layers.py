@@ -11,7 +11,7 @@ from torch import nn
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.exceptions import BackendError, ConfigurationError, InputError
+from hybridqml.exceptions import ConfigurationError, InputError
 
 
 def test_readme_example_shapes_and_backward():
@@ -269,7 +269,7 @@ def test_unknown_aer_backend_options_are_configuration_errors(backend):
     ],
 )
 def test_unknown_backends(backend, message):
-    with pytest.raises(BackendError, match=message):
+    with pytest.raises(ConfigurationError, match=message):  # a configuration mistake
         hq.QuantumLayer(circuits.ry(1), backend=backend)
 
 
@@ -324,7 +324,7 @@ def test_repr_mentions_backend():
 
 
 def test_tracker_counts_calls_evaluations_and_shots():
-    from hybridqml.backends.tracking import Tracker
+    from hybridqml.execution.tracking import Tracker
 
     spec = circuits.variational(2, 1)  # 4 parameter occurrences
     exact = hq.QuantumLayer(spec)
@@ -344,7 +344,7 @@ def test_tracker_counts_calls_evaluations_and_shots():
 def test_backward_with_nothing_to_differentiate_in_the_layer():
     # the textbook circuit has no weights: fed by data that needs no gradient, backward must
     # still work (the loss may depend on other parameters) and run no circuit
-    from hybridqml.backends.tracking import Tracker
+    from hybridqml.execution.tracking import Tracker
 
     layer = hq.QuantumLayer(circuits.ry(1))
     scale = nn.Parameter(torch.tensor(2.0))

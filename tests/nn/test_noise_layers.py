@@ -4,7 +4,7 @@ from workflow_testing import CountingSource
 
 from hybridqml.entropy import EntropyPool, PRNGSource
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.nn.noisy import EntropyNoise, NoisyLinear
+from hybridqml.nn.entropy_noise import EntropyNoise, NoisyLinear
 from hybridqml.workflows.noisy_mlp import NoisyMLP
 
 

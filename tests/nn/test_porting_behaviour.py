@@ -10,8 +10,8 @@ import torch
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.backends.tracking import Tracker
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.execution.tracking import Tracker
 from hybridqml.nn.engine import CircuitEngine
 
 

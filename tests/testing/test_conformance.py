@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hybridqml.backends.base import Executor
 from qiskit.primitives import StatevectorEstimator
 from qiskit.primitives.containers import DataBin, PubResult
 from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
 from hybridqml.backends import registry
-from hybridqml.backends.base import Executor
 from hybridqml.testing import check_backend
 from hybridqml.testing.conformance import CHECKS, ConformanceReport
 

@@ -174,8 +174,8 @@ def budget_loop(out_dir: Path) -> dict[str, object]:
     """:func:`run_epochs` on a shot-based layer with ``max_shots=BUDGET_LIMIT``; how it stopped."""
     from torch.utils.data import TensorDataset
 
-    from hybridqml.backends.joblog import JOBS_NAME, job_totals, read_job_log
     from hybridqml.exceptions import BudgetExceededError
+    from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
     from hybridqml.training import TrainConfig, make_loader, run_epochs
 
     torch.manual_seed(6)

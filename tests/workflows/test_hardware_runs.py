@@ -13,9 +13,9 @@ import torch
 from workflow_testing import REPO_ROOT, assert_same_state
 
 import hybridqml as hq
-from hybridqml.backends.faults import FaultInjectingSampler
-from hybridqml.backends.joblog import JOBS_NAME, job_totals, read_job_log
 from hybridqml.cli import main
+from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
+from hybridqml.testing.faults import FaultInjectingSampler
 from hybridqml.training.progress import resume_point
 from hybridqml.workflows import estimate_cost
 from hybridqml.workflows.qnn import QNNConfig, train_qnn

@@ -33,8 +33,8 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.quantum_info import Pauli
 
-from hybridqml.backends.aer.jobs import DoneJob, IdentityCache
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.execution.jobs import DoneJob, IdentityCache
 
 __all__ = ["AerExactEstimator"]
 

@@ -24,9 +24,6 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from hybridqml.backends import tracking
-from hybridqml.backends.base import Executor, NativeExecutor
-from hybridqml.backends.memory import MEMORY_OPTION, check_memory_limit
 from hybridqml.backends.torchsim.adjoint import AdjointExpectation
 from hybridqml.backends.torchsim.probabilities import probabilities
 from hybridqml.backends.torchsim.simulator import TorchSimulator
@@ -34,6 +31,9 @@ from hybridqml.backends.torchsim.tracked import count_backward
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.circuits.spec import ParameterizedCircuit
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.execution import tracking
+from hybridqml.execution.executor import Executor, NativeExecutor
+from hybridqml.execution.memory import MEMORY_OPTION, check_memory_limit
 
 __all__ = [
     "TORCH_BACKEND",

@@ -28,13 +28,13 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
 
-from hybridqml.backends.memory import available_memory_bytes, check_memory_limit, human_bytes
 from hybridqml.backends.torchsim.compiler import Op, Program, compile_circuit
 from hybridqml.backends.torchsim.fusion import Step, plan_steps, run_steps, step_matrix
 from hybridqml.backends.torchsim.gates import build_matrix
 from hybridqml.backends.torchsim.kernels import apply_general, apply_one, permute
 from hybridqml.backends.torchsim.observables import PauliTable
 from hybridqml.exceptions import BackendError, InputError
+from hybridqml.execution.memory import available_memory_bytes, check_memory_limit, human_bytes
 
 __all__ = [
     "MAX_QUBITS",

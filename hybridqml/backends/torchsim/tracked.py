@@ -1,4 +1,4 @@
-"""Backward passes of torch-native gradients, counted by :mod:`~hybridqml.backends.tracking`.
+"""Backward passes of torch-native gradients, counted by :mod:`~hybridqml.execution.tracking`.
 
 A torch-native forward pass records one call when it runs; its backward pass runs inside
 torch's autograd engine, so :func:`count_backward` threads an identity autograd node after the
@@ -6,7 +6,7 @@ outputs whose backward records one call of the same bindings, as the shift-rule 
 
 Example:
     >>> import torch
-    >>> from hybridqml.backends.tracking import Tracker
+    >>> from hybridqml.execution.tracking import Tracker
     >>> x = torch.ones(3, requires_grad=True)
     >>> with Tracker() as tracker:
     ...     count_backward(x * 2, "torch", 3).sum().backward()
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from hybridqml.backends import tracking
+from hybridqml.execution import tracking
 
 __all__ = ["count_backward"]
 

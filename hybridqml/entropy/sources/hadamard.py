@@ -8,9 +8,10 @@ Honesty: Aer samples measurements with a pseudo-random generator (``mt19937_64``
 ``seed_simulator``), so Aer output is labelled ``"simulated-quantum"`` and is reproducible with
 ``seed``. A fake IBM device (``qiskit_ibm_runtime.fake_provider``) is also a local simulation
 (with the device's gate and readout errors, hence biased bits); its shots are drawn from the exact
-noisy distribution of the circuit (:class:`~hybridqml.backends.aer.noisy.AerNoisySampler`:
-computed once, then every job is a multinomial draw, with the law of Aer's own noisy sampling
-and far faster), or with ``noisy_simulation="trajectories"`` by Aer's own noisy sampling. Only a
+noisy distribution of the circuit
+(:class:`~hybridqml.backends.mixed.density_sampler.DensityMatrixSampler`: computed once, then
+every job is a multinomial draw, with the law of Aer's own noisy sampling and far faster), or
+with ``noisy_simulation="trajectories"`` by Aer's own noisy sampling. Only a
 real IBM backend gives kind ``"quantum"``; its bits are biased by readout error, so condition or
 debias them before use.
 
@@ -27,9 +28,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from hybridqml.backends.aer.noisy import NOISY_SIMULATIONS, AerNoisySampler
-from hybridqml.backends.aer_executors import device_simulator
-from hybridqml.backends.devices import is_fake_device
+from hybridqml.backends.mixed.density_sampler import NOISY_SIMULATIONS
+from hybridqml.backends.mixed.density_sampler import DensityMatrixSampler as AerNoisySampler
+from hybridqml.backends.mixed.executors import device_simulator
 from hybridqml.entropy.sources.base import EntropySource, SourceKind
 from hybridqml.exceptions import (
     ConfigurationError,
@@ -37,6 +38,7 @@ from hybridqml.exceptions import (
     HybridQMLError,
     MissingDependencyError,
 )
+from hybridqml.hardware.devices import is_fake_device
 
 __all__ = [
     "DEFAULT_AER_QUBITS",

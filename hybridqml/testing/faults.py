@@ -24,12 +24,12 @@ submissions you choose:
 ================  ===========================================================================
 
 Pass it as a layer's backend; the executor transpiles to its device and retries through
-:mod:`hybridqml.backends.resilience`. Attempts, submissions, reopened sessions and fetched jobs
+:mod:`hybridqml.hardware.retry`. Attempts, submissions, reopened sessions and fetched jobs
 are counted, so tests can check exactly what was paid for.
 
 Example:
     >>> import torch, hybridqml as hq
-    >>> from hybridqml.backends.resilience import RetryPolicy
+    >>> from hybridqml.hardware.retry import RetryPolicy
     >>> sampler = FaultInjectingSampler("fake_manila", faults={1: "transient"})
     >>> layer = hq.QuantumLayer(hq.circuits.ry(1), backend=sampler, shots=100, seed=1)
     >>> layer.engine.executor.retry_policy = RetryPolicy(sleep=lambda s: None)
@@ -47,8 +47,9 @@ from typing import Any, Final
 
 from qiskit.primitives import BaseSamplerV2
 
-from hybridqml.backends.devices import backend_name, fake_device, runtime_sampler
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.execution.isa import backend_name
+from hybridqml.hardware.devices import fake_device, runtime_sampler
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultInjectingSampler", "FaultyJob", "SimulatedCrash"]
 

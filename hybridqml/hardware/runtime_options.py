@@ -13,7 +13,8 @@ primitive, the fault-injecting stand-in) read three keys of ``backend_options``:
   ``"XpXm"``, ``"XY4"`` (``dynamical_decoupling.enable`` and ``.sequence_type``).
 
 They are recorded in ``metrics.json`` with the rest of the config (``config.backend_options``).
-Simulator backends (``"aer"``, ``"fake_<device>"``, ``"torch"``) refuse them: they would be
+Backends whose capabilities have no ``runtime_options`` (``"aer"``, ``"fake_<device>"``,
+``"torch"``) refuse them (:func:`hybridqml.execution.registry.make_executor`): they would be
 silently ignored there.
 
 Example:
@@ -25,20 +26,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from hybridqml.exceptions import ConfigurationError
 
-__all__ = ["DD_SEQUENCES", "RESILIENCE_LEVELS", "RUNTIME_OPTION_KEYS", "RuntimeOptions"]
+__all__ = ["DD_SEQUENCES", "RESILIENCE_LEVELS", "RuntimeOptions"]
 
-RUNTIME_OPTION_KEYS: Final[tuple[str, ...]] = (
-    "resilience_level",
-    "twirling",
-    "dynamical_decoupling",
-)
-"""The ``backend_options`` keys runtime backends understand."""
 DD_SEQUENCES: Final[tuple[str, ...]] = ("XX", "XpXm", "XY4")
 """Dynamical decoupling sequences of qiskit-ibm-runtime."""
 RESILIENCE_LEVELS: Final[tuple[int, ...]] = (0, 1, 2)
@@ -88,21 +82,6 @@ class RuntimeOptions:
             twirling=options.pop("twirling", None),
             dynamical_decoupling=dd,
         )
-
-    @classmethod
-    def refuse_on(cls, options: Mapping[str, Any], backend: str) -> None:
-        """Raise if a simulator backend is given runtime options.
-
-        Raises:
-            ConfigurationError: naming the keys and the backends that take them.
-        """
-        found = sorted(set(options) & set(RUNTIME_OPTION_KEYS))
-        if found:
-            raise ConfigurationError(
-                f"{', '.join(found)}: runtime options apply to IBM runtime backends "
-                f"('ibm:<name>', a runtime Session/Batch or primitive), not to {backend!r}, "
-                "which runs locally without them"
-            )
 
     def is_empty(self) -> bool:
         """Whether no option is set."""

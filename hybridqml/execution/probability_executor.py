@@ -4,12 +4,13 @@ A spec whose outputs are :class:`~hybridqml.circuits.outputs.Probabilities` is m
 computational basis on its readout qubits only (qubit ``qubits[j]`` into classical bit ``j`` of
 register ``hq``), and the outputs are the outcome distribution pushed through the readout's
 outcome -> output table. The same samplers as for Pauli observables do the work
-(:class:`~hybridqml.backends.qiskit.SamplerExecutor` supplies transpilation, seeding and runtime
-contexts):
+(:class:`~hybridqml.execution.sampler_executor.SamplerExecutor` supplies transpilation, seeding
+and runtime contexts):
 
-* noiseless Aer (:class:`~hybridqml.backends.aer.sampler.AerBornSampler`) and noisy Aer
-  (:class:`~hybridqml.backends.aer.noisy.AerNoisySampler`: gate noise and readout error): the
-  exact distribution with ``shots=None``, or a multinomial draw of ``shots`` outcomes from it;
+* samplers computing their distribution
+  (:class:`~hybridqml.execution.distribution.DistributionSampler`: noiseless Aer, noise models
+  with gate and readout error): the exact distribution with ``shots=None``, or a multinomial
+  draw of ``shots`` outcomes from it;
 * any other sampler (IBM Runtime ``SamplerV2``, ``BackendSamplerV2``, Aer's trajectories):
   the measured bitstrings, counted.
 
@@ -17,7 +18,7 @@ A forward pass and every shifted binding of a backward pass are one ``run`` call
 
 Example:
     >>> from hybridqml import circuits
-    >>> from hybridqml.backends.registry import make_executor
+    >>> from hybridqml.execution import make_executor
     >>> from hybridqml.circuits.outputs import Probabilities
     >>> from hybridqml.circuits.shiftable import ShiftableCircuit
     >>> spec = circuits.ry(1).with_outputs(Probabilities())
@@ -34,22 +35,20 @@ import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 
-from hybridqml.backends import qiskit as qiskit_executors
-from hybridqml.backends.aer.sampler import AerBornSampler
-from hybridqml.backends.base import BackendRequest
-from hybridqml.backends.measurement import MEASURED_REGISTER, outcomes
-from hybridqml.backends.qiskit import (
-    AER_BINDING_SEED_STRIDE,
-    SamplerExecutor,
-    _bindings,
-    _columns,
-    _set_sampler_seed,
-    _transpile,
-)
 from hybridqml.circuits.outputs import ProbabilityReadout
 from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.execution.distribution import DistributionSampler
+from hybridqml.execution.isa import (
+    BINDING_SEED_STRIDE,
+    bindings,
+    parameter_columns,
+    set_sampler_seed,
+    transpile_for,
+)
+from hybridqml.execution.measurement import MEASURED_REGISTER, outcomes
+from hybridqml.execution.sampler_executor import SamplerExecutor
 
-__all__ = ["ProbabilityExecutor", "readout_circuit", "sampler_executor"]
+__all__ = ["ProbabilityExecutor", "readout_circuit"]
 
 
 def readout_circuit(circuit: QuantumCircuit, readout: ProbabilityReadout) -> QuantumCircuit:
@@ -70,8 +69,8 @@ def readout_circuit(circuit: QuantumCircuit, readout: ProbabilityReadout) -> Qua
 class ProbabilityExecutor(SamplerExecutor):
     """Outputs: the readout's combination of the measured distribution, one call per pass.
 
-    Args: as :class:`~hybridqml.backends.qiskit.SamplerExecutor`; ``shiftable.probabilities``
-    must be set.
+    Args: as :class:`~hybridqml.execution.sampler_executor.SamplerExecutor`;
+    ``shiftable.probabilities`` must be set.
     """
 
     def __init__(self, shiftable: ShiftableCircuit, sampler: BaseSamplerV2, **kwargs: Any) -> None:
@@ -83,17 +82,14 @@ class ProbabilityExecutor(SamplerExecutor):
         target = kwargs.get("target")
         level, seed = kwargs.get("optimization_level", 1), kwargs.get("seed")
         circuit = readout_circuit(shiftable.circuit, readout)
-        self.isa_circuits = _transpile([circuit], target, level, seed)
-        self._columns = [_columns(isa, shiftable.n_angles) for isa in self.isa_circuits]
+        self.isa_circuits = transpile_for([circuit], target, level, seed)
+        self._columns = [parameter_columns(isa, shiftable.n_angles) for isa in self.isa_circuits]
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
         m = angles.shape[0]
-        if not self._pass:
-            self._begin_pass()
-        sampler, seed, row = self._pass["sampler"], self._pass["seed"], self._pass["row"]
-        self._pass["row"] = row + m
+        sampler, seed, row = self._next_rows(m)
         (isa,), (cols,) = self.isa_circuits, self._columns
-        if isinstance(sampler, AerBornSampler):
+        if isinstance(sampler, DistributionSampler):
             probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)
             probs = np.broadcast_to(probs, (m, probs.shape[1]))
             seen = seen.astype(np.int64)  # columns in the sampler's outcome order
@@ -101,10 +97,10 @@ class ProbabilityExecutor(SamplerExecutor):
                 return self.readout.combine(probs, seen)
             (rng,) = self._pass["rngs"]
             return self.readout.combine(rng.multinomial(self.shots, probs), seen) / self.shots
-        call_seed = None if seed is None else seed + AER_BINDING_SEED_STRIDE * row
+        call_seed = None if seed is None else seed + BINDING_SEED_STRIDE * row
         if call_seed is not None:
-            _set_sampler_seed(sampler, call_seed)
-        pub = (isa, _bindings(isa, cols, angles, (m,)), self.shots)
+            set_sampler_seed(sampler, call_seed)
+        pub = (isa, bindings(isa, cols, angles, (m,)), self.shots)
         # one job, retried, logged in jobs.jsonl and recovered by id like every sampler call
         result = self._submit([pub], angles, call_seed)
         bits = outcomes(getattr(result[0].data, MEASURED_REGISTER).array)  # (M, shots)
@@ -112,30 +108,3 @@ class ProbabilityExecutor(SamplerExecutor):
         size = self.readout.output_size
         counts = np.stack([np.bincount(row_, minlength=size) for row_ in index])
         return counts / bits.shape[1]
-
-
-def sampler_executor(
-    request: BackendRequest,
-    sampler: BaseSamplerV2,
-    target: Any,
-    name: str,
-    device: Any = None,
-    *,
-    exact: bool = False,
-) -> SamplerExecutor:
-    """The executor of a sampler backend for any spec: probability outputs or Pauli observables.
-
-    As :func:`hybridqml.backends.qiskit.sampler_executor` (which it calls for observables):
-    ``shots=None`` is exact when ``exact`` (a sampler computing its distribution), else
-    :data:`~hybridqml.backends.base.DEFAULT_DEVICE_SHOTS`.
-    """
-    probabilities = request.shiftable.probabilities is not None
-    return qiskit_executors.sampler_executor(
-        request,
-        sampler,
-        target,
-        name,
-        device,
-        exact=exact,
-        executor_class=ProbabilityExecutor if probabilities else None,
-    )

@@ -1,34 +1,34 @@
-"""A Sampler V2 primitive for noiseless Aer: exact Born probabilities, then shots drawn from them.
+"""Samplers that know their exact outcome distribution, and shots drawn from it.
 
 Measuring ``shots`` times in the computational basis draws ``shots`` independent outcomes from
-the Born distribution ``p(v) = |<v|psi>|^2``. On a noiseless simulator that distribution is
-known exactly after one statevector run, so :class:`AerBornSampler` asks Aer for it
-(``save_probabilities`` over the measured qubits, one Aer run for every binding of a PUB) and
-draws the shots with numpy: a multinomial draw of the outcome counts, expanded to per-shot
-samples in random order. The samples have exactly the law of Aer's own measurement sampling;
-what is saved is Aer producing and Qiskit parsing one memory string per shot, which dominates
-at thousands of shots (about 5 ms per binding for 8192 shots on 4 qubits here).
+the circuit's outcome distribution. A simulator that computes that distribution exactly (the
+Born probabilities of a statevector, the diagonal of a noisy density matrix) can draw the shots
+with numpy instead of producing one bitstring per shot: a multinomial draw of the outcome
+counts, expanded to per-shot samples in random order when a caller wants bitstrings. The
+samples have exactly the law of measurement sampling; what is saved is a simulator producing
+and Qiskit parsing one memory string per shot, which dominates at thousands of shots.
+
+:class:`DistributionSampler` is that Sampler V2 primitive, with the distribution left to
+subclasses (:class:`~hybridqml.backends.aer.born.AerBornSampler` for noiseless Aer,
+:class:`~hybridqml.backends.mixed.density_sampler.DensityMatrixSampler` for noise models).
+It is what the generic sampler executor asks for: with one, ``shots=None`` gives exact values.
 
 Only circuits whose measurements are all terminal (nothing acts on a qubit after it is
-measured, no resets, no classically controlled operations) can be sampled this way; for noisy
-simulation use ``qiskit_aer.primitives.SamplerV2``. The draws are reproducible with
-``options.seed_simulator`` and come from numpy's PCG64, so they are pseudo-random like Aer's.
+measured, no resets, no classically controlled operations) can be sampled this way
+(:func:`terminal_measurements`). The draws are reproducible with ``options.seed_simulator`` and
+come from numpy's PCG64.
 
 Example:
-    >>> from qiskit import QuantumCircuit
-    >>> from qiskit_aer import AerSimulator
-    >>> qc = QuantumCircuit(1)
-    >>> _ = qc.x(0)
-    >>> _ = qc.measure_all()
-    >>> job = AerBornSampler(AerSimulator(), seed=1).run([qc], shots=5)
-    >>> job.result()[0].data.meas.get_counts()
-    {'1': 5}
+    >>> outcome_to_clbits([2, 0]).tolist()     # outcome bit 0 -> clbit 2, bit 1 -> clbit 0
+    [0, 4, 1, 5]
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -42,13 +42,17 @@ from qiskit.primitives.containers import (
 )
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-from hybridqml.backends.aer.jobs import DoneJob, IdentityCache
 from hybridqml.exceptions import CircuitError, ConfigurationError
+from hybridqml.execution.jobs import DoneJob, IdentityCache
 
 __all__ = [
+    "DEFAULT_SHOTS",
     "MAX_MEASURED_QUBITS",
-    "AerBornSampler",
-    "BornSamplerOptions",
+    "MAX_PROBABILITIES",
+    "PROBABILITY_SHOTS",
+    "DistributionSampler",
+    "SamplerOptions",
+    "normalized",
     "outcome_to_clbits",
     "terminal_measurements",
 ]
@@ -58,11 +62,12 @@ MAX_MEASURED_QUBITS = 20
 #: Shots per PUB when neither the PUB nor ``run`` gives any.
 DEFAULT_SHOTS = 1024
 #: Probabilities held in memory at once (bindings are simulated in chunks below this).
-_MAX_PROBABILITIES = 1 << 22
-#: Shots of the probability run. ``save_probabilities`` is averaged over the run's shots, and
-#: Aer (0.18) simulates the circuit once per shot for it: its default 1024 shots made a
+MAX_PROBABILITIES = 1 << 22
+#: Shots of a probability run on Aer. ``save_probabilities`` is averaged over the run's shots,
+#: and Aer (0.18) simulates the circuit once per shot for it: its default 1024 shots made a
 #: probability run ~6x slower than an exact expectation-value run. The state is deterministic
-#: (no measurement, no noise on this path), so one shot gives the exact probabilities.
+#: (no measurement; noise as channels on a density matrix), so one shot gives the exact
+#: probabilities.
 PROBABILITY_SHOTS = 1
 #: Prepared circuits kept per sampler (oldest evicted first).
 _CACHE_SIZE = 32
@@ -70,8 +75,8 @@ _NON_TERMINAL = {"reset", "initialize", "if_else", "while_loop", "for_loop", "sw
 
 
 @dataclass
-class BornSamplerOptions:
-    """Options of :class:`AerBornSampler`.
+class SamplerOptions:
+    """Options of a :class:`DistributionSampler`.
 
     Attributes:
         seed_simulator: Seed of the shot draws of the next ``run`` (``None``: fresh entropy).
@@ -82,45 +87,49 @@ class BornSamplerOptions:
     default_shots: int = DEFAULT_SHOTS
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A circuit with its measurements replaced by one ``save_probabilities``."""
+class DistributionSampler(BaseSamplerV2):
+    """A Sampler V2 primitive that computes each circuit's exact outcome distribution.
 
-    circuit: QuantumCircuit  # measurement-free, saves probabilities of `qubits`
-    n_measured: int
-    outcome_to_clbits: np.ndarray  # (2**k,) measured-qubit outcome -> integer over all clbits
-
-
-class AerBornSampler(BaseSamplerV2):
-    """Finite-shot sampling from the exact Born distribution of a noiseless ``AerSimulator``.
+    Subclasses say how a circuit is prepared (:meth:`_prepare`, cached per circuit) and how
+    its probabilities are computed for a batch of bindings (:meth:`_probabilities`); this base
+    samples shots from them (:meth:`run`, :meth:`counts`) and exposes them
+    (:meth:`probabilities`). The generic sampler executor asks for this class, not for a
+    backend: with one, ``shots=None`` gives exact values and shots are drawn as counts.
 
     Args:
-        simulator: A noiseless ``AerSimulator`` (its ``method``, ``device`` and thread options
-            apply to the probability run).
         seed: Initial ``options.seed_simulator``.
         default_shots: Shots per PUB when none are given.
-
-    Raises:
-        ConfigurationError: the simulator has a noise model (its outcomes are not Born samples
-            of a pure state; use ``qiskit_aer.primitives.SamplerV2``), or bad shots.
     """
 
-    def __init__(
-        self, simulator, *, seed: int | None = None, default_shots: int = DEFAULT_SHOTS
-    ) -> None:
-        if getattr(simulator.options, "noise_model", None) is not None:
-            raise ConfigurationError(
-                "AerBornSampler samples noiseless circuits; this simulator has a noise model: "
-                "use qiskit_aer.primitives.SamplerV2"
-            )
-        self._backend = simulator
-        self.options = BornSamplerOptions(seed_simulator=seed, default_shots=default_shots)
-        self._prepared = IdentityCache(_CACHE_SIZE)  # circuit -> _Prepared
+    def __init__(self, *, seed: int | None = None, default_shots: int = DEFAULT_SHOTS) -> None:
+        self.options = SamplerOptions(seed_simulator=seed, default_shots=default_shots)
+        self._prepared = IdentityCache(_CACHE_SIZE)  # circuit -> its prepared form
 
-    @property
-    def simulator(self):
-        """The simulator computing the probabilities."""
-        return self._backend
+    @abstractmethod
+    def _prepare(self, circuit: QuantumCircuit) -> Any:
+        """The prepared form of ``circuit`` (with ``n_measured`` and ``outcome_to_clbits``)."""
+
+    @abstractmethod
+    def _probabilities(self, prepared: Any, values: np.ndarray | None) -> np.ndarray:
+        """(N, 2**k) unnormalized outcome probabilities for value rows (N, n_params) (one chunk).
+
+        ``values`` is ``None`` when the circuit has no parameters (one row).
+        """
+
+    def _distribution(self, prepared: Any, values: np.ndarray | None) -> np.ndarray:
+        """(N, 2**k) probabilities, computed in chunks of at most :data:`MAX_PROBABILITIES`."""
+        if values is None:
+            return normalized(self._probabilities(prepared, None))
+        values = np.asarray(values, dtype=float)
+        values = values.reshape(len(values), -1)
+        step = max(1, MAX_PROBABILITIES >> prepared.n_measured)
+        parts = [
+            self._probabilities(prepared, values[i : i + step]) for i in range(0, len(values), step)
+        ]
+        return normalized(np.concatenate(parts))
+
+    def _prepare_circuit(self, circuit: QuantumCircuit) -> Any:
+        return self._prepared.get(circuit, lambda: self._prepare(circuit))
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> DoneJob:
         """Sample every PUB and return a finished job (one generator for the whole call)."""
@@ -175,35 +184,7 @@ class AerBornSampler(BaseSamplerV2):
             outcome to the integer over all of the circuit's classical bits.
         """
         prepared = self._prepare_circuit(circuit)
-        return self._probabilities(prepared, values), prepared.outcome_to_clbits
-
-    def _prepare_circuit(self, circuit: QuantumCircuit) -> _Prepared:
-        return self._prepared.get(circuit, lambda: _prepare(circuit))
-
-    def _probabilities(self, prepared: _Prepared, values: np.ndarray | None) -> np.ndarray:
-        """(N, 2**k) Born probabilities, simulated in memory-bounded chunks of bindings."""
-        circuit = prepared.circuit
-        params = list(circuit.parameters)
-        if not params or values is None:
-            chunks = [self._backend.run(circuit, shots=PROBABILITY_SHOTS).result()]
-        else:
-            values = np.asarray(values, dtype=float).reshape(-1, len(params))
-            step = max(1, _MAX_PROBABILITIES >> prepared.n_measured)
-            chunks = [
-                self._backend.run(
-                    circuit,
-                    shots=PROBABILITY_SHOTS,
-                    parameter_binds=[{p: part[:, j] for j, p in enumerate(params)}],
-                ).result()
-                for part in (values[i : i + step] for i in range(0, len(values), step))
-            ]
-        rows = [
-            np.asarray(experiment.data.to_dict()["probabilities"], dtype=float)
-            for result in chunks
-            for experiment in result.results
-        ]
-        probs = np.clip(np.stack(rows), 0.0, None)  # rounding can leave -1e-17
-        return probs / probs.sum(axis=1, keepdims=True)
+        return self._distribution(prepared, values), prepared.outcome_to_clbits
 
     def _run_pub(self, pub: SamplerPub, rng: np.random.Generator) -> SamplerPubResult:
         circuit, shots = pub.circuit, pub.shots
@@ -232,12 +213,15 @@ def _bit_array(values: np.ndarray, num_bits: int) -> BitArray:
     return BitArray(np.ascontiguousarray(raw), num_bits)
 
 
-def _prepare(circuit: QuantumCircuit) -> _Prepared:
-    """Replace terminal measurements by ``save_probabilities`` over the measured qubits."""
-    body, measured = terminal_measurements(circuit, "AerBornSampler")
-    clbits = sorted(measured)
-    body.save_probabilities(qubits=[measured[c] for c in clbits], label="probabilities")
-    return _Prepared(body, len(clbits), outcome_to_clbits(clbits))
+def normalized(probs: np.ndarray) -> np.ndarray:
+    """Rows of probabilities clipped at 0 (rounding can leave -1e-17) and summing to 1.
+
+    Example:
+        >>> normalized(np.array([[1.0, -1e-17, 1.0]])).tolist()
+        [[0.5, 0.0, 0.5]]
+    """
+    probs = np.clip(probs, 0.0, None)
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
 def terminal_measurements(

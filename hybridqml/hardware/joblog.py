@@ -6,7 +6,7 @@ line: the time, backend, job id (when the backend has jobs), circuits, bindings,
 duration and the usage the backend reported. Jobs on runtime backends also get a ``"submitted"``
 line the moment they are submitted (with their job id and a fingerprint of what was sent) and a
 ``"retry"`` line for each failed attempt that is retried (see
-:mod:`hybridqml.backends.resilience`).
+:mod:`hybridqml.hardware.retry`).
 
 Each line is appended and flushed before the call goes on; lines about jobs (those with a job
 id: everything a remote backend sends) are also fsync'd, so a crash, a kill or a power cut loses
@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from hybridqml import _ranks
+from hybridqml.execution import tracking
 
 __all__ = [
     "JOBS_NAME",
     "WAITED_FOR",
-    "CallRecord",
     "JobLog",
     "active_log",
     "is_logging",
@@ -187,6 +187,41 @@ class JobLog:
             if record.get("job_id") or record.get("event") != "call":
                 os.fsync(self._handle.fileno())
 
+    def write_call(
+        self,
+        call: tracking.CallRecord,
+        status: str,
+        info: Mapping[str, Any],
+        qpu_seconds: float | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Append the ``"call"`` line of a finished call (see :func:`~.tracking.start_call`)."""
+        done = status == "done"
+        record = {
+            "event": "call",
+            "time": _iso(call.wall),
+            "backend": call.backend,
+            "job_id": info.get("job_id"),
+            "circuits": call.circuits,
+            "bindings": call.bindings,
+            "shots": call.shots,
+            "executed_shots": call.circuits * call.bindings * (call.shots or 0) if done else 0,
+            "status": status,
+            "duration": round(time.perf_counter() - call.started, 6),
+            "attempts": info.get("attempts", 1),
+            "usage": info.get("usage"),
+            "qpu_seconds": qpu_seconds if done else 0.0,
+        }
+        if info.get("recovered_job_id"):
+            record["recovered_job_id"] = info["recovered_job_id"]
+        if info.get("fingerprint"):
+            record["fingerprint"] = info["fingerprint"]
+        if error is not None:
+            record["error"] = f"{type(error).__name__}: {error}"
+        if not done and info.get("job_pending"):
+            record["job_pending"] = True  # gave up waiting, not on the job: a resume fetches it
+        self.write(record)
+
     def take_pending(self, fingerprint: str) -> dict[str, Any] | None:
         """Remove and return the oldest pending job sent with ``fingerprint`` (``None``: none)."""
         with self._write_lock:
@@ -224,56 +259,13 @@ def job_log(folder: str | os.PathLike[str] | None) -> Iterator[JobLog | None]:
         yield log
 
 
-class CallRecord:
-    """One call being made: :meth:`finish` writes its ``"call"`` line to the active log."""
+def _observe(call: tracking.CallRecord) -> tracking.CallFinisher | None:
+    """The finisher writing ``call``'s line to the log active when it started (if any)."""
+    log = active_log()
+    return None if log is None else log.write_call
 
-    def __init__(self, backend: str, circuits: int, bindings: int, shots: int | None) -> None:
-        self.log = active_log()
-        self.backend, self.circuits, self.bindings, self.shots = backend, circuits, bindings, shots
-        self.wall = time.time()
-        self.started = time.perf_counter()
 
-    @classmethod
-    def start(cls, backend: str, circuits: int, bindings: int, shots: int | None) -> CallRecord:
-        """Begin timing a call of ``circuits`` circuits at ``bindings`` bindings."""
-        return cls(backend, circuits, bindings, shots)
-
-    def finish(
-        self,
-        status: str,
-        info: Mapping[str, Any],
-        *,
-        qpu_seconds: float | None = None,
-        error: BaseException | None = None,
-    ) -> None:
-        """Write the call's line (no-op without an active log)."""
-        if self.log is None:
-            return
-        done = status == "done"
-        record = {
-            "event": "call",
-            "time": _iso(self.wall),
-            "backend": self.backend,
-            "job_id": info.get("job_id"),
-            "circuits": self.circuits,
-            "bindings": self.bindings,
-            "shots": self.shots,
-            "executed_shots": self.circuits * self.bindings * (self.shots or 0) if done else 0,
-            "status": status,
-            "duration": round(time.perf_counter() - self.started, 6),
-            "attempts": info.get("attempts", 1),
-            "usage": info.get("usage"),
-            "qpu_seconds": qpu_seconds if done else 0.0,
-        }
-        if info.get("recovered_job_id"):
-            record["recovered_job_id"] = info["recovered_job_id"]
-        if info.get("fingerprint"):
-            record["fingerprint"] = info["fingerprint"]
-        if error is not None:
-            record["error"] = f"{type(error).__name__}: {error}"
-        if not done and info.get("job_pending"):
-            record["job_pending"] = True  # gave up waiting, not on the job: a resume fetches it
-        self.log.write(record)
+tracking.observe_calls(_observe)  # every executor call is announced to the job log
 
 
 def _iso(timestamp: float) -> str:

@@ -3,9 +3,9 @@
 A noisy device (a fake IBM device, or an ``AerSimulator`` with a noise model) measured with
 infinitely many shots gives outcome frequencies that converge to one distribution: the
 diagonal of the circuit's density matrix, with every gate's noise channel applied, pushed
-through the readout (assignment) error of each measured qubit. :class:`AerNoisySampler`
-computes exactly that distribution and draws shots from it, as
-:class:`~hybridqml.backends.aer.sampler.AerBornSampler` does for noiseless circuits:
+through the readout (assignment) error of each measured qubit. :class:`DensityMatrixSampler`
+computes exactly that distribution and draws shots from it
+(:class:`~hybridqml.execution.distribution.DistributionSampler`):
 
 1. **Active qubits only.** A circuit transpiled for a 127-qubit device acts on a handful of them;
    the others stay in ``|0>`` and no noise acts on them (a device noise model attaches errors to
@@ -18,8 +18,8 @@ computes exactly that distribution and draws shots from it, as
    channel (Aer's rule: a qubit-specific error replaces the all-qubit one; errors act after the
    instruction), and its density matrix evolved exactly, so one pass per call gives the exact
    probabilities of every binding (no trajectories, no seed). Blocks of up to
-   :data:`~hybridqml.backends.aer.density.MAX_BATCHED_QUBITS` qubits whose parameterized gates
-   are one-qubit rotations run batched in numpy (:mod:`~hybridqml.backends.aer.density`: all
+   :data:`~hybridqml.backends.mixed.density.MAX_BATCHED_QUBITS` qubits whose parameterized gates
+   are one-qubit rotations run batched in numpy (:mod:`~hybridqml.backends.mixed.density`: all
    bindings at once, consecutive fixed instructions fused; 7x faster than Aer at 4 qubits), the
    others on Aer's ``density_matrix`` method (one run for all bindings). Both give the same
    probabilities (tested to 1e-12). The noise model is read once, when a circuit is first
@@ -30,16 +30,16 @@ computes exactly that distribution and draws shots from it, as
 
 Shots are then a multinomial draw from the distribution (seeded with ``options.seed_simulator``,
 fresh entropy when ``None``), with exactly the law of Aer's own noisy sampling; the exact
-distribution itself is :meth:`AerNoisySampler.probabilities` (exact noisy expectation values).
+distribution itself is :meth:`DensityMatrixSampler.probabilities` (exact noisy expectation values).
 
 Limits (the reason is raised as :class:`~hybridqml.exceptions.ConfigurationError` by
-:meth:`AerNoisySampler.check`, and the executors then fall back to Aer's trajectory sampling when
-shots are given): a density matrix of ``n`` qubits holds ``4**n`` complex numbers, ``16 * 4**n``
-bytes (256 MiB at 12 qubits, 4 GiB at 14), and every gate touches all of them (the work of a
-``2n``-qubit statevector), so a block of more than :data:`MAX_DENSITY_MATRIX_QUBITS` qubits is
-refused. Also refused: noise with no per-instruction channel form here (correlated readout errors
-over several qubits, quantum errors on measurements, noise passes acting on delays), and circuits
-whose measurements are not terminal.
+:meth:`DensityMatrixSampler.check`, and the executors then fall back to Aer's trajectory sampling
+when shots are given): a density matrix of ``n`` qubits holds ``4**n`` complex numbers,
+``16 * 4**n`` bytes (256 MiB at 12 qubits, 4 GiB at 14), and every gate touches all of them (the
+work of a ``2n``-qubit statevector), so a block of more than :data:`MAX_DENSITY_MATRIX_QUBITS`
+qubits is refused. Also refused: noise with no per-instruction channel form here (correlated
+readout errors over several qubits, quantum errors on measurements, noise passes acting on delays),
+and circuits whose measurements are not terminal.
 """
 
 from __future__ import annotations
@@ -51,23 +51,21 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Kraus
 
-from hybridqml.backends.aer.density import DensityProgram, compile_block
-from hybridqml.backends.aer.jobs import IdentityCache
-from hybridqml.backends.aer.sampler import (
+from hybridqml.backends.mixed.density import DensityProgram, compile_block
+from hybridqml.exceptions import BackendError, ConfigurationError
+from hybridqml.execution.distribution import (
     DEFAULT_SHOTS,
     PROBABILITY_SHOTS,
-    AerBornSampler,
-    BornSamplerOptions,
+    DistributionSampler,
     outcome_to_clbits,
     terminal_measurements,
 )
-from hybridqml.exceptions import BackendError, ConfigurationError
 
 __all__ = [
     "MAX_DENSITY_MATRIX_QUBITS",
     "NOISY_SIMULATIONS",
     "PACKED_QUBITS",
-    "AerNoisySampler",
+    "DensityMatrixSampler",
     "apply_readout",
     "density_matrix_bytes",
 ]
@@ -83,8 +81,6 @@ PACKED_QUBITS: Final[int] = 8
 NOISY_SIMULATIONS: Final[tuple[str, ...]] = ("auto", "density_matrix", "trajectories")
 #: Simulator options carried over to the density-matrix simulator.
 _CARRIED_OPTIONS = ("device", "max_parallel_threads", "max_memory_mb")
-_MAX_PROBABILITIES = 1 << 22
-_CACHE_SIZE = 32
 
 
 def density_matrix_bytes(n_qubits: int) -> int:
@@ -139,7 +135,7 @@ class _NoisyPrepared:
     active_qubits: int
 
 
-class AerNoisySampler(AerBornSampler):
+class DensityMatrixSampler(DistributionSampler):
     """Shots from the exact noisy distribution of a noisy ``AerSimulator`` (see the module).
 
     Args:
@@ -158,6 +154,7 @@ class AerNoisySampler(AerBornSampler):
     ) -> None:
         from qiskit_aer import AerSimulator
 
+        super().__init__(seed=seed, default_shots=default_shots)
         self._noisy = simulator
         self._noise = getattr(simulator.options, "noise_model", None)
         carried = {
@@ -173,8 +170,6 @@ class AerNoisySampler(AerBornSampler):
             fusion_enable=False,
             **carried,
         )
-        self.options = BornSamplerOptions(seed_simulator=seed, default_shots=default_shots)
-        self._prepared = IdentityCache(_CACHE_SIZE)
         self._kraus: dict[int, tuple[Any, Kraus]] = {}  # id(error) -> (error, its Kraus form)
         #: Small parameterized blocks run batched in numpy (:mod:`.density`), not binding by
         #: binding on Aer (``False``: always Aer; both give the same probabilities).
@@ -194,21 +189,13 @@ class AerNoisySampler(AerBornSampler):
         """
         return self._prepare_circuit(circuit).active_qubits
 
-    def _prepare_circuit(self, circuit: QuantumCircuit) -> _NoisyPrepared:
-        return self._prepared.get(circuit, lambda: self._build(circuit))
-
     def _probabilities(self, prepared: _NoisyPrepared, values: np.ndarray | None) -> np.ndarray:
-        """(N, 2**k) exact noisy probabilities of the recorded outcomes."""
+        """(N, 2**k) exact noisy probabilities of the recorded outcomes of a chunk of bindings."""
         if not prepared.blocks:
             return np.tile(prepared.fixed, (1 if values is None else len(values), 1))
         if values is None:
             raise ConfigurationError("the circuit has parameters: give their values")
-        values = np.asarray(values, dtype=float)
-        values = values.reshape(len(values), -1)
-        step = max(1, _MAX_PROBABILITIES >> prepared.n_measured)
-        chunks = [self._joint(prepared, values[i : i + step]) for i in range(0, len(values), step)]
-        probs = np.clip(np.concatenate(chunks), 0.0, None)  # rounding can leave -1e-17
-        return probs / probs.sum(axis=1, keepdims=True)
+        return self._joint(prepared, values)
 
     def _joint(self, prepared: _NoisyPrepared, values: np.ndarray) -> np.ndarray:
         rows = len(values)
@@ -234,7 +221,7 @@ class AerNoisySampler(AerBornSampler):
 
     # ------------------------------------------------------------------ preparing a circuit
 
-    def _build(self, circuit: QuantumCircuit) -> _NoisyPrepared:
+    def _prepare(self, circuit: QuantumCircuit) -> _NoisyPrepared:
         body, measured = terminal_measurements(circuit, "the density-matrix noisy simulation")
         clbits = sorted(measured)
         bit_of = {measured[c]: j for j, c in enumerate(clbits)}  # measured qubit -> outcome bit

@@ -22,13 +22,13 @@ from typing import Any
 
 from qiskit.providers import BackendV2
 
-from hybridqml.exceptions import BackendError, MissingDependencyError
+from hybridqml.exceptions import BackendError, ConfigurationError, MissingDependencyError
+from hybridqml.execution.isa import backend_name
 
 __all__ = [
     "FAKE_PREFIX",
     "IBM_INSTALL_HINT",
     "IBM_PREFIX",
-    "backend_name",
     "device_noise_model",
     "fake_device",
     "fake_device_names",
@@ -74,15 +74,15 @@ def fake_device(name: str) -> Any:
         name: ``"fake_<device>"``, e.g. ``"fake_manila"`` or ``"fake_sherbrooke"``.
 
     Raises:
-        BackendError: unknown device (the message lists the known ones) or qiskit-ibm-runtime
-            missing.
+        ConfigurationError: unknown device (the message lists the known ones).
+        MissingDependencyError: qiskit-ibm-runtime is not installed.
     """
     provider = _fake_provider()
     stem = name[len(FAKE_PREFIX) :] if name.startswith(FAKE_PREFIX) else ""
     class_name = "Fake" + stem.replace("_", " ").title().replace(" ", "") + "V2"
     cls = getattr(provider, class_name, None) if stem else None
     if not isinstance(cls, type):
-        raise BackendError(
+        raise ConfigurationError(
             f"unknown fake device {name!r}; available: {', '.join(fake_device_names())}"
         )
     return cls()
@@ -109,14 +109,6 @@ def device_noise_model(device: Any) -> Any:
 def is_fake_device(backend: Any) -> bool:
     """Whether ``backend`` is one of qiskit-ibm-runtime's fake devices."""
     return type(backend).__module__.startswith("qiskit_ibm_runtime.fake_provider")
-
-
-def backend_name(backend: Any) -> str:
-    """A backend's name (``name`` attribute or method), else its type name."""
-    name = getattr(backend, "name", None)
-    if callable(name):
-        name = name()
-    return str(name or type(backend).__name__)
 
 
 def _import(module: str, what: str):
@@ -219,7 +211,7 @@ def reopen_sampler(sampler: Any) -> Any:
     """A sampler like ``sampler`` on a new runtime ``Session``/``Batch`` (the old one closed).
 
     A sampler with its own ``reopen_session()`` (the fault-injecting stand-in of
-    :mod:`hybridqml.backends.faults`) reopens itself. A runtime sampler on a closed ``Session``
+    :mod:`hybridqml.testing.faults`) reopens itself. A runtime sampler on a closed ``Session``
     or ``Batch`` gets a new one of the same kind on the same device, with the sampler's
     options copied. Other samplers have no session: they are returned as they are.
     """

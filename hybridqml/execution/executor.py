@@ -7,14 +7,15 @@ one primitive call (one batched simulation), returning (M, O) expectation values
 call too. The exception is memory: an executor that knows its peak bytes per binding
 (:attr:`Executor.binding_bytes`, set for Aer) splits a pass that would exceed its budget
 (:attr:`Executor.max_memory_bytes`) into the fewest calls under it
-(:func:`~hybridqml.backends.memory.chunk_sizes`); the results are the same as one call's.
+(:func:`~hybridqml.execution.memory.chunk_sizes`); the results are the same as one call's.
 
 A backend whose gradients torch computes itself (the torch simulator's ``"backprop"`` and
 ``"adjoint"``) also provides a :class:`NativeExecutor`: it maps torch tensors to torch tensors
 with autograd intact, which :func:`hybridqml.nn.function.expectations` uses instead of the
 parameter-shift autograd Function.
 
-Backends are built by name or object through :func:`hybridqml.backends.registry.make_executor`.
+Backends are built by name or object through :func:`hybridqml.execution.registry.make_executor`,
+from the :class:`BackendRequest` it validates.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hybridqml.backends import joblog, tracking
-from hybridqml.backends.memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
 from hybridqml.exceptions import BackendError, ConfigurationError
+from hybridqml.execution import tracking
+from hybridqml.execution.memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +47,6 @@ __all__ = [
     "NativeExecutor",
     "positive_shots",
     "valid_optimization_level",
-    "valid_seed",
 ]
 
 #: Shots used on real devices when the caller does not choose: they cannot be exact (simulated
@@ -99,7 +99,7 @@ class Executor(ABC):
         """Estimated QPU seconds of one call of ``bindings`` bindings (0 when not a device).
 
         Overridden by executors on devices whose target has gate durations
-        (see :mod:`hybridqml.backends.cost`).
+        (see :mod:`hybridqml.hardware.qpu_time`).
         """
         del bindings
         return 0.0
@@ -121,7 +121,7 @@ class Executor(ABC):
 
         Example:
             >>> from hybridqml import circuits
-            >>> from hybridqml.backends.registry import make_executor
+            >>> from hybridqml.execution.registry import make_executor
             >>> from hybridqml.circuits.shiftable import ShiftableCircuit
             >>> ex = make_executor(ShiftableCircuit(circuits.ry(1)), "aer")
             >>> ex.binding_bytes, ex.max_memory_bytes = 1000, 4000
@@ -137,7 +137,7 @@ class Executor(ABC):
         as the fewest calls under the budget (:meth:`chunk_sizes`), in row order, so memory
         stays flat as the batch grows; exact results are identical to one call's, and seeded
         shot sampling draws the same values however the pass is split (see
-        :class:`~hybridqml.backends.qiskit.SamplerExecutor`).
+        :class:`~hybridqml.execution.sampler_executor.SamplerExecutor`).
 
         Args:
             angles: (M, K) occurrence angles.
@@ -172,7 +172,7 @@ class Executor(ABC):
         m = angles.shape[0]
         n_obs = self.shiftable.n_outputs
         self.job_info = {}
-        call = joblog.CallRecord.start(self.name, self.n_circuits, m, self.shots)
+        call = tracking.start_call(self.name, self.n_circuits, m, self.shots)
         try:
             out = np.asarray(self._run(angles), dtype=float)
             if out.shape != (m, n_obs) or not np.all(np.isfinite(out)):
@@ -210,7 +210,7 @@ class NativeExecutor(ABC):
     """Expectation values computed in torch, differentiated by torch (no shift rule).
 
     Attributes:
-        name: Backend name used in errors, reports and :mod:`~hybridqml.backends.tracking`.
+        name: Backend name used in errors, reports and :mod:`~hybridqml.execution.tracking`.
         gradient: The torch-native gradient method it implements (e.g. ``"backprop"``).
     """
 
@@ -271,15 +271,6 @@ def valid_optimization_level(level: Any) -> int:
             f"managers), got {level!r}"
         )
     return int(level)
-
-
-def valid_seed(seed: Any) -> int | None:
-    """``seed`` as an int (or ``None``); anything else is a :class:`ConfigurationError`."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigurationError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return int(seed)
 
 
 @dataclass(frozen=True)

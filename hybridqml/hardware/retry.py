@@ -7,7 +7,7 @@
   whose error code the IBM error registry says to retry (:data:`RETRYABLE_ERROR_CODES`): the
   job is submitted again after an exponential backoff, at most ``max_attempts`` times in all;
 * ``"session"`` -- the runtime ``Session``/``Batch`` is closed or expired: it is reopened (see
-  :func:`hybridqml.backends.devices.reopen_sampler`) and the job submitted again;
+  :func:`hybridqml.hardware.devices.reopen_sampler`) and the job submitted again;
 * ``"timeout"`` -- waiting for the result took longer than ``job_timeout``: the *same* job is
   waited for again (it is still queued or running; resubmitting would pay twice);
 * ``"poll"`` -- a transient connection or API error while waiting for a job the runtime had
@@ -18,7 +18,7 @@
   the cause and the job id.
 
 A retried call sends exactly what the first attempt sent, with the same simulator seed, so
-retries never change the results of seeded simulators. With a :mod:`~hybridqml.backends.joblog`
+retries never change the results of seeded simulators. With a :mod:`~hybridqml.hardware.joblog`
 active, every submission, retry and recovery is logged; a job that an earlier run submitted but
 never collected is fetched by its id instead of being submitted again.
 
@@ -39,8 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from hybridqml.backends import joblog
 from hybridqml.exceptions import ConfigurationError, JobFailedError
+from hybridqml.hardware import joblog
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",

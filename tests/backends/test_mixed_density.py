@@ -1,4 +1,4 @@
-"""Exact noisy simulation (AerNoisySampler) against Aer's own noisy sampling, as the reference.
+"""Exact noisy simulation (DensityMatrixSampler) against Aer's own noisy sampling, as the reference.
 
 Law checks: on fake_manila (5 qubits) and fake_nairobi (7), for several circuits and every
 measurement group, N noisy outcomes drawn by the new path and N outcomes of Aer's native noisy
@@ -19,14 +19,14 @@ from qiskit_aer.primitives import SamplerV2 as AerSampler
 from scipy.stats import chi2_contingency
 
 from hybridqml import circuits
-from hybridqml.backends.aer.noisy import (
+from hybridqml.backends.mixed.density_sampler import (
     MAX_DENSITY_MATRIX_QUBITS,
-    AerNoisySampler,
+    DensityMatrixSampler,
     apply_readout,
 )
-from hybridqml.backends.registry import make_executor
 from hybridqml.circuits.shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.execution.registry import make_executor
 from hybridqml.nn.engine import CircuitEngine
 
 SPECS = {"variational": lambda: circuits.variational(3, 1), "rich": rich_spec, "mixed": mixed_spec}
@@ -64,7 +64,7 @@ def _law_check(device: str, spec_name: str, shots: int) -> list[float]:
     shiftable = ShiftableCircuit(spec)
     exact = make_executor(shiftable, device, seed=1)
     sampler = exact.sampler
-    assert isinstance(sampler, AerNoisySampler)
+    assert isinstance(sampler, DensityMatrixSampler)
     rng = np.random.default_rng(7)
     theta = rng.uniform(-np.pi, np.pi, size=(2, len(spec.parameters)))
     angles = shiftable.angles(theta)
@@ -271,7 +271,7 @@ def test_batched_density_matrices_equal_aers_density_matrix(backend, spec_name, 
     options = {"noise_model": _noise_on_rotations()} if backend == "aer" else None
     executor = make_executor(shiftable, backend, seed=1, backend_options=options)
     sampler = executor.sampler
-    on_aer = AerNoisySampler(sampler.simulator)
+    on_aer = DensityMatrixSampler(sampler.simulator)
     on_aer._batched = False  # the reference: Aer's density_matrix method, binding by binding
     theta = np.random.default_rng(2).uniform(-np.pi, np.pi, size=(5, len(spec.parameters)))
     angles = shiftable.angles(theta)
@@ -285,7 +285,7 @@ def test_batched_density_matrices_equal_aers_density_matrix(backend, spec_name, 
 
 def test_an_8_qubit_noisy_block_runs_on_aer_and_equals_the_batched_simulation(monkeypatch):
     # Aer's gate fusion failed some bindings of this block ("heevx ... really hermitian")
-    from hybridqml.backends.aer import density
+    from hybridqml.backends.mixed import density
 
     spec = circuits.variational(8, 2)
     shiftable = ShiftableCircuit(spec)
@@ -296,7 +296,7 @@ def test_an_8_qubit_noisy_block_runs_on_aer_and_equals_the_batched_simulation(mo
     angles = shiftable.angles(theta)[:, cols]
     got, _ = executor.sampler.probabilities(isa, angles)  # 8 qubits: Aer's density matrix
     monkeypatch.setattr(density, "MAX_BATCHED_QUBITS", 8)
-    batched = AerNoisySampler(executor.sampler.simulator)
+    batched = DensityMatrixSampler(executor.sampler.simulator)
     assert all(b.program is not None for b in batched._prepare_circuit(isa).blocks)
     expected, _ = batched.probabilities(isa, angles)
     np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)

@@ -6,6 +6,9 @@ backend without instrumenting it. Each call is also attributed to the kind of pa
 (``"forward"`` or the gradient rule's name, see :func:`pass_kind`), and :func:`mark` records
 snapshots (e.g. at epoch starts) from which per-epoch counts are taken.
 
+Every call is also announced to the *call observers* (:func:`observe_calls`): the job log of
+:mod:`hybridqml.hardware.joblog` is one, so the core reports calls without knowing who listens.
+
 Inside :func:`dry_run` executors count their calls exactly as they would run them (the same
 calls, bindings, circuits and shots) but execute nothing and return zeros: that is how
 :func:`hybridqml.workflows.estimate_cost` learns what a run will send before it sends anything.
@@ -26,16 +29,30 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COUNTERS", "Tracker", "dry_run", "is_dry_run", "mark", "pass_kind", "record"]
+__all__ = [
+    "COUNTERS",
+    "CallRecord",
+    "Tracker",
+    "dry_run",
+    "is_dry_run",
+    "mark",
+    "observe_calls",
+    "pass_kind",
+    "record",
+    "start_call",
+]
 
 _active: list[Tracker] = []
 _lock = threading.Lock()
 _kind: contextvars.ContextVar[str] = contextvars.ContextVar("hybridqml_pass_kind", default="call")
 _dry: contextvars.ContextVar[bool] = contextvars.ContextVar("hybridqml_dry_run", default=False)
+#: Called with each :class:`CallRecord` as it starts; each returns what to call when it finishes.
+_observers: list[Callable[[CallRecord], CallFinisher | None]] = []
 
 COUNTERS = ("calls", "circuits", "evaluations", "shots", "executed_shots", "qpu_seconds")
 """What a :class:`Tracker` counts, in :meth:`Tracker.snapshot` order."""
@@ -163,7 +180,7 @@ def dry_run() -> Iterator[None]:
     Example:
         >>> import hybridqml as hq
         >>> from hybridqml.circuits.shiftable import ShiftableCircuit
-        >>> from hybridqml.backends.registry import make_executor
+        >>> from hybridqml.execution.registry import make_executor
         >>> ex = make_executor(ShiftableCircuit(hq.circuits.ry(1)), "aer", shots=100)
         >>> with Tracker() as t, dry_run():
         ...     ex.run([[0.3], [0.4]]).tolist()
@@ -181,3 +198,72 @@ def dry_run() -> Iterator[None]:
 def is_dry_run() -> bool:
     """Whether a :func:`dry_run` block is open (in this context)."""
     return _dry.get()
+
+
+class CallRecord:
+    """One primitive call being made, announced to the call observers (see :func:`start_call`).
+
+    Attributes:
+        backend: Backend name.
+        circuits: Circuits (PUBs) of the call.
+        bindings: Bindings of each circuit.
+        shots: Shots per binding (``None`` when exact).
+        wall: Wall-clock start (``time.time()``).
+        started: Monotonic start (``time.perf_counter()``).
+    """
+
+    def __init__(self, backend: str, circuits: int, bindings: int, shots: int | None) -> None:
+        self.backend, self.circuits, self.bindings, self.shots = backend, circuits, bindings, shots
+        self.wall = time.time()
+        self.started = time.perf_counter()
+        self._finishers: list[CallFinisher] = []
+
+    def finish(
+        self,
+        status: str,
+        info: Mapping[str, Any],
+        *,
+        qpu_seconds: float | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Tell the observers how the call ended (``"done"`` or ``"failed"``) and what it reported.
+
+        Args:
+            status: ``"done"`` or ``"failed"``.
+            info: What the job reported (job id, attempts, usage, fingerprint...).
+            qpu_seconds: QPU time of a done call (reported or estimated).
+            error: The failure of a failed call.
+        """
+        for finisher in self._finishers:
+            finisher(self, status, info, qpu_seconds, error)
+
+
+#: ``finisher(call, status, info, qpu_seconds, error)``, returned by a call observer.
+CallFinisher = Callable[
+    [CallRecord, str, Mapping[str, Any], "float | None", "BaseException | None"], None
+]
+
+
+def observe_calls(observer: Callable[[CallRecord], CallFinisher | None]) -> None:
+    """Announce every call from now on to ``observer`` (added once, however often it is given).
+
+    ``observer(call)`` runs when a call starts and returns the function to run when it finishes
+    (``None``: not interested in this one).
+    """
+    with _lock:
+        if observer not in _observers:
+            _observers.append(observer)
+
+
+def start_call(backend: str, circuits: int, bindings: int, shots: int | None) -> CallRecord:
+    """Begin a call of ``circuits`` circuits at ``bindings`` bindings; observers hear of it.
+
+    Example:
+        >>> call = start_call("aer", 1, 4, None)
+        >>> call.finish("done", {}, qpu_seconds=0.0)
+    """
+    call = CallRecord(backend, circuits, bindings, shots)
+    with _lock:
+        observers = list(_observers)
+    call._finishers = [f for f in (observer(call) for observer in observers) if f is not None]
+    return call

@@ -3,7 +3,7 @@
 A simulator's peak memory grows with the number of bindings it evaluates in one call (Aer with
 runtime parameter binding holds one statevector per binding, plus its result objects), so a
 backward pass of a large batch would need memory proportional to the batch. An
-:class:`~hybridqml.backends.base.Executor` that knows its cost per binding
+:class:`~hybridqml.execution.executor.Executor` that knows its cost per binding
 (``Executor.binding_bytes``) splits a pass into the fewest calls that each stay under its budget
 (``Executor.max_memory_bytes``, :data:`DEFAULT_MAX_MEMORY_BYTES` unless the backend option
 ``max_memory_bytes`` says otherwise); a pass that fits stays one call.

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import hybridqml as hq
-from hybridqml.backends import joblog, resilience
-from hybridqml.backends.faults import Fault, FaultInjectingSampler, SimulatedCrash
-from hybridqml.backends.resilience import RetryPolicy, classify
 from hybridqml.exceptions import ConfigurationError, JobFailedError
+from hybridqml.hardware import joblog, retry
+from hybridqml.hardware.retry import RetryPolicy, classify
+from hybridqml.testing.faults import Fault, FaultInjectingSampler, SimulatedCrash
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
@@ -36,7 +36,7 @@ def _holders(seed):
 
 def _layer(sampler, *, seed=SEED, attempts=4, delays=None):
     # Results are compared across layers: each must draw stream 0 of the seed, i.e. no other
-    # layer with this seed may be alive (nn/streams.py). A layer of an earlier test can stay
+    # layer with this seed may be alive (nn/shot_seeds.py). A layer of an earlier test can stay
     # reachable for a moment (seen rarely, in CI and in full local runs; the holder is not found):
     # give it that moment, then say plainly who holds it.
     for attempt in range(10):
@@ -224,7 +224,7 @@ def test_classification_of_runtime_errors():
     assert classify(ex.RuntimeJobTimeoutError("waited")) == "timeout"
     assert classify(ex.IBMRuntimeError("The session is closed.")) == "session"
     assert classify(ex.RuntimeJobFailureError("something odd")) == "permanent"
-    assert "not authorized" in resilience.describe(RequestsApiError("denied", 403))
+    assert "not authorized" in retry.describe(RequestsApiError("denied", 403))
 
 
 def test_policy_and_fault_validation():
