@@ -1,16 +1,16 @@
 """What a backend declares about itself, and the reference its values are held to.
 
 :func:`declared` is the one place the conformance suite asks what kind of backend it checks
-(noisy? does it return probabilities? which gradients does torch compute for it?). Today the
-answer is read from the backend spec and the layer options the way hybridqml's registry reads
-them; when backends declare a ``Capabilities`` object, :func:`declared` reads that instead
-(see the ``CAPABILITIES`` note in its body) and nothing else in the suite changes.
+(noisy? does it return probabilities? which gradients does torch compute for it?). The answer is
+the backend's declared :class:`~hybridqml.execution.Capabilities`, looked up in the registry
+with the layer's ``backend_options``; the noise model the noisy reference simulates is read from
+the spec (a fake device, an ``AerSimulator``, or ``backend_options["noise_model"]``).
 
 Whether a configuration samples is not a capability but a choice: the layer's ``shots``.
 
 Example:
     >>> declared("aer", {})
-    Declared(noise=False, probabilities=None, native_gradients=())
+    Declared(noise=False, probabilities=True, native_gradients=())
     >>> declared("fake_manila", {}).noise
     True
 """
@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hybridqml.backends.base import DEFAULT_OPTIMIZATION_LEVEL
+from hybridqml.execution.executor import DEFAULT_OPTIMIZATION_LEVEL
+from hybridqml.execution.registry import backend_capabilities
+from hybridqml.hardware import devices
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.testing._reference import NoisyReference, StatevectorReference
 
@@ -37,13 +39,12 @@ class Declared:
 
     Attributes:
         noise: Its values are those of a noisy device (held to a noisy reference).
-        probabilities: It returns outcome probabilities (``SamplerLayer``); ``None`` when
-            unknown: the suite then tries to build a ``SamplerLayer`` on it.
+        probabilities: It returns outcome probabilities (``SamplerLayer``).
         native_gradients: Gradients torch computes on it (local, never sent anywhere).
     """
 
     noise: bool
-    probabilities: bool | None
+    probabilities: bool
     native_gradients: tuple[str, ...]
 
 
@@ -54,19 +55,16 @@ def declared(backend: Any, options: Mapping[str, Any]) -> Declared:
         backend: The backend spec, as given to ``QuantumLayer``.
         options: The layer's options (``backend_options``, ...).
     """
-    from hybridqml.backends.registry import native_gradients
-
-    # CAPABILITIES: once every backend declares its Capabilities, this body becomes
-    #     caps = capabilities(backend)
-    #     return Declared(caps.noise, caps.probabilities, tuple(caps.native_gradients))
-    noise = _noise_source(backend, dict(options.get("backend_options") or {})) is not None
-    return Declared(noise=noise, probabilities=None, native_gradients=native_gradients(backend))
+    caps = backend_capabilities(backend, dict(options.get("backend_options") or {}))
+    return Declared(
+        noise=caps.noise,
+        probabilities=caps.probabilities,
+        native_gradients=tuple(caps.native_gradients),
+    )
 
 
 def _noise_source(backend: Any, backend_options: Mapping[str, Any]) -> tuple[Any, Any] | None:
     """``(target, noise model)`` of a noisy backend spec, ``None`` when it is noiseless."""
-    from hybridqml.backends import devices
-
     noise_model = backend_options.get("noise_model")
     if isinstance(backend, str) and backend.startswith(devices.FAKE_PREFIX):
         backend = devices.fake_device(backend)

@@ -23,7 +23,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from hybridqml.backends.base import DEFAULT_OPTIMIZATION_LEVEL, DEFAULT_TRANSPILER_SEED
+from hybridqml.execution.executor import DEFAULT_OPTIMIZATION_LEVEL, DEFAULT_TRANSPILER_SEED
 from hybridqml.circuits.spec import ParameterizedCircuit
 
 __all__ = ["NoisyReference", "StatevectorReference"]

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from hybridqml import ConfigurationError, QuantumLayer, SamplerLayer, Tracker
-from hybridqml.backends.tracking import dry_run
+from hybridqml.execution.tracking import dry_run
 from hybridqml.testing._assertions import compare, law_of_shots
 from hybridqml.testing._cases import SIGMAS, Case, cases, shot_sigma
 from hybridqml.testing._declared import declared, reference_for

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hybridqml.backends.base import Executor
+from hybridqml.execution import Executor
 from qiskit.primitives import StatevectorEstimator
 from qiskit.primitives.containers import DataBin, PubResult
 from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
-from hybridqml.backends import registry
+from hybridqml.execution import registry
 from hybridqml.testing import check_backend
 from hybridqml.testing.conformance import CHECKS, ConformanceReport
 
@@ -58,7 +58,7 @@ def test_a_generic_estimator_passes_and_skips_what_it_cannot_do():
     assert report.backend == "StatevectorEstimator"
     assert _skipped(report) == {"chunks", "shots", "probabilities"}
     reasons = dict(report.skipped)
-    assert "Estimator" in reasons["probabilities"]
+    assert "declares no probability outputs" in reasons["probabilities"]
     assert "never splits" in reasons["chunks"]
 
 
@@ -124,16 +124,16 @@ def planted():
         registry.BackendEntry(
             name=f"planted-{fault}",
             by_name=True,
-            matches=lambda b, fault=fault: b == f"planted-{fault}",
+            matches=lambda b, _options, fault=fault: b == f"planted-{fault}",
             build=lambda backend, request, fault=fault: PlantedExecutor(request, fault),
         )
         for fault in ("flipped-angle", "two-calls", "chunks")
     ]
     for entry in entries:
-        registry.register_backend(entry, first=True)
+        registry.register_backend(entry)
     yield
     for entry in entries:
-        registry._REGISTRY.remove(entry)  # no public removal yet (issue 22 adds one)
+        registry.unregister_backend(entry.name)
 
 
 @pytest.mark.usefixtures("planted")
