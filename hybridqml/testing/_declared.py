@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hybridqml.exceptions import ConfigurationError
 from hybridqml.execution.executor import DEFAULT_OPTIMIZATION_LEVEL
 from hybridqml.execution.registry import backend_capabilities
 from hybridqml.hardware import devices
-from hybridqml.exceptions import ConfigurationError
 from hybridqml.testing._reference import NoisyReference, StatevectorReference
 
 __all__ = ["Declared", "declared", "reference_for"]

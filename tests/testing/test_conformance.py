@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hybridqml.execution import Executor
 from qiskit.primitives import StatevectorEstimator
 from qiskit.primitives.containers import DataBin, PubResult
 from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
-from hybridqml.execution import registry
+from hybridqml.execution import Executor, registry
 from hybridqml.testing import check_backend
 from hybridqml.testing.conformance import CHECKS, ConformanceReport
 
