@@ -21,12 +21,10 @@ from tqdm import tqdm
 
 from hybridqml import _ranks
 from hybridqml.exceptions import InputError
-from hybridqml.training.checkpoint import Stateful
+from hybridqml.runs import Stateful, atomic_torch_save, write_metrics
 from hybridqml.training.collectives import gather_from_ranks
 from hybridqml.training.distributed import shard_bounds
-from hybridqml.training.files import atomic_torch_save
 from hybridqml.training.loop import TrainConfig, run_epochs
-from hybridqml.training.metrics import write_metrics
 
 __all__ = [
     "BEST_NAME",

@@ -3,9 +3,9 @@
 The loop knows nothing about models: it calls a per-batch ``step`` callable, an optional
 per-epoch ``evaluate`` callable, saves a checkpoint after every epoch and rewrites
 ``metrics.json``. Resuming is refused when the checkpoint's seed or stored run settings differ
-from the run's (:func:`config_differences` lists every difference).
+from the run's (:func:`~hybridqml.runs.config_differences` lists every difference).
 
-With an output folder the loop holds its :class:`~hybridqml.training.outdir.RunLock`, refuses to
+With an output folder the loop holds its :class:`~hybridqml.runs.RunLock`, refuses to
 replace an earlier run unless ``overwrite=True`` and to resume without a checkpoint. A loss,
 metric or weight that becomes NaN or infinite stops the run with a
 :class:`~hybridqml.exceptions.DivergenceError`: the diverged epoch is not checkpointed (the last
@@ -34,27 +34,28 @@ from hybridqml._validation import check_seed, epoch_seed
 from hybridqml.backends import tracking
 from hybridqml.backends.joblog import JOBS_NAME, is_logging, job_log
 from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
-from hybridqml.training.budget import check_budget
-from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
-from hybridqml.training.differences import config_differences
+from hybridqml.runs import (
+    CHECKPOINT_NAME,
+    DEFAULT_SEED,
+    METRICS_NAME,
+    Checkpointer,
+    RunLock,
+    Stateful,
+    check_budget,
+    check_checkpoint_every,
+    check_run_folder,
+    check_resume,
+    seed_everything,
+    write_metrics,
+)
 from hybridqml.training.distributed import DataParallel, data_parallel
 from hybridqml.training.divergence import check_weights, divergence_error
-from hybridqml.training.metrics import METRICS_NAME, write_metrics
-from hybridqml.training.outdir import RunLock, check_run_folder
-from hybridqml.training.progress import (
-    EpochProgress,
-    StepHooks,
-    check_checkpoint_every,
-    resume_point,
-    run_epoch,
-)
-from hybridqml.training.seeding import DEFAULT_SEED, seed_everything
+from hybridqml.training.progress import EpochProgress, StepHooks, resume_point, run_epoch
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "LoopResult",
     "TrainConfig",
-    "config_differences",
     "make_loader",
     "run_epochs",
 ]
@@ -112,7 +113,7 @@ class TrainConfig:
         epochs: Total number of epochs of the run (also when resuming).
         seed: Run seed (python, numpy, torch and the per-epoch data order).
         out_dir: Folder for the checkpoint and ``metrics.json``; ``None`` writes nothing. The
-            run holds the folder's :class:`~hybridqml.training.outdir.RunLock` while it runs.
+            run holds the folder's :class:`~hybridqml.runs.RunLock` while it runs.
         resume: Continue from ``out_dir``'s checkpoint (an error if there is none). Resuming
             a run that already has more than ``epochs`` epochs is an error (nothing would be
             trained and the result would not be an ``epochs``-epoch one); resuming one with
@@ -130,12 +131,12 @@ class TrainConfig:
             :class:`~hybridqml.exceptions.ConfigurationError` listing every difference.
             Leave out what may change on resume (the total of epochs, progress bars, path
             spellings); the workflows build it with
-            :func:`hybridqml.workflows.runs.resume_settings`. ``None``: only the seed is checked.
+            :func:`hybridqml.runs.resume_settings`. ``None``: only the seed is checked.
         checkpoint_every: Also checkpoint after every ``checkpoint_every``-th step of an epoch
             (CLI ``--checkpoint-every``): a crash loses at most that many steps, and resuming
             continues mid-epoch exactly (see :mod:`~hybridqml.training.progress`).
         max_shots: Stop (checkpoint written) before a step would take the run's executed shots
-            over this (see :mod:`~hybridqml.training.budget`); earlier sessions count.
+            over this (see :class:`~hybridqml.runs.RunBudget`); earlier sessions count.
         max_qpu_seconds: The same for QPU seconds (reported by the backend, else estimated).
     """
 
@@ -174,6 +175,33 @@ class TrainConfig:
     def metrics_path(self) -> Path | None:
         """``out_dir / metrics_name``, or ``None`` without ``out_dir``."""
         return None if self.out_dir is None else Path(self.out_dir) / self.metrics_name
+
+    @classmethod
+    def for_run(
+        cls, config: Any, out: str | os.PathLike[str], *, desc: str, run_config: Mapping[str, Any]
+    ) -> TrainConfig:
+        """The loop settings of a run config (a :class:`~hybridqml.runs.RunConfig`) in ``out``.
+
+        Args:
+            config: The run's config (budgets where it has them).
+            out: The output folder (from :func:`~hybridqml.runs.run_folder`).
+            desc: Progress-bar label.
+            run_config: The settings a resumed run must repeat
+                (:func:`~hybridqml.runs.resume_settings`).
+        """
+        return cls(
+            epochs=config.epochs,
+            seed=config.seed,
+            out_dir=out,
+            resume=config.resume,
+            overwrite=config.overwrite,
+            progress=config.progress,
+            desc=desc,
+            run_config=run_config,
+            checkpoint_every=config.checkpoint_every,
+            max_shots=getattr(config, "max_shots", None),
+            max_qpu_seconds=getattr(config, "max_qpu_seconds", None),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,7 +336,11 @@ def _run_epochs(
     partial = None
     if config.resume and checkpointer is not None:
         path = checkpointer.path
-        checkpoint = checkpointer.load(check=lambda stored: _check_resume(stored, config, path))
+        checkpoint = checkpointer.load(
+            check=lambda stored: check_resume(
+                stored, epochs=config.epochs, seed=config.seed, run_config=config.run_config, path=path
+            )
+        )
         history = [dict(record) for record in checkpoint.history]
         resumed_from = checkpoint.epoch
         partial = resume_point(checkpoint.extra)
@@ -388,38 +420,6 @@ def _run_epochs(
         checkpoint_path=config.checkpoint_path,
         metrics_path=config.metrics_path,
     )
-
-
-def _check_resume(checkpoint: Checkpoint, config: TrainConfig, path: Path) -> None:
-    """Refuse a checkpoint made with another seed or other result-determining settings."""
-    if checkpoint.epoch > config.epochs:
-        raise ConfigurationError(
-            f"cannot resume {str(path)!r} with epochs={config.epochs}: the run already has "
-            f"{checkpoint.epoch} completed epochs, so nothing would be trained and the results "
-            f"would not be those of a {config.epochs}-epoch run. Pass --epochs "
-            f"{checkpoint.epoch} or more to report or extend it, or start a {config.epochs}-"
-            "epoch run with --overwrite (overwrite=True) or in another output folder"
-        )
-    differences = []
-    if checkpoint.seed is not None and checkpoint.seed != config.seed:
-        differences.append(f"seed: checkpoint {checkpoint.seed!r}, now {config.seed!r}")
-    if config.run_config is not None:
-        if checkpoint.config is None:
-            raise ConfigurationError(
-                f"checkpoint {str(path)!r} records no run settings (it was written by an older "
-                "hybridqml or without run_config), so resuming cannot check that they match: "
-                "start a new run in another output folder (CLI: --out)"
-            )
-        seed_listed = bool(differences)
-        for item in config_differences(checkpoint.config, config.run_config):
-            if not (seed_listed and item.startswith("seed:")):
-                differences.append(item)
-    if differences:
-        raise ConfigurationError(
-            f"cannot resume from checkpoint {str(path)!r}: it was made with other settings that "
-            f"change the results ({'; '.join(differences)}). Resume with the checkpoint's "
-            "values, or start a new run with the new ones in another output folder (CLI: --out)"
-        )
 
 
 def _merge(metrics: dict[str, float], more: Mapping[str, Any] | None) -> None:

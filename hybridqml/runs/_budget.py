@@ -15,7 +15,7 @@ rank sees the same totals and all stop at the same step. Earlier sessions count 
 shared job log holds every rank's calls.
 
 Refusing to *start* a run whose estimate is over budget is
-:func:`hybridqml.workflows.estimate_cost`'s job (``hybridqml train ... --max-shots``).
+:func:`~hybridqml.runs.check_start_budget`'s job (``hybridqml train ... --max-shots``).
 
 Example:
     >>> budget = RunBudget(max_shots=1000, spent_shots=900)
@@ -65,7 +65,7 @@ class RunBudget:
         spent_shots: Spent by earlier sessions of the run.
         spent_seconds: QPU seconds spent by earlier sessions of the run.
         reduce: Sums a list of numbers over the ranks of a data-parallel run
-            (:meth:`~hybridqml.training.distributed.DataParallel.sum_over_ranks`); ``None``
+            (:meth:`hybridqml.training.DataParallel.sum_over_ranks`); ``None``
             on one process.
     """
 
