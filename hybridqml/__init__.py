@@ -50,7 +50,6 @@ _MODULES = {
         "data",
         "entropy",
         "gradients",
-        "models",
         "nn",
         "plotting",
         "training",
@@ -72,7 +71,7 @@ _NAMES = {
     "from_qiskit_ml": "hybridqml.nn.porting",
     "TorchSimulator": "hybridqml.backends.torchsim.simulator",
     "Tracker": "hybridqml.backends.tracking",
-    "estimate_cost": "hybridqml.workflows.cost",
+    "estimate_cost": "hybridqml.workflows.registry",
 }
 
 __all__ = [
@@ -109,7 +108,6 @@ __all__ = [
     "exceptions",
     "from_qiskit_ml",
     "gradients",
-    "models",
     "nn",
     "noise",
     "plotting",

@@ -60,23 +60,6 @@ def test_contract_names():
     assert issubclass(hybridqml.HealthTestError, hybridqml.EntropyError)
 
 
-def test_models_is_the_old_name_of_workflows():
-    import subprocess
-    import sys
-
-    code = (
-        "import warnings; warnings.simplefilter('error')\n"
-        "try:\n import hybridqml.models\nexcept DeprecationWarning as w: print('warned', w)\n"
-        "warnings.simplefilter('ignore')\n"
-        "import hybridqml.models as m, hybridqml.models.textbook as t, hybridqml.workflows as w\n"
-        "import hybridqml.models.common as c, hybridqml.workflows.runs as r\n"
-        "print(m.train_textbook is w.train_textbook, t.TextbookConfig is w.TextbookConfig, c is r)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "warned hybridqml.models is the old name" in out.stdout
-    assert out.stdout.strip().endswith("True True True")
-
-
 def test_workflows_and_top_level_names_load_lazily():
     import subprocess
     import sys

@@ -32,28 +32,12 @@ from typing import Any
 
 from hybridqml.backends.joblog import JOBS_NAME, job_totals, read_job_log
 from hybridqml.backends.tracking import Tracker
-from hybridqml.exceptions import BudgetExceededError, ConfigurationError
+from hybridqml.exceptions import BudgetExceededError
+from hybridqml.runs._config import check_budget
 
-__all__ = ["RunBudget", "check_budget"]
+__all__ = ["RunBudget"]
 
 _FLAGS = {"shots": "--max-shots (max_shots)", "qpu_seconds": "--max-qpu-seconds (max_qpu_seconds)"}
-
-
-def check_budget(value: Any, name: str) -> Any:
-    """``None`` or a positive number (an int for shots).
-
-    Example:
-        >>> check_budget(100, "max_shots"), check_budget(None, "max_qpu_seconds")
-        (100, None)
-    """
-    if value is None:
-        return None
-    integral = name == "max_shots"
-    ok = not isinstance(value, bool) and isinstance(value, int if integral else (int, float))
-    if not ok or not value > 0 or value != value or value == float("inf"):
-        kind = "a positive integer" if integral else "a positive, finite number of seconds"
-        raise ConfigurationError(f"{name} must be {kind} or None, got {value!r}")
-    return value
 
 
 class RunBudget:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from dataclasses import asdict
-from typing import Any, Final
+from typing import Any
 
 import torch
 
@@ -24,6 +24,7 @@ from hybridqml._validation import redact_url
 from hybridqml.data import DatasetSplit
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.runs._checkpoint import Checkpoint
+from hybridqml.runs._config import RESUME_MUTABLE_FIELDS
 
 __all__ = [
     "RESUME_MUTABLE_FIELDS",
@@ -32,32 +33,6 @@ __all__ = [
     "config_to_json",
     "resume_settings",
 ]
-
-RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
-    {
-        "epochs",  # the new total: resuming with more epochs extends the run
-        "resume",  # the resume switch itself
-        "overwrite",  # replace an earlier run in out_dir instead of refusing (never with resume)
-        "progress",  # progress bars only
-        "out_dir",  # where the checkpoint is (any spelling of the folder)
-        "data_dir",  # any spelling; the data themselves are compared by fingerprint
-        "download",  # only allows fetching missing files; the loaded data are fingerprinted
-        "entropy.qrng_retries",  # how often a failed QRNG request is retried, not its bytes
-        "checkpoint_every",  # how often the state is saved, not what it is
-        "max_shots",  # budgets stop a run, they do not change its steps
-        "max_qpu_seconds",
-    }
-)
-"""Config fields (dotted for nested settings) any workflow's resumed run may change.
-
-A workflow adds its own (:attr:`hybridqml.workflows.Workflow.resume_mutable`, e.g. the GAN's
-``grid_every``).
-
-Every other field of a workflow config affects the results and must be repeated unchanged
-(seed, lr, batch size, dataset, digits, limit, validation fraction, backend, shots,
-backend_options as a whole, noise settings, the whole entropy setting except the retry count,
-GAN sizes and classifier epochs, ...); :func:`resume_settings` records them in every checkpoint.
-"""
 
 
 def config_to_json(config: Any) -> dict[str, Any]:

@@ -43,8 +43,8 @@ from hybridqml.runs import (
     Stateful,
     check_budget,
     check_checkpoint_every,
-    check_run_folder,
     check_resume,
+    check_run_folder,
     seed_everything,
     write_metrics,
 )
@@ -338,7 +338,11 @@ def _run_epochs(
         path = checkpointer.path
         checkpoint = checkpointer.load(
             check=lambda stored: check_resume(
-                stored, epochs=config.epochs, seed=config.seed, run_config=config.run_config, path=path
+                stored,
+                epochs=config.epochs,
+                seed=config.seed,
+                run_config=config.run_config,
+                path=path,
             )
         )
         history = [dict(record) for record in checkpoint.history]

@@ -37,7 +37,6 @@ from hybridqml.exceptions import DivergenceError, InputError
 from hybridqml.runs import (
     RunBudget,
     capture_rng_state,
-    check_checkpoint_every,
     restore_rng_state,
 )
 
@@ -132,6 +131,7 @@ class StepHooks:
     @classmethod
     def for_run(cls, config: Any, checkpointer: Any, history: list[dict[str, float]]) -> StepHooks:
         """The hooks of a :class:`~hybridqml.training.TrainConfig` run (``history``: live list)."""
+
         def save(progress: EpochProgress) -> Path | None:
             if checkpointer is None:
                 return None

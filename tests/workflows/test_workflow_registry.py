@@ -10,8 +10,9 @@ import pytest
 from hybridqml.cli import main
 from hybridqml.cli.train import TRAIT_OPTIONS
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.runs import RESUME_MUTABLE_FIELDS
 from hybridqml.workflows import registry
-from hybridqml.workflows.base import RESUME_MUTABLE_FIELDS, SHARED_OPTIONS
+from hybridqml.workflows.base import SHARED_OPTIONS
 
 TOY_MODULE = '''
 """A toy workflow written the way a contributor adds one."""
