@@ -35,9 +35,17 @@ from typing import Any, Final
 
 from hybridqml._ranks import is_writer
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.runs._checkpoint import CHECKPOINT_NAME
 from hybridqml.runs._files import check_writable, clean_temp_files
 
-__all__ = ["LOCK_NAME", "RunLock", "check_run_folder"]
+__all__ = [
+    "LOCK_NAME",
+    "RUN_FILES",
+    "RunLock",
+    "check_run_folder",
+    "prepare_out_dir",
+    "run_folder",
+]
 
 LOCK_NAME: Final[str] = ".hybridqml.lock"
 """File name of the lock inside an output folder."""
