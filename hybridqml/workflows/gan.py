@@ -188,7 +188,7 @@ class GANResult(RunResult):
     data_source: str
 
 
-class GANTrainer(Trainer):
+class _GANTrainer(Trainer):
     """The GAN run: a quality classifier first, then generator and discriminator in turns."""
 
     name = "gan"
@@ -342,7 +342,7 @@ def train_gan(config: GANConfig) -> GANResult:
         ConfigurationError: Bad settings, or a resume with changed settings (the entropy
             source included; each difference listed).
     """
-    return GANTrainer.train(config)
+    return _GANTrainer.train(config)
 
 
 def _summary(r: GANResult) -> str:
@@ -377,6 +377,6 @@ WORKFLOW = Workflow(
         "classifier_epochs": 3,
     },
     quick_demo={"epochs": 1, "limit_per_class": 12, "eval_samples": 50, "classifier_epochs": 1},
-    resume_mutable=GANTrainer.resume_mutable,
+    resume_mutable=_GANTrainer.resume_mutable,
 )
 """The GAN workflow as ``hybridqml train gan`` and ``hybridqml demo`` see it."""

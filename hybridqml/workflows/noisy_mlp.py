@@ -165,7 +165,7 @@ class _PlateauWithEntropy(torch.optim.lr_scheduler.ReduceLROnPlateau):
         super().load_state_dict(state)
 
 
-class NoisyMLPTrainer(ClassifierTrainer):
+class _NoisyMLPTrainer(ClassifierTrainer):
     """The noisy-MLP run: standardised images, :class:`NoisyMLP` noise from the run's stream."""
 
     name = "noisy-mlp"
@@ -212,7 +212,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         ConfigurationError: Bad settings, or a resume with changed settings (each difference
             listed).
     """
-    return NoisyMLPTrainer.train(config)
+    return _NoisyMLPTrainer.train(config)
 
 
 def _standardize(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:

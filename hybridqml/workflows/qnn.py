@@ -182,7 +182,7 @@ class QNNResult(RunResult):
     classical_parameters: int
 
 
-class QNNTrainer(Trainer):
+class _QNNTrainer(Trainer):
     """The QNN run: the hybrid and the classical net trained side by side on the same batches."""
 
     name = "qnn"
@@ -301,7 +301,7 @@ def train_qnn(config: QNNConfig) -> QNNResult:
             listed).
         BackendError: Unknown quantum backend.
     """
-    return QNNTrainer.train(config)
+    return _QNNTrainer.train(config)
 
 
 def _summary(r: QNNResult) -> str:

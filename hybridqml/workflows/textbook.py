@@ -144,7 +144,7 @@ class TextbookResult(ClassifierResult):
     n_test: int
 
 
-class TextbookTrainer(ClassifierTrainer):
+class _TextbookTrainer(ClassifierTrainer):
     """The textbook run: the two digits, :class:`TextbookNet`, Adam, NLL loss."""
 
     name = "textbook"
@@ -189,7 +189,7 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
             with changed settings (each difference listed).
         BackendError: Unknown quantum backend.
     """
-    return TextbookTrainer.train(config)
+    return _TextbookTrainer.train(config)
 
 
 def _summary(r: TextbookResult) -> str:
