@@ -33,7 +33,7 @@ from hybridqml._ranks import is_writer
 from hybridqml._validation import check_seed, epoch_seed
 from hybridqml.backends import tracking
 from hybridqml.backends.joblog import JOBS_NAME, is_logging, job_log
-from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
+from hybridqml.exceptions import ConfigurationError, DivergenceError
 from hybridqml.runs import (
     CHECKPOINT_NAME,
     DEFAULT_SEED,
@@ -50,7 +50,13 @@ from hybridqml.runs import (
 )
 from hybridqml.training.distributed import DataParallel, data_parallel
 from hybridqml.training.divergence import check_weights, divergence_error
-from hybridqml.training.progress import EpochProgress, StepHooks, resume_point, run_epoch
+from hybridqml.training.progress import (
+    EpochProgress,
+    StepHooks,
+    as_metric,
+    resume_point,
+    run_epoch,
+)
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -231,13 +237,6 @@ def _reseed_loader(loader: Iterable[Any], seed: int, epoch: int) -> None:
         generator.manual_seed(epoch_seed(seed, epoch))
 
 
-def _as_float(name: str, value: Any) -> float:
-    try:
-        return float(value.item() if isinstance(value, torch.Tensor) else value)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise InputError(f"metric {name!r} is not a number: {value!r}") from exc
-
-
 def run_epochs(
     *,
     config: TrainConfig,
@@ -331,35 +330,7 @@ def _run_epochs(
     checkpointer = None
     if config.checkpoint_path is not None:
         checkpointer = Checkpointer(path=config.checkpoint_path, objects=stateful)
-    history: list[dict[str, float]] = []
-    resumed_from = None
-    partial = None
-    if config.resume and checkpointer is not None:
-        path = checkpointer.path
-        checkpoint = checkpointer.load(
-            check=lambda stored: check_resume(
-                stored,
-                epochs=config.epochs,
-                seed=config.seed,
-                run_config=config.run_config,
-                path=path,
-            )
-        )
-        history = [dict(record) for record in checkpoint.history]
-        resumed_from = checkpoint.epoch
-        partial = resume_point(checkpoint.extra)
-        if resumed_from == config.epochs:
-            warnings.warn(
-                f"the run in {str(config.out_dir)!r} already has {resumed_from} epochs (= epochs): "
-                "nothing was trained; its stored results are reported",
-                UserWarning,
-                stacklevel=3,
-            )
-    else:
-        for name, obj in stateful.items():
-            if not isinstance(obj, Stateful):
-                raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
-        seed_everything(config.seed)
+    history, resumed_from, partial = _start(config, checkpointer, stateful)
     parallel.broadcast_modules(stateful)
     parallel.check_loader(loader)
     start = (resumed_from or 0) + 1
@@ -381,27 +352,9 @@ def _run_epochs(
                 module.train()
             _reseed_loader(loader, config.seed, epoch)
             parallel.start_epoch(epoch)
-            try:
-                metrics = run_epoch(
-                    loader,
-                    step,
-                    desc=f"epoch {epoch}/{config.epochs}",
-                    progress=config.progress,
-                    state=partial if partial is not None else EpochProgress(epoch=epoch),
-                    hooks=hooks,
-                )
-                partial = None
-                check_weights(modules)
-                parallel.end_epoch(modules)
-            except DivergenceError as exc:
-                raise divergence_error(
-                    exc,
-                    epoch=epoch,
-                    history=history,
-                    seed=config.seed,
-                    checkpoint_path=config.checkpoint_path,
-                    metrics_path=config.metrics_path,
-                ) from exc
+            state = partial if partial is not None else EpochProgress(epoch=epoch)
+            metrics = _train_epoch(config, loader, step, state, hooks, modules, parallel, history)
+            partial = None
             if evaluate is not None:
                 _merge(metrics, evaluate(epoch))
             if on_epoch_end is not None:
@@ -426,10 +379,72 @@ def _run_epochs(
     )
 
 
+def _start(
+    config: TrainConfig, checkpointer: Checkpointer | None, stateful: Mapping[str, Stateful]
+) -> tuple[list[dict[str, float]], int | None, EpochProgress | None]:
+    """History, resumed epoch and epoch in progress: from the checkpoint, or a seeded start."""
+    if not (config.resume and checkpointer is not None):
+        for name, obj in stateful.items():
+            if not isinstance(obj, Stateful):
+                raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
+        seed_everything(config.seed)
+        return [], None, None
+    path = checkpointer.path
+    checkpoint = checkpointer.load(
+        check=lambda stored: check_resume(
+            stored, epochs=config.epochs, seed=config.seed, run_config=config.run_config, path=path
+        )
+    )
+    if checkpoint.epoch == config.epochs:
+        warnings.warn(
+            f"the run in {str(config.out_dir)!r} already has {checkpoint.epoch} epochs (= epochs): "
+            "nothing was trained; its stored results are reported",
+            UserWarning,
+            stacklevel=4,
+        )
+    history = [dict(record) for record in checkpoint.history]
+    return history, checkpoint.epoch, resume_point(checkpoint.extra)
+
+
+def _train_epoch(
+    config: TrainConfig,
+    loader: Iterable[Any],
+    step: StepFn,
+    state: EpochProgress,
+    hooks: StepHooks,
+    modules: Mapping[str, nn.Module],
+    parallel: DataParallel,
+    history: Sequence[Mapping[str, float]],
+) -> dict[str, float]:
+    """The steps of one epoch and the weight check; a divergence stops the run cleanly."""
+    epoch = state.epoch
+    try:
+        metrics = run_epoch(
+            loader,
+            step,
+            desc=f"epoch {epoch}/{config.epochs}",
+            progress=config.progress,
+            state=state,
+            hooks=hooks,
+        )
+        check_weights(modules)
+        parallel.end_epoch(modules)
+    except DivergenceError as exc:
+        raise divergence_error(
+            exc,
+            epoch=epoch,
+            history=history,
+            seed=config.seed,
+            checkpoint_path=config.checkpoint_path,
+            metrics_path=config.metrics_path,
+        ) from exc
+    return metrics
+
+
 def _merge(metrics: dict[str, float], more: Mapping[str, Any] | None) -> None:
     if not more:
         return
     clash = (set(metrics) | {"epoch"}) & set(more)
     if clash:
         raise ConfigurationError(f"metric names {sorted(clash)} are reported twice")
-    metrics.update({name: _as_float(name, value) for name, value in more.items()})
+    metrics.update({name: as_metric(name, value) for name, value in more.items()})

@@ -44,6 +44,7 @@ __all__ = [
     "PROGRESS_KEY",
     "EpochProgress",
     "StepHooks",
+    "as_metric",
     "resume_point",
     "run_epoch",
 ]
@@ -160,7 +161,8 @@ class StepHooks:
             self.save(progress)
 
 
-def _as_float(name: str, value: Any) -> float:
+def as_metric(name: str, value: Any) -> float:
+    """``value`` (a number or a one-element tensor) as a float metric named ``name``."""
     try:
         return float(value.item() if isinstance(value, torch.Tensor) else value)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -203,7 +205,7 @@ def run_epoch(
                 rng = None
             if hooks is not None:
                 hooks.before(state)
-            values = {name: _as_float(name, value) for name, value in step(batch).items()}
+            values = {name: as_metric(name, value) for name, value in step(batch).items()}
             bad = tuple(name for name, value in values.items() if not math.isfinite(value))
             if bad:
                 raise DivergenceError(f"{', '.join(bad)} at batch {index}", metrics=bad)
