@@ -194,14 +194,7 @@ class _QNNTrainer(Trainer):
 
     def build(self) -> dict[str, Any]:
         config = self.config
-        hybrid = HybridQNN(
-            n_qubits=config.n_qubits,
-            layers=config.layers,
-            backend=config.backend,
-            shots=config.shots,
-            seed=config.seed,
-            backend_options=config.backend_options,
-        )
+        hybrid = HybridQNN(n_qubits=config.n_qubits, layers=config.layers, **config.layer_options())
         self.models = {
             "hybrid": hybrid,
             "classical": ClassicalNet.matching(count_parameters(hybrid)),

@@ -162,12 +162,7 @@ class _TextbookTrainer(ClassifierTrainer):
 
     def build(self) -> dict[str, Any]:
         config = self.config
-        model = TextbookNet(
-            backend=config.backend,
-            shots=config.shots,
-            seed=config.seed,
-            backend_options=config.backend_options,
-        )
+        model = TextbookNet(**config.layer_options())
         return {"model": model, "optimizer": torch.optim.Adam(model.parameters(), lr=config.lr)}
 
     def outcome(self, fit: Any) -> dict[str, Any]:
