@@ -25,6 +25,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
         ("hybridqml.entropy", "hybridqml.entropy.sources", "hybridqml.entropy.sources.qrng"),
     ),
     ("data", "Data", ("hybridqml.data",)),
+    ("runs", "Runs", ("hybridqml.runs",)),
     ("training", "Training", ("hybridqml.training",)),
     ("workflows", "Workflows", ("hybridqml.workflows",)),
     ("plotting", "Plots and statistics", ("hybridqml.plotting", "hybridqml.analysis")),

@@ -48,9 +48,13 @@ _MODULES = {
         "circuits",
         "data",
         "entropy",
+        "execution",
         "gradients",
+        "hardware",
         "nn",
         "plotting",
+        "runs",
+        "testing",
         "training",
         "workflows",
     )
@@ -65,7 +69,7 @@ _NAMES = {
     "from_qiskit_ml": "hybridqml.nn.porting",
     "TorchSimulator": "hybridqml.backends.torchsim.simulator",
     "Tracker": "hybridqml.execution.tracking",
-    "estimate_cost": "hybridqml.workflows.cost",
+    "estimate_cost": "hybridqml.workflows.registry",
 }
 
 __all__ = [

@@ -18,7 +18,7 @@ from hybridqml.plotting import (
     plot_history,
     save_image_grid,
 )
-from hybridqml.training import write_metrics
+from hybridqml.runs import write_metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -116,7 +116,7 @@ def runtime_backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def print_dry_run(workflow: Workflow, config: Any) -> int:
     """``--dry-run``: print the estimate of ``config``'s run; nothing is trained or sent."""
-    from hybridqml.workflows.cost import estimate_cost
+    from hybridqml.workflows.registry import estimate_cost
 
     print(estimate_cost(config).format())
     return 0

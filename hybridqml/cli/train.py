@@ -24,7 +24,7 @@ run is taken over with a warning) and refuses to replace an earlier run there un
 below the epochs the run already has.
 
 ``--resume`` refuses a checkpoint made with other settings (each difference is listed); only
-those in :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` (``--epochs``, ``--out`` and
+those in :data:`~hybridqml.runs.RESUME_MUTABLE_FIELDS` (``--epochs``, ``--out`` and
 ``--data-dir`` spelling, ``--download``, ``--no-progress``) and a workflow's own
 ``resume_mutable`` fields (the GAN's ``--grid-every``) may change.
 """
@@ -56,9 +56,9 @@ from hybridqml.entropy.stream import (
     EntropySettings,
 )
 from hybridqml.execution.registry import registered_backends
+from hybridqml.runs import prepare_out_dir
 from hybridqml.workflows.base import Option, Workflow
 from hybridqml.workflows.registry import workflow_names, workflows
-from hybridqml.workflows.runs import prepare_out_dir
 
 __all__ = ["DEMO_OUT", "TRAIT_OPTIONS", "WORKFLOWS", "add_parser", "run_demo", "run_train"]
 

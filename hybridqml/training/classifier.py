@@ -21,12 +21,10 @@ from tqdm import tqdm
 
 from hybridqml import _ranks
 from hybridqml.exceptions import InputError
-from hybridqml.training.checkpoint import Stateful
+from hybridqml.runs import Stateful, atomic_torch_save, write_metrics
 from hybridqml.training.collectives import gather_from_ranks
 from hybridqml.training.distributed import shard_bounds
-from hybridqml.training.files import atomic_torch_save
 from hybridqml.training.loop import TrainConfig, run_epochs
-from hybridqml.training.metrics import write_metrics
 
 __all__ = [
     "BEST_NAME",
@@ -143,13 +141,7 @@ def evaluate_classifier(
     finally:
         model.train(was_training)
     if split:  # every rank's part, in rank order: the whole set on every rank
-        parts = gather_from_ranks(
-            (loss_sum, width, [t.numpy() for t in labels], [p.numpy() for p in predictions])
-        )
-        loss_sum = sum(part[0] for part in parts)
-        width = max(part[1] for part in parts)
-        labels = [torch.from_numpy(t) for part in parts for t in part[2]]
-        predictions = [torch.from_numpy(p) for part in parts for p in part[3]]
+        loss_sum, width, labels, predictions = _gather(loss_sum, width, labels, predictions)
     if not labels:
         raise InputError("the evaluation loader yielded no batches")
     y_true = torch.cat(labels).numpy()
@@ -160,6 +152,21 @@ def evaluate_classifier(
         loss=loss_sum / len(y_true),
         confusion_matrix=confusion_matrix(y_true, y_pred, labels=list(range(n_classes))),
         n_samples=len(y_true),
+    )
+
+
+def _gather(
+    loss_sum: float, width: int, labels: list[torch.Tensor], predictions: list[torch.Tensor]
+) -> tuple[float, int, list[torch.Tensor], list[torch.Tensor]]:
+    """Every rank's evaluation part, in rank order (call on every rank)."""
+    parts = gather_from_ranks(
+        (loss_sum, width, [t.numpy() for t in labels], [p.numpy() for p in predictions])
+    )
+    return (
+        sum(part[0] for part in parts),
+        max(part[1] for part in parts),
+        [torch.from_numpy(t) for part in parts for t in part[2]],
+        [torch.from_numpy(p) for part in parts for p in part[3]],
     )
 
 
@@ -247,89 +254,117 @@ def fit_classifier(
         >>> result.final["test_accuracy"] > 0.8
         True
     """
-    loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
-    device = _model_device(model)
+    epochs = _ClassifierEpochs(
+        model=model,
+        optimizer=optimizer,
+        loss_fn=nn.functional.cross_entropy if loss_fn is None else loss_fn,
+        scheduler=scheduler,
+        val_loader=val_loader,
+        test_loader=test_loader,
+        best_path=Path(config.out_dir) / best_name if save_best and config.out_dir else None,
+    )
     stateful: dict[str, Stateful] = {"model": model, "optimizer": optimizer}
     if scheduler is not None:
         stateful["scheduler"] = scheduler
-    best_path = Path(config.out_dir) / best_name if save_best and config.out_dir else None
-    last: list[ClassifierEvaluation] = []
-
-    def step(batch: Any) -> dict[str, float]:
-        inputs, targets = batch[0].to(device), batch[1].to(device)
-        optimizer.zero_grad()
-        outputs = model(inputs)
-        loss = loss_fn(outputs, targets)
-        loss.backward()
-        optimizer.step()
-        correct = (_predict(outputs.detach()) == targets.reshape(-1)).float().mean()
-        return {"loss": loss.item(), "accuracy": correct.item()}
-
-    prefix = "val" if val_loader is not None else "test"
-
-    def evaluate(epoch: int) -> dict[str, float]:
-        metrics = {}
-        if val_loader is not None:
-            val = evaluate_classifier(model, val_loader, loss_fn=loss_fn, distributed=True)
-            metrics = {"val_loss": val.loss, "val_accuracy": val.accuracy}
-        evaluation = evaluate_classifier(model, test_loader, loss_fn=loss_fn, distributed=True)
-        last[:] = [evaluation]
-        return {**metrics, "test_loss": evaluation.loss, "test_accuracy": evaluation.accuracy}
-
-    def on_epoch_end(
-        epoch: int, metrics: Mapping[str, float], history: Sequence[Mapping[str, float]]
-    ) -> dict[str, float]:
-        lr = float(optimizer.param_groups[0]["lr"])
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(metrics[f"{prefix}_loss"])
-        elif scheduler is not None:
-            scheduler.step()
-        best_before = max((h[f"{prefix}_accuracy"] for h in history), default=-math.inf)
-        if best_path is not None and metrics[f"{prefix}_accuracy"] > best_before:
-            atomic_torch_save(model.state_dict(), best_path)
-        return {"lr": lr}
-
     loop = run_epochs(
         config=config,
         loader=train_loader,
-        step=step,
+        step=epochs.step,
         stateful=stateful,
-        evaluate=evaluate,
-        on_epoch_end=on_epoch_end,
+        evaluate=epochs.evaluate,
+        on_epoch_end=epochs.on_epoch_end,
     )
-    evaluation = (
-        last[0]
-        if last
-        else evaluate_classifier(model, test_loader, loss_fn=loss_fn, distributed=True)
-    )
-    key = f"{prefix}_accuracy"
-    best_record = max(loop.history, key=lambda h: h[key]) if loop.history else {}
-    best_accuracy = float(best_record.get(key, evaluation.accuracy))
-    best_epoch = int(best_record.get("epoch", 0))
-    selected_test = float(best_record.get("test_accuracy", evaluation.accuracy))
-    selection = "validation" if val_loader is not None else "test"
-    if config.metrics_path is not None:
-        write_metrics(
-            config.metrics_path,
+    return epochs.result(loop, config)
+
+
+class _ClassifierEpochs:
+    """The step, evaluation and epoch end of :func:`fit_classifier`, and its result."""
+
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: LossFn,
+        scheduler: Any,
+        val_loader: Iterable[Any] | None,
+        test_loader: Iterable[Any],
+        best_path: Path | None,
+    ) -> None:
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.scheduler, self.best_path = scheduler, best_path
+        self.val_loader, self.test_loader = val_loader, test_loader
+        self.device = _model_device(model)
+        self.prefix = "val" if val_loader is not None else "test"
+        self.last: ClassifierEvaluation | None = None
+
+    def step(self, batch: Any) -> dict[str, float]:
+        inputs, targets = batch[0].to(self.device), batch[1].to(self.device)
+        self.optimizer.zero_grad()
+        outputs = self.model(inputs)
+        loss = self.loss_fn(outputs, targets)
+        loss.backward()
+        self.optimizer.step()
+        correct = (_predict(outputs.detach()) == targets.reshape(-1)).float().mean()
+        return {"loss": loss.item(), "accuracy": correct.item()}
+
+    def _evaluate(self, loader: Iterable[Any]) -> ClassifierEvaluation:
+        return evaluate_classifier(self.model, loader, loss_fn=self.loss_fn, distributed=True)
+
+    def evaluate(self, epoch: int) -> dict[str, float]:
+        metrics = {}
+        if self.val_loader is not None:
+            val = self._evaluate(self.val_loader)
+            metrics = {"val_loss": val.loss, "val_accuracy": val.accuracy}
+        self.last = self._evaluate(self.test_loader)
+        return {**metrics, "test_loss": self.last.loss, "test_accuracy": self.last.accuracy}
+
+    def on_epoch_end(
+        self, epoch: int, metrics: Mapping[str, float], history: Sequence[Mapping[str, float]]
+    ) -> dict[str, float]:
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(metrics[f"{self.prefix}_loss"])
+        elif self.scheduler is not None:
+            self.scheduler.step()
+        key = f"{self.prefix}_accuracy"
+        best_before = max((h[key] for h in history), default=-math.inf)
+        if self.best_path is not None and metrics[key] > best_before:
+            atomic_torch_save(self.model.state_dict(), self.best_path)
+        return {"lr": lr}
+
+    def result(self, loop: Any, config: TrainConfig) -> FitResult:
+        """The selection over the epochs, written to ``metrics.json``."""
+        evaluation = self.last if self.last is not None else self._evaluate(self.test_loader)
+        prefix, key = self.prefix, f"{self.prefix}_accuracy"
+        best_record = max(loop.history, key=lambda h: h[key]) if loop.history else {}
+        best_accuracy = float(best_record.get(key, evaluation.accuracy))
+        best_epoch = int(best_record.get("epoch", 0))
+        selected_test = float(best_record.get("test_accuracy", evaluation.accuracy))
+        selection = "validation" if prefix == "val" else "test"
+        if config.metrics_path is not None:
+            write_metrics(
+                config.metrics_path,
+                history=loop.history,
+                seed=config.seed,
+                extra={
+                    "selection": selection,
+                    f"best_{prefix}_accuracy": best_accuracy,
+                    "best_epoch": best_epoch,
+                    "selected_test_accuracy": selected_test,
+                    "confusion_matrix": evaluation.confusion_matrix.tolist(),
+                },
+            )
+        best_path = self.best_path
+        return FitResult(
             history=loop.history,
-            seed=config.seed,
-            extra={
-                "selection": selection,
-                f"best_{prefix}_accuracy": best_accuracy,
-                "best_epoch": best_epoch,
-                "selected_test_accuracy": selected_test,
-                "confusion_matrix": evaluation.confusion_matrix.tolist(),
-            },
+            final=loop.final,
+            evaluation=evaluation,
+            selection=selection,
+            best_accuracy=best_accuracy,
+            best_epoch=best_epoch,
+            selected_test_accuracy=selected_test,
+            best_path=best_path if best_path is not None and best_path.is_file() else None,
+            checkpoint_path=loop.checkpoint_path,
+            metrics_path=loop.metrics_path,
         )
-    return FitResult(
-        history=loop.history,
-        final=loop.final,
-        evaluation=evaluation,
-        selection=selection,
-        best_accuracy=best_accuracy,
-        best_epoch=best_epoch,
-        selected_test_accuracy=selected_test,
-        best_path=best_path if best_path is not None and best_path.is_file() else None,
-        checkpoint_path=loop.checkpoint_path,
-        metrics_path=loop.metrics_path,
-    )

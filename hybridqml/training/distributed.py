@@ -275,7 +275,7 @@ class DataParallel:
     def start_epoch(self, epoch: int) -> None:
         """Reseed python, numpy and torch from ``(seed, epoch, rank)`` (more than one rank)."""
         if self.active:
-            from hybridqml.training.seeding import seed_everything
+            from hybridqml.runs import seed_everything
 
             seed_everything(_rank_seed(self.seed, epoch, self.info.rank))
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from hybridqml.exceptions import DivergenceError
-from hybridqml.training.metrics import write_metrics
+from hybridqml.runs import write_metrics
 
 __all__ = ["check_weights", "divergence_error"]
 

@@ -3,9 +3,9 @@
 The loop knows nothing about models: it calls a per-batch ``step`` callable, an optional
 per-epoch ``evaluate`` callable, saves a checkpoint after every epoch and rewrites
 ``metrics.json``. Resuming is refused when the checkpoint's seed or stored run settings differ
-from the run's (:func:`config_differences` lists every difference).
+from the run's (:func:`~hybridqml.runs.config_differences` lists every difference).
 
-With an output folder the loop holds its :class:`~hybridqml.training.outdir.RunLock`, refuses to
+With an output folder the loop holds its :class:`~hybridqml.runs.RunLock`, refuses to
 replace an earlier run unless ``overwrite=True`` and to resume without a checkpoint. A loss,
 metric or weight that becomes NaN or infinite stops the run with a
 :class:`~hybridqml.exceptions.DivergenceError`: the diverged epoch is not checkpointed (the last
@@ -31,30 +31,37 @@ from tqdm import tqdm
 
 from hybridqml._ranks import is_writer
 from hybridqml._validation import check_seed, epoch_seed
-from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
+from hybridqml.exceptions import ConfigurationError, DivergenceError
 from hybridqml.execution import tracking
 from hybridqml.hardware.joblog import JOBS_NAME, is_logging, job_log
-from hybridqml.training.budget import check_budget
-from hybridqml.training.checkpoint import CHECKPOINT_NAME, Checkpoint, Checkpointer, Stateful
-from hybridqml.training.differences import config_differences
+from hybridqml.runs import (
+    CHECKPOINT_NAME,
+    DEFAULT_SEED,
+    METRICS_NAME,
+    Checkpointer,
+    RunLock,
+    Stateful,
+    check_budget,
+    check_checkpoint_every,
+    check_resume,
+    check_run_folder,
+    seed_everything,
+    write_metrics,
+)
 from hybridqml.training.distributed import DataParallel, data_parallel
 from hybridqml.training.divergence import check_weights, divergence_error
-from hybridqml.training.metrics import METRICS_NAME, write_metrics
-from hybridqml.training.outdir import RunLock, check_run_folder
 from hybridqml.training.progress import (
     EpochProgress,
     StepHooks,
-    check_checkpoint_every,
+    as_metric,
     resume_point,
     run_epoch,
 )
-from hybridqml.training.seeding import DEFAULT_SEED, seed_everything
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "LoopResult",
     "TrainConfig",
-    "config_differences",
     "make_loader",
     "run_epochs",
 ]
@@ -112,7 +119,7 @@ class TrainConfig:
         epochs: Total number of epochs of the run (also when resuming).
         seed: Run seed (python, numpy, torch and the per-epoch data order).
         out_dir: Folder for the checkpoint and ``metrics.json``; ``None`` writes nothing. The
-            run holds the folder's :class:`~hybridqml.training.outdir.RunLock` while it runs.
+            run holds the folder's :class:`~hybridqml.runs.RunLock` while it runs.
         resume: Continue from ``out_dir``'s checkpoint (an error if there is none). Resuming
             a run that already has more than ``epochs`` epochs is an error (nothing would be
             trained and the result would not be an ``epochs``-epoch one); resuming one with
@@ -130,12 +137,12 @@ class TrainConfig:
             :class:`~hybridqml.exceptions.ConfigurationError` listing every difference.
             Leave out what may change on resume (the total of epochs, progress bars, path
             spellings); the workflows build it with
-            :func:`hybridqml.workflows.runs.resume_settings`. ``None``: only the seed is checked.
+            :func:`hybridqml.runs.resume_settings`. ``None``: only the seed is checked.
         checkpoint_every: Also checkpoint after every ``checkpoint_every``-th step of an epoch
             (CLI ``--checkpoint-every``): a crash loses at most that many steps, and resuming
             continues mid-epoch exactly (see :mod:`~hybridqml.training.progress`).
         max_shots: Stop (checkpoint written) before a step would take the run's executed shots
-            over this (see :mod:`~hybridqml.training.budget`); earlier sessions count.
+            over this (see :class:`~hybridqml.runs.RunBudget`); earlier sessions count.
         max_qpu_seconds: The same for QPU seconds (reported by the backend, else estimated).
     """
 
@@ -175,6 +182,33 @@ class TrainConfig:
         """``out_dir / metrics_name``, or ``None`` without ``out_dir``."""
         return None if self.out_dir is None else Path(self.out_dir) / self.metrics_name
 
+    @classmethod
+    def for_run(
+        cls, config: Any, out: str | os.PathLike[str], *, desc: str, run_config: Mapping[str, Any]
+    ) -> TrainConfig:
+        """The loop settings of a run config (a :class:`~hybridqml.runs.RunConfig`) in ``out``.
+
+        Args:
+            config: The run's config (budgets where it has them).
+            out: The output folder (from :func:`~hybridqml.runs.run_folder`).
+            desc: Progress-bar label.
+            run_config: The settings a resumed run must repeat
+                (:func:`~hybridqml.runs.resume_settings`).
+        """
+        return cls(
+            epochs=config.epochs,
+            seed=config.seed,
+            out_dir=out,
+            resume=config.resume,
+            overwrite=config.overwrite,
+            progress=config.progress,
+            desc=desc,
+            run_config=run_config,
+            checkpoint_every=config.checkpoint_every,
+            max_shots=getattr(config, "max_shots", None),
+            max_qpu_seconds=getattr(config, "max_qpu_seconds", None),
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class LoopResult:
@@ -201,13 +235,6 @@ def _reseed_loader(loader: Iterable[Any], seed: int, epoch: int) -> None:
     generator = getattr(loader, "generator", None)
     if isinstance(generator, torch.Generator):
         generator.manual_seed(epoch_seed(seed, epoch))
-
-
-def _as_float(name: str, value: Any) -> float:
-    try:
-        return float(value.item() if isinstance(value, torch.Tensor) else value)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise InputError(f"metric {name!r} is not a number: {value!r}") from exc
 
 
 def run_epochs(
@@ -303,27 +330,7 @@ def _run_epochs(
     checkpointer = None
     if config.checkpoint_path is not None:
         checkpointer = Checkpointer(path=config.checkpoint_path, objects=stateful)
-    history: list[dict[str, float]] = []
-    resumed_from = None
-    partial = None
-    if config.resume and checkpointer is not None:
-        path = checkpointer.path
-        checkpoint = checkpointer.load(check=lambda stored: _check_resume(stored, config, path))
-        history = [dict(record) for record in checkpoint.history]
-        resumed_from = checkpoint.epoch
-        partial = resume_point(checkpoint.extra)
-        if resumed_from == config.epochs:
-            warnings.warn(
-                f"the run in {str(config.out_dir)!r} already has {resumed_from} epochs (= epochs): "
-                "nothing was trained; its stored results are reported",
-                UserWarning,
-                stacklevel=3,
-            )
-    else:
-        for name, obj in stateful.items():
-            if not isinstance(obj, Stateful):
-                raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
-        seed_everything(config.seed)
+    history, resumed_from, partial = _start(config, checkpointer, stateful)
     parallel.broadcast_modules(stateful)
     parallel.check_loader(loader)
     start = (resumed_from or 0) + 1
@@ -345,27 +352,9 @@ def _run_epochs(
                 module.train()
             _reseed_loader(loader, config.seed, epoch)
             parallel.start_epoch(epoch)
-            try:
-                metrics = run_epoch(
-                    loader,
-                    step,
-                    desc=f"epoch {epoch}/{config.epochs}",
-                    progress=config.progress,
-                    state=partial if partial is not None else EpochProgress(epoch=epoch),
-                    hooks=hooks,
-                )
-                partial = None
-                check_weights(modules)
-                parallel.end_epoch(modules)
-            except DivergenceError as exc:
-                raise divergence_error(
-                    exc,
-                    epoch=epoch,
-                    history=history,
-                    seed=config.seed,
-                    checkpoint_path=config.checkpoint_path,
-                    metrics_path=config.metrics_path,
-                ) from exc
+            state = partial if partial is not None else EpochProgress(epoch=epoch)
+            metrics = _train_epoch(config, loader, step, state, hooks, modules, parallel, history)
+            partial = None
             if evaluate is not None:
                 _merge(metrics, evaluate(epoch))
             if on_epoch_end is not None:
@@ -390,36 +379,66 @@ def _run_epochs(
     )
 
 
-def _check_resume(checkpoint: Checkpoint, config: TrainConfig, path: Path) -> None:
-    """Refuse a checkpoint made with another seed or other result-determining settings."""
-    if checkpoint.epoch > config.epochs:
-        raise ConfigurationError(
-            f"cannot resume {str(path)!r} with epochs={config.epochs}: the run already has "
-            f"{checkpoint.epoch} completed epochs, so nothing would be trained and the results "
-            f"would not be those of a {config.epochs}-epoch run. Pass --epochs "
-            f"{checkpoint.epoch} or more to report or extend it, or start a {config.epochs}-"
-            "epoch run with --overwrite (overwrite=True) or in another output folder"
+def _start(
+    config: TrainConfig, checkpointer: Checkpointer | None, stateful: Mapping[str, Stateful]
+) -> tuple[list[dict[str, float]], int | None, EpochProgress | None]:
+    """History, resumed epoch and epoch in progress: from the checkpoint, or a seeded start."""
+    if not (config.resume and checkpointer is not None):
+        for name, obj in stateful.items():
+            if not isinstance(obj, Stateful):
+                raise ConfigurationError(f"object {name!r} has no state_dict/load_state_dict")
+        seed_everything(config.seed)
+        return [], None, None
+    path = checkpointer.path
+    checkpoint = checkpointer.load(
+        check=lambda stored: check_resume(
+            stored, epochs=config.epochs, seed=config.seed, run_config=config.run_config, path=path
         )
-    differences = []
-    if checkpoint.seed is not None and checkpoint.seed != config.seed:
-        differences.append(f"seed: checkpoint {checkpoint.seed!r}, now {config.seed!r}")
-    if config.run_config is not None:
-        if checkpoint.config is None:
-            raise ConfigurationError(
-                f"checkpoint {str(path)!r} records no run settings (it was written by an older "
-                "hybridqml or without run_config), so resuming cannot check that they match: "
-                "start a new run in another output folder (CLI: --out)"
-            )
-        seed_listed = bool(differences)
-        for item in config_differences(checkpoint.config, config.run_config):
-            if not (seed_listed and item.startswith("seed:")):
-                differences.append(item)
-    if differences:
-        raise ConfigurationError(
-            f"cannot resume from checkpoint {str(path)!r}: it was made with other settings that "
-            f"change the results ({'; '.join(differences)}). Resume with the checkpoint's "
-            "values, or start a new run with the new ones in another output folder (CLI: --out)"
+    )
+    if checkpoint.epoch == config.epochs:
+        warnings.warn(
+            f"the run in {str(config.out_dir)!r} already has {checkpoint.epoch} epochs (= epochs): "
+            "nothing was trained; its stored results are reported",
+            UserWarning,
+            stacklevel=4,
         )
+    history = [dict(record) for record in checkpoint.history]
+    return history, checkpoint.epoch, resume_point(checkpoint.extra)
+
+
+def _train_epoch(
+    config: TrainConfig,
+    loader: Iterable[Any],
+    step: StepFn,
+    state: EpochProgress,
+    hooks: StepHooks,
+    modules: Mapping[str, nn.Module],
+    parallel: DataParallel,
+    history: Sequence[Mapping[str, float]],
+) -> dict[str, float]:
+    """The steps of one epoch and the weight check; a divergence stops the run cleanly."""
+    epoch = state.epoch
+    try:
+        metrics = run_epoch(
+            loader,
+            step,
+            desc=f"epoch {epoch}/{config.epochs}",
+            progress=config.progress,
+            state=state,
+            hooks=hooks,
+        )
+        check_weights(modules)
+        parallel.end_epoch(modules)
+    except DivergenceError as exc:
+        raise divergence_error(
+            exc,
+            epoch=epoch,
+            history=history,
+            seed=config.seed,
+            checkpoint_path=config.checkpoint_path,
+            metrics_path=config.metrics_path,
+        ) from exc
+    return metrics
 
 
 def _merge(metrics: dict[str, float], more: Mapping[str, Any] | None) -> None:
@@ -428,4 +447,4 @@ def _merge(metrics: dict[str, float], more: Mapping[str, Any] | None) -> None:
     clash = (set(metrics) | {"epoch"}) & set(more)
     if clash:
         raise ConfigurationError(f"metric names {sorted(clash)} are reported twice")
-    metrics.update({name: _as_float(name, value) for name, value in more.items()})
+    metrics.update({name: as_metric(name, value) for name, value in more.items()})

@@ -13,7 +13,7 @@ the skipped batches were read, so reading them cannot shift any random number); 
 metrics are averaged over all its steps as if it had never stopped. On seeded backends the
 final weights equal those of an uninterrupted run.
 
-Before each step a :class:`~hybridqml.training.budget.RunBudget` (``max_shots``,
+Before each step a :class:`~hybridqml.runs.RunBudget` (``max_shots``,
 ``max_qpu_seconds``) may stop the run: the checkpoint of the steps done so far is written first.
 
 Example:
@@ -33,14 +33,18 @@ from typing import Any, Final
 import torch
 from tqdm import tqdm
 
-from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
-from hybridqml.training.seeding import capture_rng_state, restore_rng_state
+from hybridqml.exceptions import DivergenceError, InputError
+from hybridqml.runs import (
+    RunBudget,
+    capture_rng_state,
+    restore_rng_state,
+)
 
 __all__ = [
     "PROGRESS_KEY",
     "EpochProgress",
     "StepHooks",
-    "check_checkpoint_every",
+    "as_metric",
     "resume_point",
     "run_epoch",
 ]
@@ -49,22 +53,6 @@ PROGRESS_KEY: Final[str] = "progress"
 """Key of the :class:`EpochProgress` in a mid-epoch checkpoint's ``extra`` values."""
 
 StepFn = Callable[[Any], Mapping[str, float]]
-
-
-def check_checkpoint_every(value: Any) -> int | None:
-    """``None`` (epoch-end checkpoints only) or a step count >= 1.
-
-    Example:
-        >>> check_checkpoint_every(10), check_checkpoint_every(None)
-        (10, None)
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(
-            f"checkpoint_every must be a number of steps >= 1 or None, got {value!r}"
-        )
-    return value
 
 
 @dataclass
@@ -144,7 +132,6 @@ class StepHooks:
     @classmethod
     def for_run(cls, config: Any, checkpointer: Any, history: list[dict[str, float]]) -> StepHooks:
         """The hooks of a :class:`~hybridqml.training.TrainConfig` run (``history``: live list)."""
-        from hybridqml.training.budget import RunBudget
 
         def save(progress: EpochProgress) -> Path | None:
             if checkpointer is None:
@@ -174,7 +161,8 @@ class StepHooks:
             self.save(progress)
 
 
-def _as_float(name: str, value: Any) -> float:
+def as_metric(name: str, value: Any) -> float:
+    """``value`` (a number or a one-element tensor) as a float metric named ``name``."""
     try:
         return float(value.item() if isinstance(value, torch.Tensor) else value)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -217,7 +205,7 @@ def run_epoch(
                 rng = None
             if hooks is not None:
                 hooks.before(state)
-            values = {name: _as_float(name, value) for name, value in step(batch).items()}
+            values = {name: as_metric(name, value) for name, value in step(batch).items()}
             bad = tuple(name for name, value in values.items() if not math.isfinite(value))
             if bad:
                 raise DivergenceError(f"{', '.join(bad)} at batch {index}", metrics=bad)

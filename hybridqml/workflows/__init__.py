@@ -6,13 +6,15 @@
 * :mod:`~hybridqml.workflows.gan`: an MLP GAN whose latent vectors come from an entropy pool
   (its quality metrics in :mod:`~hybridqml.workflows.gan_metrics`).
 
-Each has a frozen ``<Name>Config`` and ``train_<name>(config) -> <Name>Result`` that writes
+Each has a frozen ``<Name>Config`` extending :class:`~hybridqml.runs.RunConfig` and
+``train_<name>(config) -> <Name>Result``: a small :class:`~hybridqml.workflows.trainer.Trainer`
+subclass supplies the workflow's data, models and step, and the shared loop writes
 ``OUT/metrics.json``, PNG plots and a checkpoint (``resume=True`` continues exactly; it refuses
-a checkpoint made with other settings, see :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS`
-for the few that may change), and a ``WORKFLOW`` descriptor
+a checkpoint made with other settings, see :data:`~hybridqml.runs.RESUME_MUTABLE_FIELDS`
+for the few that may change). Each module has a ``WORKFLOW`` descriptor
 (:class:`~hybridqml.workflows.base.Workflow`) listed in :mod:`~hybridqml.workflows.registry`,
-from which ``hybridqml train`` and ``hybridqml demo`` are generated. The names below load their
-module on first access. ``hybridqml.models`` is this package's old name.
+from which ``hybridqml train`` and ``hybridqml demo`` are generated; classifier workflows share
+:mod:`~hybridqml.workflows.classifier`. The names below load their module on first access.
 
 Example:
     >>> from hybridqml.workflows import TextbookConfig, train_textbook
@@ -46,8 +48,8 @@ _NAMES = {
         "hybridqml.workflows.textbook",
     ),
     **dict.fromkeys(("Workflow", "Option"), "hybridqml.workflows.base"),
-    **dict.fromkeys(("CostEstimate", "estimate_cost"), "hybridqml.workflows.cost"),
-    **dict.fromkeys(("get_workflow", "workflows"), "hybridqml.workflows.registry"),
+    **dict.fromkeys(("RunResult", "Trainer"), "hybridqml.workflows.trainer"),
+    **dict.fromkeys(("get_workflow", "workflows", "estimate_cost"), "hybridqml.workflows.registry"),
 }
 
 __all__ = sorted(_NAMES)

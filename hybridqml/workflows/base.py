@@ -5,7 +5,8 @@ settings it has (its :attr:`~Workflow.traits`), its own command-line options, th
 numbers of a result, its ``hybridqml demo`` settings, and the config fields a resumed run may
 change. ``hybridqml train``, ``hybridqml demo`` and the docs are generated from the descriptors
 in :mod:`hybridqml.workflows.registry`; a new workflow is one module defining ``WORKFLOW`` plus
-one registry entry.
+one registry entry (its config extends :class:`~hybridqml.runs.RunConfig`, its train function is
+usually a :class:`~hybridqml.workflows.trainer.Trainer`).
 
 Example:
     >>> from hybridqml.workflows.registry import get_workflow
@@ -21,7 +22,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-__all__ = ["RESUME_MUTABLE_FIELDS", "SHARED_OPTIONS", "TRAITS", "Option", "Workflow"]
+from hybridqml.runs import RESUME_MUTABLE_FIELDS, TRAIT_CONFIGS, trait_fields
+
+__all__ = ["SHARED_OPTIONS", "TRAITS", "Option", "Workflow"]
 
 
 @dataclass(frozen=True)
@@ -41,54 +44,14 @@ class Option:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
-RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
-    {
-        "epochs",  # the new total: resuming with more epochs extends the run
-        "resume",  # the resume switch itself
-        "overwrite",  # replace an earlier run in out_dir instead of refusing (never with resume)
-        "progress",  # progress bars only
-        "out_dir",  # where the checkpoint is (any spelling of the folder)
-        "data_dir",  # any spelling; the data themselves are compared by fingerprint
-        "download",  # only allows fetching missing files; the loaded data are fingerprinted
-        "entropy.qrng_retries",  # how often a failed QRNG request is retried, not its bytes
-        "checkpoint_every",  # how often the state is saved, not what it is
-        "max_shots",  # budgets stop a run, they do not change its steps
-        "max_qpu_seconds",
-    }
-)
-"""Config fields (dotted for nested settings) any workflow's resumed run may change.
-
-A workflow adds its own in its descriptor
-(:attr:`~hybridqml.workflows.base.Workflow.resume_mutable`, e.g. the GAN's ``grid_every``).
-
-Every other field of a workflow config affects the results and must be repeated unchanged
-(seed, lr, batch size, dataset, digits, limit, validation fraction, backend, shots,
-backend_options as a whole, noise settings, the whole entropy setting except the retry count,
-GAN sizes and classifier epochs, ...); :func:`resume_settings` records them in every checkpoint.
-"""
-
-TRAITS: Final[tuple[str, ...]] = ("mnist", "quantum", "entropy")
+TRAITS: Final[tuple[str, ...]] = tuple(TRAIT_CONFIGS)
 """Groups of shared settings: MNIST-like image data, a quantum backend, an entropy source."""
 
 SHARED_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {
-        "run": (
-            "out_dir",
-            "epochs",
-            "seed",
-            "resume",
-            "overwrite",
-            "batch_size",
-            "lr",
-            "progress",
-            "checkpoint_every",
-        ),
-        "mnist": ("data_dir", "download", "dataset", "limit_per_class"),
-        "quantum": ("backend", "shots", "backend_options", "max_shots", "max_qpu_seconds"),
-        "entropy": ("entropy",),
-    }
+    {trait: trait_fields(trait) for trait in ("run", *TRAITS)}
 )
-"""Config fields every workflow with a trait has (``run``: every workflow)."""
+"""Config fields every workflow with a trait has (``run``: every workflow), read from
+:class:`~hybridqml.runs.RunConfig` and the trait configs (:data:`~hybridqml.runs.TRAIT_CONFIGS`)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +64,8 @@ class Workflow:
         config: The frozen config dataclass (it has the fields of :data:`SHARED_OPTIONS` for
             ``"run"`` and for each trait).
         train: ``train(config) -> result``.
-        traits: Subset of :data:`TRAITS`.
+        traits: Subset of :data:`TRAITS`; by default those whose config
+            (:data:`~hybridqml.runs.TRAIT_CONFIGS`) ``config`` extends.
         options: Workflow-specific command-line options.
         summary: ``summary(result) -> str``, the line ``hybridqml train`` prints.
         headline: ``headline(result) -> dict``, the numbers ``hybridqml demo`` records.
@@ -110,22 +74,25 @@ class Workflow:
         quick_demo: Overrides on top of ``demo`` for ``hybridqml demo --quick``, a smoke test of
             a few seconds per workflow (the test suite runs it; its numbers mean nothing).
         resume_mutable: Fields of this workflow's config (besides
-            :data:`RESUME_MUTABLE_FIELDS`) a resumed run may change.
+            :data:`~hybridqml.runs.RESUME_MUTABLE_FIELDS`) a resumed run may change.
     """
 
     name: str
     help: str
     config: type
     train: Callable[[Any], Any]
-    traits: frozenset[str]
     summary: Callable[[Any], str]
     headline: Callable[[Any], dict[str, Any]]
+    traits: frozenset[str] = None  # type: ignore[assignment]  # derived from config if None
     options: tuple[Option, ...] = ()
     demo: Mapping[str, Any] = field(default_factory=dict)
     quick_demo: Mapping[str, Any] = field(default_factory=dict)
     resume_mutable: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        if self.traits is None:
+            derived = (t for t, cls in TRAIT_CONFIGS.items() if issubclass(self.config, cls))
+            object.__setattr__(self, "traits", frozenset(derived))
         unknown = set(self.traits) - set(TRAITS)
         if unknown:
             raise ValueError(f"workflow {self.name!r}: unknown traits {sorted(unknown)}")

@@ -2,7 +2,7 @@
 
 Each linear layer is a :class:`~hybridqml.nn.entropy_noise.NoisyLinear`: in training mode it adds
 ``noise_std * z`` to its input, ``z`` standard normal drawn from the run's
-:class:`~hybridqml.workflows.runs.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
+:class:`~hybridqml.entropy.stream.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
 seeded PRNG; pure or expanded), each byte used once. In eval mode the network is deterministic
 unless ``eval_noise=True``. Training: Adam, ``ReduceLROnPlateau`` on the validation loss (10% of
 the training images held out), the model of the best validation accuracy saved to ``best.pt``,
@@ -13,6 +13,7 @@ al., Machine Learning 113, 2024); compare sources with several seeds before clai
 
 Example:
     >>> import tempfile
+    >>> from hybridqml.entropy.stream import EntropySettings
     >>> cfg = NoisyMLPConfig(out_dir=tempfile.mkdtemp(), dataset="digits", epochs=1,
     ...                      entropy=EntropySettings(source="prng"), progress=False)
     >>> train_noisy_mlp(cfg).test_accuracy > 0.5  # doctest: +SKIP
@@ -21,37 +22,19 @@ Example:
 
 from __future__ import annotations
 
-import os
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Final
 
 import torch
 from torch import nn
 
 from hybridqml._validation import check_finite, nonnegative_float
-from hybridqml.data import DEFAULT_VALIDATION_FRACTION, MNIST_MEAN, MNIST_STD, split_validation
+from hybridqml.data import MNIST_MEAN, MNIST_STD
+from hybridqml.entropy.stream import EntropyStream
 from hybridqml.nn.entropy_noise import DEFAULT_NOISE_STD, NoisyLinear
-from hybridqml.training import (
-    METRICS_NAME,
-    fit_classifier,
-    gather_provenance,
-    make_loader,
-    seed_everything,
-)
+from hybridqml.runs import EntropyRunConfig
 from hybridqml.workflows.base import Option, Workflow
-from hybridqml.workflows.runs import (
-    EntropySettings,
-    EntropyStream,
-    check_run_settings,
-    config_to_json,
-    load_config_images,
-    resume_settings,
-    run_folder,
-    train_config,
-    write_classifier_outputs,
-)
+from hybridqml.workflows.classifier import ClassifierResult, ClassifierRunConfig, ClassifierTrainer
 
 __all__ = [
     "DEFAULT_MLP_BATCH_SIZE",
@@ -115,91 +98,44 @@ class NoisyMLP(nn.Module):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NoisyMLPConfig:
-    """Settings of :func:`train_noisy_mlp`.
+class NoisyMLPConfig(ClassifierRunConfig, EntropyRunConfig):
+    """Settings of :func:`train_noisy_mlp`: a run with images and an entropy source.
+
+    The shared settings are those of :class:`~hybridqml.runs.RunConfig`,
+    :class:`~hybridqml.runs.ImageRunConfig`, :class:`~hybridqml.runs.EntropyRunConfig` and
+    :class:`~hybridqml.workflows.classifier.ClassifierRunConfig` (``validation_fraction``).
 
     Attributes:
-        out_dir: Output folder.
-        data_dir: MNIST folder (``dataset="mnist"``).
-        download: Let torchvision download missing MNIST files into ``data_dir`` (needs network
-            access; CLI: ``--download``).
-        dataset: ``"mnist"`` or ``"digits"``.
         epochs: Training epochs.
-        seed: Run seed.
         batch_size: Mini-batch size.
         lr: Initial Adam learning rate (``ReduceLROnPlateau`` lowers it when the validation
             loss stops improving).
         noise_std: Input-noise standard deviation of every linear layer (inputs are standardised).
         eval_noise: Keep the noise on at evaluation.
-        entropy: Entropy source settings.
-        validation_fraction: Share of the training images held out to choose the best epoch
-            and drive the learning-rate schedule (the test set is only measured).
-        limit_per_class: Cap on training images per digit (test capped at a fifth of it).
-        resume: Continue from ``out_dir``'s checkpoint; every setting except those in
-            :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged (the
-            entropy source included; a run that had switched to its fallback continues on it).
-        overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
-            it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
-        progress: Show progress bars.
-        checkpoint_every: Also checkpoint every this many steps inside an epoch (CLI
-            ``--checkpoint-every``); resuming continues mid-epoch exactly.
     """
 
-    out_dir: str | os.PathLike[str]
-    data_dir: str | os.PathLike[str] | None = None
-    download: bool = False
-    dataset: str = "mnist"
     epochs: int = DEFAULT_MLP_EPOCHS
-    seed: int = 0
     batch_size: int = DEFAULT_MLP_BATCH_SIZE
     lr: float = DEFAULT_MLP_LR
     noise_std: float = DEFAULT_NOISE_STD
     eval_noise: bool = False
-    entropy: EntropySettings = field(default_factory=EntropySettings)
-    validation_fraction: float = DEFAULT_VALIDATION_FRACTION
-    limit_per_class: int | None = None
-    resume: bool = False
-    overwrite: bool = False
-    progress: bool = True
-    checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
-        check_run_settings(self)
+        super().__post_init__()
         check_finite(self.noise_std, "noise_std", at_least=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
-class NoisyMLPResult:
-    """Outcome of :func:`train_noisy_mlp`.
+class NoisyMLPResult(ClassifierResult):
+    """Outcome of :func:`train_noisy_mlp`, a classifier result.
 
     Attributes:
-        test_accuracy: Final-epoch test accuracy.
-        selected_test_accuracy: Test accuracy of the epoch with the best validation accuracy
-            (its weights are in ``best.pt``; the test set never chose it).
-        best_val_accuracy: That epoch's validation accuracy.
         confusion_matrix: Final test confusion matrix (rows: true digit).
-        history: Per-epoch records.
         entropy: Provenance of the noise bytes.
-        data_source: Where the images came from.
-        seconds: Wall time of this call.
-        out_dir: Output folder.
-        metrics_path: ``metrics.json``.
-        checkpoint_path: Last per-epoch checkpoint.
-        plots: PNG files written.
     """
 
-    test_accuracy: float
-    selected_test_accuracy: float
-    best_val_accuracy: float
     confusion_matrix: list[list[int]]
-    history: tuple[dict[str, float], ...]
     entropy: dict[str, Any]
-    data_source: str
-    seconds: float
-    out_dir: Path
-    metrics_path: Path
-    checkpoint_path: Path
-    plots: tuple[Path, ...]
 
 
 class _PlateauWithEntropy(torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -229,6 +165,37 @@ class _PlateauWithEntropy(torch.optim.lr_scheduler.ReduceLROnPlateau):
         super().load_state_dict(state)
 
 
+class _NoisyMLPTrainer(ClassifierTrainer):
+    """The noisy-MLP run: standardised images, :class:`NoisyMLP` noise from the run's stream."""
+
+    name = "noisy-mlp"
+    result_type = NoisyMLPResult
+    eval_batch_size = 1024
+
+    def title(self) -> str:
+        return "noisy MLP"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.train_set, self.val_set, self.test_set = (
+            _standardize(part) for part in (self.train_set, self.val_set, self.test_set)
+        )
+
+    def build(self) -> dict[str, Any]:
+        config, stream = self.config, self.stream
+        model = NoisyMLP(source=stream, noise_std=config.noise_std, eval_noise=config.eval_noise)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        scheduler = _PlateauWithEntropy(optimizer, stream=stream)
+        stream.open_epoch(1)
+        return {"model": model, "optimizer": optimizer, "scheduler": scheduler}
+
+    def outcome(self, fit: Any) -> dict[str, Any]:
+        return super().outcome(fit) | {
+            "confusion_matrix": fit.evaluation.confusion_matrix.tolist(),
+            "entropy": self.provenance,
+        }
+
+
 def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
     """Train the noise-injected MLP; write metrics, curves, confusion matrix and checkpoints.
 
@@ -245,66 +212,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         ConfigurationError: Bad settings, or a resume with changed settings (each difference
             listed).
     """
-    start = time.perf_counter()
-    with run_folder(config) as out:
-        split = load_config_images(config)
-        train, val = split_validation(
-            split.train, fraction=config.validation_fraction, seed=config.seed
-        )
-        train, val, test = _standardize(train), _standardize(val), _standardize(split.test)
-        stream = EntropyStream(settings=config.entropy, seed=config.seed)
-        seed_everything(config.seed)
-        model = NoisyMLP(source=stream, noise_std=config.noise_std, eval_noise=config.eval_noise)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        scheduler = _PlateauWithEntropy(optimizer, stream=stream)
-        stream.open_epoch(1)
-        train_cfg = train_config(
-            config, out, desc="noisy-mlp", run_config=resume_settings(config, split)
-        )
-        try:
-            fit = fit_classifier(
-                model=model,
-                train_loader=make_loader(train, batch_size=config.batch_size, seed=config.seed),
-                val_loader=make_loader(val, batch_size=1024, shuffle=False),
-                test_loader=make_loader(test, batch_size=1024, shuffle=False),
-                optimizer=optimizer,
-                config=train_cfg,
-                scheduler=scheduler,
-            )
-        finally:
-            provenance = stream.provenance()
-            stream.close()
-        provenance = gather_provenance(provenance)  # every rank's bytes (data-parallel runs)
-        plots = write_classifier_outputs(
-            out_dir=out,
-            fit=fit,
-            seed=config.seed,
-            extra={
-                "workflow": "noisy-mlp",
-                "data_source": split.info.source,
-                "n_train": len(train),
-                "n_val": len(val),
-                "n_test": split.info.n_test,
-                "entropy": provenance,
-                "config": config_to_json(config),
-            },
-            title="noisy MLP",
-            class_names=[str(d) for d in split.info.classes],
-        )
-        return NoisyMLPResult(
-            test_accuracy=float(fit.final["test_accuracy"]),
-            selected_test_accuracy=fit.selected_test_accuracy,
-            best_val_accuracy=fit.best_accuracy,
-            confusion_matrix=fit.evaluation.confusion_matrix.tolist(),
-            history=fit.history,
-            entropy=provenance,
-            data_source=split.info.source,
-            seconds=time.perf_counter() - start,
-            out_dir=out,
-            metrics_path=out / METRICS_NAME,
-            checkpoint_path=out / "checkpoint.pt",
-            plots=plots,
-        )
+    return _NoisyMLPTrainer.train(config)
 
 
 def _standardize(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:
@@ -325,7 +233,6 @@ WORKFLOW = Workflow(
     help="MNIST MLP with entropy-source noise injection",
     config=NoisyMLPConfig,
     train=train_noisy_mlp,
-    traits=frozenset({"mnist", "entropy"}),
     options=(
         Option("--noise-std", "noise_std", {"type": nonnegative_float}),
         Option(

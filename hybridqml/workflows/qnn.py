@@ -21,8 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -35,22 +34,10 @@ from hybridqml._validation import check_finite, positive_int
 from hybridqml.circuits import variational
 from hybridqml.data import CIRCLES_NOISE, CIRCLES_SAMPLES, load_circles
 from hybridqml.nn.layers import QuantumLayer
-from hybridqml.training import (
-    METRICS_NAME,
-    evaluate_classifier,
-    make_loader,
-    run_epochs,
-    seed_everything,
-    write_metrics,
-)
+from hybridqml.runs import QuantumRunConfig
+from hybridqml.training import evaluate_classifier, make_loader
 from hybridqml.workflows.base import Option, Workflow
-from hybridqml.workflows.runs import (
-    check_run_settings,
-    config_to_json,
-    resume_settings,
-    run_folder,
-    train_config,
-)
+from hybridqml.workflows.trainer import RunResult, Trainer
 
 __all__ = [
     "DEFAULT_QNN_EPOCHS",
@@ -151,85 +138,146 @@ class ClassicalNet(nn.Module):
 
 
 @dataclass(frozen=True, kw_only=True)
-class QNNConfig:
-    """Settings of :func:`train_qnn`.
+class QNNConfig(QuantumRunConfig):
+    """Settings of :func:`train_qnn`: a run with a quantum backend.
+
+    The shared settings are those of :class:`~hybridqml.runs.RunConfig` and
+    :class:`~hybridqml.runs.QuantumRunConfig`.
 
     Attributes:
-        out_dir: Output folder.
         epochs: Training epochs.
-        seed: Run seed (data generation, split, initialisation, order).
+        lr: Adam learning rate (both models).
         n_samples: Points of the circles dataset (a sixth held out for testing).
         noise: Gaussian noise of the circles.
         n_qubits: Qubits of the variational circuit.
         layers: Trainable blocks of the circuit.
-        batch_size: Mini-batch size.
-        lr: Adam learning rate (both models).
-        backend: Quantum backend.
-        shots: Shots per circuit (``None``: exact).
-        backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
-        resume: Continue from ``out_dir``'s checkpoint; every setting except those in
-            :data:`~hybridqml.workflows.base.RESUME_MUTABLE_FIELDS` must be unchanged.
-        overwrite: Replace an earlier run in ``out_dir`` (its files are deleted first); without
-            it, and without ``resume``, a folder holding a run is refused (CLI: ``--overwrite``).
-        progress: Show progress bars.
-        checkpoint_every: Also checkpoint every this many steps inside an epoch (CLI
-            ``--checkpoint-every``); resuming continues mid-epoch exactly.
-        max_shots: Refuse to start above this many executed shots (estimated) and stop
-            with a checkpoint before exceeding it (CLI ``--max-shots``).
-        max_qpu_seconds: The same for estimated/reported QPU seconds (``--max-qpu-seconds``).
     """
 
-    out_dir: str | os.PathLike[str]
     epochs: int = DEFAULT_QNN_EPOCHS
-    seed: int = 0
+    lr: float = DEFAULT_QNN_LR
     n_samples: int = CIRCLES_SAMPLES
     noise: float = CIRCLES_NOISE
     n_qubits: int = DEFAULT_QNN_QUBITS
     layers: int = DEFAULT_QNN_LAYERS
-    batch_size: int = 32
-    lr: float = DEFAULT_QNN_LR
-    backend: str = "aer"
-    shots: int | None = None
-    backend_options: dict[str, Any] | None = None
-    resume: bool = False
-    overwrite: bool = False
-    progress: bool = True
-    checkpoint_every: int | None = None
-    max_shots: int | None = None
-    max_qpu_seconds: float | None = None
 
     def __post_init__(self) -> None:
-        check_run_settings(self)
+        super().__post_init__()
         check_finite(self.noise, "noise", at_least=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
-class QNNResult:
-    """Outcome of :func:`train_qnn`.
+class QNNResult(RunResult):
+    """Outcome of :func:`train_qnn` (besides :class:`~hybridqml.workflows.trainer.RunResult`).
 
     Attributes:
         hybrid_test_accuracy: Final test accuracy of the hybrid QNN.
         classical_test_accuracy: Final test accuracy of the classical net.
         hybrid_parameters: Trainable parameters of the hybrid (classical + circuit angles).
         classical_parameters: Trainable parameters of the classical net.
-        history: Per-epoch records for both models.
-        seconds: Wall time of this call.
-        out_dir: Output folder.
-        metrics_path: ``metrics.json``.
-        checkpoint_path: Last per-epoch checkpoint.
-        plots: PNG files written.
     """
 
     hybrid_test_accuracy: float
     classical_test_accuracy: float
     hybrid_parameters: int
     classical_parameters: int
-    history: tuple[dict[str, float], ...]
-    seconds: float
-    out_dir: Path
-    metrics_path: Path
-    checkpoint_path: Path
-    plots: tuple[Path, ...]
+
+
+class _QNNTrainer(Trainer):
+    """The QNN run: the hybrid and the classical net trained side by side on the same batches."""
+
+    name = "qnn"
+    result_type = QNNResult
+
+    def load_data(self) -> Any:
+        config = self.config
+        return load_circles(n_samples=config.n_samples, noise=config.noise, seed=config.seed)
+
+    def build(self) -> dict[str, Any]:
+        config = self.config
+        hybrid = HybridQNN(n_qubits=config.n_qubits, layers=config.layers, **config.layer_options())
+        self.models = {
+            "hybrid": hybrid,
+            "classical": ClassicalNet.matching(count_parameters(hybrid)),
+        }
+        self.optimizers = {
+            k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in self.models.items()
+        }
+        self.test_loader = make_loader(self.data.test, batch_size=1024, shuffle=False)
+        self.evaluations: dict[str, Any] = {}
+        return {
+            **self.models,
+            **{f"{name}_optimizer": opt for name, opt in self.optimizers.items()},
+        }
+
+    def step(self, batch: Any) -> dict[str, float]:
+        points, labels = batch
+        metrics = {}
+        for name, model in self.models.items():
+            self.optimizers[name].zero_grad()
+            logits = model(points)
+            loss = F.cross_entropy(logits, labels)
+            loss.backward()
+            self.optimizers[name].step()
+            metrics[f"{name}_loss"] = loss.item()
+            metrics[f"{name}_accuracy"] = (logits.argmax(1) == labels).float().mean().item()
+        return metrics
+
+    def evaluate(self, epoch: int) -> dict[str, float]:
+        metrics = {}
+        for name, model in self.models.items():
+            self.evaluations[name] = evaluate_classifier(model, self.test_loader, distributed=True)
+            metrics[f"{name}_test_loss"] = self.evaluations[name].loss
+            metrics[f"{name}_test_accuracy"] = self.evaluations[name].accuracy
+        return metrics
+
+    def metrics(self, fit: Any) -> dict[str, Any]:
+        if not self.evaluations:  # resumed a finished run: evaluate the restored models
+            self.evaluate(fit.epochs_completed)
+        self.n_params = {name: count_parameters(model) for name, model in self.models.items()}
+        return {
+            "hybrid_parameters": self.n_params["hybrid"],
+            "classical_parameters": self.n_params["classical"],
+            **{
+                f"{name}_confusion_matrix": self.evaluations[name].confusion_matrix.tolist()
+                for name in self.models
+            },
+        }
+
+    def draw(self, fit: Any) -> Sequence[Path]:
+        from hybridqml.plotting import plot_decision_boundary, plot_history
+
+        curves = [
+            "hybrid_loss",
+            "classical_loss",
+            "hybrid_test_accuracy",
+            "classical_test_accuracy",
+        ]
+        title = "circles: hybrid QNN vs classical"
+        plots = [plot_history(fit.history, self.out / "curves.png", metrics=curves, title=title)]
+        test_points, test_labels = self.data.test.tensors
+        for name, model in self.models.items():
+            model.eval()
+            accuracy = self.evaluations[name].accuracy
+            plots.append(
+                plot_decision_boundary(
+                    model,
+                    test_points,
+                    test_labels,
+                    self.out / f"decision_boundary_{name}.png",
+                    resolution=_BOUNDARY_RESOLUTION,
+                    title=f"{name} ({self.n_params[name]} parameters): "
+                    f"test accuracy {accuracy:.3f}",
+                )
+            )
+        return plots
+
+    def outcome(self, fit: Any) -> dict[str, Any]:
+        return {
+            "hybrid_test_accuracy": self.evaluations["hybrid"].accuracy,
+            "classical_test_accuracy": self.evaluations["classical"].accuracy,
+            "hybrid_parameters": self.n_params["hybrid"],
+            "classical_parameters": self.n_params["classical"],
+        }
 
 
 def train_qnn(config: QNNConfig) -> QNNResult:
@@ -246,119 +294,7 @@ def train_qnn(config: QNNConfig) -> QNNResult:
             listed).
         BackendError: Unknown quantum backend.
     """
-    from hybridqml.plotting import plot_decision_boundary, plot_history
-
-    start = time.perf_counter()
-    with run_folder(config) as out:
-        split = load_circles(n_samples=config.n_samples, noise=config.noise, seed=config.seed)
-        seed_everything(config.seed)
-        hybrid = HybridQNN(
-            n_qubits=config.n_qubits,
-            layers=config.layers,
-            backend=config.backend,
-            shots=config.shots,
-            seed=config.seed,
-            backend_options=config.backend_options,
-        )
-        classical = ClassicalNet.matching(count_parameters(hybrid))
-        models = {"hybrid": hybrid, "classical": classical}
-        optimizers = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
-        test_loader = make_loader(split.test, batch_size=1024, shuffle=False)
-        evaluations: dict[str, Any] = {}
-
-        def step(batch: Any) -> dict[str, float]:
-            points, labels = batch
-            metrics = {}
-            for name, model in models.items():
-                optimizers[name].zero_grad()
-                logits = model(points)
-                loss = F.cross_entropy(logits, labels)
-                loss.backward()
-                optimizers[name].step()
-                metrics[f"{name}_loss"] = loss.item()
-                metrics[f"{name}_accuracy"] = (logits.argmax(1) == labels).float().mean().item()
-            return metrics
-
-        def evaluate(epoch: int) -> dict[str, float]:
-            metrics = {}
-            for name, model in models.items():
-                evaluations[name] = evaluate_classifier(model, test_loader, distributed=True)
-                metrics[f"{name}_test_loss"] = evaluations[name].loss
-                metrics[f"{name}_test_accuracy"] = evaluations[name].accuracy
-            return metrics
-
-        loop = run_epochs(
-            config=train_config(config, out, desc="qnn", run_config=resume_settings(config, split)),
-            loader=make_loader(split.train, batch_size=config.batch_size, seed=config.seed),
-            step=step,
-            stateful={
-                "hybrid": hybrid,
-                "classical": classical,
-                "hybrid_optimizer": optimizers["hybrid"],
-                "classical_optimizer": optimizers["classical"],
-            },
-            evaluate=evaluate,
-        )
-        if not evaluations:  # resumed a finished run: evaluate the restored models
-            evaluate(loop.epochs_completed)
-        n_params = {name: count_parameters(model) for name, model in models.items()}
-        write_metrics(
-            out / METRICS_NAME,
-            history=loop.history,
-            seed=config.seed,
-            extra={
-                "workflow": "qnn",
-                "data_source": split.info.source,
-                "n_train": split.info.n_train,
-                "n_test": split.info.n_test,
-                "hybrid_parameters": n_params["hybrid"],
-                "classical_parameters": n_params["classical"],
-                "hybrid_confusion_matrix": evaluations["hybrid"].confusion_matrix.tolist(),
-                "classical_confusion_matrix": evaluations["classical"].confusion_matrix.tolist(),
-                "config": config_to_json(config),
-            },
-        )
-        test_points, test_labels = split.test.tensors
-        plots = [
-            plot_history(
-                loop.history,
-                out / "curves.png",
-                metrics=[
-                    "hybrid_loss",
-                    "classical_loss",
-                    "hybrid_test_accuracy",
-                    "classical_test_accuracy",
-                ],
-                title="circles: hybrid QNN vs classical",
-            )
-        ]
-        for name, model in models.items():
-            model.eval()
-            plots.append(
-                plot_decision_boundary(
-                    model,
-                    test_points,
-                    test_labels,
-                    out / f"decision_boundary_{name}.png",
-                    resolution=_BOUNDARY_RESOLUTION,
-                    title=(
-                        f"{name} ({n_params[name]} parameters): test accuracy "
-                        f"{evaluations[name].accuracy:.3f}"
-                    ),
-                )
-            )
-        return QNNResult(
-            hybrid_test_accuracy=evaluations["hybrid"].accuracy,
-            classical_test_accuracy=evaluations["classical"].accuracy,
-            hybrid_parameters=n_params["hybrid"],
-            classical_parameters=n_params["classical"],
-            history=loop.history,
-            seconds=time.perf_counter() - start,
-            out_dir=out,
-            metrics_path=out / METRICS_NAME,
-            checkpoint_path=out / "checkpoint.pt",
-            plots=tuple(plots),
-        )
+    return _QNNTrainer.train(config)
 
 
 def _summary(r: QNNResult) -> str:
@@ -381,7 +317,6 @@ WORKFLOW = Workflow(
     help="variational hybrid QNN vs classical net on circles",
     config=QNNConfig,
     train=train_qnn,
-    traits=frozenset({"quantum"}),
     options=(
         Option("--samples", "n_samples", {"type": positive_int, "help": "circle points"}),
         Option("--qubits", "n_qubits", {"type": positive_int}),

@@ -1,5 +1,7 @@
 """The workflow registry: every workflow ``hybridqml train`` and ``hybridqml demo`` know.
 
+:func:`estimate_cost` finds a workflow by name (or by its config) and estimates a run of it.
+
 Workflows are listed by module; each module defines ``WORKFLOW``, its
 :class:`~hybridqml.workflows.base.Workflow` descriptor. Modules are imported on first use, so
 importing this registry loads no workflow (and no torch).
@@ -12,12 +14,19 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Final
+from typing import Any, Final
 
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.workflows.base import Workflow
 
-__all__ = ["WORKFLOW_MODULES", "get_workflow", "register_workflow", "workflow_names", "workflows"]
+__all__ = [
+    "WORKFLOW_MODULES",
+    "estimate_cost",
+    "get_workflow",
+    "register_workflow",
+    "workflow_names",
+    "workflows",
+]
 
 WORKFLOW_MODULES: Final[dict[str, str]] = {
     "textbook": "hybridqml.workflows.textbook",
@@ -69,3 +78,47 @@ def register_workflow(name: str, module: str) -> None:
     if name in WORKFLOW_MODULES:
         raise ConfigurationError(f"a workflow named {name!r} is registered already")
     WORKFLOW_MODULES[name] = module
+
+
+def _workflow_of(config: Any) -> Workflow:
+    for workflow in workflows():
+        if isinstance(config, workflow.config):
+            return workflow
+    raise ConfigurationError(f"{type(config).__name__} is not the config of a registered workflow")
+
+
+def estimate_cost(workflow: Any, /, **settings: Any) -> Any:
+    """Count what a workflow run will send, without sending anything (a dry run).
+
+    The workflow's train function runs on a copy of the config with at most two epochs, in a
+    temporary folder, inside :func:`hybridqml.execution.tracking.dry_run`
+    (:func:`hybridqml.runs.estimate_run`).
+
+    Args:
+        workflow: A workflow name (``"textbook"``, ``"qnn"``, ...) with its config settings as
+            keyword arguments, or a workflow config (then no settings).
+        **settings: Config settings (``out_dir`` may be left out: nothing is written there).
+
+    Returns:
+        The :class:`~hybridqml.runs.CostEstimate`; ``print(estimate.format())`` shows it.
+
+    Raises:
+        ConfigurationError: unknown workflow or invalid settings.
+
+    Example:
+        >>> est = estimate_cost("qnn", n_samples=48, epochs=3, shots=100, progress=False)
+        >>> est.total.calls == est.before.calls + 3 * est.per_epoch.calls + est.after.calls
+        True
+        >>> sorted(est.per_epoch_by_kind)
+        ['forward', 'parameter-shift']
+    """
+    from hybridqml.runs import estimate_run
+
+    if isinstance(workflow, str):
+        wf = get_workflow(workflow)
+        config = wf.make_config(**({"out_dir": "."} | settings))
+    else:
+        if settings:
+            raise ConfigurationError("pass either a workflow config or a name with settings")
+        config, wf = workflow, _workflow_of(workflow)
+    return estimate_run(config, wf.train, workflow=wf.name)

@@ -13,7 +13,7 @@ import torch
 from workflow_testing import REPO_ROOT, read_metrics, unwritable_folder
 
 from hybridqml.cli import main
-from hybridqml.training import LOCK_NAME, Checkpointer
+from hybridqml.runs import LOCK_NAME, Checkpointer
 
 # runs the CLI, but holds the first epoch until the gate file exists (a slow run, made exact)
 _GATED = """
@@ -47,7 +47,7 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 # holds the lock of a folder (as a training run does) until the gate file exists
 _HOLDER = """
 import pathlib, sys, time
-from hybridqml.training import RunLock
+from hybridqml.runs import RunLock
 gate = pathlib.Path(sys.argv[1])
 with RunLock(sys.argv[2]):
     print("locked", flush=True)

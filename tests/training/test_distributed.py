@@ -33,14 +33,8 @@ from filelock import FileLock
 from hybridqml import _ranks
 from hybridqml.entropy.stream import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError, DistributedError
-from hybridqml.training import (
-    RunLock,
-    atomic_write,
-    check_run_folder,
-    gather_provenance,
-    shard_batch,
-    shard_bounds,
-)
+from hybridqml.runs import RunLock, atomic_write, check_run_folder
+from hybridqml.training import gather_provenance, shard_batch, shard_bounds
 from hybridqml.training.distributed import threads_per_rank
 from hybridqml.workflows import qnn
 

@@ -13,14 +13,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from hybridqml.exceptions import DivergenceError
-from hybridqml.training import (
-    BEST_NAME,
-    Checkpointer,
-    TrainConfig,
-    fit_classifier,
-    make_loader,
-    run_epochs,
-)
+from hybridqml.runs import Checkpointer
+from hybridqml.training import BEST_NAME, TrainConfig, fit_classifier, make_loader, run_epochs
 
 
 def _run(out: Path, *, poison: str, at_epoch: int = 2) -> tuple[nn.Module, dict[str, int]]:

@@ -20,18 +20,16 @@ from torch.utils.data import TensorDataset
 from workflow_testing import unwritable_folder
 
 from hybridqml.exceptions import CheckpointError, ConfigurationError
-from hybridqml.training import (
+from hybridqml.runs import (
     LOCK_NAME,
     TEMP_SUFFIX,
     Checkpointer,
     RunLock,
-    TrainConfig,
     atomic_write,
     load_torch_file,
-    make_loader,
-    run_epochs,
     write_metrics,
 )
+from hybridqml.training import TrainConfig, make_loader, run_epochs
 
 
 def _train(out: Path, *, epochs: int = 1, **config: Any) -> tuple[Any, nn.Module]:

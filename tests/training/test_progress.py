@@ -11,7 +11,8 @@ from torch.utils.data import TensorDataset
 import hybridqml as hq
 from hybridqml.exceptions import BudgetExceededError, ConfigurationError
 from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
-from hybridqml.training import Checkpointer, TrainConfig, make_loader, run_epochs
+from hybridqml.runs import Checkpointer
+from hybridqml.training import TrainConfig, make_loader, run_epochs
 from hybridqml.training.progress import PROGRESS_KEY, resume_point
 
 SHOTS = 64

@@ -16,19 +16,21 @@ from torch.utils.data import TensorDataset
 
 from hybridqml.data import load_circles
 from hybridqml.exceptions import CheckpointError, ConfigurationError, DataError
-from hybridqml.training import (
+from hybridqml.runs import (
     Checkpointer,
-    TrainConfig,
     UserState,
     capture_rng_state,
     epoch_seed,
+    restore_rng_state,
+    seed_everything,
+    write_metrics,
+)
+from hybridqml.training import (
+    TrainConfig,
     evaluate_classifier,
     fit_classifier,
     make_loader,
-    restore_rng_state,
     run_epochs,
-    seed_everything,
-    write_metrics,
 )
 
 SEED = 11

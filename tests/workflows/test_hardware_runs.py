@@ -163,7 +163,7 @@ def test_runtime_options_are_refused_by_simulators_and_samplers_without_them():
 
 _KILL_AFTER_CHECKPOINT = """
 import os, signal, sys
-from hybridqml.training import Checkpointer
+from hybridqml.runs import Checkpointer
 original = Checkpointer.save
 def save(self, **kwargs):
     path = original(self, **kwargs)

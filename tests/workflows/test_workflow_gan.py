@@ -6,6 +6,7 @@ import torch
 from torch.nn import functional as F
 from workflow_testing import closed_port_url, read_metrics
 
+from hybridqml.entropy.stream import EntropySettings
 from hybridqml.exceptions import ConfigurationError, QRNGError
 from hybridqml.workflows import gan as gan_module
 from hybridqml.workflows.gan import Discriminator, GANConfig, Generator, train_gan
@@ -14,7 +15,6 @@ from hybridqml.workflows.gan_metrics import (
     frechet_distance,
     train_digit_classifier,
 )
-from hybridqml.workflows.runs import EntropySettings
 
 
 def _config(out, **kw):

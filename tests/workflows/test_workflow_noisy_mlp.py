@@ -4,9 +4,9 @@ import pytest
 import torch
 from workflow_testing import closed_port_url, read_metrics
 
+from hybridqml.entropy.stream import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError, QRNGError
 from hybridqml.workflows.noisy_mlp import NoisyMLPConfig, train_noisy_mlp
-from hybridqml.workflows.runs import EntropySettings, EntropyStream
 
 
 def _config(out, **kw):
@@ -72,7 +72,7 @@ def test_entropy_settings_are_validated():
 
 
 def test_recorded_config_never_holds_url_secrets():
-    from hybridqml.workflows.runs import config_to_json
+    from hybridqml.runs import config_to_json
 
     entropy = EntropySettings(source="qrng", qrng_url="https://u:pw@qrng.example/api?key=SECRET")
     recorded = config_to_json(NoisyMLPConfig(out_dir="x", entropy=entropy))

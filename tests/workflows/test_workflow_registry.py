@@ -10,8 +10,9 @@ import pytest
 from hybridqml.cli import main
 from hybridqml.cli.train import TRAIT_OPTIONS
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.runs import RESUME_MUTABLE_FIELDS
 from hybridqml.workflows import registry
-from hybridqml.workflows.base import RESUME_MUTABLE_FIELDS, SHARED_OPTIONS
+from hybridqml.workflows.base import SHARED_OPTIONS
 
 TOY_MODULE = '''
 """A toy workflow written the way a contributor adds one."""
@@ -107,6 +108,92 @@ def test_the_demo_runs_every_registered_workflow(toy_workflow, tmp_path, monkeyp
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert ran == ["textbook", "noisy-mlp", "qnn", "gan"]
     assert summary["toy"]["value"] == 2.0  # the toy's demo settings: epochs 2, scale 1
+
+
+LINE_MODULE = '''
+"""A workflow on the shared loop: a config extending RunConfig, a Trainer, a descriptor."""
+from dataclasses import dataclass
+
+import torch
+
+from hybridqml.data import load_circles
+from hybridqml.runs import RunConfig
+from hybridqml.workflows.base import Option, Workflow
+from hybridqml.workflows.trainer import RunResult, Trainer
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineConfig(RunConfig):
+    n_samples: int = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineResult(RunResult):
+    loss: float
+
+
+class _Line(Trainer):
+    name, result_type = "line", LineResult
+
+    def load_data(self):
+        return load_circles(n_samples=self.config.n_samples, seed=self.config.seed)
+
+    def build(self):
+        self.model = torch.nn.Linear(2, 2)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=self.config.lr)
+        return {"model": self.model, "optimizer": self.opt}
+
+    def step(self, batch):
+        self.opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(self.model(batch[0]), batch[1])
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item()}
+
+    def outcome(self, fit):
+        return {"loss": fit.final["loss"]}
+
+
+WORKFLOW = Workflow(
+    name="line",
+    help="a linear classifier on circles",
+    config=LineConfig,
+    train=_Line.train,
+    options=(Option("--samples", "n_samples", {"type": int}),),
+    summary=lambda r: f"line: loss {r.loss:.3f}",
+    headline=lambda r: {"loss": r.loss},
+)
+'''
+
+
+@pytest.fixture
+def line_workflow(tmp_path, monkeypatch):
+    (tmp_path / "line_workflow.py").write_text(LINE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.register_workflow("line", "line_workflow")
+    yield registry.get_workflow("line")
+    del registry.WORKFLOW_MODULES["line"]
+    registry._loaded.pop("line", None)
+    sys.modules.pop("line_workflow", None)
+
+
+def test_a_workflow_on_the_shared_loop_gets_folder_checkpoints_and_resume(
+    line_workflow, tmp_path, capsys
+):
+    assert line_workflow.traits == frozenset()  # derived: LineConfig extends RunConfig only
+    out = tmp_path / "run"
+    argv = ["train", "line", "--out", str(out), "--samples", "40", "--no-progress"]
+    assert main([*argv, "--epochs", "1"]) == 0
+    assert "line: loss" in capsys.readouterr().out
+    assert main([*argv, "--epochs", "1"]) == 1  # the folder holds a run: refused
+    assert main([*argv, "--epochs", "2", "--resume"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["workflow"] == "line" and metrics["epochs_completed"] == 2
+    assert metrics["config"]["n_samples"] == 40 and metrics["n_train"] + metrics["n_test"] == 40
+    capsys.readouterr()
+    other = ["train", "line", "--out", str(out), "--samples", "50", "--no-progress"]
+    assert main([*other, "--epochs", "3", "--resume"]) == 1
+    assert "n_samples: checkpoint 40, now 50" in capsys.readouterr().err
 
 
 def test_registry_errors_name_the_choices():

@@ -1,7 +1,7 @@
 """Checkpoints: named stateful objects, RNG states and a metric history in one file.
 
 A checkpoint is written atomically (temporary file, fsync, then :func:`os.replace`; see
-:mod:`hybridqml.training.files`), so a crash during saving leaves the previous one intact. It
+:mod:`hybridqml.runs._files`), so a crash during saving leaves the previous one intact. It
 holds every named object's state, the epoch, the metric history, the run settings and all RNG
 states (python, numpy, torch, and the generators of submodules with
 ``random_state()``/``set_random_state()``). A file that is missing, unreadable or not a
@@ -20,8 +20,8 @@ from typing import Any, Protocol, runtime_checkable
 from torch import nn
 
 from hybridqml.exceptions import CheckpointError, ConfigurationError
-from hybridqml.training.files import atomic_torch_save, load_torch_file
-from hybridqml.training.seeding import capture_rng_state, restore_rng_state
+from hybridqml.runs._files import atomic_torch_save, load_torch_file
+from hybridqml.runs._seeding import capture_rng_state, restore_rng_state
 
 __all__ = [
     "CHECKPOINT_NAME",

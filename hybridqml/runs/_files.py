@@ -113,7 +113,7 @@ def _fsync_folder(folder: Path) -> None:
 def clean_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporary files killed runs left in ``folder`` (only the toolkit's own names).
 
-    Call it only while holding the folder's :class:`~hybridqml.training.outdir.RunLock`: no
+    Call it only while holding the folder's :class:`~hybridqml.runs.RunLock`: no
     other run can then be writing there.
 
     Returns:

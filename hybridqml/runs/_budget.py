@@ -15,7 +15,7 @@ rank sees the same totals and all stop at the same step. Earlier sessions count 
 shared job log holds every rank's calls.
 
 Refusing to *start* a run whose estimate is over budget is
-:func:`hybridqml.workflows.estimate_cost`'s job (``hybridqml train ... --max-shots``).
+:func:`~hybridqml.runs.check_start_budget`'s job (``hybridqml train ... --max-shots``).
 
 Example:
     >>> budget = RunBudget(max_shots=1000, spent_shots=900)
@@ -30,30 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hybridqml.exceptions import BudgetExceededError, ConfigurationError
+from hybridqml.exceptions import BudgetExceededError
 from hybridqml.execution.tracking import Tracker
 from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
+from hybridqml.runs._config import check_budget
 
-__all__ = ["RunBudget", "check_budget"]
+__all__ = ["RunBudget"]
 
 _FLAGS = {"shots": "--max-shots (max_shots)", "qpu_seconds": "--max-qpu-seconds (max_qpu_seconds)"}
-
-
-def check_budget(value: Any, name: str) -> Any:
-    """``None`` or a positive number (an int for shots).
-
-    Example:
-        >>> check_budget(100, "max_shots"), check_budget(None, "max_qpu_seconds")
-        (100, None)
-    """
-    if value is None:
-        return None
-    integral = name == "max_shots"
-    ok = not isinstance(value, bool) and isinstance(value, int if integral else (int, float))
-    if not ok or not value > 0 or value != value or value == float("inf"):
-        kind = "a positive integer" if integral else "a positive, finite number of seconds"
-        raise ConfigurationError(f"{name} must be {kind} or None, got {value!r}")
-    return value
 
 
 class RunBudget:
@@ -65,7 +49,7 @@ class RunBudget:
         spent_shots: Spent by earlier sessions of the run.
         spent_seconds: QPU seconds spent by earlier sessions of the run.
         reduce: Sums a list of numbers over the ranks of a data-parallel run
-            (:meth:`~hybridqml.training.distributed.DataParallel.sum_over_ranks`); ``None``
+            (:meth:`hybridqml.training.DataParallel.sum_over_ranks`); ``None``
             on one process.
     """
 

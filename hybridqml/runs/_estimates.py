@@ -1,6 +1,6 @@
-"""What a run will send before it sends anything: :func:`estimate_cost` and start budgets.
+"""What a run will send before it sends anything: :func:`estimate_run` and start budgets.
 
-:func:`estimate_cost` runs the workflow itself, in a temporary folder, inside
+:func:`estimate_run` runs the workflow's own train function, in a temporary folder, inside
 :func:`hybridqml.execution.tracking.dry_run`: every executor counts the calls, circuits, bindings
 and shots it *would* send (memory splits and measurement groups included) and returns zeros
 instead of running anything, while the classical part of the run goes on as usual. It trains two
@@ -10,7 +10,8 @@ last epoch (final evaluations, plots) give the totals of a run of any length:
 ``total = before + epochs x per epoch + after``. The counts are therefore exactly those of the
 real run (tests compare them with a :class:`~hybridqml.execution.tracking.Tracker` and the job
 log of one), split by the kind of pass that makes them: ``"forward"`` passes and each gradient
-rule (``"parameter-shift"``, ``"spsa"``, ...).
+rule (``"parameter-shift"``, ``"spsa"``, ...). :func:`hybridqml.estimate_cost` is the same by
+workflow name.
 
 QPU time is estimated per call from the device's gate durations
 (:mod:`hybridqml.hardware.qpu_time`, whose :data:`~hybridqml.hardware.qpu_time.ASSUMPTIONS`
@@ -18,23 +19,22 @@ are printed with it); it is ``0`` for simulators without durations and for exact
 
 Budgets: a run whose config sets ``max_shots`` or ``max_qpu_seconds`` is estimated first and
 refused (:class:`~hybridqml.exceptions.BudgetExceededError`) if the whole run would exceed them
-(:func:`check_start_budget`, called by :func:`hybridqml.workflows.runs.run_folder`).
+(:func:`check_start_budget`, called by :func:`hybridqml.runs.run_folder`).
 
 Example:
-    >>> import tempfile
-    >>> est = estimate_cost("qnn", out_dir=tempfile.mkdtemp(), n_samples=48, epochs=3,
-    ...                     shots=100, progress=False)
+    >>> from hybridqml.runs import RunConfig
+    >>> def train(config):  # a workflow's train function (this one sends nothing)
+    ...     return None
+    >>> est = estimate_run(RunConfig(out_dir=".", epochs=3), train, workflow="toy")
     >>> est.total.calls == est.before.calls + 3 * est.per_epoch.calls + est.after.calls
     True
-    >>> sorted(est.per_epoch_by_kind)
-    ['forward', 'parameter-shift']
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from hybridqml.exceptions import BudgetExceededError, ConfigurationError
 from hybridqml.execution import tracking
 from hybridqml.hardware.qpu_time import ASSUMPTIONS
 
-__all__ = ["CallCounts", "CostEstimate", "check_start_budget", "estimate_cost"]
+__all__ = ["CallCounts", "CostEstimate", "check_start_budget", "estimate_run"]
 
 _FIELDS = ("calls", "circuits", "evaluations", "shots", "executed_shots", "qpu_seconds")
 
@@ -144,15 +144,6 @@ class CostEstimate:
         return dataclasses.asdict(self)
 
 
-def _workflow_of(config: Any) -> Any:
-    from hybridqml.workflows.registry import workflows
-
-    for workflow in workflows():
-        if isinstance(config, workflow.config):
-            return workflow
-    raise ConfigurationError(f"{type(config).__name__} is not the config of a registered workflow")
-
-
 def _diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[CallCounts, dict[str, CallCounts]]:
     kinds = set(a["by_kind"]) | set(b["by_kind"])
     by_kind = {
@@ -162,29 +153,22 @@ def _diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[CallCounts, dict[
     return CallCounts.of(a) - CallCounts.of(b), {k: c for k, c in by_kind.items() if c.calls}
 
 
-def estimate_cost(workflow: Any, /, **settings: Any) -> CostEstimate:
-    """Count what a workflow run will send, without sending anything (a dry run).
+def estimate_run(config: Any, train: Callable[[Any], Any], *, workflow: str) -> CostEstimate:
+    """Count what ``train(config)`` will send, without sending anything (a dry run).
+
+    The workflow supplies its train function: ``train`` runs on a copy of ``config`` with at
+    most two epochs, in a temporary folder, inside :func:`hybridqml.execution.tracking.dry_run`
+    (see the module docstring); :func:`hybridqml.estimate_cost` finds ``train`` by workflow name.
 
     Args:
-        workflow: A workflow name (``"textbook"``, ``"qnn"``, ...) with its config settings as
-            keyword arguments, or a workflow config (then no settings).
-        **settings: Config settings (``out_dir`` may be left out: nothing is written there).
+        config: A run config (a :class:`~hybridqml.runs.RunConfig` or any dataclass with
+            ``epochs``; ``out_dir`` is replaced: nothing is written there).
+        train: ``train(config) -> result`` of the workflow.
+        workflow: The workflow's name (recorded in the estimate).
 
     Returns:
         The :class:`CostEstimate`; ``print(estimate.format())`` shows it.
-
-    Raises:
-        ConfigurationError: unknown workflow or invalid settings.
     """
-    from hybridqml.workflows.registry import get_workflow
-
-    if isinstance(workflow, str):
-        wf = get_workflow(workflow)
-        config = wf.make_config(**({"out_dir": "."} | settings))
-    else:
-        if settings:
-            raise ConfigurationError("pass either a workflow config or a name with settings")
-        config, wf = workflow, _workflow_of(workflow)
     probe_epochs = min(config.epochs, 2)
     with tempfile.TemporaryDirectory(prefix="hybridqml-dry-run-") as tmp:
         probe = dataclasses.replace(
@@ -192,7 +176,7 @@ def estimate_cost(workflow: Any, /, **settings: Any) -> CostEstimate:
             **_probe_settings(config, Path(tmp) / "run", probe_epochs),
         )
         with tracking.Tracker() as tracker, tracking.dry_run():
-            wf.train(probe)
+            train(probe)
     marks = dict(tracker.marks)
     end = tracker.snapshot()
     first = marks.get("epoch 1", end)
@@ -210,7 +194,7 @@ def estimate_cost(workflow: Any, /, **settings: Any) -> CostEstimate:
         for k in kinds
     }
     return CostEstimate(
-        workflow=wf.name,
+        workflow=workflow,
         backend=str(getattr(config, "backend", "-")),
         epochs=config.epochs,
         before=before,
@@ -242,8 +226,15 @@ def _probe_settings(config: Any, out: Path, epochs: int) -> dict[str, Any]:
     return values
 
 
-def check_start_budget(config: Any) -> CostEstimate | None:
+def check_start_budget(
+    config: Any, estimate: Callable[[], CostEstimate] | None
+) -> CostEstimate | None:
     """Refuse a run whose estimate exceeds its ``max_shots``/``max_qpu_seconds``.
+
+    Args:
+        config: The run's config (``max_shots`` and ``max_qpu_seconds`` where it has them).
+        estimate: Makes the run's estimate (called only when a budget is set; the workflow
+            supplies it, e.g. ``lambda: estimate_run(config, train, workflow=name)``).
 
     Returns:
         The estimate (``None`` when the config sets no budget, or inside a dry run).
@@ -251,6 +242,7 @@ def check_start_budget(config: Any) -> CostEstimate | None:
     Raises:
         BudgetExceededError: naming the estimate, the budget and the flags (``checkpoint`` is
             ``None``: nothing ran).
+        ConfigurationError: a budget is set but no ``estimate`` was given.
     """
     limits = {
         "shots": getattr(config, "max_shots", None),
@@ -258,19 +250,24 @@ def check_start_budget(config: Any) -> CostEstimate | None:
     }
     if tracking.is_dry_run() or all(v is None for v in limits.values()):
         return None
-    estimate = estimate_cost(config)
-    needed = {"shots": estimate.total.executed_shots, "qpu_seconds": estimate.total.qpu_seconds}
+    if estimate is None:
+        raise ConfigurationError(
+            "max_shots/max_qpu_seconds need an estimate of the run: train it through its "
+            "workflow (hybridqml train, or the workflow's train function)"
+        )
+    plan = estimate()
+    needed = {"shots": plan.total.executed_shots, "qpu_seconds": plan.total.qpu_seconds}
     for kind, limit in limits.items():
         if limit is not None and needed[kind] > limit:
             flag = "--max-shots" if kind == "shots" else "--max-qpu-seconds"
             unit = "executed shots" if kind == "shots" else "QPU seconds (estimated)"
             raise BudgetExceededError(
                 f"refusing to start: the run needs {needed[kind]:,.6g} {unit} in "
-                f"{estimate.total.calls:,} calls over {estimate.epochs} epochs, more than "
+                f"{plan.total.calls:,} calls over {plan.epochs} epochs, more than "
                 f"{flag} {limit:,.6g}. Raise {flag}, or use fewer epochs, shots or data "
                 "(see the plan with --dry-run)",
                 kind=kind,
                 spent=needed[kind],
                 limit=limit,
             )
-    return estimate
+    return plan

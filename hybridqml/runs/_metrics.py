@@ -1,7 +1,7 @@
 """``metrics.json``: the one writer of the per-run metrics file (final values, history, extras).
 
 Every ``metrics.json`` the package writes goes through :func:`write_metrics`, which writes it
-atomically (temporary file, fsync, replace: :func:`~hybridqml.training.files.atomic_write`) and
+atomically (temporary file, fsync, replace: :func:`~hybridqml.runs.atomic_write`) and
 turns non-finite numbers, also nested ones in the extra values, into ``null`` so the file stays
 valid JSON.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.training.files import atomic_write
+from hybridqml.runs._files import atomic_write
 
 __all__ = ["METRICS_NAME", "write_metrics"]
 

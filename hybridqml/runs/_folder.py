@@ -1,12 +1,17 @@
 """One run per output folder: a lock file, and no silent overwrite of an earlier run.
 
+:func:`run_folder` is the output folder of a whole run: it creates it, checks that it is
+writable, holds its :class:`RunLock` for the whole run (a second run into the same folder fails
+at once), refuses a run over its budget, removes the temporary files of killed runs, and refuses
+to replace an earlier run (:data:`RUN_FILES`) unless ``overwrite=True`` or to resume one that has
+no checkpoint, all before any data are loaded or anything is trained.
+
 :class:`RunLock` holds ``OUT/.hybridqml.lock`` for the length of a run. The file is created
 atomically (``O_CREAT | O_EXCL``) and records the holder's pid, host name, start time and
 process start token; a second run into the same folder fails at once with an error naming the
 holder. A lock whose process is gone (same host, pid not running, or the pid now belongs to a
 process started later) is stale: it is taken over with a :class:`RuntimeWarning`. The lock is
-re-entrant within one thread, so a workflow and the :func:`~hybridqml.training.run_epochs` it
-calls share it.
+re-entrant within one thread, so a workflow and the training loop it calls share it.
 
 :func:`check_run_folder` then decides what may happen to what the folder already holds: a
 finished or interrupted run (a checkpoint or ``metrics.json``) is never replaced unless asked
@@ -16,6 +21,7 @@ files of killed runs are removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -23,18 +29,42 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
 from hybridqml._ranks import is_writer
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.training.files import check_writable, clean_temp_files
+from hybridqml.runs._checkpoint import CHECKPOINT_NAME
+from hybridqml.runs._files import check_writable, clean_temp_files
 
-__all__ = ["LOCK_NAME", "RunLock", "check_run_folder"]
+__all__ = [
+    "LOCK_NAME",
+    "RUN_FILES",
+    "RunLock",
+    "check_run_folder",
+    "prepare_out_dir",
+    "run_folder",
+]
 
 LOCK_NAME: Final[str] = ".hybridqml.lock"
 """File name of the lock inside an output folder."""
+
+RUN_FILES: Final[tuple[str, ...]] = (
+    "checkpoint.pt",
+    "jobs.jsonl",
+    "metrics.json",
+    "best.pt",
+    "classifier.pt",
+    "curves.png",
+    "confusion_matrix.png",
+    "quality.png",
+    "samples.png",
+    "decision_boundary_*.png",
+    "grids/epoch_*.png",
+)
+"""What a workflow run writes into its output folder (names or glob patterns): a folder holding
+any of them holds an earlier run, and ``overwrite=True`` deletes them (nothing else) first."""
 
 _TAKEOVER_GRACE_S: Final[float] = 30.0
 # folder -> (thread id, token, depth) of the locks this process holds
@@ -276,3 +306,77 @@ def check_run_folder(
         "(resume=True) to continue it, --overwrite (overwrite=True) to replace it, or choose "
         "another output folder (CLI: --out)"
     )
+
+
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the output folder (and parents) and return it.
+
+    Raises:
+        ConfigurationError: ``out_dir`` exists and is not a folder, or cannot be created.
+
+    Example:
+        >>> import tempfile
+        >>> prepare_out_dir(Path(tempfile.mkdtemp()) / "run").is_dir()
+        True
+    """
+    path = Path(out_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"output folder {str(path)!r} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create output folder {str(path)!r}: {exc}") from exc
+    return path
+
+
+@contextlib.contextmanager
+def run_folder(config: Any, *, estimate: Callable[[], Any] | None = None) -> Iterator[Path]:
+    """The output folder of a run, locked for the run and checked before any work.
+
+    Creates ``config.out_dir``, checks it is writable, takes its :class:`RunLock` (released on
+    exit), refuses a run whose estimate exceeds its budget
+    (:func:`~hybridqml.runs.check_start_budget`), removes temporary files of killed runs,
+    applies ``config.resume``/``config.overwrite`` (:func:`check_run_folder` with
+    :data:`RUN_FILES`) and logs every primitive call of the run in ``OUT/jobs.jsonl``.
+
+    Args:
+        config: A run config (``out_dir``, ``resume``, ``overwrite``; budgets where it has them).
+        estimate: Makes the run's :class:`~hybridqml.runs.CostEstimate` (the workflow supplies
+            it); needed when the config sets a budget.
+
+    Yields:
+        The folder.
+
+    Raises:
+        ConfigurationError: Not a folder, not writable, used by another run, holding an earlier
+            run (neither resume nor overwrite) or without a checkpoint to resume; each message
+            names the folder and the option that fixes it.
+        BudgetExceededError: The run's estimate is over its budget (nothing was deleted).
+
+    Example:
+        >>> import tempfile
+        >>> from types import SimpleNamespace
+        >>> cfg = SimpleNamespace(out_dir=tempfile.mkdtemp(), resume=False, overwrite=False)
+        >>> with run_folder(cfg) as out:
+        ...     _ = (out / "metrics.json").write_text("{}")
+        >>> with run_folder(cfg) as out:  # doctest: +ELLIPSIS
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        hybridqml.exceptions.ConfigurationError: output folder ... already holds a run ...
+    """
+    from hybridqml.hardware.joblog import job_log
+    from hybridqml.runs._estimates import check_start_budget
+
+    out = prepare_out_dir(config.out_dir)
+    with RunLock(out):
+        check_start_budget(config, estimate)  # refused before --overwrite deletes anything
+        check_run_folder(
+            out,
+            resume=config.resume,
+            overwrite=config.overwrite,
+            checkpoint_name=CHECKPOINT_NAME,
+            run_files=RUN_FILES,
+        )
+        with job_log(out):  # every primitive call of the run, evaluation and plots too
+            yield out
