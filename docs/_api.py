@@ -26,11 +26,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
         ),
     ),
     ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn.noisy")),
-    (
-        "entropy",
-        "Entropy",
-        ("hybridqml.entropy", "hybridqml.entropy.sources", "hybridqml.entropy.sources.qrng"),
-    ),
+    ("entropy", "Entropy", ("hybridqml.entropy",)),
     ("data", "Data", ("hybridqml.data",)),
     ("training", "Training", ("hybridqml.training",)),
     ("workflows", "Workflows", ("hybridqml.workflows",)),

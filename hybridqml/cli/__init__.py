@@ -4,7 +4,7 @@
 * :mod:`~hybridqml.cli.train` -- ``hybridqml train <workflow>`` and ``hybridqml demo``, generated
   from :mod:`hybridqml.workflows.registry`;
 * :mod:`~hybridqml.cli.entropy` -- ``hybridqml entropy sample|test``, over
-  :mod:`hybridqml.entropy.registry`.
+  :mod:`hybridqml.entropy._registry`.
 """
 
 from hybridqml.cli.main import COMMAND_GROUPS, build_parser, main

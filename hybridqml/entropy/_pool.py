@@ -18,12 +18,12 @@ latches at once, a good one survives rare false alarms; ``alpha=2**-40`` makes t
 
 Refill sizes: without conditioning a refill reads ``max(missing, chunk_bytes)`` source bytes; with
 conditioning it reads what the conditioner needs for the missing output
-(:meth:`~hybridqml.entropy.conditioning.Conditioner.input_needed`: whole SHA-256 blocks, or the
+(:meth:`~hybridqml.entropy._conditioning.Conditioner.input_needed`: whole SHA-256 blocks, or the
 observed Von Neumann yield), at least ``chunk_bytes``. So little source data (QRNG quota) is left
 unused in the buffer when the pool closes.
 
 Sources are checked, not trusted: ``kind`` must be one of
-:data:`~hybridqml.entropy.sources.base.SOURCE_KINDS` (a source without ``kind`` counts as
+:data:`~hybridqml.entropy._sources.base.SOURCE_KINDS` (a source without ``kind`` counts as
 ``"pseudo"``), every read must return exactly the bytes asked for, and an error that is not a
 :class:`~hybridqml.exceptions.HybridQMLError` (``OSError``, ``ValueError``, ...) is raised as an
 :class:`~hybridqml.exceptions.EntropyError` naming the source.
@@ -38,10 +38,10 @@ from typing import Any, Final, NoReturn
 import numpy as np
 
 from hybridqml._validation import check_positive_int
-from hybridqml.entropy.conditioning import Conditioner, make_conditioner
-from hybridqml.entropy.health import DEFAULT_ALPHA, STARTUP_SAMPLES, HealthResult, HealthTests
-from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources.base import (
+from hybridqml.entropy._conditioning import Conditioner, make_conditioner
+from hybridqml.entropy._health import DEFAULT_ALPHA, STARTUP_SAMPLES, HealthResult, HealthTests
+from hybridqml.entropy._provenance import Provenance
+from hybridqml.entropy._sources.base import (
     MAX_READ_BYTES,
     SOURCE_KINDS,
     EntropySource,
@@ -85,22 +85,22 @@ class EntropyPool:
             re-raises the error and the pool continues without prefetch (reads then fetch
             synchronously).
         conditioning: ``None``, ``"von-neumann"``, ``"sha256"`` or a
-            :class:`~hybridqml.entropy.conditioning.Conditioner`.
+            :class:`~hybridqml.entropy._conditioning.Conditioner`.
         chunk_bytes: Smallest number of source bytes per refill.
         alpha: Health-test false-positive probability per test, in (0, 1).
         claimed_entropy: Min-entropy per source byte (bits, in (0, 8]) for the health tests and
             SHA-256 conditioning; default: the source's ``claimed_min_entropy``.
         alarm_memory_bytes: See the alarm policy in the module docstring (a positive int).
         max_read_bytes: Largest single :meth:`read` (default
-            :data:`~hybridqml.entropy.sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
+            :data:`~hybridqml.entropy._sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
             :class:`~hybridqml.exceptions.ConfigurationError` before any I/O. The samplers
-            (:func:`~hybridqml.entropy.sampling.uniform`, ``normal``) honour it too.
+            (:func:`~hybridqml.entropy._tensors.uniform`, ``normal``) honour it too.
         close_timeout: Seconds :meth:`close` waits for a prefetch thread that is inside a source
             read (>= 0).
 
     Raises:
         ConfigurationError: A bad argument, or a source without ``read`` or with a ``kind``
-            outside :data:`~hybridqml.entropy.sources.base.SOURCE_KINDS`.
+            outside :data:`~hybridqml.entropy._sources.base.SOURCE_KINDS`.
 
     Example:
         >>> from hybridqml.entropy import EntropyPool, PRNGSource
@@ -219,9 +219,9 @@ class EntropyPool:
     def generator(self, **kwargs: Any) -> Any:
         """An expanded generator seeded (and reseeded) from this pool.
 
-        Keyword arguments go to :class:`~hybridqml.entropy.expansion.ExpandedGenerator`.
+        Keyword arguments go to :class:`~hybridqml.entropy._expansion.ExpandedGenerator`.
         """
-        from hybridqml.entropy.expansion import ExpandedGenerator
+        from hybridqml.entropy._expansion import ExpandedGenerator
 
         return ExpandedGenerator(self, **kwargs)
 
@@ -229,7 +229,7 @@ class EntropyPool:
         """A snapshot of the accounting (mode ``"pure"``).
 
         ``requests``/``failures`` are the source's own counts (HTTP requests for a
-        :class:`~hybridqml.entropy.sources.qrng.QRNGSource`, since this pool was created) when
+        :class:`~hybridqml.entropy._sources.qrng.QRNGSource`, since this pool was created) when
         the source exposes ``requests_made`` and ``failures``, else the pool's reads from the
         source, which are always in ``source_reads``/``source_read_failures``.
         """

@@ -23,7 +23,7 @@ class Provenance:
         source_bytes: Bytes read from the source.
         delivered_bytes: Bytes handed to callers.
         requests: Requests made by the source itself when it counts them (a
-            :class:`~hybridqml.entropy.sources.qrng.QRNGSource`: HTTP requests, retries included);
+            :class:`~hybridqml.entropy._sources.qrng.QRNGSource`: HTTP requests, retries included);
             otherwise the same as ``source_reads``.
         failures: Failed requests counted by the source (QRNG: failed HTTP requests, retried
             or not); otherwise the same as ``source_read_failures``.

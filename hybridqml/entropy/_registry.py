@@ -1,183 +1,193 @@
-"""The one map from a source name to an entropy source.
+"""The one map from a source name to an entropy source, filled from entry points.
 
-Every place that selects a source by name (the ``hybridqml entropy`` command, a workflow's
-:class:`~hybridqml.entropy.stream.EntropySettings` and
-:class:`~hybridqml.entropy.stream.EntropyStream`) looks the name up here. An entry says how to
-build the source from one :class:`SourceOptions`, and what callers need to know about it:
+Every source selectable by name (hybridqml's own and any installed package's) is declared as an
+entry point of the group :data:`ENTRY_POINT_GROUP` whose object is a :class:`SourceEntry`::
 
-* ``seeded``: the bytes are reproducible from ``options.seed`` (``aer``, ``fake_<device>``,
-  ``prng``); a stream reseeds such a source per epoch and records ``seeded`` in its provenance;
-* ``fallback``: the source may replace a failed one (local sources that need no service);
-* ``workflows``: workflows offer it as ``--entropy`` (fake devices are for the entropy command);
-* ``required``: options that must be set (``qrng`` needs ``qrng_url``).
+    [project.entry-points."hybridqml.entropy_sources"]
+    dice = "my_package.dice:DICE"      # DICE = SourceEntry(factory=..., help=...)
 
-Adding a source selectable by name is one module under :mod:`hybridqml.entropy.sources` and one
-:class:`SourceEntry` in :data:`SOURCES`.
+The group is read once, on the first lookup (importing :mod:`hybridqml.entropy` reads nothing).
+:func:`register_source` and :func:`unregister_source` change the table at run time. Every place
+that selects a source by name (``hybridqml entropy``, :class:`~hybridqml.entropy.EntropySettings`,
+:class:`~hybridqml.entropy.EntropyStream`) looks it up here.
 
 Example:
-    >>> make_source("prng", SourceOptions(seed=3)).kind
+    >>> make_source("prng", seed=3).kind
     'pseudo'
-    >>> lookup("fake_manila").name, lookup("prng").seeded
+    >>> lookup("fake_manila")[0], lookup("prng")[1].seeded
     ('fake_<device>', True)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Final
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, distributions
+from typing import TYPE_CHECKING, Final
 
-from hybridqml.entropy.sources import (
-    AerHadamardSource,
-    EntropySource,
-    OSSource,
-    PRNGSource,
-    QRNGSource,
-)
 from hybridqml.exceptions import ConfigurationError
 
+if TYPE_CHECKING:
+    from hybridqml.entropy._settings import EntropySettings
+    from hybridqml.entropy._sources.base import EntropySource
+
 __all__ = [
-    "SOURCES",
+    "ENTRY_POINT_GROUP",
     "SourceEntry",
-    "SourceOptions",
-    "check_required",
-    "is_seeded",
     "lookup",
     "make_source",
+    "register_source",
     "source_help",
     "source_names",
+    "unregister_source",
 ]
 
+ENTRY_POINT_GROUP: Final[str] = "hybridqml.entropy_sources"
+"""Entry-point group whose objects are :class:`SourceEntry` s, one per source name."""
 
-@dataclass(frozen=True, kw_only=True)
-class SourceOptions:
-    """Everything a source factory may use; each source takes the fields it needs.
-
-    Attributes:
-        seed: Seed of a seeded source (``None``: drawn from the OS, not reproducible).
-        qubits: Qubits per shot of a Hadamard source (``None``: the source's default).
-        device: Fake device name (``"fake_manila"``); set from the source name by
-            :func:`make_source` for prefix entries.
-        qrng_url: QRNG endpoint.
-        qrng_provider: ``"eaas"`` or ``"anu"``.
-        qrng_token: QRNG token (``None``: from ``$HYBRIDQML_QRNG_TOKEN``).
-        qrng_retries: Retries per QRNG request (``None``: the client's default).
-        qrng_timeout: ``(connect, read)`` seconds or one number (``None``: the client's default).
-        qrng_backoff_factor: Backoff base in seconds (``None``: the client's default).
-
-    Example:
-        >>> SourceOptions(seed=1).qrng_provider
-        'eaas'
-    """
-
-    seed: int | None = None
-    qubits: int | None = None
-    device: str | None = None
-    qrng_url: str | None = None
-    qrng_provider: str = "eaas"
-    qrng_token: str | None = None
-    qrng_retries: int | None = None
-    qrng_timeout: float | tuple[float, float] | None = None
-    qrng_backoff_factor: float | None = None
+SourceFactory = Callable[..., "EntropySource"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class SourceEntry:
-    """One selectable source.
+    """How to build one selectable source, and what callers need to know about it.
 
     Attributes:
-        name: The name users type; for a prefix entry, its pattern (``"fake_<device>"``).
-        factory: Builds the source from :class:`SourceOptions`.
+        factory: ``factory(settings, *, name, seed) -> EntropySource``: ``settings`` is an
+            :class:`~hybridqml.entropy.EntropySettings` (the factory reads the fields it
+            uses), ``name`` the name it was selected by (``"fake_manila"`` for a prefix entry)
+            and ``seed`` an int or ``None``.
         help: One line for ``--help``.
-        seeded: Reproducible from ``options.seed``.
-        fallback: May replace a failed source.
-        workflows: Offered to workflows.
-        prefix: Names starting with this select the entry (``"fake_"``); ``None``: exact name.
-        required: :class:`SourceOptions` fields that must be set.
+        seeded: The bytes are reproducible from ``seed``; a stream reseeds such a source per
+            epoch and records ``seeded`` in its provenance.
+        fallback: May replace a failed source (local sources that need no service).
+        workflows: Workflows offer it as ``--entropy``.
+        prefix: Names starting with this select the entry (``"fake_"``); ``None``: the
+            entry-point name only.
+        required: :class:`~hybridqml.entropy.EntropySettings` fields that must be set.
+
+    Example:
+        >>> from hybridqml.entropy import OSSource
+        >>> SourceEntry(factory=lambda settings, **_: OSSource(), help="the OS CSPRNG").seeded
+        False
     """
 
-    name: str
-    factory: Callable[[SourceOptions], EntropySource]
+    factory: SourceFactory
     help: str
-    seeded: bool
-    fallback: bool
-    workflows: bool
+    seeded: bool = False
+    fallback: bool = False
+    workflows: bool = True
     prefix: str | None = None
     required: tuple[str, ...] = ()
 
-
-def _hadamard(options: SourceOptions) -> EntropySource:
-    backend = None
-    if options.device is not None:
-        from hybridqml.backends.devices import fake_device
-
-        backend = fake_device(options.device)
-    return AerHadamardSource(n_qubits=options.qubits, backend=backend, seed=options.seed)
+    def __post_init__(self) -> None:
+        if not callable(self.factory):
+            raise ConfigurationError(f"SourceEntry.factory must be callable: {self.factory!r}")
 
 
-def _qrng(options: SourceOptions) -> EntropySource:
-    tuning = {
-        "max_retries": options.qrng_retries,
-        "timeout": options.qrng_timeout,
-        "backoff_factor": options.qrng_backoff_factor,
-    }
-    return QRNGSource(
-        options.qrng_url,  # type: ignore[arg-type]
-        options.qrng_token,
-        provider=options.qrng_provider,  # type: ignore[arg-type]
-        **{key: value for key, value in tuning.items() if value is not None},  # type: ignore[arg-type]
-    )
+_lock = threading.RLock()
+_table: dict[str, SourceEntry] | None = None  # None until the entry points are read
 
 
-SOURCES: Final[tuple[SourceEntry, ...]] = (
-    SourceEntry(
-        name="aer",
-        factory=_hadamard,
-        help="Hadamard bits measured on Aer (simulated quantum, seeded)",
-        seeded=True,
-        fallback=True,
-        workflows=True,
-    ),
-    SourceEntry(
-        name="fake_<device>",
-        factory=_hadamard,
-        help="Hadamard bits on a fake IBM device, e.g. fake_manila (readout-biased, seeded)",
-        seeded=True,
-        fallback=False,
-        workflows=False,
-        prefix="fake_",
-    ),
-    SourceEntry(
-        name="os",
-        factory=lambda options: OSSource(),
-        help="the operating system CSPRNG",
-        seeded=False,
-        fallback=True,
-        workflows=True,
-    ),
-    SourceEntry(
-        name="prng",
-        factory=lambda options: PRNGSource(options.seed),
-        help="seeded PCG64DXSM (reproducible baseline)",
-        seeded=True,
-        fallback=True,
-        workflows=True,
-    ),
-    SourceEntry(
-        name="qrng",
-        factory=_qrng,
-        help="an HTTP QRNG service (token from $HYBRIDQML_QRNG_TOKEN)",
-        seeded=False,
-        fallback=False,
-        workflows=True,
-        required=("qrng_url",),
-    ),
-)
-"""Every source selectable by name, in the order help texts list them."""
+def _discover() -> dict[str, SourceEntry]:
+    """Every entry point of the group, loaded; a broken third-party one is warned about.
+
+    Every installed distribution's metadata is read, not only the first of each name: a stale
+    ``hybridqml.egg-info`` left in a source checkout by an editable install would otherwise
+    hide the entry points of the installed metadata. The first entry that loads wins a name.
+    """
+    candidates: dict[str, list[EntryPoint]] = {}
+    for dist in distributions():
+        for point in dist.entry_points.select(group=ENTRY_POINT_GROUP):
+            if point not in candidates.setdefault(point.name, []):
+                candidates[point.name].append(point)
+    found: dict[str, SourceEntry] = {}
+    for name, points in sorted(candidates.items()):
+        problems = []
+        for point in points:
+            try:
+                entry = point.load()
+            except Exception as exc:
+                problems.append(f"{point.value}: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(entry, SourceEntry):
+                found[name] = entry
+                break
+            problems.append(f"{point.value} is a {type(entry).__name__}, not a SourceEntry")
+        else:
+            warnings.warn(
+                f"entropy source {name!r} is left out: {'; '.join(problems)}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+    if not found:
+        raise ConfigurationError(
+            f"no entropy sources are registered (entry-point group {ENTRY_POINT_GROUP!r}): "
+            "install hybridqml (pip install -e .) so its package metadata exists"
+        )
+    return found
+
+
+def _entries() -> dict[str, SourceEntry]:
+    global _table
+    with _lock:
+        if _table is None:
+            _table = _discover()
+        return _table
+
+
+def register_source(name: str, entry: SourceEntry, *, replace: bool = False) -> None:
+    """Make ``entry`` selectable as ``name`` (for this process).
+
+    Args:
+        name: The name users type (for a prefix entry: the name ``--help`` lists, such as
+            ``"fake_<device>"``).
+        entry: How to build the source.
+        replace: Replace an entry already registered under ``name``.
+
+    Raises:
+        ConfigurationError: ``name`` is taken (and ``replace`` is false), empty, or ``entry``
+            is not a :class:`SourceEntry`.
+
+    Example:
+        >>> from hybridqml.entropy import PRNGSource
+        >>> register_source("dice", SourceEntry(factory=lambda s, *, name, seed: PRNGSource(seed),
+        ...                                     help="a seeded die", seeded=True))
+        >>> make_source("dice", seed=1).kind
+        'pseudo'
+        >>> unregister_source("dice").help
+        'a seeded die'
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError(f"a source name must be a non-empty str, got {name!r}")
+    if not isinstance(entry, SourceEntry):
+        raise ConfigurationError(f"register_source needs a SourceEntry, got {type(entry).__name__}")
+    with _lock:
+        table = _entries()
+        if name in table and not replace:
+            raise ConfigurationError(
+                f"entropy source {name!r} is already registered (pass replace=True)"
+            )
+        table[name] = entry
+
+
+def unregister_source(name: str) -> SourceEntry:
+    """Remove the source ``name`` (for this process) and return its entry.
+
+    Raises:
+        ConfigurationError: No source is registered under ``name``.
+    """
+    with _lock:
+        table = _entries()
+        if name not in table:
+            raise ConfigurationError(f"no entropy source {name!r} is registered")
+        return table.pop(name)
 
 
 def source_names(*, workflows: bool = False, fallback: bool = False) -> tuple[str, ...]:
-    """Names (patterns for prefix entries) of the sources, optionally only some of them.
+    """Names (patterns for prefix entries) of the registered sources, sorted.
 
     Args:
         workflows: Only sources workflows offer.
@@ -188,85 +198,51 @@ def source_names(*, workflows: bool = False, fallback: bool = False) -> tuple[st
         ('aer', 'os', 'prng')
     """
     return tuple(
-        entry.name
-        for entry in SOURCES
+        name
+        for name, entry in sorted(_entries().items())
         if (entry.workflows or not workflows) and (entry.fallback or not fallback)
     )
 
 
-def lookup(name: str) -> SourceEntry:
-    """The entry selected by ``name`` (an exact name, or a prefix entry's prefix + anything).
+def lookup(name: str) -> tuple[str, SourceEntry]:
+    """The registered name and entry selected by ``name`` (exact, or prefix + anything).
 
     Raises:
         ConfigurationError: No entry matches.
     """
-    for entry in SOURCES:
-        if entry.prefix is None and name == entry.name:
-            return entry
-        if entry.prefix is not None and isinstance(name, str) and name.startswith(entry.prefix):
-            return entry
+    table = _entries()
+    if isinstance(name, str):
+        entry = table.get(name)
+        if entry is not None and entry.prefix is None:
+            return name, entry
+        for key, entry in sorted(table.items()):
+            if entry.prefix is not None and name.startswith(entry.prefix):
+                return key, entry
     raise ConfigurationError(f"unknown source {name!r}; choose one of {', '.join(source_names())}")
 
 
-def is_seeded(name: str) -> bool:
-    """``True`` if the source ``name`` is reproducible from a seed.
-
-    Example:
-        >>> is_seeded("aer"), is_seeded("os")
-        (True, False)
-    """
-    return lookup(name).seeded
-
-
-def check_required(
-    name: str, values: object, *, flags: Mapping[str, str] | None = None, what: str = "source"
-) -> None:
-    """Check that ``values`` sets every option the source ``name`` requires.
-
-    Args:
-        name: Source name.
-        values: A :class:`SourceOptions`, or any object with attributes of the same names
-            (such as :class:`~hybridqml.entropy.stream.EntropySettings`).
-        flags: Command-line flag of each option, named in the message.
-        what: How the message names the source.
-
-    Raises:
-        ConfigurationError: Unknown name, or a required option is unset.
-
-    Example:
-        >>> check_required("qrng", SourceOptions(), flags={"qrng_url": "--url"})
-        Traceback (most recent call last):
-        ...
-        hybridqml.exceptions.ConfigurationError: source 'qrng' needs qrng_url (CLI: --url)
-    """
-    for field in lookup(name).required:
-        if not getattr(values, field, None):
-            flag = (flags or {}).get(field)
-            hint = f" (CLI: {flag})" if flag else ""
-            raise ConfigurationError(f"{what} {name!r} needs {field}{hint}")
-
-
 def make_source(
-    name: str, options: SourceOptions | None = None, *, flags: Mapping[str, str] | None = None
+    name: str, settings: EntropySettings | None = None, *, seed: int | None = None
 ) -> EntropySource:
-    """Build the source selected by ``name`` from ``options``.
+    """Build the source selected by ``name``.
 
     Args:
         name: Source name (:func:`source_names`; ``"fake_manila"`` for a fake device).
-        options: What the source needs (default: all defaults).
-        flags: Command-line flag of each option, for the message about a missing one.
+        settings: The options the source reads (default: all defaults). Its ``source`` field is
+            not used: ``name`` selects the source.
+        seed: Seed of a seeded source (``None``: drawn from the OS, not reproducible).
 
     Raises:
         ConfigurationError: Unknown name, or an option the source requires is missing.
         EntropyError: The source cannot be set up (e.g. a circuit that does not transpile).
         BackendError: Unknown fake device, or a missing optional package.
     """
-    entry = lookup(name)
-    options = SourceOptions() if options is None else options
-    check_required(name, options, flags=flags)
-    if entry.prefix is not None:
-        options = replace(options, device=name)
-    return entry.factory(options)
+    from hybridqml.entropy._settings import EntropySettings
+
+    _, entry = lookup(name)
+    settings = EntropySettings() if settings is None else settings
+    settings.check_required(name)
+    return entry.factory(settings, name=name, seed=seed)
 
 
 def source_help(*, workflows: bool = False) -> str:
@@ -277,5 +253,7 @@ def source_help(*, workflows: bool = False) -> str:
         'aer: Hadamard bits measured on Aer (simulated quantum, seeded)'
     """
     return "; ".join(
-        f"{entry.name}: {entry.help}" for entry in SOURCES if entry.workflows or not workflows
+        f"{name}: {entry.help}"
+        for name, entry in sorted(_entries().items())
+        if entry.workflows or not workflows
     )

@@ -23,7 +23,7 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from hybridqml.entropy.sources.base import MAX_READ_BYTES
+from hybridqml.entropy._sources.base import MAX_READ_BYTES
 from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = ["SUPPORTED_DTYPES", "normal", "uniform"]

@@ -3,9 +3,8 @@
 The image loading (:func:`load_image_split`, :data:`DATASET_CHOICES`, :data:`MNIST_HELP`)
 lives in :mod:`hybridqml.data.images` and is re-exported here.
 
-:class:`~hybridqml.entropy.stream.EntropySettings` and
-:class:`~hybridqml.entropy.stream.EntropyStream` live in :mod:`hybridqml.entropy.stream` and are
-re-exported here (with :data:`ENTROPY_CHOICES` and :data:`ENTROPY_MODES`) for the workflows.
+:class:`~hybridqml.entropy.EntropySettings` and :class:`~hybridqml.entropy.EntropyStream` live
+in :mod:`hybridqml.entropy` and are re-exported here for the workflows.
 
 Resuming never changes the settings of a run. Every checkpoint records them
 (:func:`resume_settings`: the whole config except :data:`RESUME_MUTABLE_FIELDS`, plus a
@@ -33,21 +32,12 @@ import torch
 
 from hybridqml._validation import check_finite, redact_url
 from hybridqml.data import DATASET_CHOICES, MNIST_HELP, DatasetSplit, load_image_split
-from hybridqml.entropy.stream import (
-    ENTROPY_CHOICES,
-    ENTROPY_FALLBACKS,
-    ENTROPY_MODES,
-    EntropySettings,
-    EntropyStream,
-)
+from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.workflows.base import RESUME_MUTABLE_FIELDS
 
 __all__ = [
     "DATASET_CHOICES",
-    "ENTROPY_CHOICES",
-    "ENTROPY_FALLBACKS",
-    "ENTROPY_MODES",
     "MNIST_HELP",
     "RESUME_MUTABLE_FIELDS",
     "RUN_FILES",
@@ -311,7 +301,7 @@ def config_to_json(config: Any) -> dict[str, Any]:
         >>> config_to_json(EntropySettings(source="os"))["source"]
         'os'
     """
-    from dataclasses import asdict
+    from dataclasses import asdict, fields
 
     def convert(value: Any) -> Any:
         if isinstance(value, dict) and value.get("qrng_url"):
@@ -324,7 +314,10 @@ def config_to_json(config: Any) -> dict[str, Any]:
             return [convert(v) for v in value]
         return value
 
-    return _jsonable(convert(asdict(config)))
+    # a setting with its own record (EntropySettings.to_record) is recorded as it says
+    values = {f.name: getattr(config, f.name) for f in fields(config)}
+    records = {k: v.to_record() for k, v in values.items() if hasattr(v, "to_record")}
+    return _jsonable(convert(asdict(config) | records))
 
 
 def resume_settings(

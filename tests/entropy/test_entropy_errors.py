@@ -7,8 +7,8 @@ import pytest
 from entropy_testing import FAST_RETRY, TOKEN, ScriptedSource
 
 from hybridqml.entropy import AerHadamardSource, EntropyPool, QRNGSource
-from hybridqml.entropy.health import HealthResult
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.entropy._health import HealthResult
+from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.exceptions import (
     BackendError,
     EntropyError,

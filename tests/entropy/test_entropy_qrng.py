@@ -13,8 +13,8 @@ import pytest
 from entropy_testing import FAST_RETRY, TOKEN
 
 from hybridqml.entropy import EntropyPool, QRNGSource
-from hybridqml.entropy.sources.qrng import TOKEN_ENV_VAR
-from hybridqml.entropy.sources.qrng import client as qrng
+from hybridqml.entropy._sources.qrng.client import TOKEN_ENV_VAR
+from hybridqml.entropy._sources.qrng import client as qrng
 from hybridqml.exceptions import ConfigurationError, HealthTestError, QRNGError
 
 

@@ -31,7 +31,7 @@ from distributed_worker import (
 from filelock import FileLock
 
 from hybridqml import _ranks
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError, DistributedError
 from hybridqml.training import (
     RunLock,

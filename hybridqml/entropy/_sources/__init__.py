@@ -1,37 +1,13 @@
-"""Entropy sources: the :class:`EntropySource` contract and every source.
+"""Entropy sources: the :class:`~hybridqml.entropy.EntropySource` contract and the built-ins.
 
-* :mod:`~hybridqml.entropy.sources.base`: the contract, source kinds, read-size limits;
-* :mod:`~hybridqml.entropy.sources.local`: :class:`OSSource`, :class:`PRNGSource`;
-* :mod:`~hybridqml.entropy.sources.hadamard`: :class:`AerHadamardSource` (Aer, fake or real IBM
-  devices);
-* :mod:`~hybridqml.entropy.sources.qrng`: :class:`QRNGSource` (HTTP QRNG services).
+* :mod:`~hybridqml.entropy._sources.base`: the contract, source kinds, read-size limits;
+* :mod:`~hybridqml.entropy._sources.local`: ``OSSource``, ``PRNGSource`` (entries ``os``,
+  ``prng``);
+* :mod:`~hybridqml.entropy._sources.hadamard`: ``AerHadamardSource`` on Aer, fake or real IBM
+  devices (entries ``aer``, ``fake_<device>``);
+* :mod:`~hybridqml.entropy._sources.qrng`: ``QRNGSource`` for HTTP QRNG services (entry ``qrng``).
 
-Sources are selected by name through :mod:`hybridqml.entropy.registry`.
+Each module declares its :class:`~hybridqml.entropy.SourceEntry` objects, listed as entry points
+of the group ``hybridqml.entropy_sources`` in ``pyproject.toml`` (the way any other package adds
+a source).
 """
-
-from hybridqml._validation import check_positive_int
-from hybridqml.entropy.sources.base import (
-    DEFAULT_CLAIMED_MIN_ENTROPY,
-    MAX_READ_BYTES,
-    SOURCE_KINDS,
-    EntropySource,
-    SourceKind,
-    check_byte_count,
-)
-from hybridqml.entropy.sources.hadamard import AerHadamardSource
-from hybridqml.entropy.sources.local import OSSource, PRNGSource
-from hybridqml.entropy.sources.qrng import QRNGSource
-
-__all__ = [
-    "DEFAULT_CLAIMED_MIN_ENTROPY",
-    "MAX_READ_BYTES",
-    "SOURCE_KINDS",
-    "AerHadamardSource",
-    "EntropySource",
-    "OSSource",
-    "PRNGSource",
-    "QRNGSource",
-    "SourceKind",
-    "check_byte_count",
-    "check_positive_int",
-]

@@ -1,53 +1,38 @@
-"""Random bytes from HTTP quantum random number services (QRNG).
+"""Random bytes from HTTP quantum random number services (QRNG), and the ``qrng`` entry.
 
-* :mod:`~hybridqml.entropy.sources.qrng.client`: :class:`QRNGSource`, the HTTP client;
-* :mod:`~hybridqml.entropy.sources.qrng.providers`: the eaas and ANU request and reply formats;
-* :mod:`~hybridqml.entropy.sources.qrng.retry`: the retry policy and which failures are retried;
-* :mod:`~hybridqml.entropy.sources.qrng.replay`: the check that no reply repeats a recent one.
+* :mod:`~hybridqml.entropy._sources.qrng.client`: ``QRNGSource``, the HTTP client;
+* :mod:`~hybridqml.entropy._sources.qrng.providers`: the eaas and ANU request and reply formats;
+* :mod:`~hybridqml.entropy._sources.qrng.retry`: the retry policy and which failures are retried;
+* :mod:`~hybridqml.entropy._sources.qrng.replay`: the check that no reply repeats a recent one.
 """
 
-from hybridqml.entropy.sources.qrng.client import (
-    DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_MAX_SHORT_REPLIES,
-    DEFAULT_TIMEOUT,
-    LOOPBACK_HOSTS,
-    TOKEN_ENV_VAR,
-    QRNGSource,
-)
-from hybridqml.entropy.sources.qrng.providers import ANU_MAX_REQUEST_BYTES, PROVIDERS, Provider
-from hybridqml.entropy.sources.qrng.replay import (
-    DEFAULT_REPLAY_WINDOW,
-    REPLAY_MIN_BYTES,
-    ReplayCheck,
-)
-from hybridqml.entropy.sources.qrng.retry import (
-    AUTH_STATUSES,
-    DEFAULT_BACKOFF_FACTOR,
-    DEFAULT_BACKOFF_JITTER,
-    DEFAULT_BACKOFF_MAX,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_MAX,
-    RETRY_STATUSES,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ANU_MAX_REQUEST_BYTES",
-    "AUTH_STATUSES",
-    "DEFAULT_BACKOFF_FACTOR",
-    "DEFAULT_BACKOFF_JITTER",
-    "DEFAULT_BACKOFF_MAX",
-    "DEFAULT_MAX_REQUEST_BYTES",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_MAX_SHORT_REPLIES",
-    "DEFAULT_REPLAY_WINDOW",
-    "DEFAULT_RETRY_AFTER_MAX",
-    "DEFAULT_TIMEOUT",
-    "LOOPBACK_HOSTS",
-    "PROVIDERS",
-    "REPLAY_MIN_BYTES",
-    "RETRY_STATUSES",
-    "TOKEN_ENV_VAR",
-    "Provider",
-    "QRNGSource",
-    "ReplayCheck",
-]
+from typing import Any
+
+from hybridqml.entropy._registry import SourceEntry
+from hybridqml.entropy._sources.qrng.client import TOKEN_ENV_VAR, QRNGSource
+
+__all__ = ["QRNG"]
+
+
+def _qrng(settings: Any, *, name: str, seed: int | None) -> QRNGSource:
+    """A client for ``settings.qrng_url``; unset tuning keeps the client's defaults."""
+    tuning = {
+        "max_retries": settings.qrng_retries,
+        "timeout": settings.qrng_timeout,
+        "backoff_factor": settings.qrng_backoff_factor,
+    }
+    return QRNGSource(
+        settings.qrng_url,
+        provider=settings.qrng_provider,
+        **{key: value for key, value in tuning.items() if value is not None},
+    )
+
+
+QRNG = SourceEntry(
+    factory=_qrng,
+    help=f"an HTTP QRNG service (token from ${TOKEN_ENV_VAR})",
+    required=("qrng_url",),
+)
+"""The ``qrng`` source: needs ``qrng_url``; the token comes from the environment only."""

@@ -1,7 +1,7 @@
 """HTTP client for quantum random number services (QRNG): :class:`QRNGSource`.
 
-Reply formats live in :mod:`~hybridqml.entropy.sources.qrng.providers`, the retry policy and the
-classification of failures in :mod:`~hybridqml.entropy.sources.qrng.retry`.
+Reply formats live in :mod:`~hybridqml.entropy._sources.qrng.providers`, the retry policy and the
+classification of failures in :mod:`~hybridqml.entropy._sources.qrng.retry`.
 
 Transport: a :class:`requests.Session` whose adapter makes exactly one HTTP attempt per call; the
 retry loop is the client's own, driven by the policy object :attr:`QRNGSource.retry`, so every
@@ -9,7 +9,7 @@ failure of one logical request shares one budget of ``max_retries`` retries and 
 schedule. Error messages state the real number of HTTP attempts made, and every error carries it
 (``attempts``) with the last HTTP status (``status``). :attr:`QRNGSource.requests_made` and
 :attr:`QRNGSource.failures` count HTTP requests (every attempt) and failed ones; an
-:class:`~hybridqml.entropy.pool.EntropyPool` reports them in its provenance.
+:class:`~hybridqml.entropy._pool.EntropyPool` reports them in its provenance.
 
 Secrets: the token is kept in headers only, never in the URL, ``repr``, ``str``, logs or exception
 messages. It must be printable ASCII without whitespace (a trailing newline from a file or an
@@ -23,7 +23,7 @@ carries credentials (``user:password@`` or a query parameter named like one: ``t
 URL with its query string.
 
 Replayed replies: every reply block goes through a
-:class:`~hybridqml.entropy.sources.qrng.replay.ReplayCheck`, which raises
+:class:`~hybridqml.entropy._sources.qrng.replay.ReplayCheck`, which raises
 :class:`~hybridqml.exceptions.HealthTestError` when a block repeats a recent one (see that module).
 """
 
@@ -46,8 +46,8 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
 from hybridqml._validation import check_positive_int, redact_url, url_credential
-from hybridqml.entropy.sources.base import EntropySource, SourceKind
-from hybridqml.entropy.sources.qrng.providers import (
+from hybridqml.entropy._sources.base import EntropySource, SourceKind
+from hybridqml.entropy._sources.qrng.providers import (
     ANU_MAX_REQUEST_BYTES,
     ANU_TYPES,
     PROVIDERS,
@@ -56,8 +56,8 @@ from hybridqml.entropy.sources.qrng.providers import (
     request_headers,
     request_params,
 )
-from hybridqml.entropy.sources.qrng.replay import DEFAULT_REPLAY_WINDOW, ReplayCheck
-from hybridqml.entropy.sources.qrng.retry import (
+from hybridqml.entropy._sources.qrng.replay import DEFAULT_REPLAY_WINDOW, ReplayCheck
+from hybridqml.entropy._sources.qrng.retry import (
     AUTH_STATUSES,
     DEFAULT_BACKOFF_FACTOR,
     DEFAULT_BACKOFF_JITTER,
@@ -182,12 +182,12 @@ class QRNGSource(EntropySource):
         token_env: Environment variable holding the token when ``token`` is ``None``.
         session: An existing :class:`requests.Session` to configure and use (for custom transport).
         replay_window: Reply blocks remembered by the replay check (0 turns it off; see
-            :mod:`~hybridqml.entropy.sources.qrng.replay`).
+            :mod:`~hybridqml.entropy._sources.qrng.replay`).
         allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear
             text (warned about with a :class:`UserWarning`).
 
     Attributes:
-        replay: The :class:`~hybridqml.entropy.sources.qrng.replay.ReplayCheck` of the replies.
+        replay: The :class:`~hybridqml.entropy._sources.qrng.replay.ReplayCheck` of the replies.
         requests_made: HTTP requests attempted so far (every attempt, retries included).
         failures: HTTP requests that failed (transport error, error status or unusable reply).
         retry: The :class:`urllib3.util.Retry` policy (budget, backoff, ``Retry-After``).
