@@ -3,10 +3,11 @@
 :class:`EntropyStream` is the workflows' link to :mod:`hybridqml.entropy`: it opens an
 :class:`~hybridqml.entropy.EntropyPool` on the source its
 :class:`~hybridqml.entropy.EntropySettings` name (any registered source that workflows offer:
-``aer``, ``qrng``, ``os`` or ``prng`` built in) for every epoch, in ``pure`` mode (every delivered byte read from the source) or ``expanded`` mode
-(a generator seeded and reseeded from the pool). Seeded sources (``aer``, ``prng``: the
-registry's ``seeded`` flag) get the seed :func:`~hybridqml._validation.epoch_seed` ``(seed,
-epoch)``, so the bytes of an epoch do not depend on what ran before and a resumed run reproduces an
+``aer``, ``qrng``, ``os`` or ``prng`` built in) for every epoch, in ``pure`` mode (every delivered
+byte read from the source) or ``expanded`` mode (a generator seeded and reseeded from the pool).
+Seeded sources (``aer``, ``prng``: their entry's ``seeded`` flag) get the seed
+:func:`~hybridqml._validation.epoch_seed` ``(seed, epoch)``, so the bytes of an epoch do not
+depend on what ran before and a resumed run reproduces an
 uninterrupted one; ``os`` and ``qrng`` bytes are fresh by nature, so resuming with them continues
 the run but cannot repeat the noise bit for bit.
 
@@ -200,8 +201,8 @@ class EntropyStream:
         if active != settings.source and not fallback_used:
             raise ConfigurationError(
                 f"the checkpointed entropy stream drew from {active!r}, this run asks for "
-                f"{settings.source!r}: resume with source={active!r} (CLI: {flag('source')} {active}) "
-                "or start a new run in another output folder"
+                f"{settings.source!r}: resume with source={active!r} "
+                f"(CLI: {flag('source')} {active}) or start a new run in another output folder"
             )
         if active != settings.source and active != settings.fallback:
             raise ConfigurationError(

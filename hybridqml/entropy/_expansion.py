@@ -115,30 +115,19 @@ class ExpandedGenerator:
         """
         pool_prov = self.pool.provenance() if hasattr(self.pool, "provenance") else None
         with self._lock:
-            requests, failures, health_tests, alarms = self.reseeds, 0, False, 0
-            conditioning, cond_in, cond_out = None, 0, 0
-            if pool_prov is not None:
-                requests, failures = pool_prov.requests, pool_prov.failures
-                health_tests, alarms = pool_prov.health_tests, pool_prov.health_alarms
-                conditioning = pool_prov.conditioning
-                cond_in = pool_prov.conditioner_input_bytes
-                cond_out = pool_prov.conditioner_output_bytes
+            own = {
+                "source_name": self.name,
+                "kind": self.kind,
+                "source_bytes": self.source_bytes,
+                "delivered_bytes": self.delivered_bytes,
+                "reseeds": self.reseeds,
+                "source_reads": self.reseeds,
+            }
+        if pool_prov is None:  # a bare reader: no health tests, no conditioning
             return Provenance(
-                source_name=self.name,
-                kind=self.kind,
-                mode="expanded",
-                source_bytes=self.source_bytes,
-                delivered_bytes=self.delivered_bytes,
-                requests=requests,
-                failures=failures,
-                health_tests=health_tests,
-                health_alarms=alarms,
-                conditioning=conditioning,
-                reseeds=self.reseeds,
-                source_reads=self.reseeds,
-                conditioner_input_bytes=cond_in,
-                conditioner_output_bytes=cond_out,
+                mode="expanded", requests=self.reseeds, failures=0, health_tests=False, **own
             )
+        return pool_prov.expanded(**own)
 
     def __repr__(self) -> str:
         return (

@@ -308,4 +308,3 @@ def flag(name: str, command: str = "train") -> str:
         '--entropy-fallback'
     """
     return _spec(_field(name)).flags.get(command, name)
-
