@@ -35,12 +35,11 @@ from hybridqml.entropy._pool import EntropyPool
 from hybridqml.entropy._provenance import Provenance
 from hybridqml.entropy._registry import (
     SourceEntry,
-    make_source,
     register_source,
     source_names,
     unregister_source,
 )
-from hybridqml.entropy._settings import EntropySettings
+from hybridqml.entropy._settings import EntropySettings, make_source
 from hybridqml.entropy._sources.base import SOURCE_KINDS, EntropySource
 from hybridqml.entropy._sources.hadamard import AerHadamardSource
 from hybridqml.entropy._sources.local import OSSource, PRNGSource

@@ -38,8 +38,8 @@ from typing import Any
 from hybridqml._ranks import rank, rank_seed, world_size
 from hybridqml._validation import epoch_seed
 from hybridqml.entropy._pool import EntropyPool
-from hybridqml.entropy._registry import lookup, make_source, source_names
-from hybridqml.entropy._settings import EntropySettings, flag
+from hybridqml.entropy._registry import lookup, source_names
+from hybridqml.entropy._settings import EntropySettings, flag, make_source
 from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = ["EntropyStream"]

@@ -12,8 +12,6 @@ that selects a source by name (``hybridqml entropy``, :class:`~hybridqml.entropy
 :class:`~hybridqml.entropy.EntropyStream`) looks it up here.
 
 Example:
-    >>> make_source("prng", seed=3).kind
-    'pseudo'
     >>> lookup("fake_manila")[0], lookup("prng")[1].seeded
     ('fake_<device>', True)
 """
@@ -25,19 +23,14 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, distributions
-from typing import TYPE_CHECKING, Final
+from typing import Any, Final
 
 from hybridqml.exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    from hybridqml.entropy._settings import EntropySettings
-    from hybridqml.entropy._sources.base import EntropySource
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "SourceEntry",
     "lookup",
-    "make_source",
     "register_source",
     "source_help",
     "source_names",
@@ -47,7 +40,8 @@ __all__ = [
 ENTRY_POINT_GROUP: Final[str] = "hybridqml.entropy_sources"
 """Entry-point group whose objects are :class:`SourceEntry` s, one per source name."""
 
-SourceFactory = Callable[..., "EntropySource"]
+SourceFactory = Callable[..., Any]
+"""``factory(settings, *, name, seed) -> EntropySource`` (see :class:`SourceEntry`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +146,7 @@ def register_source(name: str, entry: SourceEntry, *, replace: bool = False) -> 
             is not a :class:`SourceEntry`.
 
     Example:
-        >>> from hybridqml.entropy import PRNGSource
+        >>> from hybridqml.entropy import PRNGSource, make_source
         >>> register_source("dice", SourceEntry(factory=lambda s, *, name, seed: PRNGSource(seed),
         ...                                     help="a seeded die", seeded=True))
         >>> make_source("dice", seed=1).kind
@@ -219,30 +213,6 @@ def lookup(name: str) -> tuple[str, SourceEntry]:
             if entry.prefix is not None and name.startswith(entry.prefix):
                 return key, entry
     raise ConfigurationError(f"unknown source {name!r}; choose one of {', '.join(source_names())}")
-
-
-def make_source(
-    name: str, settings: EntropySettings | None = None, *, seed: int | None = None
-) -> EntropySource:
-    """Build the source selected by ``name``.
-
-    Args:
-        name: Source name (:func:`source_names`; ``"fake_manila"`` for a fake device).
-        settings: The options the source reads (default: all defaults). Its ``source`` field is
-            not used: ``name`` selects the source.
-        seed: Seed of a seeded source (``None``: drawn from the OS, not reproducible).
-
-    Raises:
-        ConfigurationError: Unknown name, or an option the source requires is missing.
-        EntropyError: The source cannot be set up (e.g. a circuit that does not transpile).
-        BackendError: Unknown fake device, or a missing optional package.
-    """
-    from hybridqml.entropy._settings import EntropySettings
-
-    _, entry = lookup(name)
-    settings = EntropySettings() if settings is None else settings
-    settings.check_required(name)
-    return entry.factory(settings, name=name, seed=seed)
 
 
 def source_help(*, workflows: bool = False) -> str:

@@ -36,7 +36,7 @@ from hybridqml.entropy._sources.qrng.client import TOKEN_ENV_VAR
 from hybridqml.entropy._sources.qrng.providers import PROVIDERS
 from hybridqml.exceptions import ConfigurationError
 
-__all__ = ["COMMANDS", "ENTROPY_MODES", "EntropySettings", "OptionSpec", "flag"]
+__all__ = ["COMMANDS", "ENTROPY_MODES", "EntropySettings", "OptionSpec", "flag", "make_source"]
 
 COMMANDS: Final[tuple[str, ...]] = ("entropy", "train")
 """Commands whose entropy flags are generated: ``hybridqml entropy ...`` and ``hybridqml train``."""
@@ -308,3 +308,29 @@ def flag(name: str, command: str = "train") -> str:
         '--entropy-fallback'
     """
     return _spec(_field(name)).flags.get(command, name)
+
+
+def make_source(
+    name: str, settings: EntropySettings | None = None, *, seed: int | None = None
+) -> EntropySource:
+    """Build the source selected by ``name`` (a registered name, see ``source_names()``).
+
+    Args:
+        name: Source name (``"fake_manila"`` for a fake device).
+        settings: The options the source reads (default: all defaults). Its ``source`` field is
+            not used: ``name`` selects the source.
+        seed: Seed of a seeded source (``None``: drawn from the OS, not reproducible).
+
+    Raises:
+        ConfigurationError: Unknown name, or an option the source requires is missing.
+        EntropyError: The source cannot be set up (e.g. a circuit that does not transpile).
+        BackendError: Unknown fake device, or a missing optional package.
+
+    Example:
+        >>> make_source("prng", seed=3).kind
+        'pseudo'
+    """
+    _, entry = lookup(name)
+    settings = EntropySettings() if settings is None else settings
+    settings.check_required(name)
+    return entry.factory(settings, name=name, seed=seed)
