@@ -180,7 +180,10 @@ class EntropySettings:
     )
 
     def __post_init__(self) -> None:
-        lookup(self.source)  # raises for an unknown name
+        if not isinstance(self.source, str) or not _known(self.source):
+            raise ConfigurationError(
+                f"unknown entropy source {self.source!r}; choose one of {source_names()}"
+            )
         for f in fields(self):
             choices, value = _spec(f).choices, getattr(self, f.name)
             if isinstance(choices, tuple) and value is not None and value not in choices:
@@ -263,6 +266,7 @@ class EntropySettings:
                 dest=dest,
                 type=spec.type,
                 choices=choices,
+                metavar=None if choices else flag_name.lstrip("-").upper().replace("-", "_"),
                 default=spec.command_defaults.get(command, f.default),
                 required=command in spec.required_on,
                 help=text,
@@ -284,6 +288,14 @@ class EntropySettings:
             if f.name in offered or command in _spec(f).command_defaults
         }
         return cls(**values)
+
+
+def _known(name: str) -> bool:
+    try:
+        lookup(name)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def _offered(command: str) -> list[Field[Any]]:

@@ -100,7 +100,7 @@ def test_qrng_entry_needs_a_url_and_takes_the_stream_tuning(monkeypatch):
 def test_unknown_names_are_refused_everywhere():
     with pytest.raises(ConfigurationError, match="unknown source 'dice'"):
         make_source("dice")
-    with pytest.raises(ConfigurationError, match="unknown source 'dice'"):
+    with pytest.raises(ConfigurationError, match="unknown entropy source 'dice'"):
         EntropySettings(source="dice")
     with pytest.raises(ConfigurationError, match="unknown entropy source"):
         # fake devices are for the entropy command, not offered to workflows
