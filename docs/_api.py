@@ -19,11 +19,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("backends", "Backends", ("hybridqml.backends",)),
     ("hardware", "Hardware operations", ("hybridqml.hardware",)),
     ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn.entropy_noise")),
-    (
-        "entropy",
-        "Entropy",
-        ("hybridqml.entropy", "hybridqml.entropy.sources", "hybridqml.entropy.sources.qrng"),
-    ),
+    ("entropy", "Entropy", ("hybridqml.entropy",)),
     ("data", "Data", ("hybridqml.data",)),
     ("runs", "Runs", ("hybridqml.runs",)),
     ("training", "Training", ("hybridqml.training",)),

@@ -275,7 +275,7 @@ class HealthTestError(EntropyError):
     """A NIST SP 800-90B health test failed; the pool stops delivering from that source.
 
     Attributes:
-        result: The failing :class:`~hybridqml.entropy.health.HealthResult`, when known.
+        result: The failing :class:`~hybridqml.entropy.HealthResult`, when known.
     """
 
     def __init__(self, message: str, *, result: Any = None) -> None:

@@ -71,7 +71,7 @@ def _planted(tmp_path: Path, module: str, text: str) -> subprocess.CompletedProc
     [
         # layers: an upward import
         ("circuits/spec.py", "import hybridqml.nn.layers", LAYERS),
-        ("entropy/pool.py", "import hybridqml.nn", LAYERS),
+        ("entropy/_pool.py", "import hybridqml.nn", LAYERS),
         ("gradients.py", "import hybridqml.execution", LAYERS),  # rules are plans
         ("hardware/devices.py", "import hybridqml.backends.aer", LAYERS),
         # layers, exhaustive: a new top-level module outside every layer

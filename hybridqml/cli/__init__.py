@@ -3,8 +3,8 @@
 * :mod:`~hybridqml.cli.main` -- the top-level parser and error handling;
 * :mod:`~hybridqml.cli.train` -- ``hybridqml train <workflow>`` and ``hybridqml demo``, generated
   from :mod:`hybridqml.workflows.registry`;
-* :mod:`~hybridqml.cli.entropy` -- ``hybridqml entropy sample|test``, over
-  :mod:`hybridqml.entropy.registry`.
+* :mod:`~hybridqml.cli.entropy` -- ``hybridqml entropy sample|test``, over the registered
+  entropy sources, its flags generated from :class:`hybridqml.entropy.EntropySettings`.
 """
 
 from hybridqml.cli.main import COMMAND_GROUPS, build_parser, main

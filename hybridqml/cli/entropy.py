@@ -20,63 +20,22 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hybridqml._validation import positive_int
-from hybridqml.entropy.conditioning import CONDITIONING_CHOICES
-from hybridqml.entropy.pool import EntropyPool
-from hybridqml.entropy.registry import SOURCES, SourceOptions, source_help, source_names
-from hybridqml.entropy.registry import make_source as make_registered_source
-from hybridqml.entropy.sources import EntropySource
-from hybridqml.entropy.sources.qrng import PROVIDERS, TOKEN_ENV_VAR
-from hybridqml.entropy.stats import DEFAULT_BLOCK_BITS, PASS_THRESHOLD, randomness_report
+from hybridqml.entropy import EntropyPool, EntropySettings, make_source, source_names
+from hybridqml.entropy._registry import lookup
+from hybridqml.entropy._stats import DEFAULT_BLOCK_BITS, PASS_THRESHOLD, randomness_report
 from hybridqml.exceptions import ConfigurationError, HealthTestError
 
-__all__ = ["SOURCE_CHOICES", "add_parser", "make_source", "run_sample", "run_test"]
+__all__ = ["add_parser", "run_sample", "run_test"]
 
-SOURCE_CHOICES: Final[tuple[str, ...]] = source_names()
-"""Names ``--source`` accepts (``fake_<device>`` stands for any fake device), from the registry."""
 DEFAULT_TEST_BYTES: Final[int] = 1 << 18
-#: Command-line flag of each :class:`~hybridqml.entropy.registry.SourceOptions` field.
-_FLAGS: Final[dict[str, str]] = {"qrng_url": "--url", "seed": "--seed", "qubits": "--qubits"}
-
-
-def make_source(
-    spec: str,
-    *,
-    seed: int | None = None,
-    url: str | None = None,
-    provider: str = "eaas",
-    n_qubits: int | None = None,
-) -> EntropySource:
-    """Build a source from a command-line name (see :mod:`hybridqml.entropy.registry`).
-
-    Args:
-        spec: One of :data:`SOURCE_CHOICES` (``"fake_manila"`` for a fake device).
-        seed: Seed for seeded sources (``aer``, ``fake_*``, ``prng``).
-        url: QRNG endpoint (``qrng`` only); the token comes from ``$HYBRIDQML_QRNG_TOKEN``.
-        provider: ``"eaas"`` or ``"anu"``.
-        n_qubits: Qubits per shot for ``aer``/``fake_*``.
-
-    Example:
-        >>> make_source("prng", seed=3).kind
-        'pseudo'
-    """
-    options = SourceOptions(seed=seed, qubits=n_qubits, qrng_url=url, qrng_provider=provider)
-    return make_registered_source(spec, options, flags=_FLAGS)
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    seeded = ", ".join(entry.name for entry in SOURCES if entry.seeded)
-    parser.add_argument("--source", required=True, help=source_help())
-    parser.add_argument("--bytes", type=positive_int, required=True, dest="n_bytes")
+    """Entropy options (from :class:`~hybridqml.entropy.EntropySettings`), seed, byte count."""
+    EntropySettings.add_arguments(parser, "entropy")
+    seeded = ", ".join(name for name in source_names() if lookup(name)[1].seeded)
     parser.add_argument("--seed", type=int, default=None, help=f"seed for {seeded}")
-    parser.add_argument(
-        "--url", default=None, help="QRNG endpoint (token from $" + TOKEN_ENV_VAR + ")"
-    )
-    parser.add_argument("--provider", choices=PROVIDERS, default="eaas")
-    parser.add_argument("--qubits", type=positive_int, default=None, help="qubits per shot")
-    parser.add_argument(
-        "--no-health-tests", action="store_true", help="skip SP 800-90B health tests"
-    )
-    parser.add_argument("--conditioning", choices=CONDITIONING_CHOICES, default=None)
+    parser.add_argument("--bytes", type=positive_int, required=True, dest="n_bytes")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -101,12 +60,9 @@ class _Drawn:
 
 
 def _draw(args: argparse.Namespace) -> _Drawn:
-    source = make_source(
-        args.source, seed=args.seed, url=args.url, provider=args.provider, n_qubits=args.qubits
-    )
-    pool = EntropyPool(
-        source, health_tests=not args.no_health_tests, conditioning=args.conditioning
-    )
+    settings = EntropySettings.from_args(args, "entropy")
+    source = make_source(settings.source, settings, seed=args.seed)
+    pool = settings.open_pool(source)
     try:
         start = time.perf_counter()
         data = pool.read(args.n_bytes)

@@ -48,13 +48,7 @@ from hybridqml.cli.hardware import (
     runtime_backend_options,
 )
 from hybridqml.data import DATASET_CHOICES
-from hybridqml.entropy.sources.qrng import PROVIDERS
-from hybridqml.entropy.stream import (
-    ENTROPY_CHOICES,
-    ENTROPY_FALLBACKS,
-    ENTROPY_MODES,
-    EntropySettings,
-)
+from hybridqml.entropy import EntropySettings
 from hybridqml.execution.registry import registered_backends
 from hybridqml.runs import prepare_out_dir
 from hybridqml.workflows.base import Option, Workflow
@@ -111,7 +105,7 @@ TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
     ),
 }
 """Options of each trait that map straight onto config fields (entropy options build one
-:class:`~hybridqml.entropy.stream.EntropySettings`, see :func:`_add_entropy_options`)."""
+:class:`~hybridqml.entropy.EntropySettings`, see :func:`_add_entropy_options`)."""
 
 
 def _add(parser: argparse.ArgumentParser, option: Option) -> None:
@@ -124,16 +118,7 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
 
 
 def _add_entropy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--entropy", choices=ENTROPY_CHOICES, default="aer")
-    p.add_argument("--entropy-mode", choices=ENTROPY_MODES, default="expanded")
-    p.add_argument("--qrng-url", default=None, help="QRNG endpoint (--entropy qrng)")
-    p.add_argument("--qrng-provider", choices=PROVIDERS, default="eaas")
-    p.add_argument(
-        "--entropy-fallback",
-        choices=ENTROPY_FALLBACKS,
-        default=None,
-        help="source to switch to if --entropy fails (default: none, stop with an error)",
-    )
+    EntropySettings.add_arguments(p, "train")  # generated from the settings' fields
 
 
 def _add_workflow(commands: Any, workflow: Workflow) -> None:
@@ -197,13 +182,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             settings[option.field] = value
     if "entropy" in args.workflow.traits:
-        settings["entropy"] = EntropySettings(
-            source=args.entropy,
-            mode=args.entropy_mode,
-            qrng_url=args.qrng_url,
-            qrng_provider=args.qrng_provider,
-            fallback=args.entropy_fallback,
-        )
+        settings["entropy"] = EntropySettings.from_args(args, "train")
     runtime = runtime_backend_options(args)
     if runtime:
         settings["backend_options"] = runtime

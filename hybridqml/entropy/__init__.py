@@ -2,15 +2,22 @@
 
 Data flow::
 
-    source (QRNG | Aer/IBM Hadamard | OS | PRNG) -> EntropyPool (health tests, conditioning,
-    use-once buffer, prefetch) -> [ExpandedGenerator] -> uniform() / normal() -> torch tensors
+    sources (entry points: QRNG | Aer/IBM Hadamard | OS | PRNG | yours) -> EntropyPool (health
+    tests, conditioning, use-once buffer, prefetch) -> [ExpandedGenerator] -> uniform() /
+    normal() -> torch tensors
 
-Layout: :mod:`~hybridqml.entropy.sources` (the contract and every source),
-:mod:`~hybridqml.entropy.registry` (the only map from a source name to a source, used by the
-``hybridqml entropy`` command and by :class:`EntropyStream`), :mod:`~hybridqml.entropy.stream`
-(per-epoch entropy for workflows), and pool, health, conditioning, expansion, sampling, stats,
-provenance. ``hybridqml.entropy.aer`` and ``hybridqml.entropy.qrng`` are kept as aliases of
-``sources.hadamard`` and ``sources.qrng``.
+Sources are selected by name (:func:`make_source`, :func:`source_names`) from the entry points
+of the group ``hybridqml.entropy_sources``; each names a :class:`SourceEntry`. hybridqml's own
+sources are declared that way in its ``pyproject.toml``, and another package adds one the same
+way::
+
+    [project.entry-points."hybridqml.entropy_sources"]
+    dice = "my_package.dice:DICE"   # DICE = SourceEntry(factory=..., help="...")
+
+:func:`register_source` and :func:`unregister_source` do the same at run time.
+:class:`EntropySettings` holds every option of every source, once: the Python API, the flags of
+``hybridqml entropy`` and ``hybridqml train``, and the record in ``metrics.json``.
+:class:`EntropyStream` gives a workflow fresh entropy per epoch.
 
 Example:
     >>> from hybridqml.entropy import EntropyPool, OSSource, normal
@@ -20,87 +27,50 @@ Example:
     torch.Size([4, 8])
 """
 
-import sys
-
-from hybridqml.entropy import sources as _sources
-from hybridqml.entropy.conditioning import Conditioner, Sha256Conditioner, VonNeumannConditioner
-from hybridqml.entropy.expansion import ExpandedGenerator
-from hybridqml.entropy.health import (
-    HealthResult,
-    HealthTests,
-    adaptive_proportion_cutoff,
-    repetition_count_cutoff,
+from hybridqml.entropy._conditioning import Conditioner, Sha256Conditioner, VonNeumannConditioner
+from hybridqml.entropy._epochs import EntropyStream
+from hybridqml.entropy._expansion import ExpandedGenerator
+from hybridqml.entropy._health import HealthResult, HealthTests
+from hybridqml.entropy._pool import EntropyPool
+from hybridqml.entropy._provenance import Provenance
+from hybridqml.entropy._registry import (
+    SourceEntry,
+    register_source,
+    source_names,
+    unregister_source,
 )
-from hybridqml.entropy.pool import EntropyPool
-from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.registry import SourceOptions, make_source
-from hybridqml.entropy.sampling import normal, uniform
-from hybridqml.entropy.sources import (
-    MAX_READ_BYTES,
-    SOURCE_KINDS,
-    AerHadamardSource,
-    EntropySource,
-    OSSource,
-    PRNGSource,
-    QRNGSource,
-)
-from hybridqml.entropy.stats import (
-    RandomnessReport,
-    block_frequency_test,
-    mcv_min_entropy,
-    monobit_test,
-    randomness_report,
-    runs_test,
-)
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
-from hybridqml.exceptions import (
-    EntropyError,
-    HealthTestError,
-    QRNGAuthError,
-    QRNGError,
-    QRNGProtocolError,
-    QRNGUnavailableError,
-)
+from hybridqml.entropy._settings import EntropySettings, make_source
+from hybridqml.entropy._sources.base import SOURCE_KINDS, EntropySource
+from hybridqml.entropy._sources.hadamard import AerHadamardSource
+from hybridqml.entropy._sources.local import OSSource, PRNGSource
+from hybridqml.entropy._sources.qrng.client import QRNGSource
+from hybridqml.entropy._stats import RandomnessReport, randomness_report
+from hybridqml.entropy._tensors import normal, uniform
 
 __all__ = [
-    "MAX_READ_BYTES",
     "SOURCE_KINDS",
     "AerHadamardSource",
     "Conditioner",
-    "EntropyError",
     "EntropyPool",
     "EntropySettings",
     "EntropySource",
     "EntropyStream",
     "ExpandedGenerator",
     "HealthResult",
-    "HealthTestError",
     "HealthTests",
     "OSSource",
     "PRNGSource",
     "Provenance",
-    "QRNGAuthError",
-    "QRNGError",
-    "QRNGProtocolError",
     "QRNGSource",
-    "QRNGUnavailableError",
     "RandomnessReport",
     "Sha256Conditioner",
-    "SourceOptions",
+    "SourceEntry",
     "VonNeumannConditioner",
-    "adaptive_proportion_cutoff",
-    "block_frequency_test",
     "make_source",
-    "mcv_min_entropy",
-    "monobit_test",
     "normal",
     "randomness_report",
-    "repetition_count_cutoff",
-    "runs_test",
+    "register_source",
+    "source_names",
     "uniform",
+    "unregister_source",
 ]
-
-# The first layout's module names, kept importable: ``import hybridqml.entropy.aer`` and
-# ``import hybridqml.entropy.qrng`` give the modules that now hold those sources.
-aer = sys.modules.setdefault(f"{__name__}.aer", _sources.hadamard)
-qrng = sys.modules.setdefault(f"{__name__}.qrng", _sources.qrng)

@@ -38,7 +38,7 @@ from hybridqml._validation import check_finite
 from hybridqml.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from hybridqml.entropy.stream import EntropySettings
+    from hybridqml.entropy import EntropySettings
 
 __all__ = [
     "RESUME_MUTABLE_FIELDS",
@@ -215,7 +215,7 @@ class QuantumRunConfig(RunConfig):
 
 
 def _entropy_settings() -> EntropySettings:
-    from hybridqml.entropy.stream import EntropySettings  # loads torch: only when needed
+    from hybridqml.entropy import EntropySettings  # loads torch: only when needed
 
     return EntropySettings()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def config_to_json(config: Any) -> dict[str, Any]:
     name, so ``metrics.json`` can always be written.
 
     Example:
-        >>> from hybridqml.entropy.stream import EntropySettings
+        >>> from hybridqml.entropy import EntropySettings
         >>> config_to_json(EntropySettings(source="os"))["source"]
         'os'
     """
@@ -59,7 +59,10 @@ def config_to_json(config: Any) -> dict[str, Any]:
             return [convert(v) for v in value]
         return value
 
-    return _jsonable(convert(asdict(config)))
+    # a setting with its own record (EntropySettings.to_record) is recorded as it says
+    values = {f.name: getattr(config, f.name) for f in fields(config)}
+    records = {k: v.to_record() for k, v in values.items() if hasattr(v, "to_record")}
+    return _jsonable(convert(asdict(config) | records))
 
 
 def resume_settings(

@@ -30,7 +30,7 @@ from typing import Any
 
 #: Public name -> the module defining it (loaded on first access).
 _NAMES = {
-    **dict.fromkeys(("EntropySettings", "EntropyStream"), "hybridqml.entropy.stream"),
+    **dict.fromkeys(("EntropySettings", "EntropyStream"), "hybridqml.entropy"),
     **dict.fromkeys(
         ("Discriminator", "GANConfig", "GANResult", "Generator", "train_gan"),
         "hybridqml.workflows.gan",

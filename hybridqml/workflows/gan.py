@@ -3,7 +3,7 @@
 Generator ``latent (100) - 256 - 512 - 1024 - 784`` (LeakyReLU 0.2, ``tanh`` output in
 ``[-1, 1]``); discriminator ``784 - 512 - 256 - 1`` (LeakyReLU 0.2, dropout 0.3, one logit).
 Every latent vector is ``normal(stream, (B, latent_dim))``: standard normals by inverse CDF from
-bytes of the run's :class:`~hybridqml.entropy.stream.EntropyStream` (Aer Hadamard bits, an HTTP
+bytes of the run's :class:`~hybridqml.entropy.EntropyStream` (Aer Hadamard bits, an HTTP
 QRNG, the OS or a seeded PRNG; ``pure`` or ``expanded``). The source never changes silently: if
 it fails, training stops with its error (``QRNGError`` for the QRNG) unless a fallback was
 requested, and ``metrics.json`` records the provenance either way.
@@ -17,7 +17,7 @@ grids are saved to ``OUT/grids/epoch_XXX.png`` and the last one to ``OUT/samples
 
 Example:
     >>> import tempfile
-    >>> from hybridqml.entropy.stream import EntropySettings
+    >>> from hybridqml.entropy import EntropySettings
     >>> cfg = GANConfig(out_dir=tempfile.mkdtemp(), dataset="digits", epochs=1,
     ...                 entropy=EntropySettings(source="prng"), progress=False)
     >>> train_gan(cfg).history[-1]["class_coverage"] >= 1  # doctest: +SKIP

@@ -2,7 +2,7 @@
 
 Each linear layer is a :class:`~hybridqml.nn.entropy_noise.NoisyLinear`: in training mode it adds
 ``noise_std * z`` to its input, ``z`` standard normal drawn from the run's
-:class:`~hybridqml.entropy.stream.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
+:class:`~hybridqml.entropy.EntropyStream` (Aer Hadamard bits, an HTTP QRNG, the OS or a
 seeded PRNG; pure or expanded), each byte used once. In eval mode the network is deterministic
 unless ``eval_noise=True``. Training: Adam, ``ReduceLROnPlateau`` on the validation loss (10% of
 the training images held out), the model of the best validation accuracy saved to ``best.pt``,
@@ -13,7 +13,7 @@ al., Machine Learning 113, 2024); compare sources with several seeds before clai
 
 Example:
     >>> import tempfile
-    >>> from hybridqml.entropy.stream import EntropySettings
+    >>> from hybridqml.entropy import EntropySettings
     >>> cfg = NoisyMLPConfig(out_dir=tempfile.mkdtemp(), dataset="digits", epochs=1,
     ...                      entropy=EntropySettings(source="prng"), progress=False)
     >>> train_noisy_mlp(cfg).test_accuracy > 0.5  # doctest: +SKIP
@@ -30,7 +30,7 @@ from torch import nn
 
 from hybridqml._validation import check_finite, nonnegative_float
 from hybridqml.data import MNIST_MEAN, MNIST_STD
-from hybridqml.entropy.stream import EntropyStream
+from hybridqml.entropy import EntropyStream
 from hybridqml.nn.entropy_noise import DEFAULT_NOISE_STD, NoisyLinear
 from hybridqml.runs import EntropyRunConfig
 from hybridqml.workflows.base import Option, Workflow

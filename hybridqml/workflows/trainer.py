@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hybridqml.data import DatasetSplit, load_image_split
-from hybridqml.entropy.stream import EntropyStream
+from hybridqml.entropy import EntropyStream
 from hybridqml.runs import (
     CHECKPOINT_NAME,
     METRICS_NAME,

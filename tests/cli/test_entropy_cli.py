@@ -7,7 +7,7 @@ from entropy_testing import TOKEN
 
 from hybridqml.cli import main
 from hybridqml.entropy import PRNGSource
-from hybridqml.entropy.sources.qrng import TOKEN_ENV_VAR
+from hybridqml.entropy._sources.qrng.client import TOKEN_ENV_VAR
 
 
 def test_sample_writes_the_pool_stream(tmp_path, capsys):

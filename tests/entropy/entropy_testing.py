@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from hybridqml.entropy.sources import EntropySource
+from hybridqml.entropy import EntropySource
 
 TOKEN = "tok-SECRET-1234567890"
 

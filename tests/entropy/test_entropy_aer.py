@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hybridqml.entropy import SOURCE_KINDS, AerHadamardSource, OSSource, PRNGSource
-from hybridqml.entropy.sources.hadamard import hex_memory_to_ints
+from hybridqml.entropy._sources.hadamard import hex_memory_to_ints
 from hybridqml.exceptions import ConfigurationError
 
 

@@ -13,9 +13,23 @@ def test_all_is_sorted_and_resolvable():
 
 
 def test_exceptions_are_the_project_tree():
-    assert entropy.EntropyError is exceptions.EntropyError
-    assert issubclass(entropy.QRNGError, exceptions.EntropyError)
-    assert issubclass(entropy.HealthTestError, exceptions.EntropyError)
+    # the entropy errors live in hybridqml.exceptions only (one documented place per name)
+    assert issubclass(exceptions.QRNGError, exceptions.EntropyError)
+    assert issubclass(exceptions.HealthTestError, exceptions.EntropyError)
+    assert not {"EntropyError", "QRNGError", "HealthTestError"} & set(entropy.__all__)
+
+
+def test_the_public_surface_is_small_and_the_old_names_are_gone():
+    import importlib
+
+    import pytest
+
+    assert len(entropy.__all__) <= 25
+    for old in ("aer", "qrng", "registry", "stream", "sampling", "pool", "sources", "health"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(f"hybridqml.entropy.{old}")
+    for name in ("SourceOptions", "MAX_READ_BYTES", "make_conditioner", "ENTROPY_CHOICES"):
+        assert not hasattr(entropy, name)
 
 
 def test_contract_classes_have_kind_and_name():

@@ -6,9 +6,14 @@ from __future__ import annotations
 import pytest
 from entropy_testing import FAST_RETRY, TOKEN, ScriptedSource
 
-from hybridqml.entropy import AerHadamardSource, EntropyPool, QRNGSource
-from hybridqml.entropy.health import HealthResult
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.entropy import (
+    AerHadamardSource,
+    EntropyPool,
+    EntropySettings,
+    EntropyStream,
+    QRNGSource,
+)
+from hybridqml.entropy._health import HealthResult
 from hybridqml.exceptions import (
     BackendError,
     EntropyError,

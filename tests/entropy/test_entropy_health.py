@@ -11,7 +11,7 @@ import pytest
 from entropy_testing import ScriptedSource, prng_bytes
 
 from hybridqml.entropy import EntropyPool, HealthTests, PRNGSource
-from hybridqml.entropy.health import adaptive_proportion_cutoff, repetition_count_cutoff
+from hybridqml.entropy._health import adaptive_proportion_cutoff, repetition_count_cutoff
 from hybridqml.exceptions import ConfigurationError, HealthTestError
 
 

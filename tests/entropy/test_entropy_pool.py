@@ -11,7 +11,7 @@ import pytest
 from entropy_testing import ScriptedSource, prng_bytes
 
 from hybridqml.entropy import EntropyPool, OSSource, PRNGSource
-from hybridqml.entropy.sources import MAX_READ_BYTES
+from hybridqml.entropy._sources.base import MAX_READ_BYTES
 from hybridqml.exceptions import ConfigurationError, EntropyError, HealthTestError, QRNGError
 
 
@@ -586,7 +586,7 @@ def test_failure_counters_accumulate_over_bad_reads():
 
 
 def test_a_health_error_raised_by_the_source_latches_the_pool():
-    from hybridqml.entropy.health import HealthResult
+    from hybridqml.entropy._health import HealthResult
 
     result = HealthResult(False, "replay", "the service repeated a block", 512)
 

@@ -13,8 +13,9 @@ import pytest
 from entropy_testing import FAST_RETRY, TOKEN
 
 from hybridqml.entropy import EntropyPool, QRNGSource
-from hybridqml.entropy.sources.qrng import TOKEN_ENV_VAR
-from hybridqml.entropy.sources.qrng import client as qrng
+from hybridqml.entropy._sources.qrng import client as qrng
+from hybridqml.entropy._sources.qrng.client import TOKEN_ENV_VAR
+from hybridqml.entropy._sources.qrng.credentials import Secret
 from hybridqml.exceptions import ConfigurationError, HealthTestError, QRNGError
 
 
@@ -363,13 +364,13 @@ def test_token_with_trailing_newline_in_environment_is_rejected(monkeypatch):
 
 def _bad_header(server):
     source = make(server)
-    source._token = qrng._Secret(TOKEN + "\n")  # bypasses validation: an invalid header value
+    source._token = Secret(TOKEN + "\n")  # bypasses validation: an invalid header value
     return source
 
 
 def _non_latin1_header(server):
     source = make(server)
-    source._token = qrng._Secret(TOKEN + "\u20ac")  # http.client cannot encode it
+    source._token = Secret(TOKEN + "\u20ac")  # http.client cannot encode it
     return source
 
 

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from hybridqml.entropy import (
+from hybridqml.entropy import randomness_report
+from hybridqml.entropy._stats import (
     block_frequency_test,
     mcv_min_entropy,
     monobit_test,
-    randomness_report,
     runs_test,
 )
 from hybridqml.exceptions import ConfigurationError

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.entropy import EntropySettings, EntropyStream
 
 
 @pytest.mark.parametrize(("source", "mode"), [("prng", "pure"), ("prng", "expanded")])

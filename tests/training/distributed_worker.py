@@ -36,7 +36,7 @@ import torch.distributed as dist
 from torch import nn
 
 from hybridqml.circuits import variational
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.nn.layers import QuantumLayer
 from hybridqml.training import gather_provenance, init_distributed, shutdown_distributed
 from hybridqml.workflows import qnn

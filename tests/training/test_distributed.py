@@ -31,7 +31,7 @@ from distributed_worker import (
 from filelock import FileLock
 
 from hybridqml import _ranks
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError, DistributedError
 from hybridqml.runs import RunLock, atomic_write, check_run_folder
 from hybridqml.training import gather_provenance, shard_batch, shard_bounds

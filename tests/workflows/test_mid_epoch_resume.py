@@ -6,7 +6,7 @@ import pytest
 import torch
 from workflow_testing import assert_same_state
 
-from hybridqml.entropy.stream import EntropySettings
+from hybridqml.entropy import EntropySettings
 from hybridqml.runs import Checkpointer
 from hybridqml.workflows.registry import get_workflow
 

@@ -6,7 +6,7 @@ import torch
 from torch.nn import functional as F
 from workflow_testing import closed_port_url, read_metrics
 
-from hybridqml.entropy.stream import EntropySettings
+from hybridqml.entropy import EntropySettings
 from hybridqml.exceptions import ConfigurationError, QRNGError
 from hybridqml.workflows import gan as gan_module
 from hybridqml.workflows.gan import Discriminator, GANConfig, Generator, train_gan

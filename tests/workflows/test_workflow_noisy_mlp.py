@@ -4,7 +4,7 @@ import pytest
 import torch
 from workflow_testing import closed_port_url, read_metrics
 
-from hybridqml.entropy.stream import EntropySettings, EntropyStream
+from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError, QRNGError
 from hybridqml.workflows.noisy_mlp import NoisyMLPConfig, train_noisy_mlp
 

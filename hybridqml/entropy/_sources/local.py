@@ -1,4 +1,4 @@
-"""The two local sources: the OS CSPRNG and a seeded, reproducible PRNG."""
+"""The two local sources, the OS CSPRNG and a seeded, reproducible PRNG, and their entries."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import threading
 
 import numpy as np
 
-from hybridqml.entropy.sources.base import EntropySource, SourceKind
+from hybridqml.entropy._registry import SourceEntry
+from hybridqml.entropy._sources.base import EntropySource, SourceKind
 from hybridqml.exceptions import ConfigurationError
 
-__all__ = ["OSSource", "PRNGSource"]
+__all__ = ["OS", "PRNG", "OSSource", "PRNGSource"]
 
 
 class _WordStream:
@@ -85,3 +86,18 @@ class PRNGSource(EntropySource):
     def _read(self, n: int) -> bytes:
         with self._lock:
             return self._stream.read(n)
+
+
+OS = SourceEntry(
+    factory=lambda settings, *, name, seed: OSSource(),
+    help="the operating system CSPRNG",
+    fallback=True,
+)
+"""The ``os`` source."""
+PRNG = SourceEntry(
+    factory=lambda settings, *, name, seed: PRNGSource(seed),
+    help="seeded PCG64DXSM (reproducible baseline)",
+    seeded=True,
+    fallback=True,
+)
+"""The ``prng`` source: reproducible from the seed."""

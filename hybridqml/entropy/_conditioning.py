@@ -14,7 +14,7 @@ output bytes, so a refill reads what the conditioner needs rather than a fixed m
 so far (never less than the ideal 4 input bytes per output byte).
 
 Example:
-    >>> from hybridqml.entropy.conditioning import VonNeumannConditioner
+    >>> from hybridqml.entropy._conditioning import VonNeumannConditioner
     >>> VonNeumannConditioner().process(bytes([0b01100110] * 8))  # pairs 01,10,01,10 -> 0101
     b'UUUU'
 """

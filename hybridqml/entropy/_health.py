@@ -15,7 +15,7 @@ chunks, so a run or a window spanning two chunks is tested exactly as in one str
 
 Example:
     >>> import numpy as np
-    >>> from hybridqml.entropy.health import HealthTests
+    >>> from hybridqml.entropy._health import HealthTests
     >>> tests = HealthTests()
     >>> tests.rct_cutoff, tests.apt_cutoff
     (5, 16)

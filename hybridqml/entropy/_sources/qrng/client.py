@@ -1,7 +1,7 @@
 """HTTP client for quantum random number services (QRNG): :class:`QRNGSource`.
 
-Reply formats live in :mod:`~hybridqml.entropy.sources.qrng.providers`, the retry policy and the
-classification of failures in :mod:`~hybridqml.entropy.sources.qrng.retry`.
+Reply formats live in :mod:`~hybridqml.entropy._sources.qrng.providers`, the retry policy and the
+classification of failures in :mod:`~hybridqml.entropy._sources.qrng.retry`.
 
 Transport: a :class:`requests.Session` whose adapter makes exactly one HTTP attempt per call; the
 retry loop is the client's own, driven by the policy object :attr:`QRNGSource.retry`, so every
@@ -9,9 +9,10 @@ failure of one logical request shares one budget of ``max_retries`` retries and 
 schedule. Error messages state the real number of HTTP attempts made, and every error carries it
 (``attempts``) with the last HTTP status (``status``). :attr:`QRNGSource.requests_made` and
 :attr:`QRNGSource.failures` count HTTP requests (every attempt) and failed ones; an
-:class:`~hybridqml.entropy.pool.EntropyPool` reports them in its provenance.
+:class:`~hybridqml.entropy._pool.EntropyPool` reports them in its provenance.
 
-Secrets: the token is kept in headers only, never in the URL, ``repr``, ``str``, logs or exception
+Secrets (the checks live in :mod:`~hybridqml.entropy._sources.qrng.credentials`): the token is
+kept in headers only, never in the URL, ``repr``, ``str``, logs or exception
 messages. It must be printable ASCII without whitespace (a trailing newline from a file or an
 environment variable is rejected at construction, without echoing the value). Every
 :class:`~hybridqml.exceptions.QRNGError` leaves the client without a ``__cause__`` or
@@ -23,21 +24,16 @@ carries credentials (``user:password@`` or a query parameter named like one: ``t
 URL with its query string.
 
 Replayed replies: every reply block goes through a
-:class:`~hybridqml.entropy.sources.qrng.replay.ReplayCheck`, which raises
+:class:`~hybridqml.entropy._sources.qrng.replay.ReplayCheck`, which raises
 :class:`~hybridqml.exceptions.HealthTestError` when a block repeats a recent one (see that module).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
-import os
-import re
 import threading
 import time
-import urllib.parse
-import warnings
 from typing import Final, Literal
 
 import requests
@@ -45,9 +41,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
-from hybridqml._validation import check_positive_int, redact_url, url_credential
-from hybridqml.entropy.sources.base import EntropySource, SourceKind
-from hybridqml.entropy.sources.qrng.providers import (
+from hybridqml._validation import check_positive_int, redact_url
+from hybridqml.entropy._sources.base import EntropySource, SourceKind
+from hybridqml.entropy._sources.qrng.credentials import Secret, check_endpoint
+from hybridqml.entropy._sources.qrng.providers import (
     ANU_MAX_REQUEST_BYTES,
     ANU_TYPES,
     PROVIDERS,
@@ -56,8 +53,8 @@ from hybridqml.entropy.sources.qrng.providers import (
     request_headers,
     request_params,
 )
-from hybridqml.entropy.sources.qrng.replay import DEFAULT_REPLAY_WINDOW, ReplayCheck
-from hybridqml.entropy.sources.qrng.retry import (
+from hybridqml.entropy._sources.qrng.replay import DEFAULT_REPLAY_WINDOW, ReplayCheck
+from hybridqml.entropy._sources.qrng.retry import (
     AUTH_STATUSES,
     DEFAULT_BACKOFF_FACTOR,
     DEFAULT_BACKOFF_JITTER,
@@ -81,7 +78,6 @@ __all__ = [
     "DEFAULT_MAX_REQUEST_BYTES",
     "DEFAULT_MAX_SHORT_REPLIES",
     "DEFAULT_TIMEOUT",
-    "LOOPBACK_HOSTS",
     "TOKEN_ENV_VAR",
     "QRNGSource",
 ]
@@ -95,52 +91,6 @@ DEFAULT_MAX_REQUEST_BYTES: Final[int] = 512
 DEFAULT_TIMEOUT: Final[tuple[float, float]] = (5.0, 30.0)
 #: Consecutive short or empty replies tolerated while topping up one read.
 DEFAULT_MAX_SHORT_REPLIES: Final[int] = 3
-#: Hosts to which plain ``http://`` is allowed without ``allow_insecure_http`` (any loopback
-#: address, e.g. a local stand-in or proxy, also counts).
-LOOPBACK_HOSTS: Final[frozenset[str]] = frozenset({"127.0.0.1", "::1", "localhost"})
-#: Tokens must be printable ASCII without whitespace (they go into an HTTP header).
-_TOKEN_PATTERN: Final[re.Pattern[str]] = re.compile(r"[\x21-\x7e]+")
-
-
-class _Secret:
-    """Holds a credential; its ``repr``/``str`` never show the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower().rstrip(".") in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_token(token: object) -> str:
-    """Validate a token without ever putting its value into a message."""
-    if not isinstance(token, str):
-        raise ConfigurationError(f"the QRNG token must be a str, got {type(token).__name__}")
-    if not _TOKEN_PATTERN.fullmatch(token):
-        raise ConfigurationError(
-            "the QRNG token contains whitespace, control or non-ASCII characters (often a "
-            "trailing newline from a file or environment variable); strip it and try again "
-            "(the token is not shown)"
-        )
-    return token
 
 
 def _check_timeout(timeout: object) -> float | tuple[float, float]:
@@ -182,12 +132,12 @@ class QRNGSource(EntropySource):
         token_env: Environment variable holding the token when ``token`` is ``None``.
         session: An existing :class:`requests.Session` to configure and use (for custom transport).
         replay_window: Reply blocks remembered by the replay check (0 turns it off; see
-            :mod:`~hybridqml.entropy.sources.qrng.replay`).
+            :mod:`~hybridqml.entropy._sources.qrng.replay`).
         allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear
             text (warned about with a :class:`UserWarning`).
 
     Attributes:
-        replay: The :class:`~hybridqml.entropy.sources.qrng.replay.ReplayCheck` of the replies.
+        replay: The :class:`~hybridqml.entropy._sources.qrng.replay.ReplayCheck` of the replies.
         requests_made: HTTP requests attempted so far (every attempt, retries included).
         failures: HTTP requests that failed (transport error, error status or unusable reply).
         retry: The :class:`urllib3.util.Retry` policy (budget, backoff, ``Retry-After``).
@@ -236,37 +186,7 @@ class QRNGSource(EntropySource):
     ) -> None:
         if provider not in PROVIDERS:
             raise ConfigurationError(f"provider must be one of {PROVIDERS}, got {provider!r}")
-        try:
-            parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-            host = None if parts is None else parts.hostname
-        except ValueError:
-            parts = host = None
-        if parts is None or parts.scheme not in ("http", "https") or not host:
-            raise ConfigurationError("url must be an http(s) URL with a host")
-        credential = url_credential(url)
-        if credential is not None:
-            raise ConfigurationError(
-                f"the QRNG url carries {credential}, which looks like a credential: URLs end up "
-                "in logs (urllib3's debug log prints the query string). Remove it from the url "
-                f"and pass the token with the token argument or ${token_env} (not shown)"
-            )
-        if parts.scheme == "http" and not _is_loopback(host):
-            if not allow_insecure_http:
-                raise ConfigurationError(
-                    f"plain http:// would send the QRNG token unencrypted to {host!r}; use "
-                    "https://, or pass allow_insecure_http=True if you accept that risk"
-                )
-            warnings.warn(
-                f"QRNGSource: sending the QRNG token in clear text over plain http:// to "
-                f"{host!r} (allow_insecure_http=True); use https:// where possible",
-                UserWarning,
-                stacklevel=2,
-            )
-        if token is None:
-            token = os.environ.get(token_env)
-        if not token:
-            raise ConfigurationError(f"no QRNG token given and ${token_env} is not set")
-        token = _check_token(token)
+        token = check_endpoint(url, token, token_env, allow_insecure_http=allow_insecure_http)
         check_positive_int(max_request_bytes, "max_request_bytes")
         if provider == "anu" and max_request_bytes > ANU_MAX_REQUEST_BYTES:
             raise ConfigurationError(
@@ -289,7 +209,7 @@ class QRNGSource(EntropySource):
         self.max_retries = max_retries
         self.max_short_replies = max_short_replies
         self.anu_type = anu_type
-        self._token = _Secret(token)
+        self._token = Secret(token)
         self._safe_url = redact_url(url)
         self.name = f"qrng({provider}, {self._safe_url})"
         self.requests_made = 0

@@ -11,8 +11,8 @@ honestly where the bytes come from:
 * ``"pseudo"``: a seeded, reproducible pseudo-random generator.
 
 A source that talks to a service may also expose integer attributes ``requests_made`` and
-``failures`` (as :class:`~hybridqml.entropy.sources.qrng.QRNGSource` does, counting HTTP requests);
-an :class:`~hybridqml.entropy.pool.EntropyPool` then reports those in its provenance.
+``failures`` (as :class:`~hybridqml.entropy._sources.qrng.QRNGSource` does, counting HTTP requests);
+an :class:`~hybridqml.entropy._pool.EntropyPool` then reports those in its provenance.
 
 Single reads are capped at :data:`MAX_READ_BYTES` (1 GiB) by default: a request such as
 ``read(10**12)`` raises :class:`~hybridqml.exceptions.ConfigurationError` before any I/O instead of

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 __all__ = ["Mode", "Provenance"]
 
@@ -23,7 +23,7 @@ class Provenance:
         source_bytes: Bytes read from the source.
         delivered_bytes: Bytes handed to callers.
         requests: Requests made by the source itself when it counts them (a
-            :class:`~hybridqml.entropy.sources.qrng.QRNGSource`: HTTP requests, retries included);
+            :class:`~hybridqml.entropy._sources.qrng.QRNGSource`: HTTP requests, retries included);
             otherwise the same as ``source_reads``.
         failures: Failed requests counted by the source (QRNG: failed HTTP requests, retried
             or not); otherwise the same as ``source_read_failures``.
@@ -68,3 +68,29 @@ class Provenance:
         if not self.conditioner_output_bytes:
             return math.nan
         return self.conditioner_input_bytes / self.conditioner_output_bytes
+
+    @classmethod
+    def of_pool(cls, pool: Any, requests: int, failures: int) -> Provenance:
+        """The snapshot of an :class:`~hybridqml.entropy.EntropyPool` (mode ``"pure"``)."""
+        cond = pool.conditioner
+        return cls(
+            source_name=pool.name,
+            kind=pool.kind,
+            mode="pure",
+            source_bytes=pool.source_bytes,
+            delivered_bytes=pool.delivered_bytes,
+            requests=requests,
+            failures=failures,
+            health_tests=pool.health is not None,
+            health_alarms=pool.health_alarms,
+            discarded_bytes=pool.discarded_bytes,
+            conditioning=None if cond is None else cond.name,
+            source_reads=pool.source_reads,
+            source_read_failures=pool.source_read_failures,
+            conditioner_input_bytes=0 if cond is None else cond.input_bytes,
+            conditioner_output_bytes=0 if cond is None else cond.output_bytes,
+        )
+
+    def expanded(self, **own: Any) -> Provenance:
+        """This pool snapshot as an expanded generator's: ``own`` counts replace the pool's."""
+        return replace(self, mode="expanded", discarded_bytes=0, source_read_failures=0, **own)

@@ -31,7 +31,8 @@ import numpy as np
 from hybridqml.backends.mixed.density_sampler import NOISY_SIMULATIONS
 from hybridqml.backends.mixed.density_sampler import DensityMatrixSampler as AerNoisySampler
 from hybridqml.backends.mixed.executors import device_simulator
-from hybridqml.entropy.sources.base import EntropySource, SourceKind
+from hybridqml.entropy._registry import SourceEntry
+from hybridqml.entropy._sources.base import EntropySource, SourceKind
 from hybridqml.exceptions import (
     ConfigurationError,
     EntropyError,
@@ -41,8 +42,10 @@ from hybridqml.exceptions import (
 from hybridqml.hardware.devices import is_fake_device
 
 __all__ = [
+    "AER",
     "DEFAULT_AER_QUBITS",
     "DEFAULT_SHOTS_PER_JOB",
+    "FAKE_DEVICE",
     "HARDWARE_CLAIMED_MIN_ENTROPY",
     "MAX_QUBITS",
     "MIN_SHOTS_PER_JOB",
@@ -284,3 +287,30 @@ class AerHadamardSource(EntropySource):
             out = bytes(self._buffer[:n])
             del self._buffer[:n]
             return out
+
+
+def _aer(settings: Any, *, name: str, seed: int | None) -> AerHadamardSource:
+    return AerHadamardSource(n_qubits=settings.qubits, seed=seed)
+
+
+def _fake_device(settings: Any, *, name: str, seed: int | None) -> AerHadamardSource:
+    from hybridqml.backends.devices import fake_device
+
+    return AerHadamardSource(n_qubits=settings.qubits, backend=fake_device(name), seed=seed)
+
+
+AER = SourceEntry(
+    factory=_aer,
+    help="Hadamard bits measured on Aer (simulated quantum, seeded)",
+    seeded=True,
+    fallback=True,
+)
+"""The ``aer`` source."""
+FAKE_DEVICE = SourceEntry(
+    factory=_fake_device,
+    help="Hadamard bits on a fake IBM device, e.g. fake_manila (readout-biased, seeded)",
+    seeded=True,
+    workflows=False,
+    prefix="fake_",
+)
+"""The ``fake_<device>`` sources: any name starting with ``fake_`` names the device."""

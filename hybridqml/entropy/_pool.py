@@ -18,12 +18,12 @@ latches at once, a good one survives rare false alarms; ``alpha=2**-40`` makes t
 
 Refill sizes: without conditioning a refill reads ``max(missing, chunk_bytes)`` source bytes; with
 conditioning it reads what the conditioner needs for the missing output
-(:meth:`~hybridqml.entropy.conditioning.Conditioner.input_needed`: whole SHA-256 blocks, or the
+(:meth:`~hybridqml.entropy._conditioning.Conditioner.input_needed`: whole SHA-256 blocks, or the
 observed Von Neumann yield), at least ``chunk_bytes``. So little source data (QRNG quota) is left
 unused in the buffer when the pool closes.
 
 Sources are checked, not trusted: ``kind`` must be one of
-:data:`~hybridqml.entropy.sources.base.SOURCE_KINDS` (a source without ``kind`` counts as
+:data:`~hybridqml.entropy._sources.base.SOURCE_KINDS` (a source without ``kind`` counts as
 ``"pseudo"``), every read must return exactly the bytes asked for, and an error that is not a
 :class:`~hybridqml.exceptions.HybridQMLError` (``OSError``, ``ValueError``, ...) is raised as an
 :class:`~hybridqml.exceptions.EntropyError` naming the source.
@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
 import numpy as np
 
 from hybridqml._validation import check_positive_int
-from hybridqml.entropy.conditioning import Conditioner, make_conditioner
-from hybridqml.entropy.health import DEFAULT_ALPHA, STARTUP_SAMPLES, HealthResult, HealthTests
-from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources.base import (
+from hybridqml.entropy._conditioning import Conditioner, make_conditioner
+from hybridqml.entropy._health import DEFAULT_ALPHA, STARTUP_SAMPLES, HealthResult, HealthTests
+from hybridqml.entropy._provenance import Provenance
+from hybridqml.entropy._sources.base import (
     MAX_READ_BYTES,
     SOURCE_KINDS,
     EntropySource,
@@ -85,22 +86,22 @@ class EntropyPool:
             re-raises the error and the pool continues without prefetch (reads then fetch
             synchronously).
         conditioning: ``None``, ``"von-neumann"``, ``"sha256"`` or a
-            :class:`~hybridqml.entropy.conditioning.Conditioner`.
+            :class:`~hybridqml.entropy._conditioning.Conditioner`.
         chunk_bytes: Smallest number of source bytes per refill.
         alpha: Health-test false-positive probability per test, in (0, 1).
         claimed_entropy: Min-entropy per source byte (bits, in (0, 8]) for the health tests and
             SHA-256 conditioning; default: the source's ``claimed_min_entropy``.
         alarm_memory_bytes: See the alarm policy in the module docstring (a positive int).
         max_read_bytes: Largest single :meth:`read` (default
-            :data:`~hybridqml.entropy.sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
+            :data:`~hybridqml.entropy._sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
             :class:`~hybridqml.exceptions.ConfigurationError` before any I/O. The samplers
-            (:func:`~hybridqml.entropy.sampling.uniform`, ``normal``) honour it too.
+            (:func:`~hybridqml.entropy._tensors.uniform`, ``normal``) honour it too.
         close_timeout: Seconds :meth:`close` waits for a prefetch thread that is inside a source
             read (>= 0).
 
     Raises:
         ConfigurationError: A bad argument, or a source without ``read`` or with a ``kind``
-            outside :data:`~hybridqml.entropy.sources.base.SOURCE_KINDS`.
+            outside :data:`~hybridqml.entropy._sources.base.SOURCE_KINDS`.
 
     Example:
         >>> from hybridqml.entropy import EntropyPool, PRNGSource
@@ -144,20 +145,15 @@ class EntropyPool:
         self.alarm_memory_bytes = check_positive_int(alarm_memory_bytes, "alarm_memory_bytes")
         if claimed_entropy is None:
             claimed_entropy = getattr(source, "claimed_min_entropy", 8.0)
-        if not _is_real(claimed_entropy) or not 0.0 < claimed_entropy <= 8.0:
-            raise ConfigurationError(
-                f"claimed_entropy must be a number in (0, 8] bits per byte, got {claimed_entropy!r}"
-            )
-        if not _is_real(alpha) or not 0.0 < alpha < 1.0:
-            raise ConfigurationError(f"alpha must be a number in (0, 1), got {alpha!r}")
-        if not _is_real(close_timeout) or not 0.0 <= close_timeout < math.inf:
-            raise ConfigurationError(
-                f"close_timeout must be a finite number of seconds >= 0, got {close_timeout!r}"
-            )
-        claimed_entropy = float(claimed_entropy)
+        claimed_entropy = _number(
+            "claimed_entropy", claimed_entropy, lambda x: 0 < x <= 8, "in (0, 8] bits per byte"
+        )
+        alpha = _number("alpha", alpha, lambda x: 0 < x < 1, "in (0, 1)")
+        self.close_timeout = _number(
+            "close_timeout", close_timeout, lambda x: 0 <= x < math.inf, "of seconds >= 0, finite"
+        )
         self.source = source
         self.chunk_bytes = chunk_bytes
-        self.close_timeout = float(close_timeout)
         self.health: HealthTests | None = (
             HealthTests(claimed_entropy=claimed_entropy, alpha=alpha) if health_tests else None
         )
@@ -172,11 +168,8 @@ class EntropyPool:
         self._worker_error: BaseException | None = None
         self._closed = False
         self._last_alarm_at: int | None = None
-        self.source_bytes = 0
-        self.delivered_bytes = 0
-        self.discarded_bytes = 0
-        self.source_reads = 0
-        self.source_read_failures = 0
+        self.source_bytes = self.delivered_bytes = self.discarded_bytes = 0
+        self.source_reads = self.source_read_failures = 0
         self._source_counters_at_start = self._source_counters()
         self.health_alarms = 0
         self.health_results: list[HealthResult] = []
@@ -219,9 +212,9 @@ class EntropyPool:
     def generator(self, **kwargs: Any) -> Any:
         """An expanded generator seeded (and reseeded) from this pool.
 
-        Keyword arguments go to :class:`~hybridqml.entropy.expansion.ExpandedGenerator`.
+        Keyword arguments go to :class:`~hybridqml.entropy._expansion.ExpandedGenerator`.
         """
-        from hybridqml.entropy.expansion import ExpandedGenerator
+        from hybridqml.entropy._expansion import ExpandedGenerator
 
         return ExpandedGenerator(self, **kwargs)
 
@@ -229,30 +222,12 @@ class EntropyPool:
         """A snapshot of the accounting (mode ``"pure"``).
 
         ``requests``/``failures`` are the source's own counts (HTTP requests for a
-        :class:`~hybridqml.entropy.sources.qrng.QRNGSource`, since this pool was created) when
+        :class:`~hybridqml.entropy._sources.qrng.QRNGSource`, since this pool was created) when
         the source exposes ``requests_made`` and ``failures``, else the pool's reads from the
         source, which are always in ``source_reads``/``source_read_failures``.
         """
         with self._cond:
-            requests, failures = self._request_counts()
-            cond = self.conditioner
-            return Provenance(
-                source_name=self.name,
-                kind=self.kind,
-                mode="pure",
-                source_bytes=self.source_bytes,
-                delivered_bytes=self.delivered_bytes,
-                requests=requests,
-                failures=failures,
-                health_tests=self.health is not None,
-                health_alarms=self.health_alarms,
-                discarded_bytes=self.discarded_bytes,
-                conditioning=None if cond is None else cond.name,
-                source_reads=self.source_reads,
-                source_read_failures=self.source_read_failures,
-                conditioner_input_bytes=0 if cond is None else cond.input_bytes,
-                conditioner_output_bytes=0 if cond is None else cond.output_bytes,
-            )
+            return Provenance.of_pool(self, *self._request_counts())
 
     @property
     def requests(self) -> int:
@@ -460,10 +435,9 @@ class EntropyPool:
                 return
 
 
-def _is_real(value: object) -> bool:
-    """A real number (int or float, not bool, not NaN)."""
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and not math.isnan(value)
-    )
+def _number(name: str, value: object, ok: Callable[[float], bool], rule: str) -> float:
+    """``value`` as a float if it is a real number (not bool or NaN) with ``ok(value)``."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not real or math.isnan(value) or not ok(float(value)):  # type: ignore[arg-type]
+        raise ConfigurationError(f"{name} must be a number {rule}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]

@@ -23,18 +23,20 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from hybridqml.entropy.sources.base import MAX_READ_BYTES
+from hybridqml.entropy._sources.base import MAX_READ_BYTES
 from hybridqml.exceptions import ConfigurationError, EntropyError
 
 __all__ = ["SUPPORTED_DTYPES", "normal", "uniform"]
 
 SUPPORTED_DTYPES: Final[tuple[torch.dtype, ...]] = (torch.float32, torch.float64)
 
+Shape = int | Sequence[int] | torch.Size
+Device = torch.device | str | None
 _U32_BITS: Final[int] = 24
 _U64_BITS: Final[int] = 53
 
 
-def _count(shape: int | Sequence[int] | torch.Size) -> tuple[tuple[int, ...], int]:
+def _count(shape: Shape) -> tuple[tuple[int, ...], int]:
     dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     if not all(
         isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims
@@ -66,11 +68,7 @@ def _words(source: Any, count: int, dtype: torch.dtype, dims: tuple[int, ...]) -
 
 
 def uniform(
-    source: Any,
-    shape: int | Sequence[int] | torch.Size,
-    *,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str | None = None,
+    source: Any, shape: Shape, *, dtype: torch.dtype = torch.float32, device: Device = None
 ) -> torch.Tensor:
     """Uniform samples in ``[0, 1)`` with every mantissa bit random (24 or 53 bits).
 
@@ -105,11 +103,7 @@ def uniform(
 
 
 def normal(
-    source: Any,
-    shape: int | Sequence[int] | torch.Size,
-    *,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str | None = None,
+    source: Any, shape: Shape, *, dtype: torch.dtype = torch.float32, device: Device = None
 ) -> torch.Tensor:
     """Standard normal samples by inverse CDF on the open interval: never ``inf`` or ``NaN``.
 

@@ -1,12 +1,13 @@
-"""Per-epoch entropy for workflows: :class:`EntropySettings` and :class:`EntropyStream`.
+"""Per-epoch entropy for workflows: :class:`EntropyStream`.
 
 :class:`EntropyStream` is the workflows' link to :mod:`hybridqml.entropy`: it opens an
-:class:`~hybridqml.entropy.pool.EntropyPool` on the configured source (any source of
-:mod:`~hybridqml.entropy.registry` that workflows offer: ``aer``, ``qrng``, ``os`` or ``prng``)
-for every epoch, in ``pure`` mode (every delivered byte read from the source) or ``expanded`` mode
-(a generator seeded and reseeded from the pool). Seeded sources (``aer``, ``prng``: the
-registry's ``seeded`` flag) get the seed :func:`~hybridqml._validation.epoch_seed` ``(seed,
-epoch)``, so the bytes of an epoch do not depend on what ran before and a resumed run reproduces an
+:class:`~hybridqml.entropy.EntropyPool` on the source its
+:class:`~hybridqml.entropy.EntropySettings` name (any registered source that workflows offer:
+``aer``, ``qrng``, ``os`` or ``prng`` built in) for every epoch, in ``pure`` mode (every delivered
+byte read from the source) or ``expanded`` mode (a generator seeded and reseeded from the pool).
+Seeded sources (``aer``, ``prng``: their entry's ``seeded`` flag) get the seed
+:func:`~hybridqml._validation.epoch_seed` ``(seed, epoch)``, so the bytes of an epoch do not
+depend on what ran before and a resumed run reproduces an
 uninterrupted one; ``os`` and ``qrng`` bytes are fresh by nature, so resuming with them continues
 the run but cannot repeat the noise bit for bit.
 
@@ -32,107 +33,16 @@ from __future__ import annotations
 import copy
 import re
 import warnings
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from hybridqml._ranks import rank, rank_seed, world_size
 from hybridqml._validation import epoch_seed
-from hybridqml.entropy.pool import EntropyPool
-from hybridqml.entropy.registry import (
-    SourceOptions,
-    check_required,
-    is_seeded,
-    make_source,
-    source_names,
-)
+from hybridqml.entropy._pool import EntropyPool
+from hybridqml.entropy._registry import lookup, source_names
+from hybridqml.entropy._settings import EntropySettings, flag, make_source
 from hybridqml.exceptions import ConfigurationError, EntropyError
 
-__all__ = [
-    "ENTROPY_CHOICES",
-    "ENTROPY_FALLBACKS",
-    "ENTROPY_MODES",
-    "STREAM_QRNG_BACKOFF_FACTOR",
-    "STREAM_QRNG_TIMEOUT",
-    "EntropySettings",
-    "EntropyStream",
-]
-
-ENTROPY_CHOICES: Final[tuple[str, ...]] = source_names(workflows=True)
-"""Entropy sources a workflow can draw noise or latent vectors from (from the registry)."""
-ENTROPY_FALLBACKS: Final[tuple[str, ...]] = source_names(workflows=True, fallback=True)
-"""Sources a workflow may switch to when its source fails (from the registry)."""
-ENTROPY_MODES: Final[tuple[str, ...]] = ("pure", "expanded")
-"""``pure``: every byte from the source; ``expanded``: a generator seeded from the source."""
-#: QRNG backoff base, in seconds, and (connect, read) timeouts of a stream: a training run waits
-#: less than the entropy command before retrying or giving up.
-STREAM_QRNG_BACKOFF_FACTOR: Final[float] = 0.2
-STREAM_QRNG_TIMEOUT: Final[tuple[float, float]] = (3.0, 30.0)
-#: Workflow command-line flag of each option a source may require.
-_FLAGS: Final[dict[str, str]] = {"qrng_url": "--qrng-url"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class EntropySettings:
-    """Which entropy source a workflow draws from, and how.
-
-    Attributes:
-        source: One of :data:`ENTROPY_CHOICES`: ``"aer"`` (Hadamard bits measured on Aer:
-            simulated quantum, seeded), ``"qrng"`` (HTTP QRNG at ``qrng_url``; token from
-            ``$HYBRIDQML_QRNG_TOKEN``), ``"os"`` or ``"prng"`` (seeded PCG64DXSM).
-        mode: ``"pure"`` or ``"expanded"``.
-        qrng_url: Endpoint of the QRNG service (``source="qrng"`` only).
-        qrng_provider: ``"eaas"`` or ``"anu"``.
-        qrng_retries: Retries per QRNG request before giving up.
-        fallback: Source to switch to if ``source`` fails, one of :data:`ENTROPY_FALLBACKS`
-            (``None``: never switch, raise).
-        health_tests: Run SP 800-90B health tests on the source bytes.
-
-    Example:
-        >>> EntropySettings(source="prng", mode="pure").source
-        'prng'
-    """
-
-    source: str = "aer"
-    mode: str = "expanded"
-    qrng_url: str | None = None
-    qrng_provider: str = "eaas"
-    qrng_retries: int = 2
-    fallback: str | None = None
-    health_tests: bool = True
-
-    def __post_init__(self) -> None:
-        if self.source not in ENTROPY_CHOICES:
-            raise ConfigurationError(
-                f"unknown entropy source {self.source!r}; choose one of {ENTROPY_CHOICES}"
-            )
-        if self.mode not in ENTROPY_MODES:
-            raise ConfigurationError(f"entropy mode must be one of {ENTROPY_MODES}: {self.mode!r}")
-        if self.fallback is not None:
-            if self.fallback not in ENTROPY_FALLBACKS:
-                raise ConfigurationError(
-                    f"entropy fallback must be one of {ENTROPY_FALLBACKS}, got {self.fallback!r}"
-                )
-            if self.fallback == self.source:
-                raise ConfigurationError("the entropy fallback must differ from the source")
-        check_required(self.source, self, flags=_FLAGS, what="entropy source")
-        if not isinstance(self.qrng_retries, int) or self.qrng_retries < 0:
-            raise ConfigurationError(f"qrng_retries must be an int >= 0: {self.qrng_retries!r}")
-
-    def source_options(self, seed: int | None) -> SourceOptions:
-        """The registry options for this setting's sources, with ``seed`` for seeded ones.
-
-        Example:
-            >>> EntropySettings(source="os").source_options(5).seed
-            5
-        """
-        return SourceOptions(
-            seed=seed,
-            qrng_url=self.qrng_url,
-            qrng_provider=self.qrng_provider,
-            qrng_retries=self.qrng_retries,
-            qrng_backoff_factor=STREAM_QRNG_BACKOFF_FACTOR,
-            qrng_timeout=STREAM_QRNG_TIMEOUT,
-        )
+__all__ = ["EntropyStream"]
 
 
 class EntropyStream:
@@ -142,8 +52,11 @@ class EntropyStream:
     resumed run: the switch is part of the checkpointed state) draws from the fallback.
 
     Args:
-        settings: Source, mode and fallback.
+        settings: Source, mode, fallback and the source's options.
         seed: Run seed; seeded sources use :func:`~hybridqml._validation.epoch_seed` of it.
+
+    Raises:
+        ConfigurationError: ``settings.source`` is not offered to workflows (a fake device).
 
     Example:
         >>> stream = EntropyStream(settings=EntropySettings(source="prng", mode="pure"), seed=1)
@@ -155,6 +68,12 @@ class EntropyStream:
     """
 
     def __init__(self, *, settings: EntropySettings, seed: int) -> None:
+        offered = source_names(workflows=True)
+        if settings.source not in offered:  # e.g. fake devices: for the entropy command only
+            raise ConfigurationError(
+                f"unknown entropy source {settings.source!r} for a workflow; choose one of "
+                f"{offered}"
+            )
         self.settings = settings
         self.seed = int(seed)
         self.epoch: int | None = None
@@ -201,7 +120,7 @@ class EntropyStream:
                 raise _with_message(
                     exc,
                     f"{exc} [entropy source {self.active_source!r} failed; no fallback source "
-                    f"was requested (CLI: --entropy-fallback {'|'.join(ENTROPY_FALLBACKS)}), so "
+                    f"was requested (CLI: {flag('fallback')} {'|'.join(_fallbacks())}), so "
                     "the run stops rather than silently using other random numbers]",
                 ) from exc
             warnings.warn(
@@ -231,7 +150,7 @@ class EntropyStream:
             "name": self.name,
             "kind": self.kind,
             "mode": self.settings.mode,
-            "seeded": is_seeded(self.active_source),
+            "seeded": _is_seeded(self.active_source),
             "health_tests": self.settings.health_tests,
             "source_bytes": totals["source_bytes"],
             "delivered_bytes": totals["delivered_bytes"],
@@ -269,28 +188,28 @@ class EntropyStream:
             ConfigurationError: The state was recorded with another source, mode or fallback.
         """
         settings = self.settings
-        for key, flag in (("source", "--entropy"), ("mode", "--entropy-mode")):
+        for key in ("source", "mode"):
             recorded = state.get(key, getattr(settings, key))
             if recorded != getattr(settings, key):
                 raise ConfigurationError(
                     f"the checkpointed entropy stream used {key} {recorded!r}, this run asks "
                     f"for {getattr(settings, key)!r}: resume with {key}={recorded!r} "
-                    f"(CLI: {flag} {recorded}) or start a new run in another output folder"
+                    f"(CLI: {flag(key)} {recorded}) or start a new run in another output folder"
                 )
         active = str(state["active_source"])
         fallback_used = bool(state["fallback_used"])
         if active != settings.source and not fallback_used:
             raise ConfigurationError(
                 f"the checkpointed entropy stream drew from {active!r}, this run asks for "
-                f"{settings.source!r}: resume with source={active!r} (CLI: --entropy {active}) "
-                "or start a new run in another output folder"
+                f"{settings.source!r}: resume with source={active!r} "
+                f"(CLI: {flag('source')} {active}) or start a new run in another output folder"
             )
         if active != settings.source and active != settings.fallback:
             raise ConfigurationError(
                 f"the checkpointed run had switched from entropy source {settings.source!r} to "
                 f"its requested fallback {active!r} and continues on it when resumed, but this "
                 f"run's fallback is {settings.fallback!r}: resume with fallback={active!r} "
-                f"(CLI: --entropy-fallback {active}) or start a new run in another output folder"
+                f"(CLI: {flag('fallback')} {active}) or start a new run in another output folder"
             )
         self._close_current()
         carried = rank() == 0  # the checkpoint holds rank 0's totals: count them once
@@ -313,7 +232,7 @@ class EntropyStream:
         The skipped bytes were delivered before the checkpoint and are in its totals already.
         Fresh sources (os, qrng) cannot repeat an epoch, so nothing is skipped there.
         """
-        if n <= 0 or self._reader is None or not is_seeded(self.active_source):
+        if n <= 0 or self._reader is None or not _is_seeded(self.active_source):
             return
         self._reader.read(n)
         prov = self._reader.provenance()
@@ -328,9 +247,9 @@ class EntropyStream:
     def _open(self, name: str) -> None:
         epoch = 0 if self.epoch is None else self.epoch
         seed = rank_seed(epoch_seed(self.seed, epoch))  # each rank its own sub-stream
-        source = make_source(name, self.settings.source_options(seed))
+        source = make_source(name, self.settings, seed=seed)
         self._source = source
-        self._pool = EntropyPool(source, health_tests=self.settings.health_tests)
+        self._pool = self.settings.open_pool(source)
         self._reader = self._pool.generator() if self.settings.mode == "expanded" else self._pool
         raw_name = str(getattr(self._reader, "name", type(source).__name__))
         name = re.sub(r",? seed=\d+", "", raw_name)  # the per-epoch seed is an internal detail
@@ -357,3 +276,12 @@ def _with_message(exc: EntropyError, message: str) -> EntropyError:
     new = copy.copy(exc)
     new.args = (message,)
     return new
+
+
+def _is_seeded(name: str) -> bool:
+    """``True`` if the source ``name`` is reproducible from a seed (its entry says so)."""
+    return lookup(name)[1].seeded
+
+
+def _fallbacks() -> tuple[str, ...]:
+    return source_names(workflows=True, fallback=True)

@@ -4,9 +4,9 @@ An HTTP QRNG delivers kilobytes per second; a GAN needs ~50 KB of latent randomn
 QRNG vendors do, the slow source seeds a fast deterministic generator (numpy ``PCG64DXSM``) with
 >= 256 bits through :class:`numpy.random.SeedSequence` (``torch.Generator.manual_seed`` would keep
 only 64 bits) and reseeds it every ``reseed_interval`` delivered bytes. Output is labelled
-``"expanded"`` in its :class:`~hybridqml.entropy.provenance.Provenance`, which also reports the
+``"expanded"`` in its :class:`~hybridqml.entropy._provenance.Provenance`, which also reports the
 ratio of source bytes to delivered bytes. Expanded bytes are *not* pure source bytes: use
-:class:`~hybridqml.entropy.pool.EntropyPool` directly when every byte must come from the source.
+:class:`~hybridqml.entropy._pool.EntropyPool` directly when every byte must come from the source.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, Final
 import numpy as np
 
 from hybridqml._validation import check_positive_int
-from hybridqml.entropy.provenance import Provenance
-from hybridqml.entropy.sources.base import MAX_READ_BYTES, check_byte_count
-from hybridqml.entropy.sources.local import _WordStream
+from hybridqml.entropy._provenance import Provenance
+from hybridqml.entropy._sources.base import MAX_READ_BYTES, check_byte_count
+from hybridqml.entropy._sources.local import _WordStream
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_RESEED_INTERVAL", "DEFAULT_SEED_BYTES", "MIN_SEED_BYTES", "ExpandedGenerator"]
@@ -36,11 +36,11 @@ class ExpandedGenerator:
 
     Args:
         pool: Any object with ``read(n) -> bytes`` (normally an
-            :class:`~hybridqml.entropy.pool.EntropyPool`); its ``name``/``kind`` are recorded.
+            :class:`~hybridqml.entropy._pool.EntropyPool`); its ``name``/``kind`` are recorded.
         seed_bytes: Bytes drawn from ``pool`` per (re)seed, at least 32 (256 bits).
         reseed_interval: Delivered bytes after which the generator is reseeded.
         max_read_bytes: Largest single :meth:`read` (default
-            :data:`~hybridqml.entropy.sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
+            :data:`~hybridqml.entropy._sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
             :class:`~hybridqml.exceptions.ConfigurationError` before any work.
 
     Example:
@@ -115,30 +115,19 @@ class ExpandedGenerator:
         """
         pool_prov = self.pool.provenance() if hasattr(self.pool, "provenance") else None
         with self._lock:
-            requests, failures, health_tests, alarms = self.reseeds, 0, False, 0
-            conditioning, cond_in, cond_out = None, 0, 0
-            if pool_prov is not None:
-                requests, failures = pool_prov.requests, pool_prov.failures
-                health_tests, alarms = pool_prov.health_tests, pool_prov.health_alarms
-                conditioning = pool_prov.conditioning
-                cond_in = pool_prov.conditioner_input_bytes
-                cond_out = pool_prov.conditioner_output_bytes
+            own = {
+                "source_name": self.name,
+                "kind": self.kind,
+                "source_bytes": self.source_bytes,
+                "delivered_bytes": self.delivered_bytes,
+                "reseeds": self.reseeds,
+                "source_reads": self.reseeds,
+            }
+        if pool_prov is None:  # a bare reader: no health tests, no conditioning
             return Provenance(
-                source_name=self.name,
-                kind=self.kind,
-                mode="expanded",
-                source_bytes=self.source_bytes,
-                delivered_bytes=self.delivered_bytes,
-                requests=requests,
-                failures=failures,
-                health_tests=health_tests,
-                health_alarms=alarms,
-                conditioning=conditioning,
-                reseeds=self.reseeds,
-                source_reads=self.reseeds,
-                conditioner_input_bytes=cond_in,
-                conditioner_output_bytes=cond_out,
+                mode="expanded", requests=self.reseeds, failures=0, health_tests=False, **own
             )
+        return pool_prov.expanded(**own)
 
     def __repr__(self) -> str:
         return (

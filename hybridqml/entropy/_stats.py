@@ -6,7 +6,7 @@ not proof of randomness: a PRNG passes them all.
 
 Example:
     >>> import os
-    >>> from hybridqml.entropy.stats import randomness_report
+    >>> from hybridqml.entropy._stats import randomness_report
     >>> report = randomness_report(os.urandom(4096))
     >>> 0.0 <= report.monobit_p <= 1.0
     True
