@@ -11,7 +11,7 @@ account and network access. For each run: final test accuracy and test loss (mea
 log-likelihood on the test set, evaluated on the same backend), their change against Aer exact
 (the cost of shot and device noise, visible in the loss even when accuracy saturates), wall time
 per epoch, circuit evaluations per epoch and per second (counted with
-``hybridqml.execution.tracking.Tracker``; on the torch backend with backprop, one evaluation per
+``hybridqml.execution._tracking.Tracker``; on the torch backend with backprop, one evaluation per
 sample forward, the backward pass being autograd rather than extra circuit evaluations).
 
 Before the first timed case, every workflow runs once untimed on every backend with a few
@@ -37,7 +37,7 @@ from pathlib import Path
 import _common
 import torch
 
-from hybridqml.execution.tracking import Tracker
+from hybridqml.execution._tracking import Tracker
 from hybridqml.workflows import QNNConfig, TextbookConfig, train_qnn, train_textbook
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"

@@ -86,9 +86,11 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
     """One rank of one run (under torch.distributed.run): train qnn, time the epoch loop."""
     import torch
 
-    from hybridqml.execution.executor import Executor
-    from hybridqml.training import collectives, distributed, init_distributed, shutdown_distributed
-    from hybridqml.workflows import qnn
+    from hybridqml.execution._executor import Executor
+    from hybridqml.training import _collectives as collectives
+    from hybridqml.training import _distributed as distributed
+    from hybridqml.training import init_distributed, shutdown_distributed
+    from hybridqml.workflows import _qnn as qnn
 
     info = init_distributed()
     clock = _Clock()

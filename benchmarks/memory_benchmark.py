@@ -6,7 +6,7 @@ inputs and weights: B x 2 x (10 inputs + 20 weights) shifted bindings. Two setti
 * ``unchunked``: ``backend_options={"max_memory_bytes": 2**62}``, one Aer call per pass (the
   behaviour before issue 14: memory grows with the batch, ~35 KiB per binding at 10 qubits);
 * ``chunked``: the default budget
-  (:data:`hybridqml.execution.memory.DEFAULT_MAX_MEMORY_BYTES`): the pass is split into the
+  (:data:`hybridqml.execution._memory.DEFAULT_MAX_MEMORY_BYTES`): the pass is split into the
   fewest calls under it.
 
 Each (batch, setting) runs in its own subprocess, so its peak resident set size is its own
@@ -113,7 +113,7 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.batches, args.repeats = [16, 128], 1
-    from hybridqml.execution.memory import DEFAULT_MAX_MEMORY_BYTES, human_bytes
+    from hybridqml.execution._memory import DEFAULT_MAX_MEMORY_BYTES, human_bytes
 
     meta = _common.machine_metadata()
     results = {}

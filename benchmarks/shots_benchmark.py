@@ -4,7 +4,7 @@ One evaluation is one layer call on a batch of 32 (the circuit of ``layer_benchm
 encoding, 2 trainable RY layers, ring CNOTs, Z on every qubit; the textbook circuit at 1 qubit),
 forward only and forward + backward (parameter shift: one Aer call each way). Exact runs use
 Aer's statevector expectation values; shot runs draw the shots from the exact Born probabilities
-(:class:`~hybridqml.backends.aer.born.AerBornSampler`, one probability run of one shot per
+(:class:`~hybridqml.backends.aer._born.AerBornSampler`, one probability run of one shot per
 binding). Every configuration is timed in alternation with the exact one (median over rounds
 filling ~``--seconds`` each), one thread. The ratio column is the issue-16 target: <= 2x.
 

@@ -18,7 +18,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("execution", "Execution core", ("hybridqml.execution",)),
     ("backends", "Backends", ("hybridqml.backends",)),
     ("hardware", "Hardware operations", ("hybridqml.hardware",)),
-    ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn.entropy_noise")),
+    ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn._entropy_noise")),
     ("entropy", "Entropy", ("hybridqml.entropy",)),
     ("data", "Data", ("hybridqml.data",)),
     ("runs", "Runs", ("hybridqml.runs",)),

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 import hybridqml as hq
-from hybridqml.hardware.joblog import JobLog, read_job_log
-from hybridqml.hardware.retry import RetryPolicy
-from hybridqml.testing.faults import FaultInjectingSampler
+from hybridqml.hardware._joblog import JobLog, read_job_log
+from hybridqml.hardware._retry import RetryPolicy
+from hybridqml.testing._faults import FaultInjectingSampler
 
 estimate = hq.estimate_cost("qnn", n_samples=48, epochs=3, backend="fake_manila", shots=500)
 print(estimate.format())

@@ -61,15 +61,15 @@ _MODULES = {
 }
 #: Public classes loaded on first access (name -> defining module).
 _NAMES = {
-    "CircuitEngine": "hybridqml.nn.engine",
-    "ParameterizedCircuit": "hybridqml.circuits.spec",
-    "QuantumFunction": "hybridqml.nn.function",
-    "QuantumLayer": "hybridqml.nn.layers",
-    "SamplerLayer": "hybridqml.nn.sampler_layer",
-    "from_qiskit_ml": "hybridqml.nn.porting",
-    "TorchSimulator": "hybridqml.backends.torchsim.simulator",
-    "Tracker": "hybridqml.execution.tracking",
-    "estimate_cost": "hybridqml.workflows.registry",
+    "CircuitEngine": "hybridqml.nn._engine",
+    "ParameterizedCircuit": "hybridqml.circuits._spec",
+    "QuantumFunction": "hybridqml.nn._function",
+    "QuantumLayer": "hybridqml.nn._layers",
+    "SamplerLayer": "hybridqml.nn._sampler_layer",
+    "from_qiskit_ml": "hybridqml.nn._porting",
+    "TorchSimulator": "hybridqml.backends.torchsim._simulator",
+    "Tracker": "hybridqml.execution._tracking",
+    "estimate_cost": "hybridqml.workflows._registry",
 }
 
 __all__ = [

@@ -4,7 +4,7 @@ Nothing here executes a circuit. A rule's :meth:`~GradientRule.plan` returns a
 :class:`GradientPlan`: an array of angle bindings for the executor (all of them run in one
 primitive call) and a function that turns the executor's results into the Jacobian.
 
-The rules work on a :class:`~hybridqml.circuits.shiftable.ShiftableCircuit`: the user's circuit
+The rules work on a :class:`~hybridqml.circuits._shiftable.ShiftableCircuit`: the user's circuit
 with every parameterized gate a Pauli rotation and one angle ``phi[k] = expr_k(theta)`` per
 parameter occurrence. The parameter-shift rule (Mitarai et al., PRA 98, 032309 (2018); Schuld
 et al., PRA 99, 032331 (2019)) then applies per occurrence,
@@ -14,7 +14,7 @@ expressions gives ``df/dtheta_j = sum_k dphi_k/dtheta_j * df/dphi_k``.
 Example:
     >>> import numpy as np
     >>> from hybridqml import circuits
-    >>> from hybridqml.circuits.shiftable import ShiftableCircuit
+    >>> from hybridqml.circuits._shiftable import ShiftableCircuit
     >>> shiftable = ShiftableCircuit(circuits.ry(1))
     >>> plan = ParameterShift().plan(shiftable, np.array([[0.3]]))
     >>> plan.angles.shape          # one sample x one occurrence x (+, -)
@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from hybridqml.circuits.gates import PAULI_ROTATIONS
-from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits._gates import PAULI_ROTATIONS
+from hybridqml.circuits._shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
 
 __all__ = [

@@ -70,18 +70,18 @@ def _planted(tmp_path: Path, module: str, text: str) -> subprocess.CompletedProc
     ("module", "text", "contract"),
     [
         # layers: an upward import
-        ("circuits/spec.py", "import hybridqml.nn.layers", LAYERS),
+        ("circuits/_spec.py", "import hybridqml.nn._layers", LAYERS),
         ("entropy/_pool.py", "import hybridqml.nn", LAYERS),
         ("gradients.py", "import hybridqml.execution", LAYERS),  # rules are plans
-        ("hardware/devices.py", "import hybridqml.backends.aer", LAYERS),
+        ("hardware/_devices.py", "import hybridqml.backends.aer", LAYERS),
         # layers, exhaustive: a new top-level module outside every layer
         ("stray.py", "import hybridqml.exceptions", LAYERS),
         # independence: one backend family importing another
-        ("backends/aer/executors.py", "import hybridqml.backends.mixed.density", INDEPENDENT),
-        ("backends/torchsim/plugin.py", "import hybridqml.backends.primitives", INDEPENDENT),
+        ("backends/aer/_executors.py", "import hybridqml.backends.mixed._density", INDEPENDENT),
+        ("backends/torchsim/_plugin.py", "import hybridqml.backends.primitives", INDEPENDENT),
         # the core: importing hardware (allowed by the layers when it sits above) or a backend
-        ("execution/executor.py", "import hybridqml.hardware.joblog", CORE),
-        ("execution/registry.py", "import hybridqml.backends.aer.plugin", CORE),
+        ("execution/_executor.py", "import hybridqml.hardware._joblog", CORE),
+        ("execution/_registry.py", "import hybridqml.backends.aer._plugin", CORE),
     ],
 )
 def test_a_planted_violation_breaks_its_contract(tmp_path, module, text, contract):
@@ -95,8 +95,8 @@ def test_a_planted_cycle_breaks_the_acyclic_contract(tmp_path):
     copy = tmp_path / "hybridqml"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     for module, text in (
-        ("execution/memory.py", "import hybridqml.execution.tracking"),
-        ("execution/tracking.py", "import hybridqml.execution.memory"),
+        ("execution/_memory.py", "import hybridqml.execution._tracking"),
+        ("execution/_tracking.py", "import hybridqml.execution._memory"),
     ):
         target = copy / module
         target.write_text(target.read_text() + f"\n{text}  # planted\n")

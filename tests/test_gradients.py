@@ -9,8 +9,8 @@ from qiskit.quantum_info import Statevector
 
 from hybridqml import circuits
 from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.circuits.gates import PAULI_ROTATIONS
-from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits._gates import PAULI_ROTATIONS
+from hybridqml.circuits._shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.gradients import SPSA, FiniteDifference, ParameterShift, get_rule
 

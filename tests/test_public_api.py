@@ -61,7 +61,7 @@ def test_workflows_and_top_level_names_load_lazily():
     import sys
 
     code = (
-        "import sys, hybridqml, hybridqml.workflows, hybridqml.workflows.registry as r\n"
+        "import sys, hybridqml, hybridqml.workflows, hybridqml.workflows._registry as r\n"
         "print(r.workflow_names(), 'torch' in sys.modules)\n"
         "hybridqml.QuantumLayer; print('torch' in sys.modules)"
     )

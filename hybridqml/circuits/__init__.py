@@ -1,17 +1,17 @@
 """Circuits: what a quantum layer computes, before any backend or gradient is chosen.
 
-* :mod:`~hybridqml.circuits.spec` -- :class:`ParameterizedCircuit` (contract): a Qiskit circuit with
+* ``_spec`` -- :class:`ParameterizedCircuit` (contract): a Qiskit circuit with
   its ordered input and weight parameters and its observables.
-* :mod:`~hybridqml.circuits.library` -- builders: :func:`ry` (the textbook circuit),
+* ``_library`` -- builders: :func:`ry` (the textbook circuit),
   :func:`variational` (RY encoding + trainable RY layers + CNOT entanglers).
-* :mod:`~hybridqml.circuits.templates` -- :func:`rotation_layers` (RX/RY/RZ blocks, data
+* ``_templates`` -- :func:`rotation_layers` (RX/RY/RZ blocks, data
   re-uploading), :func:`strongly_entangling` (PennyLane's layout), :func:`from_qiskit` (Qiskit's
   circuit library with inputs and weights split).
-* :mod:`~hybridqml.circuits.outputs` -- :class:`Probabilities`: the measured distribution as
+* ``_outputs`` -- :class:`Probabilities`: the measured distribution as
   outputs (with :func:`parity`, the common ``interpret``).
-* :mod:`~hybridqml.circuits.gates` -- the one gate table read by the gradient rules and the torch
+* ``_gates`` -- the one gate table read by the gradient rules and the torch
   simulator.
-* :mod:`~hybridqml.circuits.shiftable` -- the circuit in per-occurrence Pauli-rotation form that
+* ``_shiftable`` -- the circuit in per-occurrence Pauli-rotation form that
   gradient rules shift and executors bind.
 
 Example:
@@ -21,11 +21,11 @@ Example:
     (3, 6, 3)
 """
 
-from hybridqml.circuits.gates import expand_gate
-from hybridqml.circuits.library import ENTANGLEMENTS, entangling_pairs, ry, variational
-from hybridqml.circuits.outputs import Probabilities, parity
-from hybridqml.circuits.spec import ParameterizedCircuit, z_observables
-from hybridqml.circuits.templates import from_qiskit, rotation_layers, strongly_entangling
+from hybridqml.circuits._gates import expand_gate
+from hybridqml.circuits._library import ENTANGLEMENTS, entangling_pairs, ry, variational
+from hybridqml.circuits._outputs import Probabilities, parity
+from hybridqml.circuits._spec import ParameterizedCircuit, z_observables
+from hybridqml.circuits._templates import from_qiskit, rotation_layers, strongly_entangling
 
 __all__ = [
     "ENTANGLEMENTS",

@@ -12,14 +12,14 @@ test files (``t10k-*``) is split deterministically into train and test (see :fun
 Missing or corrupt files raise :class:`~hybridqml.exceptions.DataError` naming the file and saying
 how to get it.
 
-Modules: :mod:`~hybridqml.data.split` (containers, digit subsets, splits),
-:mod:`~hybridqml.data.mnist` (IDX files), :mod:`~hybridqml.data.toy` (8x8 digits, circles) and
-:mod:`~hybridqml.data.images` (28x28 images for the MNIST workflows). Import from this package.
+Modules: ``_split`` (containers, digit subsets, splits),
+``_mnist`` (IDX files), ``_toy`` (8x8 digits, circles) and
+``_images`` (28x28 images for the MNIST workflows). Import from this package.
 """
 
-from hybridqml.data.images import DATASET_CHOICES, MNIST_HELP, load_image_split
-from hybridqml.data.mnist import MNIST_MEAN, MNIST_SIDE, MNIST_STD, find_mnist_raw_dir, load_mnist
-from hybridqml.data.split import (
+from hybridqml.data._images import DATASET_CHOICES, MNIST_HELP, load_image_split
+from hybridqml.data._mnist import MNIST_MEAN, MNIST_SIDE, MNIST_STD, find_mnist_raw_dir, load_mnist
+from hybridqml.data._split import (
     DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION,
     DEFAULT_VALIDATION_FRACTION,
@@ -28,7 +28,7 @@ from hybridqml.data.split import (
     select_digits,
     split_validation,
 )
-from hybridqml.data.toy import (
+from hybridqml.data._toy import (
     CIRCLES_FACTOR,
     CIRCLES_NOISE,
     CIRCLES_SAMPLES,

@@ -11,12 +11,12 @@ depend on what ran before and a resumed run reproduces an
 uninterrupted one; ``os`` and ``qrng`` bytes are fresh by nature, so resuming with them continues
 the run but cannot repeat the noise bit for bit.
 
-In a data-parallel run (:mod:`hybridqml.training.distributed`) every rank has its own stream:
+In a data-parallel run (``hybridqml.training._distributed``) every rank has its own stream:
 seeded sources get :func:`hybridqml._ranks.rank_seed` of the epoch seed (a sub-stream per rank
 and world size, reproducible for a given world size), fresh sources deliver other bytes to every
 rank by nature, so no two ranks consume the same bytes. Rank 0's totals are the ones a
 checkpoint carries; the per-rank provenance is merged into ``metrics.json`` by
-:func:`hybridqml.training.distributed.gather_provenance`.
+:func:`hybridqml.training.gather_provenance`.
 
 The stream never silently changes source: a failing source raises an
 :class:`~hybridqml.exceptions.EntropyError` (a :class:`~hybridqml.exceptions.QRNGError` for the

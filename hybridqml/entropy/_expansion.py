@@ -4,9 +4,9 @@ An HTTP QRNG delivers kilobytes per second; a GAN needs ~50 KB of latent randomn
 QRNG vendors do, the slow source seeds a fast deterministic generator (numpy ``PCG64DXSM``) with
 >= 256 bits through :class:`numpy.random.SeedSequence` (``torch.Generator.manual_seed`` would keep
 only 64 bits) and reseeds it every ``reseed_interval`` delivered bytes. Output is labelled
-``"expanded"`` in its :class:`~hybridqml.entropy._provenance.Provenance`, which also reports the
+``"expanded"`` in its :class:`~hybridqml.entropy.Provenance`, which also reports the
 ratio of source bytes to delivered bytes. Expanded bytes are *not* pure source bytes: use
-:class:`~hybridqml.entropy._pool.EntropyPool` directly when every byte must come from the source.
+:class:`~hybridqml.entropy.EntropyPool` directly when every byte must come from the source.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class ExpandedGenerator:
 
     Args:
         pool: Any object with ``read(n) -> bytes`` (normally an
-            :class:`~hybridqml.entropy._pool.EntropyPool`); its ``name``/``kind`` are recorded.
+            :class:`~hybridqml.entropy.EntropyPool`); its ``name``/``kind`` are recorded.
         seed_bytes: Bytes drawn from ``pool`` per (re)seed, at least 32 (256 bits).
         reseed_interval: Delivered bytes after which the generator is reseeded.
         max_read_bytes: Largest single :meth:`read` (default

@@ -18,7 +18,7 @@ latches at once, a good one survives rare false alarms; ``alpha=2**-40`` makes t
 
 Refill sizes: without conditioning a refill reads ``max(missing, chunk_bytes)`` source bytes; with
 conditioning it reads what the conditioner needs for the missing output
-(:meth:`~hybridqml.entropy._conditioning.Conditioner.input_needed`: whole SHA-256 blocks, or the
+(:meth:`~hybridqml.entropy.Conditioner.input_needed`: whole SHA-256 blocks, or the
 observed Von Neumann yield), at least ``chunk_bytes``. So little source data (QRNG quota) is left
 unused in the buffer when the pool closes.
 
@@ -86,7 +86,7 @@ class EntropyPool:
             re-raises the error and the pool continues without prefetch (reads then fetch
             synchronously).
         conditioning: ``None``, ``"von-neumann"``, ``"sha256"`` or a
-            :class:`~hybridqml.entropy._conditioning.Conditioner`.
+            :class:`~hybridqml.entropy.Conditioner`.
         chunk_bytes: Smallest number of source bytes per refill.
         alpha: Health-test false-positive probability per test, in (0, 1).
         claimed_entropy: Min-entropy per source byte (bits, in (0, 8]) for the health tests and
@@ -95,7 +95,7 @@ class EntropyPool:
         max_read_bytes: Largest single :meth:`read` (default
             :data:`~hybridqml.entropy._sources.base.MAX_READ_BYTES`, 1 GiB); larger reads raise
             :class:`~hybridqml.exceptions.ConfigurationError` before any I/O. The samplers
-            (:func:`~hybridqml.entropy._tensors.uniform`, ``normal``) honour it too.
+            (:func:`~hybridqml.entropy.uniform`, ``normal``) honour it too.
         close_timeout: Seconds :meth:`close` waits for a prefetch thread that is inside a source
             read (>= 0).
 
@@ -212,7 +212,7 @@ class EntropyPool:
     def generator(self, **kwargs: Any) -> Any:
         """An expanded generator seeded (and reseeded) from this pool.
 
-        Keyword arguments go to :class:`~hybridqml.entropy._expansion.ExpandedGenerator`.
+        Keyword arguments go to :class:`~hybridqml.entropy.ExpandedGenerator`.
         """
         from hybridqml.entropy._expansion import ExpandedGenerator
 

@@ -1,7 +1,7 @@
 """Shot and QPU-time budgets: stop a run cleanly before it spends more than it may.
 
 :class:`RunBudget` counts what the run's executors send (through a
-:class:`~hybridqml.execution.tracking.Tracker`: executed shots, and QPU seconds as reported by the
+:class:`~hybridqml.execution.Tracker`: executed shots, and QPU seconds as reported by the
 backend or estimated from the device's gate durations), adds what earlier sessions of the same
 run spent (the completed calls in ``OUT/jobs.jsonl``), and before each training step predicts
 the step's cost from the last one. When the next step would cross ``max_shots`` or
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from hybridqml.exceptions import BudgetExceededError
-from hybridqml.execution.tracking import Tracker
-from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
+from hybridqml.execution._tracking import Tracker
+from hybridqml.hardware._joblog import JOBS_NAME, job_totals, read_job_log
 from hybridqml.runs._config import check_budget
 
 __all__ = ["RunBudget"]

@@ -1,7 +1,7 @@
 """Checkpoints: named stateful objects, RNG states and a metric history in one file.
 
 A checkpoint is written atomically (temporary file, fsync, then :func:`os.replace`; see
-:mod:`hybridqml.runs._files`), so a crash during saving leaves the previous one intact. It
+``hybridqml.runs._files``), so a crash during saving leaves the previous one intact. It
 holds every named object's state, the epoch, the metric history, the run settings and all RNG
 states (python, numpy, torch, and the generators of submodules with
 ``random_state()``/``set_random_state()``). A file that is missing, unreadable or not a

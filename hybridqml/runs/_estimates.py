@@ -1,20 +1,20 @@
 """What a run will send before it sends anything: :func:`estimate_run` and start budgets.
 
 :func:`estimate_run` runs the workflow's own train function, in a temporary folder, inside
-:func:`hybridqml.execution.tracking.dry_run`: every executor counts the calls, circuits, bindings
+:func:`hybridqml.execution.dry_run`: every executor counts the calls, circuits, bindings
 and shots it *would* send (memory splits and measurement groups included) and returns zeros
 instead of running anything, while the classical part of the run goes on as usual. It trains two
 epochs (one if the run has one): everything before the first epoch, the second epoch (every epoch
 makes the same calls: the same batches sizes, the same evaluation passes) and everything after the
 last epoch (final evaluations, plots) give the totals of a run of any length:
 ``total = before + epochs x per epoch + after``. The counts are therefore exactly those of the
-real run (tests compare them with a :class:`~hybridqml.execution.tracking.Tracker` and the job
+real run (tests compare them with a :class:`~hybridqml.execution.Tracker` and the job
 log of one), split by the kind of pass that makes them: ``"forward"`` passes and each gradient
 rule (``"parameter-shift"``, ``"spsa"``, ...). :func:`hybridqml.estimate_cost` is the same by
 workflow name.
 
 QPU time is estimated per call from the device's gate durations
-(:mod:`hybridqml.hardware.qpu_time`, whose :data:`~hybridqml.hardware.qpu_time.ASSUMPTIONS`
+(``hybridqml.hardware._qpu_time``, whose :data:`~hybridqml.hardware._qpu_time.ASSUMPTIONS`
 are printed with it); it is ``0`` for simulators without durations and for exact (shot-free) runs.
 
 Budgets: a run whose config sets ``max_shots`` or ``max_qpu_seconds`` is estimated first and
@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from hybridqml.exceptions import BudgetExceededError, ConfigurationError
-from hybridqml.execution import tracking
-from hybridqml.hardware.qpu_time import ASSUMPTIONS
+from hybridqml.execution import _tracking as tracking
+from hybridqml.hardware._qpu_time import ASSUMPTIONS
 
 __all__ = ["CallCounts", "CostEstimate", "check_start_budget", "estimate_run"]
 
@@ -58,7 +58,7 @@ class CallCounts:
         evaluations: Bindings (parameter sets) evaluated.
         shots: Bindings x shots per binding.
         executed_shots: Circuits x bindings x shots: what a device executes (and bills).
-        qpu_seconds: Estimated QPU seconds (see :mod:`hybridqml.hardware.qpu_time`).
+        qpu_seconds: Estimated QPU seconds (see ``hybridqml.hardware._qpu_time``).
     """
 
     calls: int = 0
@@ -157,7 +157,7 @@ def estimate_run(config: Any, train: Callable[[Any], Any], *, workflow: str) -> 
     """Count what ``train(config)`` will send, without sending anything (a dry run).
 
     The workflow supplies its train function: ``train`` runs on a copy of ``config`` with at
-    most two epochs, in a temporary folder, inside :func:`hybridqml.execution.tracking.dry_run`
+    most two epochs, in a temporary folder, inside :func:`hybridqml.execution.dry_run`
     (see the module docstring); :func:`hybridqml.estimate_cost` finds ``train`` by workflow name.
 
     Args:

@@ -63,7 +63,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
 
     In a ``torch.distributed`` run of more than one rank only rank 0 writes; the other ranks
     return the target path without touching the file (their state is rank 0's by
-    construction, see :mod:`hybridqml.training.distributed`).
+    construction, see ``hybridqml.training._distributed``).
 
     Returns:
         The target path.

@@ -365,7 +365,7 @@ def run_folder(config: Any, *, estimate: Callable[[], Any] | None = None) -> Ite
         ...
         hybridqml.exceptions.ConfigurationError: output folder ... already holds a run ...
     """
-    from hybridqml.hardware.joblog import job_log
+    from hybridqml.hardware._joblog import job_log
     from hybridqml.runs._estimates import check_start_budget
 
     out = prepare_out_dir(config.out_dir)

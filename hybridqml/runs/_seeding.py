@@ -1,7 +1,7 @@
 """Seeding and RNG snapshots: one call seeds python, numpy and torch; snapshots restore them.
 
 :func:`epoch_seed` (the per-epoch seed derived from the run seed) lives in
-:mod:`hybridqml._validation` and is re-exported here.
+``hybridqml._validation`` and is re-exported here.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ Example:
     ('values',)
 """
 
-from hybridqml.testing.conformance import ConformanceReport, check_backend
-from hybridqml.testing.faults import (
+from hybridqml.testing._conformance import ConformanceReport, check_backend
+from hybridqml.testing._faults import (
     FAULT_KINDS,
     Fault,
     FaultInjectingSampler,

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.execution.executor import DEFAULT_OPTIMIZATION_LEVEL
-from hybridqml.execution.registry import backend_capabilities
-from hybridqml.hardware import devices
+from hybridqml.execution._executor import DEFAULT_OPTIMIZATION_LEVEL
+from hybridqml.execution._registry import backend_capabilities
+from hybridqml.hardware import _devices as devices
 from hybridqml.testing._reference import NoisyReference, StatevectorReference
 
 __all__ = ["Declared", "declared", "reference_for"]

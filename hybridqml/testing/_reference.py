@@ -23,8 +23,8 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from hybridqml.circuits.spec import ParameterizedCircuit
-from hybridqml.execution.executor import DEFAULT_OPTIMIZATION_LEVEL, DEFAULT_TRANSPILER_SEED
+from hybridqml.circuits._spec import ParameterizedCircuit
+from hybridqml.execution._executor import DEFAULT_OPTIMIZATION_LEVEL, DEFAULT_TRANSPILER_SEED
 
 __all__ = ["NoisyReference", "StatevectorReference"]
 

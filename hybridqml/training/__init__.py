@@ -1,11 +1,11 @@
 """The training loop: epochs, steps, evaluation, data-parallel ranks and a classifier recipe.
 
-Modules: :mod:`~hybridqml.training.loop` (:func:`run_epochs`, :class:`TrainConfig`,
-:func:`make_loader`), :mod:`~hybridqml.training.progress` (the steps of an epoch, mid-epoch
-checkpoints and resume, budget stops), :mod:`~hybridqml.training.classifier`
-(:func:`fit_classifier`, :func:`evaluate_classifier`), :mod:`~hybridqml.training.divergence`
-(NaN/inf stops a run), :mod:`~hybridqml.training.distributed` (data-parallel ranks on
-``torch.distributed``) and :mod:`~hybridqml.training.collectives` (failure-aware collectives).
+Modules: ``_loop`` (:func:`run_epochs`, :class:`TrainConfig`,
+:func:`make_loader`), ``_progress`` (the steps of an epoch, mid-epoch
+checkpoints and resume, budget stops), ``_classifier``
+(:func:`fit_classifier`, :func:`evaluate_classifier`), ``_divergence``
+(NaN/inf stops a run), ``_distributed`` (data-parallel ranks on
+``torch.distributed``) and ``_collectives`` (failure-aware collectives).
 What a run owns besides the loop (output folder and lock, atomic files, ``metrics.json``,
 checkpoints, seeding, resume rules, budgets, estimates) is in :mod:`hybridqml.runs`.
 
@@ -22,7 +22,7 @@ How an interrupted run resumes exactly (same final weights as an uninterrupted r
 * the checkpoint written after epoch ``k`` holds every named object's state, the epoch, the metric
   history and all RNG states (python, numpy, torch CPU and CUDA when available, and the
   generators of submodules with ``random_state()``/``set_random_state()``, such as a
-  :class:`~hybridqml.nn.layers.QuantumLayer`'s shot seeds); resuming restores them and starts at
+  :class:`~hybridqml.nn.QuantumLayer`'s shot seeds); resuming restores them and starts at
   epoch ``k + 1``;
 * the run's result-determining settings (:attr:`TrainConfig.run_config`) are stored in the
   checkpoint, and resuming with any of them changed is refused with a
@@ -38,15 +38,15 @@ How an interrupted run resumes exactly (same final weights as an uninterrupted r
   :class:`~hybridqml.exceptions.DivergenceError` before checkpointing the diverged epoch.
 """
 
-from hybridqml.training.classifier import (
+from hybridqml.training._classifier import (
     BEST_NAME,
     ClassifierEvaluation,
     FitResult,
     evaluate_classifier,
     fit_classifier,
 )
-from hybridqml.training.collectives import gather_from_ranks, share_from_main
-from hybridqml.training.distributed import (
+from hybridqml.training._collectives import gather_from_ranks, share_from_main
+from hybridqml.training._distributed import (
     DataParallel,
     RankInfo,
     data_parallel,
@@ -57,7 +57,7 @@ from hybridqml.training.distributed import (
     shard_bounds,
     shutdown_distributed,
 )
-from hybridqml.training.loop import (
+from hybridqml.training._loop import (
     DEFAULT_BATCH_SIZE,
     LoopResult,
     TrainConfig,

@@ -7,7 +7,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 from scipy import stats
 
-from hybridqml.backends.aer.born import AerBornSampler
+from hybridqml.backends.aer._born import AerBornSampler
 from hybridqml.exceptions import CircuitError, ConfigurationError
 
 

@@ -6,7 +6,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
-from hybridqml.backends.aer.estimator import AerExactEstimator
+from hybridqml.backends.aer._estimator import AerExactEstimator
 from hybridqml.exceptions import ConfigurationError
 
 

@@ -6,11 +6,11 @@ import torch
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits._shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.execution import registry
-from hybridqml.execution.capabilities import Capabilities
-from hybridqml.execution.executor import Executor
+from hybridqml.execution import _registry as registry
+from hybridqml.execution._capabilities import Capabilities
+from hybridqml.execution._executor import Executor
 
 
 class ConstantExecutor(Executor):

@@ -10,7 +10,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSampler
 import hybridqml as hq
 from hybridqml import circuits
 from hybridqml.exceptions import BackendError, ConfigurationError
-from hybridqml.nn.engine import CircuitEngine
+from hybridqml.nn._engine import CircuitEngine
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 from _circuits import mixed_spec, statevector_expectations  # noqa: E402
@@ -355,7 +355,7 @@ def test_pauli_terms_sum_repeated_terms_and_split_off_the_identity():
     """Unsimplified observables: repeated labels add up, identity terms become offsets."""
     from qiskit.quantum_info import SparsePauliOp
 
-    from hybridqml.execution.measurement import pauli_terms
+    from hybridqml.execution._measurement import pauli_terms
 
     a = SparsePauliOp(["ZI", "II", "ZI", "XX", "II"], [1.0, 0.25, 2.0, -0.5, 0.5])
     b = SparsePauliOp(["XX", "IZ"], [1.5, 1.0])

@@ -12,16 +12,17 @@ from qiskit.quantum_info import SparsePauliOp
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.backends.torchsim.observables import PauliTable
-from hybridqml.backends.torchsim.simulator import TorchSimulator
+from hybridqml.backends.torchsim._observables import PauliTable
+from hybridqml.backends.torchsim._simulator import TorchSimulator
 from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits._shiftable import ShiftableCircuit
 from hybridqml.exceptions import BackendError, ConfigurationError, InputError
-from hybridqml.execution import sampler_executor, tracking
-from hybridqml.execution.executor import MAX_SHOTS
-from hybridqml.execution.memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
-from hybridqml.execution.registry import make_executor
-from hybridqml.execution.simulators import AER_RESULT_BYTES
+from hybridqml.execution import _sampler_executor as sampler_executor
+from hybridqml.execution import _tracking as tracking
+from hybridqml.execution._executor import MAX_SHOTS
+from hybridqml.execution._memory import DEFAULT_MAX_MEMORY_BYTES, chunk_sizes
+from hybridqml.execution._registry import make_executor
+from hybridqml.execution._simulators import AER_RESULT_BYTES
 
 # -- the chunk plan ------------------------------------------------------------------------------
 

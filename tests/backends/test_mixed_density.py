@@ -19,15 +19,15 @@ from qiskit_aer.primitives import SamplerV2 as AerSampler
 from scipy.stats import chi2_contingency
 
 from hybridqml import circuits
-from hybridqml.backends.mixed.density_sampler import (
+from hybridqml.backends.mixed._density_sampler import (
     MAX_DENSITY_MATRIX_QUBITS,
     DensityMatrixSampler,
     apply_readout,
 )
-from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits._shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.execution.registry import make_executor
-from hybridqml.nn.engine import CircuitEngine
+from hybridqml.execution._registry import make_executor
+from hybridqml.nn._engine import CircuitEngine
 
 SPECS = {"variational": lambda: circuits.variational(3, 1), "rich": rich_spec, "mixed": mixed_spec}
 
@@ -285,7 +285,7 @@ def test_batched_density_matrices_equal_aers_density_matrix(backend, spec_name, 
 
 def test_an_8_qubit_noisy_block_runs_on_aer_and_equals_the_batched_simulation(monkeypatch):
     # Aer's gate fusion failed some bindings of this block ("heevx ... really hermitian")
-    from hybridqml.backends.mixed import density
+    from hybridqml.backends.mixed import _density as density
 
     spec = circuits.variational(8, 2)
     shiftable = ShiftableCircuit(spec)

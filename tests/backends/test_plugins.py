@@ -1,7 +1,7 @@
 """Backends are plugins: a package with a ``hybridqml.backends`` entry point is a backend name.
 
 A throwaway distribution is written at test time (a module with a
-:class:`~hybridqml.execution.registry.BackendEntry`, and a ``*.dist-info`` folder with its
+:class:`~hybridqml.execution._registry.BackendEntry`, and a ``*.dist-info`` folder with its
 ``METADATA`` and ``entry_points.txt``), put on ``PYTHONPATH`` of a fresh interpreter, and used as
 ``backend="demo-statevector"`` without any edit of hybridqml. Its values and gradients are
 checked against ``qiskit.quantum_info.Statevector``. Registration and removal at run time are
@@ -31,7 +31,7 @@ from hybridqml.execution import (
     registered_backends,
     unregister_backend,
 )
-from hybridqml.execution.estimator_executor import EstimatorExecutor
+from hybridqml.execution._estimator_executor import EstimatorExecutor
 
 PLUGIN = '''
 """A third-party backend: Qiskit's exact statevector estimator under a new name."""
@@ -39,7 +39,7 @@ PLUGIN = '''
 from qiskit.primitives import StatevectorEstimator
 
 from hybridqml.execution import BackendEntry, Capabilities
-from hybridqml.execution.estimator_executor import EstimatorExecutor
+from hybridqml.execution._estimator_executor import EstimatorExecutor
 
 
 def build(spec, request):

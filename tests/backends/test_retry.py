@@ -10,9 +10,10 @@ import torch
 
 import hybridqml as hq
 from hybridqml.exceptions import ConfigurationError, JobFailedError
-from hybridqml.hardware import joblog, retry
-from hybridqml.hardware.retry import RetryPolicy, classify
-from hybridqml.testing.faults import Fault, FaultInjectingSampler, SimulatedCrash
+from hybridqml.hardware import _joblog as joblog
+from hybridqml.hardware import _retry as retry
+from hybridqml.hardware._retry import RetryPolicy, classify
+from hybridqml.testing._faults import Fault, FaultInjectingSampler, SimulatedCrash
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
@@ -36,7 +37,7 @@ def _holders(seed):
 
 def _layer(sampler, *, seed=SEED, attempts=4, delays=None):
     # Results are compared across layers: each must draw stream 0 of the seed, i.e. no other
-    # layer with this seed may be alive (nn/shot_seeds.py). A layer of an earlier test can stay
+    # layer with this seed may be alive (nn/_shot_seeds.py). A layer of an earlier test can stay
     # reachable for a moment (seen rarely, in CI and in full local runs; the holder is not found):
     # give it that moment, then say plainly who holds it.
     for attempt in range(10):

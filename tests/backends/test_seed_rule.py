@@ -9,7 +9,7 @@ import torch
 import hybridqml as hq
 from hybridqml import circuits
 from hybridqml._validation import MAX_SEED, check_seed, seed_arg
-from hybridqml.circuits.shiftable import ShiftableCircuit
+from hybridqml.circuits._shiftable import ShiftableCircuit
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.execution import make_executor
 

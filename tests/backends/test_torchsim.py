@@ -19,10 +19,10 @@ from torch import nn
 import hybridqml as hq
 from hybridqml import circuits
 from hybridqml.backends.torchsim import AdjointExpectation, TorchSimulator
-from hybridqml.backends.torchsim.compiler import compile_circuit
+from hybridqml.backends.torchsim._compiler import compile_circuit
 from hybridqml.circuits import ParameterizedCircuit
 from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError, InputError
-from hybridqml.nn.engine import CircuitEngine
+from hybridqml.nn._engine import CircuitEngine
 
 
 def gate_zoo():
@@ -247,7 +247,7 @@ def test_parameter_shift_on_torch_is_one_batched_run_per_pass():
 
 
 def test_torch_native_gradients_compile_nothing_else_and_never_recompile(monkeypatch):
-    import hybridqml.backends.torchsim.simulator as simulator_module
+    import hybridqml.backends.torchsim._simulator as simulator_module
 
     layer = hq.QuantumLayer(circuits.variational(3, 2), backend="torch")
     assert layer.engine._shiftable is None and layer.engine._executor is None
@@ -422,7 +422,7 @@ def test_matches_pennylane_default_qubit_when_installed():
 
 
 def test_tracker_counts_torch_simulations():
-    from hybridqml.execution.tracking import Tracker
+    from hybridqml.execution._tracking import Tracker
 
     layer = hq.QuantumLayer(circuits.variational(2, 1), backend="torch")
     with Tracker() as tracker:
@@ -436,7 +436,7 @@ def test_tracker_counts_torch_simulations():
 def test_closed_form_matrices_have_the_requested_dtype_and_match_qiskit(name, n_angles, dtype):
     from qiskit.circuit.library import get_standard_gate_name_mapping
 
-    from hybridqml.backends.torchsim.gates import build_matrix
+    from hybridqml.backends.torchsim._gates import build_matrix
 
     rng = np.random.default_rng(0)
     values = rng.uniform(-3, 3, size=(4, n_angles))
@@ -451,7 +451,7 @@ def test_closed_form_matrices_have_the_requested_dtype_and_match_qiskit(name, n_
 def test_library_gates_outside_the_gate_table_are_fitted_with_either_frequency():
     from qiskit.circuit.library import CU1Gate, RYGate, U1Gate
 
-    from hybridqml.backends.torchsim.gates import TrigGate, describe
+    from hybridqml.backends.torchsim._gates import TrigGate, describe
 
     t = Parameter("t")
     renamed = RYGate(t)
@@ -463,7 +463,7 @@ def test_library_gates_outside_the_gate_table_are_fitted_with_either_frequency()
 
 def test_custom_one_parameter_gates_are_decomposed_not_fitted():
     """Only library gates are fitted; a user's gate goes through its definition (module doc)."""
-    from hybridqml.backends.torchsim.gates import describe
+    from hybridqml.backends.torchsim._gates import describe
 
     class DoubleAngleRY(Gate):
         def __init__(self, theta):

@@ -18,8 +18,9 @@ from _circuits import rich_spec, statevector_expectations
 
 import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.backends.torchsim import AdjointExpectation, TorchSimulator, fusion
-from hybridqml.backends.torchsim.kernels import (
+from hybridqml.backends.torchsim import AdjointExpectation, TorchSimulator
+from hybridqml.backends.torchsim import _fusion as fusion
+from hybridqml.backends.torchsim._kernels import (
     BlockFunction,
     PermuteFunction,
     apply_block,
@@ -27,7 +28,7 @@ from hybridqml.backends.torchsim.kernels import (
     kron,
     permute,
 )
-from hybridqml.nn.engine import CircuitEngine
+from hybridqml.nn._engine import CircuitEngine
 
 C128 = torch.complex128
 

@@ -64,7 +64,7 @@ def test_hybridqml_errors_print_one_line_and_exit_nonzero(qrng_server, monkeypat
 def test_health_failure_makes_test_exit_nonzero(monkeypatch, capsys):
     from entropy_testing import ScriptedSource
 
-    import hybridqml.cli.entropy as entropy_cli
+    import hybridqml.cli._entropy as entropy_cli
 
     monkeypatch.setattr(
         entropy_cli, "make_source", lambda *a, **k: ScriptedSource(lambda n, off: bytes(n))
@@ -84,7 +84,7 @@ def test_usage_errors_exit_2():
 def test_foreign_source_errors_print_one_line(monkeypatch, capsys):
     from entropy_testing import ScriptedSource
 
-    import hybridqml.cli.entropy as entropy_cli
+    import hybridqml.cli._entropy as entropy_cli
 
     def broken(n, offset):
         raise OSError("device unplugged")

@@ -17,7 +17,7 @@ from hybridqml.exceptions import DataError
 
 
 def test_train_and_demo_are_registered():
-    assert "hybridqml.cli.train" in COMMAND_GROUPS
+    assert "hybridqml.cli._train" in COMMAND_GROUPS
 
 
 def test_python_dash_m_runs_the_cli():
@@ -207,7 +207,7 @@ def test_textbook_resume_accepts_another_spelling_of_the_data_dir(tmp_path, monk
     data = tmp_path / "data"
     write_fake_t10k(data)
     # fake IDX files under the official names: skip the official-content md5 check
-    monkeypatch.setattr("hybridqml.data.mnist._IDX_MD5", {})
+    monkeypatch.setattr("hybridqml.data._mnist._IDX_MD5", {})
 
     def argv(out, data_dir, *more):
         return [
@@ -234,7 +234,7 @@ def test_textbook_resume_accepts_another_spelling_of_the_data_dir(tmp_path, monk
 @pytest.mark.parametrize("workflow", ["textbook", "noisy-mlp", "gan"])
 @pytest.mark.parametrize("flag", [True, False])
 def test_download_flag_reaches_load_mnist(tmp_path, monkeypatch, capsys, workflow, flag):
-    import hybridqml.data.images as images
+    import hybridqml.data._images as images
 
     calls = []
 

@@ -18,7 +18,7 @@ from hybridqml.runs import LOCK_NAME, Checkpointer
 # runs the CLI, but holds the first epoch until the gate file exists (a slow run, made exact)
 _GATED = """
 import pathlib, sys, time
-import hybridqml.training.loop as loop
+import hybridqml.training._loop as loop
 gate, original = pathlib.Path(sys.argv[1]), loop.run_epoch
 def gated(*args, **kwargs):
     while not gate.exists():
@@ -59,7 +59,7 @@ with RunLock(sys.argv[2]):
 def test_a_folder_locked_by_another_process_is_refused_before_training(
     tmp_path, capsys, monkeypatch
 ) -> None:
-    import hybridqml.workflows.qnn as qnn
+    import hybridqml.workflows._qnn as qnn
 
     monkeypatch.setattr(qnn, "load_circles", lambda **_: pytest.fail("trained in a used folder"))
     out, gate = tmp_path / "run", tmp_path / "gate"
@@ -161,7 +161,7 @@ def test_a_corrupt_checkpoint_is_one_line_naming_the_file(tmp_path, capsys) -> N
 
 
 def test_unwritable_out_fails_at_once_with_one_line(tmp_path, capsys, monkeypatch) -> None:
-    import hybridqml.workflows.qnn as qnn
+    import hybridqml.workflows._qnn as qnn
 
     def no_training(**_: object) -> None:
         raise AssertionError("data loaded before the output folder was checked")
@@ -190,7 +190,7 @@ def test_non_finite_noise_std_is_bad_usage(capsys) -> None:
 def test_a_diverging_gan_records_nan_quality_then_stops_with_a_loadable_checkpoint(
     tmp_path, capsys, monkeypatch
 ) -> None:
-    import hybridqml.workflows.gan as gan
+    import hybridqml.workflows._gan as gan
 
     calls = {"n": 0}
     forward = gan.Generator.forward

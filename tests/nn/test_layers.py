@@ -324,7 +324,7 @@ def test_repr_mentions_backend():
 
 
 def test_tracker_counts_calls_evaluations_and_shots():
-    from hybridqml.execution.tracking import Tracker
+    from hybridqml.execution._tracking import Tracker
 
     spec = circuits.variational(2, 1)  # 4 parameter occurrences
     exact = hq.QuantumLayer(spec)
@@ -344,7 +344,7 @@ def test_tracker_counts_calls_evaluations_and_shots():
 def test_backward_with_nothing_to_differentiate_in_the_layer():
     # the textbook circuit has no weights: fed by data that needs no gradient, backward must
     # still work (the loss may depend on other parameters) and run no circuit
-    from hybridqml.execution.tracking import Tracker
+    from hybridqml.execution._tracking import Tracker
 
     layer = hq.QuantumLayer(circuits.ry(1))
     scale = nn.Parameter(torch.tensor(2.0))

@@ -4,8 +4,8 @@ from workflow_testing import CountingSource
 
 from hybridqml.entropy import EntropyPool, PRNGSource
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.nn.entropy_noise import EntropyNoise, NoisyLinear
-from hybridqml.workflows.noisy_mlp import NoisyMLP
+from hybridqml.nn._entropy_noise import EntropyNoise, NoisyLinear
+from hybridqml.workflows._noisy_mlp import NoisyMLP
 
 
 def test_noise_is_added_in_training_only():

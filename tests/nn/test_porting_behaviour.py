@@ -11,8 +11,8 @@ import torch
 import hybridqml as hq
 from hybridqml import circuits
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.execution.tracking import Tracker
-from hybridqml.nn.engine import CircuitEngine
+from hybridqml.execution._tracking import Tracker
+from hybridqml.nn._engine import CircuitEngine
 
 
 def test_init_tensor_array_and_initializer():

@@ -12,7 +12,7 @@ from qiskit.quantum_info import Statevector
 import hybridqml as hq
 from hybridqml import circuits
 from hybridqml.exceptions import CircuitError, ConfigurationError
-from hybridqml.execution.tracking import Tracker
+from hybridqml.execution._tracking import Tracker
 
 qml_nn = pytest.importorskip("qiskit_machine_learning.neural_networks")
 qml_grad = pytest.importorskip("qiskit_machine_learning.gradients")

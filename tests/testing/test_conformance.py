@@ -9,9 +9,10 @@ from qiskit.primitives.containers import DataBin, PubResult
 from qiskit.providers.basic_provider import BasicSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
-from hybridqml.execution import Executor, registry
+from hybridqml.execution import Executor
+from hybridqml.execution import _registry as registry
 from hybridqml.testing import check_backend
-from hybridqml.testing.conformance import CHECKS, ConformanceReport
+from hybridqml.testing._conformance import CHECKS, ConformanceReport
 
 ALL = set(CHECKS)
 

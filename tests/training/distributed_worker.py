@@ -37,9 +37,9 @@ from torch import nn
 
 from hybridqml.circuits import variational
 from hybridqml.entropy import EntropySettings, EntropyStream
-from hybridqml.nn.layers import QuantumLayer
+from hybridqml.nn._layers import QuantumLayer
 from hybridqml.training import gather_provenance, init_distributed, shutdown_distributed
-from hybridqml.workflows import qnn
+from hybridqml.workflows import _qnn as qnn
 
 SETTINGS = {"epochs": 2, "n_samples": 60, "batch_size": 13, "progress": False}
 """The qnn settings of every scenario (50 training points: batches 13, 13, 13, 11)."""
@@ -175,7 +175,7 @@ def budget_loop(out_dir: Path) -> dict[str, object]:
     from torch.utils.data import TensorDataset
 
     from hybridqml.exceptions import BudgetExceededError
-    from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
+    from hybridqml.hardware._joblog import JOBS_NAME, job_totals, read_job_log
     from hybridqml.training import TrainConfig, make_loader, run_epochs
 
     torch.manual_seed(6)
@@ -222,7 +222,7 @@ class FakeBatch:
 
 
 def _shared_batch(out: Path, rank: int) -> None:
-    from hybridqml.training.collectives import share_from_main
+    from hybridqml.training._collectives import share_from_main
 
     batch = share_from_main(
         lambda: FakeBatch(f"batch-from-pid-{os.getpid()}", attached=False),

@@ -35,8 +35,8 @@ from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError, DistributedError
 from hybridqml.runs import RunLock, atomic_write, check_run_folder
 from hybridqml.training import gather_provenance, shard_batch, shard_bounds
-from hybridqml.training.distributed import threads_per_rank
-from hybridqml.workflows import qnn
+from hybridqml.training._distributed import threads_per_rank
+from hybridqml.workflows import _qnn as qnn
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -234,7 +234,7 @@ def test_progress_bars_only_on_rank_0(capsys, monkeypatch, rank: int, shown: boo
 
 
 def test_nproc_is_refused_inside_a_torchrun_launch(monkeypatch) -> None:
-    from hybridqml.cli.distributed import launch
+    from hybridqml.cli._distributed import launch
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ConfigurationError, match="--nproc-per-node"):

@@ -10,10 +10,10 @@ from torch.utils.data import TensorDataset
 
 import hybridqml as hq
 from hybridqml.exceptions import BudgetExceededError, ConfigurationError
-from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
+from hybridqml.hardware._joblog import JOBS_NAME, job_totals, read_job_log
 from hybridqml.runs import Checkpointer
 from hybridqml.training import TrainConfig, make_loader, run_epochs
-from hybridqml.training.progress import PROGRESS_KEY, resume_point
+from hybridqml.training._progress import PROGRESS_KEY, resume_point
 
 SHOTS = 64
 
@@ -30,7 +30,7 @@ class Net(nn.Module):
 
 
 def _run(out, *, epochs=2, fail_at=None, **config):
-    # layers alive with the same seed draw independent shot streams (hybridqml.nn.shot_seeds):
+    # layers alive with the same seed draw independent shot streams (hybridqml.nn._shot_seeds):
     # free the models of earlier runs so that every run's layer draws stream 0
     gc.collect()
     torch.manual_seed(3)
@@ -144,7 +144,7 @@ def test_a_shot_budget_stops_the_run_with_a_checkpoint_and_resumes_exactly(tmp_p
 
 
 def test_a_run_that_died_waiting_for_a_job_fetches_it_on_resume(tmp_path):
-    from hybridqml.testing.faults import FaultInjectingSampler, SimulatedCrash
+    from hybridqml.testing._faults import FaultInjectingSampler, SimulatedCrash
 
     def run(out, sampler, **config):
         gc.collect()  # earlier runs' layers (same seed) must not hold stream 0

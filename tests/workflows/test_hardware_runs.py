@@ -14,12 +14,12 @@ from workflow_testing import REPO_ROOT, assert_same_state
 
 import hybridqml as hq
 from hybridqml.cli import main
-from hybridqml.hardware.joblog import JOBS_NAME, job_totals, read_job_log
-from hybridqml.testing.faults import FaultInjectingSampler
-from hybridqml.training.progress import resume_point
+from hybridqml.hardware._joblog import JOBS_NAME, job_totals, read_job_log
+from hybridqml.testing._faults import FaultInjectingSampler
+from hybridqml.training._progress import resume_point
 from hybridqml.workflows import estimate_cost
-from hybridqml.workflows.qnn import QNNConfig, train_qnn
-from hybridqml.workflows.textbook import TextbookConfig, train_textbook
+from hybridqml.workflows._qnn import QNNConfig, train_qnn
+from hybridqml.workflows._textbook import TextbookConfig, train_textbook
 
 QNN = {"n_samples": 48, "batch_size": 8, "progress": False}
 

@@ -8,7 +8,7 @@ from workflow_testing import assert_same_state
 
 from hybridqml.entropy import EntropySettings
 from hybridqml.runs import Checkpointer
-from hybridqml.workflows.registry import get_workflow
+from hybridqml.workflows._registry import get_workflow
 
 
 class Interrupted(BaseException):

@@ -6,7 +6,7 @@ from workflow_testing import closed_port_url, read_metrics
 
 from hybridqml.entropy import EntropySettings, EntropyStream
 from hybridqml.exceptions import ConfigurationError, QRNGError
-from hybridqml.workflows.noisy_mlp import NoisyMLPConfig, train_noisy_mlp
+from hybridqml.workflows._noisy_mlp import NoisyMLPConfig, train_noisy_mlp
 
 
 def _config(out, **kw):

@@ -3,8 +3,8 @@ import torch
 from workflow_testing import assert_same_state, read_metrics
 
 from hybridqml.exceptions import ConfigurationError
-from hybridqml.nn.layers import QuantumLayer
-from hybridqml.workflows.qnn import ClassicalNet, HybridQNN, QNNConfig, count_parameters, train_qnn
+from hybridqml.nn._layers import QuantumLayer
+from hybridqml.workflows._qnn import ClassicalNet, HybridQNN, QNNConfig, count_parameters, train_qnn
 
 
 def test_the_hybrid_runs_a_real_quantum_layer_and_sizes_match():
@@ -69,8 +69,8 @@ def test_metrics_json_is_written_with_an_object_in_backend_options(tmp_path):
 
 def test_backend_options_reach_the_quantum_layer():
     # e.g. {"device": "GPU"} with qiskit-aer-gpu; here an option every Aer build has
-    from hybridqml.workflows.qnn import HybridQNN
-    from hybridqml.workflows.textbook import TextbookNet
+    from hybridqml.workflows._qnn import HybridQNN
+    from hybridqml.workflows._textbook import TextbookNet
 
     for net in (
         HybridQNN(n_qubits=2, layers=1, backend_options={"max_parallel_threads": 1}),

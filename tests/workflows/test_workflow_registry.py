@@ -8,11 +8,11 @@ import textwrap
 import pytest
 
 from hybridqml.cli import main
-from hybridqml.cli.train import TRAIT_OPTIONS
+from hybridqml.cli._train import TRAIT_OPTIONS
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.runs import RESUME_MUTABLE_FIELDS
-from hybridqml.workflows import registry
-from hybridqml.workflows.base import SHARED_OPTIONS
+from hybridqml.workflows import _registry as registry
+from hybridqml.workflows._base import SHARED_OPTIONS
 
 TOY_MODULE = '''
 """A toy workflow written the way a contributor adds one."""
@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybridqml.workflows.base import Option, Workflow
+from hybridqml.workflows._base import Option, Workflow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,8 +118,8 @@ import torch
 
 from hybridqml.data import load_circles
 from hybridqml.runs import RunConfig
-from hybridqml.workflows.base import Option, Workflow
-from hybridqml.workflows.trainer import RunResult, Trainer
+from hybridqml.workflows._base import Option, Workflow
+from hybridqml.workflows._trainer import RunResult, Trainer
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,7 @@ import torch
 from workflow_testing import HAS_MNIST, SHARED_DATASETS, assert_same_state, read_metrics
 
 from hybridqml.exceptions import ConfigurationError, DataError
-from hybridqml.workflows.textbook import TextbookConfig, TextbookNet, train_textbook
+from hybridqml.workflows._textbook import TextbookConfig, TextbookNet, train_textbook
 
 
 def _config(tmp_path, **kw):

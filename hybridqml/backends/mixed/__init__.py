@@ -5,17 +5,17 @@ of the circuit's density matrix with every noise channel applied, pushed through
 error. This family computes it exactly and draws shots from it, for fake IBM devices and for
 ``AerSimulator`` noise models (read from ``qiskit_aer.noise.NoiseModel`` objects):
 
-* :mod:`~hybridqml.backends.mixed.density` -- :class:`DensityProgram`: the density matrices of
+* ``_density`` -- :class:`DensityProgram`: the density matrices of
   every binding of a small block at once, in numpy (channels as superoperators);
-* :mod:`~hybridqml.backends.mixed.density_sampler` -- :class:`DensityMatrixSampler`: a Sampler
+* ``_density_sampler`` -- :class:`DensityMatrixSampler`: a Sampler
   V2 primitive of the exact noisy distribution (active qubits only, independent blocks, noise
   inlined, readout error applied), larger blocks on Aer's ``density_matrix`` method;
-* :mod:`~hybridqml.backends.mixed.executors` -- exact noisy values, noisy shots, or Aer's
-  trajectories; :mod:`~hybridqml.backends.mixed.plugin` -- the registry entries (the
+* ``_executors`` -- exact noisy values, noisy shots, or Aer's
+  trajectories; ``_plugin`` -- the registry entries (the
   ``mixed`` entry point).
 """
 
-from hybridqml.backends.mixed.density import DensityProgram
-from hybridqml.backends.mixed.density_sampler import NOISY_SIMULATIONS, DensityMatrixSampler
+from hybridqml.backends.mixed._density import DensityProgram
+from hybridqml.backends.mixed._density_sampler import NOISY_SIMULATIONS, DensityMatrixSampler
 
 __all__ = ["NOISY_SIMULATIONS", "DensityMatrixSampler", "DensityProgram"]

@@ -12,7 +12,7 @@ honestly where the bytes come from:
 
 A source that talks to a service may also expose integer attributes ``requests_made`` and
 ``failures`` (as :class:`~hybridqml.entropy._sources.qrng.QRNGSource` does, counting HTTP requests);
-an :class:`~hybridqml.entropy._pool.EntropyPool` then reports those in its provenance.
+an :class:`~hybridqml.entropy.EntropyPool` then reports those in its provenance.
 
 Single reads are capped at :data:`MAX_READ_BYTES` (1 GiB) by default: a request such as
 ``read(10**12)`` raises :class:`~hybridqml.exceptions.ConfigurationError` before any I/O instead of

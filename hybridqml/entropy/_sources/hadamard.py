@@ -9,7 +9,7 @@ Honesty: Aer samples measurements with a pseudo-random generator (``mt19937_64``
 ``seed``. A fake IBM device (``qiskit_ibm_runtime.fake_provider``) is also a local simulation
 (with the device's gate and readout errors, hence biased bits); its shots are drawn from the exact
 noisy distribution of the circuit
-(:class:`~hybridqml.backends.mixed.density_sampler.DensityMatrixSampler`: computed once, then
+(:class:`~hybridqml.backends.mixed.DensityMatrixSampler`: computed once, then
 every job is a multinomial draw, with the law of Aer's own noisy sampling and far faster), or
 with ``noisy_simulation="trajectories"`` by Aer's own noisy sampling. Only a
 real IBM backend gives kind ``"quantum"``; its bits are biased by readout error, so condition or
@@ -28,9 +28,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from hybridqml.backends.mixed.density_sampler import NOISY_SIMULATIONS
-from hybridqml.backends.mixed.density_sampler import DensityMatrixSampler as AerNoisySampler
-from hybridqml.backends.mixed.executors import device_simulator
+from hybridqml.backends.mixed._density_sampler import NOISY_SIMULATIONS
+from hybridqml.backends.mixed._density_sampler import DensityMatrixSampler as AerNoisySampler
+from hybridqml.backends.mixed._executors import device_simulator
 from hybridqml.entropy._registry import SourceEntry
 from hybridqml.entropy._sources.base import EntropySource, SourceKind
 from hybridqml.exceptions import (
@@ -39,7 +39,7 @@ from hybridqml.exceptions import (
     HybridQMLError,
     MissingDependencyError,
 )
-from hybridqml.hardware.devices import is_fake_device
+from hybridqml.hardware._devices import is_fake_device
 
 __all__ = [
     "AER",

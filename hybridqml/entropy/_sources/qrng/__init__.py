@@ -1,9 +1,9 @@
 """Random bytes from HTTP quantum random number services (QRNG), and the ``qrng`` entry.
 
-* :mod:`~hybridqml.entropy._sources.qrng.client`: ``QRNGSource``, the HTTP client;
-* :mod:`~hybridqml.entropy._sources.qrng.providers`: the eaas and ANU request and reply formats;
-* :mod:`~hybridqml.entropy._sources.qrng.retry`: the retry policy and which failures are retried;
-* :mod:`~hybridqml.entropy._sources.qrng.replay`: the check that no reply repeats a recent one.
+* ``_sources.qrng.client``: ``QRNGSource``, the HTTP client;
+* ``_sources.qrng.providers``: the eaas and ANU request and reply formats;
+* ``_sources.qrng.retry``: the retry policy and which failures are retried;
+* ``_sources.qrng.replay``: the check that no reply repeats a recent one.
 """
 
 from __future__ import annotations

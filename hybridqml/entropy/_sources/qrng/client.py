@@ -1,7 +1,7 @@
 """HTTP client for quantum random number services (QRNG): :class:`QRNGSource`.
 
-Reply formats live in :mod:`~hybridqml.entropy._sources.qrng.providers`, the retry policy and the
-classification of failures in :mod:`~hybridqml.entropy._sources.qrng.retry`.
+Reply formats live in ``_sources.qrng.providers``, the retry policy and the
+classification of failures in ``_sources.qrng.retry``.
 
 Transport: a :class:`requests.Session` whose adapter makes exactly one HTTP attempt per call; the
 retry loop is the client's own, driven by the policy object :attr:`QRNGSource.retry`, so every
@@ -9,9 +9,9 @@ failure of one logical request shares one budget of ``max_retries`` retries and 
 schedule. Error messages state the real number of HTTP attempts made, and every error carries it
 (``attempts``) with the last HTTP status (``status``). :attr:`QRNGSource.requests_made` and
 :attr:`QRNGSource.failures` count HTTP requests (every attempt) and failed ones; an
-:class:`~hybridqml.entropy._pool.EntropyPool` reports them in its provenance.
+:class:`~hybridqml.entropy.EntropyPool` reports them in its provenance.
 
-Secrets (the checks live in :mod:`~hybridqml.entropy._sources.qrng.credentials`): the token is
+Secrets (the checks live in ``_sources.qrng.credentials``): the token is
 kept in headers only, never in the URL, ``repr``, ``str``, logs or exception
 messages. It must be printable ASCII without whitespace (a trailing newline from a file or an
 environment variable is rejected at construction, without echoing the value). Every
@@ -132,7 +132,7 @@ class QRNGSource(EntropySource):
         token_env: Environment variable holding the token when ``token`` is ``None``.
         session: An existing :class:`requests.Session` to configure and use (for custom transport).
         replay_window: Reply blocks remembered by the replay check (0 turns it off; see
-            :mod:`~hybridqml.entropy._sources.qrng.replay`).
+            ``_sources.qrng.replay``).
         allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear
             text (warned about with a :class:`UserWarning`).
 

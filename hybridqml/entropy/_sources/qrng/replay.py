@@ -3,13 +3,13 @@
 A service (or a caching proxy, or the tutorial code's ``lru_cache`` keyed on the request size) that
 answers with a block it already sent passes every statistical test: each block on its own looks
 random, and ``hybridqml entropy test`` measured 7.79 bits/byte on such a stream. The SP 800-90B
-health tests in :mod:`~hybridqml.entropy._health` look at runs and proportions of single bytes, so
+health tests in ``_health`` look at runs and proportions of single bytes, so
 they cannot see it either.
 
 :class:`ReplayCheck` keeps the SHA-256 digests of the last ``window`` reply blocks of at least
 :data:`REPLAY_MIN_BYTES` bytes and raises :class:`~hybridqml.exceptions.HealthTestError` when a
 block repeats one of them. It belongs to the QRNG client, not to the
-:class:`~hybridqml.entropy._pool.EntropyPool`: only the client sees reply boundaries (a pool refill
+:class:`~hybridqml.entropy.EntropyPool`: only the client sees reply boundaries (a pool refill
 may span several replies or part of one, so repeated replies need not line up with refills). The
 client raises before adding the block to its output, so none of that read's bytes are delivered,
 and a pool latches on the error. Two honest 16-byte blocks among ``window`` collide with
