@@ -86,11 +86,12 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
     """One rank of one run (under torch.distributed.run): train qnn, time the epoch loop."""
     import torch
 
+    from hybridqml import workflows
     from hybridqml.execution._executor import Executor
     from hybridqml.training import _collectives as collectives
     from hybridqml.training import _distributed as distributed
     from hybridqml.training import init_distributed, shutdown_distributed
-    from hybridqml.workflows import _qnn as qnn
+    from hybridqml.workflows import _trainer  # the shared loop calls run_epochs from here
 
     info = init_distributed()
     clock = _Clock()
@@ -100,7 +101,7 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
     clock.patch(collectives, "collective", "collectives")
     distributed.collective = collectives.collective
     timing = {"all_reduce_ms": _all_reduce_ms() if info.world_size > 1 else None}
-    original = qnn.run_epochs
+    original = _trainer.run_epochs
 
     def timed(**kwargs):
         if info.world_size > 1:  # a rank that started up slower must not count as epoch time
@@ -115,10 +116,10 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
         timing["epochs"] = loop.epochs_completed
         return loop
 
-    qnn.run_epochs = timed
+    _trainer.run_epochs = timed
     try:
-        result = qnn.train_qnn(
-            qnn.QNNConfig(
+        result = workflows.train_qnn(
+            workflows.QNNConfig(
                 out_dir=out / "run",
                 backend=backend,
                 seed=seed,
@@ -129,7 +130,7 @@ def worker(out: Path, backend: str, seed: int, args) -> None:
             )
         )
     finally:
-        qnn.run_epochs = original
+        _trainer.run_epochs = original
         shutdown_distributed()
     if info.is_main:
         epochs = timing["epochs"]

@@ -18,7 +18,7 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("execution", "Execution core", ("hybridqml.execution",)),
     ("backends", "Backends", ("hybridqml.backends",)),
     ("hardware", "Hardware operations", ("hybridqml.hardware",)),
-    ("nn", "Quantum layers (nn)", ("hybridqml.nn", "hybridqml.nn._entropy_noise")),
+    ("nn", "Quantum layers (nn)", ("hybridqml.nn",)),
     ("entropy", "Entropy", ("hybridqml.entropy",)),
     ("data", "Data", ("hybridqml.data",)),
     ("runs", "Runs", ("hybridqml.runs",)),
@@ -30,16 +30,13 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("cli", "Command line", ("hybridqml.cli",)),
 ]
 
-# the first layout's alias package: importing it warns; its names are documented as workflows
-DEPRECATED_MODULES = ("models",)
-
 _ROOT = Path(__file__).resolve().parent.parent / "hybridqml"
 
 
 def modules_under(name: str) -> list[str]:
     """``name`` and, for a package, every public module below it (found on disk, not imported).
 
-    Private modules (a part starting with ``_``) and the deprecated aliases are left out.
+    Private modules (a part starting with ``_``) are left out.
     """
     folder = _ROOT.joinpath(*name.split(".")[1:])
     if not folder.is_dir():
@@ -48,7 +45,7 @@ def modules_under(name: str) -> list[str]:
     for path in sorted(folder.rglob("*.py")):
         parts = path.relative_to(_ROOT).with_suffix("").parts
         parts = parts[:-1] if parts[-1] == "__init__" else parts
-        if not parts or any(p.startswith("_") for p in parts) or parts[0] in DEPRECATED_MODULES:
+        if not parts or any(p.startswith("_") for p in parts):
             continue
         module = ".".join(("hybridqml", *parts))
         if module not in found:
@@ -168,7 +165,7 @@ def _top_level_page() -> str:
         "",
     ]
     for name in hybridqml.__all__:
-        if name.startswith("__") or name in DEPRECATED_MODULES:
+        if name.startswith("__"):
             continue
         value = getattr(hybridqml, name)
         if type(value).__name__ == "module":

@@ -16,7 +16,7 @@ calls, bindings, circuits and shots) but execute nothing and return zeros: that 
 Example:
     >>> import torch, hybridqml as hq
     >>> layer = hq.QuantumLayer(hq.circuits.ry(1))
-    >>> with hq.tracking.Tracker() as tracker:
+    >>> with hq.Tracker() as tracker:
     ...     layer(torch.rand(8, 1, requires_grad=True)).sum().backward()
     >>> tracker.calls, tracker.evaluations      # one forward call, one backward call
     (2, 24)

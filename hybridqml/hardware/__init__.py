@@ -13,6 +13,27 @@ Used by the backend families that run on devices (:mod:`hybridqml.backends.primi
 * ``_runtime_options`` -- resilience level, twirling, dynamical
   decoupling;
 * ``_qpu_time`` -- QPU seconds of a call from the device's durations.
+
+Example:
+    >>> from hybridqml.hardware import RetryPolicy, fake_device
+    >>> fake_device("fake_manila").num_qubits
+    5
 """
 
-__all__: list[str] = []
+from hybridqml.hardware._devices import device_noise_model, fake_device, fake_device_names
+from hybridqml.hardware._joblog import JOBS_NAME, job_totals, pending_jobs, read_job_log
+from hybridqml.hardware._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from hybridqml.hardware._runtime_options import RuntimeOptions
+
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "JOBS_NAME",
+    "RetryPolicy",
+    "RuntimeOptions",
+    "device_noise_model",
+    "fake_device",
+    "fake_device_names",
+    "job_totals",
+    "pending_jobs",
+    "read_job_log",
+]

@@ -103,7 +103,7 @@ def test_the_record_keeps_its_keys_and_adds_options_only_when_set():
 
 
 def test_workflow_config_records_the_entropy_settings_through_to_record():
-    from hybridqml.workflows.runs import config_to_json
+    from hybridqml.runs import config_to_json
 
     @dataclasses.dataclass(frozen=True)
     class Config:

@@ -294,7 +294,7 @@ def _aer(settings: Any, *, name: str, seed: int | None) -> AerHadamardSource:
 
 
 def _fake_device(settings: Any, *, name: str, seed: int | None) -> AerHadamardSource:
-    from hybridqml.backends.devices import fake_device
+    from hybridqml.hardware._devices import fake_device
 
     return AerHadamardSource(n_qubits=settings.qubits, backend=fake_device(name), seed=seed)
 
