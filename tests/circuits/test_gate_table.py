@@ -8,7 +8,7 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import Operator
 
-from hybridqml.backends.torchsim import gates as torch_gates
+from hybridqml.backends.torchsim import _gates as torch_gates
 from hybridqml.circuits import _gates as gates
 
 STANDARD = get_standard_gate_name_mapping()

@@ -8,7 +8,7 @@ from workflow_testing import closed_port_url, read_metrics
 
 from hybridqml.entropy import EntropySettings
 from hybridqml.exceptions import ConfigurationError, QRNGError
-from hybridqml.workflows import gan as gan_module
+from hybridqml.workflows import _gan as gan_module
 from hybridqml.workflows._gan import Discriminator, GANConfig, Generator, train_gan
 from hybridqml.workflows._gan_metrics import (
     class_coverage,
