@@ -1,10 +1,14 @@
 """hybridqml: hybrid quantum-classical machine learning on Qiskit and PyTorch.
 
-The package tree is the pipeline: :mod:`~hybridqml.circuits` -> :mod:`~hybridqml.gradients` ->
-:mod:`~hybridqml.backends` -> :mod:`~hybridqml.nn` -> :mod:`~hybridqml.workflows` -> ``cli``, with
-:mod:`~hybridqml.entropy`, :mod:`~hybridqml.data` and :mod:`~hybridqml.training` as independent
-toolkits. ``import hybridqml`` loads only the exception tree; subpackages and the names below load
-on first use.
+The package tree is the pipeline, bottom to top: :mod:`~hybridqml.circuits` ->
+:mod:`~hybridqml.gradients` -> :mod:`~hybridqml.execution` (the executor contract, capabilities,
+the backend registry) -> :mod:`~hybridqml.hardware` -> :mod:`~hybridqml.backends` (independent
+plugin families) -> :mod:`~hybridqml.entropy` -> :mod:`~hybridqml.nn` -> :mod:`~hybridqml.data`,
+:mod:`~hybridqml.plotting`, :mod:`~hybridqml.analysis`, :mod:`~hybridqml.testing` ->
+:mod:`~hybridqml.runs` -> :mod:`~hybridqml.training` -> :mod:`~hybridqml.workflows` -> ``cli``.
+Internal modules are private (``_name``); each package's ``__all__`` is its public API.
+``import hybridqml`` loads only the exception tree; subpackages and the names below load on first
+use.
 
 Example:
     >>> import torch, hybridqml as hq
@@ -104,10 +108,14 @@ __all__ = [
     "entropy",
     "estimate_cost",
     "exceptions",
+    "execution",
     "from_qiskit_ml",
     "gradients",
+    "hardware",
     "nn",
     "plotting",
+    "runs",
+    "testing",
     "training",
     "workflows",
 ]

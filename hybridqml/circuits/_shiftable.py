@@ -7,7 +7,7 @@ A :class:`ShiftableCircuit` is the user's circuit rewritten so that
 * every occurrence of a parameter gets its own angle ``phi[k] = expr_k(theta)``.
 
 The gradient rules (:mod:`hybridqml.gradients`) shift these angles; the executors
-(:mod:`hybridqml.backends`) bind them. The derivatives ``dphi_k/dtheta_j`` of the chain rule come
+(:mod:`hybridqml.execution`) bind them. The derivatives ``dphi_k/dtheta_j`` of the chain rule come
 from the sympy form of each ``ParameterExpression`` (Qiskit's own ``ParameterExpression.gradient``
 has evaluated products wrongly in some releases).
 
