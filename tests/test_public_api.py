@@ -72,6 +72,18 @@ def test_workflows_and_top_level_names_load_lazily():
     ]
 
 
+def test_the_lazy_runs_table_follows_its_modules():
+    """``hybridqml.runs`` names what each module exports without importing it (no torch on
+    ``import hybridqml.runs``), so its table repeats the modules' ``__all__``: keep them equal."""
+    import hybridqml.runs as runs
+
+    listed = {}
+    for info in pkgutil.iter_modules(runs.__path__):
+        module = importlib.import_module(f"hybridqml.runs.{info.name}")
+        listed.update(dict.fromkeys(module.__all__, module.__name__))
+    assert listed == runs._NAMES
+
+
 @pytest.mark.parametrize(
     "old",
     [
