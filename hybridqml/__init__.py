@@ -20,49 +20,28 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hybridqml import exceptions
+from hybridqml._lazy import attach
+from hybridqml._version import __version__ as __version__
+from hybridqml.exceptions import *  # noqa: F403  (the whole tree, as exceptions.__all__ lists it)
 
-from hybridqml._version import __version__
-from hybridqml.exceptions import (
-    BackendError,
-    BudgetExceededError,
-    CheckpointError,
-    CircuitError,
-    ConfigurationError,
-    DataError,
-    DistributedError,
-    DivergenceError,
-    EntropyError,
-    GradientError,
-    HealthTestError,
-    HybridQMLError,
-    InputError,
-    JobFailedError,
-    MissingDependencyError,
-    QRNGError,
+#: Subpackages and modules loaded on first attribute access.
+_MODULES = (
+    "analysis",
+    "backends",
+    "circuits",
+    "data",
+    "entropy",
+    "execution",
+    "gradients",
+    "hardware",
+    "nn",
+    "plotting",
+    "runs",
+    "testing",
+    "training",
+    "workflows",
 )
-
-#: Subpackages and modules loaded on first attribute access (name -> module path).
-_MODULES = {
-    name: f"hybridqml.{name}"
-    for name in (
-        "analysis",
-        "backends",
-        "circuits",
-        "data",
-        "entropy",
-        "execution",
-        "gradients",
-        "hardware",
-        "nn",
-        "plotting",
-        "runs",
-        "testing",
-        "training",
-        "workflows",
-    )
-}
 #: Public classes loaded on first access (name -> defining module).
 _NAMES = {
     "CircuitEngine": "hybridqml.nn._engine",
@@ -76,61 +55,15 @@ _NAMES = {
     "estimate_cost": "hybridqml.workflows._registry",
 }
 
-__all__ = [
-    "BackendError",
-    "BudgetExceededError",
-    "CheckpointError",
-    "CircuitEngine",
-    "CircuitError",
-    "ConfigurationError",
-    "DataError",
-    "DistributedError",
-    "DivergenceError",
-    "EntropyError",
-    "GradientError",
-    "HealthTestError",
-    "HybridQMLError",
-    "InputError",
-    "JobFailedError",
-    "MissingDependencyError",
-    "ParameterizedCircuit",
-    "QRNGError",
-    "QuantumFunction",
-    "QuantumLayer",
-    "SamplerLayer",
-    "TorchSimulator",
-    "Tracker",
-    "__version__",
-    "analysis",
-    "backends",
-    "circuits",
-    "data",
-    "entropy",
-    "estimate_cost",
-    "exceptions",
-    "execution",
-    "from_qiskit_ml",
-    "gradients",
-    "hardware",
-    "nn",
-    "plotting",
-    "runs",
-    "testing",
-    "training",
-    "workflows",
-]
+#: Every error of the tree, the classes above, and the subpackages users import.
+__all__ = sorted(
+    [
+        *exceptions.__all__,
+        *_NAMES,
+        "__version__",
+        "exceptions",
+        *_MODULES,
+    ]
+)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        value = importlib.import_module(_MODULES[name])
-    elif name in _NAMES:
-        value = getattr(importlib.import_module(_NAMES[name]), name)
-    else:
-        raise AttributeError(f"module 'hybridqml' has no attribute {name!r}")
-    globals()[name] = value  # later accesses skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _NAMES, submodules=_MODULES)

@@ -236,43 +236,20 @@ def plot_decision_boundary(
 
     if not is_writer():  # data-parallel run: rank 0 evaluates the grid and draws it
         return Path(path)
-    points = torch.as_tensor(inputs).detach().cpu().numpy()
-    classes = torch.as_tensor(labels).detach().cpu().numpy().reshape(-1)
-    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
-        raise InputError(f"inputs must have shape (N, 2), got {points.shape}")
-    if len(classes) != len(points):
-        raise InputError(f"{len(classes)} labels for {len(points)} points")
-    if resolution < 2:
-        raise InputError(f"resolution must be >= 2, got {resolution}")
-    lo, hi = points.min(axis=0) - padding, points.max(axis=0) + padding
-    xx0, xx1 = np.meshgrid(
-        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
-    )
-    grid = torch.as_tensor(np.c_[xx0.ravel(), xx1.ravel()], dtype=torch.float32)
-    with torch.no_grad():
-        scores = torch.as_tensor(predict(grid)).detach().cpu()
-    if scores.ndim == 1 or scores.shape[-1] == 1:
-        predicted, n_classes = (scores.reshape(-1) > 0).long(), 2
-    else:
-        predicted, n_classes = scores.argmax(dim=-1), scores.shape[-1]
+    points, classes = _points_and_classes(inputs, labels)
+    xx0, xx1 = _grid_around(points, padding=padding, resolution=resolution)
+    predicted, n_classes = _predicted_classes(predict, xx0, xx1)
     n_classes = max(n_classes, int(classes.max()) + 1)
     figure, axes = _new_figure(width=5.5, height=5.0)
     display = DecisionBoundaryDisplay(
         xx0=xx0,
         xx1=xx1,
         n_classes=n_classes,
-        response=predicted.numpy().reshape(xx0.shape),
+        response=predicted,
         xlabel="x0",
         ylabel="x1",
     )
-    if n_classes == 2:
-        cmap: Any = "coolwarm"
-        display.plot(ax=axes[0], alpha=0.4, cmap=cmap, levels=[-0.5, 0.5, 1.5])
-    else:
-        from matplotlib.colors import ListedColormap
-
-        display.plot(ax=axes[0], alpha=0.4)
-        cmap = ListedColormap(display.multiclass_colors_)
+    cmap = _draw_regions(display, axes[0], n_classes)
     axes[0].scatter(
         points[:, 0],
         points[:, 1],
@@ -286,6 +263,59 @@ def plot_decision_boundary(
     if title:
         axes[0].set_title(title)
     return _save(figure, path, dpi)
+
+
+def _points_and_classes(
+    inputs: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(N, 2)`` points and ``(N,)`` classes as numpy arrays, their shapes checked."""
+    points = torch.as_tensor(inputs).detach().cpu().numpy()
+    classes = torch.as_tensor(labels).detach().cpu().numpy().reshape(-1)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise InputError(f"inputs must have shape (N, 2), got {points.shape}")
+    if len(classes) != len(points):
+        raise InputError(f"{len(classes)} labels for {len(points)} points")
+    return points, classes
+
+
+def _grid_around(
+    points: np.ndarray, *, padding: float, resolution: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(resolution, resolution)`` coordinate grids spanning ``points`` plus ``padding``."""
+    if resolution < 2:
+        raise InputError(f"resolution must be >= 2, got {resolution}")
+    lo, hi = points.min(axis=0) - padding, points.max(axis=0) + padding
+    return np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+
+
+def _predicted_classes(
+    predict: Callable[[torch.Tensor], torch.Tensor], xx0: np.ndarray, xx1: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """``predict``'s class at every grid point (one call, no gradients), and the class count.
+
+    Scores ``(N, C)`` give the argmax and ``C``; a logit ``(N,)`` or ``(N, 1)`` gives ``> 0``
+    and 2.
+    """
+    grid = torch.as_tensor(np.c_[xx0.ravel(), xx1.ravel()], dtype=torch.float32)
+    with torch.no_grad():
+        scores = torch.as_tensor(predict(grid)).detach().cpu()
+    if scores.ndim == 1 or scores.shape[-1] == 1:
+        predicted, n_classes = (scores.reshape(-1) > 0).long(), 2
+    else:
+        predicted, n_classes = scores.argmax(dim=-1), scores.shape[-1]
+    return predicted.numpy().reshape(xx0.shape), n_classes
+
+
+def _draw_regions(display: Any, ax: Any, n_classes: int) -> Any:
+    """Draw the predicted regions on ``ax``; return the colormap that gives points their colors."""
+    if n_classes == 2:
+        cmap = "coolwarm"
+        display.plot(ax=ax, alpha=0.4, cmap=cmap, levels=[-0.5, 0.5, 1.5])
+        return cmap
+    from matplotlib.colors import ListedColormap
+
+    display.plot(ax=ax, alpha=0.4)
+    return ListedColormap(display.multiclass_colors_)
 
 
 def save_image_grid(

@@ -72,6 +72,19 @@ def test_workflows_and_top_level_names_load_lazily():
     ]
 
 
+def test_the_lazy_runs_table_follows_its_modules():
+    """``hybridqml.runs`` names what each module exports without importing it (no torch on
+    ``import hybridqml.runs``), so its table repeats the modules' ``__all__``: keep them equal."""
+    import hybridqml.runs as runs
+
+    exported = set()
+    for info in pkgutil.iter_modules(runs.__path__):
+        exported.update(importlib.import_module(f"hybridqml.runs.{info.name}").__all__)
+    assert exported == set(runs._NAMES)
+    for name, module in runs._NAMES.items():
+        assert name in importlib.import_module(module).__all__, (name, module)
+
+
 @pytest.mark.parametrize(
     "old",
     [

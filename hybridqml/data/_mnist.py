@@ -25,11 +25,11 @@ from torch.utils.data import TensorDataset
 from hybridqml.data._split import (
     DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION,
-    DatasetInfo,
     DatasetSplit,
     _check_fraction,
     _maybe_subset,
-    _split_indices,
+    _new_split,
+    _split_dataset,
 )
 from hybridqml.exceptions import DataError
 
@@ -277,6 +277,19 @@ def load_mnist(
         ('mnist-t10k-split', torch.Size([1, 28, 28]))
     """
     _check_fraction(test_fraction)
+    raw = _mnist_folder(data_dir, download=download)
+    split = _read_mnist(
+        raw,
+        test_fraction=test_fraction,
+        split_seed=split_seed,
+        normalize=normalize,
+        verify_md5=verify_md5,
+    )
+    return _maybe_subset(split, digits, max_train_per_class, max_test_per_class)
+
+
+def _mnist_folder(data_dir: str | Path, *, download: bool) -> Path:
+    """The raw folder to read (missing files downloaded first when allowed), train pair checked."""
     root = Path(data_dir).expanduser()
     if download:
         root.mkdir(parents=True, exist_ok=True)
@@ -285,33 +298,42 @@ def load_mnist(
             _download_mnist(root)
     raw = find_mnist_raw_dir(root)
     _check_train_pair(raw)
+    return raw
+
+
+def _read_mnist(
+    raw: Path, *, test_fraction: float, split_seed: int, normalize: bool, verify_md5: bool
+) -> DatasetSplit:
+    """The official split when ``raw`` has both parts, else the seeded split of the t10k part."""
     if _has_part(raw, "train"):
-        train_x, train_y = _read_pair(raw, "train", verify_md5=verify_md5)
-        test_x, test_y = _read_pair(raw, "t10k", verify_md5=verify_md5)
+        train, test = (
+            TensorDataset(*_read_images(raw, part, normalize=normalize, verify_md5=verify_md5))
+            for part in ("train", "t10k")
+        )
         source, seed, fraction = SOURCE_MNIST_FULL, None, None
     else:
-        images, labels = _read_pair(raw, "t10k", verify_md5=verify_md5)
-        train_idx, test_idx = _split_indices(labels, test_fraction=test_fraction, seed=split_seed)
-        train_x, train_y = images[train_idx], labels[train_idx]
-        test_x, test_y = images[test_idx], labels[test_idx]
+        images, labels = _read_images(raw, "t10k", normalize=normalize, verify_md5=verify_md5)
+        train, test = _split_dataset(images, labels, test_fraction=test_fraction, seed=split_seed)
         source, seed, fraction = SOURCE_MNIST_T10K_SPLIT, split_seed, test_fraction
-    split = DatasetSplit(
-        train=TensorDataset(_to_images(train_x, normalize=normalize), train_y),
-        test=TensorDataset(_to_images(test_x, normalize=normalize), test_y),
-        info=DatasetInfo(
-            source=source,
-            n_train=int(train_y.shape[0]),
-            n_test=int(test_y.shape[0]),
-            n_classes=10,
-            classes=tuple(range(10)),
-            sample_shape=(1, MNIST_SIDE, MNIST_SIDE),
-            split_seed=seed,
-            test_fraction=fraction,
-            normalized=normalize,
-            path=str(raw),
-        ),
+    return _new_split(
+        train,
+        test,
+        source=source,
+        classes=range(10),
+        sample_shape=(1, MNIST_SIDE, MNIST_SIDE),
+        split_seed=seed,
+        test_fraction=fraction,
+        normalized=normalize,
+        path=str(raw),
     )
-    return _maybe_subset(split, digits, max_train_per_class, max_test_per_class)
+
+
+def _read_images(
+    raw: Path, prefix: str, *, normalize: bool, verify_md5: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The float images ``(N, 1, 28, 28)`` and labels of one MNIST part."""
+    images, labels = _read_pair(raw, prefix, verify_md5=verify_md5)
+    return _to_images(images, normalize=normalize), labels
 
 
 def _has_part(raw: Path, prefix: str) -> bool:

@@ -7,7 +7,8 @@ train/test split they share is made here too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -102,17 +103,12 @@ class DatasetSplit:
         train = select_digits(self.train, digits, max_per_class=max_train_per_class)
         test = select_digits(self.test, digits, max_per_class=max_test_per_class)
         original = tuple(int(self.info.classes[int(d)]) for d in digits)
-        info = DatasetInfo(
-            source=self.info.source,
+        info = replace(
+            self.info,
             n_train=len(train),
             n_test=len(test),
             n_classes=len(digits),
             classes=original,
-            sample_shape=self.info.sample_shape,
-            split_seed=self.info.split_seed,
-            test_fraction=self.info.test_fraction,
-            normalized=self.info.normalized,
-            path=self.info.path,
         )
         return DatasetSplit(train=train, test=test, info=info)
 
@@ -191,10 +187,28 @@ def split_validation(
         (16, 4, [0, 0, 1, 1])
     """
     _check_fraction(fraction, "the validation fraction")
-    inputs, labels = dataset.tensors[0], dataset.tensors[1]
-    train_idx, val_idx = _split_indices(labels, test_fraction=fraction, seed=seed)
-    return TensorDataset(inputs[train_idx], labels[train_idx]), TensorDataset(
-        inputs[val_idx], labels[val_idx]
+    return _split_dataset(dataset.tensors[0], dataset.tensors[1], test_fraction=fraction, seed=seed)
+
+
+def _split_dataset(
+    inputs: torch.Tensor, labels: torch.Tensor, *, test_fraction: float, seed: int
+) -> tuple[TensorDataset, TensorDataset]:
+    """Stratified, seeded ``(train, test)`` halves of ``(inputs, labels)``, both in input order."""
+    train_idx, test_idx = _split_indices(labels, test_fraction=test_fraction, seed=seed)
+    train = TensorDataset(inputs[train_idx], labels[train_idx])
+    return train, TensorDataset(inputs[test_idx], labels[test_idx])
+
+
+def _new_split(
+    train: TensorDataset, test: TensorDataset, *, classes: Sequence[int], **info: Any
+) -> DatasetSplit:
+    """A :class:`DatasetSplit` whose info counts the samples of both halves and the classes.
+
+    ``info`` holds the other :class:`DatasetInfo` fields (``source``, ``sample_shape``...).
+    """
+    counts = {"n_train": len(train), "n_test": len(test), "n_classes": len(classes)}
+    return DatasetSplit(
+        train=train, test=test, info=DatasetInfo(classes=tuple(classes), **counts, **info)
     )
 
 

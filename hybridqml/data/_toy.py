@@ -10,10 +10,11 @@ from torch.utils.data import TensorDataset
 from hybridqml.data._split import (
     DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION,
-    DatasetInfo,
     DatasetSplit,
     _check_fraction,
     _maybe_subset,
+    _new_split,
+    _split_dataset,
     _split_indices,
 )
 from hybridqml.exceptions import ConfigurationError
@@ -72,20 +73,15 @@ def load_sklearn_digits(
     bunch = load_digits()
     images = torch.from_numpy(bunch.images / _DIGITS_MAX_VALUE).to(torch.float32).unsqueeze(1)
     labels = torch.from_numpy(bunch.target).to(torch.int64)
-    train_idx, test_idx = _split_indices(labels, test_fraction=test_fraction, seed=split_seed)
-    split = DatasetSplit(
-        train=TensorDataset(images[train_idx], labels[train_idx]),
-        test=TensorDataset(images[test_idx], labels[test_idx]),
-        info=DatasetInfo(
-            source=SOURCE_SKLEARN_DIGITS,
-            n_train=int(train_idx.numel()),
-            n_test=int(test_idx.numel()),
-            n_classes=10,
-            classes=tuple(range(10)),
-            sample_shape=(1, 8, 8),
-            split_seed=split_seed,
-            test_fraction=test_fraction,
-        ),
+    train, test = _split_dataset(images, labels, test_fraction=test_fraction, seed=split_seed)
+    split = _new_split(
+        train,
+        test,
+        source=SOURCE_SKLEARN_DIGITS,
+        classes=range(10),
+        sample_shape=(1, 8, 8),
+        split_seed=split_seed,
+        test_fraction=test_fraction,
     )
     return _maybe_subset(split, digits, max_train_per_class, max_test_per_class)
 
@@ -141,18 +137,13 @@ def load_circles(
     if standardize:
         scaler = StandardScaler().fit(x_train)
         x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
-    return DatasetSplit(
-        train=TensorDataset(torch.from_numpy(x_train).to(torch.float32), labels[train_idx]),
-        test=TensorDataset(torch.from_numpy(x_test).to(torch.float32), labels[test_idx]),
-        info=DatasetInfo(
-            source=SOURCE_CIRCLES,
-            n_train=int(train_idx.numel()),
-            n_test=int(test_idx.numel()),
-            n_classes=2,
-            classes=(0, 1),
-            sample_shape=(2,),
-            split_seed=seed,
-            test_fraction=test_fraction,
-            normalized=standardize,
-        ),
+    return _new_split(
+        TensorDataset(torch.from_numpy(x_train).to(torch.float32), labels[train_idx]),
+        TensorDataset(torch.from_numpy(x_test).to(torch.float32), labels[test_idx]),
+        source=SOURCE_CIRCLES,
+        classes=(0, 1),
+        sample_shape=(2,),
+        split_seed=seed,
+        test_fraction=test_fraction,
+        normalized=standardize,
     )

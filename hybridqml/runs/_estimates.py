@@ -45,7 +45,7 @@ from hybridqml.hardware._qpu_time import ASSUMPTIONS
 
 __all__ = ["CallCounts", "CostEstimate", "check_start_budget", "estimate_run"]
 
-_FIELDS = ("calls", "circuits", "evaluations", "shots", "executed_shots", "qpu_seconds")
+_FIELDS = tracking.COUNTERS  # the fields of CallCounts, in the order a Tracker counts them
 
 
 @dataclass(frozen=True)
@@ -185,13 +185,15 @@ def estimate_run(config: Any, train: Callable[[Any], Any], *, workflow: str) -> 
     before, before_kind = _diff(first, _zero())
     per_epoch, per_kind = _diff(loop_end, last)
     after, after_kind = _diff(end, loop_end)
-    total = before + per_epoch.times(config.epochs) + after
-    kinds = set(before_kind) | set(per_kind) | set(after_kind)
+    total = _whole_run(before, per_epoch, after, config.epochs)
     total_kind = {
-        k: before_kind.get(k, CallCounts())
-        + per_kind.get(k, CallCounts()).times(config.epochs)
-        + after_kind.get(k, CallCounts())
-        for k in kinds
+        k: _whole_run(
+            before_kind.get(k, CallCounts()),
+            per_kind.get(k, CallCounts()),
+            after_kind.get(k, CallCounts()),
+            config.epochs,
+        )
+        for k in set(before_kind) | set(per_kind) | set(after_kind)
     }
     return CostEstimate(
         workflow=workflow,
@@ -204,6 +206,13 @@ def estimate_run(config: Any, train: Callable[[Any], Any], *, workflow: str) -> 
         per_epoch_by_kind=per_kind,
         total_by_kind=total_kind,
     )
+
+
+def _whole_run(
+    before: CallCounts, per_epoch: CallCounts, after: CallCounts, epochs: int
+) -> CallCounts:
+    """``before + epochs x per_epoch + after``: every epoch makes the same calls."""
+    return before + per_epoch.times(epochs) + after
 
 
 def _zero() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,61 +112,89 @@ def evaluate_classifier(
         >>> ev.accuracy, ev.confusion_matrix.tolist()
         (1.0, [[1, 0], [0, 1]])
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix
-
     loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
+    split = distributed and _ranks.is_distributed()
+    tally = _evaluation_pass(model, loader, loss_fn, shard=split, progress=progress)
+    if split:  # every rank's part, in rank order: the whole set on every rank
+        tally = _gather(tally)
+    return tally.evaluation(num_classes)
+
+
+@dataclass
+class _Tally:
+    """What an evaluation pass saw: loss sum, output width, labels and predictions per batch."""
+
+    loss_sum: float = 0.0
+    width: int = 0
+    labels: list[torch.Tensor] = field(default_factory=list)
+    predictions: list[torch.Tensor] = field(default_factory=list)
+
+    def add(self, outputs: torch.Tensor, targets: torch.Tensor, loss_fn: LossFn) -> None:
+        """Count one batch of model outputs and their targets."""
+        self.loss_sum += float(loss_fn(outputs, targets)) * len(targets)
+        self.width = 1 if outputs.ndim == 1 else outputs.shape[-1]
+        self.labels.append(targets.reshape(-1).cpu())
+        self.predictions.append(_predict(outputs).cpu())
+
+    def evaluation(self, num_classes: int | None) -> ClassifierEvaluation:
+        """Accuracy, mean loss and confusion matrix of what was counted."""
+        from sklearn.metrics import accuracy_score, confusion_matrix
+
+        if not self.labels:
+            raise InputError("the evaluation loader yielded no batches")
+        y_true = torch.cat(self.labels).numpy()
+        y_pred = torch.cat(self.predictions).numpy()
+        n_classes = num_classes if num_classes is not None else max(self.width, 2)
+        return ClassifierEvaluation(
+            accuracy=float(accuracy_score(y_true, y_pred)),
+            loss=self.loss_sum / len(y_true),
+            confusion_matrix=confusion_matrix(y_true, y_pred, labels=list(range(n_classes))),
+            n_samples=len(y_true),
+        )
+
+
+def _evaluation_pass(
+    model: nn.Module, loader: Iterable[Any], loss_fn: LossFn, *, shard: bool, progress: bool
+) -> _Tally:
+    """Count ``model``'s outputs over ``loader`` in eval mode without gradients.
+
+    With ``shard``, each batch is cut to this rank's contiguous shard. The model's mode is
+    restored afterwards.
+    """
     device = _model_device(model)
     was_training = model.training
     model.eval()
-    labels: list[torch.Tensor] = []
-    predictions: list[torch.Tensor] = []
-    loss_sum = 0.0
-    width = 0
-    split = distributed and _ranks.is_distributed()
+    tally = _Tally()
     world, rank = _ranks.world_size(), _ranks.rank()
     try:
         with torch.no_grad():
             for inputs, targets in tqdm(loader, desc="eval", leave=False, disable=not progress):
-                if split:  # this rank's contiguous shard of the batch (may be empty)
+                if shard:  # this rank's contiguous shard of the batch (may be empty)
                     start, stop = shard_bounds(len(targets), world_size=world, rank=rank)
                     if start == stop:
                         continue
                     inputs, targets = inputs[start:stop], targets[start:stop]
-                outputs = model(inputs.to(device))
-                targets = targets.to(device)
-                loss_sum += float(loss_fn(outputs, targets)) * len(targets)
-                width = 1 if outputs.ndim == 1 else outputs.shape[-1]
-                labels.append(targets.reshape(-1).cpu())
-                predictions.append(_predict(outputs).cpu())
+                tally.add(model(inputs.to(device)), targets.to(device), loss_fn)
     finally:
         model.train(was_training)
-    if split:  # every rank's part, in rank order: the whole set on every rank
-        loss_sum, width, labels, predictions = _gather(loss_sum, width, labels, predictions)
-    if not labels:
-        raise InputError("the evaluation loader yielded no batches")
-    y_true = torch.cat(labels).numpy()
-    y_pred = torch.cat(predictions).numpy()
-    n_classes = num_classes if num_classes is not None else max(width, 2)
-    return ClassifierEvaluation(
-        accuracy=float(accuracy_score(y_true, y_pred)),
-        loss=loss_sum / len(y_true),
-        confusion_matrix=confusion_matrix(y_true, y_pred, labels=list(range(n_classes))),
-        n_samples=len(y_true),
-    )
+    return tally
 
 
-def _gather(
-    loss_sum: float, width: int, labels: list[torch.Tensor], predictions: list[torch.Tensor]
-) -> tuple[float, int, list[torch.Tensor], list[torch.Tensor]]:
-    """Every rank's evaluation part, in rank order (call on every rank)."""
+def _gather(tally: _Tally) -> _Tally:
+    """Every rank's tally, in rank order (call on every rank)."""
     parts = gather_from_ranks(
-        (loss_sum, width, [t.numpy() for t in labels], [p.numpy() for p in predictions])
+        (
+            tally.loss_sum,
+            tally.width,
+            [t.numpy() for t in tally.labels],
+            [p.numpy() for p in tally.predictions],
+        )
     )
-    return (
-        sum(part[0] for part in parts),
-        max(part[1] for part in parts),
-        [torch.from_numpy(t) for part in parts for t in part[2]],
-        [torch.from_numpy(p) for part in parts for p in part[3]],
+    return _Tally(
+        loss_sum=sum(part[0] for part in parts),
+        width=max(part[1] for part in parts),
+        labels=[torch.from_numpy(t) for part in parts for t in part[2]],
+        predictions=[torch.from_numpy(p) for part in parts for p in part[3]],
     )
 
 

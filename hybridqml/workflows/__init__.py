@@ -25,8 +25,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hybridqml._lazy import attach
 
 #: Public name -> the module defining it (loaded on first access).
 _NAMES = {
@@ -56,14 +55,4 @@ _NAMES = {
 
 __all__ = sorted(_NAMES)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_NAMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _NAMES)
