@@ -98,7 +98,7 @@ TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
         Option(
             "--backend",
             "backend",
-            {"default": "aer", "help": "one of: " + ", ".join(registered_backends()[:4])},
+            {"default": "aer", "help": "one of: " + ", ".join(registered_backends(by_name=True))},
         ),
         Option("--shots", "shots", {"type": positive_int, "help": "default: exact"}),
         *BUDGET_OPTIONS,

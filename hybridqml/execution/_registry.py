@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -130,31 +131,54 @@ class BackendEntry:
 
 
 _entries: list[BackendEntry] = []
-_failed: dict[str, BaseException] = {}  # entry-point name -> why it could not be loaded
+_failed: dict[str, BaseException] = {}  # entry-point name -> why it was not registered
 _discovered = False
 _lock = threading.RLock()
+_BUILTIN_PREFIX = "hybridqml."  # hybridqml's own entry points name modules of this package
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    """Every entry point of the group, from every distribution on the path, built-ins first.
+
+    ``importlib.metadata.entry_points`` keeps one distribution per name, the first on
+    ``sys.path``: a stale ``hybridqml.egg-info`` in the working directory would hide the
+    installed metadata. Reading every distribution (duplicates dropped) avoids that.
+    """
+    points: dict[tuple[str, str], importlib.metadata.EntryPoint] = {}
+    for dist in importlib.metadata.distributions():
+        for point in dist.entry_points:
+            if point.group == ENTRY_POINT_GROUP:
+                points.setdefault((point.name, point.value), point)
+    return sorted(
+        points.values(),
+        key=lambda p: (not p.value.startswith(_BUILTIN_PREFIX), p.name, p.value),
+    )
 
 
 def _discover() -> None:
-    """Load every entry point of :data:`ENTRY_POINT_GROUP` once (name order)."""
+    """Load every entry point of :data:`ENTRY_POINT_GROUP` once: built-ins, then plugins by name.
+
+    A plugin that cannot be loaded, or that declares a name already registered (a built-in
+    always wins), is left out whole with a ``RuntimeWarning`` naming the cause; asking for its
+    backend later says why it is missing.
+    """
     global _discovered
     with _lock:
         if _discovered:
             return
         _discovered = True
-        seen = set()
-        points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-        for point in sorted(points, key=lambda p: (p.name, p.value)):
-            if (point.name, point.value) in seen:  # one distribution seen twice on the path
-                continue
-            seen.add((point.name, point.value))
+        for point in _entry_points():
             try:
                 loaded = point.load()
-                entries = loaded() if callable(loaded) else loaded
-                for entry in [entries] if isinstance(entries, BackendEntry) else entries:
-                    _add(entry)
-            except Exception as exc:  # reported when its backend is asked for
+                _add_all(_as_entries(loaded() if callable(loaded) else loaded))
+            except Exception as exc:
                 _failed[point.name] = exc
+                warnings.warn(
+                    f"hybridqml backend plugin {point.name!r} ({point.value}) was not "
+                    f"registered: {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
 
 
 def _registry() -> list[BackendEntry]:
@@ -162,25 +186,40 @@ def _registry() -> list[BackendEntry]:
     return _entries
 
 
-def _add(entry: BackendEntry) -> None:
-    if not isinstance(entry, BackendEntry):
-        raise ConfigurationError(f"expected a BackendEntry, got {type(entry).__name__}")
+def _as_entries(entries: BackendEntry | Iterable[BackendEntry]) -> list[BackendEntry]:
+    items = [entries] if isinstance(entries, BackendEntry) else list(entries)
+    for entry in items:
+        if not isinstance(entry, BackendEntry):
+            raise ConfigurationError(f"expected a BackendEntry, got {type(entry).__name__}")
+    return items
+
+
+def _add_all(entries: list[BackendEntry]) -> None:
+    """Register ``entries`` all together, or none of them when one name is taken."""
     with _lock:
-        if any(e.name == entry.name for e in _entries):
-            raise ConfigurationError(f"a backend named {entry.name!r} is registered already")
-        _entries.append(entry)
+        names = [e.name for e in entries]
+        taken = sorted({n for n in names if any(e.name == n for e in _entries)})
+        taken += sorted({n for n in names if names.count(n) > 1} - set(taken))
+        if taken:
+            raise ConfigurationError(
+                f"a backend named {', '.join(map(repr, taken))} is registered already"
+                " (or declared twice); unregister_backend(name) first to replace it"
+            )
+        _entries.extend(entries)
         _entries.sort(key=lambda e: -e.priority)  # stable: registration order within a priority
 
 
 def register_backend(entry: BackendEntry | Iterable[BackendEntry]) -> None:
     """Add a backend kind (or a family's kinds) at run time, as an entry point would.
 
+    All of them are registered, or none (when a name is taken or declared twice).
+
     Raises:
-        ConfigurationError: an entry with the same name is registered already.
+        ConfigurationError: an entry with the same name is registered already, or one is not
+            a :class:`BackendEntry`.
     """
     _discover()
-    for one in [entry] if isinstance(entry, BackendEntry) else entry:
-        _add(one)
+    _add_all(_as_entries(entry))
 
 
 def unregister_backend(name: str) -> BackendEntry:
@@ -197,8 +236,11 @@ def unregister_backend(name: str) -> BackendEntry:
     raise ConfigurationError(f"no backend named {name!r} is registered")
 
 
-def registered_backends() -> tuple[str, ...]:
+def registered_backends(*, by_name: bool = False) -> tuple[str, ...]:
     """Names of the registered backend kinds: names users type, then kinds of objects.
+
+    Args:
+        by_name: Only the names users type (``"aer"``, ``"torch"``, ``"fake_<device>"``...).
 
     Example:
         >>> {"aer", "torch", "fake_<device>", "a BackendV2"} <= set(registered_backends())
@@ -206,6 +248,8 @@ def registered_backends() -> tuple[str, ...]:
     """
     entries = _registry()
     names = [e.name for e in entries if e.by_name]
+    if by_name:
+        return tuple(names)
     return (*names, *(e.name for e in entries if e.name not in names))
 
 
@@ -216,24 +260,40 @@ def backend_entry(backend: Any, options: Mapping[str, Any] | None = None) -> Bac
         MissingDependencyError: the plugin declaring ``backend`` could not be imported.
         ConfigurationError: no entry handles it (the message lists the accepted specs).
     """
+    errors: list[str] = []
     for entry in _registry():
-        if entry.handles(backend, options or {}):
-            return entry
+        try:
+            if entry.handles(backend, options or {}):
+                return entry
+        except Exception as exc:  # one broken matcher must not hide every other backend
+            errors.append(f"{entry.name!r} could not check it ({type(exc).__name__}: {exc})")
     if isinstance(backend, str) and backend in _failed:
         exc = _failed[backend]
         missing = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
-        hint = f"; install it with: pip install {missing}" if missing else ""
-        raise MissingDependencyError(
+        hint = (
+            f"; the module {missing!r} is missing: install the package that provides it"
+            f" (often: pip install {missing.split('.')[0]})"
+            if missing
+            else ""
+        )
+        error = MissingDependencyError if isinstance(exc, ImportError) else ConfigurationError
+        raise error(
             f"the backend plugin {backend!r} could not be loaded: {type(exc).__name__}: {exc}{hint}"
         ) from exc
-    raise ConfigurationError(_unknown(backend))
+    raise ConfigurationError(_unknown(backend) + "".join(f"; {e}" for e in errors))
 
 
 def _unknown(backend: Any) -> str:
     entries = _registry()
     names = ", ".join(repr(e.name) for e in entries if e.by_name)
     objects = ", ".join(e.name for e in entries if not e.by_name)
-    broken = f" (plugins that failed to load: {', '.join(sorted(_failed))})" if _failed else ""
+    broken = (
+        " (plugins not registered: "
+        + "; ".join(f"{n}: {type(e).__name__}: {e}" for n, e in sorted(_failed.items()))
+        + ")"
+        if _failed
+        else ""
+    )
     if not entries:
         return (
             "no backends are registered: they are declared as entry points of the group "

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -72,8 +73,13 @@ def qiskit_aer() -> Any:
 
 
 def is_aer_simulator(obj: Any) -> bool:
-    """Whether ``obj`` is an ``AerSimulator``."""
-    return isinstance(obj, qiskit_aer().AerSimulator)
+    """Whether ``obj`` is an ``AerSimulator``.
+
+    Imports nothing: without qiskit-aer loaded no object can be one, so a broken Aer install
+    cannot get in the way of other backends' specs.
+    """
+    module = sys.modules.get("qiskit_aer")
+    return module is not None and isinstance(obj, module.AerSimulator)
 
 
 def configure(make: Callable[..., Any], options: Mapping[str, Any], *args: Any) -> Any:

@@ -190,3 +190,115 @@ def test_backends_are_registered_and_removed_at_run_time():
     assert "runtime-statevector" not in registered_backends()
     with pytest.raises(ConfigurationError, match="unknown backend 'runtime-statevector'"):
         hq.QuantumLayer(circuits.ry(2), backend="runtime-statevector")
+
+
+HIJACK = """
+from qiskit.primitives import StatevectorEstimator
+
+from hybridqml.execution import BackendEntry, Capabilities
+from hybridqml.execution._estimator_executor import EstimatorExecutor
+
+# a plugin whose entry point sorts before the built-ins and claims the name "aer"
+ENTRY = [
+    BackendEntry(
+        name=name,
+        build=lambda spec, request: EstimatorExecutor(request.shiftable, StatevectorEstimator()),
+        capabilities=Capabilities(exact=True, probabilities=False),
+    )
+    for name in ("hijack-first", "aer")
+]
+"""
+
+COLLISION_SCRIPT = """
+import json, warnings
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    from hybridqml.execution import registered_backends
+    from hybridqml.execution._registry import backend_entry
+    names = registered_backends()
+from qiskit_aer import AerSimulator
+print(json.dumps({
+    "names": names,
+    "aer_module": backend_entry("aer").build.__module__,
+    "aer_simulator": backend_entry(AerSimulator()).name,
+    "warnings": [str(w.message) for w in seen],
+}))
+"""
+
+
+def _write_distribution(site: Path, name: str, module: str, code: str, points: str) -> None:
+    site.mkdir(exist_ok=True)
+    (site / f"{module}.py").write_text(code)
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[hybridqml.backends]\n{points}\n")
+
+
+def _run(script: str, cwd: Path, *paths: Path) -> dict:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*map(str, paths), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_a_plugin_cannot_take_over_a_built_in_name(tmp_path):
+    site = tmp_path / "site"
+    _write_distribution(site, "hq-hijack", "hq_hijack", HIJACK, "aaa = hq_hijack:ENTRY")
+    report = _run(COLLISION_SCRIPT, tmp_path, site)
+    # the built-in Aer family registered whole; the colliding plugin was left out whole
+    assert report["aer_module"].startswith("hybridqml.backends.aer")
+    assert report["aer_simulator"] == "an AerSimulator"
+    assert "hijack-first" not in report["names"]
+    assert any("'aaa'" in w and "'aer'" in w for w in report["warnings"])
+
+
+def test_stale_metadata_first_on_the_path_does_not_hide_the_backends(tmp_path):
+    """A hybridqml.egg-info without entry points (a stale checkout) sits first on sys.path."""
+    stale = tmp_path / "stale"
+    info = stale / "hybridqml.egg-info"
+    info.mkdir(parents=True)
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: hybridqml\nVersion: 0.0.0\n")
+    script = "import json; from hybridqml.execution import registered_backends as r; "
+    script += "print(json.dumps({'names': r()}))"
+    report = _run(script, stale, stale)
+    assert {"aer", "torch", "fake_<device>"} <= set(report["names"])
+
+
+def test_registering_a_family_is_all_or_nothing():
+    entries = [_statevector_entry("atomic-1"), _statevector_entry("torch")]
+    with pytest.raises(ConfigurationError, match="'torch' is registered already"):
+        register_backend(entries)
+    assert "atomic-1" not in registered_backends()
+    with pytest.raises(ConfigurationError, match="declared twice"):
+        register_backend([_statevector_entry("twice"), _statevector_entry("twice")])
+    register_backend([_statevector_entry("atomic-1")])  # the corrected list goes in
+    unregister_backend("atomic-1")
+
+
+def test_a_broken_matcher_does_not_hide_other_backends():
+    broken = BackendEntry(
+        name="my*",
+        build=lambda spec, request: None,
+        matches=lambda spec, options: spec.startswith("my"),  # fails on objects
+        priority=5,
+    )
+    register_backend(broken)
+    try:
+        layer = hq.QuantumLayer(circuits.ry(1), backend=StatevectorEstimator())
+        x = torch.tensor([[0.3]], dtype=torch.float64)
+        assert layer(x).item() == pytest.approx(-np.sin(0.3), abs=1e-12)  # H then RY: <Z>
+        with pytest.raises(ConfigurationError, match=r"'my\*' could not check it"):
+            hq.QuantumLayer(circuits.ry(1), backend=object())
+    finally:
+        unregister_backend("my*")
