@@ -82,6 +82,7 @@ class SourceEntry:
 
 
 _lock = threading.RLock()
+_BUILTIN_PREFIX = "hybridqml."  # hybridqml's own entry points name modules of this package
 _table: dict[str, SourceEntry] | None = None  # None until the entry points are read
 
 
@@ -90,7 +91,8 @@ def _discover() -> dict[str, SourceEntry]:
 
     Every installed distribution's metadata is read, not only the first of each name: a stale
     ``hybridqml.egg-info`` left in a source checkout by an editable install would otherwise
-    hide the entry points of the installed metadata. The first entry that loads wins a name.
+    hide the entry points of the installed metadata. hybridqml's own entry wins its name; among
+    plugins, the first that loads (by module path) wins, and the others are warned about.
     """
     candidates: dict[str, list[EntryPoint]] = {}
     for dist in distributions():
@@ -99,22 +101,29 @@ def _discover() -> dict[str, SourceEntry]:
                 candidates[point.name].append(point)
     found: dict[str, SourceEntry] = {}
     for name, points in sorted(candidates.items()):
-        problems = []
+        # hybridqml's own entry first: a plugin cannot silently replace a built-in source
+        points.sort(key=lambda p: (not p.value.startswith(_BUILTIN_PREFIX), p.value))
+        problems: list[str] = []
+        winner: EntryPoint | None = None
         for point in points:
+            if winner is not None:
+                problems.append(f"{point.value} also declares it and is ignored ({winner.value})")
+                continue
             try:
                 entry = point.load()
             except Exception as exc:
                 problems.append(f"{point.value}: {type(exc).__name__}: {exc}")
                 continue
             if isinstance(entry, SourceEntry):
-                found[name] = entry
-                break
-            problems.append(f"{point.value} is a {type(entry).__name__}, not a SourceEntry")
-        else:
+                found[name], winner = entry, point
+            else:
+                problems.append(f"{point.value} is a {type(entry).__name__}, not a SourceEntry")
+        if problems:
+            left_out = "is left out" if winner is None else "keeps its first declaration"
             warnings.warn(
-                f"entropy source {name!r} is left out: {'; '.join(problems)}",
+                f"entropy source {name!r} {left_out}: {'; '.join(problems)}",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=2,
             )
     if not found:
         raise ConfigurationError(

@@ -111,3 +111,39 @@ def test_without_the_plugin_the_name_is_unknown(tmp_path):
         ["-c", "from hybridqml.entropy import make_source; make_source('dice')"], "", tmp_path
     )
     assert done.returncode != 0 and "unknown source 'dice'" in done.stderr
+
+
+SHADOW_CHECK = """
+import warnings
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    from hybridqml.entropy import make_source
+    source = make_source("os")
+print(type(source).__name__, source.kind)
+print(" | ".join(str(w.message) for w in seen))
+"""
+
+
+def test_a_plugin_cannot_replace_a_built_in_source(plugin_path, tmp_path):
+    """A plugin declaring ``os`` does not become the OS CSPRNG; it is warned about."""
+    site = tmp_path / "shadow"
+    info = site / "shadow_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shadow-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[hybridqml.entropy_sources]\nos = dice_plugin:DICE\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(site), str(plugin_path), env.get("PYTHONPATH", "")) if p
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SHADOW_CHECK],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    kind_line, warned = done.stdout.splitlines()
+    assert kind_line == "OSSource os"
+    assert "'os' keeps its first declaration" in warned and "dice_plugin:DICE" in warned
