@@ -4,7 +4,10 @@ Backends are plugins, found through the ``hybridqml.backends`` entry-point group
 finds its devices. Each entry point names a :class:`BackendEntry` (or a list of them: one family
 of backends, or a function returning either); hybridqml's own families (``torch``, ``aer``,
 ``mixed``, ``primitives``) are declared the same way in its ``pyproject.toml``. The group is read
-once, the first time a spec is resolved, in entry-point name order. :func:`register_backend` and
+once, the first time a spec is resolved, from every installed distribution: hybridqml's own
+families first, then plugins in entry-point name order. A plugin that cannot be imported, or that
+claims a name already taken (a built-in always keeps its name), is left out whole with a
+``RuntimeWarning``, and asking for its backend says why. :func:`register_backend` and
 :func:`unregister_backend` add and remove entries at run time (notebooks, tests).
 
 Each entry says which specs it handles (``matches(spec, options)``: the ``backend_options`` may
