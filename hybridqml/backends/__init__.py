@@ -12,7 +12,7 @@ No family imports another (import-linter's independence contract): what two of t
 the execution core's (:mod:`hybridqml.execution`) or the hardware room's
 (:mod:`hybridqml.hardware`). Each declares its registry entries in a ``plugin`` module, named
 by an entry point of the group ``hybridqml.backends`` in ``pyproject.toml``, exactly as a
-third-party backend does (see ``hybridqml.execution._registry``).
+third-party backend does (see ``hybridqml.execution._plugins``).
 """
 
 __all__: list[str] = []
