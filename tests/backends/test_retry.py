@@ -319,13 +319,36 @@ def test_a_pending_job_with_other_inputs_is_not_taken(tmp_path):
     assert sampler.fetched == [] and sampler.submissions == 2
 
 
-def test_a_torn_last_line_is_skipped(tmp_path):
+def test_a_resume_after_a_failed_backward_job_fetches_the_completed_forward_job(tmp_path):
+    """A crash in a step's backward job: the resumed step does not pay for its forward again."""
     path = tmp_path / "jobs.jsonl"
-    path.write_text('{"event": "call", "status": "done"}\n{"event": "ca')
-    assert len(joblog.read_job_log(path)) == 1
-    path.write_text('{"event": "ca\n{"event": "call"}\n')
-    with pytest.raises(ValueError, match="line 1"):
-        joblog.read_job_log(path)
+    x = torch.full((2, 2), 0.3)
+    reference = _layer(FaultInjectingSampler("fake_manila"))
+    expected = reference(x)
+    expected.sum().backward()
+    expected, expected_grad = expected.detach().numpy(), reference.weight.grad.numpy().copy()
+    del reference
+    gc.collect()  # the next layer must draw stream 0 of the seed again
+    sampler = FaultInjectingSampler("fake_manila", faults={2: "crash"})  # 2nd job: backward
+    layer = _layer(sampler)
+    state = layer.random_state()
+    with joblog.JobLog(path), pytest.raises(SimulatedCrash):
+        layer(x).sum().backward()
+    assert sampler.submissions == 2
+    layer.set_random_state(state)  # what resuming from the checkpoint restores
+    layer.weight.grad = None
+    with joblog.JobLog(path) as log:
+        assert [r["job_id"] for r in log.pending] == ["fault-0002", "fault-0001"]
+        out = layer(x)
+        out.sum().backward()
+    # forward: fetched (not paid again); backward: the crashed job, fetched by id too
+    assert sampler.submissions == 2
+    assert sampler.fetched == ["fault-0001", "fault-0002"]
+    np.testing.assert_array_equal(out.detach().numpy(), expected)
+    np.testing.assert_array_equal(layer.weight.grad.numpy(), expected_grad)
+    calls = [r for r in joblog.read_job_log(path) if r["event"] == "call"]
+    assert [c.get("recovered_job_id") for c in calls] == [None, "fault-0001", "fault-0002"]
+    assert joblog.reusable_jobs(joblog.read_job_log(path)) == []  # each reused once
 
 
 def test_a_delayed_job_is_waited_for_and_its_duration_logged(tmp_path):
