@@ -1,0 +1,82 @@
+"""Failures of a run, each named and losing nothing: kills between writes, corrupt or full disks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from hybridqml.runs import Checkpointer
+from hybridqml.training import TrainConfig, fit_classifier, make_loader
+
+
+class _Killed(BaseException):
+    """A SIGKILL stand-in: nothing catches it."""
+
+
+def _data() -> TensorDataset:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(48, 2, generator=g)
+    return TensorDataset(x, (x[:, 0] + 0.3 * x[:, 1] > 0).long())
+
+
+def _fit(out: Path, *, epochs: int, resume: bool = False) -> Any:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2))
+    with torch.no_grad():  # a poor start, so the accuracy climbs over the epochs
+        model[0].weight.copy_(torch.tensor([[0.0, 1.0], [0.0, -1.0]]))
+        model[0].bias.zero_()
+    data = _data()
+    result = fit_classifier(
+        model=model,
+        train_loader=make_loader(data, batch_size=16, seed=1),
+        test_loader=make_loader(data, shuffle=False),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.3),
+        config=TrainConfig(epochs=epochs, out_dir=out, seed=5, progress=False, resume=resume),
+    )
+    return result, model
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)
+
+
+def test_best_pt_only_ever_holds_a_checkpointed_epoch(tmp_path: Path, monkeypatch) -> None:
+    # the reference: an uninterrupted run; which epochs improved comes from its history
+    reference, _ = _fit(tmp_path / "ref", epochs=4)
+    accuracies = [h["test_accuracy"] for h in reference.history]
+    improved = [e for e in range(2, 5) if accuracies[e - 1] > max(accuracies[: e - 1])]
+    assert improved, f"the test needs an epoch > 1 that improves: {accuracies}"
+    kill_at = improved[0]
+    save = Checkpointer.save
+
+    def killed_at_epoch(self: Checkpointer, *, epoch: int, **kw: Any) -> Path:
+        if epoch == kill_at:
+            raise _Killed  # after the epoch ended (and chose best), before its checkpoint
+        return save(self, epoch=epoch, **kw)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(Checkpointer, "save", killed_at_epoch)
+    with pytest.raises(_Killed):
+        _fit(out, epochs=4)
+    monkeypatch.setattr(Checkpointer, "save", save)
+    best_epoch = max(range(1, kill_at), key=lambda e: (accuracies[e - 1], -e))
+    # best.pt holds the weights of the best *checkpointed* epoch (chosen by hand from the
+    # reference history), never those of the killed epoch; the reference weights come from a
+    # run of exactly best_epoch epochs (training is deterministic for a seed)
+    _, at_best = _fit(tmp_path / f"ref{best_epoch}", epochs=best_epoch)
+    expected = at_best.state_dict()
+    got = _weights(out / "best.pt")
+    assert got.keys() == expected.keys()
+    for name in got:
+        torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0)
+    # the resumed run ends with the best.pt of the uninterrupted one
+    resumed, _ = _fit(out, epochs=4, resume=True)
+    assert resumed.best_epoch == reference.best_epoch
+    ref_best, got_best = _weights(tmp_path / "ref" / "best.pt"), _weights(out / "best.pt")
+    for name in ref_best:
+        torch.testing.assert_close(got_best[name], ref_best[name], rtol=0, atol=0)
