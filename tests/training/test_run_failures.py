@@ -80,3 +80,54 @@ def test_best_pt_only_ever_holds_a_checkpointed_epoch(tmp_path: Path, monkeypatc
     ref_best, got_best = _weights(tmp_path / "ref" / "best.pt"), _weights(out / "best.pt")
     for name in ref_best:
         torch.testing.assert_close(got_best[name], ref_best[name], rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------------- checksums
+
+
+def _checkpoint(tmp_path: Path) -> tuple[Path, nn.Linear]:
+    model = nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.25, -1.5]]))
+    path = tmp_path / "checkpoint.pt"
+    Checkpointer(path=path, objects={"model": model}).save(epoch=3, history=[{"loss": 0.5}])
+    return path, model
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda p: p["objects"]["model"]["weight"].view(torch.int32).__ior__(1),  # one ulp
+        lambda p: p.__setitem__("epoch", 4),
+        lambda p: p["history"][0].__setitem__("loss", 0.25),
+        lambda p: p.__setitem__("sha256", "0" * 64),
+    ],
+    ids=["weight-ulp", "epoch", "history", "checksum"],
+)
+def test_a_corrupt_checkpoint_that_still_unpickles_is_refused(tmp_path: Path, corrupt) -> None:
+    from hybridqml.exceptions import CheckpointError
+
+    path, _ = _checkpoint(tmp_path)
+    payload = torch.load(path, weights_only=True)
+    corrupt(payload)
+    torch.save(payload, path)  # a valid torch file with changed content
+    before = path.read_bytes()
+    target = nn.Linear(2, 1)
+    original = target.weight.detach().clone()
+    with pytest.raises(CheckpointError, match="corrupt.*checksum") as info:
+        Checkpointer(path=path, objects={"model": target}).load()
+    assert info.value.path == path and "--overwrite" in str(info.value)
+    assert torch.equal(target.weight, original)  # nothing restored
+    assert path.read_bytes() == before  # the evidence is kept
+
+
+def test_an_intact_checkpoint_loads_and_an_old_one_without_checksum_warns(tmp_path: Path) -> None:
+    path, model = _checkpoint(tmp_path)
+    target = nn.Linear(2, 1)
+    assert Checkpointer(path=path, objects={"model": target}).load().epoch == 3
+    assert torch.equal(target.weight, torch.tensor([[0.25, -1.5]]))
+    payload = torch.load(path, weights_only=True)
+    del payload["sha256"]  # as written before checksums existed
+    torch.save(payload, path)
+    with pytest.warns(RuntimeWarning, match="no checksum"):
+        assert Checkpointer(path=path, objects={"model": nn.Linear(2, 1)}).load().epoch == 3
