@@ -12,8 +12,8 @@ Each line is appended and flushed before the call goes on; lines about jobs (tho
 id: everything a remote backend sends) are also fsync'd, so a crash, a kill or a power cut loses
 at most the line being written. A line that is not a JSON record (torn by a crash or a full disk,
 or garbage) is skipped when the log is read, with a ``RuntimeWarning`` naming its line numbers;
-a log opened for writing first ends a torn last line, so nothing is ever appended onto it. Calls of local
-simulators without jobs are flushed only: an fsync costs milliseconds, as much as a small
+a log opened for writing first ends a torn last line, so nothing is ever appended onto it.
+Calls of local simulators without jobs are flushed only: an fsync costs milliseconds, as much as a small
 simulation, and losing such a line costs nothing. A submitted job
 without a ``"call"`` line is *pending*: the run died while it was queued or running. A job that
 completed in an earlier session (a ``"call"`` line with a job id and a fingerprint) is

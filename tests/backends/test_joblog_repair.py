@@ -6,7 +6,6 @@ import pytest
 
 from hybridqml.hardware import _joblog as joblog
 
-
 CALL = {"event": "call", "status": "done", "executed_shots": 300, "qpu_seconds": 0.5}
 
 

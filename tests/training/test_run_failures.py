@@ -114,7 +114,7 @@ def test_a_corrupt_checkpoint_that_still_unpickles_is_refused(tmp_path: Path, co
     before = path.read_bytes()
     target = nn.Linear(2, 1)
     original = target.weight.detach().clone()
-    with pytest.raises(CheckpointError, match="corrupt.*checksum") as info:
+    with pytest.raises(CheckpointError, match=r"corrupt.*checksum") as info:
         Checkpointer(path=path, objects={"model": target}).load()
     assert info.value.path == path and "--overwrite" in str(info.value)
     assert torch.equal(target.weight, original)  # nothing restored
@@ -122,7 +122,7 @@ def test_a_corrupt_checkpoint_that_still_unpickles_is_refused(tmp_path: Path, co
 
 
 def test_an_intact_checkpoint_loads_and_an_old_one_without_checksum_warns(tmp_path: Path) -> None:
-    path, model = _checkpoint(tmp_path)
+    path, _ = _checkpoint(tmp_path)
     target = nn.Linear(2, 1)
     assert Checkpointer(path=path, objects={"model": target}).load().epoch == 3
     assert torch.equal(target.weight, torch.tensor([[0.25, -1.5]]))
