@@ -14,7 +14,8 @@ at most the line being written. A line that is not a JSON record (torn by a cras
 or garbage) is skipped when the log is read, with a ``RuntimeWarning`` naming its line numbers;
 a log opened for writing first ends a torn last line, so nothing is ever appended onto it.
 Calls of local simulators without jobs are flushed only: an fsync costs milliseconds, as much
-as a small simulation, and losing such a line costs nothing. A submitted job without a ``"call"`` line is *pending*: the run died while it was queued or running. A job that
+as a small simulation, and losing such a line costs nothing. A submitted job without a
+``"call"`` line is *pending*: the run died while it was queued or running. A job that
 completed in an earlier session (a ``"call"`` line with a job id and a fingerprint) is
 *reusable*: the run may have died before the step using it was checkpointed (e.g. in the
 step's backward job). When the run resumes, the call that sends the same circuits, bindings and
