@@ -46,3 +46,57 @@ def test_a_huge_learning_rate_is_a_divergence_error_with_its_note_in_every_workf
     assert "--overwrite" in str(err) and "learning rate" in str(err)
     note = json.loads((tmp_path / "metrics.json").read_text())["diverged"]
     assert note["epoch"] == 1 and note["nonfinite"] == list(err.metrics)
+
+
+class _Killed(BaseException):
+    """A SIGKILL stand-in: nothing catches it."""
+
+
+def _train(out, **config):
+    import torch
+    from torch.utils.data import TensorDataset
+
+    import hybridqml as hq
+    from hybridqml.training import TrainConfig, make_loader, run_epochs
+
+    layer = hq.QuantumLayer(hq.circuits.variational(1, 1))
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+
+    def step(batch):
+        opt.zero_grad()
+        loss = layer(batch[0]).sum()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    return run_epochs(
+        config=TrainConfig(epochs=1, out_dir=out, progress=False, **config),
+        loader=make_loader(TensorDataset(torch.rand(4, 1)), batch_size=2),
+        step=step,
+        stateful={"layer": layer, "opt": opt},
+    )
+
+
+def test_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_path, monkeypatch):
+    from hybridqml.runs import Checkpointer
+
+    out = tmp_path / "run"
+
+    def killed(self, **kw):
+        raise _Killed  # the first checkpoint is never written
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpointer, "save", killed)
+        with pytest.raises(_Killed):
+            _train(out)
+    assert not (out / "checkpoint.pt").exists() and (out / "jobs.jsonl").is_file()
+    with pytest.raises(ConfigurationError) as plain:  # the plain command
+        _train(out)
+    with pytest.raises(ConfigurationError) as resume:
+        _train(out, resume=True)
+    for err in (plain, resume):
+        line = str(err.value)
+        assert str(out) in line and "--overwrite" in line and "first checkpoint" in line
+    assert "pass --resume" not in str(plain.value) and "drop --resume" not in str(resume.value)
+    assert _train(out, overwrite=True).epochs_completed == 1  # the advice works
+    assert (out / "checkpoint.pt").is_file()
