@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from hybridqml import _ranks
+from hybridqml._storage import disk_full_error
 from hybridqml.execution import _tracking as tracking
 
 __all__ = [
@@ -223,6 +225,7 @@ class JobLog:
         self._handle: IO[bytes] | None = None
         self._open = False
         self._write_lock = threading.Lock()
+        self._torn = False
 
     def __enter__(self) -> JobLog:
         records, skipped = _parse(self.path)
@@ -259,9 +262,19 @@ class JobLog:
             if self._handle is None:  # created by the first call: no calls, no file
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._handle = open(self.path, "ab", buffering=0)  # noqa: SIM115
-            os.write(self._handle.fileno(), line.encode("utf-8"))
-            if record.get("job_id") or record.get("event") != "call":
-                os.fsync(self._handle.fileno())
+            data = line.encode("utf-8")
+            if self._torn:  # an earlier write was cut short: end that line first
+                data = b"\n" + data
+            try:
+                written = os.write(self._handle.fileno(), data)
+                if record.get("job_id") or record.get("event") != "call":
+                    os.fsync(self._handle.fileno())
+            except OSError as exc:
+                self._torn = True  # some bytes may have reached the file
+                raise _storage_error(exc, self.path) from exc
+            self._torn = written < len(data)
+            if self._torn:  # a short write: the disk filled up mid-line
+                raise _storage_error(OSError(errno.ENOSPC, "short write"), self.path)
 
     def write_call(
         self,
@@ -342,6 +355,11 @@ def _observe(call: tracking.CallRecord) -> tracking.CallFinisher | None:
 
 
 tracking.observe_calls(_observe)  # every executor call is announced to the job log
+
+
+def _storage_error(exc: OSError, path: Path) -> OSError:
+    """A full disk as a named :class:`~hybridqml.exceptions.StorageError`; other errors as is."""
+    return disk_full_error(exc, path) or exc
 
 
 def _iso(timestamp: float) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-__all__ = ["DIGEST_KEY", "payload_digest"]
+__all__: list[str] = []  # internal to the checkpoint format: nothing for hybridqml.runs
 
 DIGEST_KEY: Final[str] = "sha256"
 """Key of the content digest in a checkpoint payload."""

@@ -131,3 +131,95 @@ def test_an_intact_checkpoint_loads_and_an_old_one_without_checksum_warns(tmp_pa
     torch.save(payload, path)
     with pytest.warns(RuntimeWarning, match="no checksum"):
         assert Checkpointer(path=path, objects={"model": nn.Linear(2, 1)}).load().epoch == 3
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+def _train_linear(out: Path, *, epochs: int, resume: bool = False) -> Any:
+    from hybridqml.training import run_epochs
+
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(batch: Any) -> dict[str, float]:
+        opt.zero_grad()
+        loss = model(batch[0]).pow(2).mean()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    return run_epochs(
+        config=TrainConfig(epochs=epochs, out_dir=out, seed=2, progress=False, resume=resume),
+        loader=make_loader(TensorDataset(torch.ones(4, 2)), batch_size=2),
+        step=step,
+        stateful={"model": model, "optimizer": opt},
+    )
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(28, "No space left on device"),  # ENOSPC
+        RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed"),
+    ],
+    ids=["enospc", "torch-write-failed"],
+)
+def test_a_full_disk_is_a_named_error_and_loses_nothing(
+    tmp_path: Path, monkeypatch, failure
+) -> None:
+    from hybridqml.exceptions import StorageError
+
+    out = tmp_path / "run"
+    _train_linear(out, epochs=1)
+    before = (out / "checkpoint.pt").read_bytes()
+    save = torch.save
+
+    def full_disk(obj: Any, handle: Any, *args: Any, **kw: Any) -> None:
+        handle.write(b"PK\x03\x04 partial")  # a part of the file reached the disk
+        raise failure
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(StorageError) as info:
+        _train_linear(out, epochs=2, resume=True)
+    monkeypatch.setattr(torch, "save", save)
+    err = info.value
+    assert isinstance(err, OSError) and err.path == out / "checkpoint.pt"
+    assert str(out) in str(err) and "free" in str(err) and "--resume" in str(err)
+    assert err.free_bytes is not None and err.free_bytes >= 0
+    assert (out / "checkpoint.pt").read_bytes() == before  # the last checkpoint is intact
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temp
+    assert _train_linear(out, epochs=2, resume=True).epochs_completed == 2  # space freed
+
+
+def test_a_full_disk_in_the_job_log_is_named_and_never_tears_the_next_line(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import json
+    import os
+
+    from hybridqml.exceptions import StorageError
+    from hybridqml.hardware import _joblog as joblog
+
+    path = tmp_path / "jobs.jsonl"
+    real_write = os.write
+    full = {"on": False}
+
+    def short_write(fd: int, data: bytes) -> int:
+        if full["on"]:
+            return real_write(fd, data[: len(data) // 2])  # the disk filled up mid-line
+        return real_write(fd, data)
+
+    monkeypatch.setattr(joblog.os, "write", short_write)
+    with joblog.JobLog(path) as log:
+        log.write({"event": "submitted", "job_id": "a", "fingerprint": "f"})
+        full["on"] = True
+        with pytest.raises(StorageError, match="full"):
+            log.write({"event": "submitted", "job_id": "b", "fingerprint": "g"})
+        full["on"] = False  # space freed
+        log.write({"event": "submitted", "job_id": "c", "fingerprint": "h"})
+    lines = path.read_bytes().split(b"\n")
+    assert json.loads(lines[0])["job_id"] == "a" and json.loads(lines[2])["job_id"] == "c"
+    with pytest.warns(RuntimeWarning, match=r"line\(s\) 2\b"):
+        assert [r["job_id"] for r in joblog.read_job_log(path)] == ["a", "c"]
