@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -100,3 +101,34 @@ def test_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_path, monk
     assert "pass --resume" not in str(plain.value) and "drop --resume" not in str(resume.value)
     assert _train(out, overwrite=True).epochs_completed == 1  # the advice works
     assert (out / "checkpoint.pt").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("epochs", "3", "epochs must be int, got '3' (a str)"),
+        ("epochs", 2.5, "epochs must be int, got 2.5"),
+        ("seed", None, "seed must be int, got None"),
+        ("batch_size", True, "batch_size must be int, got True (a bool)"),
+        ("lr", "0.1", "lr must be float, got '0.1'"),
+        ("resume", "yes", "resume must be bool, got 'yes'"),
+        ("checkpoint_every", "5", "checkpoint_every must be int | None, got '5'"),
+    ],
+)
+def test_config_field_types_are_checked_with_a_named_error(name, field, value, expected):
+    workflow = _workflow(name)
+    with pytest.raises(ConfigurationError, match=re.escape(expected)):
+        workflow.config(out_dir="x", **{field: value})
+
+
+def test_workflow_specific_fields_are_type_checked_too():
+    from hybridqml.workflows import GANConfig, QNNConfig, TextbookConfig
+
+    with pytest.raises(ConfigurationError, match="n_samples must be int"):
+        QNNConfig(out_dir="x", n_samples="100")
+    with pytest.raises(ConfigurationError, match="latent_dim must be int"):
+        GANConfig(out_dir="x", latent_dim=None)
+    with pytest.raises(ConfigurationError, match="digits must be tuple"):
+        TextbookConfig(out_dir="x", digits=5)
+    assert QNNConfig(out_dir="x", lr=1, epochs=2).lr == 1  # an int learning rate is a number
