@@ -281,7 +281,27 @@ def test_executed_shots_count_every_measurement_circuit(tmp_path):
     assert submitted["event"] == "submitted" and submitted["job_id"] == call["job_id"]
     assert call["circuits"] == tracker.circuits == 2  # Z and X need two measurement bases
     assert call["executed_shots"] == tracker.executed_shots == 2 * 3 * 50 == 2 * tracker.shots
-    assert call["qpu_seconds"] == pytest.approx(tracker.qpu_seconds) and call["qpu_seconds"] > 0
+    # QPU seconds written out from the device's gate durations: each 1-qubit ISA circuit holds
+    # the device for the sum of its instructions' durations, plus the rep delay, per shot; the
+    # call is the SUM over its circuits (not the max) of bindings x shots x that
+    executor = layer.engine.executor
+    device = executor.device
+    target = device.target
+    delay = getattr(device, "default_rep_delay", None) or 250e-6
+    per_shot = []
+    for isa in executor.isa_circuits:
+        seconds = 0.0
+        for instruction in isa.data:
+            name = instruction.operation.name
+            if name == "barrier":
+                continue
+            qubits = tuple(isa.find_bit(q).index for q in instruction.qubits)
+            seconds += target[name][qubits].duration or 0.0
+        per_shot.append(seconds + delay)
+    assert len(per_shot) == 2
+    expected = 3 * 50 * (per_shot[0] + per_shot[1])
+    assert call["qpu_seconds"] == pytest.approx(expected, rel=1e-9)
+    assert tracker.qpu_seconds == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_pending_job_is_fetched_by_id_on_resume_not_submitted_again(tmp_path):
