@@ -223,3 +223,29 @@ def test_a_full_disk_in_the_job_log_is_named_and_never_tears_the_next_line(
     assert json.loads(lines[0])["job_id"] == "a" and json.loads(lines[2])["job_id"] == "c"
     with pytest.warns(RuntimeWarning, match=r"line\(s\) 2\b"):
         assert [r["job_id"] for r in joblog.read_job_log(path)] == ["a", "c"]
+
+
+# --------------------------------------------------------------------------- the run lock
+
+
+def test_releasing_a_lock_taken_over_by_another_run_leaves_that_run_s_lock(tmp_path: Path) -> None:
+    """Planted bug: release() deletes the lock file without checking its token."""
+    import json
+
+    from hybridqml.runs import LOCK_NAME, RunLock
+
+    lock = RunLock(tmp_path)
+    lock.acquire()
+    path = tmp_path / LOCK_NAME
+    mine = json.loads(path.read_text())["token"]
+    # our run was judged stale and another run took the folder over: its lock, its token
+    theirs = {"pid": 1, "hostname": "elsewhere", "started": "later", "token": "f" * 32}
+    assert theirs["token"] != mine
+    path.write_text(json.dumps(theirs))
+    lock.release()
+    assert json.loads(path.read_text()) == theirs  # the other run's lock is untouched
+    # and our own lock is removed on release
+    path.unlink()
+    with RunLock(tmp_path):
+        assert path.is_file()
+    assert not path.exists()
