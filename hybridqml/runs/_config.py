@@ -191,7 +191,7 @@ class QuantumRunConfig(RunConfig):
         max_qpu_seconds: The same for estimated/reported QPU seconds (``--max-qpu-seconds``).
     """
 
-    backend: str = "aer"
+    backend: str | Any = "aer"  # a name, or a BackendV2 / primitive instance
     shots: int | None = None
     backend_options: dict[str, Any] | None = None
     max_shots: int | None = None
