@@ -42,7 +42,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -133,7 +133,7 @@ def _end_torn_line(file: Path) -> None:
             os.close(fd)
 
 
-def pending_jobs(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def pending_jobs(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Submitted jobs that were never collected (a resumed run fetches them by id).
 
     A job is collected once a ``call`` line has its id (except a failed call that stopped waiting
@@ -162,7 +162,7 @@ def pending_jobs(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def reusable_jobs(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def reusable_jobs(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Completed jobs whose result a resumed run may fetch instead of paying for it again.
 
     A run can die after a job completed but before the step using it was checkpointed (say, in

@@ -155,7 +155,7 @@ class Checkpointer:
         Returns:
             The checkpoint path.
         """
-        payload = {
+        payload: dict[str, Any] = {
             "format": _CHECKPOINT_FORMAT,
             "epoch": int(epoch),
             "seed": seed,
