@@ -1,6 +1,6 @@
 """One rank of the uneven-batch scenarios (run under ``torch.distributed.run``, 2 or 3 ranks).
 
-``python -m torch.distributed.run --nproc-per-node N ... uneven_worker.py OUT [textbook]`` runs,
+``python -m torch.distributed.run --nproc-per-node N ... uneven_worker.py OUT [workflows]`` runs,
 in one process group, data-parallel training whose batches do not split evenly over the ranks
 (a last batch of ONE sample, so all ranks but one run a weight-0 shadow step), and writes what
 each rank saw into ``OUT``; ``tests/training/test_uneven_ranks.py`` compares it with one process.
@@ -8,9 +8,9 @@ each rank saw into ``OUT``; ``tests/training/test_uneven_ranks.py`` compares it 
 * ``sgd``: :func:`sgd_uneven` (13 points in batches of 6: 6, 6, 1), SGD (scale-sensitive);
 * ``draws``: the first random numbers each rank draws in each epoch's first step;
 * ``qnn``: the qnn workflow on the torch backend, 50 training points in batches of 7 (7 x 7 + 1);
-* ``noisy`` / ``gan`` (2 ranks): the entropy workflows, a last batch of 1 (36 = 5 x 7 + 1 and
-  40 = 3 x 13 + 1 training images);
-* ``textbook`` (a separate launch, slow): the textbook workflow, 9 = 2 x 4 + 1 images.
+* ``workflows`` (a separate 2-rank launch, slow): the entropy workflows noisy-mlp and gan and the
+  textbook workflow, each with a last batch of 1 (36 = 5 x 7 + 1, 40 = 3 x 13 + 1 and
+  9 = 2 x 4 + 1 training images).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from torch import nn
 
 from hybridqml.entropy import EntropySettings
 from hybridqml.training import init_distributed, shutdown_distributed
+from hybridqml.workflows import _qnn as qnn
 
 QNN = {"epochs": 2, "n_samples": 60, "batch_size": 7, "progress": False, "backend": "torch"}
 """qnn settings: 50 training points in batches of 7 (the last has one point)."""
@@ -79,14 +80,11 @@ def draws() -> list[list[float]]:
     return seen
 
 
-def _workflows(out: Path, rank: int, world: int) -> None:
+def _workflows(out: Path, rank: int) -> None:
     from hybridqml.workflows import _gan as gan
     from hybridqml.workflows import _noisy_mlp as noisy
-    from hybridqml.workflows import _qnn as qnn
+    from hybridqml.workflows import _textbook as textbook
 
-    qnn.train_qnn(qnn.QNNConfig(out_dir=out / "qnn", **QNN))
-    if world != 2:
-        return
     prng = EntropySettings(source="prng")
     records = {}
     result = noisy.train_noisy_mlp(
@@ -115,12 +113,6 @@ def _workflows(out: Path, rank: int, world: int) -> None:
         )
     )
     records["gan"] = result.history
-    (out / f"workflows_rank{rank}.json").write_text(json.dumps(records))
-
-
-def _textbook(out: Path, rank: int) -> None:
-    from hybridqml.workflows import _textbook as textbook
-
     result = textbook.train_textbook(
         textbook.TextbookConfig(
             out_dir=out / "textbook",
@@ -131,20 +123,21 @@ def _textbook(out: Path, rank: int) -> None:
             progress=False,
         )
     )
-    (out / f"textbook_rank{rank}.json").write_text(json.dumps(result.history))
+    records["textbook"] = result.history
+    (out / f"workflows_rank{rank}.json").write_text(json.dumps(records))
 
 
 def main() -> None:
     out = Path(sys.argv[1])
     info = init_distributed()
-    rank, world = info.rank, info.world_size
+    rank = info.rank
     try:
-        if sys.argv[2:] == ["textbook"]:
-            _textbook(out, rank)
+        if sys.argv[2:] == ["workflows"]:
+            _workflows(out, rank)
             return
         torch.save(sgd_uneven(), out / f"sgd_rank{rank}.pt")
         (out / f"draws_rank{rank}.json").write_text(json.dumps(draws()))
-        _workflows(out, rank, world)
+        qnn.train_qnn(qnn.QNNConfig(out_dir=out / "qnn", **QNN))
     except Exception:
         (out / f"crash_rank{rank}.txt").write_text(traceback.format_exc())
         raise
