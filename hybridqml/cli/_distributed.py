@@ -4,7 +4,9 @@ The launcher re-runs the same command without ``--nproc`` under ``torch.distribu
 rendezvous on ``127.0.0.1`` (a free port, no network), ``N`` processes, and
 ``OMP_NUM_THREADS = cores // N`` unless already set (Aer's and torch's thread pools then share
 the cores instead of oversubscribing them). Each rank joins the process group through
-:func:`~hybridqml.training.init_distributed` in :func:`distributed_run`.
+:func:`~hybridqml.training.init_distributed` in :func:`distributed_run`, after binding its life
+to the launcher's (``_lifeline``: killing the launcher, even with ``SIGKILL``, kills its ranks,
+so none is left training and holding the run lock).
 
 Many nodes use ``torchrun`` directly with its usual rendezvous flags::
 
@@ -27,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hybridqml._validation import positive_int
+from hybridqml.cli._lifeline import bind_to_launcher, launcher_env
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.training._distributed import (
     RankInfo,
@@ -75,10 +78,13 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
             "--nproc launches torchrun itself and cannot be used inside a torchrun launch: drop "
             "--nproc and set the ranks with torchrun's --nproc-per-node"
         )
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_rank(nproc)))
+    saved = {key: os.environ.get(key) for key in launcher_env()}
+    os.environ.update(launcher_env())  # the ranks die with this process
     torchrun_args = [
         "--nnodes=1",
         f"--nproc-per-node={nproc}",
@@ -101,12 +107,25 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    except SignalException as exc:  # SIGTERM / SIGINT: torchrun has stopped the ranks
+        print(f"hybridqml: stopped by {exc.sigval.name}; the ranks were stopped", file=sys.stderr)
+        return 128 + int(exc.sigval)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return 0
 
 
 @contextlib.contextmanager
 def distributed_run() -> Iterator[RankInfo]:
-    """Join ``torchrun``'s process group for the body (a single process outside torchrun)."""
+    """Join ``torchrun``'s process group for the body (a single process outside torchrun).
+
+    A rank of an ``--nproc`` launch first binds its life to the launcher's (``_lifeline``).
+    """
+    bind_to_launcher()
     info = init_distributed()
     try:
         yield info
