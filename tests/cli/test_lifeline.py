@@ -148,3 +148,24 @@ def test_killing_the_nproc_launcher_stops_its_ranks_and_frees_the_lock(
     finally:
         launcher.kill()
         launcher.wait()
+
+
+def test_the_lock_of_an_exited_but_unreaped_process_is_stale(tmp_path: Path) -> None:
+    """A rank killed with its launcher may wait as a zombie: its lock must not block."""
+    import json
+    import socket
+
+    from hybridqml.runs import LOCK_NAME, RunLock
+
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while _running(zombie.pid):  # exited, deliberately not waited for
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        record = {"pid": zombie.pid, "hostname": socket.gethostname(), "token": "t"}
+        (tmp_path / LOCK_NAME).write_text(json.dumps(record))
+        with pytest.warns(RuntimeWarning, match="took over the stale lock"), RunLock(tmp_path):
+            assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    finally:
+        zombie.wait()
