@@ -37,6 +37,7 @@ from hybridqml.training._distributed import (
     shutdown_distributed,
     threads_per_rank,
 )
+from hybridqml.training._world import check_world
 
 __all__ = ["add_nproc_option", "distributed_run", "is_launcher", "launch", "strip_nproc"]
 
@@ -67,17 +68,22 @@ def strip_nproc(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def launch(nproc: int, argv: Sequence[str]) -> int:
+def launch(nproc: int, argv: Sequence[str], *, n_qubits: int | None = None) -> int:
     """Run ``python -m hybridqml <argv without --nproc>`` as ``nproc`` ranks; the exit status.
 
+    Before any rank starts, the whole world's cores and memory are checked
+    (:func:`~hybridqml.training._world.check_world`; ``n_qubits``: the run's register).
+
     Raises:
-        ConfigurationError: Called inside a ``torchrun`` launch (use its ``--nproc-per-node``).
+        ConfigurationError: Called inside a ``torchrun`` launch (use its ``--nproc-per-node``),
+            or more ranks than the machine's cores or memory hold.
     """
     if "WORLD_SIZE" in os.environ:
         raise ConfigurationError(
             "--nproc launches torchrun itself and cannot be used inside a torchrun launch: drop "
             "--nproc and set the ranks with torchrun's --nproc-per-node"
         )
+    check_world(nproc, n_qubits=n_qubits)
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
