@@ -4,7 +4,9 @@ The launcher re-runs the same command without ``--nproc`` under ``torch.distribu
 rendezvous on ``127.0.0.1`` (a free port, no network), ``N`` processes, and
 ``OMP_NUM_THREADS = cores // N`` unless already set (Aer's and torch's thread pools then share
 the cores instead of oversubscribing them). Each rank joins the process group through
-:func:`~hybridqml.training.init_distributed` in :func:`distributed_run`.
+:func:`~hybridqml.training.init_distributed` in :func:`distributed_run`, after binding its life
+to the launcher's (``_lifeline``: killing the launcher, even with ``SIGKILL``, kills its ranks,
+so none is left training and holding the run lock).
 
 Many nodes use ``torchrun`` directly with its usual rendezvous flags::
 
@@ -27,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hybridqml._validation import positive_int
+from hybridqml.cli._lifeline import bind_to_launcher, launcher_env
 from hybridqml.exceptions import ConfigurationError
 from hybridqml.training._distributed import (
     RankInfo,
@@ -34,6 +37,7 @@ from hybridqml.training._distributed import (
     shutdown_distributed,
     threads_per_rank,
 )
+from hybridqml.training._world import check_world
 
 __all__ = ["add_nproc_option", "distributed_run", "is_launcher", "launch", "strip_nproc"]
 
@@ -64,21 +68,29 @@ def strip_nproc(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def launch(nproc: int, argv: Sequence[str]) -> int:
+def launch(nproc: int, argv: Sequence[str], *, n_qubits: int | None = None) -> int:
     """Run ``python -m hybridqml <argv without --nproc>`` as ``nproc`` ranks; the exit status.
 
+    Before any rank starts, the whole world's cores and memory are checked
+    (:func:`~hybridqml.training._world.check_world`; ``n_qubits``: the run's register).
+
     Raises:
-        ConfigurationError: Called inside a ``torchrun`` launch (use its ``--nproc-per-node``).
+        ConfigurationError: Called inside a ``torchrun`` launch (use its ``--nproc-per-node``),
+            or more ranks than the machine's cores or memory hold.
     """
     if "WORLD_SIZE" in os.environ:
         raise ConfigurationError(
             "--nproc launches torchrun itself and cannot be used inside a torchrun launch: drop "
             "--nproc and set the ranks with torchrun's --nproc-per-node"
         )
+    check_world(nproc, n_qubits=n_qubits)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_rank(nproc)))
+    saved = {key: os.environ.get(key) for key in launcher_env()}
+    os.environ.update(launcher_env())  # the ranks die with this process
     torchrun_args = [
         "--nnodes=1",
         f"--nproc-per-node={nproc}",
@@ -101,12 +113,25 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    except SignalException as exc:  # SIGTERM / SIGINT: torchrun has stopped the ranks
+        print(f"hybridqml: stopped by {exc.sigval.name}; the ranks were stopped", file=sys.stderr)
+        return 128 + int(exc.sigval)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return 0
 
 
 @contextlib.contextmanager
 def distributed_run() -> Iterator[RankInfo]:
-    """Join ``torchrun``'s process group for the body (a single process outside torchrun)."""
+    """Join ``torchrun``'s process group for the body (a single process outside torchrun).
+
+    A rank of an ``--nproc`` launch first binds its life to the launcher's (``_lifeline``).
+    """
+    bind_to_launcher()
     info = init_distributed()
     try:
         yield info

@@ -193,7 +193,9 @@ def run_train(args: argparse.Namespace) -> int:
     """``hybridqml train WORKFLOW``: train, print the headline numbers and the output folder."""
     workflow: Workflow = args.workflow
     if is_launcher(args):  # --nproc N: run this command as N ranks under torchrun
-        return launch(args.nproc, getattr(args, "argv", None) or sys.argv[1:])
+        config = workflow.make_config(**_settings(args))  # settings refused before any rank
+        argv = getattr(args, "argv", None) or sys.argv[1:]
+        return launch(args.nproc, argv, n_qubits=getattr(config, "n_qubits", None))
     if getattr(args, "dry_run", False):
         return print_dry_run(workflow, workflow.make_config(**_settings(args)))
     config = workflow.make_config(**_settings(args))

@@ -27,11 +27,14 @@ from hybridqml.exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_MAX_MEMORY_BYTES",
+    "LARGE_STATE_BYTES",
     "MEMORY_OPTION",
     "available_memory_bytes",
     "check_memory_limit",
     "chunk_sizes",
     "human_bytes",
+    "local_ranks",
+    "rank_memory_share",
 ]
 
 MEMORY_OPTION: Final[str] = "max_memory_bytes"
@@ -43,6 +46,13 @@ DEFAULT_MAX_MEMORY_BYTES: Final[int] = 256 << 20
 Large enough that a training batch is one call (calls of a few thousand bindings amortize the
 per-call cost), small enough that a batch of any size stays well under a laptop's memory.
 """
+
+
+LARGE_STATE_BYTES: Final[int] = 4 << 30
+"""One dense state above this (4 GiB: a 28-qubit statevector) is refused unless the memory
+budget (``max_memory_bytes``) is raised explicitly to hold it: such a register takes minutes per
+circuit (a 30-qubit forward pass on Aer took over 90 s) and most of a machine's memory, so a
+training run on it cannot finish. The error names the option that accepts it."""
 
 
 def check_memory_limit(value: object, name: str = MEMORY_OPTION) -> int | None:
@@ -98,6 +108,34 @@ def available_memory_bytes() -> int | None:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def local_ranks() -> int:
+    """Ranks of this run on this machine (``LOCAL_WORLD_SIZE`` set by torchrun; else 1).
+
+    Example:
+        >>> local_ranks() >= 1
+        True
+    """
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def rank_memory_share() -> int | None:
+    """This rank's share of the memory available now: the available bytes / :func:`local_ranks`.
+
+    The ranks of a data-parallel run start together and each sees the same free memory; each
+    checking against its share keeps them from all passing while together they do not fit.
+
+    Example:
+        >>> share = rank_memory_share()
+        >>> share is None or share > 0
+        True
+    """
+    free = available_memory_bytes()
+    return None if free is None else free // local_ranks()
 
 
 def human_bytes(n: float) -> str:

@@ -25,7 +25,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from hybridqml.exceptions import BackendError, ConfigurationError, MissingDependencyError
-from hybridqml.execution._memory import available_memory_bytes, human_bytes
+from hybridqml.execution._memory import (
+    LARGE_STATE_BYTES,
+    MEMORY_OPTION,
+    human_bytes,
+    local_ranks,
+    rank_memory_share,
+)
 
 __all__ = [
     "AER_EXACT_OPTIONS",
@@ -104,31 +110,45 @@ def state_bytes(sim: Any, n_qubits: int) -> int:
     return itemsize << (power * n_qubits) if power else 0
 
 
-def check_state_memory(sim: Any, n_qubits: int, name: str) -> None:
-    """Refuse a circuit whose state does not fit Aer's limit or the available memory.
+def check_state_memory(sim: Any, n_qubits: int, name: str, *, budget: int | None = None) -> None:
+    """Refuse a circuit whose state does not fit, or is too large to finish, before building it.
 
-    The limit is the smaller of Aer's ``max_memory_mb`` (when set > 0; Aer's own default is the
-    machine's memory) and the host memory available now (CPU simulation only).
+    The memory limit is the smaller of Aer's ``max_memory_mb`` (when set > 0; Aer's own default
+    is the machine's memory) and this rank's share of the host memory available now (CPU
+    simulation only; :func:`~hybridqml.execution._memory.rank_memory_share`). A state above
+    :data:`~hybridqml.execution._memory.LARGE_STATE_BYTES` is refused unless ``budget`` (the
+    explicit ``max_memory_bytes`` backend option) holds it.
 
     Raises:
-        BackendError: naming the qubits, the bytes one state needs and the limit.
+        BackendError: naming the qubits, the bytes one state needs and the limit (or the
+            option that accepts a large register).
     """
     need = state_bytes(sim, n_qubits)
     if need == 0:
         return
+    method = getattr(sim.options, "method", None) or "automatic"
+    if need > LARGE_STATE_BYTES and (budget is None or budget < need):
+        raise BackendError(
+            f"backend {name!r} refuses {n_qubits} qubits: one {method} state needs {need:,} "
+            f"bytes ({human_bytes(need)}, over {human_bytes(LARGE_STATE_BYTES)}), minutes per "
+            "circuit and most of a machine's memory, so training on it would not finish. Use "
+            "fewer qubits or backend_options={'method': 'matrix_product_state'}; to run it "
+            f"anyway, accept its size with backend_options={{{MEMORY_OPTION!r}: {need}}} or more"
+        )
     limits = []
     aer_mb = getattr(sim.options, "max_memory_mb", None)
     if aer_mb is not None and aer_mb > 0:
         limits.append((aer_mb << 20, "Aer's max_memory_mb"))
     if str(getattr(sim.options, "device", "CPU")).upper() == "CPU":
-        free = available_memory_bytes()
+        free = rank_memory_share()
         if free is not None:
-            limits.append((free, "the memory available"))
+            ranks = local_ranks()
+            what = f"this rank's share (1/{ranks}) of the memory" if ranks > 1 else "the memory"
+            limits.append((free, f"{what} available"))
     if not limits:
         return
     limit, what = min(limits)
     if need > limit:
-        method = getattr(sim.options, "method", None) or "automatic"
         raise BackendError(
             f"backend {name!r} cannot simulate {n_qubits} qubits: one {method} state needs "
             f"{need:,} bytes ({human_bytes(need)}) but the limit is {limit:,} bytes "

@@ -92,7 +92,16 @@ def _pid_running(pid: int) -> bool:
         return True
     except OSError:
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """``pid`` has exited but is not yet reaped (a killed rank whose launcher is gone, Linux)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return False
+    return bool(state) and state[0] in ("Z", "X")
 
 
 class RunLock:

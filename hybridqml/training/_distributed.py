@@ -6,7 +6,12 @@ the same *global* batch. :class:`DataParallel` (used by :func:`~hybridqml.traini
 then makes the ranks act as one process:
 
 * each rank keeps its contiguous shard of the global batch (:func:`shard_bounds`: sizes differ by
-  at most one, the first ``B mod N`` ranks get the extra sample);
+  at most one, the first ``B mod N`` ranks get the extra sample). Any data size, batch size and
+  world size up to the number of training samples work: a batch smaller than the world (a short
+  last batch) leaves some ranks without a sample. Such a rank runs the step on the batch's first
+  sample with weight 0 (a *shadow step*), so its collectives line up with the others while its
+  gradient and metrics contribute exactly nothing (on hardware its shadow sample's shots are
+  still paid: one sample per idle rank, on short batches only);
 * before every optimizer step the gradients of that optimizer's parameters are all-reduced
   (one flat ``all_reduce`` per dtype, gloo on CPU, NCCL on CUDA) weighted by each rank's share
   ``n_r / B`` of the global batch, so the result is the gradient of the mean loss over the whole
@@ -172,18 +177,17 @@ def shutdown_distributed() -> None:
 def shard_bounds(n: int, *, world_size: int, rank: int) -> tuple[int, int]:
     """``[start, stop)`` of ``rank``'s contiguous shard of ``n`` samples.
 
-    Raises:
-        ConfigurationError: Fewer samples than ranks (a rank would get none).
+    With fewer samples than ranks the last ranks get empty shards (``start == stop``).
 
     Example:
         >>> [shard_bounds(7, world_size=3, rank=r) for r in range(3)]
         [(0, 3), (3, 5), (5, 7)]
+        >>> [shard_bounds(2, world_size=3, rank=r) for r in range(3)]
+        [(0, 1), (1, 2), (2, 2)]
     """
-    if n < world_size:
+    if n < 0 or world_size < 1 or not 0 <= rank < world_size:
         raise ConfigurationError(
-            f"a batch of {n} samples cannot be split over {world_size} ranks (each rank needs at "
-            f"least one sample): use a batch size of at least {world_size} and a training set "
-            f"whose last batch has at least {world_size} samples, or fewer ranks (--nproc)"
+            f"no shard of {n} samples for rank {rank} of a world of {world_size}"
         )
     base, extra = divmod(n, world_size)
     start = rank * base + min(rank, extra)
@@ -194,7 +198,10 @@ def shard_batch(batch: Any, *, world_size: int, rank: int) -> tuple[Any, int, in
     """This rank's shard of a global batch: ``(shard, shard_size, global_size)``.
 
     Tensors are sliced along dimension 0; tuples, lists and dicts are sharded element-wise (all
-    tensors must share their first dimension); other values are kept.
+    tensors must share their first dimension); other values are kept. A rank left without a
+    sample (a batch smaller than the world) gets the batch's first sample as a *shadow* shard
+    and ``shard_size`` 0: it runs the step to stay in step with the other ranks, and its weight
+    ``shard_size / global_size`` makes it contribute nothing.
 
     Example:
         >>> x, y = torch.arange(5), torch.arange(5) * 10
@@ -208,6 +215,8 @@ def shard_batch(batch: Any, *, world_size: int, rank: int) -> tuple[Any, int, in
         )
     n = sizes.pop()
     start, stop = shard_bounds(n, world_size=world_size, rank=rank)
+    if start == stop:  # no sample here: a shadow step on sample 0, weighted 0
+        return _slice(batch, 0, 1), 0, n
     return _slice(batch, start, stop), stop - start, n
 
 
@@ -280,26 +289,26 @@ class DataParallel:
             seed_everything(_rank_seed(self.seed, epoch, self.info.rank))
 
     def check_loader(self, loader: Any) -> None:
-        """Refuse, before any training, a loader whose last batch has fewer samples than ranks.
+        """Refuse, before any training, more ranks than training samples.
+
+        Any batch size works (a rank without a sample in a batch runs a shadow step, see
+        :func:`shard_batch`), but a rank that never gets a sample only burns cores.
 
         Raises:
-            ConfigurationError: Naming the batch size, the dataset size and the fix.
+            ConfigurationError: Naming the dataset size, the world size and the fix.
         """
-        dataset, batch_size = getattr(loader, "dataset", None), getattr(loader, "batch_size", None)
-        if not self.active or batch_size is None or getattr(loader, "drop_last", False):
+        dataset = getattr(loader, "dataset", None)
+        if not self.active or dataset is None:
             return
         try:
-            size = len(dataset)  # type: ignore[arg-type]
+            size = len(dataset)
         except TypeError:
             return
         world = self.info.world_size
-        last = size % batch_size or batch_size
-        if min(batch_size, size) < world or (size > batch_size and last < world):
+        if size < world:
             raise ConfigurationError(
-                f"{size} training samples in batches of {batch_size} leave a batch of "
-                f"{min(last, size)} samples, which cannot be split over {world} ranks (each rank "
-                "needs at least one sample of every batch): change the batch size (--batch-size) "
-                f"or the data size, or use at most {min(last, size)} ranks (--nproc)"
+                f"{size} training samples cannot keep {world} ranks busy (every rank needs at "
+                f"least one sample): use at most {max(size, 1)} ranks (--nproc) or more data"
             )
 
     def end_epoch(self, modules: Mapping[str, torch.nn.Module]) -> None:
@@ -396,7 +405,9 @@ class DataParallel:
         for grad in grads:
             by_dtype.setdefault((grad.dtype, grad.device), []).append(grad)
         for group in by_dtype.values():
-            flat = torch.cat([g.reshape(-1) for g in group]) * self.fraction
+            flat = torch.cat([g.reshape(-1) for g in group])
+            # a shadow step (weight 0) adds exact zeros, also if its gradient is not finite
+            flat = flat * self.fraction if self.fraction else torch.zeros_like(flat)
             collective(dist.all_reduce, flat, op=dist.ReduceOp.SUM)
             offset = 0
             for grad in group:
@@ -406,7 +417,10 @@ class DataParallel:
     def _reduce_metrics(self, values: dict[str, float]) -> dict[str, float]:
         check_peers(None)
         names = sorted(values)
-        vector = torch.tensor([values[n] * self.fraction for n in names], dtype=torch.float64)
+        weight = self.fraction
+        vector = torch.tensor(
+            [values[n] * weight if weight else 0.0 for n in names], dtype=torch.float64
+        )
         collective(dist.all_reduce, vector, op=dist.ReduceOp.SUM)
         return {name: float(v) for name, v in zip(names, vector.tolist(), strict=True)}
 

@@ -48,7 +48,7 @@ from hybridqml.runs import (
     atomic_torch_save,
     load_torch_file,
 )
-from hybridqml.training import evaluate_classifier, make_loader
+from hybridqml.training import evaluate_classifier, make_loader, share_from_main
 from hybridqml.workflows._base import Option, Workflow
 from hybridqml.workflows._gan_metrics import (
     CLASSIFIER_EPOCHS,
@@ -218,7 +218,12 @@ class _GANTrainer(Trainer):
         self.state = UserState()
         if not config.resume:  # evaluation latents: drawn once (stream epoch 0), checkpointed
             stream.open_epoch(0)
-            self.state["eval_z"] = normal(stream, (config.eval_samples, config.latent_dim))
+            # rank 0's latents on every rank (data-parallel): one evaluation, one set of metrics
+            self.state["eval_z"] = share_from_main(
+                lambda: normal(stream, (config.eval_samples, config.latent_dim)),
+                lambda latents: latents,
+                key=lambda latents: latents,
+            )
             stream.open_epoch(1)
         return {
             "generator": self.generator,

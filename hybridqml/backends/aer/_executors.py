@@ -80,7 +80,7 @@ def binding_bytes(sim: Any, request: BackendRequest, kind: str) -> int:
 def aer_executor(sim: Any, name: str, request: BackendRequest) -> Executor:
     """The executor of a noiseless ``AerSimulator`` (see the module for the decision)."""
     n_qubits = request.shiftable.circuit.num_qubits
-    check_state_memory(sim, n_qubits, name)
+    check_state_memory(sim, n_qubits, name, budget=request.max_memory_bytes)
     jobs = {"jobs": RUNTIME_JOBS}
     if request.shots is None and request.shiftable.probabilities is not None:
         executor = sampler_executor(request, AerBornSampler(sim), sim, name, exact=True, **jobs)

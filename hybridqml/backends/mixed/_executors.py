@@ -76,7 +76,8 @@ def noisy_executor(
     sim: Any, name: str, request: BackendRequest, device: Any = None, mode: str = "auto"
 ) -> Executor:
     """Exact noisy distribution (values or shots), or Aer's trajectories (shots only)."""
-    check_state_memory(sim, request.shiftable.circuit.num_qubits, name)
+    n_qubits = request.shiftable.circuit.num_qubits
+    check_state_memory(sim, n_qubits, name, budget=request.max_memory_bytes)
     exact = request.shots is None
     if mode == "trajectories":
         if exact:

@@ -34,7 +34,7 @@ from hybridqml.backends.torchsim._gates import build_matrix
 from hybridqml.backends.torchsim._kernels import apply_general, apply_one, permute
 from hybridqml.backends.torchsim._observables import PauliTable
 from hybridqml.exceptions import BackendError, InputError
-from hybridqml.execution._memory import available_memory_bytes, check_memory_limit, human_bytes
+from hybridqml.execution._memory import check_memory_limit, human_bytes, rank_memory_share
 
 __all__ = [
     "MAX_QUBITS",
@@ -74,7 +74,7 @@ def available_memory(device: torch.device) -> int | None:
     """
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    return available_memory_bytes()
+    return rank_memory_share()  # the ranks on this machine share its memory
 
 
 class TorchSimulator:
