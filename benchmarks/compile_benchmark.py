@@ -123,7 +123,7 @@ def main() -> None:
             "step ms (median)",
             "speed-up vs eager",
             "compile s (first call)",
-            "max |compiled - eager|",
+            "max abs difference to eager",
         ],
         [
             [
