@@ -17,6 +17,11 @@ rest, the same way for every workflow:
    the workflow's keys, the entropy provenance and the ``config``), the plots, the result (the
    workflow's fields plus those of :class:`RunResult`).
 
+The run's callbacks (``train(config, callbacks=...)``, plus a
+:class:`~hybridqml.training.TensorBoardLogger` when the config has ``tensorboard_dir``) see
+every step and epoch; their ``on_end`` comes after the plots, with the figures and the
+``metrics.json`` extras.
+
 Example:
     >>> from dataclasses import dataclass
     >>> import tempfile, torch
