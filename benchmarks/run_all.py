@@ -38,6 +38,7 @@ SCRIPTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("entropy_benchmark", "Entropy sources", ()),
     ("noise_benchmark", "Does the noise source matter?", ()),
     ("distributed_benchmark", "Data-parallel training: 1 vs 2 ranks", ()),
+    ("compile_benchmark", "torch.compile vs eager", ()),
 )
 
 

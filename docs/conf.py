@@ -116,6 +116,7 @@ sphinx_gallery_conf = {
             "entropy_sources.py",
             "port_qiskit_ml.py",
             "port_pennylane.py",
+            "lightning_qnn.py",
             "hardware_run.py",
         ]
     ),

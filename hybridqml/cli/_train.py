@@ -12,6 +12,7 @@ Examples::
     hybridqml train noisy-mlp --data-dir ../shared/datasets --out runs/mlp --entropy os
     hybridqml train qnn --out runs/qnn --epochs 20 --backend aer
     hybridqml train qnn --out runs/qnn --epochs 20 --nproc 2   # 2 data-parallel ranks
+    hybridqml train qnn --out runs/qnn --tensorboard runs/tb/qnn   # tensorboard --logdir runs/tb
     hybridqml train gan --data-dir ../shared/datasets --out runs/gan --entropy aer \
         --entropy-mode expanded --epochs 60
     hybridqml train gan ... --resume          # continue an interrupted run exactly
@@ -66,6 +67,11 @@ _RUN_OPTIONS: Final[tuple[Option, ...]] = (
     Option("--batch-size", "batch_size", {"type": positive_int}),
     Option("--lr", "lr", {"type": positive_float, "help": "learning rate (finite, > 0)"}),
     *CHECKPOINT_OPTIONS,
+    Option(
+        "--tensorboard",
+        "tensorboard_dir",
+        {"metavar": "DIR", "help": "also log to TensorBoard in DIR (needs the tensorboard extra)"},
+    ),
 )
 TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
     "mnist": (

@@ -12,6 +12,9 @@ inputs once, then either
   backend computes the gradient in torch itself (``backend="torch"`` with ``"backprop"`` or
   ``"adjoint"``): those gradients are torch's own autograd graph and cannot pass through a numpy
   Function without recomputing the forward pass.
+
+Under ``torch.compile`` the numpy Function and the finiteness check run eagerly (a graph
+break, no error); the torch simulator's operations are compiled (same values and gradients).
 """
 
 from __future__ import annotations
@@ -161,6 +164,21 @@ def expectations(inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngi
     """
     check_device(inputs, weight)
     if engine.native is None:
-        return QuantumFunction.apply(inputs, weight, engine)
-    check_finite(inputs, weight)
+        return _apply(inputs, weight, engine)
+    _check_finite_eagerly(inputs, weight)
     return engine.native.expectations(inputs, weight)
+
+
+# torch.compile: work outside torch (numpy, Qiskit, Aer, remote jobs) is never traced. Dynamo
+# runs these eagerly (a graph break), so a compiled model with any backend gives the eager
+# values; the torch simulator's own operations (engine.native) are compiled into the graph.
+
+
+@torch.compiler.disable
+def _apply(inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngine) -> torch.Tensor:
+    return QuantumFunction.apply(inputs, weight, engine)
+
+
+@torch.compiler.disable
+def _check_finite_eagerly(inputs: torch.Tensor, weight: torch.Tensor) -> None:
+    check_finite(inputs, weight)  # a data-dependent branch: not traceable

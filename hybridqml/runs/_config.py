@@ -68,6 +68,7 @@ RESUME_MUTABLE_FIELDS: Final[frozenset[str]] = frozenset(
         "checkpoint_every",  # how often the state is saved, not what it is
         "max_shots",  # budgets stop a run, they do not change its steps
         "max_qpu_seconds",
+        "tensorboard_dir",  # where the run is logged, not what it computes
     }
 )
 """Config fields (dotted for nested settings) any workflow's resumed run may change.
@@ -133,6 +134,8 @@ class RunConfig:
         progress: Show progress bars.
         checkpoint_every: Also checkpoint every this many steps inside an epoch (CLI
             ``--checkpoint-every``); resuming continues mid-epoch exactly.
+        tensorboard_dir: Also log the run to TensorBoard in this folder (CLI ``--tensorboard``;
+            needs the ``tensorboard`` extra; see :class:`~hybridqml.training.TensorBoardLogger`).
     """
 
     out_dir: str | os.PathLike[str]
@@ -144,6 +147,7 @@ class RunConfig:
     overwrite: bool = False
     progress: bool = True
     checkpoint_every: int | None = None
+    tensorboard_dir: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         _check_field_types(self)

@@ -229,6 +229,7 @@ def _probe_settings(config: Any, out: Path, epochs: int) -> dict[str, Any]:
         ("max_shots", None),
         ("max_qpu_seconds", None),
         ("checkpoint_every", None),
+        ("tensorboard_dir", None),  # a dry run logs nothing
     ):
         if name in fields:
             values[name] = value

@@ -1,7 +1,8 @@
 """The training loop: epochs, steps, evaluation, data-parallel ranks and a classifier recipe.
 
 Modules: ``_loop`` (:func:`run_epochs`, :class:`TrainConfig`,
-:func:`make_loader`), ``_progress`` (the steps of an epoch, mid-epoch
+:func:`make_loader`), ``_callbacks`` (:class:`Callback` and its events: what loggers see),
+``_tensorboard`` (:class:`TensorBoardLogger`), ``_progress`` (the steps of an epoch, mid-epoch
 checkpoints and resume, budget stops), ``_classifier``
 (:func:`fit_classifier`, :func:`evaluate_classifier`), ``_divergence``
 (NaN/inf stops a run), ``_distributed`` (data-parallel ranks on
@@ -38,6 +39,7 @@ How an interrupted run resumes exactly (same final weights as an uninterrupted r
   :class:`~hybridqml.exceptions.DivergenceError` before checkpointing the diverged epoch.
 """
 
+from hybridqml.training._callbacks import Callback, EndEvent, EpochEvent, StepEvent
 from hybridqml.training._classifier import (
     BEST_NAME,
     ClassifierEvaluation,
@@ -64,15 +66,21 @@ from hybridqml.training._loop import (
     make_loader,
     run_epochs,
 )
+from hybridqml.training._tensorboard import TensorBoardLogger
 
 __all__ = [
     "BEST_NAME",
     "DEFAULT_BATCH_SIZE",
+    "Callback",
     "ClassifierEvaluation",
     "DataParallel",
+    "EndEvent",
+    "EpochEvent",
     "FitResult",
     "LoopResult",
     "RankInfo",
+    "StepEvent",
+    "TensorBoardLogger",
     "TrainConfig",
     "data_parallel",
     "evaluate_classifier",

@@ -1,16 +1,13 @@
 """The epoch loop: :func:`run_epochs` with seeded data order, checkpoints and resume checks.
 
-The loop knows nothing about models: it calls a per-batch ``step`` callable, an optional
-per-epoch ``evaluate`` callable, saves a checkpoint after every epoch and rewrites
-``metrics.json``. Resuming is refused when the checkpoint's seed or stored run settings differ
-from the run's (:func:`~hybridqml.runs.config_differences` lists every difference).
-
-With an output folder the loop holds its :class:`~hybridqml.runs.RunLock`, refuses to
-replace an earlier run unless ``overwrite=True`` and to resume without a checkpoint. A loss,
-metric or weight that becomes NaN or infinite stops the run with a
-:class:`~hybridqml.exceptions.DivergenceError`: the diverged epoch is not checkpointed (the last
-good checkpoint stays loadable) and ``metrics.json`` records the good epochs plus a
-``"diverged"`` note.
+The loop knows nothing about models: it calls a per-batch ``step``, an optional per-epoch
+``evaluate`` and the run's callbacks (``_callbacks``), checkpoints every epoch and rewrites
+``metrics.json``. Resuming is refused when the checkpoint's seed or stored settings differ
+(:func:`~hybridqml.runs.config_differences` lists them). With an output folder the loop holds
+its :class:`~hybridqml.runs.RunLock` and refuses to replace an earlier run unless
+``overwrite=True``. A NaN or infinite loss, metric or weight stops the run with a
+:class:`~hybridqml.exceptions.DivergenceError`; the diverged epoch is not checkpointed and
+``metrics.json`` records the good epochs plus a ``"diverged"`` note.
 """
 
 from __future__ import annotations
@@ -48,6 +45,7 @@ from hybridqml.runs import (
     seed_everything,
     write_metrics,
 )
+from hybridqml.training._callbacks import CallbackRunner
 from hybridqml.training._distributed import DataParallel, data_parallel
 from hybridqml.training._divergence import check_weights, diverged, divergence_error
 from hybridqml.training._progress import (
@@ -144,6 +142,8 @@ class TrainConfig:
         max_shots: Stop (checkpoint written) before a step would take the run's executed shots
             over this (see :class:`~hybridqml.runs.RunBudget`); earlier sessions count.
         max_qpu_seconds: The same for QPU seconds (reported by the backend, else estimated).
+        callbacks: :class:`~hybridqml.training.Callback` s called after every step and epoch
+            and at the end, on rank 0 (e.g. a :class:`~hybridqml.training.TensorBoardLogger`).
     """
 
     epochs: int
@@ -159,6 +159,7 @@ class TrainConfig:
     checkpoint_every: int | None = None
     max_shots: int | None = None
     max_qpu_seconds: float | None = None
+    callbacks: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         check_checkpoint_every(self.checkpoint_every)
@@ -192,8 +193,7 @@ class TrainConfig:
             config: The run's config (budgets where it has them).
             out: The output folder (from :func:`~hybridqml.runs.run_folder`).
             desc: Progress-bar label.
-            run_config: The settings a resumed run must repeat
-                (:func:`~hybridqml.runs.resume_settings`).
+            run_config: What a resume must repeat (:func:`~hybridqml.runs.resume_settings`).
         """
         return cls(
             epochs=config.epochs,
@@ -322,20 +322,18 @@ def _run_epochs(
     on_epoch_end: EpochEndFn | None,
     parallel: DataParallel,
 ) -> LoopResult:
-    step, evaluate, on_epoch_end = (
-        parallel.step(step),
-        parallel.wrap(evaluate),
-        parallel.wrap(on_epoch_end),
-    )
+    step, evaluate = parallel.step(step), parallel.wrap(evaluate)
+    on_epoch_end = parallel.wrap(on_epoch_end)
     checkpointer = None
     if config.checkpoint_path is not None:
         checkpointer = Checkpointer(path=config.checkpoint_path, objects=stateful)
     history, resumed_from, partial = _start(config, checkpointer, stateful)
+    calls = CallbackRunner.for_run(config, stateful, loader, resumed_from, partial)
     parallel.broadcast_modules(stateful)
     parallel.check_loader(loader)
     start = (resumed_from or 0) + 1
     modules = {name: obj for name, obj in stateful.items() if isinstance(obj, nn.Module)}
-    hooks = StepHooks.for_run(config, checkpointer, history)
+    hooks = StepHooks.for_run(config, checkpointer, history, on_step=calls.step)
     if hooks.budget is not None and parallel.active:
         hooks.budget.reduce = parallel.sum_over_ranks  # the run's budget, not each rank's
     epochs = tqdm(
@@ -367,7 +365,9 @@ def _run_epochs(
             if config.metrics_path is not None:
                 write_metrics(config.metrics_path, history=history, seed=config.seed)
             epochs.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+            calls.epoch(history)
     tracking.mark("end")
+    calls.end(history)
     final = {k: v for k, v in history[-1].items() if k != "epoch"} if history else {}
     return LoopResult(
         history=tuple(history),

@@ -116,6 +116,8 @@ class StepHooks:
         save: Writes the checkpoint of an :class:`EpochProgress`; returns its path (or ``None``
             when the run writes no checkpoint).
         budget: Stops the run before a step that would exceed it (``None``: no budget).
+        on_step: Called after every step with the :class:`EpochProgress` and the step's
+            metrics (the loop's callbacks, see ``_callbacks``).
     """
 
     def __init__(
@@ -124,13 +126,21 @@ class StepHooks:
         every: int | None,
         save: Callable[[EpochProgress], Path | None],
         budget: Any = None,
+        on_step: Callable[[EpochProgress, Mapping[str, float]], None] | None = None,
     ) -> None:
         self.every = every
         self.save = save
         self.budget = budget
+        self.on_step = on_step
 
     @classmethod
-    def for_run(cls, config: Any, checkpointer: Any, history: list[dict[str, float]]) -> StepHooks:
+    def for_run(
+        cls,
+        config: Any,
+        checkpointer: Any,
+        history: list[dict[str, float]],
+        on_step: Callable[[EpochProgress, Mapping[str, float]], None] | None = None,
+    ) -> StepHooks:
         """The hooks of a :class:`~hybridqml.training.TrainConfig` run (``history``: live list)."""
 
         def save(progress: EpochProgress) -> Path | None:
@@ -145,7 +155,7 @@ class StepHooks:
             )
 
         budget = RunBudget.for_run(config.out_dir, config.max_shots, config.max_qpu_seconds)
-        return cls(every=config.checkpoint_every, save=save, budget=budget)
+        return cls(every=config.checkpoint_every, save=save, budget=budget, on_step=on_step)
 
     def before(self, progress: EpochProgress) -> None:
         """Stop (checkpoint first) if the next step would exceed the budget."""
@@ -153,12 +163,19 @@ class StepHooks:
             self.budget.check(progress, self.save)
             self.budget.step_started()
 
-    def after(self, progress: EpochProgress, *, last: bool) -> None:
-        """Checkpoint after every ``every``-th step (the epoch's end writes its own)."""
+    def after(
+        self, progress: EpochProgress, *, last: bool, values: Mapping[str, float] | None = None
+    ) -> None:
+        """Checkpoint after every ``every``-th step, then report the step to ``on_step``.
+
+        The epoch's end writes its own checkpoint; ``values`` are the step's metrics.
+        """
         if self.budget is not None:
             self.budget.step_finished()
         if self.every is not None and progress.step % self.every == 0 and not last:
             self.save(progress)
+        if self.on_step is not None:
+            self.on_step(progress, values or {})
 
 
 def as_metric(name: str, value: Any) -> float:
@@ -211,7 +228,7 @@ def run_epoch(
                 raise DivergenceError(f"{', '.join(bad)} at batch {index}", metrics=bad)
             state.add(values)
             if hooks is not None:
-                hooks.after(state, last=index == total)
+                hooks.after(state, last=index == total, values=values)
             bar.update(1)
             if progress:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in state.means().items()}, refresh=False)

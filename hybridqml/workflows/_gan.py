@@ -331,11 +331,12 @@ def _classifier(out: Path, train: Any, config: GANConfig) -> DigitClassifier:
     return model
 
 
-def train_gan(config: GANConfig) -> GANResult:
+def train_gan(config: GANConfig, *, callbacks: Sequence[Any] = ()) -> GANResult:
     """Train the GAN with entropy-sourced latents; write metrics, grids, curves and checkpoints.
 
     Args:
         config: The run settings.
+        callbacks: :class:`~hybridqml.training.Callback` s (loggers) of the run.
 
     Returns:
         History, final quality numbers, entropy provenance and the files written.
@@ -347,7 +348,7 @@ def train_gan(config: GANConfig) -> GANResult:
         ConfigurationError: Bad settings, or a resume with changed settings (the entropy
             source included; each difference listed).
     """
-    return _GANTrainer.train(config)
+    return _GANTrainer.train(config, callbacks=callbacks)
 
 
 def _summary(r: GANResult) -> str:

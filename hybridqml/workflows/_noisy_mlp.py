@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -196,11 +197,12 @@ class _NoisyMLPTrainer(ClassifierTrainer):
         }
 
 
-def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
+def train_noisy_mlp(config: NoisyMLPConfig, *, callbacks: Sequence[Any] = ()) -> NoisyMLPResult:
     """Train the noise-injected MLP; write metrics, curves, confusion matrix and checkpoints.
 
     Args:
         config: The run settings.
+        callbacks: :class:`~hybridqml.training.Callback` s (loggers) of the run.
 
     Returns:
         Accuracy, confusion matrix, entropy provenance and the files written.
@@ -212,7 +214,7 @@ def train_noisy_mlp(config: NoisyMLPConfig) -> NoisyMLPResult:
         ConfigurationError: Bad settings, or a resume with changed settings (each difference
             listed).
     """
-    return _NoisyMLPTrainer.train(config)
+    return _NoisyMLPTrainer.train(config, callbacks=callbacks)
 
 
 def _standardize(dataset: torch.utils.data.TensorDataset) -> torch.utils.data.TensorDataset:

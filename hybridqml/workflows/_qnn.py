@@ -280,11 +280,12 @@ class _QNNTrainer(Trainer):
         }
 
 
-def train_qnn(config: QNNConfig) -> QNNResult:
+def train_qnn(config: QNNConfig, *, callbacks: Sequence[Any] = ()) -> QNNResult:
     """Train the hybrid QNN and the classical net side by side on circles.
 
     Args:
         config: The run settings.
+        callbacks: :class:`~hybridqml.training.Callback` s (loggers) of the run.
 
     Returns:
         Both test accuracies, parameter counts, history and the files written.
@@ -294,7 +295,7 @@ def train_qnn(config: QNNConfig) -> QNNResult:
             listed).
         BackendError: Unknown quantum backend.
     """
-    return _QNNTrainer.train(config)
+    return _QNNTrainer.train(config, callbacks=callbacks)
 
 
 def _summary(r: QNNResult) -> str:

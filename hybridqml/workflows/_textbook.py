@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -169,11 +170,12 @@ class _TextbookTrainer(ClassifierTrainer):
         return super().outcome(fit) | {"n_train": len(self.train_set), "n_test": len(self.test_set)}
 
 
-def train_textbook(config: TextbookConfig) -> TextbookResult:
+def train_textbook(config: TextbookConfig, *, callbacks: Sequence[Any] = ()) -> TextbookResult:
     """Train and evaluate the textbook hybrid network; write metrics, plots and checkpoints.
 
     Args:
         config: The run settings.
+        callbacks: :class:`~hybridqml.training.Callback` s (loggers) of the run.
 
     Returns:
         Test accuracy, history and the files written.
@@ -184,7 +186,7 @@ def train_textbook(config: TextbookConfig) -> TextbookResult:
             with changed settings (each difference listed).
         BackendError: Unknown quantum backend.
     """
-    return _TextbookTrainer.train(config)
+    return _TextbookTrainer.train(config, callbacks=callbacks)
 
 
 def _summary(r: TextbookResult) -> str:

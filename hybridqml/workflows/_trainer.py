@@ -17,6 +17,11 @@ rest, the same way for every workflow:
    the workflow's keys, the entropy provenance and the ``config``), the plots, the result (the
    workflow's fields plus those of :class:`RunResult`).
 
+The run's callbacks (``train(config, callbacks=...)``, plus a
+:class:`~hybridqml.training.TensorBoardLogger` when the config has ``tensorboard_dir``) see
+every step and epoch; their ``on_end`` comes after the plots, with the figures and the
+``metrics.json`` extras.
+
 Example:
     >>> from dataclasses import dataclass
     >>> import tempfile, torch
@@ -48,6 +53,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,7 +73,14 @@ from hybridqml.runs import (
     seed_everything,
     write_metrics,
 )
-from hybridqml.training import TrainConfig, gather_provenance, make_loader, run_epochs
+from hybridqml.training import (
+    TensorBoardLogger,
+    TrainConfig,
+    gather_provenance,
+    make_loader,
+    run_epochs,
+)
+from hybridqml.training._callbacks import HeldEnd
 
 __all__ = ["RunResult", "Trainer", "load_config_images"]
 
@@ -115,6 +128,15 @@ def load_config_images(config: Any, **options: Any) -> DatasetSplit:
     )
 
 
+def _loggers(config: Any, callbacks: Sequence[Any]) -> list[Any]:
+    """The run's callbacks: ``callbacks``, then TensorBoard if the config asks for it."""
+    found = list(callbacks)
+    log_dir = getattr(config, "tensorboard_dir", None)
+    if log_dir is not None:
+        found.append(TensorBoardLogger(log_dir))
+    return found
+
+
 class Trainer:
     """One run of a workflow; subclasses supply data, objects and step (see the module).
 
@@ -145,10 +167,17 @@ class Trainer:
         self.data: DatasetSplit | Any = None
         self.stream: EntropyStream | None = None
         self.provenance: dict[str, Any] | None = None
+        self.callbacks: list[HeldEnd] = []
 
     @classmethod
-    def train(cls, config: Any) -> Any:
+    def train(cls, config: Any, *, callbacks: Sequence[Any] = ()) -> Any:
         """Train the workflow with ``config``; write metrics, plots and checkpoints.
+
+        Args:
+            config: The run's config; with ``tensorboard_dir`` a
+                :class:`~hybridqml.training.TensorBoardLogger` logs the run there.
+            callbacks: More :class:`~hybridqml.training.Callback` s; their ``on_end`` sees the
+                plots and the ``metrics.json`` extras (config, entropy provenance).
 
         Returns:
             An instance of :attr:`result_type`.
@@ -156,6 +185,7 @@ class Trainer:
         start = time.perf_counter()
         with run_folder(config, estimate=lambda: cls.estimate(config)) as out:
             trainer = cls(config, out)
+            trainer.callbacks = [HeldEnd(c) for c in _loggers(config, callbacks)]
             fit = trainer._fit()
             return trainer._finish(fit, start)
 
@@ -221,6 +251,7 @@ class Trainer:
         self.prepare()
         settings = resume_settings(config, self.data, mutable=self.resume_mutable)
         train_config = TrainConfig.for_run(config, self.out, desc=self.name, run_config=settings)
+        train_config = dataclasses.replace(train_config, callbacks=tuple(self.callbacks))
         with self._entropy():
             seed_everything(config.seed)
             return self.fit(train_config, self.build())
@@ -253,6 +284,8 @@ class Trainer:
         extra["config"] = config_to_json(config)
         write_metrics(out / METRICS_NAME, history=fit.history, seed=config.seed, extra=extra)
         plots = tuple(self.draw(fit))
+        for callback in self.callbacks:
+            callback.release(figures=plots, info=extra)
         return self.result_type(
             **self.outcome(fit),
             history=fit.history,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -118,6 +119,8 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "--batch-size",
                 str(SETTINGS["batch_size"]),
                 "--no-progress",
+                "--tensorboard",
+                str(out / "tb"),
             ],
             out,
         )
@@ -405,6 +408,18 @@ def test_train_nproc_2_end_to_end(cli_run: Path, single: Path) -> None:
         assert (run / name).is_file(), name
     assert not list(run.glob("*.hybridqml-tmp"))
     assert _max_difference(run / "checkpoint.pt", single / "aer" / "checkpoint.pt") < TOL
+
+
+def test_train_nproc_2_tensorboard_is_written_by_rank_0_only(cli_run: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events_file,) = (cli_run / "tb").iterdir()  # one writer: rank 0
+    assert events_file.name.startswith("events.out.tfevents")
+    events = EventAccumulator(str(cli_run / "tb"), size_guidance={"scalars": 0})
+    events.Reload()
+    metrics = json.loads((cli_run / "run" / "metrics.json").read_text())
+    steps = SETTINGS["epochs"] * math.ceil(metrics["n_train"] / SETTINGS["batch_size"])
+    assert [e.step for e in events.Scalars("step/hybrid_loss")] == list(range(1, steps + 1))
 
 
 def test_a_shot_budget_is_the_runs_and_stops_every_rank_where_one_process_stops(

@@ -103,6 +103,16 @@ class TorchExecutor(Executor):
             return self.simulator.expectations(theta).numpy()
 
 
+@torch.compiler.disable
+def _adjoint(inputs: torch.Tensor, weight: torch.Tensor, simulator: TorchSimulator) -> torch.Tensor:
+    """:class:`AdjointExpectation`, run eagerly under ``torch.compile`` (a graph break).
+
+    Its hand-written reverse pass caches tensors and works in place, which dynamo refuses to
+    trace as a subgraph; eagerly it gives the same values and gradients.
+    """
+    return AdjointExpectation.apply(inputs, weight, simulator)
+
+
 class TorchNativeExecutor(NativeExecutor):
     """The spec's circuit compiled once; outputs on tensors, gradients by torch.
 
@@ -143,7 +153,7 @@ class TorchNativeExecutor(NativeExecutor):
         x = inputs.to(dtype)
         tracking.record(self.name, x.shape[0], None)  # one simulation per sample
         if self.gradient == "adjoint":
-            out = AdjointExpectation.apply(x, weight, self.simulator)
+            out = _adjoint(x, weight, self.simulator)
         else:
             w = weight.to(dtype)
             w = w.expand(x.shape[0], -1) if w.ndim == 1 else w

@@ -1,0 +1,2 @@
+python benchmarks/compile_benchmark.py
+278
