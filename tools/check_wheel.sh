@@ -9,10 +9,11 @@
 # calling environment's site-packages (appended to sys.path after its own site-packages; the
 # editable hybridqml there is not activated, since .pth files of an appended folder are not
 # run). The wheel is installed with --no-deps, so what the shortcut could hide is checked
-# explicitly by tools/check_wheel_env.py: every Requires-Dist of the installed wheel (and of
-# its dependencies, recursively) resolves to an installed version that satisfies it, and the
-# demo run imports no third-party module outside that declared closure (a dependency the code
-# uses but pyproject.toml forgets fails here, even though the calling environment has it).
+# explicitly: pip's resolver, offline (--dry-run --no-index), finds every dependency satisfied;
+# tools/check_wheel_env.py checks every Requires-Dist (recursively) against the installed
+# versions, then runs the demo with every module outside that declared closure made
+# unimportable (a dependency the code needs but pyproject.toml forgets fails here, even though
+# the calling environment has it; optional imports take their fallback as in a real fresh venv).
 #
 # Usage: tools/check_wheel.sh   (from any folder; uses the active environment's python)
 set -euo pipefail

@@ -16,6 +16,8 @@ inputs once, then either
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -103,7 +105,7 @@ class QuantumFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngine
+        ctx: Any, inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngine
     ) -> torch.Tensor:
         """Evaluate the circuit for every row of ``inputs``."""
         x = _numpy(inputs)
@@ -121,7 +123,9 @@ class QuantumFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output: torch.Tensor):
+    def backward(
+        ctx: Any, grad_output: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         """Vector-Jacobian product from one batched gradient-rule execution."""
         need_inputs, need_weight = ctx.needs_input_grad[:2]
         if not (need_inputs or need_weight):
