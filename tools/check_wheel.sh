@@ -5,15 +5,13 @@
 # folder outside the source tree, so only the installed wheel can be imported.
 #
 # The fresh venv does not download PyTorch and Qiskit again (~1 GB): it is created without
-# --system-site-packages, and its only view of other packages is one .pth line naming the
-# calling environment's site-packages (appended to sys.path after its own site-packages; the
-# editable hybridqml there is not activated, since .pth files of an appended folder are not
-# run). The wheel is installed with --no-deps, so what the shortcut could hide is checked
-# explicitly: pip's resolver, offline (--dry-run --no-index), finds every dependency satisfied;
-# tools/check_wheel_env.py checks every Requires-Dist (recursively) against the installed
-# versions, then runs the demo with every module outside that declared closure made
-# unimportable (a dependency the code needs but pyproject.toml forgets fails here, even though
-# the calling environment has it; optional imports take their fallback as in a real fresh venv).
+# --system-site-packages and without pip, and its only view of other packages is one .pth line
+# naming a folder of symlinks to exactly the distributions the wheel declares (its Requires-Dist,
+# recursively, as installed in the calling environment; tools/check_wheel_env.py link-declared).
+# Nothing else of the calling environment (pytest, the ibm extra, ...) is importable, so a
+# dependency the code needs but pyproject.toml does not declare fails the demo as it would in a
+# fresh install, and pip's own resolver (--dry-run --no-index) must find every requirement met.
+# What this does not test is pip downloading the dependencies from the index.
 #
 # Usage: tools/check_wheel.sh   (from any folder; uses the active environment's python)
 set -euo pipefail
@@ -29,20 +27,20 @@ python -m build --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 || {
 python -m twine check --strict "$work"/dist/*
 python "$root/tools/check_wheel_env.py" contents "$work"/dist/*.whl "$work"/dist/*.tar.gz
 
-echo "== install the wheel into a fresh venv"
-python -m venv --without-pip "$work/venv"  # its own pip/setuptools would shadow the deps
-site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "== install the wheel into a fresh venv that sees only the declared dependencies"
+python -m venv --without-pip "$work/venv"
+python "$root/tools/check_wheel_env.py" link-declared "$work"/dist/*.whl "$work/declared"
 fresh_site=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-echo "$site" >"$fresh_site/_hybridqml_check_deps.pth"
-# pip's own resolver, offline: the wheel's dependencies are satisfied by what the venv sees
-python -m pip --python "$work/venv/bin/python" install --dry-run --no-index "$work"/dist/*.whl
-python -m pip --python "$work/venv/bin/python" install --quiet --no-deps --no-index \
+echo "$work/declared" >"$fresh_site/_hybridqml_declared_deps.pth"
+# pip's resolver, offline: every requirement of the wheel is met by what the venv sees
+python -m pip --python "$work/venv/bin/python" install --dry-run --no-index --quiet \
+    "$work"/dist/*.whl
+python -m pip --python "$work/venv/bin/python" install --no-deps --no-index --quiet \
     "$work"/dist/*.whl
 cp "$root/tools/check_wheel_env.py" "$work/check_wheel_env.py"
 
 echo "== hybridqml demo --quick from $work (outside the source tree)"
 cd "$work"
 "$work/venv/bin/python" check_wheel_env.py installed "$root"
-"$work/venv/bin/hybridqml" --help >/dev/null  # the console script itself
-"$work/venv/bin/python" check_wheel_env.py demo --quick --no-progress
+"$work/venv/bin/hybridqml" demo --quick --no-progress --out "$work/demo"
 echo "wheel check passed"

@@ -1,22 +1,22 @@
-"""Checks for tools/check_wheel.sh: what the wheel and sdist ship, and the installed wheel.
+"""Checks for tools/check_wheel.sh: what the wheel and sdist ship, and the fresh venv.
 
 Usage::
 
-    python tools/check_wheel_env.py contents WHEEL SDIST  # py.typed, entry points, no caches
-    python tools/check_wheel_env.py installed SOURCE_ROOT   # in the fresh venv: imports, deps
-    python tools/check_wheel_env.py demo [ARGS...]          # in the fresh venv: demo + imports
+    python tools/check_wheel_env.py contents WHEEL SDIST      # py.typed, entry points, no caches
+    python tools/check_wheel_env.py link-declared WHEEL DEST  # the declared dependencies only
+    python tools/check_wheel_env.py installed SOURCE_ROOT     # in the fresh venv
 
-``installed`` checks that ``hybridqml`` is imported from the fresh venv (not ``SOURCE_ROOT``) and
-that every ``Requires-Dist`` of the installed wheel, and of its dependencies recursively (extras
-not selected), is installed in a version its specifier accepts. ``demo`` runs the console
-script's entry point (``hybridqml demo ARGS``) in this process with every third-party module
-outside that declared closure made unimportable (so the calling environment's extra packages,
-visible to the fresh venv, cannot hide a missing declaration).
+``link-declared`` (run by the calling environment) symlinks into ``DEST`` the installed files of
+exactly the distributions the wheel's ``Requires-Dist`` names, recursively (extras not
+selected): the fresh venv sees them through one ``.pth`` line and nothing else of the calling
+environment, so a dependency the code needs but the wheel does not declare fails to import, as
+in a fresh install. ``installed`` checks that ``hybridqml`` comes from the fresh venv (not
+``SOURCE_ROOT``), ships ``py.typed``, that every declared requirement is met by a version its
+specifier accepts, and that no undeclared distribution is visible.
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.metadata as md
 import sys
 import sysconfig
@@ -61,15 +61,19 @@ def check_contents(wheel: Path, sdist: Path) -> None:
     print(f"contents ok: {len(names)} files in the wheel, {len(members)} in the sdist")
 
 
-def declared_closure() -> dict[str, str]:
-    """Distribution name -> version for hybridqml's requirements, recursively (no extras)."""
+def declared_closure(requires: list[str]) -> dict[str, str]:
+    """Distribution name -> version for ``requires``, recursively, with the extras they name.
+
+    ``hybridqml``'s own extras are not selected; a dependency's requirement such as
+    ``cuda-toolkit[cublas]`` brings that extra's requirements too.
+    """
     found: dict[str, str] = {}
-    todo = [("hybridqml", Requirement("hybridqml"))]
+    done: set[tuple[str, str]] = set()  # (distribution, extra) pairs expanded
+    todo = [("hybridqml", Requirement(r)) for r in requires]
+    todo = [(p, r) for p, r in todo if r.marker is None or r.marker.evaluate({"extra": ""})]
     while todo:
         parent, requirement = todo.pop()
         name = canonicalize_name(requirement.name)
-        if name in found:
-            continue
         try:
             dist = md.distribution(requirement.name)
         except md.PackageNotFoundError:
@@ -77,9 +81,11 @@ def declared_closure() -> dict[str, str]:
         if not requirement.specifier.contains(dist.version, prereleases=True):
             fail(f"{parent} requires {requirement}; installed {dist.version}")
         found[name] = dist.version
+        extras = {"", *requirement.extras} - {e for n, e in done if n == name}
+        done.update((name, e) for e in extras)
         for text in dist.requires or []:
             child = Requirement(text)
-            if child.marker is None or child.marker.evaluate({"extra": ""}):
+            if child.marker is None or any(child.marker.evaluate({"extra": e}) for e in extras):
                 todo.append((dist.metadata["Name"], child))
     return found
 
@@ -95,52 +101,37 @@ def check_installed(source_root: Path) -> None:
     files = md.distribution("hybridqml").files or []
     if not any(str(f) == "hybridqml/py.typed" for f in files):
         fail("the installed hybridqml has no py.typed")
-    closure = declared_closure()
+    closure = declared_closure(md.distribution("hybridqml").requires or [])
+    unexpected = {canonicalize_name(d.metadata["Name"]) for d in md.distributions()}
+    unexpected -= {*closure, "hybridqml"}
+    if unexpected:
+        fail(f"the venv sees undeclared distributions: {sorted(unexpected)}")
     print(f"installed ok: {location.parent}; {len(closure)} declared distributions resolve")
 
 
-class _DeclaredOnly(importlib.abc.MetaPathFinder):
-    """Refuse top-level modules of distributions outside the declared closure, as if absent."""
+def link_declared(wheel: Path, dest: Path) -> None:
+    """Symlink into ``dest`` the files of exactly the distributions the wheel declares.
 
-    def __init__(self, blocked: set[str]) -> None:
-        self.blocked = blocked
-        self.refused: set[str] = set()
-
-    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        top = name.partition(".")[0]
-        if top in self.blocked:
-            self.refused.add(top)
-            raise ModuleNotFoundError(f"No module named {top!r} (not declared)", name=top)
-        return None
-
-
-def check_demo(args: list[str]) -> None:
-    """Run ``hybridqml demo ARGS`` through the entry point, seeing only declared dependencies.
-
-    The calling environment's other packages (pytest, the ``ibm`` extra, ...) are made
-    unimportable first, so the run behaves as in a venv holding only what the wheel declares:
-    optional imports take their fallback, and a missing declaration fails the demo.
+    Run by the calling environment's python: the wheel's ``Requires-Dist`` (recursively, no
+    extras) resolved against this environment's installed distributions; each one's top-level
+    entries (packages, modules, ``.libs`` folders, its ``.dist-info``) are linked, nothing else.
     """
-    (script,) = md.entry_points(group="console_scripts", name="hybridqml")
-    Path(sys.executable).with_name("hybridqml").resolve(strict=True)  # the script exists
-    closure = declared_closure()
-    blocked = {
-        module
-        for module, dists in md.packages_distributions().items()
-        if module not in sys.modules
-        and module not in sys.stdlib_module_names
-        and not {canonicalize_name(d) for d in dists} & closure.keys()
-    }
-    finder = _DeclaredOnly(blocked)
-    sys.meta_path.insert(0, finder)
-    status = script.load()(["demo", *args])
-    if status:
-        fail(f"hybridqml demo exited with status {status}")
-    refused = ", ".join(sorted(finder.refused)) or "none"
-    print(
-        f"demo ok with only the {len(closure)} declared distributions importable "
-        f"({len(blocked)} other top-level modules hidden; optional imports refused: {refused})"
-    )
+    metadata = [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA")]
+    text = zipfile.ZipFile(wheel).read(metadata[0]).decode()
+    requires = [line.split(":", 1)[1].strip() for line in text.splitlines()
+                if line.startswith("Requires-Dist:")]  # fmt: skip
+    closure = declared_closure(requires)
+    dest.mkdir(parents=True)
+    for name in closure:
+        dist = md.distribution(name)
+        if dist.files is None:
+            fail(f"{name} has no RECORD: cannot tell its files")
+        base = Path(str(dist.locate_file(""))).resolve()
+        for top in {f.parts[0] for f in dist.files if f.parts[0] != ".."}:
+            target = base / top
+            if target.exists() and not (dest / top).exists():
+                (dest / top).symlink_to(target)
+    print(f"linked the {len(closure)} declared distributions into {dest}")
 
 
 def main(argv: list[str]) -> None:
@@ -148,10 +139,10 @@ def main(argv: list[str]) -> None:
     command, *rest = argv
     if command == "contents":
         check_contents(Path(rest[0]), Path(rest[1]))
+    elif command == "link-declared":
+        link_declared(Path(rest[0]), Path(rest[1]))
     elif command == "installed":
         check_installed(Path(rest[0]))
-    elif command == "demo":
-        check_demo(rest)
     else:
         fail(f"unknown command {command!r}")
 

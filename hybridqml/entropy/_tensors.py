@@ -143,11 +143,12 @@ def normal(
     odd = words << kind(1)
     odd &= ones - kind(1)
     odd ^= ones
-    x = odd.astype(real)
+    x: np.ndarray = odd.astype(real)
     x *= real(2.0 ** -(_U32_BITS if bits == 32 else _U64_BITS))
     z = torch.from_numpy(x)
     z.erfinv_()  # > 0: erfinv(1 - 2u) = -ndtri(u) / sqrt(2), as accurate as ndtri, faster
     z.mul_(math.sqrt(2.0))
     # the sign is the word's top bit, OR-ed into the (clear) sign bit of |z|
-    z.numpy().view(kind)[...] |= words & top
+    z_bits: np.ndarray = z.numpy().view(kind)
+    z_bits |= words & top
     return z.reshape(dims).to(device=device)

@@ -36,7 +36,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -89,7 +89,7 @@ def read_job_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return records
 
 
-def pending_jobs(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def pending_jobs(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Submitted jobs that were never collected (a resumed run fetches them by id).
 
     A job is collected once a ``call`` line has its id (except a failed call that stopped waiting
@@ -118,7 +118,7 @@ def pending_jobs(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def job_totals(records: list[Mapping[str, Any]]) -> dict[str, float]:
+def job_totals(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Calls, executed shots and QPU seconds of the completed calls of a log.
 
     Example:

@@ -16,7 +16,7 @@ inputs once, then either
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,7 +47,8 @@ def check_finite(inputs: np.ndarray | torch.Tensor, weight: np.ndarray | torch.T
     """
     finite = _finite(inputs)
     if not bool(finite.all()):
-        rows = [i for i, ok in enumerate(finite.all(1).tolist()) if not ok]
+        row_ok = cast(list[bool], finite.all(1).tolist())  # a (B,) mask of either kind
+        rows = [i for i, ok in enumerate(row_ok) if not ok]
         more = "..." if len(rows) > 10 else ""
         raise InputError(
             f"inputs contain NaN or inf (rows {rows[:10]}{more}); a rotation angle must be finite"
