@@ -22,7 +22,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from _data import mnist_dir, run_folder, show_png
+from _data import mnist_dir, run_folder
 from sklearn.linear_model import LogisticRegression
 
 from hybridqml.data import load_image_split
@@ -64,7 +64,10 @@ z = normal(pool, (500, meta["latent_dim"]))
 with torch.no_grad():
     samples = generator(z)
 grid = save_image_grid(samples[:64], run_folder("gan-trained") / "digits.png", nrow=8)
-show_png(grid, f"Generated after {meta['epochs']} epochs (latents from Aer)")
+figure, axes = plt.subplots(figsize=(5.5, 5.8))
+axes.imshow(plt.imread(grid))
+axes.set_axis_off()
+axes.set_title(f"64 samples after {meta['epochs']} epochs (latents from Aer)")
 
 # %%
 # Are they digits? An independent judge
@@ -94,7 +97,7 @@ assert coverage >= 8, "the stored generator no longer draws recognizable digits"
 # How coverage grew during the 150 epochs
 # ---------------------------------------
 # The workflow's own per-epoch quality numbers (its CNN classifier), stored with the weights:
-# after 2 epochs one class, after about 50 all ten.
+# after 2 epochs one class, from about epoch 75 on all ten.
 epochs = [row["epoch"] for row in meta["history"]]
 figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
 left.plot(epochs, [row["class_coverage"] for row in meta["history"]])
