@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
@@ -36,9 +36,6 @@ from hybridqml.backends.torchsim._kernels import (
     kron,
     permute,
 )
-
-if TYPE_CHECKING:  # the simulator imports this module
-    from hybridqml.backends.torchsim._simulator import TorchSimulator
 
 __all__ = [
     "EDGE_QUBITS",
@@ -155,7 +152,7 @@ def step_matrix(step: Step, mats: Sequence[torch.Tensor | None]) -> torch.Tensor
 
 
 def apply_step(
-    sim: TorchSimulator,
+    sim: Any,  # a TorchSimulator (not imported: it imports this module)
     step: Step,
     state: torch.Tensor,
     m: torch.Tensor | None,
@@ -186,7 +183,7 @@ def apply_step(
 
 
 def run_steps(
-    sim: TorchSimulator,
+    sim: Any,  # a TorchSimulator (not imported: it imports this module)
     steps: Sequence[Step],
     psi: torch.Tensor,
     matrix: Callable[[Step], torch.Tensor | None],
