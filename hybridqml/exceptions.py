@@ -9,7 +9,8 @@ its *cause*, so generic handlers keep working (as httpx's tree does):
 * a missing optional package is also an :class:`ImportError` whose message holds the ``pip``
   command;
 * a call that was valid but failed while running (a backend job, an entropy source, a rank of a
-  data-parallel run, training that diverged, a budget reached) is also a :class:`RuntimeError`.
+  data-parallel run, training that diverged, a budget reached) is also a :class:`RuntimeError`;
+* a file the run could not write (a full disk, a quota) is also an :class:`OSError`.
 
 Tree::
 
@@ -23,6 +24,8 @@ Tree::
     │                                     package; the message says how to install it)
     ├── DataError                         missing or corrupt dataset file
     │   └── CheckpointError               a checkpoint is missing, unreadable or not ours
+    ├── StorageError (OSError)            a run's file could not be written: disk full or over
+    │                                     quota (fields: path, free_bytes)
     └── (RuntimeError) failures while running
         ├── BackendError                  a backend call failed or cannot run here
         │   └── JobFailedError            a job failed for good (fields: job_id, cause,
@@ -73,6 +76,7 @@ __all__ = [
     "QRNGError",
     "QRNGProtocolError",
     "QRNGUnavailableError",
+    "StorageError",
 ]
 
 
@@ -196,6 +200,28 @@ class CheckpointError(DataError):
     def __init__(self, message: str, *, path: Any = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class StorageError(HybridQMLError, OSError):
+    """A file of a run could not be written: the disk is full or the quota is reached.
+
+    Nothing written before is lost: files are replaced atomically, so the previous checkpoint,
+    ``best.pt`` and ``metrics.json`` stay as they were.
+
+    Attributes:
+        path: The file that could not be written.
+        free_bytes: Free space in its folder when it failed (``None`` if unknown).
+
+    Example:
+        >>> err = StorageError("disk full", path="/runs/a/checkpoint.pt", free_bytes=0)
+        >>> isinstance(err, OSError), err.path, err.free_bytes
+        (True, '/runs/a/checkpoint.pt', 0)
+    """
+
+    def __init__(self, message: str, *, path: Any = None, free_bytes: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.free_bytes = free_bytes
 
 
 class DivergenceError(HybridQMLError, RuntimeError):

@@ -61,6 +61,12 @@ class _Drawn:
 
 def _draw(args: argparse.Namespace) -> _Drawn:
     settings = EntropySettings.from_args(args, "entropy")
+    if args.seed is not None and not lookup(settings.source)[1].seeded:
+        seeded = ", ".join(name for name in source_names() if lookup(name)[1].seeded)
+        raise ConfigurationError(
+            f"--seed is not used by source {settings.source!r} (its bytes cannot be "
+            f"reproduced from a seed): drop --seed, or choose a seeded source ({seeded})"
+        )
     source = make_source(settings.source, settings, seed=args.seed)
     pool = settings.open_pool(source)
     try:

@@ -202,6 +202,32 @@ class EntropySettings:
         if retries is not None and retries < 0:
             raise ConfigurationError(f"qrng_retries must be an int >= 0: {retries!r}")
         self.check_required(self.source)
+        self._check_unused()
+
+    def _check_unused(self) -> None:
+        """Refuse an option set for a source that is not used (neither source nor fallback).
+
+        ``EntropySettings(source="os", qrng_url=...)`` would silently ignore the URL.
+        """
+        used = {lookup(self.source)[0]}
+        if self.fallback is not None:
+            used.add(lookup(self.fallback)[0])
+        for f in fields(self):
+            spec = _spec(f)
+            if not spec.sources or used & set(spec.sources):
+                continue
+            value = getattr(self, f.name)
+            if any(value == default for default in (f.default, *spec.command_defaults.values())):
+                continue
+            flags = ", ".join(f"hybridqml {cmd} {flag}" for cmd, flag in spec.flags.items())
+            raise ConfigurationError(
+                f"entropy option {f.name}={value!r}"
+                + (f" (CLI: {flags})" if flags else "")
+                + f" is read only by the source(s) {', '.join(spec.sources)}, not by "
+                f"{self.source!r}"
+                + (f" nor its fallback {self.fallback!r}" if self.fallback else "")
+                + ": drop it, or choose a source that uses it"
+            )
 
     def check_required(self, name: str) -> None:
         """Check that these settings set every option the source ``name`` requires.

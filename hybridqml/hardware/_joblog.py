@@ -10,13 +10,17 @@ line the moment they are submitted (with their job id and a fingerprint of what 
 
 Each line is appended and flushed before the call goes on; lines about jobs (those with a job
 id: everything a remote backend sends) are also fsync'd, so a crash, a kill or a power cut loses
-at most the line being written (a torn last line is skipped when the log is read). Calls of local
-simulators without jobs are flushed only: an fsync costs milliseconds, as much as a small
-simulation, and losing such a line costs nothing. A submitted job
-without a ``"call"`` line is *pending*: the run died while it was queued or running. When the
-run resumes, the call that sends the same circuits, bindings and shots (same fingerprint; a
-resumed run replays the same steps with the same seeds) fetches that job's result by its id
-instead of paying for it again.
+at most the line being written. A line that is not a JSON record (torn by a crash or a full disk,
+or garbage) is skipped when the log is read, with a ``RuntimeWarning`` naming its line numbers;
+a log opened for writing first ends a torn last line, so nothing is ever appended onto it.
+Calls of local simulators without jobs are flushed only: an fsync costs milliseconds, as much
+as a small simulation, and losing such a line costs nothing. A submitted job without a
+``"call"`` line is *pending*: the run died while it was queued or running. A job that
+completed in an earlier session (a ``"call"`` line with a job id and a fingerprint) is
+*reusable*: the run may have died before the step using it was checkpointed (e.g. in the
+step's backward job). When the run resumes, the call that sends the same circuits, bindings and
+shots (same fingerprint; a resumed run replays the same steps with the same seeds) fetches that
+job's result by its id instead of paying for it again.
 
 Example:
     >>> import tempfile, torch, hybridqml as hq
@@ -32,15 +36,18 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
 from hybridqml import _ranks
+from hybridqml._storage import disk_full_error
 from hybridqml.execution import _tracking as tracking
 
 __all__ = [
@@ -53,6 +60,7 @@ __all__ = [
     "job_totals",
     "pending_jobs",
     "read_job_log",
+    "reusable_jobs",
 ]
 
 JOBS_NAME: Final[str] = "jobs.jsonl"
@@ -66,27 +74,63 @@ _lock = threading.Lock()
 
 
 def read_job_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The records of a job log (a missing file is empty; a torn last line is skipped).
+    """The records of a job log (a missing file is empty).
 
-    Raises:
-        ValueError: a line other than the last one is not JSON (the file was edited or
-            corrupted; the message names the line).
+    Lines that are not a JSON object (torn by a crash or a full disk, binary garbage) are
+    skipped with a ``RuntimeWarning`` that names the file and their line numbers.
     """
-    file = Path(path)
+    records, skipped = _parse(Path(path))
+    if skipped:
+        _warn_skipped(Path(path), skipped)
+    return records
+
+
+def _parse(file: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """The records of ``file`` and the numbers of the lines that are not records."""
     if not file.is_file():
-        return []
-    lines = file.read_text(encoding="utf-8").splitlines()
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        return [], []
+    records: list[dict[str, Any]] = []
+    skipped: list[int] = []
+    for number, raw in enumerate(file.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines):  # torn by a crash while it was being written
-                break
-            raise ValueError(f"job log {str(file)!r}: line {number} is not JSON") from None
-    return records
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            skipped.append(number)
+    return records, skipped
+
+
+def _warn_skipped(file: Path, skipped: list[int]) -> None:
+    shown = ", ".join(map(str, skipped[:10])) + (", ..." if len(skipped) > 10 else "")
+    warnings.warn(
+        f"job log {str(file)!r}: skipped {len(skipped)} line(s) that are not JSON records "
+        f"(torn by a crash or a full disk, or corrupted): line(s) {shown}; the calls they "
+        "described are not counted",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _end_torn_line(file: Path) -> None:
+    """End a torn last line with a newline, so later lines are never appended onto it."""
+    try:
+        with open(file, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            last = handle.read(1)
+    except (FileNotFoundError, OSError):  # missing or empty
+        return
+    if last != b"\n":
+        fd = os.open(file, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def pending_jobs(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -118,6 +162,34 @@ def pending_jobs(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def reusable_jobs(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Completed jobs whose result a resumed run may fetch instead of paying for it again.
+
+    A run can die after a job completed but before the step using it was checkpointed (say, in
+    the backward job of a step whose forward job is done). Its resume replays the step with the
+    same seeds, so the forward call has the fingerprint of that completed job. A job is reusable
+    once: a later ``call`` line recovering it closes it.
+
+    Example:
+        >>> reusable_jobs([{"event": "call", "status": "done", "job_id": "a", "fingerprint": "f"},
+        ...                {"event": "call", "status": "done", "job_id": None},
+        ...                {"event": "call", "status": "done", "job_id": "b", "fingerprint": "g"},
+        ...                {"event": "call", "status": "done", "job_id": "b",
+        ...                 "recovered_job_id": "b", "fingerprint": "g"}])
+        [{'event': 'call', 'status': 'done', 'job_id': 'a', 'fingerprint': 'f'}]
+    """
+    recovered = {r.get("recovered_job_id") for r in records if r.get("event") == "call"}
+    return [
+        dict(r)
+        for r in records
+        if r.get("event") == "call"
+        and r.get("status") == "done"
+        and r.get("job_id")
+        and r.get("fingerprint")
+        and r["job_id"] not in recovered
+    ]
+
+
 def job_totals(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Calls, executed shots and QPU seconds of the completed calls of a log.
 
@@ -142,7 +214,9 @@ class JobLog:
 
     Attributes:
         path: The file.
-        pending: Jobs submitted by an earlier run and never collected, oldest first.
+        pending: Jobs of an earlier session this one may fetch by id instead of paying for
+            them again: those never collected (see :func:`pending_jobs`), oldest first, then
+            the completed ones (see :func:`reusable_jobs`).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -151,9 +225,14 @@ class JobLog:
         self._handle: IO[bytes] | None = None
         self._open = False
         self._write_lock = threading.Lock()
+        self._torn = False
 
     def __enter__(self) -> JobLog:
-        self.pending = pending_jobs(read_job_log(self.path))
+        records, skipped = _parse(self.path)
+        if skipped:
+            _warn_skipped(self.path, skipped)
+        _end_torn_line(self.path)
+        self.pending = pending_jobs(records) + reusable_jobs(records)
         self._open = True
         with _lock:
             _active.append(self)
@@ -183,9 +262,19 @@ class JobLog:
             if self._handle is None:  # created by the first call: no calls, no file
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._handle = open(self.path, "ab", buffering=0)  # noqa: SIM115
-            os.write(self._handle.fileno(), line.encode("utf-8"))
-            if record.get("job_id") or record.get("event") != "call":
-                os.fsync(self._handle.fileno())
+            data = line.encode("utf-8")
+            if self._torn:  # an earlier write was cut short: end that line first
+                data = b"\n" + data
+            try:
+                written = os.write(self._handle.fileno(), data)
+                if record.get("job_id") or record.get("event") != "call":
+                    os.fsync(self._handle.fileno())
+            except OSError as exc:
+                self._torn = True  # some bytes may have reached the file
+                raise _storage_error(exc, self.path) from exc
+            self._torn = written < len(data)
+            if self._torn:  # a short write: the disk filled up mid-line
+                raise _storage_error(OSError(errno.ENOSPC, "short write"), self.path)
 
     def write_call(
         self,
@@ -223,7 +312,7 @@ class JobLog:
         self.write(record)
 
     def take_pending(self, fingerprint: str) -> dict[str, Any] | None:
-        """Remove and return the oldest pending job sent with ``fingerprint`` (``None``: none)."""
+        """Remove and return the oldest pending or reusable job sent with ``fingerprint``."""
         with self._write_lock:
             for index, record in enumerate(self.pending):
                 if record.get("fingerprint") == fingerprint:
@@ -266,6 +355,11 @@ def _observe(call: tracking.CallRecord) -> tracking.CallFinisher | None:
 
 
 tracking.observe_calls(_observe)  # every executor call is announced to the job log
+
+
+def _storage_error(exc: OSError, path: Path) -> OSError:
+    """A full disk as a named :class:`~hybridqml.exceptions.StorageError`; other errors as is."""
+    return disk_full_error(exc, path) or exc
 
 
 def _iso(timestamp: float) -> str:

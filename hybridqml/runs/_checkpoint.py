@@ -7,11 +7,18 @@ states (python, numpy, torch, and the generators of submodules with
 ``random_state()``/``set_random_state()``). A file that is missing, unreadable or not a
 hybridqml checkpoint (empty, truncated, random bytes, a foreign pickle) raises
 :class:`~hybridqml.exceptions.CheckpointError` naming the file and the cause.
+
+Each checkpoint carries the SHA-256 of its content (``"sha256"``, see ``hybridqml.runs._digest``),
+verified on load: a corrupted file that still unpickles (a flipped bit in a weight, an edited
+epoch) is refused with a :class:`~hybridqml.exceptions.CheckpointError`, never resumed silently.
+Checkpoints written before checksums existed (no ``"sha256"``) are still loaded, with a
+``RuntimeWarning`` that their integrity cannot be verified; the next save adds the checksum.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 from torch import nn
 
 from hybridqml.exceptions import CheckpointError, ConfigurationError
+from hybridqml.runs._digest import DIGEST_KEY, payload_digest
 from hybridqml.runs._files import atomic_torch_save, load_torch_file
 from hybridqml.runs._seeding import capture_rng_state, restore_rng_state
 
@@ -147,7 +155,7 @@ class Checkpointer:
         Returns:
             The checkpoint path.
         """
-        payload = {
+        payload: dict[str, Any] = {
             "format": _CHECKPOINT_FORMAT,
             "epoch": int(epoch),
             "seed": seed,
@@ -158,6 +166,7 @@ class Checkpointer:
             "rng": capture_rng_state(),
             "module_rng": {name: _module_random_states(obj) for name, obj in self._objects.items()},
         }
+        payload[DIGEST_KEY] = payload_digest(payload)
         atomic_torch_save(payload, self._path)
         return self._path
 
@@ -191,6 +200,7 @@ class Checkpointer:
         payload = load_torch_file(path, what="checkpoint", fix=fix)
         if not isinstance(payload, dict) or payload.get("format") != _CHECKPOINT_FORMAT:
             raise CheckpointError(f"{str(path)!r} is not a hybridqml checkpoint. {fix}", path=path)
+        _verify(payload, path, fix)
         try:
             checkpoint = Checkpoint(
                 epoch=int(payload["epoch"]),
@@ -223,6 +233,30 @@ class Checkpointer:
             for name, states in payload.get("module_rng", {}).items():
                 _restore_module_random_states(self._objects[name], states)
         return checkpoint
+
+
+def _verify(payload: dict[str, Any], path: Path, fix: str) -> None:
+    """Refuse a checkpoint whose content does not match its checksum."""
+    stored = payload.get(DIGEST_KEY)
+    if stored is None:
+        warnings.warn(
+            f"checkpoint {str(path)!r} has no checksum (written by an older hybridqml): its "
+            "integrity cannot be verified; the next checkpoint of the run will carry one",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    try:
+        actual = payload_digest(payload)
+    except Exception as exc:  # a value of an unexpected kind: not what save() wrote
+        actual = f"not computable ({type(exc).__name__})"
+    if actual != stored:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is corrupt: its content does not match its checksum "
+            f"(stored sha256 {str(stored)[:12]}..., content {actual[:12]}...); it was damaged "
+            f"on disk or edited, and resuming from it would continue from wrong weights. {fix}",
+            path=path,
+        )
 
 
 def _random_state_holders(obj: Any) -> dict[str, Any]:

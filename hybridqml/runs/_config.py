@@ -29,7 +29,9 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
@@ -144,6 +146,7 @@ class RunConfig:
     checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
+        _check_field_types(self)
         check_finite(self.lr, "lr", above=0.0)
         if self.batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size}")
@@ -188,7 +191,7 @@ class QuantumRunConfig(RunConfig):
         max_qpu_seconds: The same for estimated/reported QPU seconds (``--max-qpu-seconds``).
     """
 
-    backend: str = "aer"
+    backend: str | Any = "aer"  # a name, or a BackendV2 / primitive instance
     shots: int | None = None
     backend_options: dict[str, Any] | None = None
     max_shots: int | None = None
@@ -212,6 +215,44 @@ class QuantumRunConfig(RunConfig):
             "seed": self.seed,
             "backend_options": self.backend_options,
         }
+
+
+_TYPE_CHECKS: Final[dict[str, Any]] = {
+    "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "None": lambda v: v is None,
+    "os.PathLike": lambda v: isinstance(v, os.PathLike),
+    "dict": lambda v: isinstance(v, Mapping),
+    "tuple": lambda v: isinstance(v, tuple),
+    "list": lambda v: isinstance(v, list),
+}
+
+
+def _check_field_types(config: Any) -> None:
+    """Check each field against its annotation (``epochs="3"`` is refused, not a TypeError).
+
+    Plain annotations are checked (``int``, ``float``, ``bool``, ``str``, ``None``, paths,
+    ``dict``/``tuple``/``list`` and unions of them); a field annotated with anything else is
+    left to the config's own checks.
+
+    Example:
+        >>> RunConfig(out_dir="run", epochs="3")
+        Traceback (most recent call last):
+        ...
+        hybridqml.exceptions.ConfigurationError: epochs must be int, got '3' (a str)
+    """
+    for f in fields(config):
+        annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        kinds = [part.strip().split("[")[0] for part in annotation.split("|")]
+        if not kinds or any(kind not in _TYPE_CHECKS for kind in kinds):
+            continue  # Any, EntropySettings, ...: not a plain type
+        value = getattr(config, f.name)
+        if not any(_TYPE_CHECKS[kind](value) for kind in kinds):
+            raise ConfigurationError(
+                f"{f.name} must be {annotation}, got {value!r} (a {type(value).__name__})"
+            )
 
 
 def _entropy_settings() -> EntropySettings:

@@ -25,6 +25,7 @@ from typing import IO, Any, Final
 import torch
 
 from hybridqml._ranks import is_writer
+from hybridqml._storage import disk_full_error
 from hybridqml.exceptions import CheckpointError, ConfigurationError
 
 __all__ = [
@@ -68,6 +69,10 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
     Returns:
         The target path.
 
+    Raises:
+        StorageError: The disk is full or the quota reached (the message names the folder and
+            its free space); the old file is kept and no temporary file is left.
+
     Example:
         >>> import tempfile
         >>> p = atomic_write(Path(tempfile.mkdtemp()) / "a.txt", lambda h: h.write(b"hi"))
@@ -86,6 +91,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
             os.fsync(handle.fileno())
         os.replace(tmp, target)
         _fsync_folder(target.parent)
+    except (OSError, RuntimeError) as exc:
+        error = disk_full_error(exc, target)
+        if error is None:
+            raise
+        tmp.unlink(missing_ok=True)  # free what the partial file took
+        raise error from exc
     finally:
         tmp.unlink(missing_ok=True)
     return target

@@ -285,14 +285,22 @@ def check_run_folder(
         return
     clean_temp_files(out)
     checkpoint = out / checkpoint_name
-    if resume:
-        if not checkpoint.is_file():
-            raise ConfigurationError(
-                f"cannot resume: output folder {str(out)!r} has no checkpoint "
-                f"({checkpoint_name}); drop --resume (resume=False) to start a new run there"
-            )
-        return
     found = [p for pattern in {checkpoint_name, *run_files} for p in out.glob(pattern)]
+    names = ", ".join(sorted({str(p.relative_to(out)) for p in found})[:4])
+    if resume:
+        if checkpoint.is_file():
+            return
+        if found:  # a run was killed before its first checkpoint: nothing to resume
+            raise ConfigurationError(
+                f"cannot resume: the run in output folder {str(out)!r} stopped before its "
+                f"first checkpoint ({checkpoint_name}; it left {names}), so there is nothing to "
+                "resume: start it again with --overwrite (overwrite=True) instead of --resume, "
+                "which replaces those files, or choose another output folder (CLI: --out)"
+            )
+        raise ConfigurationError(
+            f"cannot resume: output folder {str(out)!r} has no checkpoint "
+            f"({checkpoint_name}); drop --resume (resume=False) to start a new run there"
+        )
     if not found:
         return
     if overwrite:
@@ -300,7 +308,13 @@ def check_run_folder(
             if path.is_file():
                 path.unlink()
         return
-    names = ", ".join(sorted({str(p.relative_to(out)) for p in found})[:4])
+    if not checkpoint.is_file():
+        raise ConfigurationError(
+            f"output folder {str(out)!r} holds a run that stopped before its first checkpoint "
+            f"({checkpoint_name}; it left {names}), so --resume cannot continue it: pass "
+            "--overwrite (overwrite=True) to start again there, replacing those files, or "
+            "choose another output folder (CLI: --out)"
+        )
     raise ConfigurationError(
         f"output folder {str(out)!r} already holds a run ({names}): pass --resume "
         "(resume=True) to continue it, --overwrite (overwrite=True) to replace it, or choose "
@@ -358,7 +372,7 @@ def run_folder(config: Any, *, estimate: Callable[[], Any] | None = None) -> Ite
         >>> from types import SimpleNamespace
         >>> cfg = SimpleNamespace(out_dir=tempfile.mkdtemp(), resume=False, overwrite=False)
         >>> with run_folder(cfg) as out:
-        ...     _ = (out / "metrics.json").write_text("{}")
+        ...     _ = (out / "checkpoint.pt").write_text("{}")
         >>> with run_folder(cfg) as out:  # doctest: +ELLIPSIS
         ...     pass
         Traceback (most recent call last):

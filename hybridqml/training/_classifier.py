@@ -66,6 +66,40 @@ def _predict(outputs: torch.Tensor) -> torch.Tensor:
     return outputs.argmax(dim=-1)
 
 
+class _BestModel:
+    """The best epoch's weights: checkpointed with the epoch, then written to ``best.pt``.
+
+    ``best.pt`` used to be written in the epoch's end hook, before the epoch's checkpoint: a run
+    killed in between (with noise a resume cannot replay) left a ``best.pt`` of an epoch that no
+    longer existed. Now the weights are part of the checkpoint (this object is checkpointed) and
+    ``best.pt`` is written from them only after it: at the next step, or at the end of the run.
+    A resumed run rewrites it from its checkpoint, so ``best.pt`` only ever holds the weights of
+    a checkpointed epoch.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.epoch: int | None = None
+        self.weights: dict[str, torch.Tensor] | None = None
+        self.dirty = False
+
+    def update(self, model: nn.Module, epoch: int) -> None:
+        self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.epoch, self.dirty = epoch, True
+
+    def write(self) -> None:
+        if self.dirty and self.weights is not None:
+            atomic_torch_save(self.weights, self.path)
+        self.dirty = False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "weights": self.weights}
+
+    def load_state_dict(self, state: Mapping[str, Any], /) -> None:
+        self.epoch, self.weights = state["epoch"], state["weights"]
+        self.dirty = self.weights is not None  # rewrite best.pt from the checkpoint
+
+
 def _model_device(model: nn.Module) -> torch.device:
     return next(iter(model.parameters()), torch.empty(0)).device
 
@@ -294,6 +328,8 @@ def fit_classifier(
     stateful: dict[str, Stateful] = {"model": model, "optimizer": optimizer}
     if scheduler is not None:
         stateful["scheduler"] = scheduler
+    if epochs.best is not None:  # the best weights are committed with the epoch's checkpoint
+        stateful["best"] = epochs.best
     loop = run_epochs(
         config=config,
         loader=train_loader,
@@ -321,12 +357,15 @@ class _ClassifierEpochs:
     ) -> None:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.scheduler, self.best_path = scheduler, best_path
+        self.best = None if best_path is None else _BestModel(best_path)
         self.val_loader, self.test_loader = val_loader, test_loader
         self.device = _model_device(model)
         self.prefix = "val" if val_loader is not None else "test"
         self.last: ClassifierEvaluation | None = None
 
     def step(self, batch: Any) -> dict[str, float]:
+        if self.best is not None:  # the previous epoch (and its best weights) is checkpointed
+            self.best.write()
         inputs, targets = batch[0].to(self.device), batch[1].to(self.device)
         self.optimizer.zero_grad()
         outputs = self.model(inputs)
@@ -357,12 +396,14 @@ class _ClassifierEpochs:
             self.scheduler.step()
         key = f"{self.prefix}_accuracy"
         best_before = max((h[key] for h in history), default=-math.inf)
-        if self.best_path is not None and metrics[key] > best_before:
-            atomic_torch_save(self.model.state_dict(), self.best_path)
+        if self.best is not None and metrics[key] > best_before:
+            self.best.update(self.model, epoch)  # written once the epoch's checkpoint is
         return {"lr": lr}
 
     def result(self, loop: Any, config: TrainConfig) -> FitResult:
         """The selection over the epochs, written to ``metrics.json``."""
+        if self.best is not None:  # the last epoch is checkpointed by now
+            self.best.write()
         evaluation = self.last if self.last is not None else self._evaluate(self.test_loader)
         prefix, key = self.prefix, f"{self.prefix}_accuracy"
         best_record = max(loop.history, key=lambda h: h[key]) if loop.history else {}

@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hybridqml.exceptions import DivergenceError
+from hybridqml.exceptions import DivergenceError, InputError
 from hybridqml.runs import write_metrics
 
-__all__ = ["check_weights", "divergence_error"]
+__all__ = ["check_weights", "diverged", "divergence_error"]
 
 
 def check_weights(modules: Mapping[str, nn.Module]) -> None:
@@ -42,6 +42,32 @@ def check_weights(modules: Mapping[str, nn.Module]) -> None:
         for tensor in (*module.parameters(), *module.buffers()):
             if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
                 raise DivergenceError(f"weights of {name!r}", metrics=(f"weights of {name}",))
+
+
+def diverged(
+    exc: DivergenceError | InputError, modules: Mapping[str, nn.Module]
+) -> DivergenceError:
+    """``exc`` as a divergence: an :class:`InputError` only when the weights are not finite.
+
+    A step that made a weight infinite (a learning rate of ``1e308``) usually fails in the next
+    step's forward pass, when a quantum layer refuses a non-finite angle: that is a divergence
+    of training, not a bad input. An :class:`InputError` with finite weights is re-raised.
+
+    Example:
+        >>> layer = nn.Linear(1, 1)
+        >>> with torch.no_grad():
+        ...     _ = layer.weight.fill_(float("inf"))
+        >>> err = diverged(InputError("inputs contain NaN or inf"), {"model": layer})
+        >>> type(err).__name__, err.metrics
+        ('DivergenceError', ('weights of model',))
+    """
+    if isinstance(exc, DivergenceError):
+        return exc
+    try:
+        check_weights(modules)
+    except DivergenceError as found:
+        return DivergenceError(str(found), metrics=found.metrics)  # exc stays the cause
+    raise exc
 
 
 def divergence_error(

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from hybridqml._ranks import is_writer
 from hybridqml._validation import check_seed, epoch_seed
-from hybridqml.exceptions import ConfigurationError, DivergenceError
+from hybridqml.exceptions import ConfigurationError, DivergenceError, InputError
 from hybridqml.execution import _tracking as tracking
 from hybridqml.hardware._joblog import JOBS_NAME, is_logging, job_log
 from hybridqml.runs import (
@@ -49,7 +49,7 @@ from hybridqml.runs import (
     write_metrics,
 )
 from hybridqml.training._distributed import DataParallel, data_parallel
-from hybridqml.training._divergence import check_weights, divergence_error
+from hybridqml.training._divergence import check_weights, diverged, divergence_error
 from hybridqml.training._progress import (
     EpochProgress,
     StepHooks,
@@ -429,9 +429,9 @@ def _train_epoch(
         )
         check_weights(modules)
         parallel.end_epoch(modules)
-    except DivergenceError as exc:
+    except (DivergenceError, InputError) as exc:  # non-finite weights fed to a layer diverged
         raise divergence_error(
-            exc,
+            diverged(exc, modules),
             epoch=epoch,
             history=history,
             seed=config.seed,

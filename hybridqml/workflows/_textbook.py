@@ -126,9 +126,9 @@ class TextbookConfig(ClassifierRunConfig, QuantumRunConfig):
     lr: float = DEFAULT_TEXTBOOK_LR
 
     def __post_init__(self) -> None:
+        super().__post_init__()  # field types first
         if len(self.digits) != 2 or self.digits[0] == self.digits[1]:
             raise ConfigurationError(f"digits must be two distinct digits, got {self.digits!r}")
-        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)

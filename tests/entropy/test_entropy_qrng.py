@@ -558,3 +558,78 @@ def test_pool_provenance_reports_http_requests_and_failures(qrng_server):
     assert (prov.requests, prov.failures) == (5, 3)  # HTTP: 2 halves, 3 failed attempts
     assert len(qrng_server.requests) == 1 + 5
     assert (source.requests_made, source.failures) == (6, 3)
+
+
+def _trickling_server(body: bytes, seconds_per_byte: float):
+    """A 127.0.0.1 server whose reply body arrives one byte per ``seconds_per_byte``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            for byte in body:
+                if stop.wait(seconds_per_byte):
+                    return
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, stop
+
+
+def test_a_server_trickling_one_byte_at_a_time_hits_the_overall_deadline():
+    """Each byte comes well within the read timeout: only the request deadline stops it."""
+    from hybridqml.exceptions import QRNGUnavailableError
+
+    body = json.dumps({"random_number": base64.b64encode(bytes(16)).decode(), "size": 16}).encode()
+    server, stop = _trickling_server(body, seconds_per_byte=0.1)  # the whole body: > 3 s
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/entropy"
+        source = QRNGSource(url, token=TOKEN, timeout=(2.0, 1.0), deadline=0.8, **FAST_RETRY)
+        start = time.perf_counter()
+        with pytest.raises(QRNGUnavailableError, match=r"0\.8 s deadline") as info:
+            source.read(16)
+        elapsed = time.perf_counter() - start
+        assert 0.7 < elapsed < 2.0, elapsed  # the deadline, not the read timeout nor the body
+        assert source.requests_made == 1  # the deadline is spent: no retry
+        assert "byte" in str(info.value) and "raise deadline" in str(info.value)
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_deadline_that_leaves_room_lets_a_slow_reply_through():
+    body = json.dumps(
+        {"random_number": base64.b64encode(bytes(range(4))).decode(), "size": 4}
+    ).encode()
+    server, stop = _trickling_server(body, seconds_per_byte=0.005)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/entropy"
+        source = QRNGSource(url, token=TOKEN, deadline=10.0, replay_window=0, **FAST_RETRY)
+        assert source.read(4) == bytes(range(4))
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("deadline", [0, -1.0, float("inf"), float("nan"), "5", True])
+def test_a_bad_deadline_is_a_configuration_error(deadline):
+    with pytest.raises(ConfigurationError, match="deadline"):
+        QRNGSource("https://qrng.example/api/entropy", token=TOKEN, deadline=deadline)

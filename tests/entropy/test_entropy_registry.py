@@ -92,7 +92,7 @@ def test_qrng_entry_needs_a_url_and_takes_the_stream_tuning(monkeypatch):
     with pytest.raises(ConfigurationError, match="--url"):  # the entropy command's flag
         EntropySettings(source="qrng")
     monkeypatch.setenv(TOKEN_ENV_VAR, "t")
-    settings = EntropySettings(qrng_url="https://qrng.example/api", qrng_retries=1)
+    settings = EntropySettings(source="qrng", qrng_url="https://qrng.example/api", qrng_retries=1)
     source = make_source("qrng", settings)
     assert source.retry.total == 1 and source.kind == "quantum"
 

@@ -109,7 +109,7 @@ def test_workflow_config_records_the_entropy_settings_through_to_record():
     class Config:
         lr: float = 0.1
         entropy: EntropySettings = dataclasses.field(
-            default_factory=lambda: EntropySettings(source="prng", qubits=4)
+            default_factory=lambda: EntropySettings(source="aer", qubits=4)
         )
 
     recorded = config_to_json(Config())

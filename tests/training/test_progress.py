@@ -91,6 +91,9 @@ def test_the_resumed_weights_differ_without_restoring_the_step_state(tmp_path):
     path = tmp_path / "cut" / "checkpoint.pt"
     payload = torch.load(path, weights_only=True)
     payload["extra"].pop(PROGRESS_KEY)  # an epoch-end checkpoint of epoch 1 instead
+    from hybridqml.runs._digest import payload_digest
+
+    payload["sha256"] = payload_digest(payload)  # a valid checkpoint, not a corrupt one
     torch.save(payload, path)
     resumed, _, steps = _run(tmp_path / "cut", resume=True)
     assert len(steps) == 5 and not _same_weights(resumed, full)
@@ -169,9 +172,10 @@ def test_a_run_that_died_waiting_for_a_job_fetches_it_on_resume(tmp_path):
     with pytest.raises(SimulatedCrash):
         run(tmp_path / "cut", sampler, checkpoint_every=1)
     resumed = run(tmp_path / "cut", sampler, checkpoint_every=1, resume=True)
-    assert sampler.fetched == ["fault-0004"]  # the job in flight was collected by id ...
-    assert sampler.submissions == 4 + 1  # ... not submitted again: only step 2's forward was
+    # step 2's forward job (completed) and its backward job (in flight) are both fetched by id
+    assert sampler.fetched == ["fault-0003", "fault-0004"]
+    assert sampler.submissions == 4  # nothing was paid twice
     assert torch.equal(resumed, full)
     calls = [r for r in read_job_log(tmp_path / "cut" / JOBS_NAME) if r["event"] == "call"]
-    assert [r["job_id"] for r in calls] == [f"fault-{i:04d}" for i in (1, 2, 3, 5, 4)]
-    assert calls[-1]["recovered_job_id"] == "fault-0004"
+    assert [r["job_id"] for r in calls] == [f"fault-{i:04d}" for i in (1, 2, 3, 3, 4)]
+    assert [r.get("recovered_job_id") for r in calls[-2:]] == ["fault-0003", "fault-0004"]

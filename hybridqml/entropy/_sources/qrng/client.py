@@ -38,6 +38,7 @@ from typing import Final, Literal
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_errors
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
@@ -75,6 +76,7 @@ from hybridqml.exceptions import (
 )
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "DEFAULT_MAX_REQUEST_BYTES",
     "DEFAULT_MAX_SHORT_REPLIES",
     "DEFAULT_TIMEOUT",
@@ -89,6 +91,10 @@ TOKEN_ENV_VAR: Final[str] = "HYBRIDQML_QRNG_TOKEN"
 DEFAULT_MAX_REQUEST_BYTES: Final[int] = 512
 #: (connect, read) timeouts in seconds.
 DEFAULT_TIMEOUT: Final[tuple[float, float]] = (5.0, 30.0)
+#: Overall seconds one request may take, retries and a slowly trickling reply included.
+DEFAULT_DEADLINE: Final[float] = 120.0
+#: Bytes asked of the socket per read of a reply body (the deadline is checked between reads).
+_BODY_READ_BYTES: Final[int] = 4096
 #: Consecutive short or empty replies tolerated while topping up one read.
 DEFAULT_MAX_SHORT_REPLIES: Final[int] = 3
 
@@ -120,6 +126,10 @@ class QRNGSource(EntropySource):
         provider: ``"eaas"`` or ``"anu"``.
         max_request_bytes: Largest number of bytes asked in one request (reads are split).
         timeout: ``(connect, read)`` timeouts in seconds, or one number for both.
+        deadline: Overall seconds one request may take, its retries, their waits and the
+            reading of the reply included. The read timeout bounds each wait for a byte only,
+            so without it a server trickling one byte a second could stall a read for hours;
+            past the deadline the request fails with a ``QRNGUnavailableError``.
         max_retries: Retries per request (so at most ``max_retries + 1`` HTTP attempts) on
             connection errors, timeouts, replies dropped mid-body, 429 and 5xx.
         backoff_factor: Exponential backoff base in seconds: ``factor * 2**(k-1)`` before the
@@ -172,6 +182,7 @@ class QRNGSource(EntropySource):
         provider: Provider = "eaas",
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         backoff_max: float = DEFAULT_BACKOFF_MAX,
@@ -206,6 +217,13 @@ class QRNGSource(EntropySource):
         self.provider = provider
         self.max_request_bytes = max_request_bytes
         self.timeout = _check_timeout(timeout)
+        if not (
+            isinstance(deadline, int | float) and not isinstance(deadline, bool) and deadline > 0
+        ) or not math.isfinite(deadline):
+            raise ConfigurationError(
+                f"deadline must be a positive, finite number of seconds, got {deadline!r}"
+            )
+        self.deadline = float(deadline)
         self.max_retries = max_retries
         self.max_short_replies = max_short_replies
         self.anu_type = anu_type
@@ -286,10 +304,11 @@ class QRNGSource(EntropySource):
         retries = self.retry.new(history=())
         attempts = 0
         last_status: int | None = None
+        deadline = time.monotonic() + self.deadline
         while True:
             attempts += 1
             try:
-                outcome = self._attempt(n, attempts)
+                outcome = self._attempt(n, attempts, deadline)
             except QRNGError as exc:
                 exc.attempts = attempts
                 exc.status = last_status if exc.status is None else exc.status
@@ -310,13 +329,20 @@ class QRNGSource(EntropySource):
             delay = retries.get_retry_after(raw) if raw is not None else None
             if delay is None:
                 delay = retries.get_backoff_time()
+            if time.monotonic() + delay >= deadline:
+                message = (
+                    f"{self.name}: {outcome.reason} after {_plural(attempts, 'attempt')}, and the "
+                    f"next retry would pass the {self.deadline:g} s deadline of the request; try "
+                    "again later or raise deadline"
+                )
+                break
             logger.debug(
                 "QRNG attempt %d failed (%s); retrying in %.3f s", attempts, outcome.reason, delay
             )
             time.sleep(delay)
         raise QRNGUnavailableError(message, status=last_status, attempts=attempts)
 
-    def _attempt(self, n: int, attempt: int) -> bytes | Transient:
+    def _attempt(self, n: int, attempt: int, deadline: float) -> bytes | Transient:
         """One HTTP request: validated bytes, a :class:`Transient` to retry, or a QRNGError."""
         self.requests_made += 1
         logger.debug("QRNG request: %d bytes from %s (attempt %d)", n, self.name, attempt)
@@ -325,10 +351,13 @@ class QRNGSource(EntropySource):
                 self.url,
                 params=request_params(self.provider, n, anu_type=self.anu_type),
                 headers=request_headers(self.provider, self._token.reveal()),
-                timeout=self.timeout,
+                timeout=self._timeouts(deadline),
                 verify=True,
                 allow_redirects=False,
+                stream=True,  # the body is read by _read_body, against the deadline
             )
+            if response.status_code == 200:
+                self._read_body(response, deadline)
         except (requests.exceptions.RequestException, ValueError, OSError) as exc:
             self.failures += 1
             outcome = classify_transport_error(exc)
@@ -347,6 +376,45 @@ class QRNGSource(EntropySource):
                 raise
         finally:
             response.close()
+
+    def _timeouts(self, deadline: float) -> tuple[float, float]:
+        """``(connect, read)`` timeouts, neither past the deadline (else it has passed)."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise self._late(deadline, 0)
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
+        return min(connect, left), min(read, left)
+
+    def _late(self, deadline: float, received: int) -> QRNGUnavailableError:
+        return QRNGUnavailableError(
+            f"{self.name}: no complete reply within the {self.deadline:g} s deadline of the "
+            f"request ({_plural(received, 'byte')} of the reply received); the service is too "
+            "slow: try again later or raise deadline"
+        )
+
+    def _read_body(self, response: requests.Response, deadline: float) -> None:
+        """Read the whole body before the deadline (each socket read within the read timeout)."""
+        body = bytearray()
+        raw = response.raw
+        while True:
+            if time.monotonic() > deadline:
+                response.close()
+                raise self._late(deadline, len(body))
+            try:
+                chunk = raw.read1(_BODY_READ_BYTES, decode_content=True)
+            except urllib3_errors.ProtocolError as exc:  # as requests' own body reads map them
+                raise requests.exceptions.ChunkedEncodingError(exc) from exc
+            except urllib3_errors.DecodeError as exc:
+                raise requests.exceptions.ContentDecodingError(exc) from exc
+            except urllib3_errors.ReadTimeoutError as exc:
+                raise requests.exceptions.ConnectionError(exc) from exc
+            except urllib3_errors.SSLError as exc:
+                raise requests.exceptions.SSLError(exc) from exc
+            if not chunk:
+                break
+            body += chunk
+        response._content = bytes(body)  # what response.json() and .content read
+        response._content_consumed = True
 
     def _parse(self, response: requests.Response, n: int) -> bytes:
         status = response.status_code
