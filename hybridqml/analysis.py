@@ -196,7 +196,7 @@ def _format_p(p: float) -> str:
     return "not testable" if math.isnan(p) else f"{p:.3g}"
 
 
-def _values(values: Sequence[float], name: str) -> np.ndarray:
+def _values(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
         raise InputError(f"{name} must be a non-empty 1-D sequence of numbers")
@@ -205,7 +205,9 @@ def _values(values: Sequence[float], name: str) -> np.ndarray:
     return arr
 
 
-def summarize(values: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE) -> Summary:
+def summarize(
+    values: Sequence[float] | np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE
+) -> Summary:
     """Summarize values with a Student-t confidence interval of the mean.
 
     Args:

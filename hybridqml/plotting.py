@@ -285,7 +285,10 @@ def _grid_around(
     if resolution < 2:
         raise InputError(f"resolution must be >= 2, got {resolution}")
     lo, hi = points.min(axis=0) - padding, points.max(axis=0) + padding
-    return np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    xx, yy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
+    return xx, yy
 
 
 def _predicted_classes(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from qiskit import QuantumCircuit, transpile
+from qiskit.circuit import Instruction
 
 __all__ = [
     "CLOSED_FORM",
@@ -110,7 +111,7 @@ def frequency(name: str) -> float | None:
     return None if info is None else info.omega
 
 
-def expand_gate(op, basis_gates: Sequence[str]) -> QuantumCircuit:
+def expand_gate(op: Instruction, basis_gates: Sequence[str]) -> QuantumCircuit:
     """The circuit of one gate translated into ``basis_gates`` (transpiler, no optimisation).
 
     Raises whatever the transpiler raises for a gate it cannot translate; callers turn that

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import sympy
@@ -35,6 +36,9 @@ from qiskit.circuit import CircuitInstruction, Parameter, ParameterExpression, P
 from hybridqml.circuits._gates import PAULI_ROTATIONS, SHIFT_BASIS, expand_gate
 from hybridqml.circuits._spec import ParameterizedCircuit
 from hybridqml.exceptions import GradientError
+
+#: A compiled angle expression: ("column", j), ("const", value) or ("lambda", (used, f)).
+_Compiled: TypeAlias = tuple[str, Any]
 
 __all__ = ["ANGLE_VECTOR_NAME", "ShiftableCircuit"]
 
@@ -79,8 +83,8 @@ class ShiftableCircuit:
         self.n_params = len(self.params)
         index = {p: j for j, p in enumerate(self.params)}
         self.depends = np.zeros((self.n_angles, self.n_params), dtype=bool)
-        self._angle_fns: list[tuple[str, object]] = []
-        self._deriv_fns: list[list[tuple[int, object]]] = []
+        self._angle_fns: list[_Compiled] = []
+        self._deriv_fns: list[list[tuple[int, _Compiled]]] = []
         for k, expr in enumerate(exprs):
             used = [index[p] for p in expr.parameters]
             self.depends[k, used] = True
@@ -112,7 +116,7 @@ class ShiftableCircuit:
 # circuit rewriting
 
 
-def _parameterized(op) -> bool:
+def _parameterized(op: Any) -> bool:
     # Not ``op.is_parameterized()``: it answers False for controlled rotations (CRY) in Qiskit 2.6.
     return any(isinstance(p, ParameterExpression) for p in op.params)
 
@@ -173,7 +177,9 @@ def _symbol(p: Parameter) -> sympy.Symbol:
     return p.sympify()
 
 
-def _compile_expr(expr: ParameterExpression, params: Sequence[Parameter], used: list[int]):
+def _compile_expr(
+    expr: ParameterExpression, params: Sequence[Parameter], used: list[int]
+) -> _Compiled:
     if isinstance(expr, Parameter):
         return ("column", used[0])
     sym = expr.sympify()
@@ -182,14 +188,14 @@ def _compile_expr(expr: ParameterExpression, params: Sequence[Parameter], used: 
 
 def _compile_derivatives(
     expr: ParameterExpression, params: Sequence[Parameter], used: list[int]
-) -> list[tuple[int, object]]:
+) -> list[tuple[int, _Compiled]]:
     if isinstance(expr, Parameter):
         return [(used[0], ("const", 1.0))]
     # differentiate with real symbols: d|x|/dx is then sign(x), not Derivative(re(x), x)
     plain = [_symbol(params[j]) for j in used]
     symbols = [sympy.Symbol(s.name, real=True) for s in plain]
     sym = expr.sympify().subs(dict(zip(plain, symbols, strict=True)))
-    out = []
+    out: list[tuple[int, _Compiled]] = []
     for j, s in zip(used, symbols, strict=True):
         d = sympy.diff(sym, s)
         if not d.free_symbols:
@@ -202,7 +208,7 @@ def _compile_derivatives(
     return out
 
 
-def _evaluate(fn, theta: np.ndarray) -> np.ndarray:
+def _evaluate(fn: _Compiled, theta: np.ndarray) -> np.ndarray:
     kind, payload = fn
     if kind == "column":
         return theta[:, payload]

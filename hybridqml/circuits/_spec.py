@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeAlias
 
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
@@ -31,7 +32,7 @@ __all__ = ["ParameterizedCircuit", "z_observables"]
 #: Instructions that make a circuit unusable as a layer (expectation values need a pure circuit).
 _NON_UNITARY = frozenset({"measure", "reset", "initialize", "delay"})
 
-ObservableLike = SparsePauliOp | Pauli | str
+ObservableLike: TypeAlias = "SparsePauliOp | Pauli | str"
 
 
 def z_observables(n_qubits: int) -> tuple[SparsePauliOp, ...]:
@@ -157,6 +158,7 @@ class ParameterizedCircuit:
         if circuit.num_qubits == 0:
             raise CircuitError("the circuit has no qubits")
         readout = None
+        obs: tuple[SparsePauliOp, ...]
         if isinstance(observables, Probabilities):
             readout, obs = observables.resolve(circuit.num_qubits), ()
         elif observables is None:

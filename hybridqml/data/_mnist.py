@@ -218,7 +218,7 @@ def _to_images(raw_images: torch.Tensor, *, normalize: bool) -> torch.Tensor:
 
 def load_mnist(
     *,
-    data_dir: str | Path,
+    data_dir: str | os.PathLike[str],
     download: bool = False,
     test_fraction: float = DEFAULT_TEST_FRACTION,
     split_seed: int = DEFAULT_SPLIT_SEED,
@@ -288,7 +288,7 @@ def load_mnist(
     return _maybe_subset(split, digits, max_train_per_class, max_test_per_class)
 
 
-def _mnist_folder(data_dir: str | Path, *, download: bool) -> Path:
+def _mnist_folder(data_dir: str | os.PathLike[str], *, download: bool) -> Path:
     """The raw folder to read (missing files downloaded first when allowed), train pair checked."""
     root = Path(data_dir).expanduser()
     if download:

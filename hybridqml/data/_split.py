@@ -206,7 +206,11 @@ def _new_split(
 
     ``info`` holds the other :class:`DatasetInfo` fields (``source``, ``sample_shape``...).
     """
-    counts = {"n_train": len(train), "n_test": len(test), "n_classes": len(classes)}
+    counts: dict[str, Any] = {
+        "n_train": len(train),
+        "n_test": len(test),
+        "n_classes": len(classes),
+    }
     return DatasetSplit(
         train=train, test=test, info=DatasetInfo(classes=tuple(classes), **counts, **info)
     )

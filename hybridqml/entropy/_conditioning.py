@@ -123,7 +123,7 @@ class VonNeumannConditioner(Conditioner):
 
     def __init__(self) -> None:
         super().__init__()
-        self._odd_bit = np.zeros(0, dtype=np.uint8)
+        self._odd_bit: np.ndarray = np.zeros(0, dtype=np.uint8)
         self._out_bits = np.zeros(0, dtype=np.uint8)
 
     def _process(self, data: bytes) -> bytes:

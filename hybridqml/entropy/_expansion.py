@@ -115,7 +115,7 @@ class ExpandedGenerator:
         """
         pool_prov = self.pool.provenance() if hasattr(self.pool, "provenance") else None
         with self._lock:
-            own = {
+            own: dict[str, Any] = {
                 "source_name": self.name,
                 "kind": self.kind,
                 "source_bytes": self.source_bytes,

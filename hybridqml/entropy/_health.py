@@ -158,7 +158,7 @@ class HealthTests:
         """Forget the carried run and partial window (used before a start-up test)."""
         self._last: int | None = None
         self._run = 0
-        self._pending = np.zeros(0, dtype=np.uint8)
+        self._pending: np.ndarray = np.zeros(0, dtype=np.uint8)
 
     def startup(self, samples: np.ndarray) -> HealthResult:
         """Run the start-up test: both tests, from a fresh state, over >= 1024 samples.

@@ -198,7 +198,8 @@ class EntropyPool:
             with self._cond:
                 self._raise_if_unusable()
                 if len(self._buf) - self._pos >= n:
-                    out = bytes(self._buf[self._pos : self._pos + n])
+                    with memoryview(self._buf) as view:  # one copy, not a slice then a copy
+                        out = bytes(view[self._pos : self._pos + n])
                     self._pos += n
                     self.delivered_bytes += n
                     if self._pos >= _COMPACT_BYTES and self._pos * 2 >= len(self._buf):

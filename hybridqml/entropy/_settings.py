@@ -290,7 +290,7 @@ class EntropySettings:
             parser.add_argument(
                 flag_name,
                 dest=dest,
-                type=spec.type,
+                type=spec.type,  # type: ignore[arg-type]  # None (no conversion) is fine
                 choices=choices,
                 metavar=None if choices else flag_name.lstrip("-").upper().replace("-", "_"),
                 default=spec.command_defaults.get(command, f.default),

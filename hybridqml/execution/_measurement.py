@@ -13,8 +13,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
 
 __all__ = [
     "MEASURED_REGISTER",
@@ -29,7 +32,9 @@ __all__ = [
 MEASURED_REGISTER = "hq"
 
 
-def pauli_terms(observables) -> tuple[list[str], np.ndarray, np.ndarray]:
+def pauli_terms(
+    observables: Sequence[SparsePauliOp],
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Distinct non-identity Pauli labels, the (O, T) coefficient matrix and identity offsets."""
     labels: list[str] = []
     index: dict[str, int] = {}

@@ -74,18 +74,19 @@ def backend_entry(backend: Any, options: Mapping[str, Any] | None = None) -> Bac
         except Exception as exc:  # one broken matcher must not hide every other backend
             errors.append(f"{entry.name!r} could not check it ({type(exc).__name__}: {exc})")
     if isinstance(backend, str) and backend in _failed:
-        exc = _failed[backend]
-        missing = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+        failure = _failed[backend]
+        missing = getattr(failure, "name", None) if isinstance(failure, ImportError) else None
         hint = (
             f"; the module {missing!r} is missing: install the package that provides it"
             f" (often: pip install {missing.split('.')[0]})"
             if missing
             else ""
         )
-        error = MissingDependencyError if isinstance(exc, ImportError) else ConfigurationError
+        error = MissingDependencyError if isinstance(failure, ImportError) else ConfigurationError
         raise error(
-            f"the backend plugin {backend!r} could not be loaded: {type(exc).__name__}: {exc}{hint}"
-        ) from exc
+            f"the backend plugin {backend!r} could not be loaded: "
+            f"{type(failure).__name__}: {failure}{hint}"
+        ) from failure
     raise ConfigurationError(_unknown(backend) + "".join(f"; {e}" for e in errors))
 
 

@@ -149,7 +149,7 @@ class SamplerExecutor(Executor):
         """
         if self._shot_seconds is False:
             self._shot_seconds = self.jobs.shot_seconds(self.isa_circuits, self.device)
-        if not self._shot_seconds or self.shots is None:
+        if not isinstance(self._shot_seconds, list) or not self._shot_seconds or self.shots is None:
             return 0.0
         return float(bindings * self.shots * sum(self._shot_seconds))
 

@@ -111,7 +111,7 @@ def is_fake_device(backend: Any) -> bool:
     return type(backend).__module__.startswith("qiskit_ibm_runtime.fake_provider")
 
 
-def _import(module: str, what: str):
+def _import(module: str, what: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -241,8 +241,10 @@ def fetch_job(primitive: Any, job_id: str) -> Any:
     mode = _primitive_mode(primitive)
     for holder in (mode, getattr(mode, "_backend", None), primitive_backend(primitive)):
         service = getattr(holder, "service", None) or getattr(holder, "_service", None)
-        if callable(getattr(service, "job", None)) and type(service).__name__ != (
-            "QiskitRuntimeLocalService"
+        if (
+            service is not None
+            and callable(getattr(service, "job", None))
+            and type(service).__name__ != "QiskitRuntimeLocalService"
         ):
             return service.job(job_id)
     return None

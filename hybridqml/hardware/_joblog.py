@@ -190,7 +190,7 @@ def reusable_jobs(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def job_totals(records: list[Mapping[str, Any]]) -> dict[str, float]:
+def job_totals(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Calls, executed shots and QPU seconds of the completed calls of a log.
 
     Example:

@@ -105,7 +105,7 @@ class RuntimeOptions:
         """
         options = getattr(primitive, "options", None)
         if self.resilience_level is not None:
-            if not hasattr(options, "resilience_level"):
+            if options is None or not hasattr(options, "resilience_level"):
                 raise ConfigurationError(
                     f"resilience_level: {type(primitive).__name__} has no error mitigation "
                     "(only the runtime Estimator has): use backend 'ibm:<name>' or a "

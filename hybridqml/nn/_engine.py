@@ -52,7 +52,7 @@ MIN_STEP_WITH_SHOTS = 0.05
 
 def _check_step_with_shots(rule: GradientRule | None, shots: int | None) -> None:
     epsilon = getattr(rule, "epsilon", None)
-    if shots is None or epsilon is None or epsilon >= MIN_STEP_WITH_SHOTS:
+    if rule is None or shots is None or epsilon is None or epsilon >= MIN_STEP_WITH_SHOTS:
         return
     noise = 1.0 / (2.0 * epsilon * shots**0.5)
     raise ConfigurationError(
@@ -288,7 +288,7 @@ class CircuitEngine:
         executor_state = self._executor.random_state() if self._executor is not None else None
         if executor_state is not None:
             state["executor"] = executor_state
-        if hasattr(self.rule, "random_state"):
+        if self.rule is not None and hasattr(self.rule, "random_state"):
             state["rule"] = self.rule.random_state()
         return state
 
@@ -300,7 +300,7 @@ class CircuitEngine:
         """
         if "executor" in state and self._config["backend"] is not None:
             self.executor.set_random_state(state["executor"])
-        if "rule" in state and hasattr(self.rule, "set_random_state"):
+        if "rule" in state and self.rule is not None and hasattr(self.rule, "set_random_state"):
             self.rule.set_random_state(state["rule"])
 
     def forward(self, theta: np.ndarray) -> np.ndarray:
@@ -319,6 +319,7 @@ class CircuitEngine:
         """
         if self.native is not None:
             return self.native.jacobian(np.asarray(theta, dtype=float), wrt)
+        assert self.rule is not None  # no native gradients: a shift-plan rule
         plan = self.rule.plan(self.shiftable, np.asarray(theta, dtype=float), wrt)
         with tracking.pass_kind(self.gradient):
             return plan.recombine(self.executor.run(plan.angles))

@@ -19,6 +19,8 @@ break, no error); the torch simulator's operations are compiled (same values and
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -48,7 +50,8 @@ def check_finite(inputs: np.ndarray | torch.Tensor, weight: np.ndarray | torch.T
     """
     finite = _finite(inputs)
     if not bool(finite.all()):
-        rows = [i for i, ok in enumerate(finite.all(1).tolist()) if not ok]
+        row_ok = cast(list[bool], finite.all(1).tolist())  # a (B,) mask of either kind
+        rows = [i for i, ok in enumerate(row_ok) if not ok]
         more = "..." if len(rows) > 10 else ""
         raise InputError(
             f"inputs contain NaN or inf (rows {rows[:10]}{more}); a rotation angle must be finite"
@@ -106,7 +109,7 @@ class QuantumFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngine
+        ctx: Any, inputs: torch.Tensor, weight: torch.Tensor, engine: CircuitEngine
     ) -> torch.Tensor:
         """Evaluate the circuit for every row of ``inputs``."""
         x = _numpy(inputs)
@@ -124,7 +127,9 @@ class QuantumFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output: torch.Tensor):
+    def backward(
+        ctx: Any, grad_output: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         """Vector-Jacobian product from one batched gradient-rule execution."""
         need_inputs, need_weight = ctx.needs_input_grad[:2]
         if not (need_inputs or need_weight):

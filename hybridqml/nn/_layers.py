@@ -198,7 +198,9 @@ class QuantumLayer(nn.Module):
         out = expectations(x2, w, self.engine)
         return out if x.ndim == 2 else out.squeeze(0)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
         # checkpoints from before weightless layers stopped registering an empty ``weight``
         key = prefix + "weight"
         if self.weight is None and key in state_dict and state_dict[key].numel() == 0:

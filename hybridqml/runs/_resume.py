@@ -98,7 +98,7 @@ def resume_settings(
     settings = config_to_json(config)
     for dotted in RESUME_MUTABLE_FIELDS | mutable:
         *parents, leaf = dotted.split(".")
-        node = settings
+        node: Any = settings
         for parent in parents:
             node = node.get(parent) if isinstance(node, dict) else None
         if isinstance(node, dict):

@@ -297,6 +297,7 @@ def _counted_pass(layer: QuantumLayer, case: Case, dry: bool) -> tuple[dict[str,
         else:
             out = layer(x)
             out.sum().backward()
+    assert x.grad is not None  # the backward pass ran
     zeros = not out.detach().any() and not x.grad.any()
     return {name: getattr(tracker, name) for name in COUNTED}, bool(zeros)
 
@@ -326,6 +327,7 @@ def _pass_values(layer: QuantumLayer, case: Case) -> tuple[np.ndarray, ...]:
     x = torch.tensor(case.inputs, requires_grad=True)
     out = layer(x)
     out.sum().backward()
+    assert x.grad is not None and layer.weight.grad is not None  # the backward pass ran
     return out.detach().numpy(), x.grad.numpy(), layer.weight.grad.numpy()
 
 

@@ -139,11 +139,11 @@ class FaultyJob:
             raise errors.RuntimeJobTimeoutError(
                 f"Timed out waiting for job to complete after {timeout} secs."
             )
-        if kind == "poll" and self.waits <= self._fault.poll_failures:
+        if kind == "poll" and self._fault is not None and self.waits <= self._fault.poll_failures:
             from qiskit_ibm_runtime.api.exceptions import RequestsApiError
 
             raise RequestsApiError(f"Connection aborted while polling job {self._id}", -1)
-        if kind == "delay" and self.waits == 1:
+        if kind == "delay" and self._fault is not None and self.waits == 1:
             self._sleep(self._fault.seconds)
         if kind == "crash" and self.waits == 1:
             raise SimulatedCrash(f"client died while waiting for job {self._id}")

@@ -17,8 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -41,7 +42,7 @@ class Option:
 
     flag: str
     field: str
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 TRAITS: Final[tuple[str, ...]] = tuple(TRAIT_CONFIGS)
@@ -85,8 +86,8 @@ class Workflow:
     headline: Callable[[Any], dict[str, Any]]
     traits: frozenset[str] = None  # type: ignore[assignment]  # derived from config if None
     options: tuple[Option, ...] = ()
-    demo: Mapping[str, Any] = field(default_factory=dict)
-    quick_demo: Mapping[str, Any] = field(default_factory=dict)
+    demo: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    quick_demo: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     resume_mutable: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:

@@ -210,6 +210,7 @@ class _GANTrainer(Trainer):
 
     def build(self) -> dict[str, Any]:
         config, stream = self.config, self.stream
+        assert stream is not None  # an EntropyRunConfig: the trainer opened its stream
         self.generator = Generator(latent_dim=config.latent_dim)
         self.discriminator = Discriminator()
         betas = (0.5, 0.999)
@@ -278,6 +279,7 @@ class _GANTrainer(Trainer):
         }
 
     def on_epoch_end(self, epoch: int, *_: Any) -> None:
+        assert self.stream is not None  # an EntropyRunConfig: the trainer opened its stream
         self.stream.open_epoch(epoch + 1)
 
     def metrics(self, fit: Any) -> dict[str, Any]:

@@ -184,6 +184,7 @@ class _NoisyMLPTrainer(ClassifierTrainer):
 
     def build(self) -> dict[str, Any]:
         config, stream = self.config, self.stream
+        assert stream is not None  # an EntropyRunConfig: the trainer opened its stream
         model = NoisyMLP(source=stream, noise_std=config.noise_std, eval_noise=config.eval_noise)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         scheduler = _PlateauWithEntropy(optimizer, stream=stream)

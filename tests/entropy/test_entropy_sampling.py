@@ -181,3 +181,33 @@ def test_normal_of_crafted_words_matches_the_inverse_cdf(dtype, bits, word):
     sign = np.array([s for _ in ks for s in (1.0, -1.0)])
     expected = sign * -ndtri((k + 0.5) * 2.0 ** -(bits + 1))
     np.testing.assert_allclose(z, expected, rtol=1e-6 if dtype == torch.float32 else 1e-13)
+
+
+def test_every_float32_normal_is_within_two_ulp_of_the_float64_inverse_cdf():
+    """All 2**23 magnitudes, both signs, against scipy's float64 ndtri (exhaustive)."""
+    from scipy.special import ndtri
+
+    k = np.arange(1 << 23, dtype=np.uint32)
+    # bits 23..30 are not used: set them to a pattern so a mask bug shows
+    words = np.concatenate([k | np.uint32(0x2A800000), k | np.uint32(0xD5000000)])
+
+    class Words:
+        def read(self, n):
+            assert n == words.nbytes
+            return words.tobytes()
+
+    z = normal(Words(), words.size).numpy()
+    magnitude = -ndtri((k.astype(np.float64) + 0.5) * 2.0**-24)
+    expected = np.concatenate([magnitude, -magnitude])
+    ulp = np.spacing(np.abs(expected).astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(z - expected) / ulp) <= 2.0
+    assert np.all(np.diff(z[: k.size]) <= 0)  # monotone in k: the law is the inverse CDF's
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_normal_bin_counts_pass_a_chi_square_test(dtype):
+    z = normal(pool(11), 400_000, dtype=dtype).double().numpy()
+    edges = stats.norm.ppf(np.linspace(0, 1, 51))  # 50 equiprobable bins
+    counts = np.histogram(z, bins=edges)[0]
+    assert counts.sum() == z.size
+    assert stats.chisquare(counts).pvalue > 1e-3

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -56,7 +57,7 @@ class AerBornSampler(distribution.DistributionSampler):
 
     def __init__(
         self,
-        simulator,
+        simulator: Any,
         *,
         seed: int | None = None,
         default_shots: int = distribution.DEFAULT_SHOTS,
@@ -70,7 +71,7 @@ class AerBornSampler(distribution.DistributionSampler):
         self._backend = simulator
 
     @property
-    def simulator(self):
+    def simulator(self) -> Any:
         """The simulator computing the probabilities."""
         return self._backend
 

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -54,13 +55,13 @@ class AerExactEstimator(BaseEstimatorV2):
             through a sampler for finite-sample statistics).
     """
 
-    def __init__(self, simulator) -> None:
+    def __init__(self, simulator: Any) -> None:
         self._backend = simulator
         self._prepared = IdentityCache(_CACHE_SIZE)  # (circuit, labels) -> measured copy
         self._terms_cache = IdentityCache(_CACHE_SIZE)  # observables -> (labels, coefficients)
 
     @property
-    def simulator(self):
+    def simulator(self) -> Any:
         """The simulator running the circuits."""
         return self._backend
 

@@ -81,19 +81,20 @@ def aer_executor(sim: Any, name: str, request: BackendRequest) -> Executor:
     """The executor of a noiseless ``AerSimulator`` (see the module for the decision)."""
     n_qubits = request.shiftable.circuit.num_qubits
     check_state_memory(sim, n_qubits, name, budget=request.max_memory_bytes)
-    jobs = {"jobs": RUNTIME_JOBS}
+    jobs = RUNTIME_JOBS
+    executor: Executor
     if request.shots is None and request.shiftable.probabilities is not None:
-        executor = sampler_executor(request, AerBornSampler(sim), sim, name, exact=True, **jobs)
+        executor = sampler_executor(request, AerBornSampler(sim), sim, name, exact=True, jobs=jobs)
         kind = "born"
     elif request.shots is None:
-        executor = estimator_executor(request, AerExactEstimator(sim), name, target=sim, **jobs)
+        executor = estimator_executor(request, AerExactEstimator(sim), name, target=sim, jobs=jobs)
         kind = "exact"
     elif n_qubits <= MAX_MEASURED_QUBITS:
-        executor = sampler_executor(request, AerBornSampler(sim), sim, name, **jobs)
+        executor = sampler_executor(request, AerBornSampler(sim), sim, name, jobs=jobs)
         kind = "born"
     else:
         sampler = qiskit_aer().primitives.SamplerV2.from_backend(sim)
-        executor = sampler_executor(request, sampler, sim, name, **jobs)
+        executor = sampler_executor(request, sampler, sim, name, jobs=jobs)
         kind = "sampler"
     executor.binding_bytes = binding_bytes(sim, request, kind)
     return executor

@@ -110,11 +110,14 @@ class DensityProgram:
     def _run(self, values: np.ndarray) -> np.ndarray:
         n, rows = self.n_qubits, len(values)
         rho = np.zeros((rows, *([2] * (2 * n))), dtype=complex)
-        rho[(slice(None), *([0] * (2 * n)))] = 1.0
+        rho.reshape(rows, -1)[:, 0] = 1.0  # every binding's |0..0><0..0| (a view: C order)
         for st in self.steps:
             if st.kind == "super":
+                assert st.superop is not None  # set for "super" steps
                 rho = _apply(rho, st.superop, st.axes)
-            elif st.kind == "phase":  # rho[a, b] *= d[a] * conj(d[b]) on one qubit
+                continue
+            assert st.gate is not None and st.angle is not None  # set for the other kinds
+            if st.kind == "phase":  # rho[a, b] *= d[a] * conj(d[b]) on one qubit
                 d = st.gate(st.angle(values))
                 factor = d[:, :, None] * d[:, None, :].conj()
                 shape = [rows] + [1] * (2 * n)
@@ -133,7 +136,9 @@ class DensityProgram:
         return np.transpose(p, (0, *order)).reshape(rows, 1 << len(self.measured))
 
 
-def _apply(rho: np.ndarray, matrix: np.ndarray, axes: Sequence[int], *, batched: bool = False):
+def _apply(
+    rho: np.ndarray, matrix: np.ndarray, axes: Sequence[int], *, batched: bool = False
+) -> np.ndarray:
     """Contract ``axes`` of ``rho`` (B, 2, ...) with ``matrix`` ((2**k, 2**k), or (B, ...)).
 
     As one matrix product with the axes moved to the front: several times faster than the
@@ -240,6 +245,6 @@ def compile_block(
             fixed(qubits, np.kron(u, u.conj()))
         for error in after.get(i, ()):
             kraus = np.asarray(Kraus(error.to_quantumchannel()).data)  # (J, d, d)
-            fixed(qubits, sum(np.kron(k, k.conj()) for k in kraus))
+            fixed(qubits, np.sum([np.kron(k, k.conj()) for k in kraus], axis=0))
     flush()
     return DensityProgram(n_qubits, steps, measured)

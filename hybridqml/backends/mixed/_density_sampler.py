@@ -150,7 +150,7 @@ class DensityMatrixSampler(DistributionSampler):
     """
 
     def __init__(
-        self, simulator, *, seed: int | None = None, default_shots: int = DEFAULT_SHOTS
+        self, simulator: Any, *, seed: int | None = None, default_shots: int = DEFAULT_SHOTS
     ) -> None:
         from qiskit_aer import AerSimulator
 
@@ -176,7 +176,7 @@ class DensityMatrixSampler(DistributionSampler):
         self._batched = getattr(simulator.options, "device", "CPU") != "GPU"
 
     @property
-    def simulator(self):
+    def simulator(self) -> Any:
         """The noisy simulator whose distribution is sampled."""
         return self._noisy
 
@@ -296,7 +296,7 @@ class DensityMatrixSampler(DistributionSampler):
             if error is not None:
                 block.append(self._kraus_of(error), targets)
                 errors.append((len(local_ops) - 1, error))
-        measured = sorted((q for q in qubits if q in bit_of), key=bit_of.get)
+        measured = sorted((q for q in qubits if q in bit_of), key=bit_of.__getitem__)
         program = None
         if self._batched and block.parameters:
             program = compile_block(
@@ -310,7 +310,7 @@ class DensityMatrixSampler(DistributionSampler):
         columns = np.array([column[p] for p in block.parameters], dtype=np.int64)
         return _Block(block, columns, np.asarray(index, dtype=np.int64), readout, program)
 
-    def _kraus_of(self, error: Any):
+    def _kraus_of(self, error: Any) -> Any:
         hit = self._kraus.get(id(error))
         if hit is None or hit[0] is not error:
             hit = (error, Kraus(error.to_quantumchannel()))

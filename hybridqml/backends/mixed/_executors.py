@@ -31,6 +31,7 @@ from hybridqml.execution._executor import DEFAULT_DEVICE_SHOTS, BackendRequest, 
 from hybridqml.execution._isa import backend_name
 from hybridqml.execution._measurement import group_terms, pauli_terms
 from hybridqml.execution._primitive_executors import sampler_executor
+from hybridqml.execution._sampler_executor import SamplerExecutor
 from hybridqml.execution._simulators import (
     AER_EXACT_OPTIONS,
     AER_RESULT_BYTES,
@@ -79,6 +80,7 @@ def noisy_executor(
     n_qubits = request.shiftable.circuit.num_qubits
     check_state_memory(sim, n_qubits, name, budget=request.max_memory_bytes)
     exact = request.shots is None
+    executor: SamplerExecutor
     if mode == "trajectories":
         if exact:
             raise ConfigurationError(
@@ -103,7 +105,7 @@ def noisy_executor(
     return executor
 
 
-def _trajectories(sim: Any, name: str, request: BackendRequest, device: Any) -> Executor:
+def _trajectories(sim: Any, name: str, request: BackendRequest, device: Any) -> SamplerExecutor:
     sampler = qiskit_aer().primitives.SamplerV2.from_backend(sim)
     return sampler_executor(request, sampler, sim, name, device, jobs=RUNTIME_JOBS)
 

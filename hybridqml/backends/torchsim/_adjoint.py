@@ -27,6 +27,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -96,6 +98,7 @@ def adjoint_vjp(
                 # Re sum (U(theta) U0^dag) * C  ==  Re sum U(theta) * (C @ conj(U0))
                 mats_, cots = groups.setdefault(tuple(m.shape), ([], []))
                 mats_.append(m)
+                assert u0 is not None  # m is not None here
                 cots.append(torch.matmul(c, u0.conj()))
             if index == needed[0]:
                 break  # nothing earlier needs the states
@@ -103,7 +106,11 @@ def adjoint_vjp(
             new = apply_step(simulator, step, pair, u_dag, inverse=m is None, out=spare)
             pair, spare = (new, pair) if new is spare else (new, spare)
     with torch.enable_grad():
-        total = sum((torch.stack(ms) * torch.stack(cs)).real.sum() for ms, cs in groups.values())
+        # a tensor: some step depends on wrt (else no sweep), so groups is not empty
+        total = cast(
+            torch.Tensor,
+            sum((torch.stack(ms) * torch.stack(cs)).real.sum() for ms, cs in groups.values()),
+        )
         (grad,) = torch.autograd.grad(2 * total, leaf, allow_unused=True)
     return torch.zeros_like(theta) if grad is None else grad
 
@@ -128,7 +135,9 @@ class AdjointExpectation(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, inputs: torch.Tensor, weight: torch.Tensor, simulator: TorchSimulator):
+    def forward(
+        ctx: Any, inputs: torch.Tensor, weight: torch.Tensor, simulator: TorchSimulator
+    ) -> torch.Tensor:
         """Simulate without recording history."""
         w = weight.to(inputs.dtype)
         if w.ndim == 1:
@@ -146,7 +155,9 @@ class AdjointExpectation(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output: torch.Tensor):
+    def backward(
+        ctx: Any, grad_output: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         """One reverse sweep for the requested gradients."""
         need_inputs, need_weight = ctx.needs_input_grad[:2]
         if not (need_inputs or need_weight):

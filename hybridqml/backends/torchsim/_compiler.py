@@ -196,7 +196,7 @@ class _Builder:
                 ) from exc
         self.walk(definition, list(qubits), depth + 1)
 
-    def ref(self, op: Instruction, description) -> GateRef:
+    def ref(self, op: Instruction, description: FixedGate | TrigGate | BuiltGate) -> GateRef:
         dim = 1 << op.num_qubits
         if isinstance(description, FixedGate):
             return GateRef("const", dim, matrix=description.matrix)
@@ -229,6 +229,7 @@ class _Builder:
         perm, phase = monomial
         last = self.ops[-1] if self.ops else None
         if last is not None and last.kind == "monomial":
+            assert last.phase is not None and last.perm is not None  # set until finish()
             # first last (p1, d1), then (p2, d2): out[i] = d2[i] d1[p2[i]] psi[p1[p2[i]]]
             last.phase = phase * last.phase[perm]
             last.perm = last.perm[perm]
@@ -262,15 +263,19 @@ def _fold_constants(run: list[GateRef]) -> list[GateRef]:
     out: list[GateRef] = []
     for ref in run:
         if ref.kind == "const" and out and out[-1].kind == "const":
+            assert ref.matrix is not None and out[-1].matrix is not None  # "const": a matrix
             out[-1] = GateRef("const", 2, matrix=ref.matrix @ out[-1].matrix)
         else:
             out.append(ref)
     return out
 
 
-def _monomial(ref: GateRef, qubits: tuple[int, ...], n: int):
+def _monomial(
+    ref: GateRef, qubits: tuple[int, ...], n: int
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Full-register (perm, phase) of a constant gate with one non-zero per row, else None."""
     m = ref.matrix
+    assert m is not None  # called for "const" references only
     nonzero = np.abs(m) > 1e-14
     if not np.all(nonzero.sum(axis=1) == 1):
         return None

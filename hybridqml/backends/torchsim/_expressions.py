@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 import sympy
 import torch
@@ -28,8 +29,17 @@ from hybridqml.exceptions import CircuitError
 
 __all__ = ["AngleFunction", "compile_expression"]
 
-#: A compiled angle: (B, P) parameter values -> (B,) angles.
-AngleFunction = Callable[[torch.Tensor], torch.Tensor]
+
+class AngleFunction(Protocol):
+    """A compiled angle: (B, P) parameter values -> (B,) angles, tagged with what it reads."""
+
+    columns: tuple[int, ...]  # the parameter columns it reads
+    column: int | None  # the column, if the angle is one parameter as is
+
+    def __call__(self, theta: torch.Tensor, /) -> torch.Tensor:
+        """The (B,) angles for (B, P) parameter values."""
+        ...
+
 
 _Node = Callable[[torch.Tensor], "torch.Tensor | float"]
 
@@ -99,11 +109,14 @@ def compile_expression(
     return _tag(angle, tuple(sorted(columns[p.name] for p in expr.parameters)))
 
 
-def _tag(fn, columns: tuple[int, ...], column: int | None = None) -> AngleFunction:
+def _tag(
+    fn: Callable[[torch.Tensor], torch.Tensor], columns: tuple[int, ...], column: int | None = None
+) -> AngleFunction:
     """Record which parameter columns an angle reads (and the column, if it is one)."""
-    fn.columns = columns
-    fn.column = column
-    return fn
+    tagged = cast(AngleFunction, fn)  # a plain function: the attributes go on it directly
+    tagged.columns = columns
+    tagged.column = column
+    return tagged
 
 
 def _node(sym: sympy.Expr, columns: dict[str, int], text: str) -> _Node:
@@ -134,7 +147,9 @@ def _node(sym: sympy.Expr, columns: dict[str, int], text: str) -> _Node:
     return lambda theta: fn(_tensor(arg(theta), theta))
 
 
-def _fold(nodes: list[_Node], theta: torch.Tensor, op) -> torch.Tensor | float:
+def _fold(
+    nodes: list[_Node], theta: torch.Tensor, op: Callable[[Any, Any], Any]
+) -> torch.Tensor | float:
     value = nodes[0](theta)
     for node in nodes[1:]:
         value = op(value, node(theta))

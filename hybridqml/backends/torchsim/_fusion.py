@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -140,17 +141,18 @@ def step_matrix(step: Step, mats: Sequence[torch.Tensor | None]) -> torch.Tensor
     if step.kind != "block":
         return mats[step.ops[0]]
     factors = dict(zip(step.qubits, (mats[i] for i in step.ops), strict=True))
-    ref = factors[step.qubits[0]]
+    matrices = {q: f for q, f in factors.items() if f is not None}  # a block's ops all have one
+    ref = matrices[step.qubits[0]]
     eye = torch.eye(2, dtype=ref.dtype, device=ref.device)
-    m = None
+    m: torch.Tensor | None = None
     for q in range(step.lo, step.lo + step.k):
-        f = factors.get(q, eye)
+        f = matrices.get(q, eye)
         m = f if m is None else kron(f, m)
     return m
 
 
 def apply_step(
-    sim,
+    sim: Any,  # a TorchSimulator (not imported: it imports this module)
     step: Step,
     state: torch.Tensor,
     m: torch.Tensor | None,
@@ -173,13 +175,15 @@ def apply_step(
         return permute(state, perm, phase, out=out)
     if step.kind == "general":
         return sim.apply(step.ops[0], state, m)
+    if m is None:
+        raise ValueError(f"a {step.kind!r} step needs its matrix")
     if track:
         return BlockFunction.apply(state, m, sim.n_qubits, step.lo, step.k)
     return apply_block(state, sim.n_qubits, step.lo, step.k, m, out=out)
 
 
 def run_steps(
-    sim,
+    sim: Any,  # a TorchSimulator (not imported: it imports this module)
     steps: Sequence[Step],
     psi: torch.Tensor,
     matrix: Callable[[Step], torch.Tensor | None],

@@ -24,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 __all__ = [
@@ -223,14 +225,18 @@ class BlockFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, state: torch.Tensor, m: torch.Tensor, n: int, lo: int, k: int):
+    def forward(
+        ctx: Any, state: torch.Tensor, m: torch.Tensor, n: int, lo: int, k: int
+    ) -> torch.Tensor:
         """Apply the block; keep the input state only if ``m`` needs a gradient."""
         ctx.geometry = (n, lo, k)
         ctx.save_for_backward(state if ctx.needs_input_grad[1] else None, m)
         return apply_block(state.contiguous(), n, lo, k, m)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None, None]:
         """Adjoint block on the gradient, contraction for the matrix."""
         state, m = ctx.saved_tensors
         n, lo, k = ctx.geometry
@@ -257,13 +263,20 @@ class PermuteFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, state, perm, phase, inverse, inverse_phase):
+    def forward(
+        ctx: Any,
+        state: torch.Tensor,
+        perm: torch.Tensor,
+        phase: torch.Tensor | None,
+        inverse: torch.Tensor,
+        inverse_phase: torch.Tensor | None,
+    ) -> torch.Tensor:
         """Gather with phases."""
         ctx.inverse = (inverse, inverse_phase)
         return permute(state, perm, phase)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         """The inverse gather, conjugate phases."""
         inverse, inverse_phase = ctx.inverse
         return permute(grad.contiguous(), inverse, inverse_phase), None, None, None, None

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,14 +42,14 @@ class Probabilities(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, psi: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, psi: torch.Tensor) -> torch.Tensor:
         """Squared magnitudes (one allocation)."""
         ctx.save_for_backward(psi)
         r = torch.view_as_real(psi.resolve_conj())
         return torch.mul(r[..., 0], r[..., 0]).addcmul_(r[..., 1], r[..., 1])
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         """``2 grad psi`` (torch's convention for complex inputs of a real function)."""
         (psi,) = ctx.saved_tensors
         return psi * (2 * grad)
@@ -117,7 +118,7 @@ class PauliTable:
         key = (dtype, device)
         if key not in self._cache:
             real = torch.empty(0, dtype=dtype).real.dtype
-            out = []
+            out: list[tuple[torch.Tensor | None, torch.Tensor]] = []
             for m, w, flip in zip(self.masks, self._weights, self._flips, strict=True):
                 if m == 0:
                     out.append((None, torch.as_tensor(w.real, dtype=real, device=device)))

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -145,9 +146,10 @@ class TorchSimulator:
         self._built: list[tuple[str, tuple[int, ...]]] = []
         self._factor_plan: list[list[tuple]] = []
         for op in self.all_ops:
-            plan = []
+            plan: list[tuple] = []
             for ref in op.factors:
                 if ref.kind == "const":
+                    assert ref.matrix is not None  # a constant reference has its matrix
                     plan.append(("const", len(self._consts)))
                     self._consts.append(ref.matrix)
                 elif ref.kind == "trig":
@@ -197,7 +199,7 @@ class TorchSimulator:
             return self._cache[key]
         real = torch.empty(0, dtype=dtype).real.dtype
 
-        def c(a, dt=dtype):
+        def c(a: Any, dt: torch.dtype = dtype) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a), device=device).to(dt)
 
         columns = [j for j in self._columns if j is not None]
@@ -219,6 +221,7 @@ class TorchSimulator:
         mono = {}
         for i, op in enumerate(self.all_ops):
             if op.kind == "monomial":
+                assert op.perm is not None  # a monomial op has its permutation
                 inverse = np.argsort(op.perm)
                 phase = None if op.phase is None else c(op.phase)
                 inv_phase = None if op.phase is None else c(np.conj(op.phase)[inverse])
@@ -306,7 +309,8 @@ class TorchSimulator:
         """
         dtype = complex_dtype(theta.dtype)
         consts = self._constants(dtype, theta.device)
-        phi = self.angles(theta) if self.program.slots else None
+        # no slots: no trig or built gate, so phi is never read
+        phi = self.angles(theta) if self.program.slots else theta.new_zeros((len(theta), 0))
         trig = {}
         for d, (idx, omega, a, bc, bs) in consts["trig"].items():
             t = phi.index_select(1, idx) / omega
@@ -347,6 +351,8 @@ class TorchSimulator:
             if inverse:
                 perm, phase = inv, inv_phase
             return permute(state.contiguous(), perm, phase)
+        if m is None:
+            raise ValueError(f"op {index} ({op.kind!r}) needs its matrix")
         if op.kind == "one":
             return apply_one(state, self.n_qubits, op.qubits[0], m)
         return apply_general(state, self.n_qubits, op.qubits, m)

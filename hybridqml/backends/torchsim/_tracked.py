@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from hybridqml.execution import _tracking as tracking
@@ -27,12 +29,12 @@ class _CountBackward(torch.autograd.Function):
     """Identity whose backward records one call on the active trackers."""
 
     @staticmethod
-    def forward(ctx, out: torch.Tensor, backend: str, evaluations: int) -> torch.Tensor:
+    def forward(ctx: Any, out: torch.Tensor, backend: str, evaluations: int) -> torch.Tensor:
         ctx.backend, ctx.evaluations = backend, evaluations
         return out.view_as(out)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         tracking.record(ctx.backend, ctx.evaluations, None)
         return grad, None, None
 

@@ -95,7 +95,7 @@ def hex_memory_to_ints(memory: list[str] | np.ndarray) -> np.ndarray:
     chars = raw.view(np.uint8).reshape(raw.size, width)
     if raw.size and not (np.all(chars[:, 0] == ord("0")) and np.all(chars[:, 1] == ord("x"))):
         raise EntropyError("measurement memory is not in '0x...' hex format")
-    values = np.zeros(raw.size, dtype=np.uint64)
+    values: np.ndarray = np.zeros(raw.size, dtype=np.uint64)
     # Strings are NUL-padded on the right: shift a digit in only where the column holds one.
     for column in range(2, width):
         codes = chars[:, column]
@@ -202,7 +202,7 @@ class AerHadamardSource(EntropySource):
             raise EntropyError(f"cannot transpile the Hadamard circuit for {backend_name}") from exc
         self._seeds = np.random.default_rng(seed)
         self._buffer = bytearray()
-        self._carry = np.zeros(0, dtype=np.uint8)
+        self._carry: np.ndarray = np.zeros(0, dtype=np.uint8)
         self._lock = threading.Lock()
         self.jobs = 0
         self._sampler: Any = None
