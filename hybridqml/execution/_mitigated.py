@@ -62,7 +62,7 @@ __all__ = ["CALIBRATIONS", "MAX_MITIGATED_BITS", "MitigationPlan", "measured_qub
 MAX_MITIGATED_BITS: Final[int] = 16
 """Most measured bits of a mitigated circuit (distributions are held densely, 2**k per binding)."""
 CALIBRATIONS: dict[tuple, ReadoutCalibration] = {}
-"""Readout calibrations by (backend name, noise model id, physical qubits)."""
+"""Readout calibrations by (backend name, source, noise model readout errors, physical qubits)."""
 
 
 def measured_qubits(isa: QuantumCircuit) -> tuple[int, ...]:
@@ -166,8 +166,10 @@ class MitigationPlan:
                 f"calibration='noise_model': backend {self.executor.name!r} has no noise model "
                 "to read readout errors from; use calibration='circuits' (or 'auto')"
             )
-        key = (self.executor.name, source, id(noise) if noise is not None else None)
-        key += (self.all_qubits,)
+        # content, not identity: every build of a fake device makes a new, equal noise model
+        model = None if noise is None else calibration_from_noise_model(noise, self.all_qubits)
+        fingerprint = None if model is None else model.fingerprint()
+        key = (self.executor.name, source, fingerprint, self.all_qubits)
         cached = CALIBRATIONS.get(key)
         fresh = cached is not None and (
             source == "noise_model" or cached.age < self.mitigation.max_calibration_age
@@ -175,8 +177,8 @@ class MitigationPlan:
         if fresh:
             self.calibration = cached
             return
-        if source == "noise_model":
-            self.calibration = calibration_from_noise_model(noise, self.all_qubits)
+        if model is not None and source == "noise_model":
+            self.calibration = model
         elif tracking.is_dry_run():
             if not self._dry_counted:  # what calibrating would send, once
                 tracking.record(

@@ -80,6 +80,13 @@ class ReadoutCalibration:
                 f"{sorted(self.matrices)})"
             ) from None
 
+    def fingerprint(self) -> bytes:
+        """The matrices as bytes (qubits in order): equal calibrations, equal fingerprints."""
+        return b"".join(
+            np.int64(q).tobytes() + np.asarray(m, dtype=float).tobytes()
+            for q, m in sorted(self.matrices.items())
+        )
+
     def to_json(self) -> dict[str, Any]:
         """Source, shots, age and each qubit's readout errors (p(1|0), p(0|1))."""
         return {
