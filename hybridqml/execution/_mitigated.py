@@ -57,7 +57,16 @@ from hybridqml.mitigation._readout import (
 if TYPE_CHECKING:
     from hybridqml.execution._sampler_executor import SamplerExecutor
 
-__all__ = ["CALIBRATIONS", "MAX_MITIGATED_BITS", "MitigationPlan", "measured_qubits"]
+__all__ = [
+    "CALIBRATIONS",
+    "CALIBRATION_KIND",
+    "MAX_MITIGATED_BITS",
+    "MitigationPlan",
+    "measured_qubits",
+]
+
+CALIBRATION_KIND: Final[str] = "readout-calibration"
+"""The pass kind (``Tracker.by_kind``, dry runs) of calibration circuits."""
 
 MAX_MITIGATED_BITS: Final[int] = 16
 """Most measured bits of a mitigated circuit (distributions are held densely, 2**k per binding)."""
@@ -181,13 +190,15 @@ class MitigationPlan:
             self.calibration = model
         elif tracking.is_dry_run():
             if not self._dry_counted:  # what calibrating would send, once
-                tracking.record(
-                    self.executor.name, 1, self.mitigation.calibration_shots, circuits=2
-                )
+                with tracking.pass_kind(CALIBRATION_KIND):
+                    tracking.record(
+                        self.executor.name, 1, self.mitigation.calibration_shots, circuits=2
+                    )
                 self._dry_counted = True
             return
         else:
-            self.calibration = self._measure(sampler)
+            with tracking.pass_kind(CALIBRATION_KIND):
+                self.calibration = self._measure(sampler)
         CALIBRATIONS[key] = self.calibration
 
     def _measure(self, sampler: Any) -> ReadoutCalibration:
@@ -203,7 +214,7 @@ class MitigationPlan:
             qc.measure(list(qubits), list(range(len(qubits))))
             circuits.append(_to_isa(qc, ex.target))
         call = tracking.start_call(ex.name, 2, 1, shots)
-        info: dict[str, Any] = {}
+        info: dict[str, Any] = {"mitigation": "readout calibration"}
         try:
             if isinstance(sampler, DistributionSampler):
                 rng = np.random.default_rng([ex.seed if ex.seed is not None else 0, 0xCA1])

@@ -90,6 +90,7 @@ class ProbabilityExecutor(SamplerExecutor):
         sampler, seed, row = self._next_rows(m)
         if self.mitigation is not None:
             plan = self.mitigation
+            self.job_info["mitigation"] = plan.mitigation.label  # for the job log
             per_pub = [
                 self.readout.combine(dense)
                 for dense in plan.distributions(sampler, seed, row, angles)

@@ -204,6 +204,7 @@ class SamplerExecutor(Executor):
         """
         self.mitigation = MitigationPlan(self, mitigation)
         self.mitigation_record = mitigation.to_json()
+        self.mitigation.prepare()  # calibrate now: counted before the first epoch
         self._shot_seconds = False  # the folded circuits take longer
 
     def run(self, angles: np.ndarray) -> np.ndarray:
@@ -240,6 +241,7 @@ class SamplerExecutor(Executor):
         self, plan: MitigationPlan, sampler: Any, seed: int | None, row: int, angles: np.ndarray
     ) -> np.ndarray:
         """Term values from the plan's corrected distributions, extrapolated, then observables."""
+        self.job_info["mitigation"] = plan.mitigation.label  # for the job log
         dists = plan.distributions(sampler, seed, row, angles)
         per_pub = []
         for p, dense in enumerate(dists):
