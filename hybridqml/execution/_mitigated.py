@@ -238,7 +238,8 @@ class MitigationPlan:
                         policy=ex.retry_policy,
                     )
                 )
-                draws = [outcomes(getattr(r.data, MEASURED_REGISTER).array)[0] for r in result]
+                arrays = [getattr(r.data, MEASURED_REGISTER).array for r in result]
+                draws = [outcomes(a.reshape(-1, *a.shape[-2:]))[0] for a in arrays]
         except Exception as exc:
             call.finish("failed", info, error=exc)
             raise BackendError(f"readout calibration on {ex.name!r} failed: {exc}") from exc
