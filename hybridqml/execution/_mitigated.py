@@ -24,7 +24,7 @@ two circuits (counted by trackers and budgets, also in dry runs).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
@@ -54,8 +54,8 @@ from hybridqml.mitigation._readout import (
     project_simplex,
 )
 
-if TYPE_CHECKING:
-    from hybridqml.execution._sampler_executor import SamplerExecutor
+#: A ``hybridqml.execution._sampler_executor.SamplerExecutor`` (not imported: it imports this).
+SamplerExecutor = Any
 
 __all__ = [
     "CALIBRATIONS",

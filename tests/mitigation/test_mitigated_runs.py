@@ -14,15 +14,36 @@ from hybridqml.hardware._joblog import JOBS_NAME, read_job_log
 from hybridqml.testing._faults import FaultInjectingSampler
 from hybridqml.workflows._qnn import QNNConfig, train_qnn
 
-QNN = {"n_samples": 32, "batch_size": 8, "epochs": 2, "progress": False, "seed": 1}
+QNN = {"n_samples": 24, "batch_size": 8, "epochs": 2, "progress": False, "seed": 1}
+SMALL = {"n_qubits": 2, "layers": 1}
 
 
 def _calls(path):
     return [r for r in read_job_log(path / JOBS_NAME) if r["event"] == "call"]
 
 
+def _qnn_args():
+    args = ["train", "qnn", "--samples", "24", "--epochs", "2", "--batch-size", "8"]
+    args += ["--qubits", "2", "--layers", "1", "--seed", "1"]
+    args += ["--shots", "64", "--backend", "fake_manila", "--no-progress"]
+    return [*args, "--mitigation", "readout+zne"]
+
+
+def test_dry_run_shows_the_multiplier(tmp_path, capsys):
+    assert main([*_qnn_args(), "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "mitigation: readout+zne: x3 circuits per evaluation" in printed
+    total = re.search(r"^total\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)", printed, re.M)
+    calls, circuits, bindings, shots = (int(g.replace(",", "")) for g in total.groups())
+    plain = hq.estimate_cost("qnn", shots=64, backend="fake_manila", **QNN, **SMALL)
+    assert calls == plain.total.calls and bindings == plain.total.evaluations
+    assert circuits == 3 * plain.total.circuits and shots == 3 * plain.total.executed_shots
+
+
+@pytest.mark.slow
 def test_dry_run_shows_the_multiplier_and_the_run_sends_what_it_counted(tmp_path, capsys):
-    args = ["train", "qnn", "--samples", "32", "--epochs", "2", "--batch-size", "8"]
+    args = ["train", "qnn", "--samples", "24", "--epochs", "2", "--batch-size", "8"]
+    args += ["--qubits", "2", "--layers", "1", "--seed", "1"]
     args += ["--shots", "64", "--backend", "fake_manila", "--no-progress"]
     args += ["--mitigation", "readout+zne"]
     assert main([*args, "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
@@ -30,7 +51,7 @@ def test_dry_run_shows_the_multiplier_and_the_run_sends_what_it_counted(tmp_path
     assert "mitigation: readout+zne: x3 circuits per evaluation" in printed
     total = re.search(r"^total\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)", printed, re.M)
     calls, circuits, bindings, shots = (int(g.replace(",", "")) for g in total.groups())
-    plain = hq.estimate_cost("qnn", shots=64, backend="fake_manila", **QNN)
+    plain = hq.estimate_cost("qnn", shots=64, backend="fake_manila", **QNN, **SMALL)
     assert circuits == 3 * plain.total.circuits and shots == 3 * plain.total.executed_shots
     assert main([*args, "--out", str(tmp_path / "run")]) == 0
     log = _calls(tmp_path / "run")
@@ -46,7 +67,7 @@ def test_dry_run_shows_the_multiplier_and_the_run_sends_what_it_counted(tmp_path
 
 def test_calibration_circuits_are_counted_by_estimates_and_budgets(tmp_path, capsys):
     _mitigated.CALIBRATIONS.clear()
-    settings = {**QNN, "shots": 64, "mitigation": "readout"}
+    settings = {**QNN, **SMALL, "shots": 64, "mitigation": "readout"}
     sampler = FaultInjectingSampler("fake_manila")  # a device stand-in: no noise model to read
     config = QNNConfig(out_dir=tmp_path / "run", backend=sampler, **settings)
     estimate = hq.estimate_cost(config)
