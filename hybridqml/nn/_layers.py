@@ -89,8 +89,8 @@ class QuantumLayer(nn.Module):
     Example:
         >>> import torch, hybridqml as hq
         >>> noisy = hq.QuantumLayer(hq.circuits.ry(1), backend="fake_manila", mitigation="readout")
-        >>> round(noisy(torch.zeros(1, dtype=torch.float64)).item(), 6)   # <Z> of |+>: 0
-        0.0
+        >>> abs(noisy(torch.zeros(1)).item()) < 0.001   # <Z> of |+> is 0; readout error removed
+        True
         >>> model = torch.nn.Sequential(
         ...     torch.nn.Linear(3, 2), hq.QuantumLayer(hq.circuits.variational(2, 1)),
         ...     torch.nn.Linear(2, 1))

@@ -35,9 +35,8 @@ def test_dry_run_shows_the_multiplier(tmp_path, capsys):
     assert "mitigation: readout+zne: x3 circuits per evaluation" in printed
     total = re.search(r"^total\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)", printed, re.M)
     calls, circuits, bindings, shots = (int(g.replace(",", "")) for g in total.groups())
-    plain = hq.estimate_cost("qnn", shots=64, backend="fake_manila", **QNN, **SMALL)
-    assert calls == plain.total.calls and bindings == plain.total.evaluations
-    assert circuits == 3 * plain.total.circuits and shots == 3 * plain.total.executed_shots
+    # one measurement group (Z on each qubit), three scale factors: 3 circuits in every call
+    assert circuits == 3 * calls and shots == 3 * 64 * bindings
 
 
 @pytest.mark.slow
@@ -65,6 +64,19 @@ def test_dry_run_shows_the_multiplier_and_the_run_sends_what_it_counted(tmp_path
     assert record["readout_calibration"]["source"] == "noise_model"
 
 
+def test_calibration_circuits_are_in_the_estimate(tmp_path):
+    sampler = FaultInjectingSampler("fake_manila")  # a device stand-in: no noise model to read
+    settings = {**QNN, **SMALL, "shots": 64, "epochs": 1, "mitigation": "readout"}
+    estimate = hq.estimate_cost(QNNConfig(out_dir=tmp_path / "run", backend=sampler, **settings))
+    calibration = estimate.total_by_kind["readout-calibration"]
+    assert calibration.calls == 1 and calibration.executed_shots == 2 * 10_000
+    assert estimate.total.executed_shots == sum(
+        k.executed_shots for k in estimate.total_by_kind.values()
+    )
+    assert "readout calibration: 2 circuits x 10,000 shots" in estimate.format()
+
+
+@pytest.mark.slow
 def test_calibration_circuits_are_counted_by_estimates_and_budgets(tmp_path, capsys):
     _mitigated.CALIBRATIONS.clear()
     settings = {**QNN, **SMALL, "shots": 64, "mitigation": "readout"}
