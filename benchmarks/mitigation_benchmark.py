@@ -157,8 +157,8 @@ def comparisons(rows: list[dict], modes) -> list[dict]:
 def report(meta, errors, losses, compared, args, seconds) -> str:
     lines = ["## Error mitigation (readout M3, zero-noise extrapolation)", ""]
     lines.append(
-        f"`python benchmarks/mitigation_benchmark.py{' --quick' if args.quick else ''}` "
-        f"({seconds:.0f} s; shared machine, 2 cores used by 8 engineers: times are indicative)"
+        f"{seconds:.0f} s in all on a shared machine (2 cores used by 8 engineers at once: "
+        "times are indicative; errors and losses are not affected)"
     )
     lines += ["", metadata_line(meta), ""]
     lines.append(

@@ -38,6 +38,11 @@ SCRIPTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("entropy_benchmark", "Entropy sources", ()),
     ("noise_benchmark", "Does the noise source matter?", ()),
     ("distributed_benchmark", "Data-parallel training: 1 vs 2 ranks", ()),
+    (
+        "mitigation_benchmark",
+        "Error mitigation in training: readout (M3) and ZNE",
+        ("--modes", "none", "readout"),
+    ),
 )
 
 
