@@ -49,7 +49,7 @@ def test_dry_run_shows_the_multiplier_and_the_run_sends_what_it_counted(tmp_path
     printed = capsys.readouterr().out
     assert "mitigation: readout+zne: x3 circuits per evaluation" in printed
     total = re.search(r"^total\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)", printed, re.M)
-    calls, circuits, bindings, shots = (int(g.replace(",", "")) for g in total.groups())
+    calls, circuits, _bindings, shots = (int(g.replace(",", "")) for g in total.groups())
     plain = hq.estimate_cost("qnn", shots=64, backend="fake_manila", **QNN, **SMALL)
     assert circuits == 3 * plain.total.circuits and shots == 3 * plain.total.executed_shots
     assert main([*args, "--out", str(tmp_path / "run")]) == 0
@@ -94,7 +94,7 @@ def test_calibration_circuits_are_counted_by_estimates_and_budgets(tmp_path, cap
     assert tracker.executed_shots == estimate.total.executed_shots
     assert tracker.by_kind["readout-calibration"]["circuits"] == 2
     log = _calls(tmp_path / "run")
-    assert [r["mitigation"] for r in log][0] == "readout calibration"
+    assert next(r["mitigation"] for r in log) == "readout calibration"
     assert sum(r["executed_shots"] for r in log) == tracker.executed_shots
 
 
