@@ -256,3 +256,19 @@ def test_runtime_estimator_gets_its_own_options():
             request.shiftable, options={"resilience_level": 1}, mitigation=Mitigation(zne=True)
         )
         _runtime_executor(both, device, device, "manila (runtime)")
+
+
+def test_zne_on_probability_outputs():
+    spec = hq.circuits.variational(2, 2)
+    rng = np.random.default_rng(1)
+    w, x = rng.uniform(-3, 3, spec.n_weights), rng.uniform(-3, 3, (3, 2))
+    ref = []
+    for row in x:
+        qc = spec.circuit.assign_parameters(dict(zip(spec.parameters, [*row, *w], strict=True)))
+        ref.append(Statevector(qc).probabilities())
+    options = {"backend": "aer", "backend_options": {"noise_model": depolarizing_only()}}
+    options["init"] = torch.tensor(w)
+    raw = hq.SamplerLayer(spec, **options)(torch.tensor(x)).detach().numpy()
+    fixed = hq.SamplerLayer(spec, mitigation="zne", **options)(torch.tensor(x)).detach().numpy()
+    assert np.allclose(fixed.sum(1), 1)  # extrapolation is linear: still sums to 1
+    assert np.abs(fixed - ref).mean() * 2 <= np.abs(raw - ref).mean()
