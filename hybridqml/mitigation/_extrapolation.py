@@ -65,6 +65,9 @@ def extrapolate(
 ) -> np.ndarray:
     """Zero-noise values from ``values`` (S, ...) measured at the S scale factors.
 
+    With ``"exponential"``, a value whose fit fails in mitiq (e.g. values of mixed sign, which
+    an exponential decay to 0 cannot pass through) falls back to Richardson extrapolation.
+
     Raises:
         ConfigurationError: see :func:`extrapolation_weights`.
         MissingDependencyError: ``"exponential"`` without mitiq installed.
