@@ -39,6 +39,11 @@ SCRIPTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("noise_benchmark", "Does the noise source matter?", ()),
     ("distributed_benchmark", "Data-parallel training: 1 vs 2 ranks", ()),
     ("compile_benchmark", "torch.compile vs eager", ()),
+    (
+        "mitigation_benchmark",
+        "Error mitigation in training: readout (M3) and ZNE",
+        ("--modes", "none", "readout"),
+    ),
 )
 
 

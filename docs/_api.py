@@ -15,6 +15,7 @@ from pathlib import Path
 PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("circuits", "Circuits", ("hybridqml.circuits",)),
     ("gradients", "Gradient rules", ("hybridqml.gradients",)),
+    ("mitigation", "Error mitigation", ("hybridqml.mitigation",)),
     ("execution", "Execution core", ("hybridqml.execution",)),
     ("backends", "Backends", ("hybridqml.backends",)),
     ("hardware", "Hardware operations", ("hybridqml.hardware",)),

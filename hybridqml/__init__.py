@@ -35,6 +35,7 @@ _MODULES = (
     "execution",
     "gradients",
     "hardware",
+    "mitigation",
     "nn",
     "plotting",
     "runs",

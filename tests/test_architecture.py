@@ -74,6 +74,7 @@ def _planted(tmp_path: Path, module: str, text: str) -> subprocess.CompletedProc
         ("entropy/_pool.py", "import hybridqml.nn", LAYERS),
         ("gradients.py", "import hybridqml.execution", LAYERS),  # rules are plans
         ("hardware/_devices.py", "import hybridqml.backends.aer", LAYERS),
+        ("mitigation/_folding.py", "import hybridqml.execution", LAYERS),  # pure pieces
         # layers, exhaustive: a new top-level module outside every layer
         ("stray.py", "import hybridqml.exceptions", LAYERS),
         # independence: one backend family importing another

@@ -51,6 +51,7 @@ from hybridqml.cli._hardware import (
 from hybridqml.data import DATASET_CHOICES
 from hybridqml.entropy import EntropySettings
 from hybridqml.execution._registry import registered_backends
+from hybridqml.mitigation._options import MITIGATION_CHOICES
 from hybridqml.runs import prepare_out_dir
 from hybridqml.workflows._base import Option, Workflow
 from hybridqml.workflows._registry import workflow_names, workflows
@@ -108,6 +109,16 @@ TRAIT_OPTIONS: Final[dict[str, tuple[Option, ...]]] = {
         ),
         Option("--shots", "shots", {"type": positive_int, "help": "default: exact"}),
         *BUDGET_OPTIONS,
+        Option(
+            "--mitigation",
+            "mitigation",
+            {
+                "choices": MITIGATION_CHOICES,
+                "help": "error mitigation of the quantum layer: readout (M3), zne (zero-noise "
+                "extrapolation, 3 folded circuits per circuit) or both; noisy backends only; "
+                "IBM runtime backends use the runtime Estimator's own TREX/ZNE",
+            },
+        ),
     ),
 }
 """Options of each trait that map straight onto config fields (entropy options build one

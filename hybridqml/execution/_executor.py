@@ -89,6 +89,8 @@ class Executor(ABC):
         self.max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
         #: What the last call's job reported (job id, usage, attempts), for the job log.
         self.job_info: dict[str, Any] = {}
+        #: How this executor mitigates errors (JSON, for the run record), ``None``: it does not.
+        self.mitigation_record: dict[str, Any] | None = None
 
     @property
     def n_circuits(self) -> int:
@@ -103,6 +105,19 @@ class Executor(ABC):
         """
         del bindings
         return 0.0
+
+    def enable_mitigation(self, mitigation: Any) -> None:
+        """Mitigate every call from now on (executors over a sampler; others refuse).
+
+        Raises:
+            ConfigurationError: this executor has no bitstrings to correct or circuits to fold.
+        """
+        raise ConfigurationError(
+            f"backend {self.name!r} ({type(self).__name__}) cannot mitigate {mitigation.label!r}: "
+            "error mitigation corrects measured bitstrings and folds circuits, which needs a "
+            "sampler-based backend (a fake device, 'aer' with a noise_model, a BaseSamplerV2, "
+            "an IBM backend)"
+        )
 
     def random_state(self) -> dict[str, Any] | None:
         """State of the generator behind this executor's randomness, ``None`` when it has none.
@@ -284,6 +299,9 @@ class BackendRequest:
         options: ``backend_options`` (e.g. Aer simulator options), without ``max_memory_bytes``.
         optimization_level: Transpiler preset level.
         max_memory_bytes: The memory budget from ``backend_options`` (``None``: the default).
+        mitigation: The :class:`~hybridqml.mitigation.Mitigation` asked for (``None``: none).
+            A builder that has the backend do it itself sets the executor's
+            ``mitigation_record``; otherwise ``make_executor`` enables it locally.
     """
 
     shiftable: ShiftableCircuit
@@ -292,3 +310,4 @@ class BackendRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
     optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL
     max_memory_bytes: int | None = None
+    mitigation: Any = None

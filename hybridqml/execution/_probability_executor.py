@@ -88,6 +88,15 @@ class ProbabilityExecutor(SamplerExecutor):
     def _run(self, angles: np.ndarray) -> np.ndarray:
         m = angles.shape[0]
         sampler, seed, row = self._next_rows(m)
+        if self.mitigation is not None:
+            plan = self.mitigation
+            self.job_info["mitigation"] = plan.mitigation.label  # for the job log
+            per_pub = [
+                self.readout.combine(dense)
+                for dense in plan.distributions(sampler, seed, row, angles)
+            ]
+            (values,) = plan.combine(per_pub)
+            return plan.project(values)
         (isa,), (cols,) = self.isa_circuits, self._columns
         if isinstance(sampler, DistributionSampler):
             probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)

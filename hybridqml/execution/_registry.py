@@ -41,6 +41,7 @@ from hybridqml.execution._plugins import (
     registered_backends,
     unregister_backend,
 )
+from hybridqml.mitigation._options import as_mitigation
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -48,6 +49,7 @@ __all__ = [
     "all_native_gradients",
     "backend_capabilities",
     "backend_entry",
+    "check_mitigation",
     "default_gradient",
     "make_executor",
     "native_executor",
@@ -191,6 +193,32 @@ def _check_request(
         )
 
 
+def check_mitigation(
+    backend: Any, mitigation: Any, options: Mapping[str, Any] | None = None
+) -> None:
+    """Refuse mitigation where there is no noise to mitigate (a noiseless simulator).
+
+    Example:
+        >>> try:
+        ...     check_mitigation("aer", "readout")
+        ... except ConfigurationError as exc:
+        ...     print(str(exc).split(",")[0])
+        mitigation='readout': backend 'aer' is a noiseless simulator
+    """
+    _check_mitigation(backend_entry(backend, options), as_mitigation(mitigation))
+
+
+def _check_mitigation(entry: BackendEntry, mitigation: Any) -> None:
+    caps = entry.capabilities
+    if mitigation is not None and caps.exact and caps.probabilities and not caps.noise:
+        raise ConfigurationError(
+            f"mitigation={mitigation.label!r}: backend {entry.name!r} is a noiseless simulator, "
+            "there is no readout or gate noise to mitigate; use a noisy backend "
+            "('fake_<device>', 'aer' with backend_options={'noise_model': ...}, an IBM device) "
+            "or mitigation=None"
+        )
+
+
 def make_executor(
     shiftable: ShiftableCircuit,
     backend: Any = "aer",
@@ -199,6 +227,7 @@ def make_executor(
     seed: int | None = None,
     backend_options: Mapping[str, Any] | None = None,
     optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+    mitigation: Any = None,
 ) -> Executor:
     """Build the executor for a backend spec.
 
@@ -227,11 +256,16 @@ def make_executor(
             :data:`~hybridqml.execution._memory.DEFAULT_MAX_MEMORY_BYTES`); on ``"torch"`` it is
             the simulator's limit.
         optimization_level: Transpiler preset level for the backend's ISA, 0 to 3.
+        mitigation: ``None``, ``"readout"``, ``"zne"``, ``"readout+zne"`` or a
+            :class:`~hybridqml.mitigation.Mitigation`: IBM runtime backends hand expectation
+            values to the runtime Estimator's own mitigation; sampler-based executors
+            mitigate every call themselves (``hybridqml.execution._mitigated``).
 
     Raises:
         ConfigurationError: an unknown backend name or object, invalid ``shots``, ``seed``,
-            ``optimization_level`` or ``max_memory_bytes``, or an option the backend's
-            capabilities rule out.
+            ``optimization_level`` or ``max_memory_bytes``, an option the backend's
+            capabilities rule out, or mitigation on a noiseless simulator or on an executor
+            without bitstrings.
         MissingDependencyError: an optional package the backend needs is not installed.
         BackendError: unreachable accounts, circuits too large for the simulator's memory.
     """
@@ -243,10 +277,14 @@ def make_executor(
         options=options,
         optimization_level=valid_optimization_level(optimization_level),
         max_memory_bytes=check_memory_limit(options.pop(MEMORY_OPTION, None)),
+        mitigation=as_mitigation(mitigation),
     )
     entry = backend_entry(backend, options)
     _check_request(entry, request.shots, shiftable.probabilities is not None, options)
+    _check_mitigation(entry, request.mitigation)
     executor = entry.build(backend, request)
+    if request.mitigation is not None and executor.mitigation_record is None:
+        executor.enable_mitigation(request.mitigation)
     if request.max_memory_bytes is not None:
         executor.max_memory_bytes = request.max_memory_bytes
     return executor

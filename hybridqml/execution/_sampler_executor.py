@@ -56,6 +56,8 @@ from hybridqml.execution._measurement import (
     pauli_terms,
     support_mask,
 )
+from hybridqml.execution._mitigated import MitigationPlan
+from hybridqml.mitigation._options import Mitigation
 
 __all__ = ["SamplerExecutor"]
 
@@ -117,7 +119,11 @@ class SamplerExecutor(Executor):
             )
         self.sampler = sampler
         self.jobs = jobs
+        self.target = target
+        self.seed = seed
         self.device = device if device is not None else target
+        #: The error mitigation of every call (see :meth:`enable_mitigation`), or ``None``.
+        self.mitigation: MitigationPlan | None = None
         self._context_sampler: tuple[Any, BaseSamplerV2] | None = None
         self._rng = np.random.default_rng(seed)
         self._seeded = seed is not None
@@ -178,7 +184,8 @@ class SamplerExecutor(Executor):
         self._pass = {"sampler": sampler, "seed": seed, "row": 0}
         if isinstance(sampler, DistributionSampler):
             base = seed if self._seeded else sampler.options.seed_simulator
-            streams = np.random.SeedSequence(base).spawn(len(self._groups))
+            # one stream per PUB (the first ones are those of the unmitigated groups)
+            streams = np.random.SeedSequence(base).spawn(len(self.isa_circuits))
             self._pass["rngs"] = [np.random.default_rng(s) for s in streams]
 
     def _next_rows(self, m: int) -> tuple[BaseSamplerV2, int | None, int]:
@@ -189,9 +196,28 @@ class SamplerExecutor(Executor):
         self._pass["row"] = row + m
         return sampler, seed, row
 
+    def enable_mitigation(self, mitigation: Mitigation) -> None:
+        """Mitigate every call from now on (see ``hybridqml.execution._mitigated``).
+
+        Raises:
+            ConfigurationError: the circuit cannot be folded or measures too many bits.
+        """
+        self.mitigation = MitigationPlan(self, mitigation)
+        self.mitigation_record = mitigation.to_json()
+        self.mitigation.prepare()  # calibrate now: counted before the first epoch
+        self._shot_seconds = False  # the folded circuits take longer
+
+    def run(self, angles: np.ndarray) -> np.ndarray:
+        """As :meth:`Executor.run`, after making sure a readout calibration is at hand."""
+        if self.mitigation is not None:
+            self.mitigation.prepare()
+        return super().run(angles)
+
     def _run(self, angles: np.ndarray) -> np.ndarray:
         m = angles.shape[0]
         sampler, seed, row = self._next_rows(m)
+        if self.mitigation is not None:
+            return self._run_mitigated(self.mitigation, sampler, seed, row, angles)
         if isinstance(sampler, DistributionSampler):
             return self._run_distribution(sampler, angles)
         if seed is not None:
@@ -209,6 +235,23 @@ class SamplerExecutor(Executor):
             for t, mask in zip(terms, masks, strict=True):
                 parity = np.bitwise_count(bits & mask) & 1
                 term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
+        return term_values @ self._coeffs.T + self._offsets
+
+    def _run_mitigated(
+        self, plan: MitigationPlan, sampler: Any, seed: int | None, row: int, angles: np.ndarray
+    ) -> np.ndarray:
+        """Term values from the plan's corrected distributions, extrapolated, then observables."""
+        self.job_info["mitigation"] = plan.mitigation.label  # for the job log
+        dists = plan.distributions(sampler, seed, row, angles)
+        per_pub = []
+        for p, dense in enumerate(dists):
+            masks = self._masks[p % plan.n_base]
+            seen = np.arange(dense.shape[1], dtype=np.uint64)
+            signs = (1.0 - 2.0 * (np.bitwise_count(seen[None, :] & masks[:, None]) & 1)).T
+            per_pub.append(dense @ signs)
+        term_values = np.zeros((angles.shape[0], self._n_terms))
+        for (_, terms), values in zip(self._groups, plan.combine(per_pub), strict=True):
+            term_values[:, terms] = values
         return term_values @ self._coeffs.T + self._offsets
 
     def _submit(self, pubs: list[Any], angles: np.ndarray, seed: int | None) -> Any:

@@ -301,6 +301,8 @@ class JobLog:
             "usage": info.get("usage"),
             "qpu_seconds": qpu_seconds if done else 0.0,
         }
+        if info.get("mitigation"):
+            record["mitigation"] = info["mitigation"]
         if info.get("recovered_job_id"):
             record["recovered_job_id"] = info["recovered_job_id"]
         if info.get("fingerprint"):

@@ -31,7 +31,13 @@ from typing import Any, Final
 
 from hybridqml.exceptions import ConfigurationError
 
-__all__ = ["DD_SEQUENCES", "RESILIENCE_LEVELS", "RuntimeOptions"]
+__all__ = [
+    "DD_SEQUENCES",
+    "RESILIENCE_LEVELS",
+    "RuntimeOptions",
+    "apply_mitigation",
+    "runtime_extrapolator",
+]
 
 DD_SEQUENCES: Final[tuple[str, ...]] = ("XX", "XpXm", "XY4")
 """Dynamical decoupling sequences of qiskit-ibm-runtime."""
@@ -131,3 +137,56 @@ def _set(options: Any, group: str, name: str, value: Any, primitive: Any) -> Non
             "qiskit-ibm-runtime primitive"
         )
     setattr(holder, name, value)
+
+
+def runtime_extrapolator(mitigation: Any) -> str:
+    """The runtime Estimator's ``zne.extrapolator`` for a :class:`~hybridqml.mitigation.Mitigation`.
+
+    Richardson through S points is the polynomial of degree S - 1 (at most 7 on the runtime).
+
+    Example:
+        >>> from hybridqml.mitigation import Mitigation
+        >>> runtime_extrapolator(Mitigation(zne=True))
+        'polynomial_degree_2'
+    """
+    name = mitigation.extrapolator
+    if name == "richardson":
+        return f"polynomial_degree_{min(len(mitigation.scale_factors) - 1, 7)}"
+    if name == "polynomial":
+        return f"polynomial_degree_{min(mitigation.order, 7)}"
+    return name  # "linear", "exponential"
+
+
+def apply_mitigation(estimator: Any, mitigation: Any) -> dict[str, Any]:
+    """Map a :class:`~hybridqml.mitigation.Mitigation` onto a runtime Estimator's own options.
+
+    Readout -> ``resilience.measure_mitigation`` (TREX, twirled readout error extinction);
+    ZNE -> ``resilience.zne_mitigation`` with ``zne.noise_factors`` and ``zne.extrapolator``;
+    ``resilience_level`` 0 underneath, so nothing else is switched on.
+
+    Returns:
+        The options set, as JSON values (recorded in ``metrics.json``).
+
+    Raises:
+        ConfigurationError: the estimator has no such options.
+    """
+    options = getattr(estimator, "options", None)
+    resilience = getattr(options, "resilience", None)
+    if resilience is None or not hasattr(resilience, "zne_mitigation"):
+        raise ConfigurationError(
+            f"{type(estimator).__name__} has no resilience options: runtime mitigation needs "
+            "a qiskit-ibm-runtime EstimatorV2"
+        )
+    options.resilience_level = 0
+    resilience.measure_mitigation = bool(mitigation.readout)
+    resilience.zne_mitigation = bool(mitigation.zne)
+    done: dict[str, Any] = {
+        "resilience.measure_mitigation": bool(mitigation.readout),
+        "resilience.zne_mitigation": bool(mitigation.zne),
+    }
+    if mitigation.zne:
+        resilience.zne.noise_factors = list(mitigation.scale_factors)
+        resilience.zne.extrapolator = runtime_extrapolator(mitigation)
+        done["resilience.zne.noise_factors"] = list(mitigation.scale_factors)
+        done["resilience.zne.extrapolator"] = resilience.zne.extrapolator
+    return done

@@ -41,6 +41,7 @@ from hybridqml.execution._executor import (
     valid_optimization_level,
 )
 from hybridqml.gradients import GradientRule, get_rule
+from hybridqml.mitigation._options import as_mitigation
 from hybridqml.nn._shot_seeds import claim_stream, derived_seed
 
 __all__ = ["CircuitEngine", "EngineOptions", "default_gradient"]
@@ -89,6 +90,9 @@ class EngineOptions:
         backend_options: Extra ``AerSimulator`` options for Aer-based backends
             (``{"max_memory_bytes": ...}`` for ``"torch"``).
         optimization_level: Transpiler preset level.
+        mitigation: Error mitigation of every evaluation: ``None``, ``"readout"``, ``"zne"``,
+            ``"readout+zne"`` or a :class:`~hybridqml.mitigation.Mitigation` (see
+            :mod:`hybridqml.mitigation`).
 
     Example:
         >>> EngineOptions(shots=100).backend
@@ -101,6 +105,7 @@ class EngineOptions:
     gradient: str | GradientRule | None = None
     backend_options: Mapping[str, Any] | None = None
     optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL
+    mitigation: Any = None
 
 
 def _backend_label(backend: Any) -> str:
@@ -151,7 +156,11 @@ class CircuitEngine:
             "seed": seed,
             "backend_options": dict(opts.backend_options or {}),
             "optimization_level": valid_optimization_level(opts.optimization_level),
+            "mitigation": as_mitigation(opts.mitigation),
         }
+        registry.check_mitigation(
+            opts.backend, self._config["mitigation"], self._config["backend_options"]
+        )
         self.gradient, self.rule = self._resolve_gradient(
             opts.gradient, opts.backend, self._seed(seed)
         )
@@ -209,6 +218,11 @@ class CircuitEngine:
         if self.rule is not None:
             return None
         config = self._config
+        if config.get("mitigation") is not None:
+            raise ConfigurationError(
+                f"mitigation={config['mitigation'].label!r} needs measured circuits; gradient "
+                f"{self.gradient!r} is computed by torch on a noiseless simulator"
+            )
         return registry.native_executor(
             self.spec,
             config["backend"],
@@ -243,6 +257,16 @@ class CircuitEngine:
         return self.native.name if self.native is not None else self.executor.name
 
     @property
+    def mitigation(self) -> dict[str, Any] | None:
+        """How evaluations are mitigated (settings, calibration in use), ``None`` when not."""
+        if self._config.get("mitigation") is None or self.native is not None:
+            return None
+        plan = getattr(self.executor, "mitigation", None)
+        if plan is not None and hasattr(plan, "to_json"):
+            return plan.to_json()
+        return self.executor.mitigation_record
+
+    @property
     def shots(self) -> int | None:
         """Shots per evaluation, ``None`` when exact."""
         return None if self.native is not None else self.executor.shots
@@ -261,11 +285,13 @@ class CircuitEngine:
             options["seed"] = check_seed(options["seed"], optional=True)
         if "optimization_level" in options:
             options["optimization_level"] = valid_optimization_level(options["optimization_level"])
-        inherited = {**self._config, "shots": None}
+        inherited = {**self._config, "shots": None, "mitigation": None}
         if not registry.same_options(backend, inherited["backend"]):
             inherited.update(backend_options={})
         config = {**inherited, "backend": backend, **options}
         config["backend_options"] = dict(config["backend_options"] or {})
+        config["mitigation"] = as_mitigation(config.get("mitigation"))
+        registry.check_mitigation(backend, config["mitigation"], config["backend_options"])
         name, rule = self._resolve_gradient(gradient, backend, self._seed(config["seed"]))
         old = (self._config, self.gradient, self.rule, self.native, self._executor)
         self._config, self.gradient, self.rule = config, name, rule

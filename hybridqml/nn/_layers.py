@@ -68,6 +68,12 @@ class QuantumLayer(nn.Module):
         backend_options: Extra ``AerSimulator`` options, e.g. ``{"device": "GPU"}``
             (``{"max_memory_bytes": n}`` for ``"torch"``).
         optimization_level: Transpiler preset level used for the backend's ISA.
+        mitigation: Error mitigation of every evaluation (forward and every shifted one):
+            ``None`` (default), ``"readout"``, ``"zne"``, ``"readout+zne"`` or a
+            :class:`hybridqml.mitigation.Mitigation` (scale factors, extrapolator,
+            calibration, simplex projection). Linear, so parameter-shift gradients stay exact.
+            On IBM Runtime, expectation values use the runtime Estimator's own TREX/ZNE; on
+            noiseless simulators it is an error. Not carried over by :meth:`set_backend`.
         init: Initial weights: a tensor or array of shape ``(n_weights,)`` (a tensor's floating
             dtype is kept, arrays become float64), or an initializer called on an empty
             ``(n_weights,)`` tensor such as ``torch.nn.init.uniform_`` (see
@@ -82,6 +88,9 @@ class QuantumLayer(nn.Module):
 
     Example:
         >>> import torch, hybridqml as hq
+        >>> noisy = hq.QuantumLayer(hq.circuits.ry(1), backend="fake_manila", mitigation="readout")
+        >>> abs(noisy(torch.zeros(1)).item()) < 0.001   # <Z> of |+> is 0; readout error removed
+        True
         >>> model = torch.nn.Sequential(
         ...     torch.nn.Linear(3, 2), hq.QuantumLayer(hq.circuits.variational(2, 1)),
         ...     torch.nn.Linear(2, 1))
@@ -101,6 +110,7 @@ class QuantumLayer(nn.Module):
         gradient: str | GradientRule | None = None,
         backend_options: Mapping[str, Any] | None = None,
         optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+        mitigation: Any = None,
         init: WeightInit = None,
     ) -> None:
         super().__init__()
@@ -111,6 +121,7 @@ class QuantumLayer(nn.Module):
             gradient=gradient,
             backend_options=backend_options,
             optimization_level=optimization_level,
+            mitigation=mitigation,
         )
         self.engine = CircuitEngine(circuit, options)
         self.spec = circuit

@@ -193,6 +193,8 @@ class QuantumRunConfig(RunConfig):
         max_shots: Refuse to start above this many executed shots (estimated) and stop
             with a checkpoint before exceeding it (CLI ``--max-shots``).
         max_qpu_seconds: The same for estimated/reported QPU seconds (``--max-qpu-seconds``).
+        mitigation: Error mitigation of the quantum layer: ``None``, ``"readout"``, ``"zne"``
+            or ``"readout+zne"`` (CLI ``--mitigation``; see :mod:`hybridqml.mitigation`).
     """
 
     backend: str | Any = "aer"  # a name, or a BackendV2 / primitive instance
@@ -200,11 +202,17 @@ class QuantumRunConfig(RunConfig):
     backend_options: dict[str, Any] | None = None
     max_shots: int | None = None
     max_qpu_seconds: float | None = None
+    mitigation: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_budget(self.max_shots, "max_shots")
         check_budget(self.max_qpu_seconds, "max_qpu_seconds")
+        if self.mitigation is not None:
+            from hybridqml.mitigation._options import as_mitigation
+
+            label = as_mitigation(self.mitigation)
+            object.__setattr__(self, "mitigation", None if label is None else label.label)
 
     def layer_options(self) -> dict[str, Any]:
         """The quantum-layer keyword arguments of the run (shots seeded with the run seed).
@@ -212,13 +220,18 @@ class QuantumRunConfig(RunConfig):
         Example:
             >>> QuantumRunConfig(out_dir="run", shots=100, seed=3).layer_options()
             {'backend': 'aer', 'shots': 100, 'seed': 3, 'backend_options': None}
+            >>> QuantumRunConfig(out_dir="run", mitigation="zne").layer_options()["mitigation"]
+            'zne'
         """
-        return {
+        options = {
             "backend": self.backend,
             "shots": self.shots,
             "seed": self.seed,
             "backend_options": self.backend_options,
         }
+        if self.mitigation is not None:
+            options["mitigation"] = self.mitigation
+        return options
 
 
 _TYPE_CHECKS: Final[dict[str, Any]] = {

@@ -99,6 +99,7 @@ class CostEstimate:
         per_epoch_by_kind: ``per_epoch`` split by pass kind (``"forward"``, gradient rules).
         total_by_kind: ``total`` split the same way.
         assumptions: How the QPU time is estimated.
+        mitigation: The error mitigation's cost multiplier, in words (``None``: no mitigation).
     """
 
     workflow: str
@@ -111,6 +112,7 @@ class CostEstimate:
     per_epoch_by_kind: dict[str, CallCounts]
     total_by_kind: dict[str, CallCounts]
     assumptions: str = ASSUMPTIONS
+    mitigation: str | None = None
 
     def format(self) -> str:
         """A table for people (what ``hybridqml train ... --dry-run`` prints)."""
@@ -136,6 +138,8 @@ class CostEstimate:
             rows.append(row(f"total: {kind}", counts))
         rows.append(row("total", self.total))
         rows.append("shots = executed shots (circuits x bindings x shots per binding)")
+        if self.mitigation:
+            rows.append(f"mitigation: {self.mitigation}")
         rows.append(f"assumptions: {self.assumptions}")
         return "\n".join(rows)
 
@@ -205,7 +209,32 @@ def estimate_run(config: Any, train: Callable[[Any], Any], *, workflow: str) -> 
         total=total,
         per_epoch_by_kind=per_kind,
         total_by_kind=total_kind,
+        mitigation=_mitigation_cost(getattr(config, "mitigation", None)),
     )
+
+
+def _mitigation_cost(mitigation: Any) -> str | None:
+    """The cost multiplier of a mitigation setting, in words (counted in the table above).
+
+    Example:
+        >>> _mitigation_cost("zne")
+        'zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5: included above)'
+    """
+    from hybridqml.mitigation._options import as_mitigation
+
+    settings = as_mitigation(mitigation)
+    if settings is None:
+        return None
+    parts = [f"{settings.label}: x{settings.cost_multiplier:g} circuits per evaluation"]
+    if settings.zne:
+        factors = ", ".join(f"{s:g}" for s in settings.scale_factors)
+        parts[0] += f" (ZNE scale factors {factors}: included above)"
+    if settings.readout:
+        parts.append(
+            f"readout calibration: 2 circuits x {settings.calibration_shots:,} shots when "
+            "measured on the device (included above; free on simulators with a noise model)"
+        )
+    return "; ".join(parts)
 
 
 def _whole_run(

@@ -79,6 +79,7 @@ class HybridQNN(nn.Module):
         shots: Shots per circuit; ``None`` is exact on Aer.
         seed: Seed of the shot sampling.
         backend_options: Extra simulator options, e.g. ``{"device": "GPU"}`` for GPU Aer.
+        mitigation: Error mitigation of the quantum layer (see :mod:`hybridqml.mitigation`).
 
     Example:
         >>> HybridQNN(n_qubits=2, layers=1)(torch.rand(3, 2)).shape
@@ -94,6 +95,7 @@ class HybridQNN(nn.Module):
         shots: int | None = None,
         seed: int | None = None,
         backend_options: dict[str, Any] | None = None,
+        mitigation: Any = None,
     ) -> None:
         super().__init__()
         self.pre = nn.Linear(2, n_qubits)
@@ -103,6 +105,7 @@ class HybridQNN(nn.Module):
             shots=shots,
             seed=seed,
             backend_options=backend_options,
+            mitigation=mitigation,
         )
         self.post = nn.Linear(n_qubits, 2)
 

@@ -64,6 +64,7 @@ class TextbookNet(nn.Module):
         seed: Seed of the shot sampling.
         dropout: Dropout2d probability after the second pooling.
         backend_options: Extra simulator options for the quantum layer.
+        mitigation: Error mitigation of the quantum layer (see :mod:`hybridqml.mitigation`).
 
     Example:
         >>> net = TextbookNet()
@@ -80,6 +81,7 @@ class TextbookNet(nn.Module):
         seed: int | None = None,
         dropout: float = 0.5,
         backend_options: dict[str, Any] | None = None,
+        mitigation: Any = None,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
@@ -88,7 +90,12 @@ class TextbookNet(nn.Module):
         self.fc1 = nn.Linear(256, 64)
         self.fc2 = nn.Linear(64, 1)
         self.quantum = QuantumLayer(
-            ry(1), backend=backend, shots=shots, seed=seed, backend_options=backend_options
+            ry(1),
+            backend=backend,
+            shots=shots,
+            seed=seed,
+            backend_options=backend_options,
+            mitigation=mitigation,
         )
 
     def expectation(self, images: torch.Tensor) -> torch.Tensor:

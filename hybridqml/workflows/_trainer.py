@@ -60,6 +60,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
+
 from hybridqml.data import DatasetSplit, load_image_split
 from hybridqml.entropy import EntropyStream
 from hybridqml.runs import (
@@ -270,6 +272,21 @@ class Trainer:
             self.stream.close()
         self.provenance = gather_provenance(provenance)  # every rank's bytes (data-parallel)
 
+    def _mitigation(self) -> list[dict[str, Any]]:
+        """How each mitigated quantum layer of the trainer's modules mitigated (calibration...)."""
+        records: list[dict[str, Any]] = []
+        seen: set[int] = set()
+        for value in vars(self).values():
+            for model in value.values() if isinstance(value, Mapping) else (value,):
+                if not isinstance(model, torch.nn.Module):
+                    continue
+                for module in model.modules():
+                    record = getattr(getattr(module, "engine", None), "mitigation", None)
+                    if record and id(module) not in seen:
+                        seen.add(id(module))
+                        records.append(record)
+        return records
+
     def _finish(self, fit: Any, start: float) -> Any:
         out, config = self.out, self.config
         extra = {
@@ -281,6 +298,9 @@ class Trainer:
         }
         if self.provenance is not None:
             extra["entropy"] = self.provenance
+        mitigation = self._mitigation()
+        if mitigation:
+            extra["mitigation"] = mitigation[0] if len(mitigation) == 1 else mitigation
         extra["config"] = config_to_json(config)
         write_metrics(out / METRICS_NAME, history=fit.history, seed=config.seed, extra=extra)
         plots = tuple(self.draw(fit))

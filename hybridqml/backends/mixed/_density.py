@@ -211,6 +211,7 @@ def compile_block(
         after.setdefault(i, []).append(error)
     steps: list[_Step] = []
     pending: list[Any] = []  # [qubits, superop] being multiplied together
+    superops: dict[int, np.ndarray] = {}  # id(quantum error) -> its superoperator
 
     def flush() -> None:
         if pending:
@@ -244,7 +245,11 @@ def compile_block(
                 return None
             fixed(qubits, np.kron(u, u.conj()))
         for error in after.get(i, ()):
-            kraus = np.asarray(Kraus(error.to_quantumchannel()).data)  # (J, d, d)
-            fixed(qubits, np.sum([np.kron(k, k.conj()) for k in kraus], axis=0))
+            # the same error object follows every occurrence of a gate on the same qubits
+            # (deep and folded circuits): build its superoperator once
+            if id(error) not in superops:
+                kraus = np.asarray(Kraus(error.to_quantumchannel()).data)  # (J, d, d)
+                superops[id(error)] = np.sum([np.kron(k, k.conj()) for k in kraus], axis=0)
+            fixed(qubits, superops[id(error)])
     flush()
     return DensityProgram(n_qubits, steps, measured)

@@ -31,7 +31,7 @@ from hybridqml.execution._isa import backend_name
 from hybridqml.execution._primitive_executors import estimator_executor, sampler_executor
 from hybridqml.hardware import _devices as devices
 from hybridqml.hardware._jobs import RUNTIME_JOBS
-from hybridqml.hardware._runtime_options import RuntimeOptions
+from hybridqml.hardware._runtime_options import RuntimeOptions, apply_mitigation
 
 __all__ = [
     "build_backend_v2",
@@ -57,15 +57,30 @@ def _runtime_options(request: BackendRequest, backend: str) -> RuntimeOptions:
 
 
 def _runtime_executor(request: BackendRequest, mode: Any, device: Any, name: str) -> Executor:
-    """A runtime Sampler executor, or the runtime Estimator's with a resilience level."""
+    """A runtime Sampler executor, or the runtime Estimator's with a resilience level.
+
+    Mitigation of expectation values runs on the runtime Estimator with its own options
+    (TREX, ZNE: :func:`~hybridqml.hardware._runtime_options.apply_mitigation`); probability
+    outputs stay on the Sampler, which has none, and are mitigated locally by the executor.
+    """
     runtime = _runtime_options(request, name)
-    if runtime.resilience_level is None:
+    on_runtime = request.mitigation is not None and request.shiftable.probabilities is None
+    if on_runtime and runtime.resilience_level is not None:
+        raise ConfigurationError(
+            f"mitigation={request.mitigation.label!r} and resilience_level="
+            f"{runtime.resilience_level} both choose the runtime's mitigation: give one of them"
+        )
+    if runtime.resilience_level is None and not on_runtime:
         sampler = runtime.apply(devices.runtime_sampler(mode))
         return sampler_executor(request, sampler, device, name, jobs=RUNTIME_JOBS)
     estimator = runtime.apply(devices.runtime_estimator(mode))
     shots = request.shots if request.shots is not None else DEFAULT_DEVICE_SHOTS
     estimator.options.default_shots = shots
-    return estimator_executor(request, estimator, name, device, shots=shots, jobs=RUNTIME_JOBS)
+    done = apply_mitigation(estimator, request.mitigation) if on_runtime else None
+    executor = estimator_executor(request, estimator, name, device, shots=shots, jobs=RUNTIME_JOBS)
+    if done is not None:
+        executor.mitigation_record = {**request.mitigation.to_json(), "runtime": done}
+    return executor
 
 
 def build_ibm_name(backend: str, request: BackendRequest) -> Executor:

@@ -1,0 +1,2 @@
+python benchmarks/mitigation_benchmark.py --modes none readout
+1833
