@@ -172,7 +172,7 @@ def apply_mitigation(estimator: Any, mitigation: Any) -> dict[str, Any]:
     """
     options = getattr(estimator, "options", None)
     resilience = getattr(options, "resilience", None)
-    if resilience is None or not hasattr(resilience, "zne_mitigation"):
+    if options is None or resilience is None or not hasattr(resilience, "zne_mitigation"):
         raise ConfigurationError(
             f"{type(estimator).__name__} has no resilience options: runtime mitigation needs "
             "a qiskit-ibm-runtime EstimatorV2"

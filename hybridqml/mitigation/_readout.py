@@ -178,7 +178,7 @@ def correct_counts(
     mthree = _mthree()
     mit = mthree.M3Mitigation()
     width = max(int(q) for q in qubits) + 1
-    matrices = [None] * width
+    matrices: list[np.ndarray | None] = [None] * width
     for q in qubits:
         matrices[int(q)] = calibration._get(q).astype(np.float32)
     mit.cals_from_matrices(matrices)
