@@ -210,7 +210,7 @@ def test_aer_max_memory_mb_is_the_limit():
     hq.QuantumLayer(circuits.variational(16, 1), backend_options={"max_memory_mb": 1})  # fits
 
 
-def test_torch_memory_check_counts_the_observable_table_before_building_it(monkeypatch):
+def test_torch_memory_check_counts_the_observable_tables_before_building_them(monkeypatch):
     n = 16
     x = Parameter("x")
     qc = QuantumCircuit(n)
@@ -218,7 +218,8 @@ def test_torch_memory_check_counts_the_observable_table_before_building_it(monke
     observables = [SparsePauliOp("X" * n), *(f"{'I' * (n - 1 - q)}Z{'I' * q}" for q in range(n))]
     spec = ParameterizedCircuit(qc, [x], observables=observables)
     table = PauliTable.estimate_bytes(spec.observables, n)
-    assert table > 2 * (2**n * 16 * len(observables))  # two masks, numpy + torch copies
+    # two groups (X mask 0 with 16 Z masks, the all-X mask with one): 2^8 + 2^8 rows of signs
+    assert table == (8 * (2**8 + 2**8) + 16 + 8 * (n + 1)) * (n + 1)
     states = 2 * 2**n * 16
 
     def fail(*args, **kwargs):
@@ -226,7 +227,7 @@ def test_torch_memory_check_counts_the_observable_table_before_building_it(monke
 
     monkeypatch.setattr(PauliTable, "__init__", fail)
     limit = states + table // 2
-    with pytest.raises(BackendError, match=rf"observable table.*limit is {limit:,} bytes"):
+    with pytest.raises(BackendError, match=rf"observable sign tables.*limit is {limit:,} bytes"):
         TorchSimulator(qc, [x], spec.observables, max_memory_bytes=limit)
 
 
