@@ -290,3 +290,18 @@ def test_exact_noisy_passes_are_the_same_however_split(shots):
     angles = np.random.default_rng(0).uniform(-3, 3, (20, single.shiftable.n_angles))
     np.testing.assert_allclose(split.run(angles), single.run(angles), rtol=0, atol=1e-12)
     assert (single.calls, split.calls) == (1, 4)
+
+
+def test_seeded_probability_outputs_on_aers_sampler_are_the_same_however_a_pass_is_split():
+    # each call of a split pass continues Aer's per-binding seeds (seed + 2113 * row): the
+    # split run draws exactly the shots of the unsplit one
+    spec = circuits.variational(3, 1).with_outputs(hq.circuits.Probabilities(qubits=[0, 2]))
+    single, split = _single_and_split(
+        spec, "fake_manila", 6, shots=100, seed=5, backend_options=TRAJECTORIES
+    )
+    assert type(single).__name__ == "ProbabilityExecutor"
+    angles = np.random.default_rng(1).uniform(-3, 3, (20, single.shiftable.n_angles))
+    first = single.run(angles)
+    np.testing.assert_array_equal(first, split.run(angles))
+    assert split.calls == 4
+    assert len({tuple(row) for row in first}) == len(first)  # fresh shots for every binding
