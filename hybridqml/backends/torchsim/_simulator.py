@@ -240,8 +240,8 @@ class TorchSimulator:
             >>> from hybridqml import circuits
             >>> spec = circuits.ry(2)
             >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
-            >>> sim.estimate_bytes(1, torch.complex128)   # 7 states of 4 amplitudes + the table
-            960
+            >>> sim.estimate_bytes(1, torch.complex128)   # 7 states of 4 amplitudes + 128
+            576
         """
         itemsize = torch.empty(0, dtype=dtype).element_size()
         states = _WORKING_STATES + (2 * len(self._all_steps) if backprop else 0)
