@@ -35,7 +35,10 @@ def layer(n: int, shots: int | None) -> torch.nn.Module:
     """The benchmark layer on ``n`` qubits with ``shots`` (``None``: exact)."""
     spec = hq.circuits.ry(1) if n == 1 else hq.circuits.variational(n_qubits=n, layers=LAYERS)
     opts = {"max_parallel_threads": 1}
-    return hq.QuantumLayer(spec, backend="aer", shots=shots, seed=1, backend_options=opts).double()
+    seed = None if shots is None else 1  # an exact layer has nothing to seed (and refuses one)
+    return hq.QuantumLayer(
+        spec, backend="aer", shots=shots, seed=seed, backend_options=opts
+    ).double()
 
 
 def measure(n: int, shots_list: tuple[int, ...], seconds: float) -> list[dict]:

@@ -96,7 +96,8 @@ class ParameterizedCircuit:
 
     Args:
         circuit: A unitary Qiskit circuit (no measurements or resets).
-        input_params: Parameters bound from input data, in input-column order.
+        input_params: Parameters bound from input data, in input-column order; may be empty
+            (a circuit without inputs, such as a qGAN generator, takes ``(B, 0)`` inputs).
         weight_params: Trainable parameters, in the order of the layer's ``weight`` tensor.
         observables: Pauli observables (``SparsePauliOp``, ``Pauli`` or labels), or a single
             one (a ``SparsePauliOp`` is one observable however many terms it has). Defaults to
@@ -107,7 +108,7 @@ class ParameterizedCircuit:
     Raises:
         CircuitError: if a parameter of the circuit is neither an input nor a weight, a listed
             parameter is not in the circuit, a parameter is listed twice, the circuit measures
-            or resets, there are no inputs, or an observable has the wrong width.
+            or resets, or an observable has the wrong width.
 
     Example:
         >>> from qiskit import QuantumCircuit
@@ -134,8 +135,6 @@ class ParameterizedCircuit:
             raise CircuitError(f"circuit must be a qiskit QuantumCircuit, got {type(circuit)!r}")
         inputs = _as_parameters(input_params, "input_params")
         weights = _as_parameters(weight_params, "weight_params")
-        if not inputs:
-            raise CircuitError("a quantum layer needs at least one input parameter")
         both = set(inputs) & set(weights)
         if both:
             raise CircuitError(f"parameters used as both input and weight: {_names(both)}")

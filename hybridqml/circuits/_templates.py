@@ -179,7 +179,7 @@ def from_qiskit(
     * ``from_qiskit(feature_map, ansatz)``: the composition; the feature map's parameters are
       the inputs, the ansatz's the weights (as qiskit-ML's ``QNNCircuit`` and tutorials do).
     * ``from_qiskit(circuit, inputs=params_or_feature_map)``: the given inputs, every other
-      parameter a weight.
+      parameter a weight; ``inputs=[]`` for a circuit without inputs (a qGAN generator).
     * ``from_qiskit(circuit)``: the parameters named ``x[i]`` (the default prefix of
       ``zz_feature_map``, ``z_feature_map``, ``pauli_feature_map``) are the inputs, every other
       one (``θ[i]`` of ``real_amplitudes``, ``efficient_su2``, ``n_local``) a weight.
@@ -200,6 +200,8 @@ def from_qiskit(
         (['x[0]', 'x[1]'], 4)
         >>> from_qiskit(zz_feature_map(2).compose(real_amplitudes(2, reps=1))).n_weights
         4
+        >>> from_qiskit(real_amplitudes(2, reps=1), inputs=[]).n_inputs   # a generator
+        0
     """
     if not isinstance(circuit, QuantumCircuit):
         raise CircuitError(f"circuit must be a qiskit QuantumCircuit, got {type(circuit)!r}")
@@ -218,7 +220,9 @@ def from_qiskit(
         if not inputs:
             raise CircuitError(
                 "no input parameters named x[i] found; say which ones are inputs: "
-                "from_qiskit(circuit, inputs=[...]) or from_qiskit(feature_map, ansatz)"
+                "from_qiskit(circuit, inputs=[...]) or from_qiskit(feature_map, ansatz), "
+                "or inputs=[] for a circuit without inputs (every parameter a weight, e.g. "
+                "a qGAN generator)"
             )
     inputs = list(inputs)
     chosen = set(inputs)

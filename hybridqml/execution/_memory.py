@@ -92,11 +92,22 @@ def chunk_sizes(m: int, binding_bytes: int | None, budget: int) -> list[int]:
 def available_memory_bytes() -> int | None:
     """Bytes of host memory available for new allocations (``None`` if unknown).
 
+    The smaller of the system's available memory and the room left under the process's
+    address-space limit (``RLIMIT_AS``), when one is set.
+
     Example:
         >>> free = available_memory_bytes()
         >>> free is None or free > 0
         True
     """
+    free = _physical_available()
+    left = _address_space_left()
+    if free is None or left is None:
+        return free if left is None else left
+    return min(free, left)
+
+
+def _physical_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -136,6 +147,24 @@ def rank_memory_share() -> int | None:
     """
     free = available_memory_bytes()
     return None if free is None else free // local_ranks()
+
+
+def _address_space_left() -> int | None:
+    """Room left under this process's ``RLIMIT_AS`` (``ulimit -v``), ``None`` if unlimited."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+    if limit == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status") as f:
+            used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return max(limit - used, 0)
 
 
 def human_bytes(n: float) -> str:

@@ -169,6 +169,30 @@ class CircuitEngine:
         # torch-native gradients need neither the shiftable form nor an executor up front
         self._executor: Executor | None = None if self.native else self._build_executor()
         _check_step_with_shots(self.rule, self.shots)
+        self._check_seed_used()
+
+    def _check_seed_used(self) -> None:
+        """Refuse a ``seed`` that nothing would use (an exact run without a transpiler layout).
+
+        A seed drives shot sampling, noisy trajectories, SPSA directions and the transpiler's
+        layout on devices with a coupling map; on an exact simulator with none of these it
+        would be silently ignored.
+
+        Raises:
+            ConfigurationError: ``seed`` was given and has no effect.
+        """
+        if self._config["seed"] is None or self.random_state():
+            return
+        device = getattr(self._executor, "device", None)
+        target = getattr(device, "target", None)
+        if target is not None and target.build_coupling_map() is not None:
+            return  # the seed picks the layout
+        backend = _backend_label(self._config["backend"])
+        raise ConfigurationError(
+            f"seed={self._config['seed']} would have no effect: {backend} "
+            f"with shots=None and gradient={self.gradient!r} is exact and deterministic. Drop "
+            "seed=, or give shots=... (finite-shot sampling) or gradient='spsa', which use it"
+        )
 
     @property
     def shiftable(self) -> ShiftableCircuit:
@@ -299,6 +323,8 @@ class CircuitEngine:
             self.native = self._build_native()
             self._executor = None if self.native else self._build_executor()
             _check_step_with_shots(self.rule, self.shots)
+            if options.get("seed") is not None:  # an inherited seed may lose its use: fine
+                self._check_seed_used()
         except Exception:
             self._config, self.gradient, self.rule, self.native, self._executor = old
             raise

@@ -131,6 +131,7 @@ class QuantumLayer(nn.Module):
             if init is not None:
                 initial_weight(init, 0)  # a non-empty tensor for a weightless circuit is a mistake
             self.register_parameter("weight", None)
+        self._no_weight: torch.Tensor
         self.register_buffer("_no_weight", torch.zeros(0), persistent=False)
 
     @property
@@ -188,18 +189,34 @@ class QuantumLayer(nn.Module):
         """Restore a :meth:`random_state` snapshot (entries for another backend are ignored)."""
         self.engine.set_random_state(state)
 
-    def forward(self, inputs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, inputs: torch.Tensor | None = None, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Expectation values for each row of ``inputs``.
 
         Args:
-            inputs: (B, n_inputs) or (n_inputs,).
+            inputs: (B, n_inputs) or (n_inputs,). A circuit without inputs takes ``(B, 0)``
+                (B output rows) or nothing: ``layer()`` is ``layer(torch.zeros(0))``, one
+                output row of shape (n_outputs,) in the weight's dtype and on its device,
+                as qiskit-machine-learning's ``TorchConnector`` does for a qGAN generator.
             weight: Optional weights used instead of :attr:`weight`: (n_weights,) shared by the
                 batch or (B, n_weights) per sample (e.g. produced by a hypernetwork).
 
         Raises:
             InputError: non-tensor or non-floating input, wrong width or rank, empty batch,
-                NaN/inf values (in the inputs or the weights), badly shaped ``weight``.
+                NaN/inf values (in the inputs or the weights), badly shaped ``weight``, or no
+                inputs for a circuit that has input parameters.
+
+        Example:
+            >>> import torch, hybridqml as hq
+            >>> from qiskit.circuit.library import real_amplitudes
+            >>> generator = hq.SamplerLayer(
+            ...     hq.circuits.from_qiskit(real_amplitudes(2, reps=1), inputs=[]))
+            >>> generator().shape, generator(torch.zeros(3, 0)).shape
+            (torch.Size([4]), torch.Size([3, 4]))
         """
+        if inputs is None:
+            inputs = self._no_inputs(weight)
         x = self._validate(inputs)
         x2 = x if x.ndim == 2 else x.unsqueeze(0)
         if weight is not None:
@@ -217,6 +234,18 @@ class QuantumLayer(nn.Module):
         if self.weight is None and key in state_dict and state_dict[key].numel() == 0:
             state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _no_inputs(self, weight: Any) -> torch.Tensor:
+        """The (0,) input of a call without arguments, following the weight's dtype/device."""
+        if self.n_inputs:
+            raise InputError(
+                f"this layer takes inputs of shape (batch, {self.n_inputs}); only a circuit "
+                "without input parameters can be called without them"
+            )
+        like = weight if isinstance(weight, torch.Tensor) else self.weight
+        if like is None or not like.is_floating_point():
+            like = self._no_weight.to(torch.get_default_dtype())
+        return like.new_zeros(0)
 
     def _validate_weight(self, weight: Any, batch: int) -> torch.Tensor:
         n = self.spec.n_weights

@@ -75,6 +75,11 @@ def initial_weight(init: WeightInit, n_weights: int) -> torch.Tensor:
             ) from exc
         where = "init has"
     weight = weight.detach().clone()
+    if weight.is_complex():
+        raise ConfigurationError(
+            f"{where} complex values ({weight.dtype}); weights are real rotation angles: pass "
+            "the real part (init.real) if that is what you meant"
+        )
     if tuple(weight.shape) != (n_weights,):
         raise ConfigurationError(
             f"{where} shape {tuple(weight.shape)} but the circuit has {n_weights} weights: "

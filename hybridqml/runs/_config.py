@@ -217,16 +217,20 @@ class QuantumRunConfig(RunConfig):
     def layer_options(self) -> dict[str, Any]:
         """The quantum-layer keyword arguments of the run (shots seeded with the run seed).
 
+        The exact simulators ``"aer"`` and ``"torch"`` without shots get no seed (they would
+        refuse it: nothing random to seed).
+
         Example:
             >>> QuantumRunConfig(out_dir="run", shots=100, seed=3).layer_options()
             {'backend': 'aer', 'shots': 100, 'seed': 3, 'backend_options': None}
             >>> QuantumRunConfig(out_dir="run", mitigation="zne").layer_options()["mitigation"]
             'zne'
         """
+        exact = self.shots is None and self.backend in ("aer", "torch")
         options = {
             "backend": self.backend,
             "shots": self.shots,
-            "seed": self.seed,
+            "seed": None if exact else self.seed,  # an exact simulator refuses a useless seed
             "backend_options": self.backend_options,
         }
         if self.mitigation is not None:

@@ -132,7 +132,7 @@ def test_aer_with_a_noise_model_in_backend_options_is_exact_or_sampled_with_nois
     noise = NoiseModel()
     noise.add_all_qubit_readout_error(ReadoutError([[0.9, 0.1], [0.1, 0.9]]))
     theta = np.full((10, 1), np.pi / 2)  # |1>: <Z> = -1 without noise, -0.8 with this readout
-    exact = CircuitEngine(circuits.ry(1), seed=3, backend_options={"noise_model": noise})
+    exact = CircuitEngine(circuits.ry(1), backend_options={"noise_model": noise})
     assert exact.shots is None  # shots=None: the exact noisy value, never silently noiseless
     np.testing.assert_allclose(exact.forward(theta), -0.8, atol=1e-12)
     sampled = CircuitEngine(

@@ -213,7 +213,7 @@ def test_aer_max_memory_mb_is_the_limit():
     hq.QuantumLayer(circuits.variational(16, 1), backend_options={"max_memory_mb": 1})  # fits
 
 
-def test_torch_memory_check_counts_the_observable_table_before_building_it(monkeypatch):
+def test_torch_memory_check_counts_the_observable_tables_before_building_them(monkeypatch):
     n = 16
     x = Parameter("x")
     qc = QuantumCircuit(n)
@@ -221,7 +221,8 @@ def test_torch_memory_check_counts_the_observable_table_before_building_it(monke
     observables = [SparsePauliOp("X" * n), *(f"{'I' * (n - 1 - q)}Z{'I' * q}" for q in range(n))]
     spec = ParameterizedCircuit(qc, [x], observables=observables)
     table = PauliTable.estimate_bytes(spec.observables, n)
-    assert table > 2 * (2**n * 16 * len(observables))  # two masks, numpy + torch copies
+    # two groups (X mask 0 with 16 Z masks, the all-X mask with one): 2^8 + 2^8 rows of signs
+    assert table == (8 * (2**8 + 2**8) + 16 + 8 * (n + 1)) * (n + 1)
     states = 2 * 2**n * 16
 
     def fail(*args, **kwargs):
@@ -229,7 +230,7 @@ def test_torch_memory_check_counts_the_observable_table_before_building_it(monke
 
     monkeypatch.setattr(PauliTable, "__init__", fail)
     limit = states + table // 2
-    with pytest.raises(BackendError, match=rf"observable table.*limit is {limit:,} bytes"):
+    with pytest.raises(BackendError, match=rf"observable sign tables.*limit is {limit:,} bytes"):
         TorchSimulator(qc, [x], spec.observables, max_memory_bytes=limit)
 
 
@@ -292,3 +293,18 @@ def test_exact_noisy_passes_are_the_same_however_split(shots):
     angles = np.random.default_rng(0).uniform(-3, 3, (20, single.shiftable.n_angles))
     np.testing.assert_allclose(split.run(angles), single.run(angles), rtol=0, atol=1e-12)
     assert (single.calls, split.calls) == (1, 4)
+
+
+def test_seeded_probability_outputs_on_aers_sampler_are_the_same_however_a_pass_is_split():
+    # each call of a split pass continues Aer's per-binding seeds (seed + 2113 * row): the
+    # split run draws exactly the shots of the unsplit one
+    spec = circuits.variational(3, 1).with_outputs(hq.circuits.Probabilities(qubits=[0, 2]))
+    single, split = _single_and_split(
+        spec, "fake_manila", 6, shots=100, seed=5, backend_options=TRAJECTORIES
+    )
+    assert type(single).__name__ == "ProbabilityExecutor"
+    angles = np.random.default_rng(1).uniform(-3, 3, (20, single.shiftable.n_angles))
+    first = single.run(angles)
+    np.testing.assert_array_equal(first, split.run(angles))
+    assert split.calls == 4
+    assert len({tuple(row) for row in first}) == len(first)  # fresh shots for every binding

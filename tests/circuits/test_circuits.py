@@ -2,13 +2,15 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import Pauli, SparsePauliOp, Statevector
 
+import hybridqml as hq
 from hybridqml import circuits
-from hybridqml.circuits import ParameterizedCircuit
-from hybridqml.exceptions import CircuitError, HybridQMLError
+from hybridqml.circuits import ParameterizedCircuit, from_qiskit
+from hybridqml.exceptions import CircuitError, HybridQMLError, InputError
 
 
 def _simple():
@@ -56,7 +58,6 @@ def test_a_single_parameter_or_a_non_sequence_for_the_parameter_lists():
         (["x"], [], "neither inputs nor weights: w"),
         (["x", "w"], ["w"], "both input and weight: w"),
         (["x", "extra"], ["w"], "not present in the circuit: extra"),
-        ([], ["x", "w"], "at least one input"),
         (["x", "x"], ["w"], "more than once"),
     ],
 )
@@ -65,6 +66,45 @@ def test_parameter_validation(inputs, weights, message):
     table = {"x": x, "w": w, "extra": Parameter("extra")}
     with pytest.raises(CircuitError, match=message):
         ParameterizedCircuit(qc, [table[n] for n in inputs], [table[n] for n in weights])
+
+
+def test_a_circuit_without_inputs_is_a_spec_and_a_layer_called_without_arguments():
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(1)
+    qc.ry(x, 0)
+    qc.rx(w, 0)
+    spec = ParameterizedCircuit(qc, [], [x, w])
+    assert spec.n_inputs == 0 and spec.parameters == (x, w)
+    layer = hq.QuantumLayer(spec, init=torch.tensor([0.4, -1.1], dtype=torch.float64))
+    # written out: RY(x) then RX(w) on |0>: <Z> = cos(x) cos(w)
+    expected = np.cos(0.4) * np.cos(-1.1)
+    out = layer()
+    assert out.shape == (1,) and out.dtype == torch.float64
+    np.testing.assert_allclose(out.item(), expected, atol=1e-12)
+    rows = layer(torch.zeros(5, 0, dtype=torch.float64))
+    np.testing.assert_allclose(rows.detach().numpy(), np.full((5, 1), expected), atol=1e-12)
+    out.backward()
+    np.testing.assert_allclose(
+        layer.weight.grad.numpy(),
+        [-np.sin(0.4) * np.cos(-1.1), -np.cos(0.4) * np.sin(-1.1)],
+        atol=1e-12,
+    )
+
+
+def test_from_qiskit_accepts_inputs_empty_and_its_error_names_it():
+    qc, x, w = _simple()
+    with pytest.raises(CircuitError, match=r"inputs=\[\] for a circuit without inputs"):
+        from_qiskit(qc)
+    spec = from_qiskit(qc, inputs=[])
+    assert spec.input_params == () and set(spec.weight_params) == {x, w}
+
+
+def test_a_layer_with_inputs_called_without_them_is_an_input_error():
+    layer = hq.QuantumLayer(hq.circuits.ry(1))
+    with pytest.raises(InputError, match=r"takes inputs of shape \(batch, 1\)"):
+        layer()
+    with pytest.raises(InputError, match=r"shape \(batch, 1\)"):
+        layer(torch.zeros(2, 0))
 
 
 def test_observable_width_and_hermiticity_checked():

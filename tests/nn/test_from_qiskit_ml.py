@@ -122,3 +122,84 @@ def test_bad_networks_are_clear_errors():
     qnn = qml_nn.SamplerQNN(circuit=qc, sampler=ExactSampler(), input_params=list(x))
     with pytest.raises(CircuitError, match="end with its measurements"):
         hq.from_qiskit_ml(qnn)
+
+
+# -- circuits without inputs: the qiskit-ML PyTorch qGAN generator (issue 24) ---------------------
+
+
+def qgan_generator(sampler):
+    """The generator of qiskit-ML's PyTorch qGAN tutorial: H on every qubit, EfficientSU2."""
+    from qiskit.circuit.library import efficient_su2
+
+    qc = QuantumCircuit(2)
+    qc.h(qc.qubits)
+    qc.compose(efficient_su2(2, reps=6), inplace=True)
+    qnn = qml_nn.SamplerQNN(
+        circuit=qc,
+        sampler=sampler,
+        input_params=[],
+        weight_params=qc.parameters,
+        sparse=False,
+        gradient=qml_grad.ParamShiftSamplerGradient(sampler),
+    )
+    return qc, qnn
+
+
+def check_generator(layer, qnn, w):
+    ref_out = qnn.forward(None, w).reshape(-1)  # an independent exact (Statevector) reference
+    _, ref_w = qnn.backward(None, w)
+    out = layer()
+    assert out.shape == (4,)
+    np.testing.assert_allclose(out.detach().numpy(), ref_out, atol=1e-8, rtol=0)
+    for o in range(4):
+        (gw,) = torch.autograd.grad(out[o], layer.weight, retain_graph=True)
+        np.testing.assert_allclose(gw.double().numpy(), ref_w[0, o], atol=1e-8, rtol=0)
+    rows = layer(torch.zeros(3, 0, dtype=torch.float64))  # a (B, 0) batch: B equal rows
+    np.testing.assert_allclose(rows.detach().numpy(), np.tile(ref_out, (3, 1)), atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["aer", "torch"])
+def test_qgan_generator_ports_with_from_qiskit_ml_and_sampler_layer(backend):
+    qc, qnn = qgan_generator(ExactSampler())
+    w = np.random.default_rng(7).random(qc.num_parameters)
+    connector = TorchConnector(qnn, initial_weights=w)
+    ported = hq.from_qiskit_ml(connector, backend=backend).double()
+    assert ported.n_inputs == 0 and isinstance(ported, hq.SamplerLayer)
+    wc = connector.weight.detach().double().numpy()  # float32, as the connector stores them
+    check_generator(ported, qnn, wc)
+    spec = hq.circuits.from_qiskit(qc, inputs=[])
+    direct = hq.SamplerLayer(spec, backend=backend, init=torch.from_numpy(w))
+    check_generator(direct, qnn, w)
+
+
+def test_qgan_generator_trains_like_the_torch_connector():
+    qc, qnn = qgan_generator(ExactSampler())
+    w = np.random.default_rng(8).random(qc.num_parameters)
+    connector = TorchConnector(qnn, initial_weights=w)
+    layer = hq.from_qiskit_ml(connector, backend="torch")  # float32 weights, as the connector's
+    target = torch.tensor([0.1, 0.4, 0.4, 0.1])
+    models = (connector, layer)
+    # SGD, not Adam: Adam turns the float noise of a zero gradient into a full step
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.5) for m in models]
+    losses = {0: [], 1: []}
+    for _ in range(5):
+        for i, (model, opt) in enumerate(zip(models, optimizers, strict=True)):
+            opt.zero_grad()
+            loss = ((model().reshape(-1) - target) ** 2).sum()
+            loss.backward()
+            opt.step()
+            losses[i].append(loss.item())
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        layer.weight.detach().numpy(), connector.weight.detach().numpy(), atol=1e-4
+    )
+    assert losses[1][-1] < losses[1][0]
+
+
+def test_init_wins_over_the_connector_weights():
+    qc, qnn = qgan_generator(ExactSampler())
+    connector = TorchConnector(qnn, initial_weights=np.zeros(qc.num_parameters))
+    w = torch.linspace(-1, 1, qc.num_parameters, dtype=torch.float64)
+    layer = hq.from_qiskit_ml(connector, init=w)
+    assert torch.equal(layer.weight.detach(), w)
+    check_generator(layer, qnn, w.numpy())

@@ -51,7 +51,8 @@ MAX_QUBITS = 40
 #: Working sets below this size are not checked against the free memory of the device.
 _UNCHECKED_BYTES = 64 << 20
 #: Working-set multiple of one batch of states: the no-grad sweeps' state and two buffers, the
-#: adjoint sweep's saved state, (psi, lambda) pair and spare pair, temporaries.
+#: adjoint sweep's saved state, (psi, lambda) pair and spare pair, temporaries (the observables
+#: need at most three states while one group of terms is summed, see ``_observables``).
 _WORKING_STATES = 7
 
 
@@ -242,8 +243,8 @@ class TorchSimulator:
             >>> from hybridqml import circuits
             >>> spec = circuits.ry(2)
             >>> sim = TorchSimulator(spec.circuit, spec.parameters, spec.observables)
-            >>> sim.estimate_bytes(1, torch.complex128)   # 7 states of 4 amplitudes + the table
-            960
+            >>> sim.estimate_bytes(1, torch.complex128)   # 7 states of 4 amplitudes + 128
+            576
         """
         itemsize = torch.empty(0, dtype=dtype).element_size()
         states = _WORKING_STATES + (2 * len(self._all_steps) if backprop else 0)
@@ -278,8 +279,7 @@ class TorchSimulator:
             limit = available_memory(device)
         if limit is not None and need > limit:
             table = (
-                f", {self._table_bytes:,} of them for the observable table (2^{n} x "
-                "outputs, complex)"
+                f", {self._table_bytes:,} of them for the observable sign tables"
                 if self._table_bytes
                 else ""
             )
