@@ -113,7 +113,8 @@ def check_backend(
             ``"statevector"``, or the noisy device it simulates (a fake device, an
             ``AerSimulator`` with a noise model, any ``BackendV2``).
         checks: Names from :data:`CHECKS` to run (default: all).
-        **options: Layer options: ``shots``, ``seed`` (default :data:`CHECK_SEED`),
+        **options: Layer options: ``shots``, ``seed`` (default :data:`CHECK_SEED` with shots
+            or SPSA; none on exact runs, which refuse an unused seed),
             ``backend_options``, ``optimization_level``, ``gradient``.
 
     Returns:
@@ -135,7 +136,8 @@ def check_backend(
         raise ConfigurationError(
             f"unknown checks {sorted(unknown)}; choose from {', '.join(CHECKS)}"
         )
-    options = {"seed": CHECK_SEED, **options}
+    if options.get("shots") is not None or options.get("gradient") == "spsa":
+        options = {"seed": CHECK_SEED, **options}  # exact runs refuse a seed they never use
     run = _Run(backend, options, reference)
     ran, skipped, failures, cause = [], [], [], None
     for name in CHECKS:
