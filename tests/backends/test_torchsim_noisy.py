@@ -325,3 +325,51 @@ def test_cuda_inputs_give_cuda_outputs_equal_to_the_cpu():  # pragma: no cover -
     gpu = layer.cuda()(x.cuda())
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-10)
+
+
+def test_conformance_values_and_probabilities_on_a_noise_model():
+    from hybridqml.testing import check_backend
+
+    report = check_backend(
+        "torch",
+        backend_options={"noise_model": _noise_model()},
+        checks=["values", "gradients", "probabilities"],
+    )
+    assert report.reference == "Aer density matrix"
+    assert report.ran == ("values", "gradients", "probabilities")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"seed": None},  # backprop transpiles with the default transpiler seed
+        {"gradient": "parameter-shift", "shots": 2000},
+    ],
+)
+def test_conformance_suite_passes_on_a_fake_device(options):
+    from hybridqml.testing import check_backend
+
+    report = check_backend("torch", backend_options={"device": "fake_manila"}, **options)
+    assert report.reference == "Aer density matrix"
+    assert {"values", "gradients", "probabilities"} <= set(report.ran)
+
+
+@pytest.mark.slow
+def test_ten_active_qubits_batch_eight_forward_and_backward_fit_the_default_budget():
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.01, 1), ["ry"])
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.01, 2), ["cx"])
+    spec = circuits.variational(10, 1)
+    ex = NoisyTorchExecutor(spec, check_noisy_options(None, {"noise_model": noise}))
+    assert max(b.n_qubits for b in ex.sampler.blocks(ex.isa_circuits[0])) == 10
+    x = torch.as_tensor(_theta(spec, 8)[:, :10]).requires_grad_()
+    w = torch.full((10,), 0.3, dtype=torch.float64, requires_grad=True)
+    out = ex.expectations(x, w)
+    out.sum().backward()
+    assert out.shape == (8, 10) and x.grad.shape == (8, 10) and torch.isfinite(w.grad).all()
+    # the first sample against Aer's density matrix
+    sim = AerSimulator(method="density_matrix", noise_model=noise)
+    theta = np.hstack([x.detach().numpy()[:1], w.detach().numpy()[None]])
+    reference = _reference(ex, spec, theta, sim, noise)
+    np.testing.assert_allclose(out.detach().numpy()[:1], reference, atol=1e-10)
