@@ -9,9 +9,11 @@ qubit ``q``). Every instruction is one pass over all B density matrices:
   ``sum_j K_j (x) conj(K_j)``), and consecutive ones on nested qubit sets (a gate, its error, the
   next gate there, ...) are multiplied into one at compile time, then applied as one matrix
   product (GEMM) over the whole batch;
-* a parameterized diagonal gate (``rz``, ``p``, ...) is one elementwise phase
-  ``rho[a, b] *= d[a] conj(d[b])``;
-* any other parameterized gate is one batched ``(B, d^2, d^2)`` superoperator
+* a one-parameter gate (every Pauli rotation, ``rz``, ``p``, controlled rotations...) has the
+  superoperator ``sum_k f_k(t) M_k`` (:func:`trig_superoperator`: constant ``M_k``,
+  ``f_k`` in 1, cos, sin), so the fixed superoperators around it fuse into the ``M_k`` too and
+  the whole run is one GEMM of the stacked ``M_k`` and one weighted sum per binding;
+* any other parameterized gate (``u``, ``r``) is one batched ``(B, d^2, d^2)`` superoperator
   ``U_b (x) conj(U_b)``.
 
 Everything after compilation is a torch operation, so autograd differentiates through the
@@ -46,6 +48,12 @@ from hybridqml.exceptions import CircuitError
 __all__ = ["DensityBlock", "compile_density_block", "superoperator"]
 
 _SKIPPED = ("barrier", "id", "delay")
+#: A one-parameter gate's superoperator stack is widened to a fixed gate's qubits (e.g. an
+#: ``rz`` into the ``cx`` after it) only up to this many qubits: beyond, the wider GEMM of K
+#: terms costs more than the pass it saves.
+_TRIG_FUSED_QUBITS = 2
+#: Entries of fused superoperators below this are rounding residue, set to zero.
+_NEGLIGIBLE = 1e-15
 
 
 def superoperator(kraus: np.ndarray) -> np.ndarray:
@@ -84,15 +92,22 @@ def _expand(superop: np.ndarray, sub: Sequence[int], sup: Sequence[int]) -> np.n
     return _apply_np(identity, superop, local).reshape(4**m, 4**m)
 
 
+def _expand_stack(stack: np.ndarray, sub: Sequence[int], sup: Sequence[int]) -> np.ndarray:
+    """:func:`_expand` of one superoperator (D, D) or of each of a stack (K, D, D)."""
+    if stack.ndim == 2:
+        return _expand(stack, sub, sup)
+    return np.stack([_expand(m, sub, sup) for m in stack])
+
+
 @dataclass(frozen=True)
 class _Step:
-    """One pass: a fixed superoperator, a parameterized phase or a parameterized gate."""
+    """One pass: a fixed superoperator, a one-parameter gate fused with fixed ones, or a gate."""
 
-    kind: str  # "super", "phase" or "gate"
+    kind: str  # "super", "trig" or "gate"
     axes: tuple[int, ...]
-    superop: np.ndarray | None = None
+    superop: np.ndarray | None = None  # "super": (D, D); "trig": (K, D, D)
     angles: tuple[Callable[[torch.Tensor], torch.Tensor], ...] = ()
-    gate: Any = None  # TrigGate or BuiltGate
+    gate: Any = None  # "trig": the K (multiple, "cos"/"sin"/"one") terms; "gate": BuiltGate
 
 
 class DensityBlock:
@@ -139,17 +154,15 @@ class DensityBlock:
     ) -> torch.Tensor:
         """Apply steps ``start:stop`` to ``rho`` (values (B, P), real, rows as ``rho``)."""
         consts = self._constants(rho.dtype, rho.device)
-        n, rows = self.n_qubits, rho.shape[0]
+        rows = rho.shape[0]
         for i in range(start, self.n_steps if stop is None else stop):
             st = self.steps[i]
             if st.kind == "super":
                 rho = _apply_fixed(rho, consts[i], st.axes)
-            elif st.kind == "phase":
-                d = _diagonal(st.gate, st.angles[0](values), rho.dtype)  # (B, 2)
-                factor = d[:, :, None] * d[:, None, :].conj()
-                shape = [rows] + [1] * (2 * n)
-                shape[st.axes[0]] = shape[st.axes[1]] = 2
-                rho = rho * factor.reshape(shape)
+            elif st.kind == "trig":
+                t = st.angles[0](values) / st.gate[0]
+                coeffs = torch.stack([_term(kind, m, t) for m, kind in st.gate[1]])
+                rho = _apply_trig(rho, consts[i], coeffs, st.axes)
             else:
                 u = _matrix(st.gate, [f(values) for f in st.angles], rho.dtype)  # (B, d, d)
                 dd = u.shape[-1] ** 2
@@ -222,10 +235,63 @@ def _apply_batched(rho: torch.Tensor, w: torch.Tensor, axes: Sequence[int]) -> t
     return torch.movedim(out.reshape(shape), front, tuple(axes))
 
 
-def _is_diagonal(gate: Any) -> bool:
-    return isinstance(gate, TrigGate) and all(
-        np.count_nonzero(m - np.diag(np.diag(m))) == 0 for m in (gate.a, gate.bc, gate.bs)
-    )
+def _apply_trig(
+    rho: torch.Tensor, stack: torch.Tensor, coeffs: torch.Tensor, axes: Sequence[int]
+) -> torch.Tensor:
+    """``sum_k coeffs[k, b] stack[k]`` on ``axes`` of density matrix ``b``: one GEMM, one sum.
+
+    ``coeffs`` (K, B) are real.
+    """
+    k = len(axes)
+    front = tuple(range(k))
+    moved = torch.movedim(rho, tuple(axes), front)
+    shape = moved.shape
+    d, rows = 1 << k, shape[k]
+    terms = torch.matmul(stack.reshape(-1, d), moved.reshape(d, -1))  # (K * d, B * rest)
+    terms = torch.view_as_real(terms.reshape(len(coeffs), d, rows, -1))
+    # real coefficients times (re, im) pairs: a complex cast of the coefficients here made
+    # torch's backward pass ~20x slower once the angles fed a dozen steps
+    out = torch.view_as_complex((coeffs.to(terms.dtype)[:, None, :, None, None] * terms).sum(0))
+    return torch.movedim(out.reshape(shape), front, tuple(axes))
+
+
+def _term(kind: str, multiple: int, t: torch.Tensor) -> torch.Tensor:
+    if kind == "one":
+        return torch.ones_like(t)
+    return torch.cos(multiple * t) if kind == "cos" else torch.sin(multiple * t)
+
+
+def trig_superoperator(gate: TrigGate) -> tuple[list[tuple[int, str]], np.ndarray]:
+    """``U(t) (x) conj(U(t)) = sum_k f_k(t / omega) M_k`` of a one-parameter gate, exactly.
+
+    ``U = a + cos(u) bc + sin(u) bs`` with ``u = t / omega``, so its superoperator is a
+    trigonometric polynomial of degree 2 in ``u``; terms that vanish are dropped (a Pauli
+    rotation keeps three: 1, cos t, sin t).
+
+    Returns:
+        The terms ``(multiple, "one" | "cos" | "sin")`` and their ``(K, d**2, d**2)`` matrices.
+
+    Example:
+        >>> from qiskit.circuit import Parameter
+        >>> from qiskit.circuit.library import RYGate
+        >>> terms, stack = trig_superoperator(describe(RYGate(Parameter("t"))))
+        >>> terms, stack.shape
+        ([(0, 'one'), (2, 'cos'), (2, 'sin')], (3, 4, 4))
+    """
+
+    def k(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.kron(x, y.conj())
+
+    a, bc, bs = gate.a, gate.bc, gate.bs
+    candidates = [
+        ((0, "one"), k(a, a) + (k(bc, bc) + k(bs, bs)) / 2),
+        ((1, "cos"), k(a, bc) + k(bc, a)),
+        ((1, "sin"), k(a, bs) + k(bs, a)),
+        ((2, "cos"), (k(bc, bc) - k(bs, bs)) / 2),
+        ((2, "sin"), (k(bc, bs) + k(bs, bc)) / 2),
+    ]
+    kept = [(term, m) for term, m in candidates if np.abs(m).max() > 1e-14]
+    return [term for term, _ in kept], np.stack([m for _, m in kept])
 
 
 def _matrix(gate: Any, angles: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
@@ -237,15 +303,6 @@ def _matrix(gate: Any, angles: list[torch.Tensor], dtype: torch.dtype) -> torch.
     return (
         a + torch.cos(t).to(dtype)[:, None, None] * bc + torch.sin(t).to(dtype)[:, None, None] * bs
     )
-
-
-def _diagonal(gate: TrigGate, angle: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(B, 2) diagonals of a diagonal one-qubit gate at (B,) angles."""
-    t = angle / gate.omega
-    a, bc, bs = (
-        torch.as_tensor(np.diag(m).copy()).to(t.device, dtype) for m in (gate.a, gate.bc, gate.bs)
-    )
-    return a + torch.cos(t).to(dtype)[:, None] * bc + torch.sin(t).to(dtype)[:, None] * bs
 
 
 def compile_density_block(
@@ -271,21 +328,44 @@ def compile_density_block(
             torch form.
     """
     steps: list[_Step] = []
-    pending: list[Any] = []  # [qubits, superop] being multiplied together
+    # being fused: [qubits, superop (D, D) or stack (K, D, D), None or (omega, terms, angle)]
+    pending: list[Any] = []
 
     def flush() -> None:
         if pending:
-            steps.append(_Step("super", _axes(n_qubits, pending[0]), pending[1]))
+            qubits, matrix, trig = pending
+            axes = _axes(n_qubits, qubits)
+            # rounding residue (~1e-33) of fused products would become subnormal numbers in
+            # the backward pass, which the CPU handles ~100x slower: zero it
+            matrix = np.where(np.abs(matrix) < _NEGLIGIBLE, 0, matrix)
+            if trig is None:
+                steps.append(_Step("super", axes, matrix))
+            else:
+                steps.append(_Step("trig", axes, matrix, (trig[2],), (trig[0], trig[1])))
             pending.clear()
 
     def fixed(qubits: tuple[int, ...], superop: np.ndarray) -> None:
         if pending and set(qubits) <= set(pending[0]):
             pending[1] = _expand(superop, qubits, pending[0]) @ pending[1]
-        elif pending and set(pending[0]) < set(qubits):
-            pending[:] = [qubits, superop @ _expand(pending[1], pending[0], qubits)]
+        elif (
+            pending
+            and set(pending[0]) < set(qubits)
+            and (pending[2] is None or len(qubits) <= _TRIG_FUSED_QUBITS)
+        ):
+            pending[1] = superop @ _expand_stack(pending[1], pending[0], qubits)
+            pending[0] = qubits
         else:
             flush()
-            pending[:] = [qubits, superop]
+            pending[:] = [qubits, superop, None]
+
+    def trig(qubits: tuple[int, ...], gate: TrigGate, angle: Any) -> None:
+        terms, stack = trig_superoperator(gate)
+        if pending and pending[2] is None and set(qubits) <= set(pending[0]):
+            wide = _expand_stack(stack, qubits, pending[0])
+            pending[1:] = [wide @ pending[1], (gate.omega, terms, angle)]
+            return
+        flush()
+        pending[:] = [qubits, stack, (gate.omega, terms, angle)]
 
     for i, (op, qubits) in enumerate(ops):
         if op.name in _SKIPPED:
@@ -296,12 +376,12 @@ def compile_density_block(
                 raise CircuitError(
                     f"the noisy torch engine cannot simulate the parameterized {op.name!r}"
                 )
-            flush()
             exprs = op.params[:1] if isinstance(gate, TrigGate) else op.params
             angles = tuple(compile_expression(e, parameters) for e in exprs)
-            if len(qubits) == 1 and _is_diagonal(gate):
-                steps.append(_Step("phase", _axes(n_qubits, qubits), None, angles, gate))
+            if isinstance(gate, TrigGate):
+                trig(qubits, gate, angles[0])
             else:
+                flush()
                 steps.append(_Step("gate", _axes(n_qubits, qubits), None, angles, gate))
         else:
             from qiskit.quantum_info import Operator
