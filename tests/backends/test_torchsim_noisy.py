@@ -110,11 +110,12 @@ def _theta(spec, rows: int) -> np.ndarray:
     return RNG.uniform(-np.pi, np.pi, size=(rows, len(spec.parameters)))
 
 
+SLOW = pytest.mark.slow
 DEVICE_CASES = [
-    ("fake_manila", lambda: circuits.variational(4, 2)),
-    ("fake_nairobi", lambda: circuits.variational(3, 1)),
-    ("fake_nairobi", lambda: circuits.variational(7, 1)),  # 7 active qubits
-    ("fake_manila", mixed_spec),  # X, Y terms: several measurement groups
+    pytest.param("fake_manila", lambda: circuits.variational(4, 2), marks=SLOW, id="manila-4"),
+    pytest.param("fake_nairobi", lambda: circuits.variational(3, 1), marks=SLOW, id="nairobi-3"),
+    pytest.param("fake_nairobi", lambda: circuits.variational(7, 1), marks=SLOW, id="nairobi-7"),
+    pytest.param("fake_manila", mixed_spec, id="manila-mixed"),  # X, Y terms: several groups
 ]
 
 
@@ -150,6 +151,7 @@ def test_noise_model_values_equal_aers_density_matrix(make):
     np.testing.assert_allclose(out, _reference(ex, spec, shared, sim, noise), atol=1e-10)
 
 
+@pytest.mark.slow
 def test_sampler_layer_probabilities_equal_aer_and_the_fake_device_backend():
     spec = circuits.variational(3, 1)
     theta = _theta(spec, 2)
@@ -177,7 +179,7 @@ def test_sampler_layer_probabilities_equal_aer_and_the_fake_device_backend():
 
 @pytest.mark.parametrize(
     "options",
-    [{"device": "fake_manila"}, {"noise_model": "model"}],
+    [pytest.param({"device": "fake_manila"}, marks=SLOW), {"noise_model": "model"}],
 )
 def test_backprop_equals_parameter_shift_and_central_differences(options):
     spec = mixed_spec() if "noise_model" in options else circuits.variational(3, 1)
@@ -327,6 +329,7 @@ def test_cuda_inputs_give_cuda_outputs_equal_to_the_cpu():  # pragma: no cover -
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_conformance_values_and_probabilities_on_a_noise_model():
     from hybridqml.testing import check_backend
 

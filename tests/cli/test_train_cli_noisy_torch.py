@@ -1,10 +1,12 @@
 """``hybridqml train ... --backend torch --device fake_<device>``: the noisy torch engine."""
 
+import pytest
 from workflow_testing import read_metrics
 
 from hybridqml.cli import main
 
 
+@pytest.mark.slow
 def test_train_qnn_on_the_noisy_torch_engine_records_the_device(tmp_path, capsys):
     out = tmp_path / "qnn"
     args = ["train", "qnn", "--out", str(out), "--epochs", "1", "--samples", "16"]
