@@ -376,3 +376,16 @@ def test_ten_active_qubits_batch_eight_forward_and_backward_fit_the_default_budg
     theta = np.hstack([x.detach().numpy()[:1], w.detach().numpy()[None]])
     reference = _reference(ex, spec, theta, sim, noise)
     np.testing.assert_allclose(out.detach().numpy()[:1], reference, atol=1e-10)
+
+
+def test_probability_outputs_equal_aers_density_matrix_under_a_noise_model():
+    spec, noise = (
+        circuits.variational(3, 1).with_outputs(Probabilities(qubits=[2, 0])),
+        _noise_model(),
+    )
+    ex = NoisyTorchExecutor(spec, check_noisy_options(None, {"noise_model": noise}))
+    sim = AerSimulator(method="density_matrix", noise_model=noise)
+    theta = _theta(spec, 3)
+    got = ex.run(theta)
+    np.testing.assert_allclose(got, _reference(ex, spec, theta, sim, noise), atol=1e-10)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-12)
