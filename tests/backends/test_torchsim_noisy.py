@@ -191,7 +191,7 @@ def test_backprop_equals_parameter_shift_and_central_differences(options):
         layer = hq.QuantumLayer(spec, backend="torch", gradient=gradient, backend_options=options)
         layer = layer.double()
         with torch.no_grad():
-            layer.weight.copy_(torch.linspace(-1.0, 1.3, layer.weight.numel()))
+            layer.weight.copy_(torch.linspace(-1.0, 1.3, layer.weight.numel(), dtype=torch.float64))
         xi = x.clone().requires_grad_()
         out = layer(xi)
         (out * torch.arange(1, out.shape[1] + 1)).sum().backward()
