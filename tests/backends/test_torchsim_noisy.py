@@ -310,7 +310,7 @@ def test_independent_qubits_are_simulated_as_separate_blocks():
         ({"device": "fake_manila"}, 100, None, "gradient='parameter-shift'"),
         ({"device": "fake_manila", "bogus": 1}, None, None, "unknown backend_options"),
         ({"device": "fake_manila", "dtype": "half"}, None, None, "complex64"),
-        ({"device": object()}, None, None, "fake device"),
+        ({"device": object()}, None, None, "unknown backend_options"),  # plain torch
     ],
 )
 def test_bad_requests_are_refused_clearly(options, shots, gradient, message):

@@ -95,8 +95,12 @@ _DTYPES: Final[dict[str, torch.dtype]] = {
 
 
 def is_noisy(options: Mapping[str, Any]) -> bool:
-    """Whether ``backend_options`` ask the torch engine for noise (a device or a noise model)."""
-    return options.get(DEVICE_OPTION) is not None or options.get(NOISE_OPTION) is not None
+    """Whether ``backend_options`` ask the torch engine for noise (a fake device or a model)."""
+    device = options.get(DEVICE_OPTION)
+    fake = devices.is_fake_device(device) or (
+        isinstance(device, str) and device.startswith(devices.FAKE_PREFIX)
+    )
+    return fake or options.get(NOISE_OPTION) is not None
 
 
 def check_noisy_options(shots: int | None, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ values or shots, gradients by backprop through the channels or by parameter shif
 
 Example:
     >>> [(e.name, e.capabilities.native_gradients) for e in ENTRY]
-    [("'torch' with noise", ('backprop',)), ('torch', ('backprop', 'adjoint'))]
+    [('torch', ('backprop', 'adjoint')), ("'torch' with noise", ('backprop',))]
 """
 
 from __future__ import annotations
@@ -78,19 +78,9 @@ NOISY_CAPABILITIES: Final = Capabilities(
 
 ENTRY: Final[tuple[BackendEntry, ...]] = (
     BackendEntry(
-        name="'torch' with noise",
-        build=_build_noisy,
-        matches=_noisy,
-        capabilities=NOISY_CAPABILITIES,
-        help="torch with backend_options device='fake_<device>' or a noise_model: exact noisy "
-        "density matrices in torch (CPU or CUDA), shots=N, gradients backprop or shift",
-        build_native=_build_noisy_native,
-        by_name=False,
-        priority=1,  # before plain "torch"
-    ),
-    BackendEntry(
         name="torch",
         build=_build,
+        matches=lambda spec, options: spec == "torch" and not _noisy(spec, options),
         capabilities=Capabilities(
             exact=True,
             shots=False,
@@ -100,6 +90,16 @@ ENTRY: Final[tuple[BackendEntry, ...]] = (
         help="exact statevector in torch (CPU or CUDA); gradients backprop, adjoint or shift",
         build_native=_build_native,
     ),
+    BackendEntry(
+        name="'torch' with noise",
+        build=_build_noisy,
+        matches=_noisy,
+        capabilities=NOISY_CAPABILITIES,
+        help="torch with backend_options device='fake_<device>' or a noise_model: exact noisy "
+        "density matrices in torch (CPU or CUDA), shots=N, gradients backprop or shift",
+        build_native=_build_noisy_native,
+        by_name=False,
+    ),
 )
-"""The entries of the ``torch`` family: the noisy engine, then the exact statevector one
-(torch is imported when one is first built)."""
+"""The entries of the ``torch`` family: the exact statevector engine, and the noisy one when
+``backend_options`` name a fake device or a noise model (torch is imported when one is built)."""
