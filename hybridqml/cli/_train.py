@@ -11,6 +11,7 @@ Examples::
     hybridqml train textbook --data-dir ../shared/datasets --out runs/textbook --epochs 10
     hybridqml train noisy-mlp --data-dir ../shared/datasets --out runs/mlp --entropy os
     hybridqml train qnn --out runs/qnn --epochs 20 --backend aer
+    hybridqml train qnn --out runs/qnn --backend torch --device fake_manila   # noisy, backprop
     hybridqml train qnn --out runs/qnn --epochs 20 --nproc 2   # 2 data-parallel ranks
     hybridqml train qnn --out runs/qnn --tensorboard runs/tb/qnn   # tensorboard --logdir runs/tb
     hybridqml train gan --data-dir ../shared/datasets --out runs/gan --entropy aer \
@@ -50,6 +51,7 @@ from hybridqml.cli._hardware import (
 )
 from hybridqml.data import DATASET_CHOICES
 from hybridqml.entropy import EntropySettings
+from hybridqml.exceptions import ConfigurationError
 from hybridqml.execution._registry import registered_backends
 from hybridqml.mitigation._options import MITIGATION_CHOICES
 from hybridqml.runs import prepare_out_dir
@@ -155,6 +157,17 @@ def _add_workflow(commands: Any, workflow: Workflow) -> None:
         _add(p, option)
     if "entropy" in workflow.traits:
         _add_entropy_options(p)
+    if "quantum" in workflow.traits:
+        p.add_argument(
+            "--device",
+            dest="noise_device",
+            default=None,
+            metavar="FAKE_DEVICE",
+            help="with --backend torch: simulate this fake device's noise (e.g. fake_manila: "
+            "its gate errors, relaxation, readout error and layout) as exact density matrices "
+            "in torch, gradients by backprop; recorded in metrics.json as "
+            "config.backend_options.device",
+        )
     add_hardware_options(p, workflow)
     p.set_defaults(handler=run_train, workflow=workflow, options=tuple(options))
 
@@ -200,9 +213,17 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             settings[option.field] = value
     if "entropy" in args.workflow.traits:
         settings["entropy"] = EntropySettings.from_args(args, "train")
-    runtime = runtime_backend_options(args)
-    if runtime:
-        settings["backend_options"] = runtime
+    backend_options = dict(runtime_backend_options(args) or {})
+    device = getattr(args, "noise_device", None)
+    if device is not None:
+        if settings.get("backend", "aer") != "torch":
+            raise ConfigurationError(
+                f"--device {device} selects the noisy torch engine: add --backend torch "
+                f"(or use --backend {device} for the same device on Aer)"
+            )
+        backend_options["device"] = device
+    if backend_options:
+        settings["backend_options"] = backend_options
     return settings
 
 

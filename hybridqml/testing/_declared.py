@@ -66,6 +66,12 @@ def declared(backend: Any, options: Mapping[str, Any]) -> Declared:
 def _noise_source(backend: Any, backend_options: Mapping[str, Any]) -> tuple[Any, Any] | None:
     """``(target, noise model)`` of a noisy backend spec, ``None`` when it is noiseless."""
     noise_model = backend_options.get("noise_model")
+    device = backend_options.get("device")  # the noisy torch engine's fake device
+    if backend == "torch" and (
+        devices.is_fake_device(device)
+        or (isinstance(device, str) and device.startswith(devices.FAKE_PREFIX))
+    ):
+        backend = device
     if isinstance(backend, str) and backend.startswith(devices.FAKE_PREFIX):
         backend = devices.fake_device(backend)
     if devices.is_fake_device(backend):

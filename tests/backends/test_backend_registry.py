@@ -107,7 +107,10 @@ def test_names_resolve_to_their_entry(spec, kind):
 def test_native_gradients_come_from_the_registry_only():
     assert registry.native_gradients("torch") == ("backprop", "adjoint")
     assert registry.native_gradients("fake_manila") == ()
-    assert registry.all_native_gradients() == {"backprop": ["torch"], "adjoint": ["torch"]}
+    assert registry.all_native_gradients() == {
+        "backprop": ["torch", "'torch' with noise"],
+        "adjoint": ["torch"],
+    }
     assert registry.same_options("aer", "fake_manila") and not registry.same_options("aer", "torch")
 
 

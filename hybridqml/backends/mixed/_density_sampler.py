@@ -60,6 +60,7 @@ from hybridqml.execution._distribution import (
     outcome_to_clbits,
     terminal_measurements,
 )
+from hybridqml.hardware import _noise as noise_channels
 
 __all__ = [
     "MAX_DENSITY_MATRIX_QUBITS",
@@ -225,13 +226,9 @@ class DensityMatrixSampler(DistributionSampler):
         body, measured = terminal_measurements(circuit, "the density-matrix noisy simulation")
         clbits = sorted(measured)
         bit_of = {measured[c]: j for j, c in enumerate(clbits)}  # measured qubit -> outcome bit
-        ops = [
-            (inst.operation, tuple(circuit.find_bit(q).index for q in inst.qubits))
-            for inst in body.data
-            if inst.operation.name != "barrier"
-        ]
-        self._check_noise(ops, bit_of)
-        groups = _packed(_components(ops, set(bit_of)))
+        ops = noise_channels.measured_ops(circuit, body)
+        noise_channels.check_noise(self._noise, ops, bit_of)
+        groups = _packed(noise_channels.connected_groups(ops, bit_of))
         params = list(circuit.parameters)
         column = {p: j for j, p in enumerate(params)}
         k = len(clbits)
@@ -250,31 +247,6 @@ class DensityMatrixSampler(DistributionSampler):
         active = max((len(g) for g in groups), default=0)
         return _NoisyPrepared(tuple(blocks), fixed, k, outcome_to_clbits(clbits), active)
 
-    def _check_noise(self, ops: list[tuple[Any, tuple[int, ...]]], bit_of: dict[int, int]) -> None:
-        noise = self._noise
-        if noise is None:
-            return
-        passes = getattr(noise, "_custom_noise_passes", [])
-        relaxation_only = all(type(p).__name__ == "RelaxationNoisePass" for p in passes)
-        if passes and (not relaxation_only or any(op.name == "delay" for op, _ in ops)):
-            raise ConfigurationError(
-                "the noise model adds noise through a pass (e.g. relaxation during delays), "
-                "which has no per-instruction channel here: use noisy_simulation='trajectories'"
-            )
-        for qubit in bit_of:
-            if _lookup(noise, "measure", (qubit,)) is not None:
-                raise ConfigurationError(
-                    f"the noise model has a quantum error on the measurement of qubit {qubit}; "
-                    "use noisy_simulation='trajectories'"
-                )
-            for qubits in getattr(noise, "_local_readout_errors", {}):
-                if len(qubits) > 1 and qubit in qubits:
-                    raise ConfigurationError(
-                        f"correlated readout error on qubits {qubits}: only independent "
-                        "per-qubit readout errors are applied exactly; use "
-                        "noisy_simulation='trajectories'"
-                    )
-
     def _block(
         self,
         qubits: list[int],
@@ -292,7 +264,7 @@ class DensityMatrixSampler(DistributionSampler):
             targets = [local[q] for q in where]
             block.append(op, targets)
             local_ops.append((op, tuple(targets)))
-            error = _error_after(self._noise, op, where)
+            error = noise_channels.error_after(self._noise, op, where)
             if error is not None:
                 block.append(self._kraus_of(error), targets)
                 errors.append((len(local_ops) - 1, error))
@@ -306,7 +278,7 @@ class DensityMatrixSampler(DistributionSampler):
         bits = np.array([bit_of[q] for q in measured], dtype=np.int64)
         outcome = np.arange(1 << k, dtype=np.int64)
         index = sum(((outcome >> b) & 1) << i for i, b in enumerate(bits))
-        readout = np.stack([self._readout(q) for q in measured])
+        readout = np.stack([noise_channels.readout_matrix(self._noise, q) for q in measured])
         columns = np.array([column[p] for p in block.parameters], dtype=np.int64)
         return _Block(block, columns, np.asarray(index, dtype=np.int64), readout, program)
 
@@ -317,21 +289,6 @@ class DensityMatrixSampler(DistributionSampler):
             self._kraus[id(error)] = hit
         return hit[1].to_instruction()
 
-    def _readout(self, qubit: int) -> np.ndarray:
-        noise = self._noise
-        error = None
-        if noise is not None:
-            error = noise._local_readout_errors.get((qubit,), noise._default_readout_error)
-        if error is None:
-            return np.eye(2)
-        matrix = np.asarray(error.probabilities, dtype=float)
-        if matrix.shape != (2, 2):
-            raise ConfigurationError(
-                "correlated all-qubit readout error: only per-qubit readout errors are applied "
-                "exactly; use noisy_simulation='trajectories'"
-            )
-        return matrix
-
 
 def _saved(experiment: Any) -> np.ndarray:
     """The probabilities an Aer experiment saved, or a ``BackendError`` with Aer's message."""
@@ -340,45 +297,6 @@ def _saved(experiment: Any) -> np.ndarray:
         status = getattr(experiment, "status", "") or "no probabilities saved"
         raise BackendError(f"Aer's density-matrix simulation failed: {status}")
     return np.asarray(data["probabilities"], dtype=float)
-
-
-def _error_after(noise: Any, op: Any, qubits: tuple[int, ...]) -> Any:
-    """The error of ``op`` (looked up by its label, then its name) on ``qubits``, if any."""
-    if noise is None:
-        return None
-    names = (op.label, op.name) if getattr(op, "label", None) else (op.name,)
-    for name in names:
-        error = _lookup(noise, name, qubits)
-        if error is not None:
-            return error
-    return None
-
-
-def _lookup(noise: Any, name: str, qubits: tuple[int, ...]) -> Any:
-    """The quantum error Aer applies after instruction ``name`` on ``qubits`` (or ``None``)."""
-    local = noise._local_quantum_errors.get(name, {})
-    if qubits in local:
-        return local[qubits]
-    return noise._default_quantum_errors.get(name)
-
-
-def _components(ops: list[tuple[Any, tuple[int, ...]]], measured: set[int]) -> list[list[int]]:
-    """Groups of qubits no instruction connects, keeping those with a measured qubit."""
-    parent = {q: q for _, where in ops for q in where} | {q: q for q in measured}
-
-    def root(q: int) -> int:
-        while parent[q] != q:
-            parent[q] = parent[parent[q]]
-            q = parent[q]
-        return q
-
-    for _, where in ops:
-        for q in where[1:]:
-            parent[root(q)] = root(where[0])
-    groups: dict[int, list[int]] = {}
-    for q in sorted(parent):
-        groups.setdefault(root(q), []).append(q)
-    return [g for g in groups.values() if measured.intersection(g)]
 
 
 def _packed(components: list[list[int]]) -> list[list[int]]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, Final
 
 from hybridqml.backends.mixed._density_sampler import NOISY_SIMULATIONS, DensityMatrixSampler
@@ -42,6 +41,7 @@ from hybridqml.execution._simulators import (
 )
 from hybridqml.hardware import _devices as devices
 from hybridqml.hardware._jobs import RUNTIME_JOBS
+from hybridqml.hardware._noise import device_simulator
 
 __all__ = [
     "NOISY_OPTION",
@@ -150,16 +150,3 @@ def build_noisy_simulator(backend: Any, request: BackendRequest) -> Executor:
         sim = copy.copy(backend)
         configure(sim.set_options, request.options)
     return noisy_executor(sim, backend_name(sim), request, mode=mode)
-
-
-def device_simulator(device: Any, options: Mapping[str, Any] | None = None) -> Any:
-    """``AerSimulator.from_backend(device)`` with the device's own noise model.
-
-    That is :func:`~hybridqml.hardware._devices.device_noise_model`, unless ``options`` give one.
-    """
-    options = dict(options or {})
-    if "noise_model" not in options:
-        noise = devices.device_noise_model(device)
-        if noise is not None:
-            options["noise_model"] = noise
-    return configure(qiskit_aer().AerSimulator.from_backend, options, device)
