@@ -28,10 +28,10 @@ if [[ "${1:-}" == core ]]; then
 import pathlib
 project = pathlib.Path("pyproject.toml")
 text = project.read_text()
-start = text.index("[tool.mutmut]")
+start = text.index("\n[tool.mutmut]")
 end = text.index("\n[tool.", start + 1)
 core = pathlib.Path("tools/mutation/core.toml").read_text()
-project.write_text(text[:start] + core[core.index("[tool.mutmut]"):] + text[end:])
+project.write_text(text[:start] + core[core.index("\n[tool.mutmut]"):] + text[end:])
 PY
 fi
 mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "$@" >/dev/null || true
