@@ -179,7 +179,7 @@ def test_parity_of_large_and_numpy_outcomes():
         ),
         ({"interpret": parity}, 2, "interpret needs output_size: the number of outputs"),
         (
-            {"interpret": lambda v: 1 / (v - 1), "output_size": 2},
+            {"interpret": lambda v: 1 // (1 - v), "output_size": 2},
             1,
             "interpret(1) failed: ZeroDivisionError: ",
         ),
