@@ -101,8 +101,7 @@ def readout_matrix(noise, qubit):
 VALUES = np.array([[0.4, -1.2, 0.9, 2.1], [2.5, 0.3, -0.7, -1.4], [0.0, 0.0, 1.3, 0.0]])
 
 
-@pytest.mark.parametrize("batched", [True, False])
-@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0), (1,)])
+@pytest.mark.parametrize(("batched", "order"), [(True, (0, 1, 2)), (True, (2, 0)), (False, (1, 2))])
 def test_noisy_probabilities_equal_aers_density_matrix(batched, order):
     noise = noise_model()
     sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=noise), seed=1)
