@@ -92,6 +92,11 @@ def test_rank_info_reads_the_group_and_the_local_environment(peers, monkeypatch)
     assert D.RankInfo().is_main and D.RankInfo(rank=0, world_size=3).is_main
 
 
+def test_an_unknown_core_count_counts_as_one(monkeypatch):
+    monkeypatch.setattr(D.os, "cpu_count", lambda: None)
+    assert D.threads_per_rank(1) == 1
+
+
 def test_threads_per_rank_divides_the_cores():
     assert D.threads_per_rank(3, cores=8) == 2
     assert D.threads_per_rank(1, cores=5) == 5
