@@ -80,9 +80,10 @@ def test_the_run_stops_before_a_step_that_would_cross_the_shot_budget(tmp_path, 
         budget.check(progress(), save)
         assert save.calls == []
         return
+    prog = progress(2, 3)
     with pytest.raises(BudgetExceededError) as info:
-        budget.check(progress(2, 3), save)
-    assert len(save.calls) == 1
+        budget.check(prog, save)
+    assert save.calls == [prog]  # the checkpoint of where the run stopped
     err = info.value
     assert (err.kind, err.spent, err.limit, err.checkpoint) == (
         "shots",
@@ -110,6 +111,14 @@ def test_the_qpu_seconds_budget_and_a_run_without_output_folder():
         "the next step needs about 0.75 more. Stopped before step 1 of epoch 1 with no checkpoint "
         "(no output folder)"
     )
+
+
+def test_a_seconds_budget_alone_is_checked():
+    budget = RunBudget(max_qpu_seconds=1.0, spent_seconds=1.0)
+    assert budget.limits["shots"] is None
+    with pytest.raises(BudgetExceededError) as info:
+        budget.check(progress(), lambda p: None)
+    assert info.value.kind == "qpu_seconds"
 
 
 def test_the_ranks_budget_is_the_sum_over_ranks():
