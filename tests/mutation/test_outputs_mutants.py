@@ -224,3 +224,43 @@ def test_resolved_values_are_plain_ints():
     assert type(r.output_size) is int and r.table.dtype == np.int64
     assert r.table.tolist() == [0, 0, 1, 1]
     assert Probabilities(output_size=4).resolve(2).output_size == 4
+
+
+def test_probabilities_check_the_batch_against_the_memory_limit():
+    """A limit that fits a batch of two exactly: a third sample, or autograd history, is refused.
+
+    The limit is the simulator's own estimate at batch 2; the test checks that ``probabilities``
+    asks for the batch it runs (rows, not parameters), its complex dtype and its autograd history.
+    """
+    from hybridqml.exceptions import BackendError
+
+    qc, params = circuit(3)
+    readout = Probabilities(interpret=parity, output_size=2).resolve(3)
+    for real, complex_ in ((torch.float64, torch.complex128), (torch.float32, torch.complex64)):
+        sim = TorchSimulator(qc, params, ())
+        sim.max_memory_bytes = sim.estimate_bytes(2, complex_, backprop=False)
+        two = torch.tensor(VALUES[:2], dtype=real)
+        out = probabilities(sim, two, readout)  # fits exactly
+        assert out.shape == (2, 2) and out.dtype == real
+        with pytest.raises(BackendError, match="with batch 3"):
+            probabilities(sim, torch.tensor(VALUES, dtype=real), readout)
+        with pytest.raises(BackendError, match="with batch 2"):
+            probabilities(sim, two.clone().requires_grad_(), readout)
+    sim = TorchSimulator(qc, params, ())
+    sim.max_memory_bytes = sim.estimate_bytes(2, torch.complex64, backprop=False)
+    with pytest.raises(BackendError):  # float64 needs complex128: twice the bytes
+        probabilities(sim, torch.tensor(VALUES[:2]), readout)
+
+
+def test_without_a_limit_large_batches_ask_the_device_for_free_memory(monkeypatch):
+    from hybridqml.backends.torchsim import _simulator
+
+    asked = []
+    monkeypatch.setattr(_simulator, "_UNCHECKED_BYTES", 0)  # every batch counts as large
+    monkeypatch.setattr(
+        _simulator, "available_memory", lambda device: asked.append(device) or 10**12
+    )
+    qc, params = circuit(2)
+    sim = TorchSimulator(qc, params, ())
+    probabilities(sim, torch.tensor(VALUES[:1, :4]), Probabilities().resolve(2))
+    assert asked == [torch.device("cpu")]
