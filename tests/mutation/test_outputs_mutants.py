@@ -263,4 +263,4 @@ def test_without_a_limit_large_batches_ask_the_device_for_free_memory(monkeypatc
     qc, params = circuit(2)
     sim = TorchSimulator(qc, params, ())
     probabilities(sim, torch.tensor(VALUES[:1, :4]), Probabilities().resolve(2))
-    assert asked == [torch.device("cpu")]
+    assert asked and all(device == torch.device("cpu") for device in asked)
