@@ -93,7 +93,7 @@ def test_provenance_of_three_ranks_is_summed_and_the_ratio_recomputed(world):
     assert merged["source"] == "qrng"  # other keys from rank 0's record
     assert merged["ranks"] == [
         {"rank": 0, "source": "qrng", "source_bytes": 10, "delivered_bytes": 5},
-        {"rank": 1, "source": "qrng", "source_bytes": 30},
+        {"rank": 1, "source": "os", "source_bytes": 30},
         {"rank": 2, "source_bytes": 20, "delivered_bytes": 15},
     ]
     assert mine == {"source": "qrng", "source_bytes": 10, "delivered_bytes": 5}  # not modified
