@@ -80,7 +80,7 @@ def test_provenance_of_three_ranks_is_summed_and_the_ratio_recomputed(world):
         3,
         objects=[
             None,
-            {"source": "qrng", "source_bytes": 30},
+            {"source": "os", "source_bytes": 30},
             {"source_bytes": 20, "delivered_bytes": 15},
         ],
     )
