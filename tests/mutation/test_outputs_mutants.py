@@ -264,3 +264,12 @@ def test_without_a_limit_large_batches_ask_the_device_for_free_memory(monkeypatc
     sim = TorchSimulator(qc, params, ())
     probabilities(sim, torch.tensor(VALUES[:1, :4]), Probabilities().resolve(2))
     assert asked and all(device == torch.device("cpu") for device in asked)
+
+
+def test_interpret_without_output_size_names_qiskit_mls_equivalent():
+    with pytest.raises(CircuitError) as info:
+        Probabilities(interpret=parity).resolve(2)
+    assert str(info.value) == (
+        "interpret needs output_size: the number of outputs it maps outcomes to "
+        "(qiskit-machine-learning's output_shape)"
+    )
