@@ -273,3 +273,8 @@ def test_interpret_without_output_size_names_qiskit_mls_equivalent():
         "interpret needs output_size: the number of outputs it maps outcomes to "
         "(qiskit-machine-learning's output_shape)"
     )
+
+
+def test_exactly_20_measured_qubits_are_allowed():
+    r = Probabilities().resolve(20)
+    assert len(r.qubits) == 20 and r.output_size == 2**20
