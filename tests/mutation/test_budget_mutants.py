@@ -41,10 +41,14 @@ def test_spent_and_remaining_add_earlier_sessions():
     assert only_seconds.limits == {"shots": None, "qpu_seconds": 4.0}
 
 
+def test_a_new_budget_has_spent_nothing():
+    assert RunBudget(max_shots=10).spent() == {"shots": 0, "qpu_seconds": 0.0}
+
+
 def test_bad_limits_are_refused():
-    with pytest.raises(ConfigurationError, match="max_shots"):
+    with pytest.raises(ConfigurationError, match="^max_shots"):
         RunBudget(max_shots=-1)
-    with pytest.raises(ConfigurationError, match="max_qpu_seconds"):
+    with pytest.raises(ConfigurationError, match="^max_qpu_seconds"):
         RunBudget(max_qpu_seconds=float("nan"))
 
 
