@@ -46,9 +46,9 @@ def test_a_new_budget_has_spent_nothing():
 
 
 def test_bad_limits_are_refused():
-    with pytest.raises(ConfigurationError, match="^max_shots"):
+    with pytest.raises(ConfigurationError, match=r"^max_shots"):
         RunBudget(max_shots=-1)
-    with pytest.raises(ConfigurationError, match="^max_qpu_seconds"):
+    with pytest.raises(ConfigurationError, match=r"^max_qpu_seconds"):
         RunBudget(max_qpu_seconds=float("nan"))
 
 
