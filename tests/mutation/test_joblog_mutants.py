@@ -1,0 +1,216 @@
+"""The job log's records and bookkeeping, against written-out lines and totals."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from hybridqml.execution import _tracking as tracking
+from hybridqml.hardware import _joblog as jl
+
+
+def call(backend="ibm_fake", circuits=2, bindings=3, shots=100):
+    record = tracking.CallRecord(backend, circuits, bindings, shots)
+    record.wall = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
+    return record
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_done_call_line_holds_every_field(tmp_path):
+    path = tmp_path / "sub" / jl.JOBS_NAME
+    with jl.JobLog(path) as log:
+        log.write_call(
+            call(),
+            "done",
+            {"job_id": "j1", "attempts": 3, "usage": {"quantum_seconds": 2}, "fingerprint": "fp"},
+            qpu_seconds=1.5,
+        )
+    (record,) = lines(path)
+    assert record.pop("duration") >= 0
+    assert record == {
+        "event": "call",
+        "time": "2023-11-14T22:13:20.250Z",
+        "backend": "ibm_fake",
+        "job_id": "j1",
+        "circuits": 2,
+        "bindings": 3,
+        "shots": 100,
+        "executed_shots": 600,  # 2 circuits x 3 bindings x 100 shots
+        "status": "done",
+        "attempts": 3,
+        "usage": {"quantum_seconds": 2},
+        "qpu_seconds": 1.5,
+        "fingerprint": "fp",
+    }
+
+
+def test_a_failed_call_spends_nothing_and_names_its_error(tmp_path):
+    path = tmp_path / jl.JOBS_NAME
+    with jl.JobLog(path) as log:
+        log.write_call(
+            call(shots=None),
+            "failed",
+            {"job_pending": True, "recovered_job_id": "old"},
+            qpu_seconds=9.0,
+            error=TimeoutError("waited 60 s"),
+        )
+        log.write_call(call(shots=None), "done", {})
+        log.write_call(call(), "failed", {"job_pending": False})
+    failed, exact, plain_failure = lines(path)
+    assert failed["executed_shots"] == 0 and failed["qpu_seconds"] == 0.0
+    assert failed["error"] == "TimeoutError: waited 60 s"
+    assert failed["job_pending"] is True and failed["recovered_job_id"] == "old"
+    assert failed["attempts"] == 1 and failed["job_id"] is None and failed["usage"] is None
+    assert "fingerprint" not in failed
+    assert exact["executed_shots"] == 0 and exact["qpu_seconds"] is None
+    assert "error" not in exact and "job_pending" not in exact and "recovered_job_id" not in exact
+    assert "job_pending" not in plain_failure
+
+
+def test_no_file_without_a_call_and_writing_to_a_closed_log_is_refused(tmp_path):
+    path = tmp_path / "new" / jl.JOBS_NAME
+    log = jl.JobLog(path)
+    with log:
+        pass
+    assert not path.exists() and not path.parent.exists()
+    with pytest.raises(RuntimeError, match=r"job log .* is not open"):
+        log.write({"event": "call"})
+
+
+def test_lines_are_appended_to_an_existing_log(tmp_path):
+    path = tmp_path / jl.JOBS_NAME
+    path.write_text('{"event": "submitted", "job_id": "a", "fingerprint": "f"}\n')
+    with jl.JobLog(path) as log:
+        assert log.pending == [{"event": "submitted", "job_id": "a", "fingerprint": "f"}]
+        log.write({"event": "retry", "value": 2, "obj": object})
+    first, second = lines(path)
+    assert first["job_id"] == "a"
+    assert second["value"] == 2 and second["obj"] == repr(object)
+
+
+def test_job_lines_are_fsynced_and_local_calls_only_flushed(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(jl.os, "fsync", lambda fd: synced.append(fd))
+    with jl.JobLog(tmp_path / jl.JOBS_NAME) as log:
+        log.write({"event": "call", "job_id": None})
+        assert synced == []
+        log.write({"event": "call", "job_id": "j"})
+        assert len(synced) == 1
+        log.write({"event": "submitted"})
+        assert len(synced) == 2
+
+
+def test_non_finite_numbers_are_refused_and_numbers_of_other_types_converted(tmp_path):
+    import numpy as np
+
+    with jl.JobLog(tmp_path / jl.JOBS_NAME) as log:
+        log.write({"event": "call", "x": np.float32(0.5), "n": np.int64(3)})
+        with pytest.raises(ValueError):
+            log.write({"event": "call", "x": float("nan")})
+    (record,) = lines(tmp_path / jl.JOBS_NAME)
+    assert record["x"] == 0.5 and record["n"] == 3.0
+
+
+def test_pending_jobs_follow_calls_retries_and_recoveries():
+    records = [
+        {"event": "submitted", "job_id": "a", "fingerprint": "1"},
+        {"event": "submitted", "job_id": "b", "fingerprint": "2"},
+        {"event": "submitted", "job_id": "c", "fingerprint": "3"},
+        {"event": "submitted", "job_id": "d", "fingerprint": "4"},
+        {"event": "submitted", "job_id": "e", "fingerprint": "5"},
+        {"event": "submitted", "job_id": "f", "fingerprint": "6"},
+        {"event": "submitted", "fingerprint": "7"},  # no job id: nothing to fetch
+        {"event": "call", "job_id": "a"},  # collected
+        {"event": "call", "job_id": "b", "job_pending": True},  # gave up waiting: still pending
+        {"event": "retry", "job_id": "c", "kind": "transient"},  # resubmitted: gone
+        {"event": "retry", "job_id": "d", "kind": "timeout"},  # waited for again: pending
+        {"event": "retry", "job_id": "e", "kind": "poll"},  # waited for again: pending
+        {"event": "call", "job_id": "z", "recovered_job_id": "f"},  # fetched by a resume
+    ]
+    assert [r["job_id"] for r in jl.pending_jobs(records)] == ["b", "d", "e"]
+    assert {"timeout", "poll"} == jl.WAITED_FOR
+    pending = jl.pending_jobs(records)
+    pending[0]["job_id"] = "changed"
+    assert records[1]["job_id"] == "b"  # copies
+
+
+def test_job_totals_count_only_completed_calls():
+    records = [
+        {"event": "call", "status": "done", "executed_shots": 300, "qpu_seconds": 0.5},
+        {"event": "call", "status": "done", "executed_shots": None, "qpu_seconds": None},
+        {"event": "call", "status": "done", "executed_shots": "40", "qpu_seconds": "1.25"},
+        {"event": "call", "status": "failed", "executed_shots": 1000, "qpu_seconds": 9.0},
+        {"event": "submitted", "status": "done", "executed_shots": 7, "qpu_seconds": 7.0},
+        {"event": "call", "status": "done"},
+    ]
+    totals = jl.job_totals(records)
+    assert totals == {"calls": 4, "executed_shots": 340, "qpu_seconds": 1.75}
+    assert isinstance(totals["qpu_seconds"], float)
+    assert jl.job_totals([]) == {"calls": 0, "executed_shots": 0, "qpu_seconds": 0.0}
+
+
+def test_take_pending_returns_the_oldest_match_once(tmp_path):
+    path = tmp_path / jl.JOBS_NAME
+    path.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"event": "submitted", "job_id": "a", "fingerprint": "x"},
+                {"event": "submitted", "job_id": "b", "fingerprint": "y"},
+                {"event": "submitted", "job_id": "c", "fingerprint": "x"},
+            ]
+        )
+    )
+    with jl.JobLog(path) as log:
+        assert log.take_pending("x")["job_id"] == "a"
+        assert log.take_pending("x")["job_id"] == "c"
+        assert log.take_pending("x") is None
+        assert [r["job_id"] for r in log.pending] == ["b"]
+
+
+def test_the_innermost_log_is_active_and_job_log_is_reentrant(tmp_path):
+    assert jl.active_log() is None
+    with jl.job_log(None) as nothing:
+        assert nothing is None and jl.active_log() is None
+    with jl.job_log(tmp_path / "a") as outer:
+        assert outer.path == (tmp_path / "a" / jl.JOBS_NAME).resolve()
+        assert jl.is_logging(tmp_path / "a") and not jl.is_logging(tmp_path / "b")
+        with jl.job_log(tmp_path / "a") as same:
+            assert same is outer
+        assert jl.active_log() is outer  # the re-entered block did not close it
+        with jl.JobLog(tmp_path / "b" / jl.JOBS_NAME) as inner:
+            assert jl.active_log() is inner
+        assert jl.active_log() is outer
+    assert jl.active_log() is None and not jl.is_logging(tmp_path / "a")
+
+
+def test_a_layer_call_is_logged_through_the_tracker(tmp_path):
+    record = call("aer", 1, 4, 50)
+    with jl.JobLog(tmp_path / jl.JOBS_NAME):
+        finisher = jl._observe(record)
+        finisher(record, "done", {}, 0.0)
+    assert jl._observe(record) is None
+    (line,) = lines(tmp_path / jl.JOBS_NAME)
+    assert (line["backend"], line["bindings"], line["executed_shots"]) == ("aer", 4, 200)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "text"),
+    [(0.0, "1970-01-01T00:00:00.000Z"), (86_461.9996, "1970-01-02T00:01:01.999Z")],
+)
+def test_timestamps_are_utc_with_milliseconds(stamp, text):
+    assert jl._iso(stamp) == text
+
+
+def test_a_rank_of_a_data_parallel_run_signs_its_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(jl._ranks, "is_distributed", lambda: True)
+    monkeypatch.setattr(jl._ranks, "rank", lambda: 2)
+    with jl.JobLog(tmp_path / jl.JOBS_NAME) as log:
+        log.write({"event": "call"})
+    assert lines(tmp_path / jl.JOBS_NAME) == [{"event": "call", "rank": 2}]
+    assert os.path.getsize(tmp_path / jl.JOBS_NAME) == len('{"event": "call", "rank": 2}\n')

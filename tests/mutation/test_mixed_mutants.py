@@ -1,0 +1,211 @@
+"""The exact noisy simulator (numpy batched and Aer paths) against Aer's density matrix.
+
+Reference: the same circuit, bound, on ``AerSimulator(method="density_matrix")`` with the same
+noise model and ``save_density_matrix``; its diagonal marginalised by ``DensityMatrix`` and the
+readout errors applied by a written-out sum over true outcomes. Small circuits (2-4 qubits) so the
+file runs in seconds; every gate family the batched simulator specialises (rx, ry, rz, p, fixed
+gates, two-qubit gates) appears with a parameter expression, and the noise model has a
+qubit-specific error that must win over the all-qubit one.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.quantum_info import DensityMatrix
+from qiskit_aer import AerSimulator
+from qiskit_aer.noise import (
+    NoiseModel,
+    ReadoutError,
+    amplitude_damping_error,
+    depolarizing_error,
+    phase_damping_error,
+)
+
+from hybridqml.backends.mixed import _density_sampler as ds
+from hybridqml.exceptions import ConfigurationError
+
+A, B, C, D = (Parameter(n) for n in "abcd")
+
+
+def noise_model():
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.08, 1), ["rx", "ry", "h", "sx"])
+    noise.add_quantum_error(amplitude_damping_error(0.3), ["rx"], [1])  # replaces the above on q1
+    noise.add_all_qubit_quantum_error(phase_damping_error(0.25), ["p", "rz"])
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.05, 2), ["cx"])
+    noise.add_quantum_error(depolarizing_error(0.2, 2), ["cx"], [1, 2])
+    noise.add_all_qubit_readout_error(ReadoutError([[0.9, 0.1], [0.15, 0.85]]))
+    noise.add_readout_error(ReadoutError([[0.97, 0.03], [0.4, 0.6]]), [2])
+    return noise
+
+
+def body():
+    qc = QuantumCircuit(3)
+    qc.h(0)
+    qc.rx(A, 1)
+    qc.ry(2 * B + 0.3, 0)
+    qc.p(C, 0)  # phase sign: only visible through the next interference
+    qc.sx(0)
+    qc.cx(0, 1)
+    qc.rz(-C, 1)
+    qc.rx(D - A, 1)
+    qc.h(1)
+    qc.cx(1, 2)
+    qc.ry(B, 2)
+    qc.p(A + D, 2)
+    qc.h(2)
+    return qc
+
+
+def measured(qc, order):
+    """``qc`` measuring qubit ``order[j]`` into classical bit ``j``."""
+    out = QuantumCircuit(qc.num_qubits, len(order))
+    out.compose(qc, inplace=True)
+    for clbit, qubit in enumerate(order):
+        out.measure(qubit, clbit)
+    return out
+
+
+def reference(qc, noise, order, values):
+    """Aer density matrix -> P(true clbits) -> readout applied by hand; rows per binding."""
+    sim = AerSimulator(method="density_matrix", noise_model=noise)
+    params = list(qc.parameters)
+    rows = []
+    for row in values:
+        bound = qc.assign_parameters(dict(zip(params, row, strict=True)))
+        bound.save_density_matrix()
+        rho = DensityMatrix(sim.run(bound).result().data(0)["density_matrix"])
+        true = rho.probabilities(qargs=list(order))  # bit j = qubit order[j]
+        recorded = np.zeros_like(true)
+        for t, r in itertools.product(range(len(true)), repeat=2):
+            weight = true[t]
+            for j, qubit in enumerate(order):
+                matrix = readout_matrix(noise, qubit)
+                weight *= matrix[(t >> j) & 1, (r >> j) & 1]
+            recorded[r] += weight
+        rows.append(recorded)
+    return np.array(rows)
+
+
+def readout_matrix(noise, qubit):
+    local = noise._local_readout_errors.get((qubit,))
+    error = local if local is not None else noise._default_readout_error
+    return np.asarray(error.probabilities) if error is not None else np.eye(2)
+
+
+VALUES = np.array([[0.4, -1.2, 0.9, 2.1], [2.5, 0.3, -0.7, -1.4], [0.0, 0.0, 1.3, 0.0]])
+
+
+@pytest.mark.parametrize(("batched", "order"), [(True, (0, 1, 2)), (True, (2, 0)), (False, (1, 2))])
+def test_noisy_probabilities_equal_aers_density_matrix(batched, order):
+    noise = noise_model()
+    sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=noise), seed=1)
+    sampler._batched = batched
+    qc = body()
+    probs, to_clbits = sampler.probabilities(measured(qc, order), VALUES)
+    want = reference(qc, noise, order, VALUES)
+    # outcome i of the sampler is the clbit integer to_clbits[i]
+    np.testing.assert_allclose(probs, want[:, to_clbits], atol=1e-10, rtol=0)
+    assert sampler.check(measured(qc, order)) == 3
+
+
+def test_independent_qubits_and_a_parameter_free_block_multiply(monkeypatch):
+    noise = noise_model()
+    sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=noise))
+    qc = QuantumCircuit(4)
+    qc.rx(A, 0)
+    qc.p(B, 0)
+    qc.sx(0)
+    qc.h(1)  # no parameter: computed once
+    qc.cx(1, 3)
+    qc.ry(A + B, 2)
+    order = (3, 0, 2, 1)
+    values = np.array([[0.7, -0.4], [1.9, 2.6]])
+    probs, to_clbits = sampler.probabilities(measured(qc, order), values)
+    want = reference(qc, noise, order, values)
+    np.testing.assert_allclose(probs, want[:, to_clbits], atol=1e-10, rtol=0)
+    assert sampler.check(measured(qc, order)) == 4  # the groups {0}, {1, 3}, {2} packed in one
+
+
+def test_a_parameter_free_circuit_has_one_row_and_needs_no_values():
+    noise = noise_model()
+    sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=noise))
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    probs, to_clbits = sampler.probabilities(measured(qc, (1, 0)), None)
+    want = reference(qc, noise, (1, 0), np.zeros((1, 0)))
+    np.testing.assert_allclose(probs, want[:, to_clbits], atol=1e-10, rtol=0)
+    probs3, _ = sampler.probabilities(measured(qc, (1, 0)), np.zeros((3, 0)))
+    assert probs3.shape == (3, 4)
+
+
+def test_parameters_without_values_are_refused():
+    sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=noise_model()))
+    qc = QuantumCircuit(1)
+    qc.rx(A, 0)
+    with pytest.raises(ConfigurationError, match="the circuit has parameters: give their values"):
+        sampler.probabilities(measured(qc, (0,)), None)
+
+
+def test_without_noise_model_the_distribution_is_the_ideal_one():
+    sampler = ds.DensityMatrixSampler(AerSimulator())
+    qc = QuantumCircuit(2)
+    qc.ry(A, 0)
+    qc.cx(0, 1)
+    probs, to_clbits = sampler.probabilities(measured(qc, (0, 1)), np.array([[1.0]]))
+    c, s = np.cos(0.5) ** 2, np.sin(0.5) ** 2
+    np.testing.assert_allclose(probs[0], np.array([c, 0, 0, s])[to_clbits], atol=1e-12)
+
+
+def test_apply_readout_is_the_kron_of_the_assignment_matrices():
+    m0 = np.array([[0.9, 0.1], [0.2, 0.8]])
+    m1 = np.array([[0.7, 0.3], [0.05, 0.95]])
+    probs = np.array([[0.1, 0.2, 0.3, 0.4], [1.0, 0.0, 0.0, 0.0]])
+    # outcome index = bit0 + 2 * bit1: the kron puts bit 1 first
+    np.testing.assert_allclose(ds.apply_readout(probs, np.stack([m0, m1])), probs @ np.kron(m1, m0))
+
+
+def test_memory_of_a_density_matrix():
+    assert ds.density_matrix_bytes(1) == 64
+    assert ds.density_matrix_bytes(12) == 16 * 4**12
+    assert ds.MAX_DENSITY_MATRIX_QUBITS == 12 and ds.PACKED_QUBITS == 8
+
+
+def test_components_and_packing():
+    cx, h = object(), object()
+    ops = [(h, (0,)), (cx, (0, 3)), (cx, (3, 5)), (h, (1,)), (h, (7,))]
+    assert ds._components(ops, {0, 1, 4}) == [[0, 3, 5], [1], [4]]
+    assert ds._packed([[0, 1, 2, 3, 4], [5, 6, 7], [8, 9], [10]]) == [
+        [0, 1, 2, 3, 4, 5, 6, 7],
+        [8, 9, 10],
+    ]
+    assert ds._packed([[0, 1, 2, 3, 4, 5, 6, 7]]) == [[0, 1, 2, 3, 4, 5, 6, 7]]
+    with pytest.raises(
+        ConfigurationError, match=r"13 connected active qubits need a density matrix of 1 GiB"
+    ):
+        ds._packed([list(range(13))])
+
+
+def test_unsupported_noise_is_refused_with_the_fix():
+    noise = NoiseModel()
+    noise.add_quantum_error(depolarizing_error(0.1, 1), ["measure"], [0])
+    sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=noise))
+    qc = QuantumCircuit(1)
+    qc.rx(A, 0)
+    with pytest.raises(ConfigurationError, match="quantum error on the measurement of qubit 0"):
+        sampler.check(measured(qc, (0,)))
+    correlated = NoiseModel()
+    correlated.add_readout_error(
+        ReadoutError([[0.9, 0.1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), [0, 1]
+    )
+    sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=correlated))
+    two = QuantumCircuit(2)
+    two.rx(A, 0)
+    with pytest.raises(ConfigurationError, match=r"correlated readout error on qubits \(0, 1\)"):
+        sampler.check(measured(two, (0, 1)))
