@@ -150,13 +150,21 @@ def test_a_foreign_file_is_not_a_checkpoint(tmp_path, payload):
     assert info.value.path == tmp_path / "c.pt"
 
 
+def _save_edited(payload, path):
+    """Write an edited payload with a valid checksum (an incomplete file, not a corrupt one)."""
+    from hybridqml.runs._digest import DIGEST_KEY, payload_digest
+
+    payload[DIGEST_KEY] = payload_digest(payload)
+    torch.save(payload, path)
+
+
 @pytest.mark.parametrize("missing", ["epoch", "seed", "history", "extra", "objects"])
 def test_an_incomplete_checkpoint_names_what_is_missing(tmp_path, missing):
     cp = ck.Checkpointer(path=tmp_path / "c.pt", objects={})
     cp.save(epoch=1)
     payload = torch.load(tmp_path / "c.pt", weights_only=True)
     del payload[missing]
-    torch.save(payload, tmp_path / "c.pt")
+    _save_edited(payload, tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match=f"is incomplete \\(no valid '{missing}'\\)"):
         cp.load()
 
@@ -167,7 +175,7 @@ def test_a_checkpoint_without_config_or_module_generators_still_loads(tmp_path):
     cp.save(epoch=1, config={"x": 1})
     payload = torch.load(tmp_path / "c.pt", weights_only=True)
     del payload["config"], payload["module_rng"]
-    torch.save(payload, tmp_path / "c.pt")
+    _save_edited(payload, tmp_path / "c.pt")
     model.state = {"s": 2}
     assert cp.load().config is None
     assert model.state == {"s": 2}

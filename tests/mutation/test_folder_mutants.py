@@ -274,7 +274,8 @@ def test_run_folder_locks_logs_and_checks_before_anything_runs(tmp_path):
         assert _joblog.is_logging(out)
         (out / "metrics.json").write_text("{}")
     assert not (out / F.LOCK_NAME).exists() and not _joblog.is_logging(out)
-    with pytest.raises(ConfigurationError, match="already holds a run"), F.run_folder(cfg):
+    early = "stopped before its first checkpoint"
+    with pytest.raises(ConfigurationError, match=early), F.run_folder(cfg):
         pass
     assert not (out / F.LOCK_NAME).exists()  # released after the refusal
 

@@ -28,6 +28,7 @@ from qiskit_aer.noise import (
 
 from hybridqml.backends.mixed import _density_sampler as ds
 from hybridqml.exceptions import ConfigurationError
+from hybridqml.hardware._noise import connected_groups
 
 A, B, C, D = (Parameter(n) for n in "abcd")
 
@@ -180,7 +181,7 @@ def test_memory_of_a_density_matrix():
 def test_components_and_packing():
     cx, h = object(), object()
     ops = [(h, (0,)), (cx, (0, 3)), (cx, (3, 5)), (h, (1,)), (h, (7,))]
-    assert ds._components(ops, {0, 1, 4}) == [[0, 3, 5], [1], [4]]
+    assert connected_groups(ops, {0, 1, 4}) == [[0, 3, 5], [1], [4]]
     assert ds._packed([[0, 1, 2, 3, 4], [5, 6, 7], [8, 9], [10]]) == [
         [0, 1, 2, 3, 4, 5, 6, 7],
         [8, 9, 10],
