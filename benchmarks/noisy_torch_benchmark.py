@@ -13,9 +13,10 @@ qubit, exact (no shots), forward + backward (inputs and weights):
 Every method's outputs are checked against the torch engine's (max abs difference reported).
 A method whose previous (smaller) size took longer than ``--budget`` seconds per call is skipped.
 
-Part 2: one training epoch of the QNN workflow's model (``HybridQNN``, 2 qubits, 2 layers, 256
-points, batch 32, Adam) on ``fake_manila``: ``backend="fake_manila"`` (the existing path) vs
-``backend="torch", backend_options={"device": "fake_manila"}`` (the new engine).
+Part 2: one training epoch of the QNN workflow's model (``HybridQNN``, the workflow's default 4
+qubits unless ``--qnn-qubits``, 2 layers, 256 points, batch 32, Adam) on ``fake_manila``:
+``backend="fake_manila"`` (the existing path) vs ``backend="torch",
+backend_options={"device": "fake_manila"}`` (the new engine).
 
 Usage:
     python benchmarks/noisy_torch_benchmark.py [--quick] [--qubits 2 4 6 8 10] [--repeats 3]
@@ -153,7 +154,7 @@ def part1(qubits, repeats, budget):
     return rows, results
 
 
-def part2(repeats, samples):
+def part2(repeats, samples, n_qubits):
     from hybridqml.workflows._qnn import HybridQNN
 
     rng = np.random.default_rng(0)
@@ -169,7 +170,7 @@ def part2(repeats, samples):
     models = {}
     for name, options in settings.items():
         torch.manual_seed(0)
-        models[name] = HybridQNN(n_qubits=2, layers=2, **options)
+        models[name] = HybridQNN(n_qubits=n_qubits, layers=2, **options)
 
     def epoch(model):
         opt = torch.optim.Adam(model.parameters(), lr=0.05)
@@ -203,18 +204,28 @@ def plot(results, path):
 
 def main() -> None:
     p = _common.parser(__doc__.splitlines()[0])
-    p.add_argument("--qubits", type=int, nargs="+", default=[2, 4, 6, 8, 10])
+    p.add_argument("--qubits", type=int, nargs="*", default=[2, 4, 6, 8, 10])
+    p.add_argument(
+        "--qnn-qubits",
+        type=int,
+        default=None,
+        help="qubits of the QNN epoch (part 2; default: the qnn workflow's default)",
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--budget", type=float, default=60.0, help="skip bigger sizes above (s)")
     p.add_argument("--samples", type=int, default=256, help="QNN training points (part 2)")
     args = p.parse_args()
     if args.quick:
         args.qubits, args.repeats, args.samples = [2, 3], 1, 64
+        args.qnn_qubits = args.qnn_qubits or 2
+    from hybridqml.workflows._qnn import DEFAULT_QNN_QUBITS
+
+    qnn_qubits = args.qnn_qubits or DEFAULT_QNN_QUBITS
     torch.set_num_threads(1)
     meta = _common.machine_metadata()
     start = time.perf_counter()
     rows, results = part1(args.qubits, args.repeats, args.budget)
-    epoch = part2(args.repeats, args.samples)
+    epoch = part2(args.repeats, args.samples, qnn_qubits)
     old, new = epoch["fake_manila (existing path)"], epoch["torch + device=fake_manila (new)"]
     report = "\n".join(
         [
@@ -241,13 +252,15 @@ def main() -> None:
                 rows,
             ),
             "",
-            f"QNN training epoch on fake_manila (HybridQNN 2 qubits, 2 layers, {args.samples} "
+            f"QNN training epoch on fake_manila (HybridQNN {qnn_qubits} qubits, 2 layers, "
+            f"{args.samples} "
             f"points, batch {BATCH}): existing path {old:.2f} s, torch engine {new:.2f} s "
             f"({old / new:.1f}x faster).",
         ]
     )
     payload = {
         "metadata": meta,
+        "qnn_qubits": qnn_qubits,
         "part1": results,
         "qnn_epoch_seconds": epoch,
         "total_seconds": time.perf_counter() - start,

@@ -17,12 +17,12 @@ remakes it is in that file; about 25 minutes on a shared two-core machine).
 # --------------------
 # The whole workflow in one call: a quality classifier, then generator and discriminator in
 # turns, with every latent vector drawn from the entropy pool.
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from _data import mnist_dir, run_folder
+from _gan_weights import WEIGHTS  # the stored generator (sphinx-gallery defines no __file__)
 from sklearn.linear_model import LogisticRegression
 
 from hybridqml.data import load_image_split
@@ -52,8 +52,7 @@ print("latents from", result.entropy["name"], f"({result.entropy['kind']})")
 # Digits from the generator trained for 150 epochs
 # ------------------------------------------------
 # The stored generator (float16 weights) draws 64 digits from latents of an Aer Hadamard pool.
-weights = Path(__file__).resolve().parent / "_weights" / "gan_digits_generator.pt"
-stored = torch.load(weights, weights_only=True)
+stored = torch.load(WEIGHTS, weights_only=True)
 meta = stored["meta"]
 generator = Generator(latent_dim=meta["latent_dim"])
 generator.load_state_dict({k: v.float() for k, v in stored["generator"].items()})
