@@ -22,13 +22,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from _data import mnist_dir, run_folder
-from _gan_weights import WEIGHTS  # the stored generator (sphinx-gallery defines no __file__)
+from _gan_weights import load_generator
 from sklearn.linear_model import LogisticRegression
 
 from hybridqml.data import load_image_split
 from hybridqml.entropy import AerHadamardSource, EntropyPool, normal
 from hybridqml.plotting import save_image_grid
-from hybridqml.workflows import EntropySettings, GANConfig, Generator, train_gan
+from hybridqml.workflows import EntropySettings, GANConfig, train_gan
 
 data_dir = mnist_dir()
 config = GANConfig(
@@ -51,12 +51,9 @@ print("latents from", result.entropy["name"], f"({result.entropy['kind']})")
 # %%
 # Digits from the generator trained for 150 epochs
 # ------------------------------------------------
-# The stored generator (float16 weights) draws 64 digits from latents of an Aer Hadamard pool.
-stored = torch.load(WEIGHTS, weights_only=True)
-meta = stored["meta"]
-generator = Generator(latent_dim=meta["latent_dim"])
-generator.load_state_dict({k: v.float() for k, v in stored["generator"].items()})
-generator.eval()
+# The stored generator (int8 weights with per-row scales) draws 64 digits from latents of an
+# Aer Hadamard pool.
+generator, meta = load_generator()
 
 pool = EntropyPool(AerHadamardSource(seed=7))
 z = normal(pool, (500, meta["latent_dim"]))

@@ -51,8 +51,11 @@ def coverage(judge: LogisticRegression, generator: Generator, seed: int) -> int:
 
 def stored_generator() -> Generator:
     stored = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+    parts = stored["generator"]  # int8 matrices with per-row scales, float16 biases
+    state = {k: v.float() for k, v in parts["float16"].items()}
+    state.update({k: v.float() * parts["scale"][k][:, None] for k, v in parts["int8"].items()})
     generator = Generator(latent_dim=stored["meta"]["latent_dim"])
-    generator.load_state_dict({k: v.float() for k, v in stored["generator"].items()})
+    generator.load_state_dict(state)
     return generator.eval()
 
 
