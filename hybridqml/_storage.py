@@ -30,10 +30,10 @@ def disk_full_error(exc: BaseException, path: str | os.PathLike[str]) -> Storage
 
     Example:
         >>> import errno
-        >>> err = disk_full_error(OSError(errno.ENOSPC, "No space left on device"), "run/checkpoint.pt")
+        >>> err = disk_full_error(OSError(errno.ENOSPC, "No space left on device"), "run/c.pt")
         >>> type(err).__name__, "free" in str(err)
         ('StorageError', True)
-        >>> disk_full_error(OSError(errno.EACCES, "Permission denied"), "run/checkpoint.pt") is None
+        >>> disk_full_error(OSError(errno.EACCES, "Permission denied"), "run/c.pt") is None
         True
     """
     cause: BaseException | None = exc
