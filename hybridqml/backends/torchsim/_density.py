@@ -2,19 +2,21 @@
 
 A block of ``n`` qubits is held as a (B, 2, ..., 2) tensor with ``2n`` qubit axes (ket axes
 then bra axes, each in Qiskit's big-endian axis order: axis ``1 + n - 1 - q`` is the ket of
-qubit ``q``). Every instruction is one pass over all B density matrices:
+qubit ``q``). Every pass applies one superoperator to a few qubits of all B density matrices:
 
-* fixed instructions (gates without free parameters, and every noise channel) become
-  superoperators (a gate ``U``: ``U (x) conj(U)``; a channel with Kraus operators ``K_j``:
-  ``sum_j K_j (x) conj(K_j)``), and consecutive ones on nested qubit sets (a gate, its error, the
-  next gate there, ...) are multiplied into one at compile time, then applied as one matrix
-  product (GEMM) over the whole batch;
-* a one-parameter gate (every Pauli rotation, ``rz``, ``p``, controlled rotations...) has the
-  superoperator ``sum_k f_k(t) M_k`` (:func:`trig_superoperator`: constant ``M_k``,
-  ``f_k`` in 1, cos, sin), so the fixed superoperators around it fuse into the ``M_k`` too and
-  the whole run is one GEMM of the stacked ``M_k`` and one weighted sum per binding;
-* any other parameterized gate (``u``, ``r``) is one batched ``(B, d^2, d^2)`` superoperator
-  ``U_b (x) conj(U_b)``.
+* every instruction becomes a superoperator (a gate ``U``: ``U (x) conj(U)``; a channel with
+  Kraus operators ``K_j``: ``sum_j K_j (x) conj(K_j)``); a one-parameter gate (every Pauli
+  rotation, ``rz``, ``p``, controlled rotations...) is ``sum_k f_k(t) M_k``
+  (:func:`trig_superoperator`: constant ``M_k``, ``f_k`` in 1, cos, sin);
+* instructions are fused into passes on at most two qubits at compile time, each joining the
+  last pass that touches its qubits (it commutes with every later one), or any pass if none
+  does: an encoding rotation, its error, the trainable rotation after it and the two-qubit gate
+  that follows become one pass. A pass's superoperator is ``sum_t c_t M_t``: constant matrices
+  ``M_t`` and products ``c_t`` of its rotations' factors, so one small real matrix product per
+  batch gives every row's (16, 16) superoperator and one batched matrix product applies it;
+  a pass without parameters is one matrix product (GEMM) over the whole batch;
+* any other parameterized gate (``u``, ``r``) is its own pass, a batched ``(B, d^2, d^2)``
+  superoperator ``U_b (x) conj(U_b)``.
 
 Everything after compilation is a torch operation, so autograd differentiates through the
 channels (backprop), in float64/complex128 or float32/complex64, on the device of the values.
@@ -48,10 +50,12 @@ from hybridqml.exceptions import CircuitError
 __all__ = ["DensityBlock", "compile_density_block", "superoperator"]
 
 _SKIPPED = ("barrier", "id", "delay")
-#: A one-parameter gate's superoperator stack is widened to a fixed gate's qubits (e.g. an
-#: ``rz`` into the ``cx`` after it) only up to this many qubits: beyond, the wider GEMM of K
-#: terms costs more than the pass it saves.
-_TRIG_FUSED_QUBITS = 2
+#: A pass fuses instructions on at most this many qubits (a (16, 16) superoperator per sample):
+#: wider ones cost more in their matrix product than the passes they save. An instruction on
+#: more qubits is its own pass (instructions on a subset of its qubits still join it).
+_FUSED_QUBITS = 2
+#: Products of the fused one-parameter gates' factors (1, cos, sin) of one pass at most.
+_MAX_TERMS = 243
 #: Entries of fused superoperators below this are rounding residue, set to zero.
 _NEGLIGIBLE = 1e-15
 
@@ -100,14 +104,78 @@ def _expand_stack(stack: np.ndarray, sub: Sequence[int], sup: Sequence[int]) -> 
 
 
 @dataclass(frozen=True)
+class _Factor:
+    """A one-parameter gate's angle in a fused pass: ``f_k(angle / omega)`` for its terms."""
+
+    angle: Callable[[torch.Tensor], torch.Tensor]
+    omega: float
+    terms: tuple[tuple[int, str], ...]  # (multiple, "one" | "cos" | "sin")
+
+
+@dataclass(frozen=True)
 class _Step:
-    """One pass: a fixed superoperator, a one-parameter gate fused with fixed ones, or a gate."""
+    """One pass: a fixed superoperator, fused one-parameter gates, or a general gate.
+
+    ``"super"``: ``superop`` is (D, D). ``"trig"``: ``superop`` is (T, D, D), the pass's
+    superoperator is ``sum_t c_t M_t`` with ``c_t`` the products of the ``factors``' terms
+    (index ``t`` runs over the factors' terms with the last factor's fastest), restricted to
+    ``kept``. ``"gate"``: ``gate`` is a :class:`BuiltGate` or :class:`TrigGate` with ``angles``.
+    """
 
     kind: str  # "super", "trig" or "gate"
     axes: tuple[int, ...]
-    superop: np.ndarray | None = None  # "super": (D, D); "trig": (K, D, D)
+    superop: np.ndarray | None = None
     angles: tuple[Callable[[torch.Tensor], torch.Tensor], ...] = ()
-    gate: Any = None  # "trig": the K (multiple, "cos"/"sin"/"one") terms; "gate": BuiltGate
+    gate: Any = None
+    factors: tuple[_Factor, ...] = ()
+    kept: tuple[int, ...] = ()
+
+
+class _Group:
+    """Instructions fused into one pass at compile time: their (T, D, D) superoperator terms."""
+
+    def __init__(
+        self,
+        qubits: list[int],
+        stack: np.ndarray,
+        factors: list[_Factor],
+        general: tuple[tuple[Any, ...], Any] | None = None,
+    ) -> None:
+        self.qubits = qubits
+        self.stack = stack
+        self.factors = factors
+        self.general = general  # (angles, gate) of a general parameterized gate
+
+    def admits(self, qubits: Sequence[int], terms: int) -> bool:
+        """Whether an instruction on ``qubits`` with ``terms`` terms may join this pass."""
+        if self.general is not None or len(self.stack) * terms > _MAX_TERMS:
+            return False
+        union = set(self.qubits) | set(qubits)
+        return len(union) <= max(_FUSED_QUBITS, len(self.qubits), len(qubits))
+
+    def join(self, qubits: Sequence[int], stack: np.ndarray, factor: _Factor | None) -> None:
+        """Apply ``stack`` (K, d, d) on ``qubits`` after this pass: (T * K, D, D) terms."""
+        wide = self.qubits + [q for q in qubits if q not in self.qubits]
+        if wide != self.qubits:
+            self.stack = _expand_stack(self.stack, self.qubits, wide)
+            self.qubits = wide
+        stack = _expand_stack(stack, qubits, wide)
+        product = np.einsum("kij,tjl->tkil", stack, self.stack)
+        self.stack = product.reshape(-1, *self.stack.shape[1:])
+        if factor is not None:
+            self.factors.append(factor)
+
+    def step(self, n_qubits: int) -> _Step:
+        axes = _axes(n_qubits, self.qubits)
+        if self.general is not None:
+            return _Step("gate", axes, None, self.general[0], self.general[1])
+        # rounding residue (~1e-33) of fused products would become subnormal numbers in the
+        # backward pass, which the CPU handles ~100x slower: zero it
+        stack = np.where(np.abs(self.stack) < _NEGLIGIBLE, 0, self.stack)
+        if not self.factors:
+            return _Step("super", axes, stack[0])
+        kept = tuple(int(t) for t in np.flatnonzero(np.abs(stack).max(axis=(1, 2)) > 0))
+        return _Step("trig", axes, stack[list(kept)], factors=tuple(self.factors), kept=kept)
 
 
 class DensityBlock:
@@ -134,8 +202,7 @@ class DensityBlock:
         key = (dtype, device)
         if key not in self._cache:
             self._cache[key] = [
-                None if st.superop is None else torch.as_tensor(st.superop).to(device, dtype)
-                for st in self.steps
+                None if st.superop is None else _constant(st, dtype, device) for st in self.steps
             ] + [torch.as_tensor(self.readout).to(device, torch.empty(0, dtype=dtype).real.dtype)]
         return self._cache[key]
 
@@ -162,10 +229,8 @@ class DensityBlock:
                 assert const is not None  # fixed steps always carry their superoperator
                 rho = _apply_fixed(rho, const, st.axes)
             elif st.kind == "trig":
-                t = st.angles[0](values) / st.gate[0]
-                coeffs = torch.stack([_term(kind, m, t) for m, kind in st.gate[1]])
                 assert const is not None  # so do trigonometric steps
-                rho = _apply_trig(rho, const, coeffs, st.axes)
+                rho = _apply_batched(rho, _fused(st, const, values), st.axes)
             else:
                 u = _matrix(st.gate, [f(values) for f in st.angles], rho.dtype)  # (B, d, d)
                 dd = u.shape[-1] ** 2
@@ -239,24 +304,32 @@ def _apply_batched(rho: torch.Tensor, w: torch.Tensor, axes: Sequence[int]) -> t
     return torch.movedim(out.reshape(shape), front, tuple(axes))
 
 
-def _apply_trig(
-    rho: torch.Tensor, stack: torch.Tensor, coeffs: torch.Tensor, axes: Sequence[int]
-) -> torch.Tensor:
-    """``sum_k coeffs[k, b] stack[k]`` on ``axes`` of density matrix ``b``: one GEMM, one sum.
+def _constant(st: _Step, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A step's superoperator as a tensor; a fused pass's (T, D, D) terms as real (T, 2 D D)."""
+    tensor = torch.as_tensor(st.superop).to(device, dtype)
+    if st.kind == "trig":
+        return torch.view_as_real(tensor).reshape(len(tensor), -1)
+    return tensor
 
-    ``coeffs`` (K, B) are real.
+
+def _fused(st: _Step, terms: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """(B, D, D) superoperators of a fused pass at each row of ``values``.
+
+    The coefficients are products of real cos/sin factors and the terms are stored as real
+    (re, im) pairs, so the sum is one real matrix product: a complex cast of the coefficients
+    made torch's backward pass ~20x slower once the angles fed a dozen steps.
     """
-    k = len(axes)
-    front = tuple(range(k))
-    moved = torch.movedim(rho, tuple(axes), front)
-    shape = moved.shape
-    d, rows = 1 << k, shape[k]
-    terms = torch.matmul(stack.reshape(-1, d), moved.reshape(d, -1))  # (K * d, B * rest)
-    terms = torch.view_as_real(terms.reshape(len(coeffs), d, rows, -1))
-    # real coefficients times (re, im) pairs: a complex cast of the coefficients here made
-    # torch's backward pass ~20x slower once the angles fed a dozen steps
-    out = torch.view_as_complex((coeffs.to(terms.dtype)[:, None, :, None, None] * terms).sum(0))
-    return torch.movedim(out.reshape(shape), front, tuple(axes))
+    coeffs: torch.Tensor | None = None
+    for factor in st.factors:
+        t = factor.angle(values) / factor.omega
+        f = torch.stack([_term(kind, m, t) for m, kind in factor.terms], dim=-1)  # (B, K)
+        coeffs = f if coeffs is None else (coeffs[:, :, None] * f[:, None, :]).flatten(1)
+    assert coeffs is not None  # a fused pass has at least one factor
+    if len(st.kept) < coeffs.shape[1]:
+        coeffs = coeffs[:, list(st.kept)]
+    d = 1 << len(st.axes)
+    w = torch.matmul(coeffs.to(terms.dtype), terms)  # (B, 2 D D)
+    return torch.view_as_complex(w.reshape(len(w), d, d, 2))
 
 
 def _term(kind: str, multiple: int, t: torch.Tensor) -> torch.Tensor:
@@ -331,45 +404,19 @@ def compile_density_block(
         CircuitError: a non-unitary instruction (reset, ...) or a parameterized gate with no
             torch form.
     """
-    steps: list[_Step] = []
-    # being fused: [qubits, superop (D, D) or stack (K, D, D), None or (omega, terms, angle)]
-    pending: list[Any] = []
+    groups: list[_Group] = []
 
-    def flush() -> None:
-        if pending:
-            qubits, matrix, trig = pending
-            axes = _axes(n_qubits, qubits)
-            # rounding residue (~1e-33) of fused products would become subnormal numbers in
-            # the backward pass, which the CPU handles ~100x slower: zero it
-            matrix = np.where(np.abs(matrix) < _NEGLIGIBLE, 0, matrix)
-            if trig is None:
-                steps.append(_Step("super", axes, matrix))
-            else:
-                steps.append(_Step("trig", axes, matrix, (trig[2],), (trig[0], trig[1])))
-            pending.clear()
-
-    def fixed(qubits: tuple[int, ...], superop: np.ndarray) -> None:
-        if pending and set(qubits) <= set(pending[0]):
-            pending[1] = _expand(superop, qubits, pending[0]) @ pending[1]
-        elif (
-            pending
-            and set(pending[0]) < set(qubits)
-            and (pending[2] is None or len(qubits) <= _TRIG_FUSED_QUBITS)
-        ):
-            pending[1] = superop @ _expand_stack(pending[1], pending[0], qubits)
-            pending[0] = qubits
-        else:
-            flush()
-            pending[:] = [qubits, superop, None]
-
-    def trig(qubits: tuple[int, ...], gate: TrigGate, angle: Any) -> None:
-        terms, stack = trig_superoperator(gate)
-        if pending and pending[2] is None and set(qubits) <= set(pending[0]):
-            wide = _expand_stack(stack, qubits, pending[0])
-            pending[1:] = [wide @ pending[1], (gate.omega, terms, angle)]
-            return
-        flush()
-        pending[:] = [qubits, stack, (gate.omega, terms, angle)]
+    def place(qubits: tuple[int, ...], stack: np.ndarray, factor: _Factor | None) -> None:
+        """Fuse one instruction (``stack``: its (K, d, d) superoperator terms) into a pass."""
+        wanted = set(qubits)
+        touching = [g for g in groups if wanted & set(g.qubits)]
+        # it commutes with every pass after the last one that touches its qubits, so it may
+        # join that pass; one on untouched qubits may join any pass
+        for group in touching[-1:] if touching else reversed(groups):
+            if group.admits(qubits, len(stack)):
+                group.join(qubits, stack, factor)
+                return
+        groups.append(_Group(list(qubits), stack, [] if factor is None else [factor]))
 
     for i, (op, qubits) in enumerate(ops):
         if op.name in _SKIPPED:
@@ -383,10 +430,10 @@ def compile_density_block(
             exprs = op.params[:1] if isinstance(gate, TrigGate) else op.params
             angles = tuple(compile_expression(e, parameters) for e in exprs)
             if isinstance(gate, TrigGate):
-                trig(qubits, gate, angles[0])
-            else:
-                flush()
-                steps.append(_Step("gate", _axes(n_qubits, qubits), None, angles, gate))
+                terms, stack = trig_superoperator(gate)
+                place(qubits, stack, _Factor(angles[0], gate.omega, tuple(terms)))
+            else:  # a general gate (u, r): its own pass, nothing fuses into it
+                groups.append(_Group(list(qubits), np.zeros((0, 1, 1)), [], (angles, gate)))
         else:
             from qiskit.quantum_info import Operator
 
@@ -396,8 +443,8 @@ def compile_density_block(
                 raise CircuitError(
                     f"the noisy torch engine needs unitary instructions, got {op.name!r}"
                 ) from exc
-            fixed(qubits, np.kron(u, u.conj()))
+            place(qubits, np.kron(u, u.conj())[None], None)
         for superop in errors.get(i, ()):
-            fixed(qubits, superop)
-    flush()
+            place(qubits, np.asarray(superop)[None], None)
+    steps = [group.step(n_qubits) for group in groups]
     return DensityBlock(n_qubits, steps, measured, readout)
