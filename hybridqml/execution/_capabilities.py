@@ -63,6 +63,8 @@ class Capabilities:
         runtime_options: It accepts the IBM runtime options of
             ``hybridqml.hardware._runtime_options``.
         option_family: Which ``backend_options`` it understands (``"qiskit"``, ``"torch"``...).
+        native_mitigation: Its native executors mitigate errors themselves: ``build_native``
+            takes ``mitigation=`` (a :class:`~hybridqml.mitigation.Mitigation`).
     """
 
     exact: bool = True
@@ -72,6 +74,7 @@ class Capabilities:
     native_gradients: tuple[str, ...] = ()
     runtime_options: bool = False
     option_family: str = "qiskit"
+    native_mitigation: bool = False
 
     @property
     def default_gradient(self) -> str:

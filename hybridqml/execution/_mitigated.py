@@ -14,8 +14,15 @@ by :meth:`~hybridqml.execution._sampler_executor.SamplerExecutor.enable_mitigati
 * extrapolates each output over the scale factors with fixed weights.
 
 Every step is linear in the measured distribution (unless the exponential extrapolator or the
-simplex projection is asked for), so a parameter-shift backward pass, whose shifted bindings
-are mitigated exactly like the forward pass's, is the exact gradient of the mitigated values.
+simplex projection is asked for), and a parameter-shift backward pass's shifted bindings are
+mitigated exactly like the forward pass's. With readout correction alone that is the exact
+gradient of the mitigated values. With ZNE it is not: a folded circuit holds each rotation
+several times (``G``, ``G^dagger``, ``G`` ...) with one shared angle, so with noise between the
+copies a value is a trigonometric polynomial of degree > 1 in that angle and the two-term
+shift rule is approximate (``variational(3, 2)`` on ``fake_manila``: weight gradients off by up
+to 1.6e-3 against central differences; ``tests/mitigation/test_mitigated_backprop.py``). The
+record says so (``"shift_rule_exact": false``); the noisy torch engine's backprop
+(:class:`hybridqml.backends.torchsim._noisy_executor.NoisyTorchExecutor`) is exact.
 
 Readout calibrations are cached per backend, noise model and physical qubits
 (:data:`CALIBRATIONS`), with their age; calibration circuits run on the backend as one call of
@@ -63,6 +70,7 @@ __all__ = [
     "MAX_MITIGATED_BITS",
     "MitigationPlan",
     "measured_qubits",
+    "to_device_isa",
 ]
 
 CALIBRATION_KIND: Final[str] = "readout-calibration"
@@ -91,7 +99,7 @@ def measured_qubits(isa: QuantumCircuit) -> tuple[int, ...]:
     return tuple(int(q) for q in qubits)  # type: ignore[arg-type]
 
 
-def _to_isa(circuit: QuantumCircuit, target: Any) -> QuantumCircuit:
+def to_device_isa(circuit: QuantumCircuit, target: Any) -> QuantumCircuit:
     """A circuit already on ``target``'s physical qubits, translated to its ISA in place."""
     if target is None:
         return circuit
@@ -148,7 +156,7 @@ class MitigationPlan:
             factors = mitigation.scale_factors
             self.scales = [[folded_scale(isa, s) for s in factors] for isa in base]
             target = executor.target
-            folded = [_to_isa(fold_circuit(isa, s), target) for s in factors for isa in base]
+            folded = [to_device_isa(fold_circuit(isa, s), target) for s in factors for isa in base]
             executor.isa_circuits = folded
             executor._columns = [
                 parameter_columns(isa, executor.shiftable.n_angles) for isa in folded
@@ -212,7 +220,7 @@ class MitigationPlan:
             if ones:
                 qc.x(list(qubits))
             qc.measure(list(qubits), list(range(len(qubits))))
-            circuits.append(_to_isa(qc, ex.target))
+            circuits.append(to_device_isa(qc, ex.target))
         call = tracking.start_call(ex.name, 2, 1, shots)
         info: dict[str, Any] = {"mitigation": "readout calibration"}
         try:
@@ -314,6 +322,8 @@ class MitigationPlan:
     def to_json(self) -> dict[str, Any]:
         """The settings, realized scale factors and the calibration in use (for the run record)."""
         out = self.mitigation.to_json()
+        # the shift rule through folded circuits (copies sharing an angle) is approximate
+        out["shift_rule_exact"] = not self.mitigation.zne
         if self.mitigation.zne:
             out["realized_scale_factors"] = [[round(s, 6) for s in row] for row in self.scales]
         if self.calibration is not None:

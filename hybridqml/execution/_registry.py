@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hybridqml._validation import check_seed
@@ -41,7 +41,7 @@ from hybridqml.execution._plugins import (
     registered_backends,
     unregister_backend,
 )
-from hybridqml.mitigation._options import as_mitigation
+from hybridqml.mitigation._options import Mitigation, as_mitigation
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -297,12 +297,22 @@ def native_executor(
     *,
     shots: int | None = None,
     backend_options: Mapping[str, Any] | None = None,
+    mitigation: Mitigation | None = None,
 ) -> NativeExecutor:
     """Build the torch-native executor of ``gradient`` on ``backend``.
 
+    Args:
+        spec: The circuit specification.
+        backend: The backend spec (a name, or an object a plugin handles).
+        gradient: One of the backend's ``native_gradients``.
+        shots: Shots per evaluation (``None``: exact).
+        backend_options: The backend's options.
+        mitigation: Error mitigation; only for backends whose capabilities declare
+            ``native_mitigation`` (their ``build_native`` takes ``mitigation=``).
+
     Raises:
-        ConfigurationError: the backend does not offer ``gradient`` natively, or ``shots`` or
-            options its capabilities rule out.
+        ConfigurationError: the backend does not offer ``gradient`` natively, or ``shots``,
+            options or a mitigation its capabilities rule out.
     """
     options = dict(backend_options or {})
     entry = backend_entry(backend, options)
@@ -310,4 +320,14 @@ def native_executor(
         raise ConfigurationError(f"backend {entry.name!r} has no torch-native {gradient!r}")
     shots = positive_shots(shots)
     _check_request(entry, shots, spec.probabilities is not None, options)
-    return entry.build_native(spec, gradient, shots, options)
+    if mitigation is None:
+        return entry.build_native(spec, gradient, shots, options)
+    if not entry.capabilities.native_mitigation:
+        noisy = "" if entry.capabilities.noise else " on a noiseless simulator"
+        raise ConfigurationError(
+            f"mitigation={mitigation.label!r} is not available with gradient {gradient!r} on "
+            f"backend {entry.name!r}{noisy}: torch computes that gradient without measured "
+            "circuits; use gradient='parameter-shift' (every shifted evaluation is mitigated)"
+        )
+    build: Callable[..., NativeExecutor] = entry.build_native
+    return build(spec, gradient, shots, options, mitigation=mitigation)

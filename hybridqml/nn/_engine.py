@@ -242,17 +242,13 @@ class CircuitEngine:
         if self.rule is not None:
             return None
         config = self._config
-        if config.get("mitigation") is not None:
-            raise ConfigurationError(
-                f"mitigation={config['mitigation'].label!r} needs measured circuits; gradient "
-                f"{self.gradient!r} is computed by torch on a noiseless simulator"
-            )
         return registry.native_executor(
             self.spec,
             config["backend"],
             self.gradient,
             shots=config["shots"],
             backend_options=config["backend_options"],
+            mitigation=config.get("mitigation"),
         )
 
     def _build_executor(self) -> Executor:
@@ -283,8 +279,10 @@ class CircuitEngine:
     @property
     def mitigation(self) -> dict[str, Any] | None:
         """How evaluations are mitigated (settings, calibration in use), ``None`` when not."""
-        if self._config.get("mitigation") is None or self.native is not None:
+        if self._config.get("mitigation") is None:
             return None
+        if self.native is not None:
+            return getattr(self.native, "mitigation_record", None)
         plan = getattr(self.executor, "mitigation", None)
         if plan is not None and hasattr(plan, "to_json"):
             return plan.to_json()

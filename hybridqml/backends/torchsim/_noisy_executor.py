@@ -58,11 +58,19 @@ from hybridqml.execution._measurement import (
     support_mask,
 )
 from hybridqml.execution._memory import MEMORY_OPTION, check_memory_limit, human_bytes
+from hybridqml.execution._mitigated import MAX_MITIGATED_BITS, measured_qubits, to_device_isa
 from hybridqml.execution._primitive_executors import sampler_executor
 from hybridqml.execution._probability_executor import readout_circuit
 from hybridqml.execution._simulators import AER_EXACT_OPTIONS, configure, qiskit_aer
 from hybridqml.hardware import _devices as devices
 from hybridqml.hardware._noise import device_simulator
+from hybridqml.mitigation import (
+    Mitigation,
+    extrapolation_weights,
+    fold_circuit,
+    folded_scale,
+)
+from hybridqml.mitigation._readout import calibration_from_noise_model
 
 __all__ = [
     "DEVICE_OPTION",
@@ -170,17 +178,33 @@ def build_noisy(backend: str, request: BackendRequest) -> Executor:
 class NoisyTorchExecutor(NativeExecutor):
     """Noisy outputs as a torch graph: gradients by backprop through every channel.
 
+    With ``mitigation``, the outputs are mitigated inside the graph, so backprop differentiates
+    the mitigated values: readout correction applies the inverse of each measured qubit's
+    assignment matrix (read from the noise model, as the sampler executors' exact path does) to
+    the exact distribution, and zero-noise extrapolation evaluates every measurement circuit
+    folded to each scale factor (the same folding, on the same physical qubits) and combines
+    the outputs with the linear extrapolator's fixed weights.
+
     Args:
         spec: The circuit specification.
         options: Checked ``backend_options`` (:func:`check_noisy_options`).
+        mitigation: Error mitigation (:class:`~hybridqml.mitigation.Mitigation`), or ``None``.
 
     Raises:
         BackendError: one sample's density matrices do not fit the memory budget.
+        ConfigurationError: a mitigation that is not linear in the exact distribution
+            (``extrapolator="exponential"``, ``project=True``) or needs measured calibration
+            circuits (``calibration="circuits"``): those run with ``gradient="parameter-shift"``.
     """
 
     gradient = "backprop"
 
-    def __init__(self, spec: ParameterizedCircuit, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        spec: ParameterizedCircuit,
+        options: Mapping[str, Any],
+        mitigation: Mitigation | None = None,
+    ) -> None:
         sim, _, self.name = _target(options)
         self.dtype: torch.dtype = options[DTYPE_OPTION]
         self.budget = options.get(MEMORY_OPTION) or NOISY_DEFAULT_BUDGET
@@ -199,15 +223,21 @@ class NoisyTorchExecutor(NativeExecutor):
             self._n_terms = len(labels)
             masks = [np.array([support_mask(labels[t]) for t in terms]) for _, terms in groups]
         self.isa_circuits = transpile_for(circuits, sim, DEFAULT_OPTIMIZATION_LEVEL, None)
+        self._mitigate(mitigation, sim)
         self._columns = [
             torch.as_tensor(parameter_columns(isa, shiftable.n_angles), dtype=torch.long)
             for isa in self.isa_circuits
         ]
         self._terms = [terms for _, terms in groups]
         self._signs: list[torch.Tensor] = []
-        for g, isa in enumerate(self.isa_circuits):
+        self._seen: list[torch.Tensor] = []
+        for i, isa in enumerate(self.isa_circuits):
+            g = i % self._n_base  # folded circuits: scale-major, then measurement group
             self.sampler.check(isa, self.dtype, self.budget)
             seen = self.sampler.outcomes(isa).astype(np.int64)
+            self._seen.append(torch.as_tensor(seen))
+            if self._inverses:  # corrected distributions are dense over every outcome
+                seen = np.arange(1 << len(self._inverses[g]), dtype=np.int64)
             if self.readout is not None:
                 self._signs.append(torch.as_tensor(self.readout.table[seen], dtype=torch.long))
             else:
@@ -288,24 +318,107 @@ class NoisyTorchExecutor(NativeExecutor):
             angles = theta.new_zeros((rows, 0))
         real = torch.float64 if self.dtype == torch.complex128 else torch.float32
         angles = angles.to(real)
-        outputs = []
-        for isa, cols, signs, terms in zip(
-            self.isa_circuits, self._columns, self._signs, self._terms, strict=True
+        per_circuit = []
+        for i, (isa, cols, signs) in enumerate(
+            zip(self.isa_circuits, self._columns, self._signs, strict=True)
         ):
             values = angles.index_select(1, cols.to(angles.device))
             probs = self.sampler.torch_probabilities(isa, values, segment)
+            if self._inverses:
+                probs = self._corrected(probs, i)
             signs = signs.to(probs.device)
             if self.readout is not None:
                 out = probs.new_zeros((rows, self.n_outputs))
-                return out.index_add(1, signs, probs)
-            outputs.append((terms, probs @ signs.to(probs.dtype)))
+                per_circuit.append(out.index_add(1, signs, probs))
+            else:
+                per_circuit.append(probs @ signs.to(probs.dtype))
+        per_group = per_circuit[: self._n_base]
+        if self._weights:  # zero-noise extrapolation: fixed weights over the scale factors
+            per_group = [
+                torch.tensordot(
+                    torch.as_tensor(self._weights[g], dtype=real, device=angles.device),
+                    torch.stack(per_circuit[g :: self._n_base]),
+                    dims=1,
+                )
+                for g in range(self._n_base)
+            ]
+        if self.readout is not None:
+            return per_group[0]
         term_values = angles.new_zeros((rows, self._n_terms))
-        for terms, values_ in outputs:
+        for terms, values_ in zip(self._terms, per_group, strict=True):
             term_values = term_values.index_copy(
                 1, torch.as_tensor(terms, device=angles.device), values_
             )
         coeffs = self._coeffs.to(angles.device, real)
         return term_values @ coeffs.T + self._offsets.to(angles.device, real)
+
+    # -- mitigation --------------------------------------------------------------------------------
+
+    def _mitigate(self, mitigation: Mitigation | None, sim: Any) -> None:
+        """Fold the measurement circuits and read the readout calibration (see the class)."""
+        self.mitigation_record: dict[str, Any] | None = None
+        self._n_base = len(self.isa_circuits)
+        self._weights: list[np.ndarray] = []
+        self._inverses: list[list[torch.Tensor]] = []
+        if mitigation is None:
+            return
+        unsupported = {
+            "extrapolator='exponential'": mitigation.zne
+            and mitigation.extrapolator == "exponential",
+            "project=True": mitigation.project,
+            "calibration='circuits'": mitigation.readout and mitigation.calibration == "circuits",
+        }
+        for what, used in unsupported.items():
+            if used:
+                raise ConfigurationError(
+                    f"mitigation with {what} is not available with gradient 'backprop' on "
+                    f"{self.name!r} (backprop needs a mitigation linear in the exact noisy "
+                    "distribution, calibrated from the noise model); use "
+                    "gradient='parameter-shift'"
+                )
+        base = list(self.isa_circuits)
+        record = mitigation.to_json() | {"gradient": "backprop (exact)"}
+        if mitigation.zne:
+            scales = [[folded_scale(isa, s) for s in mitigation.scale_factors] for isa in base]
+            self._weights = [
+                extrapolation_weights(row, mitigation.extrapolator, mitigation.order)
+                for row in scales
+            ]
+            self.isa_circuits = [
+                to_device_isa(fold_circuit(isa, s), sim)
+                for s in mitigation.scale_factors
+                for isa in base
+            ]
+            record["realized_scale_factors"] = [[round(s, 6) for s in row] for row in scales]
+        if mitigation.readout:
+            qubits = [measured_qubits(isa) for isa in base]
+            if max(len(q) for q in qubits) > MAX_MITIGATED_BITS:
+                raise ConfigurationError(
+                    f"readout mitigation holds each distribution densely: at most "
+                    f"{MAX_MITIGATED_BITS} measured bits, this circuit measures "
+                    f"{max(len(q) for q in qubits)}"
+                )
+            calibration = calibration_from_noise_model(
+                sim.options.noise_model, sorted({q for row in qubits for q in row})
+            )
+            self._inverses = [
+                [torch.as_tensor(np.linalg.inv(calibration.matrix([q]))) for q in row]
+                for row in qubits
+            ]
+            record["readout_calibration"] = calibration.to_json()
+        self.mitigation_record = record
+
+    def _corrected(self, probs: torch.Tensor, circuit: int) -> torch.Tensor:
+        """(B, 2**k) quasi-probabilities: each measured bit's inverse assignment applied."""
+        inverses = self._inverses[circuit % self._n_base]
+        rows, k = probs.shape[0], len(inverses)
+        dense = probs.new_zeros((rows, 1 << k))
+        dense = dense.index_copy(1, self._seen[circuit].to(probs.device), probs)
+        tensor = dense.reshape(rows, *([2] * k))  # bit j is axis k - j (highest bit first)
+        for j, inverse in enumerate(inverses):
+            inverse = inverse.to(probs.device, probs.dtype)
+            tensor = torch.movedim(torch.tensordot(inverse, tensor, dims=([1], [k - j])), 0, k - j)
+        return tensor.reshape(rows, 1 << k)
 
     def run(self, theta: np.ndarray) -> np.ndarray:
         """Outputs (N, O) at ``theta`` (N, P), float64, without autograd."""

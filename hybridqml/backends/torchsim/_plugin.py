@@ -45,7 +45,11 @@ def _build_noisy(backend: str, request: BackendRequest) -> Executor:
 
 
 def _build_noisy_native(
-    spec: ParameterizedCircuit, gradient: str, shots: int | None, options: Mapping[str, Any]
+    spec: ParameterizedCircuit,
+    gradient: str,
+    shots: int | None,
+    options: Mapping[str, Any],
+    mitigation: Any = None,
 ) -> NativeExecutor:
     from hybridqml.backends.torchsim._noisy_executor import (
         NoisyTorchExecutor,
@@ -58,7 +62,7 @@ def _build_noisy_native(
             "gradient; use gradient='parameter-shift' for noisy shots on the torch engine, or "
             "shots=None for exact noisy values with backprop"
         )
-    return NoisyTorchExecutor(spec, check_noisy_options(shots, options))
+    return NoisyTorchExecutor(spec, check_noisy_options(shots, options), mitigation=mitigation)
 
 
 def _noisy(spec: Any, options: Mapping[str, Any]) -> bool:
@@ -73,8 +77,10 @@ NOISY_CAPABILITIES: Final = Capabilities(
     noise=True,
     native_gradients=("backprop",),
     option_family="torch",
+    native_mitigation=True,
 )
-"""Exact noisy values, shots from the exact noisy law, backprop through the channels."""
+"""Exact noisy values, shots from the exact noisy law, backprop through the channels (readout
+mitigation and linear zero-noise extrapolation included)."""
 
 ENTRY: Final[tuple[BackendEntry, ...]] = (
     BackendEntry(
