@@ -6,17 +6,22 @@ Part 1, outputs: a ``variational(4, 2)`` layer at random inputs and weights on `
 values (``shots=None``) and with shots; the shot cost of one evaluation (executed shots per
 binding, calibration circuits counted separately).
 
-Part 2, training: the qnn workflow on ``fake_manila`` (exact noisy values) with each
-mitigation, seeds paired with the noiseless run (Aer exact) of the same seed. The metric is the
-gap ``|test loss - noiseless test loss|`` per seed; mitigation vs none is a paired comparison
-(mean difference of the gaps with its 95% CI, ``hybridqml.analysis.compare_paired``), reported
-whatever the outcome.
+Part 2, training: the qnn and textbook workflows on ``fake_manila`` (exact noisy values) with
+each mitigation, seeds paired with the noiseless run of the same seed. The metric is the gap
+``|test loss - noiseless test loss|`` per seed; mitigation vs none is a paired comparison (mean
+difference of the gaps with its 95% CI, ``hybridqml.analysis.compare_paired``), reported
+whatever the outcome. ``--engine torch`` (default) trains on the noisy torch engine
+(``backend="torch", backend_options={"device": "fake_manila"}``: the same circuits, channels and
+mitigated values as ``backend="fake_manila"``, checked to 1e-10 before training, and exact
+backprop gradients of the mitigated values); ``--engine aer`` trains on ``backend="fake_manila"``
+(parameter shift: approximate gradients with ZNE, see README).
 
 Usage::
 
-    python benchmarks/mitigation_benchmark.py [--quick] [--seeds 5] [--epochs 8]
-        [--samples 300] [--modes readout readout+zne] [--json OUT] [--markdown OUT]
-        [--plot OUT.png]
+    python benchmarks/mitigation_benchmark.py [--quick] [--seeds 0 1 2 3 4] [--epochs 8]
+        [--samples 300] [--modes none readout zne readout+zne] [--engine torch|aer]
+        [--workflows qnn textbook] [--textbook-per-class 100] [--textbook-epochs 3]
+        [--skip-outputs] [--json OUT] [--markdown OUT] [--plot OUT.png]
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from qiskit.quantum_info import Statevector
 
 import hybridqml as hq
 from hybridqml.analysis import compare_paired
-from hybridqml.workflows import QNNConfig, train_qnn
+from hybridqml.workflows import QNNConfig, TextbookConfig, train_qnn, train_textbook
 
 MODES = ("none", "readout", "zne", "readout+zne")
 DEVICES = ("fake_manila", "fake_guadalupe")
@@ -85,47 +90,99 @@ def output_errors(devices, shots_list, n_points: int) -> list[dict]:
     return rows
 
 
-def qnn_losses(seeds, modes, epochs: int, samples: int, qubits: int, layers: int) -> list[dict]:
-    """Final hybrid test loss of the qnn workflow per seed and setting."""
-    settings = [("aer exact (noiseless)", "aer", None)]
-    settings += [(f"fake_manila {m}", "fake_manila", None if m == "none" else m) for m in modes]
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def _device(engine: str, mitigation: str | None) -> dict:
+    """Backend settings of a fake_manila run on ``engine`` ("torch" or "aer")."""
+    if engine == "torch":
+        return {"backend": "torch", "backend_options": {"device": "fake_manila"}}
+    return {"backend": "fake_manila"}
+
+
+def check_engines_agree(modes) -> float:
+    """Max |torch engine - fake_manila backend| of mitigated outputs (they must be equal)."""
+    rng = np.random.default_rng(3)
+    spec = hq.circuits.variational(4, 2)
+    w = torch.tensor(rng.uniform(-np.pi, np.pi, spec.n_weights))
+    x = torch.tensor(rng.uniform(-np.pi, np.pi, (4, 4)))
+    worst = 0.0
+    for mode in modes:
+        m = None if mode == "none" else mode
+        with torch.no_grad():
+            a = hq.QuantumLayer(spec, mitigation=m, init=w, **_device("torch", m))(x)
+            b = hq.QuantumLayer(spec, mitigation=m, init=w, **_device("aer", m))(x)
+        worst = max(worst, float((a - b).abs().max()))
+    if worst > 1e-10:
+        raise SystemExit(f"the torch engine and fake_manila disagree by {worst:.2e}")
+    return worst
+
+
+def train_losses(workflow: str, seeds, modes, engine: str, args) -> list[dict]:
+    """Final test loss of ``workflow`` per seed and setting (noiseless first)."""
+    settings = [("noiseless (exact)", {"backend": "torch"}, None)]
+    settings += [
+        (f"fake_manila {m}", _device(engine, m), None if m == "none" else m) for m in modes
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             for label, backend, mitigation in settings:
                 start = time.perf_counter()
+                out_dir = Path(tmp) / f"{workflow}-{seed}-{label}"
+                common = {"out_dir": out_dir, "seed": seed, "mitigation": mitigation}
+                common |= {"progress": False, **backend}
                 with hq.Tracker() as tracker:
-                    result = train_qnn(
-                        QNNConfig(
-                            out_dir=Path(tmp) / f"{seed}-{label}",
-                            epochs=epochs,
-                            n_samples=samples,
-                            n_qubits=qubits,
-                            layers=layers,
-                            seed=seed,
-                            backend=backend,
-                            mitigation=mitigation,
-                            progress=False,
+                    if workflow == "qnn":
+                        result = train_qnn(
+                            QNNConfig(
+                                epochs=args.epochs,
+                                n_samples=args.samples,
+                                n_qubits=args.qubits,
+                                layers=args.layers,
+                                **common,
+                            )
                         )
-                    )
+                        loss = float(result.history[-1]["hybrid_test_loss"])
+                    else:
+                        result = train_textbook(
+                            TextbookConfig(
+                                epochs=args.textbook_epochs,
+                                limit_per_class=args.textbook_per_class,
+                                data_dir=args.data_dir,
+                                dataset=args.dataset,
+                                **common,
+                            )
+                        )
+                        loss = float(result.history[-1]["test_loss"])
                 rows.append(
                     {
+                        "workflow": workflow,
                         "seed": seed,
                         "setting": label,
-                        "test_loss": float(result.history[-1]["hybrid_test_loss"]),
-                        "test_accuracy": result.hybrid_test_accuracy,
+                        "test_loss": loss,
                         "circuits": tracker.circuits,
+                        "circuits_per_call": tracker.circuits / max(1, tracker.calls),
                         "seconds": time.perf_counter() - start,
                     }
                 )
+                print(f"{workflow} seed {seed} {label}: {loss:.4f}", flush=True)
     return rows
 
 
 def comparisons(rows: list[dict], modes) -> list[dict]:
     """Paired: gap to noiseless without mitigation vs with it (positive: mitigation closer)."""
+    out = []
+    for workflow in dict.fromkeys(r["workflow"] for r in rows):
+        mine = [r for r in rows if r["workflow"] == workflow]
+        out += [c | {"workflow": workflow} for c in _compare(mine, modes)]
+    return out
+
+
+def _compare(rows: list[dict], modes) -> list[dict]:
     by = {(r["seed"], r["setting"]): r["test_loss"] for r in rows}
     seeds = sorted({r["seed"] for r in rows})
-    ref = [by[(s, "aer exact (noiseless)")] for s in seeds]
+    ref = [by[(s, "noiseless (exact)")] for s in seeds]
     raw = [abs(by[(s, "fake_manila none")] - r) for s, r in zip(seeds, ref, strict=True)]
     out = []
     for mode in modes:
@@ -157,64 +214,107 @@ def comparisons(rows: list[dict], modes) -> list[dict]:
 def report(meta, errors, losses, compared, args, seconds) -> str:
     lines = ["## Error mitigation (readout M3, zero-noise extrapolation)", ""]
     lines.append(
-        f"{seconds:.0f} s in all on a shared machine (2 cores used by 8 engineers at once: "
+        f"{seconds:.0f} s in all on a shared 2-core machine (load average in the line below: "
         "times are indicative; errors and losses are not affected)"
     )
     lines += ["", metadata_line(meta), ""]
-    lines.append(
-        "**Outputs**: `variational(4, 2)`, mean |<Z_i> - noiseless| over "
-        f"{args.points} random inputs x 4 qubits (Statevector reference), ZNE scale factors "
-        "1, 3, 5 with Richardson extrapolation; calibration from the device's noise model "
-        "(free) unless shown:"
-    )
-    lines.append("")
-    table = [
-        (
-            r["device"],
-            "exact" if r["shots"] is None else f"{r['shots']:,}",
-            r["mode"],
-            f"{r['mean_abs_error']:.4f}",
-            r["circuits_per_binding"],
-            f"{r['executed_shots_per_binding']:,.0f}",
-            f"{r['calibration_shots']:,}",
-        )
-        for r in errors
-    ]
-    lines.append(
-        markdown_table(
-            (
-                "device",
-                "shots",
-                "mitigation",
-                "mean abs error",
-                "circuits / evaluation",
-                "executed shots / evaluation",
-                "calibration shots",
-            ),
-            table,
-        )
-    )
-    lines += ["", f"**Training**: qnn on fake_manila (exact noisy), {args.epochs} epochs,"]
-    lines[-1] += f" variational({args.qubits}, {args.layers}),"
-    lines[-1] += f" {args.samples} samples, seeds {', '.join(map(str, args.seeds))}:"
-    lines.append("")
-    settings = list(dict.fromkeys(r["setting"] for r in losses))
-    rows = []
-    for setting in settings:
-        values = [r["test_loss"] for r in losses if r["setting"] == setting]
-        circuits = np.mean([r["circuits"] for r in losses if r["setting"] == setting])
-        rows.append(
-            (setting, ", ".join(f"{v:.4f}" for v in values), f"{np.mean(values):.4f}", circuits)
-        )
-    lines.append(markdown_table(("setting", "test loss per seed", "mean", "circuits / run"), rows))
-    lines.append("")
-    for c in compared:
-        lo, hi = c["ci"]
+    if errors:
         lines.append(
-            f"- {c['mode']} vs none: gap to the noiseless loss reduced by "
-            f"{c['mean_difference']:+.4f} on average (95% CI [{lo:+.4f}, {hi:+.4f}], paired t "
-            f"p = {c['p_value']:.3g}; {c['status']}). {c['conclusion']}"
+            "**Outputs**: `variational(4, 2)`, mean |<Z_i> - noiseless| over "
+            f"{args.points} random inputs x 4 qubits (Statevector reference), ZNE scale factors "
+            "1, 3, 5 with Richardson extrapolation; calibration from the device's noise model "
+            "(free) unless shown:"
         )
+        lines.append("")
+        table = [
+            (
+                r["device"],
+                "exact" if r["shots"] is None else f"{r['shots']:,}",
+                r["mode"],
+                f"{r['mean_abs_error']:.4f}",
+                r["circuits_per_binding"],
+                f"{r['executed_shots_per_binding']:,.0f}",
+                f"{r['calibration_shots']:,}",
+            )
+            for r in errors
+        ]
+        lines.append(
+            markdown_table(
+                (
+                    "device",
+                    "shots",
+                    "mitigation",
+                    "mean abs error",
+                    "circuits / evaluation",
+                    "executed shots / evaluation",
+                    "calibration shots",
+                ),
+                table,
+            )
+        )
+    engine = (
+        "the noisy torch engine (backend='torch', device fake_manila; backprop, exact gradients "
+        f"of the mitigated values; its mitigated outputs equal backend='fake_manila' to "
+        f"{args.agreement:.1e} in this run)"
+        if args.engine == "torch"
+        else "backend='fake_manila' (parameter shift)"
+    )
+    for workflow in dict.fromkeys(r["workflow"] for r in losses):
+        mine = [r for r in losses if r["workflow"] == workflow]
+        if workflow == "qnn":
+            what = (
+                f"qnn, {args.epochs} epochs, variational({args.qubits}, {args.layers}), "
+                f"{args.samples} samples"
+            )
+        else:
+            what = (
+                f"textbook (MNIST 0 vs 1, {args.textbook_per_class} images per class, "
+                f"{args.textbook_epochs} epochs)"
+            )
+        lines += [
+            "",
+            f"**Training**: {what} on fake_manila, exact noisy values, on {engine}; seeds "
+            f"{', '.join(map(str, args.seeds))}. Circuits / evaluation: circuits run per input "
+            "(ZNE: one per scale factor and measurement group); with shots on a device the "
+            "shot cost per evaluation is that times the shots per circuit:",
+            "",
+        ]
+        rows = []
+        for setting in dict.fromkeys(r["setting"] for r in mine):
+            values = [r["test_loss"] for r in mine if r["setting"] == setting]
+            circuits = np.mean([r["circuits_per_call"] for r in mine if r["setting"] == setting])
+            seconds = np.median([r["seconds"] for r in mine if r["setting"] == setting])
+            rows.append(
+                (
+                    setting,
+                    ", ".join(f"{v:.4f}" for v in values),
+                    f"{np.mean(values):.4f}",
+                    f"{circuits:.0f}",
+                    f"{seconds:.1f}",
+                )
+            )
+        lines.append(
+            markdown_table(
+                (
+                    "setting",
+                    "test loss per seed",
+                    "mean",
+                    "circuits / evaluation",
+                    "s / run (median)",
+                ),
+                rows,
+            )
+        )
+        lines.append("")
+        for c in compared:
+            if c["workflow"] != workflow:
+                continue
+            lo, hi = c["ci"]
+            lines.append(
+                f"- {workflow}, {c['mode']} vs none: gap to the noiseless loss reduced by "
+                f"{c['mean_difference']:+.4f} on average (95% CI [{lo:+.4f}, {hi:+.4f}], paired "
+                f"t p = {c['p_value']:.3g}; {c['status']}). {c['conclusion']}"
+            )
     return "\n".join(lines)
 
 
@@ -224,26 +324,43 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--samples", type=int, default=300)
     p.add_argument("--points", type=int, default=8)
-    p.add_argument("--modes", nargs="+", default=["none", "readout", "readout+zne"])
+    p.add_argument("--modes", nargs="+", default=list(MODES))
     p.add_argument("--shots", type=int, default=4000)
     p.add_argument("--qubits", type=int, default=4, help="qnn circuit qubits")
     p.add_argument("--layers", type=int, default=2, help="qnn circuit layers")
+    p.add_argument("--engine", choices=("torch", "aer"), default="torch")
+    p.add_argument(
+        "--workflows", nargs="+", choices=("qnn", "textbook"), default=["qnn", "textbook"]
+    )
+    p.add_argument("--textbook-per-class", type=int, default=100)
+    p.add_argument("--textbook-epochs", type=int, default=3)
+    p.add_argument("--data-dir", default=str(DATA_DIR))
+    p.add_argument("--skip-outputs", action="store_true", help="training part only")
     args = p.parse_args()
     if args.quick:
         args.seeds, args.epochs, args.samples, args.points = [0, 1], 1, 16, 2
         args.modes, args.qubits, args.layers = ["none", "readout"], 2, 1
+        args.textbook_per_class, args.textbook_epochs = 8, 1
+    args.dataset = "mnist" if Path(args.data_dir).exists() else "digits"
     start = time.perf_counter()
     meta = machine_metadata()
     devices = DEVICES[:1] if args.quick else DEVICES
-    errors = output_errors(devices, [None] if args.quick else [None, args.shots], args.points)
+    errors = []
+    if not args.skip_outputs:
+        errors = output_errors(devices, [None] if args.quick else [None, args.shots], args.points)
     modes = ["none", *[m for m in args.modes if m != "none"]]
-    losses = qnn_losses(args.seeds, modes, args.epochs, args.samples, args.qubits, args.layers)
+    args.agreement = check_engines_agree(modes) if args.engine == "torch" else 0.0
+    losses = [
+        row
+        for workflow in args.workflows
+        for row in train_losses(workflow, args.seeds, modes, args.engine, args)
+    ]
     compared = comparisons(losses, modes)
     seconds = time.perf_counter() - start
     text = report(meta, errors, losses, compared, args, seconds)
     payload = {"meta": meta, "errors": errors, "losses": losses, "comparisons": compared}
     emit(args, text, payload)
-    if args.plot:
+    if args.plot and errors:
         fig, (ax,) = new_figure()
         for device in devices:
             exact = [r for r in errors if r["device"] == device and r["shots"] is None]

@@ -286,7 +286,7 @@ class NoisyTorchExecutor(NativeExecutor):
         """Outputs (B, O) in the input's dtype and device, with autograd through the channels."""
         real = torch.float64 if self.dtype == torch.complex128 else torch.float32
         x = inputs.to(real)
-        tracking.record(self.name, x.shape[0], None)
+        tracking.record(self.name, x.shape[0], None, circuits=len(self.isa_circuits))
         w = weight.to(real)
         w = w.expand(x.shape[0], -1) if w.ndim == 1 else w
         out = self._outputs(torch.cat([x, w], dim=1))
