@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,17 @@ def check_engines_agree(modes) -> float:
     return worst
 
 
+def _workflow(workflow: str, args):
+    """(train function, config factory with the workflow's settings, test-loss history key)."""
+    if workflow == "qnn":
+        settings = {"epochs": args.epochs, "n_samples": args.samples}
+        settings |= {"n_qubits": args.qubits, "layers": args.layers}
+        return train_qnn, partial(QNNConfig, **settings), "hybrid_test_loss"
+    settings = {"epochs": args.textbook_epochs, "limit_per_class": args.textbook_per_class}
+    settings |= {"data_dir": args.data_dir, "dataset": args.dataset}
+    return train_textbook, partial(TextbookConfig, **settings), "test_loss"
+
+
 def train_losses(workflow: str, seeds, modes, engine: str, args) -> list[dict]:
     """Final test loss of ``workflow`` per seed and setting (noiseless first)."""
     settings = [("noiseless (exact)", {"backend": "torch"}, None)]
@@ -132,29 +144,10 @@ def train_losses(workflow: str, seeds, modes, engine: str, args) -> list[dict]:
                 out_dir = Path(tmp) / f"{workflow}-{seed}-{label}"
                 common = {"out_dir": out_dir, "seed": seed, "mitigation": mitigation}
                 common |= {"progress": False, **backend}
+                train, config, key = _workflow(workflow, args)
                 with hq.Tracker() as tracker:
-                    if workflow == "qnn":
-                        result = train_qnn(
-                            QNNConfig(
-                                epochs=args.epochs,
-                                n_samples=args.samples,
-                                n_qubits=args.qubits,
-                                layers=args.layers,
-                                **common,
-                            )
-                        )
-                        loss = float(result.history[-1]["hybrid_test_loss"])
-                    else:
-                        result = train_textbook(
-                            TextbookConfig(
-                                epochs=args.textbook_epochs,
-                                limit_per_class=args.textbook_per_class,
-                                data_dir=args.data_dir,
-                                dataset=args.dataset,
-                                **common,
-                            )
-                        )
-                        loss = float(result.history[-1]["test_loss"])
+                    result = train(config(**common))
+                loss = float(result.history[-1][key])
                 rows.append(
                     {
                         "workflow": workflow,
