@@ -511,7 +511,7 @@ def test_a_recovered_job_reports_its_usage(tmp_path):
 
 
 def test_a_failure_that_may_still_finish_says_so_and_carries_its_cause():
-    run, delays = runner(max_attempts=2)
+    run, _ = runner(max_attempts=2)
     job = Job("j7", [ConnectionError("poll"), ConnectionError("poll again")])
     with pytest.raises(JobFailedError) as err:
         run.run(lambda: job, fingerprint="fp", info={})
