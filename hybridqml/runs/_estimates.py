@@ -183,9 +183,9 @@ def estimate_run(config: Any, train: Callable[[Any], Any], *, workflow: str) -> 
             train(probe)
     marks = dict(tracker.marks)
     end = tracker.snapshot()
-    first = marks.get("epoch 1", end)
-    last = marks.get(f"epoch {probe_epochs}", first)
     loop_end = marks.get("end", end)
+    first = marks.get("epoch 1", loop_end)  # no epoch ran (epochs=0): the loop's end
+    last = marks.get(f"epoch {probe_epochs}", first)
     before, before_kind = _diff(first, _zero())
     per_epoch, per_kind = _diff(loop_end, last)
     after, after_kind = _diff(end, loop_end)

@@ -243,3 +243,221 @@ def test_with_message_keeps_the_error_class_and_fields():
     assert str(exc) == "old"
     assert _epochs._fallbacks() == ("aer", "os", "prng")
     assert _epochs._is_seeded("prng") and not _epochs._is_seeded("os")
+
+
+# --- survivors of the mutation run (issue 24)
+
+
+@pytest.fixture
+def registered():
+    """Register test sources by name; unregistered again after the test."""
+    from hybridqml.entropy import _registry
+
+    names = []
+
+    def add(name, **entry):
+        _registry.register_source(name, _registry.SourceEntry(**entry))
+        names.append(name)
+
+    yield add
+    for name in names:
+        _registry.unregister_source(name)
+
+
+def test_a_source_workflows_do_not_offer_is_refused(registered):
+    from hybridqml.entropy import PRNGSource
+
+    registered(
+        "cmd_only_die", factory=lambda s, *, name, seed: PRNGSource(seed), help="x", workflows=False
+    )
+    with pytest.raises(ConfigurationError) as info:
+        EntropyStream(settings=EntropySettings(source="cmd_only_die"), seed=1)
+    assert str(info.value) == (
+        "unknown entropy source 'cmd_only_die' for a workflow; choose one of "
+        "('aer', 'os', 'prng', 'qrng')"
+    )
+
+
+def test_the_fallback_hint_lists_only_fallbacks_workflows_offer(registered):
+    from hybridqml.entropy import OSSource
+
+    registered(
+        "cmd_only_os",
+        factory=lambda s, *, name, seed: OSSource(),
+        help="x",
+        fallback=True,
+        workflows=False,
+    )
+    assert _epochs._fallbacks() == ("aer", "os", "prng")
+
+
+def test_a_read_after_a_failed_open_opens_the_epoch_that_failed(registered):
+    from hybridqml.entropy import PRNGSource
+
+    calls = []
+
+    def factory(settings, *, name, seed):
+        calls.append(seed)
+        if len(calls) == 1:
+            raise EntropyError("service not reachable at setup")
+        return PRNGSource(seed)
+
+    registered("flaky_die", factory=factory, help="x", seeded=True)
+    s = stream(EntropySettings(source="flaky_die", mode="pure"))
+    with pytest.raises(EntropyError, match="service not reachable at setup"):
+        s.open_epoch(3)
+    assert s.epoch == 3
+    assert s.read(6) == pcg_bytes(epoch_seed(5, 3), 6)
+    assert calls == [epoch_seed(5, 3)] * 2
+    s.close()
+
+
+def test_the_fallback_warning_points_at_the_caller(dead_qrng):
+    s = stream(dead_qrng(fallback="prng"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s.read(4)  # this line is the one the warning names
+    (warning,) = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert warning.filename == __file__
+    s.close()
+
+
+def test_the_provenance_names_the_source_and_a_switch_survives_a_checkpoint(dead_qrng):
+    s = stream()
+    s.open_epoch(1)
+    assert s.provenance()["name"] == "prng(PCG64DXSM) [seeded per epoch from run seed 5]"
+    s.close()
+    failing = stream(dead_qrng(fallback="prng"))
+    with pytest.warns(RuntimeWarning):
+        failing.read(4)
+    state = failing.state_dict()
+    reason = failing.fallback_reason
+    assert "connection failed" in reason
+    assert state["fallback_reason"] == reason and state["fallback_used"] is True
+    resumed = stream(dead_qrng(fallback="prng"))
+    resumed.load_state_dict(state)
+    assert resumed.fallback_reason == reason
+    assert resumed.provenance()["fallback_reason"] == reason
+    failing.close()
+    resumed.close()
+
+
+def test_other_ranks_start_from_zero_source_bytes(monkeypatch):
+    s = stream()
+    s.open_epoch(2)
+    s.read(8)
+    state = s.state_dict()
+    assert state["source_bytes"] >= 8
+    fake = types.SimpleNamespace(
+        is_available=lambda: True,
+        is_initialized=lambda: True,
+        get_world_size=lambda: 2,
+        get_rank=lambda: 1,
+    )
+    monkeypatch.setattr(_ranks, "dist", fake)
+    other = stream()
+    other.load_state_dict(state)
+    prov = other.provenance()
+    assert prov["source_bytes"] == 0 and prov["delivered_bytes"] == 0
+
+
+def test_an_epoch_zero_checkpoint_resumes_epoch_zero():
+    s = stream()
+    s.open_epoch(0)
+    s.read(6)
+    state = s.state_dict()
+    assert state["epoch"] == 0
+    resumed = stream()
+    resumed.load_state_dict(state)
+    assert resumed.epoch == 0
+    assert resumed.read(4) == pcg_bytes(epoch_seed(5, 0), 10)[6:]
+
+
+def test_an_old_checkpoint_without_epoch_delivered_resumes_at_the_epoch_start():
+    s = stream()
+    s.open_epoch(2)
+    s.read(3)
+    state = s.state_dict()
+    del state["epoch_delivered"]
+    resumed = stream()
+    resumed.load_state_dict(state)
+    assert resumed.read(5) == pcg_bytes(epoch_seed(5, 2), 5)
+
+
+def test_a_checkpoint_after_one_byte_skips_that_byte():
+    s = stream()
+    s.open_epoch(2)
+    s.read(1)
+    resumed = stream()
+    resumed.load_state_dict(s.state_dict())
+    assert resumed.read(3) == pcg_bytes(epoch_seed(5, 2), 4)[1:]
+
+
+def test_each_epochs_source_is_closed(registered):
+    from hybridqml.entropy import PRNGSource
+
+    closed = []
+
+    class Recorded(PRNGSource):
+        def close(self):
+            closed.append(self.seed_value)
+
+    def factory(settings, *, name, seed):
+        source = Recorded(seed)
+        source.seed_value = seed
+        return source
+
+    registered("closing_die", factory=factory, help="x", seeded=True)
+    s = stream(EntropySettings(source="closing_die", mode="pure"))
+    s.open_epoch(1)
+    s.open_epoch(2)
+    assert closed == [epoch_seed(5, 1)]
+    s.close()
+    assert closed == [epoch_seed(5, 1), epoch_seed(5, 2)]
+
+
+def test_expanded_mode_delivers_a_generator_seeded_from_32_source_bytes():
+    s = stream(EntropySettings(source="prng", mode="expanded"))
+    s.open_epoch(2)
+    got = s.read(64)
+    seed = int.from_bytes(pcg_bytes(epoch_seed(5, 2), 32), "little")
+    words = np.random.PCG64DXSM(np.random.SeedSequence(entropy=seed)).random_raw(8)
+    assert got == np.asarray(words, dtype="<u8").tobytes()
+    prov = s.provenance()
+    assert (prov["source_bytes"], prov["delivered_bytes"]) == (32, 64)
+    assert prov["name"] == "expanded(prng(PCG64DXSM)) [seeded per epoch from run seed 5]"
+    s.close()
+
+
+def test_a_source_that_states_no_kind_is_recorded_without_one(registered):
+    class Duck:  # a plugin source that is not an EntropySource subclass and names no kind
+        name = "duck"
+
+        def read(self, n):
+            return bytes(i % 256 for i in range(n))
+
+        def close(self):
+            pass
+
+    registered("duck", factory=lambda s, *, name, seed: Duck(), help="x")
+    s = stream(EntropySettings(source="duck", mode="pure", health_tests=False))
+    s.open_epoch(1)
+    assert s.read(3) == b"\x00\x01\x02"
+    assert s.kind == "" and s.provenance()["kind"] == ""
+    s.close()
+
+
+def test_totals_add_up_over_three_epochs():
+    s = stream()
+    for epoch, n in ((1, 16), (2, 24), (3, 8)):
+        s.open_epoch(epoch)
+        s.read(n)
+    s.open_epoch(4)  # closes epoch 3
+    prov = s.provenance()
+    assert prov["delivered_bytes"] == 48
+    one = stream()
+    one.open_epoch(1)
+    one.read(24)  # the largest read: every epoch's pool fetched the same first block
+    assert prov["source_bytes"] == 3 * one.provenance()["source_bytes"]
+    one.close()
+    s.close()

@@ -222,3 +222,132 @@ def test_no_budget_no_estimate_and_a_budget_needs_one():
         check_start_budget(RunConfig(out_dir=".", epochs=2, max_qpu_seconds=1.0), None)
     with tracking.dry_run():
         assert check_start_budget(RunConfig(out_dir=".", epochs=2, max_shots=1), None) is None
+
+
+# --- survivors of the mutation run (issue 24)
+
+
+def test_the_before_after_row_adds_both_parts():
+    zero = CallCounts()
+    before = CallCounts(1, 2, 4, 400, 800, 0.5)
+    after = CallCounts(3, 3, 30, 1500, 1500, 0.25)
+    est = CostEstimate("toy", "aer", 1, before, zero, after, before + after, {}, {})
+    rows = est.format().splitlines()
+    assert rows[3] == f"{'before/after epochs':30}{4:>8}{5:>12}{34:>14}{'2,300':>16}{'0.8':>12}"
+
+
+def test_the_table_names_the_mitigation_cost():
+    zero = CallCounts()
+    est = CostEstimate(
+        "qnn", "fake_manila", 2, zero, zero, zero, zero, {}, {}, mitigation="zne: x3"
+    )
+    rows = est.format().splitlines()
+    assert rows[-2:] == ["mitigation: zne: x3", f"assumptions: {ASSUMPTIONS}"]
+
+
+def test_the_dry_run_folder_is_recognisable(tmp_path):
+    seen = []
+    estimate_run(RunConfig(out_dir=tmp_path, epochs=1), lambda c: seen.append(c), workflow="t")
+    assert seen[0].out_dir.parent.name.startswith("hybridqml-dry-run-")
+
+
+def test_a_config_without_backend_or_mitigation_is_estimated(tmp_path):
+    @dataclasses.dataclass
+    class Mini:
+        out_dir: Path
+        epochs: int
+
+    est = estimate_run(Mini(tmp_path, 2), lambda c: None, workflow="m")
+    assert est.backend == "-" and est.mitigation is None
+
+
+ZNE = "zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5: included above)"
+READOUT = (
+    "readout calibration: 2 circuits x 10,000 shots when measured on the device (included "
+    "above; free on simulators with a noise model)"
+)
+
+
+@pytest.mark.parametrize(
+    ("mitigation", "words"),
+    [
+        (None, None),
+        ("none", None),
+        ("zne", ZNE),
+        ("readout", f"readout: x1 circuits per evaluation; {READOUT}"),
+        (
+            "readout+zne",
+            "readout+zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5: included "
+            f"above); {READOUT}",
+        ),
+    ],
+)
+def test_the_estimate_states_the_mitigation_cost(tmp_path, mitigation, words):
+    @dataclasses.dataclass
+    class Mitigated(RunConfig):
+        mitigation: str | None = None
+
+    config = Mitigated(out_dir=tmp_path, epochs=2, mitigation=mitigation)
+    est = estimate_run(config, toy_train([]), workflow="qnn")
+    assert est.mitigation == words
+
+
+def test_custom_scale_factors_and_calibration_shots_are_stated():
+    from hybridqml.mitigation._options import Mitigation
+    from hybridqml.runs._estimates import _mitigation_cost
+
+    both = Mitigation(
+        readout=True, zne=True, scale_factors=(1.0, 1.5, 2.0, 4.0), calibration_shots=2500
+    )
+    assert _mitigation_cost(both) == (
+        "readout+zne: x4 circuits per evaluation (ZNE scale factors 1, 1.5, 2, 4: included "
+        "above); readout calibration: 2 circuits x 2,500 shots when measured on the device "
+        "(included above; free on simulators with a noise model)"
+    )
+
+
+def test_the_probe_drops_the_qpu_budget_and_tensorboard(tmp_path):
+    @dataclasses.dataclass
+    class Logged(RunConfig):
+        tensorboard_dir: Path | None = None
+
+    seen = []
+    config = Logged(
+        out_dir=tmp_path, epochs=3, max_qpu_seconds=5.0, tensorboard_dir=tmp_path / "tb"
+    )
+    estimate_run(config, lambda c: seen.append(c), workflow="t")
+    assert seen[0].max_qpu_seconds is None and seen[0].tensorboard_dir is None
+    assert not (tmp_path / "tb").exists()
+
+
+def test_a_budget_without_an_estimate_says_how_to_get_one():
+    with pytest.raises(ConfigurationError) as info:
+        check_start_budget(RunConfig(out_dir=".", epochs=2, max_shots=10), None)
+    assert str(info.value) == (
+        "max_shots/max_qpu_seconds need an estimate of the run: train it through its workflow "
+        "(hybridqml train, or the workflow's train function)"
+    )
+
+
+def test_a_run_of_zero_epochs_counts_what_runs_after_the_loop_once(tmp_path):
+    # the training loop marks "end" but no epoch when there are none to run
+    def train(config):
+        with tracking.pass_kind("forward"):
+            tracking.record("aer", 4, 100, circuits=2)
+        for epoch in range(1, config.epochs + 1):
+            tracking.mark(f"epoch {epoch}")
+            tracking.record("aer", 8, 100)
+        tracking.mark("end")
+        with tracking.pass_kind("spsa"):
+            tracking.record("aer", 10, 50)
+
+    est = estimate_run(RunConfig(out_dir=tmp_path, epochs=0), train, workflow="toy")
+    assert est.before == CallCounts(1, 2, 4, 400, 800, 0.0)
+    assert est.per_epoch == CallCounts()
+    assert est.after == CallCounts(1, 1, 10, 500, 500, 0.0)
+    assert est.total == CallCounts(2, 3, 14, 900, 1300, 0.0)
+    assert est.per_epoch_by_kind == {}
+    assert est.total_by_kind == {
+        "forward": CallCounts(1, 2, 4, 400, 800, 0.0),
+        "spsa": CallCounts(1, 1, 10, 500, 500, 0.0),
+    }

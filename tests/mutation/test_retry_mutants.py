@@ -393,3 +393,202 @@ def test_fingerprints_change_with_every_input():
     ]
     assert len({base, *others}) == 6
     assert R.fingerprint([a], [[0]], 100, 7) == base  # ints and floats of the same angle
+
+
+# --- survivors of the mutation run (issue 24): each test names what it pins
+
+
+@pytest.mark.parametrize("name", ["IBMNotAuthorizedError", "IBMAccountError"])
+def test_account_errors_are_permanent_even_with_a_retryable_code(name):
+    # the real classes (qiskit-ibm-runtime): account problems never fix themselves by retrying
+    from qiskit_ibm_runtime import exceptions as ibm
+
+    assert R.classify(getattr(ibm, name)("Error code 1010; account not set up")) == "permanent"
+
+
+def test_a_job_over_its_maximum_time_is_permanent_even_with_a_retryable_code():
+    from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+
+    exc = RuntimeJobMaxTimeoutError("Error code 1011; job exceeded its maximum execution time")
+    assert R.classify(exc) == "permanent"
+
+
+def test_the_jitter_comes_from_the_runners_own_generator():
+    delays = []
+    policy = R.RetryPolicy(max_attempts=2, base_delay=1.0, jitter=0.5, sleep=delays.append)
+    run = R.JobRunner("ibm_fake", policy)
+    jobs = [Job("j1", named("RuntimeJobFailureError")("Error code 1202")), Job("j2", "ok")]
+    assert run.run(lambda: jobs.pop(0), fingerprint="fp", info={}) == "ok"
+    # 1 s plus a share in (0, 0.5 s]: random.random() == 0.0 has probability 2**-53
+    assert len(delays) == 1 and 1.0 < delays[0] <= 1.5
+
+
+def test_a_fetch_without_an_active_job_log_just_submits():
+    run, _ = runner()
+    fetched = []
+    result = run.run(
+        lambda: Job("j1", "ok"),
+        fingerprint="fp",
+        info={},
+        fetch=lambda job_id: fetched.append(job_id),
+    )
+    assert result == "ok" and fetched == []
+
+
+def test_the_logged_delay_is_rounded_to_milliseconds(tmp_path):
+    delays = []
+    policy = R.RetryPolicy(max_attempts=2, base_delay=0.12345, jitter=0.0, sleep=delays.append)
+    run = R.JobRunner("ibm_fake", policy)
+    jobs = [Job("j1", named("RuntimeJobFailureError")("Error code 1006")), Job("j2", "ok")]
+    path = tmp_path / joblog.JOBS_NAME
+    with joblog.JobLog(path):
+        assert run.run(lambda: jobs.pop(0), fingerprint="fp", info={}) == "ok"
+    assert delays == [0.12345]  # slept exactly; logged to the millisecond
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [r["event"] for r in lines] == ["submitted", "retry", "submitted"]
+    assert lines[1]["delay"] == 0.123 and lines[1]["kind"] == "transient"
+
+
+def test_a_session_is_reopened_only_when_it_closed():
+    run, delays = runner()
+    reopened = []
+    jobs = [Job("j1", named("RuntimeJobFailureError")("Error code 1202")), Job("j2", "ok")]
+    result = run.run(
+        lambda: jobs.pop(0), fingerprint="fp", info={}, reopen=lambda: reopened.append(1)
+    )
+    assert result == "ok" and delays == [1.0] and reopened == []
+
+
+def test_log_lines_carry_their_utc_time(tmp_path, monkeypatch):
+    # 2026-01-02T03:04:05.250Z written out: 1767323045.25 s after the epoch
+    monkeypatch.setattr(R.time, "time", lambda: 1767323045.25)
+    path = tmp_path / joblog.JOBS_NAME
+    run, _ = runner()
+    jobs = [Job("j1", named("RuntimeJobFailureError")("Error code 1006")), Job("j2", "ok")]
+    with joblog.JobLog(path):
+        run.run(lambda: jobs.pop(0), fingerprint="fp", info={})
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [r.get("time") for r in lines] == ["2026-01-02T03:04:05.250Z"] * 3
+
+
+def test_a_fetch_that_finds_no_job_submits_anew_without_a_retry_line(tmp_path):
+    path = tmp_path / joblog.JOBS_NAME
+    old = {"event": "submitted", "job_id": "old", "fingerprint": "fp"}
+    path.write_text(json.dumps(old) + "\n")
+    run, _ = runner()
+    with joblog.JobLog(path):
+        result = run.run(
+            lambda: Job("new", "fresh"), fingerprint="fp", info={}, fetch=lambda j: None
+        )
+    assert result == "fresh"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [(r["event"], r["job_id"]) for r in lines] == [
+        ("submitted", "old"),
+        ("submitted", "new"),
+    ]
+
+
+def test_a_recovered_job_reports_its_usage(tmp_path):
+    path = tmp_path / joblog.JOBS_NAME
+    path.write_text(json.dumps({"event": "submitted", "job_id": "old", "fingerprint": "fp"}) + "\n")
+    run, _ = runner()
+    info = {}
+    with joblog.JobLog(path):
+        run.run(
+            lambda: pytest.fail("submitted again"),
+            fingerprint="fp",
+            info=info,
+            fetch=lambda job_id: Job(job_id, "r", {"quantum_seconds": 3, "shots": 100}),
+        )
+    assert info == {
+        "fingerprint": "fp",
+        "job_id": "old",
+        "recovered_job_id": "old",
+        "attempts": 0,
+        "usage": {"quantum_seconds": 3, "shots": 100},
+        "qpu_seconds": 3.0,
+    }
+
+
+def test_a_failure_that_may_still_finish_says_so_and_carries_its_cause():
+    run, _ = runner(max_attempts=2)
+    job = Job("j7", [ConnectionError("poll"), ConnectionError("poll again")])
+    with pytest.raises(JobFailedError) as err:
+        run.run(lambda: job, fingerprint="fp", info={})
+    e = err.value
+    assert str(e) == (
+        "job j7 on backend 'ibm_fake' failed after 2 attempts (the job may still finish: "
+        "--resume fetches its result by id): a transient failure: ConnectionError: poll again"
+    )
+    assert e.cause == "a transient failure: ConnectionError: poll again"
+    assert (e.job_id, e.attempts, e.transient) == ("j7", 2, True)
+
+
+def test_a_permanent_failure_carries_its_cause_and_one_attempt():
+    run, _ = runner()
+    with pytest.raises(JobFailedError) as err:
+        run.run(lambda: Job("j1", ValueError("bad circuit")), fingerprint="fp", info={})
+    assert err.value.cause == "a permanent failure: ValueError: bad circuit"
+    run3, _ = runner(max_attempts=3)
+    answers = [ConnectionError("a"), ConnectionError("b"), ConnectionError("c")]
+
+    def submit():
+        raise answers.pop(0)
+
+    with pytest.raises(JobFailedError) as err:
+        run3.run(submit, fingerprint="fp", info={})
+    assert err.value.attempts == 3 and err.value.cause == "a transient failure: ConnectionError: c"
+
+
+def test_the_fingerprint_is_sha256_of_qasm3_float64_bindings_shots_and_seed():
+    import hashlib
+
+    import numpy as np
+    from qiskit import QuantumCircuit, qasm3
+
+    qc = QuantumCircuit(1)
+    qc.rx(0.5, 0)
+    digest = hashlib.sha256()
+    digest.update(qasm3.dumps(qc).encode())
+    digest.update(np.array([[1.0, 2.0]], dtype="<f8").tobytes())
+    digest.update(b"|100|7")
+    expected = digest.hexdigest()[:24]
+    assert R.fingerprint([qc], [[1, 2]], 100, 7) == expected  # int angles hashed as float64
+    assert R.fingerprint([qc], np.array([[1.0, 2.0]], dtype=np.float32), 100, 7) == expected
+
+
+def test_circuits_qasm3_cannot_export_are_told_apart_by_their_instructions(monkeypatch):
+    from qiskit import QuantumCircuit, qasm3
+
+    def refuse(circuit):
+        raise qasm3.QASM3ExporterError("cannot export")
+
+    monkeypatch.setattr(qasm3, "dumps", refuse)
+    a, b = QuantumCircuit(1), QuantumCircuit(1)
+    a.h(0)
+    b.x(0)
+    fa, fb = R.fingerprint([a], [[0.0]], 10, 1), R.fingerprint([b], [[0.0]], 10, 1)
+    assert fa != fb
+    assert R.fingerprint([a], [[0.0]], 10, 1) == fa
+    assert R._circuit_text(a) == repr([("h", [], (a.qubits[0],))])
+
+
+def test_a_circuits_text_is_exported_once_per_circuit_object(monkeypatch):
+    from qiskit import QuantumCircuit, qasm3
+
+    calls = []
+    real = qasm3.dumps
+
+    def counting(circuit):
+        calls.append(circuit)
+        return real(circuit)
+
+    monkeypatch.setattr(qasm3, "dumps", counting)
+    qc = QuantumCircuit(1)
+    qc.h(0)
+    first = R._circuit_text(qc)
+    assert R._circuit_text(qc) == first == real(qc)
+    assert len(calls) == 1 and calls[0] is qc
+    other = qc.copy()
+    assert R._circuit_text(other) == first
+    assert len(calls) == 2 and calls[1] is other
