@@ -335,6 +335,7 @@ def main() -> None:
         args.modes, args.qubits, args.layers = ["none", "readout"], 2, 1
         args.textbook_per_class, args.textbook_epochs = 8, 1
     args.dataset = "mnist" if Path(args.data_dir).exists() else "digits"
+    torch.set_num_threads(1)  # small tensors: one thread is fastest, and fair on a shared machine
     start = time.perf_counter()
     meta = machine_metadata()
     devices = DEVICES[:1] if args.quick else DEVICES
