@@ -5,7 +5,9 @@ noise model and ``save_density_matrix``; its diagonal marginalised by ``DensityM
 readout errors applied by a written-out sum over true outcomes. Small circuits (2-4 qubits) so the
 file runs in seconds; every gate family the batched simulator specialises (rx, ry, rz, p, fixed
 gates, two-qubit gates) appears with a parameter expression, and the noise model has a
-qubit-specific error that must win over the all-qubit one.
+qubit-specific error that must win over the all-qubit one. The sampler's own contract (its
+options, the GPU fallback to Aer, the refusals and Aer's failure message) is checked against
+written-out values, and two interleaved blocks against a closed form.
 """
 
 from __future__ import annotations
