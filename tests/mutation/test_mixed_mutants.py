@@ -5,7 +5,9 @@ noise model and ``save_density_matrix``; its diagonal marginalised by ``DensityM
 readout errors applied by a written-out sum over true outcomes. Small circuits (2-4 qubits) so the
 file runs in seconds; every gate family the batched simulator specialises (rx, ry, rz, p, fixed
 gates, two-qubit gates) appears with a parameter expression, and the noise model has a
-qubit-specific error that must win over the all-qubit one.
+qubit-specific error that must win over the all-qubit one. The sampler's own contract (its
+options, the GPU fallback to Aer, the refusals and Aer's failure message) is checked against
+written-out values, and two interleaved blocks against a closed form.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
+from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.quantum_info import DensityMatrix
+from qiskit.result.models import ExperimentResult, ExperimentResultData
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import (
     NoiseModel,
@@ -27,7 +31,7 @@ from qiskit_aer.noise import (
 )
 
 from hybridqml.backends.mixed import _density_sampler as ds
-from hybridqml.exceptions import ConfigurationError
+from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
 from hybridqml.hardware._noise import connected_groups
 
 A, B, C, D = (Parameter(n) for n in "abcd")
@@ -152,6 +156,9 @@ def test_parameters_without_values_are_refused():
     qc.rx(A, 0)
     with pytest.raises(ConfigurationError, match="the circuit has parameters: give their values"):
         sampler.probabilities(measured(qc, (0,)), None)
+    with pytest.raises(ConfigurationError) as refused:
+        sampler.probabilities(measured(qc, (0,)), None)
+    assert str(refused.value) == "the circuit has parameters: give their values"
 
 
 def test_without_noise_model_the_distribution_is_the_ideal_one():
@@ -210,3 +217,109 @@ def test_unsupported_noise_is_refused_with_the_fix():
     two.rx(A, 0)
     with pytest.raises(ConfigurationError, match=r"correlated readout error on qubits \(0, 1\)"):
         sampler.check(measured(two, (0, 1)))
+
+
+def test_a_component_of_exactly_the_limit_is_simulated_and_the_refusal_names_the_fix():
+    twelve = list(range(12))
+    assert ds._packed([twelve]) == [twelve]  # 12 qubits: allowed (256 MiB)
+    with pytest.raises(ConfigurationError) as refused:
+        ds._packed([list(range(14))])
+    assert str(refused.value) == (
+        "14 connected active qubits need a density matrix of 4 GiB (16 * 4**n bytes); the exact "
+        "noisy simulation stops at 12 qubits: give shots (Aer's trajectory sampling) or use "
+        "noisy_simulation='trajectories'"
+    )
+
+
+def test_saved_probabilities_and_aers_failure_message():
+    saved = ExperimentResult(1, True, ExperimentResultData(probabilities=[0.25, 0.75]))
+    got = ds._saved(saved)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64
+    assert got.tolist() == [0.25, 0.75]
+    failed = ExperimentResult(
+        1, False, ExperimentResultData(), status="ERROR: heevx: input matrix not hermitian"
+    )
+    with pytest.raises(BackendError) as aer_said:
+        ds._saved(failed)
+    assert str(aer_said.value) == (
+        "Aer's density-matrix simulation failed: ERROR: heevx: input matrix not hermitian"
+    )
+    silent = ExperimentResult(1, False, ExperimentResultData())  # no status attribute at all
+    with pytest.raises(BackendError) as no_status:
+        ds._saved(silent)
+    assert str(no_status.value) == "Aer's density-matrix simulation failed: no probabilities saved"
+
+
+def test_the_sampler_keeps_its_options_and_its_simulator():
+    noisy = AerSimulator(noise_model=noise_model(), max_parallel_threads=1, max_memory_mb=512)
+    sampler = ds.DensityMatrixSampler(noisy, seed=7, default_shots=123)
+    assert sampler.simulator is noisy
+    assert sampler.options.seed_simulator == 7
+    assert sampler.options.default_shots == 123
+    backend = sampler._backend.options
+    assert backend.method == "density_matrix"
+    assert backend.runtime_parameter_bind_enable is True  # one Aer run for all bindings
+    assert backend.fusion_enable is False  # fusion broke 8-qubit noisy blocks on Aer 0.18
+    assert (backend.max_parallel_threads, backend.max_memory_mb) == (1, 512)
+
+
+def one_rx_block():
+    qc = QuantumCircuit(2)
+    qc.rx(A, 0)
+    qc.cx(0, 1)
+    return measured(qc, (0, 1))
+
+
+def test_parameterized_blocks_run_in_numpy_on_cpu_and_on_aer_on_gpu():
+    cpu = ds.DensityMatrixSampler(AerSimulator(noise_model=noise_model()))
+    (block,) = cpu._prepare_circuit(one_rx_block()).blocks
+    assert block.program is not None
+    gpu = ds.DensityMatrixSampler(AerSimulator(noise_model=noise_model(), device="GPU"))
+    assert gpu._backend.options.device == "GPU"  # carried over
+    (block,) = gpu._prepare_circuit(one_rx_block()).blocks  # nothing runs while preparing
+    assert block.program is None
+
+
+def test_two_parameterized_blocks_with_interleaved_instructions_multiply():
+    # {0..4} and {5..8} are not connected and too big to pack together (5 + 4 > 8): two blocks.
+    # The first instruction belongs to the second block. Ideal: q4 copies q0 = ry(a)|0>, q8
+    # copies q5 = rx(b)|0>, so P(q0, q4, q8) is cos^2/sin^2(a/2) on 00 / 11 times those of b/2.
+    qc = QuantumCircuit(9)
+    qc.rx(B, 5)
+    qc.ry(A, 0)
+    for q in range(4):
+        qc.cx(q, q + 1)
+    for q in range(5, 8):
+        qc.cx(q, q + 1)
+    sampler = ds.DensityMatrixSampler(AerSimulator())
+    values = np.array([[0.4, 2.2], [1.7, -0.9]])  # (a, b) per row: circuit.parameters order
+    probs, to_clbits = sampler.probabilities(measured(qc, (0, 4, 8)), values)
+    assert len(sampler._prepare_circuit(measured(qc, (0, 4, 8))).blocks) == 2
+    want = np.zeros((2, 8))
+    for row, (a, b) in enumerate(values):
+        for bit_ab, pa in ((0, np.cos(a / 2) ** 2), (3, np.sin(a / 2) ** 2)):
+            for bit_b, pb in ((0, np.cos(b / 2) ** 2), (4, np.sin(b / 2) ** 2)):
+                want[row, bit_ab | bit_b] = pa * pb
+    np.testing.assert_allclose(probs, want[:, to_clbits], atol=1e-12)
+
+
+def test_relaxation_on_delays_and_mid_circuit_measurements_are_refused():
+    # a device noise model (T1/T2): its relaxation pass is fine without delays, refused with one
+    device_noise = NoiseModel.from_backend(GenericBackendV2(num_qubits=2, seed=3))
+    sampler = ds.DensityMatrixSampler(AerSimulator(noise_model=device_noise))
+    qc = QuantumCircuit(1)
+    qc.rx(A, 0)
+    assert sampler.check(measured(qc, (0,))) == 1
+    qc.delay(100, 0)
+    with pytest.raises(
+        ConfigurationError, match=r"noise through a pass \(e\.g\. relaxation during"
+    ):
+        sampler.check(measured(qc, (0,)))
+    mid = QuantumCircuit(1, 1)
+    mid.measure(0, 0)
+    mid.rx(A, 0)
+    with pytest.raises(
+        CircuitError,
+        match=r"'rx' after a measurement .*: the density-matrix noisy simulation needs",
+    ):
+        sampler.check(mid)

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -102,7 +103,8 @@ class DensityProgram:
         Args:
             values: (B, P) parameter values, in the column order given to :func:`compile_block`.
         """
-        values = np.asarray(values, dtype=float).reshape(len(values), -1)
+        values = np.asarray(values, dtype=float)
+        values = values.reshape(len(values), math.prod(values.shape[1:]))  # (0, P) too
         step = max(1, _BATCH_BYTES // (16 * 4**self.n_qubits))
         parts = [self._run(values[i : i + step]) for i in range(0, len(values), step)]
         return np.concatenate(parts) if parts else np.zeros((0, 1 << len(self.measured)))
