@@ -60,7 +60,7 @@ backend-level and queue-publishing errors, and 1202: too many requests)."""
 
 _TRANSIENT_STATUS: Final[frozenset[int]] = frozenset({-1, 408, 409, 425, 429, 500, 502, 503, 504})
 _SESSION_RE: Final = re.compile(r"session\b.*\b(closed|expired|not active|inactive)", re.I)
-_CODE_RE: Final = re.compile(r"error code:?\s*(\d{4})", re.I)
+_CODE_RE: Final = re.compile(r"error code:?\s*(\d{4})(?!\d)", re.I)
 _TRANSIENT_NAMES: Final[frozenset[str]] = frozenset(
     {"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "ChunkedEncodingError"}
 )

@@ -69,6 +69,9 @@ def test_permanent_http_statuses(status):
         (named("RuntimeJobFailureError")("Error code 1202"), "transient"),
         (named("RuntimeJobFailureError")("Error code 1010"), "transient"),
         (named("RuntimeJobFailureError")("Error code 1003"), "permanent"),
+        # a longer number is not a retryable four-digit code that happens to start it
+        (named("RuntimeJobFailureError")("Error code 10100"), "permanent"),
+        (named("RuntimeJobFailureError")("Error code 1010."), "transient"),
         (ValueError("bad circuit"), "permanent"),
     ],
 )
