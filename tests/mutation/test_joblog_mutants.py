@@ -355,8 +355,7 @@ def test_a_short_write_is_a_storage_error_and_the_next_line_starts_fresh(tmp_pat
     assert calls[1] == b'\n{"event": "call", "job_id": "j2"}\n'  # ends the torn line first
     assert calls[2] == b'{"event": "call", "job_id": "j3"}\n'  # then back to plain lines
     assert path.read_bytes() == (
-        b'{"event": '
-        b'\n{"event": "call", "job_id": "j2"}\n{"event": "call", "job_id": "j3"}\n'
+        b'{"event": \n{"event": "call", "job_id": "j2"}\n{"event": "call", "job_id": "j3"}\n'
     )
     with pytest.warns(RuntimeWarning, match=r"skipped 1 line\(s\).*line\(s\) 1;"):
         assert [r["job_id"] for r in jl.read_job_log(path)] == ["j2", "j3"]
@@ -416,3 +415,84 @@ def test_the_mitigation_of_a_call_is_recorded(tmp_path):
     first, second = lines(path)
     assert first["mitigation"] == {"readout": True, "zne": {"scale_factors": [1, 3, 5]}}
     assert "mitigation" not in second
+
+
+# --- reading: blank lines, torn last lines, reusable jobs -----------------------------------
+
+
+def test_blank_lines_anywhere_are_ignored_without_a_warning(tmp_path):
+    path = tmp_path / jl.JOBS_NAME
+    path.write_text('{"event": "call", "n": 1}\n\n  \n{"event": "call", "n": 2}\n\n')
+    assert jl.read_job_log(path) == [{"event": "call", "n": 1}, {"event": "call", "n": 2}]
+
+
+def test_opening_a_log_ends_its_torn_last_line_at_once(tmp_path):
+    path = tmp_path / jl.JOBS_NAME
+    path.write_bytes(b'{"event": "call"}\n{"event": "sub')
+    with pytest.warns(RuntimeWarning, match=r"line\(s\) 2;"), jl.JobLog(path):
+        assert path.read_bytes() == b'{"event": "call"}\n{"event": "sub\n'
+    assert path.read_bytes() == b'{"event": "call"}\n{"event": "sub\n'
+
+
+def test_opening_a_whole_or_empty_log_adds_nothing(tmp_path):
+    whole = tmp_path / "whole.jsonl"
+    whole.write_bytes(b'{"event": "call"}\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with jl.JobLog(whole), jl.JobLog(empty):
+        pass
+    assert whole.read_bytes() == b'{"event": "call"}\n' and empty.read_bytes() == b""
+
+
+def test_reusable_jobs_are_completed_calls_with_a_job_and_fingerprint_not_yet_recovered():
+    records = [
+        {"event": "call", "status": "done", "job_id": "a", "fingerprint": "f"},  # reusable
+        {"event": "call", "status": "done", "job_id": None, "fingerprint": "g"},  # no job
+        {"event": "call", "status": "done", "job_id": "c"},  # no fingerprint
+        {"event": "call", "status": "failed", "job_id": "d", "fingerprint": "h"},  # failed
+        {"event": "submitted", "status": "done", "job_id": "e", "fingerprint": "i"},  # not a call
+        {"event": "call", "status": "done", "job_id": "b", "fingerprint": "j"},  # recovered below
+        {
+            "event": "call",
+            "status": "done",
+            "job_id": "b",
+            "recovered_job_id": "b",
+            "fingerprint": "j",
+        },
+        {"event": "call", "status": "done", "job_id": "k", "fingerprint": "l"},  # reusable
+    ]
+    reusable = jl.reusable_jobs(records)
+    assert reusable == [records[0], records[7]]
+    reusable[0]["job_id"] = "changed"
+    assert records[0]["job_id"] == "a"  # copies
+    assert jl.reusable_jobs([]) == []
+
+
+def test_an_opened_log_offers_pending_then_reusable_jobs(tmp_path):
+    path = tmp_path / jl.JOBS_NAME
+    records = [
+        {"event": "call", "status": "done", "job_id": "done1", "fingerprint": "x"},
+        {"event": "submitted", "job_id": "queued", "fingerprint": "x"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    log = jl.JobLog(path)
+    assert log.pending == [] and log.take_pending("x") is None  # nothing before opening
+    with log:
+        assert [r["job_id"] for r in log.pending] == ["queued", "done1"]
+        assert log.take_pending("x")["job_id"] == "queued"
+        assert log.take_pending("x")["job_id"] == "done1"
+
+
+def test_a_log_object_can_be_opened_again_after_closing(tmp_path):
+    path = tmp_path / jl.JOBS_NAME
+    log = jl.JobLog(path)
+    with log:
+        log.write({"event": "submitted", "job_id": "a"})
+    with log:
+        log.write({"event": "submitted", "job_id": "b"})
+    assert lines(path) == [
+        {"event": "submitted", "job_id": "a"},
+        {"event": "submitted", "job_id": "b"},
+    ]
+    with pytest.raises(RuntimeError, match="is not open"):
+        log.write({"event": "call"})
