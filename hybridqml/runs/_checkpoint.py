@@ -243,7 +243,7 @@ def _verify(payload: dict[str, Any], path: Path, fix: str) -> None:
             f"checkpoint {str(path)!r} has no checksum (written by an older hybridqml): its "
             "integrity cannot be verified; the next checkpoint of the run will carry one",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
         return
     try:

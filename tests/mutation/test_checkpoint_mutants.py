@@ -189,3 +189,128 @@ def test_user_state_round_trip():
     state.load_state_dict({"b": 3})
     assert state == {"b": 3}
     assert ck.CHECKPOINT_NAME == "checkpoint.pt"
+
+
+# --- refusals name the file, what it is, and the flags that fix it --------------------------
+
+FIX = (
+    "Restore it from a backup, or start the run again with --overwrite (overwrite=True) or in "
+    "another output folder"
+)
+
+
+def test_a_missing_checkpoint_is_named_with_the_fix(tmp_path):
+    path = tmp_path / "c.pt"
+    with pytest.raises(CheckpointError) as info:
+        ck.Checkpointer(path=path, objects={}).load()
+    assert str(info.value) == f"checkpoint {str(path)!r} does not exist. {FIX}"
+    assert info.value.path == path
+
+
+def test_a_foreign_file_names_the_flags_that_fix_it(tmp_path):
+    path = tmp_path / "c.pt"
+    torch.save({"format": 2}, path)
+    with pytest.raises(CheckpointError) as info:
+        ck.Checkpointer(path=path, objects={}).load()
+    assert str(info.value) == f"{str(path)!r} is not a hybridqml checkpoint. {FIX}"
+
+
+def test_an_incomplete_checkpoint_names_the_file_and_keeps_its_path(tmp_path):
+    path = tmp_path / "c.pt"
+    cp = ck.Checkpointer(path=path, objects={})
+    cp.save(epoch=1)
+    payload = torch.load(path, weights_only=True)
+    del payload["history"]
+    _save_edited(payload, path)
+    with pytest.raises(CheckpointError) as info:
+        cp.load()
+    assert str(info.value) == f"checkpoint {str(path)!r} is incomplete (no valid 'history'). {FIX}"
+    assert info.value.path == path
+
+
+def _corrupt_message(path, stored, content):
+    return (
+        f"checkpoint {str(path)!r} is corrupt: its content does not match its checksum "
+        f"(stored sha256 {stored}..., content {content}...); it was damaged on disk or edited, "
+        f"and resuming from it would continue from wrong weights. {FIX}"
+    )
+
+
+def test_an_edited_weight_is_refused_with_both_checksums(tmp_path):
+    path = tmp_path / "c.pt"
+    model = nn.Linear(2, 1)
+    cp = ck.Checkpointer(path=path, objects={"model": model})
+    cp.save(epoch=1)
+    payload = torch.load(path, weights_only=True)
+    stored = payload["sha256"]
+    payload["objects"]["model"]["bias"] += 1.0  # a flipped bit, say: checksum left as it was
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError) as info:
+        cp.load()
+    message = str(info.value)
+    content = message.split(", content ")[1][:12]
+    assert len(stored) == 64 and content != stored[:12]
+    assert all(c in "0123456789abcdef" for c in content)
+    assert message == _corrupt_message(path, stored[:12], content)
+    assert info.value.path == path
+
+
+def test_a_checksum_that_cannot_be_computed_is_a_corrupt_file(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    cp = ck.Checkpointer(path=path, objects={})
+    cp.save(epoch=1)
+    stored = torch.load(path, weights_only=True)["sha256"]
+
+    def unexpected(payload):
+        raise RuntimeError("unsupported memory format option Contiguous")  # a sparse tensor
+
+    monkeypatch.setattr(ck, "payload_digest", unexpected)
+    with pytest.raises(CheckpointError) as info:
+        cp.load()
+    assert str(info.value) == _corrupt_message(path, stored[:12], "not computab")
+    assert info.value.path == path
+
+
+def test_an_old_checkpoint_without_checksum_loads_with_a_warning_at_the_caller(tmp_path):
+    path = tmp_path / "c.pt"
+    cp = ck.Checkpointer(path=path, objects={})
+    cp.save(epoch=2)
+    payload = torch.load(path, weights_only=True)
+    del payload["sha256"]
+    torch.save(payload, path)
+    with pytest.warns(RuntimeWarning) as caught:
+        assert cp.load().epoch == 2
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        f"checkpoint {str(path)!r} has no checksum (written by an older hybridqml): its "
+        "integrity cannot be verified; the next checkpoint of the run will carry one"
+    )
+    assert caught[0].category is RuntimeWarning
+    assert caught[0].filename == __file__  # the line that called Checkpointer.load
+
+
+# --- module generators need both methods ----------------------------------------------------
+
+
+class ReadOnlyState(nn.Module):
+    def random_state(self):
+        return {"seed": 5}
+
+
+class WriteOnlyState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.given = None
+
+    def set_random_state(self, state):
+        self.given = state
+
+
+def test_a_module_with_only_one_generator_method_is_not_a_generator_holder(tmp_path):
+    net = nn.Sequential(ReadOnlyState(), WriteOnlyState(), Noisy({"a": 1}))
+    assert ck._module_random_states(net) == {"2": {"a": 1}}
+    cp = ck.Checkpointer(path=tmp_path / "c.pt", objects={"net": net})
+    cp.save(epoch=1)
+    net[2].state = {"a": 2}
+    cp.load()
+    assert net[2].state == {"a": 1} and net[1].given is None

@@ -296,3 +296,260 @@ def test_a_run_over_budget_is_refused_before_overwrite_deletes_anything(tmp_path
 def test_the_run_files_list():
     assert F.RUN_FILES[:4] == ("checkpoint.pt", "jobs.jsonl", "metrics.json", "best.pt")
     assert "grids/epoch_*.png" in F.RUN_FILES and "decision_boundary_*.png" in F.RUN_FILES
+
+
+# --- /proc: zombies, start tokens, systems without /proc ------------------------------------
+
+
+@pytest.fixture
+def fake_proc(tmp_path, monkeypatch):
+    """Redirect the module's ``/proc/...`` reads to files written by the test."""
+    real = Path
+    root = tmp_path / "fakeproc"
+
+    def path(p):
+        text = str(p)
+        return real(root, text.lstrip("/")) if text.startswith("/proc/") else real(p)
+
+    monkeypatch.setattr(F, "Path", path)
+
+    def write(pid, stat, boot="boot-1"):
+        (root / "proc" / "sys" / "kernel" / "random").mkdir(parents=True, exist_ok=True)
+        (root / "proc" / "sys" / "kernel" / "random" / "boot_id").write_text(boot + "\n")
+        (root / "proc" / str(pid)).mkdir(parents=True, exist_ok=True)
+        (root / "proc" / str(pid) / "stat").write_text(stat)
+
+    return write
+
+
+def _stat(pid, comm, fields):
+    """A /proc/PID/stat line: fields 3.. are ``f3``, ``f4``, ... (``f22`` is the start tick)."""
+    return f"{pid} ({comm}) " + " ".join(fields)
+
+
+def test_a_zombie_is_not_running_even_with_a_parenthesis_in_its_name(tmp_path):
+    import subprocess
+
+    exe = tmp_path / "z) R (x"  # /proc/PID/stat then reads "PID (z) R (x) Z ..."
+    exe.symlink_to("/bin/true")
+    child = subprocess.Popen([str(exe)])
+    try:
+        stat = Path(f"/proc/{child.pid}/stat")
+        deadline = time.monotonic() + 10
+        while f"{child.pid} (z) R (x) Z " not in stat.read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stat.read_text().startswith(f"{child.pid} (z) R (x) Z ")  # exited, not reaped
+        assert F._zombie(child.pid) is True
+        assert F._pid_running(child.pid) is False
+    finally:
+        child.wait()
+    assert F._zombie(os.getpid()) is False and F._pid_running(os.getpid()) is True
+
+
+@pytest.mark.parametrize(("state", "zombie"), [("Z", True), ("X", True), ("S", False)])
+def test_zombie_reads_the_state_after_the_last_parenthesis(fake_proc, state, zombie):
+    fake_proc(4242, _stat(4242, "a) Z (b", [state, *(f"f{k}" for k in range(4, 53))]))
+    assert F._zombie(4242) is zombie
+
+
+def test_without_proc_a_process_that_answers_is_running(monkeypatch):
+    def no_proc(p):
+        if str(p).startswith("/proc/"):
+            return types.SimpleNamespace(read_text=lambda: (_ for _ in ()).throw(OSError()))
+        return Path(p)
+
+    monkeypatch.setattr(F, "Path", no_proc)
+    assert F._zombie(os.getpid()) is False
+    assert F._pid_running(os.getpid()) is True
+    assert F._process_start(os.getpid()) is None
+
+
+def test_pid_running_only_probes_with_signal_zero(monkeypatch):
+    sent = []
+    monkeypatch.setattr(F.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    monkeypatch.setattr(F, "_zombie", lambda pid: False)
+    assert F._pid_running(4242) is True
+    assert sent == [(4242, 0)]  # never a real signal to the holder
+
+
+@pytest.mark.parametrize(
+    ("count", "token"),
+    [(50, "boot-1:f22"), (20, "boot-1:f22"), (19, None), (3, None)],
+)
+def test_process_start_is_boot_id_and_start_tick(fake_proc, count, token):
+    # the name holds ") " so only the last parenthesis ends it
+    fake_proc(77, _stat(77, "x) S (y", [f"f{k}" for k in range(3, 3 + count)]))
+    assert F._process_start(77) == token
+
+
+# --- the grace periods and the takeover guard -----------------------------------------------
+
+
+NOW = 2_000_000_000.0
+
+
+def _age(path, seconds):
+    stamp = int((NOW - seconds) * 1e9)
+    os.utime(path, ns=(stamp, stamp))
+
+
+def test_an_unreadable_lock_is_stale_only_after_more_than_the_grace(tmp_path, monkeypatch):
+    monkeypatch.setattr(F.time, "time", lambda: NOW)
+    path = tmp_path / F.LOCK_NAME
+    path.write_text("{garbage")
+    lock = F.RunLock(tmp_path)
+    _age(path, 30)
+    assert lock._stale(None) is False  # exactly 30 s: still within the grace
+    _age(path, 30.5)
+    assert lock._stale(None) is True
+
+
+def test_a_takeover_guard_is_cleared_only_after_more_than_the_grace(tmp_path, monkeypatch):
+    write_lock(tmp_path, pid=NO_SUCH_PID, hostname=socket.gethostname())
+    guard = tmp_path / (F.LOCK_NAME + ".takeover")
+    guard.write_text("")
+    monkeypatch.setattr(F.time, "time", lambda: NOW)
+    monkeypatch.setattr(F.time, "sleep", lambda s: None)
+    _age(guard, 30)
+    F.RunLock(tmp_path)._take_over_if_stale()
+    assert guard.exists()  # exactly 30 s: another process may still be taking over
+    _age(guard, 30.5)
+    F.RunLock(tmp_path)._take_over_if_stale()
+    assert not guard.exists()
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_the_lock_and_the_takeover_guard_are_mode_644(tmp_path, umask_022):
+    write_lock(tmp_path, pid=NO_SUCH_PID, hostname=socket.gethostname(), started="x")
+    lock = F.RunLock(tmp_path)
+    guard = tmp_path / (F.LOCK_NAME + ".takeover")
+    modes = []
+    read = lock._read
+
+    def reading():
+        if guard.exists():
+            modes.append(guard.stat().st_mode & 0o777)
+        return read()
+
+    lock._read = reading
+    with pytest.warns(RuntimeWarning, match="took over the stale lock"):
+        lock.acquire()
+    assert modes == [0o644]
+    assert (tmp_path / F.LOCK_NAME).stat().st_mode & 0o777 == 0o644
+    lock.release()
+
+
+def test_a_takeover_survives_the_guard_being_cleared_by_another_process(tmp_path):
+    write_lock(tmp_path, pid=NO_SUCH_PID, hostname=socket.gethostname(), started="x")
+    lock = F.RunLock(tmp_path)
+    guard = tmp_path / (F.LOCK_NAME + ".takeover")
+    read = lock._read
+
+    def reading():
+        guard.unlink(missing_ok=True)  # another process judged our guard old and removed it
+        return read()
+
+    lock._read = reading
+    with pytest.warns(RuntimeWarning, match="took over the stale lock"):
+        lock.acquire()
+    assert lock_record(tmp_path)["pid"] == os.getpid()
+    lock.release()
+
+
+def test_a_stale_lock_deleted_by_hand_meanwhile_is_no_error(tmp_path):
+    path = tmp_path / F.LOCK_NAME
+    path.write_text("{garbage")
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    lock = F.RunLock(tmp_path)
+    stale = lock._stale
+
+    def judged(record):
+        verdict = stale(record)
+        path.unlink()  # the user deletes it, as the busy message suggests
+        return verdict
+
+    lock._stale = judged
+    with pytest.warns(RuntimeWarning, match="holder unknown"):
+        lock.acquire()
+    assert lock_record(tmp_path)["pid"] == os.getpid()
+    lock.release()
+    assert not path.exists()
+
+
+def test_the_takeover_warning_points_at_the_with_statement(tmp_path):
+    write_lock(tmp_path, pid=NO_SUCH_PID, hostname=socket.gethostname(), started="x")
+    with pytest.warns(RuntimeWarning) as caught, F.RunLock(tmp_path):
+        pass
+    assert len(caught) == 1 and caught[0].filename == __file__
+
+
+def test_a_lock_whose_takeover_never_succeeds_is_busy_after_three_tries(tmp_path, monkeypatch):
+    write_lock(tmp_path, pid=NO_SUCH_PID, hostname=socket.gethostname(), started="then")
+    (tmp_path / (F.LOCK_NAME + ".takeover")).write_text("")  # another process is taking over
+    sleeps = []
+    monkeypatch.setattr(F.time, "sleep", lambda s: sleeps.append(s))
+    with pytest.raises(ConfigurationError) as info:
+        F.RunLock(tmp_path).acquire()
+    assert sleeps == [0.05, 0.05, 0.05]
+    assert f"(pid {NO_SUCH_PID} on host {socket.gethostname()!r}, started then)" in str(info.value)
+
+
+def test_locks_of_two_folders_are_held_apart(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with F.RunLock(tmp_path / "a"), F.RunLock(tmp_path / "b"):
+        assert (tmp_path / "a" / F.LOCK_NAME).exists()
+        assert (tmp_path / "b" / F.LOCK_NAME).exists()
+    assert not (tmp_path / "a" / F.LOCK_NAME).exists()
+    assert not (tmp_path / "b" / F.LOCK_NAME).exists()
+
+
+def test_release_tolerates_a_lock_file_deleted_meanwhile(tmp_path):
+    lock = F.RunLock(tmp_path)
+    lock.acquire()
+    read = lock._read
+
+    def reading():
+        record = read()
+        (tmp_path / F.LOCK_NAME).unlink()  # deleted by hand right after it was read
+        return record
+
+    lock._read = reading
+    lock.release()
+    assert not (tmp_path / F.LOCK_NAME).exists()
+
+
+# --- the refusals name the folder and the flags ---------------------------------------------
+
+
+def test_an_early_killed_run_is_refused_with_the_flags_to_use(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / "jobs.jsonl").write_text("")
+    files = ("metrics.json", "jobs.jsonl")
+    with pytest.raises(ConfigurationError) as info:
+        F.check_run_folder(
+            tmp_path, resume=True, overwrite=False, checkpoint_name="c.pt", run_files=files
+        )
+    assert str(info.value) == (
+        f"cannot resume: the run in output folder {str(tmp_path)!r} stopped before its first "
+        "checkpoint (c.pt; it left jobs.jsonl, metrics.json), so there is nothing to resume: "
+        "start it again with --overwrite (overwrite=True) instead of --resume, which replaces "
+        "those files, or choose another output folder (CLI: --out)"
+    )
+    with pytest.raises(ConfigurationError) as info:
+        F.check_run_folder(
+            tmp_path, resume=False, overwrite=False, checkpoint_name="c.pt", run_files=files
+        )
+    assert str(info.value) == (
+        f"output folder {str(tmp_path)!r} holds a run that stopped before its first checkpoint "
+        "(c.pt; it left jobs.jsonl, metrics.json), so --resume cannot continue it: pass "
+        "--overwrite (overwrite=True) to start again there, replacing those files, or choose "
+        "another output folder (CLI: --out)"
+    )
