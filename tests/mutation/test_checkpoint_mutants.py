@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from _mutmut import reported_at
 from torch import nn
 
 from hybridqml.exceptions import CheckpointError, ConfigurationError
@@ -286,7 +287,7 @@ def test_an_old_checkpoint_without_checksum_loads_with_a_warning_at_the_caller(t
         "integrity cannot be verified; the next checkpoint of the run will carry one"
     )
     assert caught[0].category is RuntimeWarning
-    assert caught[0].filename == __file__  # the line that called Checkpointer.load
+    assert reported_at(caught[0].filename, __file__)  # the line that called Checkpointer.load
 
 
 # --- module generators need both methods ----------------------------------------------------
