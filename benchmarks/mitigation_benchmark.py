@@ -241,7 +241,7 @@ def report(meta, errors, losses, compared, args, seconds) -> str:
                     "shots",
                     "mitigation",
                     "mean abs error",
-                    "shot cost",
+                    "circuits / evaluation",
                     "executed shots / evaluation",
                     "calibration shots",
                 ),
