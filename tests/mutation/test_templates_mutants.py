@@ -151,3 +151,75 @@ def test_rotations_must_be_a_non_empty_string_of_axes():
     for bad in ("q", "", 5, None):
         with pytest.raises(CircuitError, match=f"^rotations {re.escape(tail + repr(bad))}$"):
             circuits.rotation_layers(2, rotations=bad)
+
+
+# --- from_qiskit
+
+
+def _fm(n=2):
+    from qiskit.circuit.library import zz_feature_map
+
+    return zz_feature_map(n, reps=1)
+
+
+def _ansatz(n=2):
+    from qiskit.circuit.library import real_amplitudes
+
+    return real_amplitudes(n, reps=1)
+
+
+def test_from_qiskit_refuses_what_is_not_a_circuit():
+    with pytest.raises(
+        CircuitError, match=r"^circuit must be a qiskit QuantumCircuit, got <class 'str'>$"
+    ):
+        circuits.from_qiskit("ry")
+
+
+def test_from_qiskit_takes_an_ansatz_or_inputs_not_both():
+    with pytest.raises(
+        CircuitError,
+        match=r"^give either an ansatz \(its feature map is the inputs\) or inputs$",
+    ):
+        circuits.from_qiskit(_fm(), _ansatz(), inputs=[])
+    with pytest.raises(CircuitError, match=r"^the ansatz has 3 qubits, the feature map 2$"):
+        circuits.from_qiskit(_fm(2), _ansatz(3))
+
+
+def test_from_qiskit_composes_the_ansatz_after_the_feature_map():
+    fm, ansatz = _fm(), _ansatz()
+    spec = circuits.from_qiskit(fm, ansatz, observables="ZZ")
+    assert [p.name for p in spec.input_params] == ["x[0]", "x[1]"]
+    assert [p.name for p in spec.weight_params] == ["θ[0]", "θ[1]", "θ[2]", "θ[3]"]
+    assert spec.circuit.num_qubits == 2 and spec.n_outputs == 1  # one ZZ output
+    ops = [ci.operation for ci in spec.circuit.data]
+    assert ops == [ci.operation for ci in fm.data] + [ci.operation for ci in ansatz.data]
+
+
+def test_from_qiskit_with_a_feature_map_as_inputs():
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Parameter
+
+    a, b = Parameter("a"), Parameter("b")
+    fm = QuantumCircuit(1)
+    fm.rx(a, 0)
+    qc = fm.copy()
+    qc.ry(b, 0)
+    spec = circuits.from_qiskit(qc, inputs=fm)
+    assert spec.input_params == (a,) and spec.weight_params == (b,)
+    assert spec.n_outputs == 1  # Z on the one qubit by default
+
+
+def test_from_qiskit_finds_inputs_named_x_and_refuses_a_circuit_without_them():
+    spec = circuits.from_qiskit(_fm().compose(_ansatz()))
+    assert [p.name for p in spec.input_params] == ["x[0]", "x[1]"]
+    assert spec.n_weights == 4 and spec.n_outputs == 2
+    message = (
+        "no input parameters named x[i] found; say which ones are inputs: "
+        "from_qiskit(circuit, inputs=[...]) or from_qiskit(feature_map, ansatz), "
+        "or inputs=[] for a circuit without inputs (every parameter a weight, e.g. "
+        "a qGAN generator)"
+    )
+    with pytest.raises(CircuitError, match=f"^{re.escape(message)}$"):
+        circuits.from_qiskit(_ansatz())
+    generator = circuits.from_qiskit(_ansatz(), inputs=[])
+    assert generator.n_inputs == 0 and generator.n_weights == 4
