@@ -176,3 +176,30 @@ def test_the_connector_detection():
     assert _porting._is_connector(TorchConnector())
     assert not _porting._is_connector(Other())
     assert not _porting._is_connector(type("TorchConnector", (), {})())
+
+
+def test_the_terminal_measurement_error_says_what_is_allowed():
+    late = QuantumCircuit(2, 1)
+    late.measure(0, 0)
+    late.h(1)
+    with pytest.raises(CircuitError) as info:
+        _porting._measured_qubits(late)
+    assert str(info.value) == (
+        "the SamplerQNN circuit must end with its measurements (nothing after them, "
+        "no classical control)"
+    )
+
+
+def test_the_transpiled_circuit_error_says_what_to_do():
+    from qiskit import transpile
+
+    isa = transpile(
+        body(), basis_gates=["rx", "ry", "cx"], coupling_map=[[0, 1], [1, 0]], initial_layout=[1, 0]
+    )
+    qnn = qml_nn.SamplerQNN(circuit=isa, input_params=list(X), weight_params=list(W))
+    with pytest.raises(CircuitError) as info:
+        hq.from_qiskit_ml(qnn)
+    assert str(info.value) == (
+        "the SamplerQNN's circuit is transpiled (it has a layout); build the network on the "
+        "logical circuit: hybridqml transpiles for its backend itself"
+    )
