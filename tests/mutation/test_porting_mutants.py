@@ -203,3 +203,10 @@ def test_the_transpiled_circuit_error_says_what_to_do():
         "the SamplerQNN's circuit is transpiled (it has a layout); build the network on the "
         "logical circuit: hybridqml transpiles for its backend itself"
     )
+
+
+def test_the_layer_runs_on_the_backend_asked_for():
+    sampler = qml_nn.SamplerQNN(circuit=body(), input_params=list(X), weight_params=list(W))
+    for network in (estimator_qnn(), sampler):
+        assert hq.from_qiskit_ml(network, backend="torch").engine.backend_name == "torch"
+        assert hq.from_qiskit_ml(network).engine.backend_name == "aer"  # the default
