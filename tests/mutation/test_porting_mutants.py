@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from qiskit import QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
@@ -210,3 +210,26 @@ def test_the_layer_runs_on_the_backend_asked_for():
     for network in (estimator_qnn(), sampler):
         assert hq.from_qiskit_ml(network, backend="torch").engine.backend_name == "torch"
         assert hq.from_qiskit_ml(network).engine.backend_name == "aer"  # the default
+
+
+def test_sampler_qnn_measured_qubits_and_interpret_are_carried_over():
+    qc = body()
+    qc.add_register(ClassicalRegister(2))
+    qc.measure(1, 0)  # qubit 1 into bit 0, qubit 0 into bit 1
+    qc.measure(0, 1)
+    qnn = qml_nn.SamplerQNN(
+        circuit=qc,
+        input_params=list(X),
+        weight_params=list(W),
+        interpret=lambda v: 1 if v == 1 else 0,  # bit 0 set, bit 1 clear
+        output_shape=2,
+    )
+    layer = hq.from_qiskit_ml(qnn, init=torch.tensor([0.4, 0.1], dtype=torch.float64))
+    assert layer.spec.probabilities.qubits == (1, 0) and layer.n_outputs == 2
+    x = np.array([0.8, -0.2])
+    p = Statevector(
+        body().assign_parameters({**dict(zip(X, x, strict=True)), W[0]: 0.4, W[1]: 0.1})
+    ).probabilities()  # index q0 + 2 q1
+    hit = p[2]  # bit 0 (qubit 1) = 1, bit 1 (qubit 0) = 0
+    out = layer(torch.from_numpy(x[None])).detach().numpy()[0]
+    np.testing.assert_allclose(out, [1 - hit, hit], atol=1e-10)
