@@ -325,3 +325,274 @@ def test_guard_reports_a_failure_to_the_peers_and_reraises(peers, monkeypatch):
     guarded = par.wrap(lambda a, b: a * b)
     assert guarded(3, 4) == 12
     assert reported == [boom, None]  # the healthy call still checks on its peers
+
+
+# --- issue 24, second pass: survivors of the mutmut run over this module
+
+
+class Group:
+    """``torch.distributed`` before ``init_process_group``: records the calls, then joins."""
+
+    def __init__(self, rank=1, world=2):
+        self.rank, self.world = rank, world
+        self.initialized = False
+        self.calls = []
+
+    def is_available(self):
+        return True
+
+    def is_initialized(self):
+        return self.initialized
+
+    def init_process_group(self, backend, timeout):
+        self.calls.append(("init", backend, timeout.total_seconds()))
+        self.initialized = True
+
+    def destroy_process_group(self):
+        self.calls.append(("destroy",))
+        self.initialized = False
+
+    def get_world_size(self):
+        return self.world
+
+    def get_rank(self):
+        return self.rank
+
+
+@pytest.fixture
+def joining(monkeypatch):
+    """A torchrun environment (rank 1 of 2, 8 cores) with CUDA on or off; records the effects."""
+
+    def make(cuda, local_rank="1"):
+        group = Group()
+        monkeypatch.setattr(D, "dist", group)
+        monkeypatch.setenv("RANK", "1")
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+        if local_rank is None:
+            monkeypatch.delenv("LOCAL_RANK", raising=False)
+        else:
+            monkeypatch.setenv("LOCAL_RANK", local_rank)
+        monkeypatch.setattr(D.os, "cpu_count", lambda: 8)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(torch.cuda, "set_device", lambda d: group.calls.append(("device", d)))
+        monkeypatch.setattr(torch, "set_num_threads", lambda t: group.calls.append(("threads", t)))
+        return group
+
+    return make
+
+
+def test_init_uses_nccl_and_the_local_gpu_when_cuda_is_available(joining):
+    group = joining(cuda=True)
+    info = D.init_distributed()
+    assert info == D.RankInfo(rank=1, world_size=2, local_rank=1, local_world_size=2)
+    # NCCL on CUDA, the GPU of LOCAL_RANK, 8 cores // 2 local ranks
+    assert group.calls == [("init", "nccl", 600.0), ("device", 1), ("threads", 4)]
+
+
+def test_init_without_local_rank_takes_gpu_0(joining):
+    group = joining(cuda=True, local_rank=None)
+    D.init_distributed(timeout=5.0)
+    assert group.calls == [("init", "nccl", 5.0), ("device", 0), ("threads", 4)]
+
+
+def test_init_on_cpu_uses_gloo_and_no_gpu(joining):
+    group = joining(cuda=False)
+    assert D.init_distributed().world_size == 2
+    assert group.calls == [("init", "gloo", 600.0), ("threads", 4)]
+    group = joining(cuda=True)
+    D.init_distributed(backend="gloo")  # asked for gloo on a CUDA machine: no set_device
+    assert group.calls == [("init", "gloo", 600.0), ("threads", 4)]
+
+
+def test_a_failed_rendezvous_names_the_torchrun_flags(monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "10.9.9.9")
+    monkeypatch.setenv("MASTER_PORT", "29999")
+
+    def init_process_group(backend, timeout):
+        raise RuntimeError("refused")
+
+    monkeypatch.setattr(D.dist, "init_process_group", init_process_group)
+    with pytest.raises(DistributedError) as info:
+        D.init_distributed(backend="gloo")
+    assert str(info.value) == (
+        "could not join the process group (gloo, MASTER_ADDR='10.9.9.9', MASTER_PORT='29999'): "
+        "refused. Check the rendezvous flags of torchrun (--nnodes, --node-rank, --master-addr, "
+        "--master-port or --rdzv-endpoint) and that the port is reachable"
+    )
+
+
+def test_shutdown_leaves_only_a_joined_group(monkeypatch):
+    group = Group()
+    monkeypatch.setattr(D, "dist", group)
+    D.shutdown_distributed()  # no group: a no-op
+    assert group.calls == []
+    group.initialized = True
+    D.shutdown_distributed()
+    assert group.calls == [("destroy",)] and not group.initialized
+
+
+@pytest.mark.parametrize(
+    ("n", "world", "rank"), [(5, 2, 2), (5, 2, -1), (-1, 2, 0), (3, 0, 0), (2, 3, 3)]
+)
+def test_shard_bounds_refuses_a_rank_outside_the_world_and_negative_sizes(n, world, rank):
+    with pytest.raises(
+        D.ConfigurationError,
+        match=rf"^no shard of {n} samples for rank {rank} of a world of {world}$",
+    ):
+        D.shard_bounds(n, world_size=world, rank=rank)
+
+
+def test_an_empty_batch_gives_every_rank_an_empty_shard():
+    assert [D.shard_bounds(0, world_size=2, rank=r) for r in range(2)] == [(0, 0), (0, 0)]
+    assert D.shard_bounds(0, world_size=1, rank=0) == (0, 0)
+
+
+def test_a_rank_without_a_sample_gets_the_first_sample_with_weight_0():
+    x, y = torch.arange(2), torch.arange(2) * 10 + 5
+    shard, local, total = D.shard_batch((x, y), world_size=3, rank=2)
+    assert isinstance(shard, tuple) and (local, total) == (0, 2)
+    assert shard[0].tolist() == [0] and shard[1].tolist() == [5]
+    shard, local, total = D.shard_batch({"x": x, "tag": 1}, world_size=4, rank=3)
+    assert shard["x"].tolist() == [0] and shard["tag"] == 1 and (local, total) == (0, 2)
+
+
+def test_a_dict_batch_is_sliced_from_the_ranks_start():
+    batch = {"x": torch.arange(5), "y": {"z": torch.arange(5) * 2}}
+    shard, local, total = D.shard_batch(batch, world_size=2, rank=1)
+    assert shard["x"].tolist() == [3, 4] and shard["y"]["z"].tolist() == [6, 8]
+    assert (local, total) == (2, 5)
+
+
+def test_sum_over_ranks_adds_in_float64(peers):
+    fake = peers(rank=1, world=2)
+    par = D.DataParallel(stateful={}, seed=0)
+    fake.others = [torch.tensor([0.2, 1e-12], dtype=torch.float64)]
+    # written out: float64 sums (float32 would give 0.30000001192092896 and lose 1 + 1e-12)
+    assert par.sum_over_ranks([0.1, 1.0]) == [0.30000000000000004, 1.000000000001]
+
+
+def test_a_shadow_step_adds_exact_zeros_even_for_non_finite_gradients(peers):
+    fake = peers(rank=2, world=3)
+    a = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    opt = torch.optim.SGD([a], lr=1.0)
+    with D.data_parallel(stateful={"opt": opt}, seed=0) as par:
+        par.fraction = 0.0
+        a.grad = torch.tensor([float("nan"), float("inf")], dtype=torch.float64)
+        fake.others = [torch.tensor([1.5, -2.0], dtype=torch.float64)]
+        opt.step()
+    assert a.grad.tolist() == [1.5, -2.0]  # the other ranks' gradient only
+    assert a.detach().tolist() == [-1.5, 2.0]
+
+
+def test_several_gradients_of_one_dtype_are_copied_back_in_order(peers):
+    fake = peers(rank=1, world=2)
+    a = torch.nn.Parameter(torch.zeros(2))
+    b = torch.nn.Parameter(torch.zeros(3))
+    c = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([a, b, c], lr=1.0)
+    with D.data_parallel(stateful={"opt": opt}, seed=0) as par:
+        par.fraction = 0.5
+        a.grad = torch.tensor([2.0, 4.0])
+        b.grad = torch.tensor([6.0, 8.0, 10.0])
+        c.grad = torch.tensor([12.0])
+        fake.others = [torch.tensor([0.5, 0.25, 0.0, 0.0, 100.0, 1000.0])]
+        opt.step()
+    # written out: 0.5 * [2, 4, 6, 8, 10, 12] + others, split 2 / 3 / 1
+    assert a.grad.tolist() == [1.5, 2.25]
+    assert b.grad.tolist() == [3.0, 4.0, 105.0]
+    assert c.grad.tolist() == [1006.0]
+
+
+@pytest.mark.parametrize("value", [5.0, float("inf"), float("nan")])
+def test_a_shadow_steps_metrics_contribute_nothing(peers, value):
+    fake = peers(rank=2, world=3)
+    par = D.DataParallel(stateful={}, seed=0)
+    seen = {}
+
+    def step(batch):
+        seen["x"] = batch.tolist()
+        return {"loss": value, "acc": torch.tensor(value)}
+
+    fake.others = [torch.tensor([0.75, 0.125], dtype=torch.float64)]  # acc, loss
+    out = par.step(step)(torch.tensor([4.0, 6.0]))  # 2 samples, 3 ranks: rank 2 has none
+    assert seen["x"] == [4.0] and par.fraction == 0.0
+    assert out == {"acc": 0.75, "loss": 0.125}
+
+
+def test_a_metric_tensor_that_requires_grad_reads_without_a_warning():
+    loss = torch.tensor(2.0, requires_grad=True) * 3
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert D._float("loss", loss) == 6.0
+
+
+def test_weights_near_zero_that_differ_by_1e_10_are_drift(peers):
+    fake = peers(rank=0, world=2)
+    net = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    par = D.DataParallel(stateful={}, seed=0)
+    fake.others = [
+        torch.tensor([0.0], dtype=torch.float64),
+        torch.tensor([1e-10], dtype=torch.float64),  # another rank's weight sum
+    ]
+    with pytest.raises(DistributedError) as info:
+        par.end_epoch({"net": net})
+    assert str(info.value) == (
+        "the ranks' weights differ after an epoch: every optimizer must be in the run's stateful "
+        "objects (run_epochs synchronises the gradients of those only), and the step must not "
+        "change weights outside an optimizer step"
+    )
+    fake.others = [
+        torch.tensor([0.0], dtype=torch.float64),
+        torch.tensor([1e-13], dtype=torch.float64),  # below atol 1e-12: the same weights
+    ]
+    par.end_epoch({"net": net})
+
+
+class Loader:
+    def __init__(self, size):
+        self.dataset = list(range(size))
+
+
+def test_check_loader_refuses_more_ranks_than_samples(peers):
+    peers(rank=0, world=2)
+    par = D.DataParallel(stateful={}, seed=0)
+    with pytest.raises(D.ConfigurationError) as info:
+        par.check_loader(Loader(1))
+    assert str(info.value) == (
+        "1 training samples cannot keep 2 ranks busy (every rank needs at least one sample): "
+        "use at most 1 ranks (--nproc) or more data"
+    )
+    with pytest.raises(D.ConfigurationError, match=r"^0 training .* at most 1 ranks \(--nproc\)"):
+        par.check_loader(Loader(0))
+    par.check_loader(Loader(2))  # one sample per rank is enough
+    par.check_loader(Loader(7))
+    par.check_loader(object())  # no dataset: nothing to check
+    peers(rank=0, world=5)
+    par = D.DataParallel(stateful={}, seed=0)
+    with pytest.raises(D.ConfigurationError, match=r"^3 training samples cannot keep 5 ranks"):
+        par.check_loader(Loader(3))
+
+
+def test_check_loader_on_one_process_accepts_any_dataset():
+    par = D.DataParallel(stateful={}, seed=0)
+    par.check_loader(Loader(0))
+    par.check_loader(Loader(1))
+
+
+def test_before_any_sharded_step_a_ranks_gradient_counts_in_full(peers):
+    fake = peers(rank=1, world=2)
+    w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=1.0)
+    with D.data_parallel(stateful={"opt": opt}, seed=0) as par:
+        assert par.fraction == 1.0  # no shard seen yet: weight 1
+        w.grad = torch.tensor([3.0, -1.0], dtype=torch.float64)
+        fake.others = [torch.tensor([0.5, 0.5], dtype=torch.float64)]
+        opt.step()
+    assert w.grad.tolist() == [3.5, -0.5]

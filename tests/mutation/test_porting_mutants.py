@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from qiskit import QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
@@ -176,3 +176,60 @@ def test_the_connector_detection():
     assert _porting._is_connector(TorchConnector())
     assert not _porting._is_connector(Other())
     assert not _porting._is_connector(type("TorchConnector", (), {})())
+
+
+def test_the_terminal_measurement_error_says_what_is_allowed():
+    late = QuantumCircuit(2, 1)
+    late.measure(0, 0)
+    late.h(1)
+    with pytest.raises(CircuitError) as info:
+        _porting._measured_qubits(late)
+    assert str(info.value) == (
+        "the SamplerQNN circuit must end with its measurements (nothing after them, "
+        "no classical control)"
+    )
+
+
+def test_the_transpiled_circuit_error_says_what_to_do():
+    from qiskit import transpile
+
+    isa = transpile(
+        body(), basis_gates=["rx", "ry", "cx"], coupling_map=[[0, 1], [1, 0]], initial_layout=[1, 0]
+    )
+    qnn = qml_nn.SamplerQNN(circuit=isa, input_params=list(X), weight_params=list(W))
+    with pytest.raises(CircuitError) as info:
+        hq.from_qiskit_ml(qnn)
+    assert str(info.value) == (
+        "the SamplerQNN's circuit is transpiled (it has a layout); build the network on the "
+        "logical circuit: hybridqml transpiles for its backend itself"
+    )
+
+
+def test_the_layer_runs_on_the_backend_asked_for():
+    sampler = qml_nn.SamplerQNN(circuit=body(), input_params=list(X), weight_params=list(W))
+    for network in (estimator_qnn(), sampler):
+        assert hq.from_qiskit_ml(network, backend="torch").engine.backend_name == "torch"
+        assert hq.from_qiskit_ml(network).engine.backend_name == "aer"  # the default
+
+
+def test_sampler_qnn_measured_qubits_and_interpret_are_carried_over():
+    qc = body()
+    qc.add_register(ClassicalRegister(2))
+    qc.measure(1, 0)  # qubit 1 into bit 0, qubit 0 into bit 1
+    qc.measure(0, 1)
+    qnn = qml_nn.SamplerQNN(
+        circuit=qc,
+        input_params=list(X),
+        weight_params=list(W),
+        interpret=lambda v: 1 if v == 1 else 0,  # bit 0 set, bit 1 clear
+        output_shape=2,
+    )
+    layer = hq.from_qiskit_ml(qnn, init=torch.tensor([0.4, 0.1], dtype=torch.float64))
+    assert layer.spec.probabilities.qubits == (1, 0) and layer.n_outputs == 2
+    x = np.array([0.8, -0.2])
+    p = Statevector(
+        body().assign_parameters({**dict(zip(X, x, strict=True)), W[0]: 0.4, W[1]: 0.1})
+    ).probabilities()  # index q0 + 2 q1
+    hit = p[2]  # bit 0 (qubit 1) = 1, bit 1 (qubit 0) = 0
+    out = layer(torch.from_numpy(x[None])).detach().numpy()[0]
+    np.testing.assert_allclose(out, [1 - hit, hit], atol=1e-10)
