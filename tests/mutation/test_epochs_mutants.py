@@ -213,7 +213,8 @@ def test_unknown_and_device_sources_are_refused():
         EntropyStream(settings=EntropySettings(source="fake_manila"), seed=1)
 
 
-def test_each_rank_draws_its_own_sub_stream(monkeypatch):
+def _as_rank_one_of_two(monkeypatch):
+    """Make hybridqml._ranks see an initialized process group of 2 with this process rank 1."""
     fake = types.SimpleNamespace(
         is_available=lambda: True,
         is_initialized=lambda: True,
@@ -221,6 +222,10 @@ def test_each_rank_draws_its_own_sub_stream(monkeypatch):
         get_rank=lambda: 1,
     )
     monkeypatch.setattr(_ranks, "dist", fake)
+
+
+def test_each_rank_draws_its_own_sub_stream(monkeypatch):
+    _as_rank_one_of_two(monkeypatch)
     s = stream()
     s.open_epoch(2)
     sub = _ranks.rank_seed(epoch_seed(5, 2))
@@ -349,13 +354,7 @@ def test_other_ranks_start_from_zero_source_bytes(monkeypatch):
     s.read(8)
     state = s.state_dict()
     assert state["source_bytes"] >= 8
-    fake = types.SimpleNamespace(
-        is_available=lambda: True,
-        is_initialized=lambda: True,
-        get_world_size=lambda: 2,
-        get_rank=lambda: 1,
-    )
-    monkeypatch.setattr(_ranks, "dist", fake)
+    _as_rank_one_of_two(monkeypatch)
     other = stream()
     other.load_state_dict(state)
     prov = other.provenance()
