@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _worker_runs import once_per_session, worker_env
 from distributed_worker import (
     BUDGET_LIMIT,
     BUDGET_STEP_SHOTS,
@@ -29,7 +29,6 @@ from distributed_worker import (
     sgd_loop,
     train_ddp_reference,
 )
-from filelock import FileLock
 
 from hybridqml import _ranks
 from hybridqml.entropy import EntropySettings, EntropyStream
@@ -45,25 +44,12 @@ TOL = 1e-6
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    env.pop("PYTEST_XDIST_WORKER", None)
-    return env
+    return worker_env()
 
 
 def _once(factory: pytest.TempPathFactory, name: str, produce: Callable[[Path], None]) -> Path:
     """Run ``produce(folder)`` once per session, shared by the xdist workers."""
-    base = factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    folder = base / f"distributed-{name}"
-    with FileLock(str(folder) + ".lock"):
-        if not (folder / "done").exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            produce(folder)
-            (folder / "done").touch()
-    return folder
+    return once_per_session(factory, f"distributed-{name}", produce)
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

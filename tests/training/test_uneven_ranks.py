@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from filelock import FileLock
+from _worker_runs import once_per_session, worker_env
 from uneven_worker import DRAW_SEED, QNN, sgd_uneven
 
 from hybridqml._validation import epoch_seed
@@ -34,24 +32,12 @@ TOL = 1e-6
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    env.pop("PYTEST_XDIST_WORKER", None)
-    return env
+    return worker_env()
 
 
 def _once(factory: pytest.TempPathFactory, name: str, produce: Callable[[Path], None]) -> Path:
-    base = factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    folder = base / f"uneven-{name}"
-    with FileLock(str(folder) + ".lock"):
-        if not (folder / "done").exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            produce(folder)
-            (folder / "done").touch()
-    return folder
+    """Run ``produce(folder)`` once per session, shared by the xdist workers."""
+    return once_per_session(factory, f"uneven-{name}", produce)
 
 
 def _launch(world: int, *args: str) -> Callable[[Path], None]:
