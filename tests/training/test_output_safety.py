@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+from _tiny_training import sgd_step
 from torch import nn
 from torch.utils.data import TensorDataset
 from workflow_testing import unwritable_folder
@@ -34,14 +35,7 @@ from hybridqml.training import TrainConfig, make_loader, run_epochs
 
 def _train(out: Path, *, epochs: int = 1, **config: Any) -> tuple[Any, nn.Module]:
     model = nn.Linear(2, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-
-    def step(batch: Any) -> dict[str, float]:
-        opt.zero_grad()
-        loss = model(batch[0]).pow(2).mean()
-        loss.backward()
-        opt.step()
-        return {"loss": loss.item()}
+    opt, step = sgd_step(model)
 
     result = run_epochs(
         config=TrainConfig(epochs=epochs, out_dir=out, progress=False, **config),

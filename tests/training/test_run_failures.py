@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from _tiny_training import sgd_step
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -141,14 +142,7 @@ def _train_linear(out: Path, *, epochs: int, resume: bool = False) -> Any:
 
     torch.manual_seed(0)
     model = nn.Linear(2, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-
-    def step(batch: Any) -> dict[str, float]:
-        opt.zero_grad()
-        loss = model(batch[0]).pow(2).mean()
-        loss.backward()
-        opt.step()
-        return {"loss": loss.item()}
+    opt, step = sgd_step(model)
 
     return run_epochs(
         config=TrainConfig(epochs=epochs, out_dir=out, seed=2, progress=False, resume=resume),

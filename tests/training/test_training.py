@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from _tiny_training import sgd_step
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -361,14 +362,7 @@ def test_resume_without_checkpoint_is_an_error_and_seed_must_match(tmp_path: Pat
 
 def _settings_run(out: Path, *, epochs: int, seed: int = SEED, **run_config: Any) -> Any:
     model = nn.Linear(2, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-
-    def step(batch: Any) -> dict[str, float]:
-        opt.zero_grad()
-        loss = model(batch[0]).pow(2).mean()
-        loss.backward()
-        opt.step()
-        return {"loss": loss.item()}
+    _, step = sgd_step(model)
 
     config = TrainConfig(
         epochs=epochs,
