@@ -43,6 +43,7 @@ __all__ = [
     "GradientRule",
     "ParameterShift",
     "ShiftableCircuit",
+    "ShiftedRows",
     "get_rule",
 ]
 
@@ -56,6 +57,38 @@ DEFAULT_SPSA_EPSILON = 0.01
 
 
 @dataclass(frozen=True)
+class ShiftedRows:
+    """What each row of a shift-rule plan shifts: row ``i`` is ``phi + amount[i] e_occurrence[i]``.
+
+    ``phi`` is the sample's unshifted occurrence angles, and the plan's ``recombine`` uses the
+    rows only through the differences ``(f(+s) - f(-s)) / (2 sin s)`` of a row pair. An executor
+    whose circuits hold an occurrence more than once (ZNE's folded circuits) uses this to
+    shift every copy on its own and return, per row, the sum over copies (the per-copy rule,
+    exact; see :mod:`hybridqml.mitigation._gate_angles`); other executors evaluate the rows as
+    angles and ignore it.
+
+    Attributes:
+        occurrence: (M,) the occurrence each row shifts.
+        amount: (M,) the shift (``+s`` or ``-s``).
+    """
+
+    occurrence: np.ndarray
+    amount: np.ndarray
+
+    def __getitem__(self, rows: slice) -> ShiftedRows:
+        return ShiftedRows(self.occurrence[rows], self.amount[rows])
+
+    def __len__(self) -> int:
+        return int(self.occurrence.shape[0])
+
+    def unshifted(self, angles: np.ndarray) -> np.ndarray:
+        """The (M, K) angles ``angles`` with each row's shift taken back off."""
+        out = np.array(angles, dtype=float)
+        out[np.arange(len(self)), self.occurrence] -= self.amount
+        return out
+
+
+@dataclass(frozen=True)
 class GradientPlan:
     """Angles to execute and how to turn their results into a Jacobian.
 
@@ -63,10 +96,12 @@ class GradientPlan:
         angles: (M, K) angle bindings, executed in one primitive call.
         recombine: Maps the (M, O) results to the (N, O, P) Jacobian d output / d parameter
             (columns of parameters not requested are zero).
+        shifts: For shift-rule plans, the occurrence and shift of every row (else ``None``).
     """
 
     angles: np.ndarray
     recombine: Callable[[np.ndarray], np.ndarray]
+    shifts: ShiftedRows | None = None
 
 
 class GradientRule(ABC):
@@ -133,7 +168,10 @@ class ParameterShift(GradientRule):
             d_phi = 0.5 * (r[:, :, 0, :] - r[:, :, 1, :])  # (N, K', O)
             return np.einsum("nko,nkp->nop", d_phi, jac_phi)
 
-        return GradientPlan(shifted.reshape(n * kk * 2, shiftable.n_angles), recombine)
+        shifts = ShiftedRows(
+            np.tile(np.repeat(occ, 2), n), np.tile([DEFAULT_SHIFT, -DEFAULT_SHIFT], n * kk)
+        )
+        return GradientPlan(shifted.reshape(n * kk * 2, shiftable.n_angles), recombine, shifts)
 
 
 class FiniteDifference(GradientRule):

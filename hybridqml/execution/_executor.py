@@ -20,6 +20,7 @@ from the :class:`BackendRequest` it validates.
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import torch
 
     from hybridqml.circuits._shiftable import ShiftableCircuit
+    from hybridqml.gradients import ShiftedRows
 
 __all__ = [
     "DEFAULT_DEVICE_SHOTS",
@@ -131,8 +133,13 @@ class Executor(ABC):
         """Restore a state from :meth:`random_state` (ignored when this executor has none)."""
         del state  # executors without a generator have nothing to restore
 
-    def chunk_sizes(self, m: int) -> list[int]:
+    def chunk_sizes(self, m: int, shifts: ShiftedRows | None = None) -> list[int]:
         """Bindings per call of a pass of ``m`` bindings: ``[m]`` whenever it fits the budget.
+
+        Args:
+            m: Rows of the pass.
+            shifts: The rows' shifts when they are a shift-rule plan's (a row may then cost
+                several bindings, see :meth:`_binding_bytes`).
 
         Example:
             >>> from hybridqml import circuits
@@ -143,9 +150,9 @@ class Executor(ABC):
             >>> ex.chunk_sizes(3), ex.chunk_sizes(10)
             ([3], [4, 3, 3])
         """
-        return chunk_sizes(m, self.binding_bytes, self.max_memory_bytes)
+        return chunk_sizes(m, self._binding_bytes(shifts), self.max_memory_bytes)
 
-    def run(self, angles: np.ndarray) -> np.ndarray:
+    def run(self, angles: np.ndarray, *, shifts: ShiftedRows | None = None) -> np.ndarray:
         """Evaluate every observable for each row of ``angles``: one primitive call if it fits.
 
         A pass whose estimated memory (``M * binding_bytes``) exceeds ``max_memory_bytes`` runs
@@ -156,6 +163,10 @@ class Executor(ABC):
 
         Args:
             angles: (M, K) occurrence angles.
+            shifts: When the rows are a parameter-shift plan's
+                (:class:`~hybridqml.gradients.ShiftedRows`), what each row shifts. Executors
+                whose circuits repeat an occurrence (ZNE) use it to shift each copy on its
+                own; the others evaluate the rows as they are.
 
         Returns:
             (M, O) float64 expectation values.
@@ -167,29 +178,45 @@ class Executor(ABC):
         m = angles.shape[0]
         if m == 0:
             return np.zeros((0, self.shiftable.n_outputs))
+        bounds = np.cumsum([0, *self.chunk_sizes(m, shifts)])
+        chunks = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
         if tracking.is_dry_run():  # count what would be sent, send nothing, draw no seed
-            for size in self.chunk_sizes(m):
-                self._record(size, self.call_seconds(size))
+            for rows in chunks:
+                part = None if shifts is None else shifts[rows]
+                self._record(rows.stop - rows.start, *self._call_cost(rows.stop - rows.start, part))
             return np.zeros((m, self.shiftable.n_outputs))
         self._begin_pass()
-        parts, start = [], 0
-        for size in self.chunk_sizes(m):
-            parts.append(self._call(angles[start : start + size]))
-            start += size
+        parts = [
+            self._call(angles[rows], None if shifts is None else shifts[rows]) for rows in chunks
+        ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _begin_pass(self) -> None:
         """Hook run once per :meth:`run`, before its calls (e.g. to draw the pass's seed)."""
         return None
 
-    def _call(self, angles: np.ndarray) -> np.ndarray:
+    def _binding_bytes(self, shifts: ShiftedRows | None) -> int | None:
+        """Peak bytes of one row of a call (:attr:`binding_bytes` unless a row costs more)."""
+        del shifts  # a row is one binding of every circuit unless an executor says otherwise
+        return self.binding_bytes
+
+    def _call_cost(self, m: int, shifts: ShiftedRows | None) -> tuple[int, float]:
+        """Bindings over every circuit, and estimated QPU seconds, of a call of ``m`` rows."""
+        del shifts
+        return self.n_circuits * m, self.call_seconds(m)
+
+    def _call(self, angles: np.ndarray, shifts: ShiftedRows | None = None) -> np.ndarray:
         """One primitive call on (m, K) angles, checked and counted."""
         m = angles.shape[0]
         n_obs = self.shiftable.n_outputs
         self.job_info = {}
-        call = tracking.start_call(self.name, self.n_circuits, m, self.shots)
+        executed, estimate = self._call_cost(m, shifts)
+        call = tracking.start_call(
+            self.name, self.n_circuits, m, self.shots, circuit_bindings=executed
+        )
         try:
-            out = np.asarray(self._run(angles), dtype=float)
+            raw = self._run(angles) if shifts is None else self._run_shifted(angles, shifts)
+            out = np.asarray(raw, dtype=float)
             if out.shape != (m, n_obs) or not np.all(np.isfinite(out)):
                 raise BackendError(
                     f"backend {self.name!r} returned malformed results: expected finite values "
@@ -205,14 +232,26 @@ class Executor(ABC):
         finally:
             self.calls += 1
         reported = self.job_info.get("qpu_seconds")
-        seconds = float(reported) if reported is not None else self.call_seconds(m)
+        seconds = float(reported) if reported is not None else estimate
         call.finish("done", self.job_info, qpu_seconds=seconds)
         self.evaluations += m
-        self._record(m, seconds)
+        self._record(m, executed, seconds)
         return out
 
-    def _record(self, m: int, seconds: float) -> None:
-        tracking.record(self.name, m, self.shots, circuits=self.n_circuits, qpu_seconds=seconds)
+    def _record(self, m: int, executed: int, seconds: float) -> None:
+        tracking.record(
+            self.name,
+            m,
+            self.shots,
+            circuits=self.n_circuits,
+            qpu_seconds=seconds,
+            circuit_bindings=executed,
+        )
+
+    def _run_shifted(self, angles: np.ndarray, shifts: ShiftedRows) -> np.ndarray:
+        """Rows of a shift-rule plan (see :meth:`run`): evaluated as angles unless overridden."""
+        del shifts
+        return self._run(angles)
 
     @abstractmethod
     def _run(self, angles: np.ndarray) -> np.ndarray: ...

@@ -78,9 +78,12 @@ def transpile_for(
         ) from exc
 
 
-def parameter_columns(isa: QuantumCircuit, k: int) -> np.ndarray:
-    """Column of the (M, K) angle array feeding each parameter of a transpiled circuit."""
-    index = {f"{ANGLE_VECTOR_NAME}[{i}]": i for i in range(k)}
+def parameter_columns(isa: QuantumCircuit, k: int, vector: str = ANGLE_VECTOR_NAME) -> np.ndarray:
+    """Column of the (M, K) angle array feeding each parameter of a transpiled circuit.
+
+    ``vector`` names the parameter vector the columns are (the occurrence angles by default).
+    """
+    index = {f"{vector}[{i}]": i for i in range(k)}
     try:
         return np.asarray([index[p.name] for p in isa.parameters], dtype=int)
     except KeyError as exc:  # pragma: no cover - defensive

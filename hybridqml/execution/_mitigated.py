@@ -16,13 +16,17 @@ by :meth:`~hybridqml.execution._sampler_executor.SamplerExecutor.enable_mitigati
 Every step is linear in the measured distribution (unless the exponential extrapolator or the
 simplex projection is asked for), and a parameter-shift backward pass's shifted bindings are
 mitigated exactly like the forward pass's. With readout correction alone that is the exact
-gradient of the mitigated values. With ZNE it is not: a folded circuit holds each rotation
-several times (``G``, ``G^dagger``, ``G`` ...) with one shared angle, so with noise between the
-copies a value is a trigonometric polynomial of degree > 1 in that angle and the two-term
-shift rule is approximate (``variational(3, 2)`` on ``fake_manila``: weight gradients off by up
-to 1.6e-3 against central differences; ``tests/mitigation/test_mitigated_backprop.py``). The
-record says so (``"shift_rule_exact": false``); the noisy torch engine's backprop
-(:class:`hybridqml.backends.torchsim._noisy_executor.NoisyTorchExecutor`) is exact.
+gradient of the mitigated values. With ZNE a folded circuit holds each rotation several times
+(``G``, ``G^dagger``, ``G`` ...) with one shared angle, and with noise between the copies the
+two-term rule on that angle is approximate (``variational(3, 2)`` on ``fake_manila``: weight
+gradients off by up to 1.6e-3). So, with ``shift_rule="per-copy"`` (the default), every folded
+circuit is rewritten with one angle per gate (:func:`hybridqml.mitigation._gate_angles.gate_angles`)
+and a backward pass shifts each copy on its own: for a shifted row ``phi +- s e_k`` each PUB
+runs one binding per gate depending on ``phi_k`` (the PUBs of a call then have different
+numbers of bindings), and the row's value is the sum of those bindings' mitigated values
+weighted by ``d gamma_g / d phi_k``; the plan's ``(f(+s) - f(-s)) / 2`` is then the exact
+derivative. ``shift_rule="shared"`` keeps the cheaper approximate rule, and the record says
+which (``"shift_rule_exact"``).
 
 Readout calibrations are cached per backend, noise model and physical qubits
 (:data:`CALIBRATIONS`), with their age; calibration circuits run on the backend as one call of
@@ -31,13 +35,18 @@ two circuits (counted by trackers and budgets, also in dry runs).
 
 from __future__ import annotations
 
-from typing import Any, Final
+import math
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
-from hybridqml.exceptions import BackendError, ConfigurationError
+from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
 from hybridqml.execution import _tracking as tracking
 from hybridqml.execution._distribution import DistributionSampler
 from hybridqml.execution._isa import (
@@ -51,6 +60,7 @@ from hybridqml.execution._jobs import PrimitiveCall
 from hybridqml.execution._measurement import MEASURED_REGISTER, outcomes
 from hybridqml.mitigation._extrapolation import extrapolate
 from hybridqml.mitigation._folding import fold_circuit, folded_scale
+from hybridqml.mitigation._gate_angles import GATE_VECTOR_NAME, GateAngles, gate_angles
 from hybridqml.mitigation._options import Mitigation
 from hybridqml.mitigation._readout import (
     ReadoutCalibration,
@@ -61,6 +71,9 @@ from hybridqml.mitigation._readout import (
     project_simplex,
 )
 
+if TYPE_CHECKING:
+    from hybridqml.gradients import ShiftedRows
+
 #: A ``hybridqml.execution._sampler_executor.SamplerExecutor`` (not imported: it imports this).
 SamplerExecutor = Any
 
@@ -69,6 +82,7 @@ __all__ = [
     "CALIBRATION_KIND",
     "MAX_MITIGATED_BITS",
     "MitigationPlan",
+    "PubBindings",
     "measured_qubits",
     "to_device_isa",
 ]
@@ -117,12 +131,45 @@ def to_device_isa(circuit: QuantumCircuit, target: Any) -> QuantumCircuit:
         ) from exc
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the caller's first frame outside the hybridqml package."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _noise_model(executor: SamplerExecutor, sampler: Any) -> Any:
     for holder in (getattr(executor, "target", None), getattr(sampler, "simulator", None)):
         noise = getattr(getattr(holder, "options", None), "noise_model", None)
         if noise is not None:
             return noise
     return None
+
+
+@dataclass(frozen=True)
+class PubBindings:
+    """The bindings of one PUB of a call, and how they add up to the call's rows.
+
+    Attributes:
+        values: (B, n) values of the circuit's parameters, in ``circuit.parameters`` order.
+        rows: (B,) the row each binding adds to (``None``: binding ``i`` is row ``i``).
+        weights: (B,) the weight it adds with (``d gamma_g / d phi_k`` of its shifted gate).
+    """
+
+    values: np.ndarray
+    rows: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+    def gather(self, dense: np.ndarray, m: int) -> np.ndarray:
+        """The (m, X) row values from the (B, X) values of the bindings."""
+        if self.rows is None:
+            return dense
+        assert self.weights is not None
+        out = np.zeros((m, dense.shape[1]))
+        np.add.at(out, self.rows, self.weights[:, None] * dense)
+        return out
 
 
 class MitigationPlan:
@@ -152,6 +199,10 @@ class MitigationPlan:
         self.scales = [[1.0] for _ in base]
         self.calibration: ReadoutCalibration | None = None
         self._dry_counted = False
+        #: Per PUB, the folded circuit with one angle per gate (per-copy shift rule), or None.
+        self.forms: list[GateAngles] | None = None
+        #: Why the per-copy shift rule could not be used (``None``: it is, or was not asked for).
+        self.fallback: str | None = None
         if mitigation.zne:
             factors = mitigation.scale_factors
             self.scales = [[folded_scale(isa, s) for s in factors] for isa in base]
@@ -161,6 +212,29 @@ class MitigationPlan:
             executor._columns = [
                 parameter_columns(isa, executor.shiftable.n_angles) for isa in folded
             ]
+            if mitigation.shift_rule == "per-copy":
+                self._per_copy(folded)
+
+    def _per_copy(self, folded: list[QuantumCircuit]) -> None:
+        """Rewrite the folded circuits with one angle per gate (else warn and keep them)."""
+        ex, k = self.executor, self.executor.shiftable.n_angles
+        try:
+            self.forms = [gate_angles(isa, k) for isa in folded]
+        except CircuitError as exc:
+            self.fallback = str(exc)
+            warnings.warn(
+                f"backend {ex.name!r}: the per-copy shift rule through ZNE needs every "
+                f"parameterized gate of the transpiled circuit to be a Pauli rotation of a "
+                f"linear angle ({exc}); parameter-shift gradients use the shared angle "
+                '(approximate: the record says "shift_rule_exact": false)',
+                UserWarning,
+                stacklevel=_user_stacklevel(),
+            )
+            return
+        ex.isa_circuits = [form.circuit for form in self.forms]
+        ex._columns = [
+            parameter_columns(form.circuit, form.n_gates, GATE_VECTOR_NAME) for form in self.forms
+        ]
 
     @property
     def all_qubits(self) -> tuple[int, ...]:
@@ -257,16 +331,78 @@ class MitigationPlan:
 
     # ------------------------------------------------------------------------------ evaluation
 
+    def bindings(self, angles: np.ndarray, shifts: ShiftedRows | None) -> list[PubBindings]:
+        """Per PUB, the bindings evaluating the (m, K) rows ``angles`` of a call.
+
+        Args:
+            angles: The call's occurrence angles.
+            shifts: The rows' shifts when they are a parameter-shift plan's; with per-copy
+                forms each row then runs one binding per gate depending on its occurrence.
+        """
+        ex = self.executor
+        if self.forms is None:
+            return [PubBindings(angles[:, cols]) for cols in ex._columns]
+        if shifts is None:
+            return [
+                PubBindings(form.angles(angles)[:, cols])
+                for form, cols in zip(self.forms, ex._columns, strict=True)
+            ]
+        base = shifts.unshifted(angles)
+        out = []
+        for form, cols in zip(self.forms, ex._columns, strict=True):
+            gates = [form.gates_of[k] for k in shifts.occurrence]
+            rows = np.repeat(np.arange(len(gates)), [len(g) for g in gates])
+            gate = np.concatenate(gates).astype(int) if gates else np.zeros(0, dtype=int)
+            values = form.angles(base)[rows]
+            values[np.arange(len(rows)), gate] += shifts.amount[rows]
+            weights = form.coeffs[gate, shifts.occurrence[rows]]
+            out.append(PubBindings(values[:, cols], rows, weights))
+        return out
+
+    def circuit_bindings(self, m: int, shifts: ShiftedRows | None) -> list[int]:
+        """Per PUB, the bindings of a call of ``m`` rows (see :meth:`bindings`)."""
+        if self.forms is None or shifts is None:
+            return [m] * len(self.executor.isa_circuits)
+        return [int(form.copies[shifts.occurrence].sum()) for form in self.forms]
+
+    def row_factor(self, shifts: ShiftedRows | None) -> int:
+        """Most bindings of one row over all PUBs, per PUB (1 unless per-copy shift rows)."""
+        if self.forms is None or shifts is None or len(shifts) == 0:
+            return 1
+        per_row = np.sum([form.copies[shifts.occurrence] for form in self.forms], axis=0)
+        return max(1, math.ceil(int(per_row.max()) / len(self.forms)))
+
     def distributions(
-        self, sampler: Any, seed: int | None, row: int, angles: np.ndarray
+        self,
+        sampler: Any,
+        seed: int | None,
+        row: int,
+        pubs: list[PubBindings],
+        m: int,
+        key: np.ndarray,
     ) -> list[np.ndarray]:
-        """Per PUB, the (M, 2**k) readout-corrected distribution over its measured bits."""
-        ex, m = self.executor, angles.shape[0]
-        raw: list[tuple[np.ndarray, np.ndarray]] = []  # (weights (M, C), outcomes (C,))
+        """Per PUB, the (m, 2**k) readout-corrected distribution of each of the call's rows.
+
+        Args:
+            sampler: The pass's sampler.
+            seed: The pass's seed.
+            row: The first row of the pass this call evaluates (seeds distinct experiments).
+            pubs: The call's bindings (:meth:`bindings`).
+            m: Rows of the call.
+            key: The call's rows as sent (the job fingerprint).
+        """
+        ex = self.executor
+        raw: list[tuple[np.ndarray, np.ndarray]] = []  # (weights (B, C), outcomes (C,))
         if isinstance(sampler, DistributionSampler):
-            for isa, cols, rng in zip(ex.isa_circuits, ex._columns, ex._pass["rngs"], strict=True):
-                probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)
-                probs = np.broadcast_to(probs, (m, probs.shape[1]))
+            for isa, pub, rng in zip(ex.isa_circuits, pubs, ex._pass["rngs"], strict=True):
+                b = pub.values.shape[0]
+                if b == 0:
+                    raw.append((np.zeros((0, 1)), np.zeros(1, dtype=np.int64)))
+                    continue
+                probs, seen = sampler.probabilities(
+                    isa, pub.values if pub.values.shape[1] else None
+                )
+                probs = np.broadcast_to(probs, (b, probs.shape[1]))
                 weights = probs if ex.shots is None else rng.multinomial(ex.shots, probs)
                 raw.append((np.asarray(weights), seen.astype(np.int64)))
         else:
@@ -274,17 +410,40 @@ class MitigationPlan:
             call_seed = None if seed is None else seed + BINDING_SEED_STRIDE * n_pubs * row
             if call_seed is not None:
                 set_sampler_seed(sampler, call_seed)
-            pubs = [
-                (isa, bindings(isa, cols, angles, (m,)), ex.shots)
-                for isa, cols in zip(ex.isa_circuits, ex._columns, strict=True)
+            sent = [
+                (
+                    p,
+                    (
+                        isa,
+                        bindings(
+                            isa, np.arange(pub.values.shape[1]), pub.values, (pub.values.shape[0],)
+                        ),
+                        ex.shots,
+                    ),
+                )
+                for p, (isa, pub) in enumerate(zip(ex.isa_circuits, pubs, strict=True))
+                if pub.values.shape[0]
             ]
-            for pub_result in ex._submit(pubs, angles, call_seed):
-                bits = outcomes(getattr(pub_result.data, MEASURED_REGISTER).array)
+            results = dict(
+                zip(
+                    [p for p, _ in sent],
+                    ex._submit([q for _, q in sent], key, call_seed),
+                    strict=True,
+                )
+            )
+            for p in range(n_pubs):
+                if p not in results:
+                    raw.append((np.zeros((0, 1)), np.zeros(1, dtype=np.int64)))
+                    continue
+                bits = outcomes(getattr(results[p].data, MEASURED_REGISTER).array)
                 seen, index = np.unique(bits, return_inverse=True)
                 index = index.reshape(bits.shape)
                 counts = np.stack([np.bincount(r, minlength=len(seen)) for r in index])
                 raw.append((counts, seen.astype(np.int64)))
-        return [self._correct(p, w, seen) for p, (w, seen) in enumerate(raw)]
+        return [
+            pub.gather(self._correct(p, w, seen), m)
+            for p, ((w, seen), pub) in enumerate(zip(raw, pubs, strict=True))
+        ]
 
     def _correct(self, pub: int, weights: np.ndarray, seen: np.ndarray) -> np.ndarray:
         qubits = self.qubits[pub % self.n_base]
@@ -322,8 +481,13 @@ class MitigationPlan:
     def to_json(self) -> dict[str, Any]:
         """The settings, realized scale factors and the calibration in use (for the run record)."""
         out = self.mitigation.to_json()
-        # the shift rule through folded circuits (copies sharing an angle) is approximate
-        out["shift_rule_exact"] = not self.mitigation.zne
+        # through folded circuits only the per-copy rule is exact; a non-linear step never is
+        out["shift_rule_exact"] = self.mitigation.linear and (
+            not self.mitigation.zne or self.forms is not None
+        )
+        if self.fallback is not None:
+            out["shift_rule"] = "shared"
+            out["shift_rule_fallback"] = self.fallback
         if self.mitigation.zne:
             out["realized_scale_factors"] = [[round(s, 6) for s in row] for row in self.scales]
         if self.calibration is not None:

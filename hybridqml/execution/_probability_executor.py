@@ -85,18 +85,18 @@ class ProbabilityExecutor(SamplerExecutor):
         self.isa_circuits = transpile_for([circuit], target, level, seed)
         self._columns = [parameter_columns(isa, shiftable.n_angles) for isa in self.isa_circuits]
 
+    def _mitigated_values(self, dists: list[np.ndarray]) -> np.ndarray:
+        """The readout's outputs of the corrected distributions, extrapolated (and projected)."""
+        plan = self.mitigation
+        assert plan is not None
+        (values,) = plan.combine([self.readout.combine(dense) for dense in dists])
+        return plan.project(values)
+
     def _run(self, angles: np.ndarray) -> np.ndarray:
+        if self.mitigation is not None:
+            return self._mitigated_values(self._mitigated_distributions(angles, None))
         m = angles.shape[0]
         sampler, seed, row = self._next_rows(m)
-        if self.mitigation is not None:
-            plan = self.mitigation
-            self.job_info["mitigation"] = plan.mitigation.label  # for the job log
-            per_pub = [
-                self.readout.combine(dense)
-                for dense in plan.distributions(sampler, seed, row, angles)
-            ]
-            (values,) = plan.combine(per_pub)
-            return plan.project(values)
         (isa,), (cols,) = self.isa_circuits, self._columns
         if isinstance(sampler, DistributionSampler):
             probs, seen = sampler.probabilities(isa, angles[:, cols] if len(cols) else None)

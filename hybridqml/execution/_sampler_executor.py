@@ -30,8 +30,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qiskit.primitives import BaseSamplerV2
@@ -58,6 +59,9 @@ from hybridqml.execution._measurement import (
 )
 from hybridqml.execution._mitigated import MitigationPlan
 from hybridqml.mitigation._options import Mitigation
+
+if TYPE_CHECKING:
+    from hybridqml.gradients import ShiftedRows
 
 __all__ = ["SamplerExecutor"]
 
@@ -153,11 +157,35 @@ class SamplerExecutor(Executor):
 
         See ``_qpu_time`` for the estimate and its assumptions.
         """
+        return self._seconds([bindings] * len(self.isa_circuits))
+
+    def _seconds(self, per_circuit: list[int]) -> float:
+        """QPU seconds of a call running ``per_circuit[p]`` bindings of circuit ``p``."""
         if self._shot_seconds is False:
             self._shot_seconds = self.jobs.shot_seconds(self.isa_circuits, self.device)
         if not isinstance(self._shot_seconds, list) or not self._shot_seconds or self.shots is None:
             return 0.0
-        return float(bindings * self.shots * sum(self._shot_seconds))
+        pairs = zip(per_circuit, self._shot_seconds, strict=True)
+        return float(self.shots * sum(b * seconds for b, seconds in pairs))
+
+    def _per_copy(self, shifts: ShiftedRows | None) -> bool:
+        """Whether shift rows run one binding per folded copy (ZNE, per-copy rule)."""
+        return (
+            shifts is not None and self.mitigation is not None and self.mitigation.forms is not None
+        )
+
+    def _binding_bytes(self, shifts: ShiftedRows | None) -> int | None:
+        if self.binding_bytes is None or not self._per_copy(shifts):
+            return self.binding_bytes
+        assert self.mitigation is not None
+        return self.binding_bytes * self.mitigation.row_factor(shifts)
+
+    def _call_cost(self, m: int, shifts: ShiftedRows | None) -> tuple[int, float]:
+        if not self._per_copy(shifts):
+            return super()._call_cost(m, shifts)
+        assert self.mitigation is not None
+        per_circuit = self.mitigation.circuit_bindings(m, shifts)
+        return sum(per_circuit), self._seconds(per_circuit)
 
     def random_state(self) -> dict[str, Any] | None:
         """The per-call seed generator's state (``None`` when unseeded: nothing to replay)."""
@@ -207,17 +235,40 @@ class SamplerExecutor(Executor):
         self.mitigation.prepare()  # calibrate now: counted before the first epoch
         self._shot_seconds = False  # the folded circuits take longer
 
-    def run(self, angles: np.ndarray) -> np.ndarray:
+    def run(self, angles: np.ndarray, *, shifts: ShiftedRows | None = None) -> np.ndarray:
         """As :meth:`Executor.run`, after making sure a readout calibration is at hand."""
         if self.mitigation is not None:
             self.mitigation.prepare()
-        return super().run(angles)
+        return super().run(angles, shifts=shifts)
+
+    def _run_shifted(self, angles: np.ndarray, shifts: ShiftedRows) -> np.ndarray:
+        """Per-copy shift rows through ZNE (see ``_mitigated``); plain rows otherwise."""
+        if not self._per_copy(shifts):
+            return self._run(angles)
+        return self._mitigated_values(self._mitigated_distributions(angles, shifts))
+
+    def _mitigated_distributions(
+        self, angles: np.ndarray, shifts: ShiftedRows | None
+    ) -> list[np.ndarray]:
+        """Per PUB, the call's (m, 2**k) readout-corrected distributions (rows gathered)."""
+        plan = self.mitigation
+        assert plan is not None
+        self.job_info["mitigation"] = plan.mitigation.label  # for the job log
+        m = angles.shape[0]
+        pubs = plan.bindings(angles, shifts)
+        total = sum(pub.values.shape[0] for pub in pubs)
+        # a call's experiments get distinct seeds: rows advance by its bindings per circuit
+        sampler, seed, row = self._next_rows(max(m, math.ceil(total / len(pubs))))
+        key = angles
+        if shifts is not None:
+            key = np.column_stack([angles, shifts.occurrence, shifts.amount])
+        return plan.distributions(sampler, seed, row, pubs, m, key)
 
     def _run(self, angles: np.ndarray) -> np.ndarray:
+        if self.mitigation is not None:
+            return self._mitigated_values(self._mitigated_distributions(angles, None))
         m = angles.shape[0]
         sampler, seed, row = self._next_rows(m)
-        if self.mitigation is not None:
-            return self._run_mitigated(self.mitigation, sampler, seed, row, angles)
         if isinstance(sampler, DistributionSampler):
             return self._run_distribution(sampler, angles)
         if seed is not None:
@@ -237,19 +288,17 @@ class SamplerExecutor(Executor):
                 term_values[:, t] = 1.0 - 2.0 * parity.mean(axis=1)
         return term_values @ self._coeffs.T + self._offsets
 
-    def _run_mitigated(
-        self, plan: MitigationPlan, sampler: Any, seed: int | None, row: int, angles: np.ndarray
-    ) -> np.ndarray:
+    def _mitigated_values(self, dists: list[np.ndarray]) -> np.ndarray:
         """Term values from the plan's corrected distributions, extrapolated, then observables."""
-        self.job_info["mitigation"] = plan.mitigation.label  # for the job log
-        dists = plan.distributions(sampler, seed, row, angles)
+        plan = self.mitigation
+        assert plan is not None
         per_pub = []
         for p, dense in enumerate(dists):
             masks = self._masks[p % plan.n_base]
             seen = np.arange(dense.shape[1], dtype=np.uint64)
             signs = (1.0 - 2.0 * (np.bitwise_count(seen[None, :] & masks[:, None]) & 1)).T
             per_pub.append(dense @ signs)
-        term_values = np.zeros((angles.shape[0], self._n_terms))
+        term_values = np.zeros((dists[0].shape[0], self._n_terms))
         for (_, terms), values in zip(self._groups, plan.combine(per_pub), strict=True):
             term_values[:, terms] = values
         return term_values @ self._coeffs.T + self._offsets

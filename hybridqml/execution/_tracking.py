@@ -71,7 +71,9 @@ class Tracker:
         shots: Shots spent per binding summed over bindings (0 for exact backends): bindings x
             shots, the quantity the first version counted.
         executed_shots: Shots a device executes: circuits x bindings x shots per call (equal to
-            ``shots`` when every call has one circuit).
+            ``shots`` when every call has one circuit); the bindings of every circuit summed,
+            times shots, when the circuits of a call have different numbers of bindings (the
+            per-copy shift rule through ZNE).
         qpu_seconds: QPU time: what the backend reported for a job, else the estimate from the
             device's gate durations (0 for simulators without durations).
         by_backend: Evaluations per backend name.
@@ -118,6 +120,7 @@ def record(
     *,
     circuits: int = 1,
     qpu_seconds: float = 0.0,
+    circuit_bindings: int | None = None,
 ) -> None:
     """Record one primitive call of ``evaluations`` bindings on every active tracker.
 
@@ -127,6 +130,8 @@ def record(
         shots: Shots per binding (per circuit), ``None`` when exact.
         circuits: Circuits (PUBs) of the call, each run at every binding.
         qpu_seconds: QPU time of the call (reported, or estimated; 0 when unknown).
+        circuit_bindings: Bindings summed over the circuits when they differ per circuit
+            (per-copy shift rows of ZNE); ``circuits x evaluations`` when ``None``.
     """
     if not _active:
         return
@@ -136,7 +141,7 @@ def record(
         "circuits": circuits,
         "evaluations": evaluations,
         "shots": evaluations * (shots or 0),
-        "executed_shots": circuits * evaluations * (shots or 0),
+        "executed_shots": _executed(circuits, evaluations, circuit_bindings) * (shots or 0),
         "qpu_seconds": float(qpu_seconds),
     }
     with _lock:
@@ -200,20 +205,34 @@ def is_dry_run() -> bool:
     return _dry.get()
 
 
+def _executed(circuits: int, bindings: int, circuit_bindings: int | None) -> int:
+    return circuits * bindings if circuit_bindings is None else circuit_bindings
+
+
 class CallRecord:
     """One primitive call being made, announced to the call observers (see :func:`start_call`).
 
     Attributes:
         backend: Backend name.
         circuits: Circuits (PUBs) of the call.
-        bindings: Bindings of each circuit.
+        bindings: Bindings of each circuit (rows of the call).
         shots: Shots per binding (``None`` when exact).
+        circuit_bindings: Bindings summed over the circuits (``circuits x bindings`` unless the
+            circuits have different numbers of bindings).
         wall: Wall-clock start (``time.time()``).
         started: Monotonic start (``time.perf_counter()``).
     """
 
-    def __init__(self, backend: str, circuits: int, bindings: int, shots: int | None) -> None:
+    def __init__(
+        self,
+        backend: str,
+        circuits: int,
+        bindings: int,
+        shots: int | None,
+        circuit_bindings: int | None = None,
+    ) -> None:
         self.backend, self.circuits, self.bindings, self.shots = backend, circuits, bindings, shots
+        self.circuit_bindings = _executed(circuits, bindings, circuit_bindings)
         self.wall = time.time()
         self.started = time.perf_counter()
         self._finishers: list[CallFinisher] = []
@@ -255,14 +274,23 @@ def observe_calls(observer: Callable[[CallRecord], CallFinisher | None]) -> None
             _observers.append(observer)
 
 
-def start_call(backend: str, circuits: int, bindings: int, shots: int | None) -> CallRecord:
+def start_call(
+    backend: str,
+    circuits: int,
+    bindings: int,
+    shots: int | None,
+    *,
+    circuit_bindings: int | None = None,
+) -> CallRecord:
     """Begin a call of ``circuits`` circuits at ``bindings`` bindings; observers hear of it.
+
+    ``circuit_bindings``: bindings summed over the circuits, when they differ per circuit.
 
     Example:
         >>> call = start_call("aer", 1, 4, None)
         >>> call.finish("done", {}, qpu_seconds=0.0)
     """
-    call = CallRecord(backend, circuits, bindings, shots)
+    call = CallRecord(backend, circuits, bindings, shots, circuit_bindings)
     with _lock:
         observers = list(_observers)
     call._finishers = [f for f in (observer(call) for observer in observers) if f is not None]

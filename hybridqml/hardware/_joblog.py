@@ -294,7 +294,7 @@ class JobLog:
             "circuits": call.circuits,
             "bindings": call.bindings,
             "shots": call.shots,
-            "executed_shots": call.circuits * call.bindings * (call.shots or 0) if done else 0,
+            "executed_shots": call.circuit_bindings * (call.shots or 0) if done else 0,
             "status": status,
             "duration": round(time.perf_counter() - call.started, 6),
             "attempts": info.get("attempts", 1),

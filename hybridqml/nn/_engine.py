@@ -372,7 +372,7 @@ class CircuitEngine:
         assert self.rule is not None  # no native gradients: a shift-plan rule
         plan = self.rule.plan(self.shiftable, np.asarray(theta, dtype=float), wrt)
         with tracking.pass_kind(self.gradient):
-            return plan.recombine(self.executor.run(plan.angles))
+            return plan.recombine(self.executor.run(plan.angles, shifts=plan.shifts))
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

@@ -217,8 +217,10 @@ def _mitigation_cost(mitigation: Any) -> str | None:
     """The cost multiplier of a mitigation setting, in words (counted in the table above).
 
     Example:
-        >>> _mitigation_cost("zne")
-        'zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5: included above)'
+        >>> for part in _mitigation_cost("zne").split("; "):
+        ...     print(part[:58])
+        zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5
+        parameter-shift backward passes: about x9 circuit bindings
     """
     from hybridqml.mitigation._options import as_mitigation
 
@@ -229,6 +231,12 @@ def _mitigation_cost(mitigation: Any) -> str | None:
     if settings.zne:
         factors = ", ".join(f"{s:g}" for s in settings.scale_factors)
         parts[0] += f" (ZNE scale factors {factors}: included above)"
+        if settings.shift_rule == "per-copy":
+            parts.append(
+                f"parameter-shift backward passes: about x{settings.gradient_cost_multiplier:g} "
+                "circuit bindings (each folded copy of a rotation shifted on its own, for exact "
+                "gradients: included above)"
+            )
     if settings.readout:
         parts.append(
             f"readout calibration: 2 circuits x {settings.calibration_shots:,} shots when "

@@ -110,9 +110,9 @@ def _central(layer, x, eps=1e-5):
 
 
 def test_exact_gradients_are_central_differences_of_the_mitigated_values():
-    """Readout correction: the shift rule is exact. (ZNE through the shift rule is not:
-    tests/mitigation/test_mitigated_backprop.py measures it; on this small circuit the
-    deviation is ~5e-8.)"""
+    """Readout correction and ZNE (per-copy rule): the shift rule is exact. (On this small
+    circuit even the shared-angle rule is within ~5e-8; test_mitigated_backprop.py uses a
+    circuit where it is not.)"""
     spec = hq.circuits.variational(2, 1)
     w = torch.tensor([0.4, -1.2], dtype=torch.float64)
     layer = hq.QuantumLayer(spec, backend="fake_manila", mitigation="readout+zne", init=w)

@@ -36,7 +36,14 @@ def test_dry_run_shows_the_multiplier(tmp_path, capsys):
     total = re.search(r"^total\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)", printed, re.M)
     calls, circuits, bindings, shots = (int(g.replace(",", "")) for g in total.groups())
     # one measurement group (Z on each qubit), three scale factors: 3 circuits in every call
-    assert circuits == 3 * calls and shots == 3 * 64 * bindings
+    assert circuits == 3 * calls
+    # forward rows run once per scale; a shifted row once per folded copy of its rotation
+    # (each occurrence is one rz on fake_manila: 1 + 3 + 5 copies over the scales)
+    assert "parameter-shift backward passes: about x9 circuit bindings" in printed
+    plain = hq.estimate_cost("qnn", shots=64, backend="fake_manila", **QNN, **SMALL)
+    forward, backward = plain.total_by_kind["forward"], plain.total_by_kind["parameter-shift"]
+    assert bindings == forward.evaluations + backward.evaluations
+    assert shots == 3 * forward.executed_shots + 9 * backward.executed_shots
 
 
 @pytest.mark.slow
@@ -51,7 +58,9 @@ def test_dry_run_shows_the_multiplier_and_the_run_sends_what_it_counted(tmp_path
     total = re.search(r"^total\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)", printed, re.M)
     calls, circuits, _bindings, shots = (int(g.replace(",", "")) for g in total.groups())
     plain = hq.estimate_cost("qnn", shots=64, backend="fake_manila", **QNN, **SMALL)
-    assert circuits == 3 * plain.total.circuits and shots == 3 * plain.total.executed_shots
+    forward, backward = plain.total_by_kind["forward"], plain.total_by_kind["parameter-shift"]
+    assert circuits == 3 * plain.total.circuits
+    assert shots == 3 * forward.executed_shots + 9 * backward.executed_shots
     assert main([*args, "--out", str(tmp_path / "run")]) == 0
     log = _calls(tmp_path / "run")
     assert len(log) == calls and sum(r["circuits"] for r in log) == circuits
