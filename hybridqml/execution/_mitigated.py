@@ -40,6 +40,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -134,7 +135,8 @@ def to_device_isa(circuit: QuantumCircuit, target: Any) -> QuantumCircuit:
 def _user_stacklevel() -> int:
     """The ``stacklevel`` of the caller's first frame outside the hybridqml package."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
