@@ -3,14 +3,18 @@
 Pass ``mitigation="readout"``, ``"zne"``, ``"readout+zne"`` or a :class:`Mitigation` to
 :class:`~hybridqml.QuantumLayer` or :class:`~hybridqml.SamplerLayer` (``--mitigation`` on
 ``hybridqml train``). Both techniques are linear in the measured values, and every shifted
-evaluation of a parameter-shift backward pass is mitigated like the forward pass: exact
-gradients for readout correction, approximate ones for ZNE (a folded circuit repeats each
-rotation with one shared angle, which the two-term shift rule does not allow for). The noisy
-torch engine (``backend="torch"`` with a fake device or noise model) mitigates inside its
-autograd graph: backprop gradients of the mitigated values are exact for both. The pieces:
+evaluation of a parameter-shift backward pass is mitigated like the forward pass, so the
+gradients of the mitigated values are exact. For ZNE that needs the per-copy rule: a folded
+circuit repeats each rotation with one shared angle, which the two-term shift rule does not
+allow for, so every copy gets its own angle and is shifted on its own
+(``Mitigation(shift_rule="per-copy")``, the default; ``"shared"`` is cheaper and
+approximate). The noisy torch engine (``backend="torch"`` with a fake device or noise model)
+mitigates inside its autograd graph: backprop gradients of the mitigated values are exact for
+both. The pieces:
 
 * ``_options`` -- :class:`Mitigation` (what, scale factors, extrapolator, calibration);
 * ``_folding`` -- :func:`fold_circuit`: unitary folding of parameterized circuits;
+* ``_gate_angles`` -- one angle per gate of a folded circuit (the per-copy shift rule);
 * ``_extrapolation`` -- :func:`extrapolation_weights`, :func:`extrapolate`;
 * ``_readout`` -- :class:`ReadoutCalibration` and the corrections (mthree's M3 with shots).
 

@@ -71,15 +71,15 @@ class QuantumLayer(nn.Module):
         mitigation: Error mitigation of every evaluation (forward and every shifted one):
             ``None`` (default), ``"readout"``, ``"zne"``, ``"readout+zne"`` or a
             :class:`hybridqml.mitigation.Mitigation` (scale factors, extrapolator,
-            calibration, simplex projection). Readout correction is linear, so parameter-shift
-            gradients of its values are exact; ZNE's folded circuits repeat each rotation
-            (``G G^dagger G``) with the copies sharing one angle, so the two-term shift rule
-            is only approximate there (the run record says ``"shift_rule_exact": false``);
-            ``backend="torch"`` with a ``device`` or ``noise_model`` and ``gradient="backprop"``
-            (its default) differentiates the mitigated values exactly, both techniques
-            included. On IBM Runtime, expectation values use the runtime Estimator's own
-            TREX/ZNE; on noiseless simulators it is an error. Not carried over by
-            :meth:`set_backend`.
+            calibration, simplex projection, shift rule). Both are linear, so parameter-shift
+            gradients of the mitigated values are exact: ZNE's folded circuits repeat each
+            rotation (``G G^dagger G``), and every copy is shifted on its own (a backward pass
+            runs about ``sum(scale_factors)`` times the circuit bindings; the run record says
+            ``"shift_rule_exact"``); ``backend="torch"`` with a ``device`` or ``noise_model``
+            and ``gradient="backprop"`` (its default) differentiates the mitigated values
+            exactly inside its graph. On IBM Runtime, expectation values use the runtime
+            Estimator's own TREX/ZNE (its ZNE gradients share the angle: approximate); on
+            noiseless simulators it is an error. Not carried over by :meth:`set_backend`.
         init: Initial weights: a tensor or array of shape ``(n_weights,)`` (a tensor's floating
             dtype is kept, arrays become float64), or an initializer called on an empty
             ``(n_weights,)`` tensor such as ``torch.nn.init.uniform_`` (see

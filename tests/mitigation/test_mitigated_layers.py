@@ -255,6 +255,11 @@ def test_runtime_estimator_gets_its_own_options():
     executor = _runtime_executor(request, device, device, "manila (runtime)")
     assert type(executor).__name__ == "EstimatorExecutor"
     assert executor.mitigation_record["runtime"]["resilience.measure_mitigation"] is True
+    assert "shift_rule" not in executor.mitigation_record
+    # the runtime's ZNE folds on the server: parameter shift shares the angle there
+    zne = BackendRequest(ShiftableCircuit(spec), mitigation=Mitigation(zne=True))
+    record = _runtime_executor(zne, device, device, "manila (runtime)").mitigation_record
+    assert record["shift_rule"] == "runtime" and record["shift_rule_exact"] is False
     # ... probabilities stay on the Sampler (no runtime mitigation) and are mitigated locally
     probs = BackendRequest(ShiftableCircuit(spec.with_outputs(hq.circuits.Probabilities())))
     probs = BackendRequest(probs.shiftable, mitigation=Mitigation(readout=True))

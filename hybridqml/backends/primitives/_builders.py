@@ -79,7 +79,10 @@ def _runtime_executor(request: BackendRequest, mode: Any, device: Any, name: str
     done = apply_mitigation(estimator, request.mitigation) if on_runtime else None
     executor = estimator_executor(request, estimator, name, device, shots=shots, jobs=RUNTIME_JOBS)
     if done is not None:
-        executor.mitigation_record = {**request.mitigation.to_json(), "runtime": done}
+        record = {**request.mitigation.to_json(), "runtime": done}
+        if request.mitigation.zne:  # the runtime amplifies the noise: no per-copy angles
+            record.update(shift_rule="runtime", shift_rule_exact=False)
+        executor.mitigation_record = record
     return executor
 
 
