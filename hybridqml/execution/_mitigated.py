@@ -394,58 +394,56 @@ class MitigationPlan:
             key: The call's rows as sent (the job fingerprint).
         """
         ex = self.executor
-        raw: list[tuple[np.ndarray, np.ndarray]] = []  # (weights (B, C), outcomes (C,))
         if isinstance(sampler, DistributionSampler):
-            for isa, pub, rng in zip(ex.isa_circuits, pubs, ex._pass["rngs"], strict=True):
-                b = pub.values.shape[0]
-                if b == 0:
-                    raw.append((np.zeros((0, 1)), np.zeros(1, dtype=np.int64)))
-                    continue
-                probs, seen = sampler.probabilities(
-                    isa, pub.values if pub.values.shape[1] else None
-                )
-                probs = np.broadcast_to(probs, (b, probs.shape[1]))
-                weights = probs if ex.shots is None else rng.multinomial(ex.shots, probs)
-                raw.append((np.asarray(weights), seen.astype(np.int64)))
-        else:
-            n_pubs = len(ex.isa_circuits)
-            call_seed = None if seed is None else seed + BINDING_SEED_STRIDE * n_pubs * row
-            if call_seed is not None:
-                set_sampler_seed(sampler, call_seed)
-            sent = [
-                (
-                    p,
-                    (
-                        isa,
-                        bindings(
-                            isa, np.arange(pub.values.shape[1]), pub.values, (pub.values.shape[0],)
-                        ),
-                        ex.shots,
-                    ),
-                )
-                for p, (isa, pub) in enumerate(zip(ex.isa_circuits, pubs, strict=True))
-                if pub.values.shape[0]
+            raw = [
+                self._computed(sampler, isa, pub, rng) if pub.values.shape[0] else None
+                for isa, pub, rng in zip(ex.isa_circuits, pubs, ex._pass["rngs"], strict=True)
             ]
-            results = dict(
-                zip(
-                    [p for p, _ in sent],
-                    ex._submit([q for _, q in sent], key, call_seed),
-                    strict=True,
-                )
-            )
-            for p in range(n_pubs):
-                if p not in results:
-                    raw.append((np.zeros((0, 1)), np.zeros(1, dtype=np.int64)))
-                    continue
-                bits = outcomes(getattr(results[p].data, MEASURED_REGISTER).array)
-                seen, index = np.unique(bits, return_inverse=True)
-                index = index.reshape(bits.shape)
-                counts = np.stack([np.bincount(r, minlength=len(seen)) for r in index])
-                raw.append((counts, seen.astype(np.int64)))
-        return [
-            pub.gather(self._correct(p, w, seen), m)
-            for p, ((w, seen), pub) in enumerate(zip(raw, pubs, strict=True))
-        ]
+        else:
+            raw = self._sampled(sampler, seed, row, pubs, key)
+        out = []
+        for p, (pub, got) in enumerate(zip(pubs, raw, strict=True)):
+            if got is None:  # no binding of this circuit in the call (no gate of its rows)
+                out.append(np.zeros((m, 1 << len(self.qubits[p % self.n_base]))))
+            else:
+                out.append(pub.gather(self._correct(p, *got), m))
+        return out
+
+    def _computed(
+        self, sampler: DistributionSampler, isa: QuantumCircuit, pub: PubBindings, rng: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(B, C) probabilities (or drawn counts) and the (C,) outcomes of one PUB."""
+        b = pub.values.shape[0]
+        probs, seen = sampler.probabilities(isa, pub.values if pub.values.shape[1] else None)
+        probs = np.broadcast_to(probs, (b, probs.shape[1]))  # one row if nothing is bound
+        weights = (
+            probs if self.executor.shots is None else rng.multinomial(self.executor.shots, probs)
+        )
+        return np.asarray(weights), seen.astype(np.int64)
+
+    def _sampled(
+        self, sampler: Any, seed: int | None, row: int, pubs: list[PubBindings], key: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """(B, C) counts and (C,) outcomes of every PUB with bindings, from one primitive call."""
+        ex = self.executor
+        call_seed = None if seed is None else seed + BINDING_SEED_STRIDE * len(pubs) * row
+        if call_seed is not None:
+            set_sampler_seed(sampler, call_seed)
+        sent = [p for p, pub in enumerate(pubs) if pub.values.shape[0]]
+        primitive_pubs = []
+        for p in sent:
+            isa, values = ex.isa_circuits[p], pubs[p].values
+            array = bindings(isa, np.arange(values.shape[1]), values, (values.shape[0],))
+            primitive_pubs.append((isa, array, ex.shots))
+        results = ex._submit(primitive_pubs, key, call_seed) if primitive_pubs else []
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(pubs)
+        for p, pub_result in zip(sent, results, strict=True):
+            bits = outcomes(getattr(pub_result.data, MEASURED_REGISTER).array)
+            seen, index = np.unique(bits, return_inverse=True)
+            index = index.reshape(bits.shape)
+            counts = np.stack([np.bincount(r, minlength=len(seen)) for r in index])
+            out[p] = (counts, seen.astype(np.int64))
+        return out
 
     def _correct(self, pub: int, weights: np.ndarray, seen: np.ndarray) -> np.ndarray:
         qubits = self.qubits[pub % self.n_base]
