@@ -1,5 +1,7 @@
 """A full disk, named: :func:`disk_full_error` turns ENOSPC/EDQUOT into a StorageError.
 
+:func:`write_error` does the same for any failed write (a folder that cannot be written too).
+
 Every file a run writes (checkpoints, ``best.pt``, ``metrics.json``, the job log) goes through
 it, so a full disk is a :class:`~hybridqml.exceptions.StorageError` that names the folder and its
 free space instead of a raw ``OSError`` (or torch's ``RuntimeError``).
@@ -15,7 +17,7 @@ from typing import Final
 
 from hybridqml.exceptions import StorageError
 
-__all__ = ["disk_full_error"]
+__all__ = ["disk_full_error", "write_error"]
 
 _DISK_FULL: Final[frozenset[int]] = frozenset(
     code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None
@@ -58,4 +60,29 @@ def disk_full_error(exc: BaseException, path: str | os.PathLike[str]) -> Storage
         "folder (CLI: --out)",
         path=file,
         free_bytes=free,
+    )
+
+
+def write_error(exc: OSError, path: str | os.PathLike[str]) -> StorageError:
+    """A :class:`StorageError` for any failed write of ``path``, full disk or not.
+
+    Besides a full disk: a folder that cannot be written (permissions, a read-only file
+    system, a file in the way).
+
+    Example:
+        >>> import errno
+        >>> err = write_error(PermissionError(errno.EACCES, "Permission denied"), "run/a.png")
+        >>> print(str(err).split(". ")[0])
+        cannot write 'a.png' in 'run': Permission denied
+    """
+    full = disk_full_error(exc, path)
+    if full is not None:
+        return full
+    file = Path(path)
+    reason = exc.strerror or str(exc)
+    return StorageError(
+        f"cannot write {file.name!r} in {str(file.parent)!r}: {reason}. Nothing written before "
+        "was lost (files are replaced whole). Make the folder writable, or choose another "
+        "output folder (CLI: --out)",
+        path=file,
     )

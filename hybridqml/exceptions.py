@@ -205,8 +205,10 @@ class CheckpointError(DataError):
 class StorageError(HybridQMLError, OSError):
     """A file of a run could not be written: the disk is full or the quota is reached.
 
+    Plots and images also raise it when their folder cannot be written.
+
     Nothing written before is lost: files are replaced atomically, so the previous checkpoint,
-    ``best.pt`` and ``metrics.json`` stay as they were.
+    ``best.pt``, ``metrics.json`` and plots stay as they were.
 
     Attributes:
         path: The file that could not be written.

@@ -7,6 +7,7 @@ the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from hybridqml._ranks import is_writer
+from hybridqml._storage import write_error
 from hybridqml.exceptions import BackendError, InputError
 
 if TYPE_CHECKING:
@@ -57,13 +59,30 @@ def _new_figure(*, ncols: int = 1, width: float = 6.0, height: float = 4.5) -> t
 
 
 def _save(figure: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
-    target = Path(path)
-    if not is_writer():  # data-parallel run: rank 0 draws the run's plots
+    try:
+        return _write_png(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=dpi))
+    finally:
         figure.clear()
+
+
+def _write_png(target: Path, write: Callable[[Path], Any]) -> Path:
+    """``write(tmp)``, then ``tmp`` replaces ``target``: a failed write keeps the old file.
+
+    Raises:
+        StorageError: the disk is full or the folder cannot be written (no partial file left).
+    """
+    if not is_writer():  # data-parallel run: rank 0 draws the run's plots and images
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, format="png", dpi=dpi)
-    figure.clear()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise write_error(exc, target) from exc
+    finally:
+        with contextlib.suppress(OSError):  # e.g. its folder was never made
+            tmp.unlink(missing_ok=True)
     return target
 
 
@@ -361,9 +380,9 @@ def save_image_grid(
         batch = batch.reshape(-1, *image_shape)
     if batch.ndim != 4 or batch.shape[0] == 0:
         raise InputError(f"images must be (N, C, H, W) or (N, C*H*W), got {tuple(batch.shape)}")
-    target = Path(path)
-    if not is_writer():  # data-parallel run: rank 0 draws the run's images
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    save_image(batch, target, nrow=nrow, normalize=True, value_range=value_range, format="png")
-    return target
+    return _write_png(
+        Path(path),
+        lambda tmp: save_image(
+            batch, tmp, nrow=nrow, normalize=True, value_range=value_range, format="png"
+        ),
+    )

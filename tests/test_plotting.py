@@ -93,3 +93,50 @@ def test_no_pyplot_figures_left_open(tmp_path: Path) -> None:
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         assert pyplot.get_fignums() == []
+
+
+def _full_disk(target) -> None:
+    """A write that reaches the disk in part, then fails with ENOSPC."""
+    Path(target).write_bytes(b"\x89PNG partial")
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("kind", ["plot", "image grid"])
+def test_a_full_disk_keeps_the_old_picture_and_is_named(tmp_path: Path, monkeypatch, kind) -> None:
+    import matplotlib.figure
+    import torchvision.utils
+
+    from hybridqml.exceptions import StorageError
+
+    path = tmp_path / "run" / "picture.png"
+
+    def draw() -> Path:
+        if kind == "plot":
+            return plot_confusion_matrix([[3, 1], [0, 4]], path)
+        return save_image_grid(torch.rand(4, 1, 8, 8), path)
+
+    before = draw().read_bytes()
+    if kind == "plot":
+        monkeypatch.setattr(
+            matplotlib.figure.Figure, "savefig", lambda self, target, **kw: _full_disk(target)
+        )
+    else:
+        monkeypatch.setattr(
+            torchvision.utils, "save_image", lambda batch, target, **kw: _full_disk(target)
+        )
+    with pytest.raises(StorageError) as info:
+        draw()
+    err = info.value
+    assert err.path == path and "picture.png" in str(err) and "free" in str(err)
+    assert path.read_bytes() == before  # the previous picture is intact
+    assert [p.name for p in path.parent.iterdir()] == ["picture.png"]  # no partial temp file
+
+
+def test_an_unwritable_folder_is_a_named_error(tmp_path: Path) -> None:
+    from hybridqml.exceptions import StorageError
+
+    (tmp_path / "taken").write_text("a file where the folder should be")
+    with pytest.raises(StorageError, match=r"cannot write 'cm\.png' in .*taken.*--out"):
+        plot_confusion_matrix([[1, 0], [0, 1]], tmp_path / "taken" / "cm.png")
+    with pytest.raises(StorageError, match=r"cannot write 'grid\.png'"):
+        save_image_grid(torch.rand(2, 1, 4, 4), tmp_path / "taken" / "grid.png")
