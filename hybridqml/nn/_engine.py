@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,6 +111,19 @@ class EngineOptions:
 
 def _backend_label(backend: Any) -> str:
     return f"backend={backend!r}" if isinstance(backend, str) else f"backend {backend!r}"
+
+
+def _takes_shifts(run: Any) -> bool:
+    """Whether an executor's ``run`` accepts ``shifts=`` (a plugin's override may predate it).
+
+    An executor that does not take the rows' shifts evaluates them as plain angles, as every
+    executor did before the per-copy shift rule (exact unless its circuits repeat an angle).
+    """
+    try:
+        params = inspect.signature(run).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return "shifts" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 class CircuitEngine:
@@ -372,6 +386,8 @@ class CircuitEngine:
         assert self.rule is not None  # no native gradients: a shift-plan rule
         plan = self.rule.plan(self.shiftable, np.asarray(theta, dtype=float), wrt)
         with tracking.pass_kind(self.gradient):
+            if plan.shifts is None or not _takes_shifts(self.executor.run):
+                return plan.recombine(self.executor.run(plan.angles))
             return plan.recombine(self.executor.run(plan.angles, shifts=plan.shifts))
 
     def __getstate__(self) -> dict:
