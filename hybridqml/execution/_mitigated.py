@@ -448,8 +448,6 @@ class MitigationPlan:
     def _correct(self, pub: int, weights: np.ndarray, seen: np.ndarray) -> np.ndarray:
         qubits = self.qubits[pub % self.n_base]
         k, m = len(qubits), weights.shape[0]
-        if m == 0:  # a PUB without bindings (per-copy rows whose gates it lost): M3 refuses
-            return np.zeros((0, 1 << k))
         exact = self.executor.shots is None
         if not self.mitigation.readout or self.calibration is None:
             dense = np.zeros((m, 1 << k))
