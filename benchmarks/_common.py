@@ -120,6 +120,18 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
+def table_report(
+    title: str,
+    description: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    meta: dict[str, Any],
+) -> str:
+    """A report of one table: its title, what was measured, the table and the machine line."""
+    table = markdown_table(headers, rows)
+    return "\n".join([f"## {title}", "", description, "", table, "", metadata_line(meta)])
+
+
 def emit(args: argparse.Namespace, report: str, payload: dict[str, Any]) -> None:
     """Print the report and write the requested JSON / Markdown files."""
     print(report)

@@ -116,17 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows
     ]
     headers = ["qubits", "pass", "shots", "exact", "with shots", "shots / exact"]
-    report = "\n".join(
-        [
-            "## Finite shots vs exact on noiseless Aer",
-            "",
-            f"Batch {BATCH}, float64, {LAYERS} layers (1 qubit: the textbook circuit), one thread; "
-            "exact and shot layers timed in alternation, median.",
-            "",
-            _common.markdown_table(headers, body),
-            "",
-            _common.metadata_line(meta),
-        ]
+    report = _common.table_report(
+        "Finite shots vs exact on noiseless Aer",
+        f"Batch {BATCH}, float64, {LAYERS} layers (1 qubit: the textbook circuit), one thread; "
+        "exact and shot layers timed in alternation, median.",
+        headers,
+        body,
+        meta,
     )
     _common.emit(args, report, {"meta": meta, "rows": rows})
     if args.plot:

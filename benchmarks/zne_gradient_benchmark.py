@@ -183,23 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         "backward",
         "vs shared",
     ]
-    report = "\n".join(
-        [
-            "## Parameter shift through ZNE: per-copy vs shared rule",
-            "",
-            f"variational(n, 2) on {DEVICE}, exact noisy values, ZNE scale factors 1, 3, 5 "
-            f"(Richardson), batch {args.batch}, weight gradients of the summed outputs. "
-            "Deviations: against central differences (step 1e-5) of the same layer's values "
-            "and against the noisy torch engine's backprop of the same mitigated values. "
-            "Bindings and QPU time: one backward pass with 1,000 shots, counted by a dry run "
-            "(QPU time estimated from fake_manila's gate durations). Backward: median wall "
-            "time of the simulation (exact values, hybridqml's density-matrix sampler), the "
-            "three timed in alternation, one thread.",
-            "",
-            _common.markdown_table(headers, body),
-            "",
-            _common.metadata_line(meta),
-        ]
+    report = _common.table_report(
+        "Parameter shift through ZNE: per-copy vs shared rule",
+        f"variational(n, 2) on {DEVICE}, exact noisy values, ZNE scale factors 1, 3, 5 "
+        f"(Richardson), batch {args.batch}, weight gradients of the summed outputs. "
+        "Deviations: against central differences (step 1e-5) of the same layer's values "
+        "and against the noisy torch engine's backprop of the same mitigated values. "
+        "Bindings and QPU time: one backward pass with 1,000 shots, counted by a dry run "
+        "(QPU time estimated from fake_manila's gate durations). Backward: median wall "
+        "time of the simulation (exact values, hybridqml's density-matrix sampler), the "
+        "three timed in alternation, one thread.",
+        headers,
+        body,
+        meta,
     )
     _common.emit(args, report, {"meta": meta, "rows": rows})
     if args.plot:

@@ -17,7 +17,6 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit.quantum_info import Operator
-from test_mitigated_layers import _central
 
 import hybridqml as hq
 from hybridqml.exceptions import CircuitError, ConfigurationError
@@ -150,26 +149,6 @@ def test_a_split_backward_pass_equals_one_call(shots):
         np.testing.assert_allclose(split, whole, rtol=0, atol=1e-14)
     else:  # the same counts drawn in the same order
         np.testing.assert_array_equal(split, whole)
-
-
-def test_shot_gradients_through_zne_agree_within_4_standard_errors():
-    spec = hq.circuits.variational(2, 1)
-    w = torch.tensor([0.4, -1.2], dtype=torch.float64)
-    x = torch.tensor([[0.3, -0.8]], dtype=torch.float64)
-    exact = hq.QuantumLayer(spec, backend="fake_manila", mitigation="readout+zne", init=w)
-    _, reference = _central(exact, x)
-    layer = hq.QuantumLayer(
-        spec, backend="fake_manila", shots=20_000, seed=11, mitigation="readout+zne", init=w
-    )
-    grads = []
-    for _ in range(8):
-        layer.weight.grad = None
-        layer(x).sum().backward()
-        grads.append(layer.weight.grad.numpy().copy())
-    grads = np.array(grads)
-    se = grads.std(axis=0, ddof=1) / np.sqrt(len(grads))
-    assert np.all(se > 0)
-    assert np.all(np.abs(grads.mean(axis=0) - reference) <= 4 * se), (grads, reference)
 
 
 def test_a_device_without_pauli_rotations_falls_back_and_says_so():
