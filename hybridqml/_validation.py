@@ -3,14 +3,18 @@
 This module imports nothing of hybridqml's but :mod:`hybridqml.exceptions`.
 
 One home for each repeated small thing: int, finite-float and seed validation (for Python
-arguments and for ``argparse``), run/epoch seed derivation, and URL redaction.
+arguments and for ``argparse``), run/epoch seed derivation, URL redaction, and the
+``stacklevel`` that points a warning at the user's line.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 import urllib.parse
+from types import FrameType
 from typing import Final, Literal, overload
 
 import numpy as np
@@ -29,6 +33,7 @@ __all__ = [
     "redact_url",
     "seed_arg",
     "url_credential",
+    "user_stacklevel",
 ]
 
 MAX_SEED: Final[int] = 2**32 - 1
@@ -275,3 +280,19 @@ def url_credential(url: str) -> str | None:
         if lowered == "sig" or any(word in lowered for word in _CREDENTIAL_WORDS):
             return f"the query parameter {name!r}"
     return None
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of the caller's first frame outside the hybridqml package.
+
+    For ``warnings.warn(..., stacklevel=user_stacklevel())`` in code reached along several
+    call paths: the warning points at the user's line whatever the depth.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package + os.sep
+    ):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -18,15 +18,11 @@ simplex projection is asked for), and a parameter-shift backward pass's shifted 
 mitigated exactly like the forward pass's. With readout correction alone that is the exact
 gradient of the mitigated values. With ZNE a folded circuit holds each rotation several times
 (``G``, ``G^dagger``, ``G`` ...) with one shared angle, and with noise between the copies the
-two-term rule on that angle is approximate (``variational(3, 2)`` on ``fake_manila``: weight
-gradients off by up to 1.6e-3). So, with ``shift_rule="per-copy"`` (the default), every folded
-circuit is rewritten with one angle per gate (:func:`hybridqml.mitigation._gate_angles.gate_angles`)
-and a backward pass shifts each copy on its own: for a shifted row ``phi +- s e_k`` each PUB
-runs one binding per gate depending on ``phi_k`` (the PUBs of a call then have different
-numbers of bindings), and the row's value is the sum of those bindings' mitigated values
-weighted by ``d gamma_g / d phi_k``; the plan's ``(f(+s) - f(-s)) / 2`` is then the exact
-derivative. ``shift_rule="shared"`` keeps the cheaper approximate rule, and the record says
-which (``"shift_rule_exact"``).
+two-term rule on that angle is approximate. So, with ``shift_rule="per-copy"`` (the default),
+every folded circuit is rewritten with one angle per gate
+(:func:`hybridqml.mitigation._gate_angles.gate_angles`) and a backward pass shifts each copy
+on its own (:mod:`hybridqml.execution._pub_bindings`): exact. ``shift_rule="shared"`` keeps
+the cheaper approximate rule; the record says which (``"shift_rule_exact"``).
 
 Readout calibrations are cached per backend, noise model and physical qubits
 (:data:`CALIBRATIONS`), with their age; calibration circuits run on the backend as one call of
@@ -35,18 +31,14 @@ two circuits (counted by trackers and budgets, also in dry runs).
 
 from __future__ import annotations
 
-import math
-import os
-import sys
 import warnings
-from dataclasses import dataclass
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
+from hybridqml._validation import user_stacklevel
 from hybridqml.exceptions import BackendError, CircuitError, ConfigurationError
 from hybridqml.execution import _tracking as tracking
 from hybridqml.execution._distribution import DistributionSampler
@@ -59,6 +51,12 @@ from hybridqml.execution._isa import (
 )
 from hybridqml.execution._jobs import PrimitiveCall
 from hybridqml.execution._measurement import MEASURED_REGISTER, outcomes
+from hybridqml.execution._pub_bindings import (
+    PubBindings,
+    circuit_bindings,
+    row_bindings,
+    row_factor,
+)
 from hybridqml.mitigation._extrapolation import extrapolate
 from hybridqml.mitigation._folding import fold_circuit, folded_scale
 from hybridqml.mitigation._gate_angles import GATE_VECTOR_NAME, GateAngles, gate_angles
@@ -132,46 +130,12 @@ def to_device_isa(circuit: QuantumCircuit, target: Any) -> QuantumCircuit:
         ) from exc
 
 
-def _user_stacklevel() -> int:
-    """The ``stacklevel`` of the caller's first frame outside the hybridqml package."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame: FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def _noise_model(executor: SamplerExecutor, sampler: Any) -> Any:
     for holder in (getattr(executor, "target", None), getattr(sampler, "simulator", None)):
         noise = getattr(getattr(holder, "options", None), "noise_model", None)
         if noise is not None:
             return noise
     return None
-
-
-@dataclass(frozen=True)
-class PubBindings:
-    """The bindings of one PUB of a call, and how they add up to the call's rows.
-
-    Attributes:
-        values: (B, n) values of the circuit's parameters, in ``circuit.parameters`` order.
-        rows: (B,) the row each binding adds to (``None``: binding ``i`` is row ``i``).
-        weights: (B,) the weight it adds with (``d gamma_g / d phi_k`` of its shifted gate).
-    """
-
-    values: np.ndarray
-    rows: np.ndarray | None = None
-    weights: np.ndarray | None = None
-
-    def gather(self, dense: np.ndarray, m: int) -> np.ndarray:
-        """The (m, X) row values from the (B, X) values of the bindings."""
-        if self.rows is None:
-            return dense
-        assert self.weights is not None
-        out = np.zeros((m, dense.shape[1]))
-        np.add.at(out, self.rows, self.weights[:, None] * dense)
-        return out
 
 
 class MitigationPlan:
@@ -230,7 +194,7 @@ class MitigationPlan:
                 f"linear angle ({exc}); parameter-shift gradients use the shared angle "
                 '(approximate: the record says "shift_rule_exact": false)',
                 UserWarning,
-                stacklevel=_user_stacklevel(),
+                stacklevel=user_stacklevel(),
             )
             return
         ex.isa_circuits = [form.circuit for form in self.forms]
@@ -336,43 +300,18 @@ class MitigationPlan:
     def bindings(self, angles: np.ndarray, shifts: ShiftedRows | None) -> list[PubBindings]:
         """Per PUB, the bindings evaluating the (m, K) rows ``angles`` of a call.
 
-        Args:
-            angles: The call's occurrence angles.
-            shifts: The rows' shifts when they are a parameter-shift plan's; with per-copy
-                forms each row then runs one binding per gate depending on its occurrence.
+        With per-copy forms and ``shifts`` (a parameter-shift plan's rows) each row runs one
+        binding per gate depending on its occurrence (:func:`row_bindings`).
         """
-        ex = self.executor
-        if self.forms is None:
-            return [PubBindings(angles[:, cols]) for cols in ex._columns]
-        if shifts is None:
-            return [
-                PubBindings(form.angles(angles)[:, cols])
-                for form, cols in zip(self.forms, ex._columns, strict=True)
-            ]
-        base = shifts.unshifted(angles)
-        out = []
-        for form, cols in zip(self.forms, ex._columns, strict=True):
-            gates = [form.gates_of[k] for k in shifts.occurrence]
-            rows = np.repeat(np.arange(len(gates)), [len(g) for g in gates])
-            gate = np.concatenate(gates).astype(int) if gates else np.zeros(0, dtype=int)
-            values = form.angles(base)[rows]
-            values[np.arange(len(rows)), gate] += shifts.amount[rows]
-            weights = form.coeffs[gate, shifts.occurrence[rows]]
-            out.append(PubBindings(values[:, cols], rows, weights))
-        return out
+        return row_bindings(self.forms, self.executor._columns, angles, shifts)
 
     def circuit_bindings(self, m: int, shifts: ShiftedRows | None) -> list[int]:
         """Per PUB, the bindings of a call of ``m`` rows (see :meth:`bindings`)."""
-        if self.forms is None or shifts is None:
-            return [m] * len(self.executor.isa_circuits)
-        return [int(form.copies[shifts.occurrence].sum()) for form in self.forms]
+        return circuit_bindings(self.forms, len(self.executor.isa_circuits), m, shifts)
 
     def row_factor(self, shifts: ShiftedRows | None) -> int:
         """Most bindings of one row over all PUBs, per PUB (1 unless per-copy shift rows)."""
-        if self.forms is None or shifts is None or len(shifts) == 0:
-            return 1
-        per_row = np.sum([form.copies[shifts.occurrence] for form in self.forms], axis=0)
-        return max(1, math.ceil(int(per_row.max()) / len(self.forms)))
+        return row_factor(self.forms, shifts)
 
     def distributions(
         self,

@@ -261,7 +261,14 @@ def test_a_config_without_backend_or_mitigation_is_estimated(tmp_path):
     assert est.backend == "-" and est.mitigation is None
 
 
-ZNE = "zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5: included above)"
+BACKWARD = (
+    "parameter-shift backward passes: about x{} circuit bindings (each folded copy of a rotation "
+    "shifted on its own, for exact gradients: included above)"
+)
+ZNE = (
+    "zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5: included above); "
+    + BACKWARD.format(9)
+)
 READOUT = (
     "readout calibration: 2 circuits x 10,000 shots when measured on the device (included "
     "above; free on simulators with a noise model)"
@@ -278,7 +285,7 @@ READOUT = (
         (
             "readout+zne",
             "readout+zne: x3 circuits per evaluation (ZNE scale factors 1, 3, 5: included "
-            f"above); {READOUT}",
+            f"above); {BACKWARD.format(9)}; {READOUT}",
         ),
     ],
 )
@@ -301,9 +308,11 @@ def test_custom_scale_factors_and_calibration_shots_are_stated():
     )
     assert _mitigation_cost(both) == (
         "readout+zne: x4 circuits per evaluation (ZNE scale factors 1, 1.5, 2, 4: included "
-        "above); readout calibration: 2 circuits x 2,500 shots when measured on the device "
-        "(included above; free on simulators with a noise model)"
+        f"above); {BACKWARD.format(8.5)}; readout calibration: 2 circuits x 2,500 shots when "
+        "measured on the device (included above; free on simulators with a noise model)"
     )
+    shared = Mitigation(zne=True, shift_rule="shared")  # as many bindings as forward
+    assert _mitigation_cost(shared) == ZNE.split("; ")[0]
 
 
 def test_the_probe_drops_the_qpu_budget_and_tensorboard(tmp_path):
