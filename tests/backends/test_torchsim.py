@@ -475,3 +475,51 @@ def test_custom_one_parameter_gates_are_decomposed_not_fitted():
             self.definition = qc
 
     assert describe(DoubleAngleRY(Parameter("t"))) is None
+
+
+def _full_register_monomial(m, qubits, n):
+    """The gate's (perm, phase) on all 2**n amplitudes, built index by index (reference)."""
+    cols = (np.abs(m) > 1e-14).argmax(axis=1)
+    perm, phase = np.empty(1 << n, dtype=np.int64), np.empty(1 << n, dtype=complex)
+    for i in range(1 << n):
+        row = sum(((i >> q) & 1) << j for j, q in enumerate(qubits))
+        source = i
+        for j, q in enumerate(qubits):
+            source = (source & ~(1 << q)) | (((int(cols[row]) >> j) & 1) << q)
+        perm[i], phase[i] = source, m[row, cols[row]]
+    return perm, phase
+
+
+def test_monomial_blocks_compose_like_the_full_register_permutations():
+    """Sequences of 1- to 3-qubit monomial gates, with and without phases, composed in place."""
+    from hybridqml.backends.torchsim._compiler import (
+        GateRef,
+        _compose_monomial,
+        _monomial_factors,
+    )
+
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(2, 6))
+        want_perm, want_phase = np.arange(1 << n), np.ones(1 << n, dtype=complex)
+        perm, phase = np.arange(1 << n, dtype=np.int32), None
+        for _ in range(int(rng.integers(1, 5))):
+            k = int(rng.integers(1, min(n, 3) + 1))
+            qubits = tuple(int(q) for q in rng.permutation(n)[:k])
+            m = np.zeros((1 << k, 1 << k), dtype=complex)
+            with_phase = rng.random() < 0.5
+            values = np.exp(1j * rng.uniform(0, 6, 1 << k)) if with_phase else 1
+            m[np.arange(1 << k), rng.permutation(1 << k)] = values
+            p2, d2 = _full_register_monomial(m, qubits, n)
+            # first the block so far, then this gate: out[i] = d2[i] d1[p2[i]] psi[p1[p2[i]]]
+            want_perm, want_phase = want_perm[p2], d2 * want_phase[p2]
+            factors = _monomial_factors(GateRef("const", 1 << k, matrix=m))
+            phase = _compose_monomial(perm, phase, qubits, n, *factors)
+        np.testing.assert_array_equal(perm, want_perm)
+        if phase is None:
+            np.testing.assert_array_equal(want_phase, 1)
+        else:
+            np.testing.assert_allclose(phase, want_phase, atol=1e-12)
+    # a non-monomial gate (H) is not one
+    h = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
+    assert _monomial_factors(GateRef("const", 2, matrix=h)) is None

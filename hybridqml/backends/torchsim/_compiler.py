@@ -222,20 +222,19 @@ class _Builder:
             for q in range(self.n):
                 self.flush(q)
         self.touched.update(qubits)
-        monomial = _monomial(ref, qubits, self.n) if ref.kind == "const" else None
-        if monomial is None:
+        factors = _monomial_factors(ref) if ref.kind == "const" else None
+        if factors is None:
             self.ops.append(Op("general", qubits, [ref]))
             return
-        perm, phase = monomial
         last = self.ops[-1] if self.ops else None
         if last is not None and last.kind == "monomial":
-            assert last.phase is not None and last.perm is not None  # set until finish()
-            # first last (p1, d1), then (p2, d2): out[i] = d2[i] d1[p2[i]] psi[p1[p2[i]]]
-            last.phase = phase * last.phase[perm]
-            last.perm = last.perm[perm]
             last.qubits = tuple(sorted(set(last.qubits) | set(qubits)))
         else:
-            self.ops.append(Op("monomial", qubits, perm=perm, phase=phase))
+            dtype = np.int32 if self.n < 31 else np.int64
+            last = Op("monomial", qubits, perm=np.arange(1 << self.n, dtype=dtype))
+            self.ops.append(last)
+        assert last.perm is not None  # set until finish()
+        last.phase = _compose_monomial(last.perm, last.phase, qubits, self.n, *factors)
 
     def flush(self, q: int) -> None:
         run = self.pending[q]
@@ -253,7 +252,7 @@ class _Builder:
         for q in range(self.n):
             self.flush(q)
         for op in self.ops:
-            if op.kind == "monomial" and np.all(op.phase == 1):
+            if op.kind == "monomial" and op.phase is not None and np.all(op.phase == 1):
                 op.phase = None
         return Program(self.n, len(self.parameters), self.slots, self.initial, self.ops)
 
@@ -270,23 +269,54 @@ def _fold_constants(run: list[GateRef]) -> list[GateRef]:
     return out
 
 
-def _monomial(
-    ref: GateRef, qubits: tuple[int, ...], n: int
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Full-register (perm, phase) of a constant gate with one non-zero per row, else None."""
+def _monomial_factors(ref: GateRef) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(cols, values)`` of a constant gate with one non-zero per row (``m[r, cols[r]]``)."""
     m = ref.matrix
     assert m is not None  # called for "const" references only
     nonzero = np.abs(m) > 1e-14
     if not np.all(nonzero.sum(axis=1) == 1):
         return None
     cols = nonzero.argmax(axis=1)
-    index = np.arange(1 << n, dtype=np.int64)
-    row = np.zeros_like(index)
+    return cols, m[np.arange(m.shape[0]), cols]
+
+
+def _slab(qubits: tuple[int, ...], n: int, r: int) -> tuple[int | slice, ...]:
+    """Index of the ``(2,) * n`` register where the gate's qubits hold local row ``r``."""
+    index: list[int | slice] = [slice(None)] * n
     for j, q in enumerate(qubits):
-        row |= ((index >> q) & 1) << j
-    col = cols[row]
-    perm = index.copy()
-    for j, q in enumerate(qubits):
-        perm &= ~(1 << q)
-        perm |= ((col >> j) & 1) << q
-    return perm, m[row, col]
+        index[n - 1 - q] = (r >> j) & 1  # little-endian: qubit q is axis n - 1 - q
+    return tuple(index)
+
+
+def _compose_monomial(
+    perm: np.ndarray,
+    phase: np.ndarray | None,
+    qubits: tuple[int, ...],
+    n: int,
+    cols: np.ndarray,
+    values: np.ndarray,
+) -> np.ndarray | None:
+    """In place: ``perm`` (and the returned ``phase``) of the monomial so far, then this gate.
+
+    The gate's permutation takes local row ``cols[r]`` to row ``r`` of its qubits, so the
+    composed ``perm`` on the slab of row ``r`` is the old ``perm`` on the slab of row
+    ``cols[r]``, and the phase is ``values[r]`` times the old phase there: only the slabs
+    that move are copied (half the register for a CNOT), never a full-register index table.
+    ``phase`` stays ``None`` while every non-zero is 1 (CNOT, SWAP, X...).
+    """
+    moved = [(r, int(c)) for r, c in enumerate(cols) if c != r]
+    arrays = [perm] if phase is None else [perm, phase]
+    if phase is None and not np.all(values == 1):
+        phase = np.ones(perm.shape[0], dtype=np.result_type(values.dtype, np.complex128))
+        arrays.append(phase)
+    for array in arrays:
+        view = array.reshape((2,) * n)
+        sources = [view[_slab(qubits, n, c)].copy() for _, c in moved]
+        for (r, _), source in zip(moved, sources, strict=True):
+            view[_slab(qubits, n, r)] = source
+    if phase is not None:
+        view = phase.reshape((2,) * n)
+        for r, value in enumerate(values):
+            if value != 1:
+                view[_slab(qubits, n, r)] *= value
+    return phase

@@ -223,7 +223,8 @@ class TorchSimulator:
         for i, op in enumerate(self.all_ops):
             if op.kind == "monomial":
                 assert op.perm is not None  # a monomial op has its permutation
-                inverse = np.argsort(op.perm)
+                inverse = np.empty_like(op.perm)  # argsort of a permutation, in O(2**n)
+                inverse[op.perm] = np.arange(op.perm.shape[0], dtype=op.perm.dtype)
                 phase = None if op.phase is None else c(op.phase)
                 inv_phase = None if op.phase is None else c(np.conj(op.phase)[inverse])
                 mono[i] = (c(op.perm, torch.long), phase, c(inverse, torch.long), inv_phase)

@@ -1,0 +1,1 @@
+python benchmarks/build_benchmark.py --qubits 16 20 24 --repeats 3
