@@ -10,6 +10,8 @@ without the header deadline fails these tests instead of hanging them.
 from __future__ import annotations
 
 import os
+import select
+import socket
 import threading
 import time
 
@@ -135,3 +137,65 @@ def test_a_failed_attempt_then_stalled_headers_share_one_deadline(qrng_server):
     assert len(qrng_server.requests) == 2 and info.value.attempts == 2
     assert info.value.status == 503  # the last status received
     source.close()
+
+
+def _trickling_proxy():
+    """A 127.0.0.1 HTTP proxy that answers ``CONNECT`` with a header block that never ends.
+
+    ``HTTP/1.1 200 Connection established`` at once, then a header line one byte per 0.2 s,
+    until the client closes (``closed`` is set) or ``TRICKLE_CAP`` seconds pass.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    closed = threading.Event()
+    stop = threading.Event()
+    requests_seen: list[bytes] = []
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            requests_seen.append(conn.recv(65536))
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\nX-Slow: ")
+            end = time.monotonic() + TRICKLE_CAP
+            while time.monotonic() < end and not stop.is_set():
+                readable, _, _ = select.select([conn], [], [], 0.2)
+                try:
+                    if readable and conn.recv(1, socket.MSG_PEEK) == b"":
+                        closed.set()
+                        return
+                    conn.sendall(b"a")
+                except OSError:
+                    closed.set()
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread, closed, stop, requests_seen
+
+
+def test_a_proxy_tunnel_reply_trickling_past_the_deadline_fails_at_the_deadline():
+    """The proxy's reply to CONNECT (read while connecting, before any TLS) is bounded too."""
+    listener, thread, closed, stop, seen = _trickling_proxy()
+    try:
+        session = requests.Session()
+        session.proxies = {"https": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+        source = QRNGSource(
+            "https://qrng.example/entropy",
+            TOKEN,
+            timeout=(1, 0.5),
+            deadline=1.0,
+            session=session,
+            **FAST_RETRY,
+        )
+        start = time.perf_counter()
+        with pytest.raises(QRNGUnavailableError, match="within the 1 s deadline"):
+            source.read(16)
+        elapsed = time.perf_counter() - start
+        assert 0.9 < elapsed < 1.5, elapsed
+        assert seen[0].startswith(b"CONNECT qrng.example:443 ")  # it went through the stand-in
+        assert source.requests_made == 1
+        assert closed.wait(0.5)  # the client closed its end at the deadline
+        source.close()
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()

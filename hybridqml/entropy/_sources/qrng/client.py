@@ -410,7 +410,7 @@ class QRNGSource(EntropySource):
         self, deadline: float, received: int, *, headers: bool = False
     ) -> QRNGUnavailableError:
         what = (
-            "the status line and headers incomplete"
+            "its status line and headers not received"
             if headers
             else f"{_plural(received, 'byte')} of the reply received"
         )

@@ -12,7 +12,10 @@ connections, whose ``connect`` (TCP connect, proxy tunnel, TLS handshake) and ``
 a :class:`threading.Timer` armed for the time left shuts down the connection's socket when the
 deadline passes, so the blocked read returns at once. The phase then raises ``TimeoutError``
 and urllib3 closes the connection (it is never returned to the pool). The timer is cancelled
-and joined when the phase ends, so no thread outlives it.
+and joined when the phase ends, so no thread outlives it. (The TCP connect and the TLS
+handshake are bounded as a whole by the connect timeout, which the client caps at the time
+left; the proxy tunnel's reply and the status line and headers are read line by line, each
+read within the read timeout only.)
 
 The watch reaches the connection through a :class:`contextvars.ContextVar` set by
 :meth:`AttemptWatch.active` around ``session.get``: a connection used outside it (another request
@@ -54,16 +57,13 @@ class AttemptWatch:
         deadline: ``time.monotonic()`` value past which the attempt must give up.
 
     Attributes:
-        expired: ``True`` once the deadline cut a phase short (the attempt has failed, whatever
-            ``requests`` made of the closed socket).
+        expired: ``True`` once the deadline passed during (or before) a phase: the attempt has
+            failed, whatever ``requests`` made of the socket shut down under it.
     """
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.expired = False
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []  # shut down when the deadline passes
-        self._owned: list[socket.socket] = []  # duplicates, closed when the phase ends
 
     @contextlib.contextmanager
     def active(self) -> Iterator[AttemptWatch]:
@@ -74,104 +74,68 @@ class AttemptWatch:
         finally:
             _CURRENT.reset(token)
 
-    def run(self, phase: Callable[[], _T], sock: socket.socket | None) -> _T:
-        """``phase()``, its socket ``sock`` shut down if it is still running at the deadline.
+    def run(self, phase: Callable[[], _T], conn: HTTPConnection) -> _T:
+        """``phase()``, with ``conn``'s socket shut down if it still runs at the deadline.
 
         Raises:
-            TimeoutError: The deadline passed (before or during the phase).
+            TimeoutError: The deadline passed before or during the phase (a response the phase
+                returned meanwhile is closed).
         """
-        with self._lock:
-            if sock is not None:
-                self._sockets.append(sock)
         left = self.deadline - time.monotonic()
-        timer = threading.Timer(max(left, 0.0), self._expire)
+        if left <= 0:
+            self.expired = True
+            raise TimeoutError("the deadline of the request passed")
+        timer = threading.Timer(left, self._expire, args=(conn,))
         timer.daemon = True
         timer.start()
         try:
             result = phase()
         finally:
             timer.cancel()
-            timer.join()  # it has either not fired or finished firing: nothing runs after this
-            with self._lock:
-                owned, self._owned, self._sockets = self._owned, [], []
-            for dup in owned:
-                dup.close()
-        if self.expired:  # the phase finished as the deadline passed, or read a truncated reply
+            timer.join()  # it has not fired or has finished firing: nothing of it outlives us
+        if self.expired:  # the reply's headers were complete just as the deadline passed
             if isinstance(result, BaseHTTPResponse):
                 result.close()
             raise TimeoutError("the deadline of the request passed")
         return result
 
-    def watch_new_socket(self, sock: socket.socket) -> None:
-        """Also shut down ``sock`` (a fresh connection's socket) at the deadline.
-
-        A duplicate is kept: ``ssl`` detaches the socket it wraps, so during the TLS handshake
-        the connection holds no usable socket object. Shutting down the duplicate shuts down
-        the connection (the same kernel socket); the duplicate is closed when the phase ends.
-        """
-        dup = sock.dup()
-        with self._lock:
-            self._owned.append(dup)
-            self._sockets.append(dup)
-            expired = self.expired
-        if expired:
-            _shutdown(dup)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shutdown(sock)
+    def _expire(self, conn: HTTPConnection) -> None:
+        self.expired = True
+        # The socket in use now: the TCP socket (proxy tunnel), the TLS one (headers). During
+        # the TLS handshake it is the TCP socket ssl has detached, which cannot be shut down,
+        # but ssl bounds the whole handshake by the connect timeout (at most the time left).
+        sock = conn.sock
+        if sock is not None:
+            # already closed or not connected: nothing blocks on it
+            with contextlib.suppress(OSError):
+                # the plain socket's method, also for an SSLSocket (whose own shutdown drops
+                # its TLS object, under the feet of the thread reading it)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _shutdown(sock: socket.socket) -> None:
-    """Shut the socket down both ways: a read blocked on it returns at once."""
-    # already closed or not connected: nothing blocks on it
-    with contextlib.suppress(OSError):
-        # the plain socket's method, also for an SSLSocket (whose own shutdown drops its TLS
-        # object, under the feet of the thread reading it)
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _watched(conn: HTTPConnection, phase: Callable[[], _T], *, headers: bool) -> _T:
+def _watched(conn: HTTPConnection, phase: Callable[[], _T]) -> _T:
     watch = _CURRENT.get()
-    if watch is None:
-        return phase()
-    return watch.run(phase, conn.sock if headers else None)
+    return phase() if watch is None else watch.run(phase, conn)
 
 
 class DeadlineHTTPConnection(HTTPConnection):
     """An urllib3 connection whose connect and reply headers obey the current attempt's deadline."""
 
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        watch = _CURRENT.get()
-        if watch is not None:
-            watch.watch_new_socket(sock)
-        return sock
-
     def connect(self) -> None:
-        _watched(self, super().connect, headers=False)
+        _watched(self, super().connect)
 
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
-        return _watched(self, super().getresponse, headers=True)
+        return _watched(self, super().getresponse)
 
 
 class DeadlineHTTPSConnection(HTTPSConnection):
-    """:class:`DeadlineHTTPConnection` over TLS (the handshake is bounded too)."""
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        watch = _CURRENT.get()
-        if watch is not None:
-            watch.watch_new_socket(sock)
-        return sock
+    """:class:`DeadlineHTTPConnection` over TLS."""
 
     def connect(self) -> None:
-        _watched(self, super().connect, headers=False)
+        _watched(self, super().connect)
 
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
-        return _watched(self, super().getresponse, headers=True)
+        return _watched(self, super().getresponse)
 
 
 class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
