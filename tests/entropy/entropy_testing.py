@@ -31,12 +31,14 @@ class QRNGStandIn:
     its first chunk), ``("stall", k, seconds)`` (send k body bytes, then stall, then close),
     and ``("replay",)``: serve the previous reply's bytes again (a replaying service).
 
+    Trickled replies, one byte per ``seconds_per_byte`` (each well within a read timeout), until
+    the client closes the connection (counted in ``peer_closed``) or :data:`TRICKLE_CAP` seconds
+    pass (a safety stop for clients without a deadline), then closed:
     ``("slow_headers", seconds_per_byte)`` sends ``HTTP/1.1 200 OK`` at once, then a header line
-    that never ends, one byte per ``seconds_per_byte``, until the client closes the connection
-    (counted in ``peer_closed``) or :data:`TRICKLE_CAP` seconds pass (a safety stop for clients
-    without a header deadline), then closes. ``("slow_headers", seconds_per_byte, "ok")`` trickles
-    a normal reply's header block the same way, then sends its body at once (the reply's bytes
-    are recorded in ``served``).
+    that never ends; ``("slow_headers", seconds_per_byte, "ok")`` trickles a normal reply's
+    header block, then sends its body at once; ``("slow_body", seconds_per_byte)`` sends a
+    normal reply's status line and headers at once and trickles its body. The bytes of these
+    normal replies are recorded in ``served``.
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -85,23 +87,20 @@ class QRNGStandIn:
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         stall = self._handle(h)
         if isinstance(stall, tuple):  # outside the lock too
-            self._trickle_headers(h, *stall)
+            self._trickle(h, *stall)
         elif stall:
             time.sleep(stall)  # outside the lock: other requests are served meanwhile
             h.close_connection = True
 
-    def _trickle_headers(self, h: BaseHTTPRequestHandler, interval: float, reply: bytes) -> None:
-        """Status line now, then the header bytes one per ``interval`` (see ``slow_headers``)."""
+    def _trickle(
+        self, h: BaseHTTPRequestHandler, interval: float, now: bytes, slow: bytes, then: bytes
+    ) -> None:
+        """Send ``now``, then ``slow`` one byte per ``interval``, then ``then``."""
         h.close_connection = True
         conn = h.connection
-        conn.sendall(b"HTTP/1.1 200 OK\r\n")
-        if reply:
-            head, body = reply.split(b"\r\n\r\n", 1)
-            head += b"\r\n\r\n"
-        else:
-            head, body = b"X-Slow: " + b"a" * 10**6, b""  # a header line that never ends
+        conn.sendall(now)
         stop = time.monotonic() + TRICKLE_CAP
-        for i in range(len(head)):
+        for i in range(len(slow)):
             if self.stopping.is_set() or time.monotonic() > stop:
                 return
             readable, _, _ = select.select([conn], [], [], interval)
@@ -114,13 +113,13 @@ class QRNGStandIn:
                     self.peer_closed.release()
                     return
             try:
-                conn.sendall(head[i : i + 1])
+                conn.sendall(slow[i : i + 1])
             except OSError:
                 self.peer_closed.release()
                 return
-        conn.sendall(body)
+        conn.sendall(then)
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> float | tuple[float, bytes]:
+    def _handle(self, h: BaseHTTPRequestHandler) -> float | tuple[float, bytes, bytes, bytes]:
         parts = urllib.parse.urlsplit(h.path)
         query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
         with self.lock:
@@ -130,14 +129,17 @@ class QRNGStandIn:
             if kind == "drop":
                 h.close_connection = True
                 return 0.0
-            if kind == "slow_headers":
-                if len(action) < 3:
-                    return (action[1], b"")
+            if kind in ("slow_headers", "slow_body"):
+                status = b"HTTP/1.1 200 OK\r\n"
+                if len(action) < 3 and kind == "slow_headers":  # a header line that never ends
+                    return (action[1], status, b"X-Slow: " + b"a" * 10**6, b"")
                 data = self._take(int(query.get("size", "0")))
                 self.last_block = data
                 body = self._encode(query, data)
                 head = b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
-                return (action[1], head + body)
+                if kind == "slow_headers":
+                    return (action[1], status, head, body)
+                return (action[1], status + head, body, b"")
             if kind in ("truncate", "chunked_cut", "stall"):
                 h.close_connection = True
                 return self._cut_reply(h, query, action)

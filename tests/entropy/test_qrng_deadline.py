@@ -199,3 +199,24 @@ def test_a_proxy_tunnel_reply_trickling_past_the_deadline_fails_at_the_deadline(
         stop.set()
         thread.join(2)
         listener.close()
+
+
+def test_a_body_read_blocked_at_the_deadline_is_cut_at_the_deadline(qrng_server):
+    """The body is checked between reads, and now a read still blocked at the deadline is cut.
+
+    One byte every 0.8 s, each within the 0.9 s read timeout: the read begun after the first
+    byte (at 0.8 s, within the 1 s deadline) used to wait for the second byte until 1.6 s.
+    """
+    qrng_server.script.append(("slow_body", 0.8))
+    source = QRNGSource(qrng_server.url, TOKEN, timeout=(1, 0.9), deadline=1.0, **FAST_RETRY)
+    before = set(threading.enumerate())
+    start = time.perf_counter()
+    with pytest.raises(QRNGUnavailableError, match="within the 1 s deadline") as info:
+        source.read(16)
+    elapsed = time.perf_counter() - start
+    assert 0.9 < elapsed < 1.3, elapsed
+    assert "(1 byte of the reply received)" in str(info.value)
+    assert (source.requests_made, source.failures) == (1, 1)
+    assert _client_threads(before) == []
+    assert qrng_server.peer_closed.acquire(timeout=0.5)
+    source.close()

@@ -376,7 +376,7 @@ class QRNGSource(EntropySource):
                     stream=True,  # the body is read by _read_body, against the deadline
                 )
             if response.status_code == 200:
-                self._read_body(response, deadline)
+                self._read_body(response, deadline, watch)
         except (requests.exceptions.RequestException, ValueError, OSError) as exc:
             self.failures += 1
             if watch.expired:  # whatever requests made of the socket shut down under it
@@ -419,28 +419,41 @@ class QRNGSource(EntropySource):
             f"request ({what}); the service is too slow: try again later or raise deadline"
         )
 
-    def _read_body(self, response: requests.Response, deadline: float) -> None:
-        """Read the whole body before the deadline (each socket read within the read timeout)."""
+    def _read_body(self, response: requests.Response, deadline: float, watch: AttemptWatch) -> None:
+        """Read the whole body before the deadline (each socket read within the read timeout).
+
+        The deadline is checked between reads, and a read still blocked when it passes is cut
+        by ``watch`` (its socket shut down).
+        """
         body = bytearray()
         raw = response.raw
-        while True:
-            if time.monotonic() > deadline:
-                response.close()
-                self.failures += 1  # as a late header block is
-                raise self._late(deadline, len(body))
-            try:
-                chunk = raw.read1(_BODY_READ_BYTES, decode_content=True)
-            except urllib3_errors.ProtocolError as exc:  # as requests' own body reads map them
-                raise requests.exceptions.ChunkedEncodingError(exc) from exc
-            except urllib3_errors.DecodeError as exc:
-                raise requests.exceptions.ContentDecodingError(exc) from exc
-            except urllib3_errors.ReadTimeoutError as exc:
-                raise requests.exceptions.ConnectionError(exc) from exc
-            except urllib3_errors.SSLError as exc:
-                raise requests.exceptions.SSLError(exc) from exc
-            if not chunk:
-                break
-            body += chunk
+
+        def read_all() -> None:
+            while time.monotonic() <= deadline:
+                try:
+                    chunk = raw.read1(_BODY_READ_BYTES, decode_content=True)
+                except urllib3_errors.ProtocolError as exc:  # as requests' own body reads do
+                    raise requests.exceptions.ChunkedEncodingError(exc) from exc
+                except urllib3_errors.DecodeError as exc:
+                    raise requests.exceptions.ContentDecodingError(exc) from exc
+                except urllib3_errors.ReadTimeoutError as exc:
+                    raise requests.exceptions.ConnectionError(exc) from exc
+                except urllib3_errors.SSLError as exc:
+                    raise requests.exceptions.SSLError(exc) from exc
+                if not chunk:
+                    return
+                body.extend(chunk)
+            watch.expired = True
+
+        try:
+            watch.run(read_all, lambda: watch.reply_socket)
+        except (requests.exceptions.RequestException, ValueError, OSError):
+            if not watch.expired:
+                raise
+        if watch.expired:  # the reply, cut at the deadline or not, is incomplete
+            response.close()
+            self.failures += 1  # as a late header block is
+            raise self._late(deadline, len(body))
         response._content = bytes(body)  # what response.json() and .content read
         response._content_consumed = True
 

@@ -64,6 +64,8 @@ class AttemptWatch:
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.expired = False
+        #: The socket the reply is read from (set when its headers are read), for the body.
+        self.reply_socket: socket.socket | None = None
 
     @contextlib.contextmanager
     def active(self) -> Iterator[AttemptWatch]:
@@ -74,8 +76,8 @@ class AttemptWatch:
         finally:
             _CURRENT.reset(token)
 
-    def run(self, phase: Callable[[], _T], conn: HTTPConnection) -> _T:
-        """``phase()``, with ``conn``'s socket shut down if it still runs at the deadline.
+    def run(self, phase: Callable[[], _T], sock: Callable[[], socket.socket | None]) -> _T:
+        """``phase()``, with the socket ``sock()`` shut down if it still runs at the deadline.
 
         Raises:
             TimeoutError: The deadline passed before or during the phase (a response the phase
@@ -85,7 +87,7 @@ class AttemptWatch:
         if left <= 0:
             self.expired = True
             raise TimeoutError("the deadline of the request passed")
-        timer = threading.Timer(left, self._expire, args=(conn,))
+        timer = threading.Timer(left, self._expire, args=(sock,))
         timer.daemon = True
         timer.start()
         try:
@@ -99,43 +101,57 @@ class AttemptWatch:
             raise TimeoutError("the deadline of the request passed")
         return result
 
-    def _expire(self, conn: HTTPConnection) -> None:
+    def _expire(self, sock_of: Callable[[], socket.socket | None]) -> None:
         self.expired = True
-        # The socket in use now: the TCP socket (proxy tunnel), the TLS one (headers). During
-        # the TLS handshake it is the TCP socket ssl has detached, which cannot be shut down,
-        # but ssl bounds the whole handshake by the connect timeout (at most the time left).
-        sock = conn.sock
+        sock = sock_of()
         if sock is not None:
             # already closed or not connected: nothing blocks on it
             with contextlib.suppress(OSError):
-                # the plain socket's method, also for an SSLSocket (whose own shutdown drops
-                # its TLS object, under the feet of the thread reading it)
+                # the plain socket's method, also for an SSLSocket (whose own shutdown, as
+                # urllib3's HTTPResponse.shutdown uses, drops its TLS object under the feet of
+                # the thread reading it)
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _watched(conn: HTTPConnection, phase: Callable[[], _T]) -> _T:
+def _connect(conn: HTTPConnection, connect: Callable[[], None]) -> None:
     watch = _CURRENT.get()
-    return phase() if watch is None else watch.run(phase, conn)
+    if watch is None:
+        return connect()
+    # The socket in use when the deadline passes: the TCP socket (e.g. reading a proxy's reply
+    # to CONNECT). During the TLS handshake it is the TCP socket ssl has detached, which cannot
+    # be shut down, but ssl bounds the whole handshake by the connect timeout (at most the time
+    # left when the attempt began).
+    return watch.run(connect, lambda: conn.sock)
+
+
+def _getresponse(conn: HTTPConnection, getresponse: Callable[[], HTTPResponse]) -> HTTPResponse:
+    watch = _CURRENT.get()
+    if watch is None:
+        return getresponse()
+    # The reply reads from this socket object even once http.client hands it over to the
+    # response (a reply that closes the connection), so it is the one to cut for the body too.
+    watch.reply_socket = sock = conn.sock
+    return watch.run(getresponse, lambda: sock)
 
 
 class DeadlineHTTPConnection(HTTPConnection):
     """An urllib3 connection whose connect and reply headers obey the current attempt's deadline."""
 
     def connect(self) -> None:
-        _watched(self, super().connect)
+        _connect(self, super().connect)
 
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
-        return _watched(self, super().getresponse)
+        return _getresponse(self, super().getresponse)
 
 
 class DeadlineHTTPSConnection(HTTPSConnection):
     """:class:`DeadlineHTTPConnection` over TLS."""
 
     def connect(self) -> None:
-        _watched(self, super().connect)
+        _connect(self, super().connect)
 
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
-        return _watched(self, super().getresponse)
+        return _getresponse(self, super().getresponse)
 
 
 class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
