@@ -365,7 +365,7 @@ class QRNGSource(EntropySource):
         watch = AttemptWatch(deadline)
         try:
             timeout = self._timeouts(deadline)
-            with watch.active():  # the set-up and the headers: cut at the deadline (transport)
+            with watch.active():  # blocking reads cut at the deadline (see transport)
                 response = self.session.get(
                     self.url,
                     params=request_params(self.provider, n, anu_type=self.anu_type),
@@ -375,8 +375,8 @@ class QRNGSource(EntropySource):
                     allow_redirects=False,
                     stream=True,  # the body is read by _read_body, against the deadline
                 )
-            if response.status_code == 200:
-                self._read_body(response, deadline, watch)
+                if response.status_code == 200:
+                    self._read_body(response, deadline, watch)
         except (requests.exceptions.RequestException, ValueError, OSError) as exc:
             self.failures += 1
             if watch.expired:  # whatever requests made of the socket shut down under it

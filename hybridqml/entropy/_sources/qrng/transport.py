@@ -2,23 +2,23 @@
 
 ``requests`` connects, does the TLS handshake and reads the status line and headers inside
 ``session.get``, where only the per-read socket timeout applies: a server trickling one byte a
-second, each within the read timeout, holds the call for as long as it likes. The client reads the
-body itself, against its deadline; this module bounds the rest.
+second, each within the read timeout, holds the call for as long as it likes. (The TCP connect
+and the TLS handshake are bounded as a whole by the connect timeout, which the client caps at the
+time left; a proxy's reply to ``CONNECT``, the status line and headers and the body are read
+piece by piece, each read within the read timeout only.)
 
 :class:`DeadlineAdapter` is the :class:`requests.adapters.HTTPAdapter` the client mounts. Its
 connection pools make :class:`DeadlineHTTPConnection` / :class:`DeadlineHTTPSConnection`
 connections, whose ``connect`` (TCP connect, proxy tunnel, TLS handshake) and ``getresponse``
-(status line and headers) run under the :class:`AttemptWatch` of the current attempt, if any:
-a :class:`threading.Timer` armed for the time left shuts down the connection's socket when the
-deadline passes, so the blocked read returns at once. The phase then raises ``TimeoutError``
-and urllib3 closes the connection (it is never returned to the pool). The timer is cancelled
-and joined when the phase ends, so no thread outlives it. (The TCP connect and the TLS
-handshake are bounded as a whole by the connect timeout, which the client caps at the time
-left; the proxy tunnel's reply and the status line and headers are read line by line, each
-read within the read timeout only.)
+(status line and headers) run as phases of the :class:`AttemptWatch` of the current attempt, if
+any; the client reads the reply body as one more phase. The watch's :class:`threading.Timer`,
+armed for the time left, shuts down the socket of the phase running when the deadline passes, so
+the blocked read returns at once; the phase then raises ``TimeoutError`` (urllib3 closes the
+connection, which never goes back to the pool) and the client reports the deadline. One timer per
+attempt, cancelled and joined when the attempt ends: no thread outlives it.
 
 The watch reaches the connection through a :class:`contextvars.ContextVar` set by
-:meth:`AttemptWatch.active` around ``session.get``: a connection used outside it (another request
+:meth:`AttemptWatch.active` around the attempt: a connection used outside it (another request
 of a shared session) behaves like urllib3's own.
 """
 
@@ -53,27 +53,41 @@ _CURRENT: ContextVar[AttemptWatch | None] = ContextVar("hybridqml_qrng_attempt",
 class AttemptWatch:
     """The deadline of one HTTP attempt, enforced on its connection's blocking phases.
 
+    One watchdog timer per attempt, armed by :meth:`active`; the phases run through
+    :meth:`run` name the socket it shuts down if the deadline passes while they block.
+
     Args:
         deadline: ``time.monotonic()`` value past which the attempt must give up.
 
     Attributes:
-        expired: ``True`` once the deadline passed during (or before) a phase: the attempt has
-            failed, whatever ``requests`` made of the socket shut down under it.
+        expired: ``True`` once the deadline has passed: the attempt has failed, whatever
+            ``requests`` made of the socket shut down under it.
+        reply_socket: The socket the reply is read from (set when its headers are read), for
+            the phase reading the body.
     """
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.expired = False
-        #: The socket the reply is read from (set when its headers are read), for the body.
         self.reply_socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._target: Callable[[], socket.socket | None] | None = None  # of the running phase
 
     @contextlib.contextmanager
     def active(self) -> Iterator[AttemptWatch]:
-        """Make this the watch of the connections used in the ``with`` block (this context)."""
+        """Arm the watchdog for the ``with`` block, whose connections obey this watch.
+
+        The timer is cancelled and joined when the block ends: no thread outlives it.
+        """
+        timer = threading.Timer(max(self.deadline - time.monotonic(), 0.0), self._expire)
+        timer.daemon = True
         token = _CURRENT.set(self)
+        timer.start()
         try:
             yield self
         finally:
+            timer.cancel()
+            timer.join()  # it has not fired or has finished firing
             _CURRENT.reset(token)
 
     def run(self, phase: Callable[[], _T], sock: Callable[[], socket.socket | None]) -> _T:
@@ -83,34 +97,34 @@ class AttemptWatch:
             TimeoutError: The deadline passed before or during the phase (a response the phase
                 returned meanwhile is closed).
         """
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            self.expired = True
-            raise TimeoutError("the deadline of the request passed")
-        timer = threading.Timer(left, self._expire, args=(sock,))
-        timer.daemon = True
-        timer.start()
+        with self._lock:
+            if time.monotonic() >= self.deadline:
+                self.expired = True
+            if self.expired:
+                raise TimeoutError("the deadline of the request passed")
+            self._target = sock
         try:
             result = phase()
         finally:
-            timer.cancel()
-            timer.join()  # it has not fired or has finished firing: nothing of it outlives us
-        if self.expired:  # the reply's headers were complete just as the deadline passed
+            with self._lock:  # from here on the watchdog leaves this socket alone
+                self._target = None
+        if self.expired:  # the phase ended as the deadline passed (a reply cut short?)
             if isinstance(result, BaseHTTPResponse):
                 result.close()
             raise TimeoutError("the deadline of the request passed")
         return result
 
-    def _expire(self, sock_of: Callable[[], socket.socket | None]) -> None:
-        self.expired = True
-        sock = sock_of()
-        if sock is not None:
-            # already closed or not connected: nothing blocks on it
-            with contextlib.suppress(OSError):
-                # the plain socket's method, also for an SSLSocket (whose own shutdown, as
-                # urllib3's HTTPResponse.shutdown uses, drops its TLS object under the feet of
-                # the thread reading it)
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sock = self._target() if self._target is not None else None
+            if sock is not None:
+                # already closed or not connected: nothing blocks on it
+                with contextlib.suppress(OSError):
+                    # the plain socket's method, also for an SSLSocket (whose own shutdown, as
+                    # urllib3's HTTPResponse.shutdown uses, drops its TLS object under the feet
+                    # of the thread reading it)
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _connect(conn: HTTPConnection, connect: Callable[[], None]) -> None:
