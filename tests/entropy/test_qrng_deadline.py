@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 
@@ -220,3 +221,90 @@ def test_a_body_read_blocked_at_the_deadline_is_cut_at_the_deadline(qrng_server)
     assert _client_threads(before) == []
     assert qrng_server.peer_closed.acquire(timeout=0.5)
     source.close()
+
+
+def _self_signed_127(tmp_path):
+    """A certificate for 127.0.0.1 and its key (PEM files), made on the spot."""
+    pytest.importorskip("cryptography")
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_headers_trickling_over_tls_fail_at_the_deadline(tmp_path, monkeypatch):
+    """Over TLS (certificate verified) the watchdog shuts the TLS socket's connection down."""
+    cert_file, key_file = _self_signed_127(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    closed = threading.Event()
+    stop = threading.Event()
+
+    def serve():
+        raw, _ = listener.accept()
+        with context.wrap_socket(raw, server_side=True) as conn:
+            conn.recv(65536)  # the request
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            end = time.monotonic() + TRICKLE_CAP
+            while time.monotonic() < end and not stop.is_set():
+                readable, _, _ = select.select([conn], [], [], 0.2)
+                try:
+                    if readable and conn.recv(1) == b"":
+                        closed.set()
+                        return
+                    conn.sendall(b"a")
+                except OSError:  # ssl.SSLError included
+                    closed.set()
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))  # requests verifies against it
+    try:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/entropy"
+        source = QRNGSource(url, TOKEN, timeout=(1, 0.5), deadline=1.0, **FAST_RETRY)
+        start = time.perf_counter()
+        with pytest.raises(QRNGUnavailableError) as info:
+            source.read(16)
+        elapsed = time.perf_counter() - start
+        assert 0.9 < elapsed < 1.5, elapsed
+        assert "deadline" in str(info.value) and "headers not received" in str(info.value)
+        assert closed.wait(0.5)
+        source.close()
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
