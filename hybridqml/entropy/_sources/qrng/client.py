@@ -128,19 +128,20 @@ class QRNGSource(EntropySource):
         provider: ``"eaas"`` or ``"anu"``.
         max_request_bytes: Largest number of bytes asked in one request (reads are split).
         timeout: ``(connect, read)`` timeouts in seconds, or one number for both.
-        deadline: Overall seconds one request (one chunk of at most ``max_request_bytes``)
-            may take: every attempt's connection (TCP connect, proxy tunnel, TLS handshake),
-            the sending of the request, the status line and headers and the body of the reply,
-            the retries and the waits between them. The timeouts bound each wait for a byte
-            only, so without it a server trickling one byte a second could stall a request for
-            hours. Past the deadline the request fails with a ``QRNGUnavailableError`` ("no
-            complete reply within the ... deadline"), not retried: a read blocked in the
-            connection set-up or the headers is cut by shutting its socket down (a watchdog
-            timer, joined before the error is raised; the connection is closed), the body is
-            checked between reads, and no retry starts whose wait would pass the deadline. A
-            blocking DNS look-up is not bounded, nor are the headers of an adapter the
-            ``session`` has mounted for a longer prefix of ``url`` than ``http://`` /
-            ``https://`` (see ``session``), nor those through a SOCKS proxy.
+        deadline: Overall seconds one request (one chunk of at most ``max_request_bytes``) may take,
+            from its first attempt to its reply: every attempt's connection (TCP connect, a proxy's
+            ``CONNECT`` reply, TLS handshake), its reply's status line, headers and body, the
+            retries and the waits between them. The timeouts bound each wait for a byte only, so
+            without it a server trickling one byte a second could stall a request for hours. Past
+            the deadline the request fails, not retried, with a ``QRNGUnavailableError`` ("no
+            complete reply within the ... deadline"), at the deadline (give or take a thread's
+            scheduling): a watchdog timer (one thread per HTTP attempt, joined before the attempt
+            returns) shuts down the socket of a read still blocked at the deadline and the
+            connection is closed, and no retry starts whose wait would pass it. Not bounded by it: a
+            blocking DNS look-up; sending the request (a GET of a few hundred bytes, each send
+            within the timeout); the connection set-up and headers through a SOCKS proxy or through
+            an adapter the ``session`` mounts for a longer prefix of ``url`` than ``http://`` /
+            ``https://`` (see ``session``), which only the timeouts bound.
         max_retries: Retries per request (so at most ``max_retries + 1`` HTTP attempts) on
             connection errors, timeouts, replies dropped mid-body, 429 and 5xx.
         backoff_factor: Exponential backoff base in seconds: ``factor * 2**(k-1)`` before the
@@ -155,7 +156,8 @@ class QRNGSource(EntropySource):
             its headers, cookies, proxies, hooks...). Its ``http://`` and ``https://`` adapters
             are replaced by the client's (one HTTP attempt per call, the deadline on the
             headers); an adapter it mounts for a longer prefix of ``url`` is used instead, and
-            then only the timeouts bound the connection set-up and the headers.
+            then only the timeouts bound the connection set-up and the headers, and the
+            deadline is checked between reads of the body only.
         replay_window: Reply blocks remembered by the replay check (0 turns it off; see
             ``_sources.qrng.replay``).
         allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear

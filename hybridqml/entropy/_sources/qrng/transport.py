@@ -117,8 +117,10 @@ class AttemptWatch:
     def _expire(self) -> None:
         with self._lock:
             self.expired = True
-            sock = self._target() if self._target is not None else None
-            if sock is not None:
+            sock: object = self._target() if self._target is not None else None
+            if not isinstance(sock, socket.socket):  # urllib3's SSLTransport (TLS in TLS)
+                sock = getattr(sock, "socket", None)  # wraps the socket it runs over
+            if isinstance(sock, socket.socket):
                 # already closed or not connected: nothing blocks on it
                 with contextlib.suppress(OSError):
                     # the plain socket's method, also for an SSLSocket (whose own shutdown, as
