@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import collections
 import json
+import select
+import socket
 import threading
 import time
 import urllib.parse
@@ -28,6 +30,15 @@ class QRNGStandIn:
     ``Content-Length``, send k body bytes, close), ``("chunked_cut",)`` (chunked reply cut after
     its first chunk), ``("stall", k, seconds)`` (send k body bytes, then stall, then close),
     and ``("replay",)``: serve the previous reply's bytes again (a replaying service).
+
+    Trickled replies, one byte per ``seconds_per_byte`` (each well within a read timeout), until
+    the client closes the connection (counted in ``peer_closed``) or :data:`TRICKLE_CAP` seconds
+    pass (a safety stop for clients without a deadline), then closed:
+    ``("slow_headers", seconds_per_byte)`` sends ``HTTP/1.1 200 OK`` at once, then a header line
+    that never ends; ``("slow_headers", seconds_per_byte, "ok")`` trickles a normal reply's
+    header block, then sends its body at once; ``("slow_body", seconds_per_byte)`` sends a
+    normal reply's status line and headers at once and trickles its body. The bytes of these
+    normal replies are recorded in ``served``.
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -38,6 +49,8 @@ class QRNGStandIn:
         self.script: collections.deque = collections.deque()
         self.lock = threading.Lock()
         self.token = TOKEN
+        self.peer_closed = threading.Semaphore(0)  # released once per connection the client shut
+        self.stopping = threading.Event()
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +74,7 @@ class QRNGStandIn:
         return self.base + "/entropy"
 
     def close(self) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
@@ -72,11 +86,40 @@ class QRNGStandIn:
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         stall = self._handle(h)
-        if stall:
+        if isinstance(stall, tuple):  # outside the lock too
+            self._trickle(h, *stall)
+        elif stall:
             time.sleep(stall)  # outside the lock: other requests are served meanwhile
             h.close_connection = True
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> float:
+    def _trickle(
+        self, h: BaseHTTPRequestHandler, interval: float, now: bytes, slow: bytes, then: bytes
+    ) -> None:
+        """Send ``now``, then ``slow`` one byte per ``interval``, then ``then``."""
+        h.close_connection = True
+        conn = h.connection
+        conn.sendall(now)
+        stop = time.monotonic() + TRICKLE_CAP
+        for i in range(len(slow)):
+            if self.stopping.is_set() or time.monotonic() > stop:
+                return
+            readable, _, _ = select.select([conn], [], [], interval)
+            if readable:  # the client sent nothing more, so this is its end of the connection
+                try:
+                    closed = conn.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    closed = True
+                if closed:
+                    self.peer_closed.release()
+                    return
+            try:
+                conn.sendall(slow[i : i + 1])
+            except OSError:
+                self.peer_closed.release()
+                return
+        conn.sendall(then)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> float | tuple[float, bytes, bytes, bytes]:
         parts = urllib.parse.urlsplit(h.path)
         query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
         with self.lock:
@@ -86,6 +129,17 @@ class QRNGStandIn:
             if kind == "drop":
                 h.close_connection = True
                 return 0.0
+            if kind in ("slow_headers", "slow_body"):
+                status = b"HTTP/1.1 200 OK\r\n"
+                if len(action) < 3 and kind == "slow_headers":  # a header line that never ends
+                    return (action[1], status, b"X-Slow: " + b"a" * 10**6, b"")
+                data = self._take(int(query.get("size", "0")))
+                self.last_block = data
+                body = self._encode(query, data)
+                head = b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                if kind == "slow_headers":
+                    return (action[1], status, head, body)
+                return (action[1], status + head, body, b"")
             if kind in ("truncate", "chunked_cut", "stall"):
                 h.close_connection = True
                 return self._cut_reply(h, query, action)
@@ -164,6 +218,10 @@ class QRNGStandIn:
             payload = {"random_number": base64.b64encode(data).decode(), "size": len(data)}
         return json.dumps(payload).encode()
 
+
+#: Seconds after which a ``slow_headers`` trickle gives up and closes (a client without a header
+#: deadline would otherwise wait for ever).
+TRICKLE_CAP = 4.0
 
 FAST_RETRY = {"backoff_factor": 0.001, "backoff_jitter": 0.001, "backoff_max": 0.01}
 

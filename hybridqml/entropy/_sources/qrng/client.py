@@ -1,7 +1,8 @@
 """HTTP client for quantum random number services (QRNG): :class:`QRNGSource`.
 
 Reply formats live in ``_sources.qrng.providers``, the retry policy and the
-classification of failures in ``_sources.qrng.retry``.
+classification of failures in ``_sources.qrng.retry``, the deadline's watchdog on the connection
+set-up and the reply headers in ``_sources.qrng.transport``.
 
 Transport: a :class:`requests.Session` whose adapter makes exactly one HTTP attempt per call; the
 retry loop is the client's own, driven by the policy object :attr:`QRNGSource.retry`, so every
@@ -37,7 +38,6 @@ import time
 from typing import Final, Literal
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_errors
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
@@ -67,6 +67,7 @@ from hybridqml.entropy._sources.qrng.retry import (
     make_retry_policy,
     status_failure,
 )
+from hybridqml.entropy._sources.qrng.transport import AttemptWatch, DeadlineAdapter
 from hybridqml.exceptions import (
     ConfigurationError,
     QRNGAuthError,
@@ -91,7 +92,8 @@ TOKEN_ENV_VAR: Final[str] = "HYBRIDQML_QRNG_TOKEN"
 DEFAULT_MAX_REQUEST_BYTES: Final[int] = 512
 #: (connect, read) timeouts in seconds.
 DEFAULT_TIMEOUT: Final[tuple[float, float]] = (5.0, 30.0)
-#: Overall seconds one request may take, retries and a slowly trickling reply included.
+#: Overall seconds one request may take, retries and a slowly trickling reply (headers and body)
+#: included.
 DEFAULT_DEADLINE: Final[float] = 120.0
 #: Bytes asked of the socket per read of a reply body (the deadline is checked between reads).
 _BODY_READ_BYTES: Final[int] = 4096
@@ -126,10 +128,20 @@ class QRNGSource(EntropySource):
         provider: ``"eaas"`` or ``"anu"``.
         max_request_bytes: Largest number of bytes asked in one request (reads are split).
         timeout: ``(connect, read)`` timeouts in seconds, or one number for both.
-        deadline: Overall seconds one request may take, its retries, their waits and the
-            reading of the reply included. The read timeout bounds each wait for a byte only,
-            so without it a server trickling one byte a second could stall a read for hours;
-            past the deadline the request fails with a ``QRNGUnavailableError``.
+        deadline: Overall seconds one request (one chunk of at most ``max_request_bytes``) may take,
+            from its first attempt to its reply: every attempt's connection (TCP connect, a proxy's
+            ``CONNECT`` reply, TLS handshake), its reply's status line, headers and body, the
+            retries and the waits between them. The timeouts bound each wait for a byte only, so
+            without it a server trickling one byte a second could stall a request for hours. Past
+            the deadline the request fails, not retried, with a ``QRNGUnavailableError`` ("no
+            complete reply within the ... deadline"), at the deadline (give or take a thread's
+            scheduling): a watchdog timer (one thread per HTTP attempt, joined before the attempt
+            returns) shuts down the socket of a read still blocked at the deadline and the
+            connection is closed, and no retry starts whose wait would pass it. Not bounded by it: a
+            blocking DNS look-up; sending the request (a GET of a few hundred bytes, each send
+            within the timeout); the connection set-up and headers through a SOCKS proxy or through
+            an adapter the ``session`` mounts for a longer prefix of ``url`` than ``http://`` /
+            ``https://`` (see ``session``), which only the timeouts bound.
         max_retries: Retries per request (so at most ``max_retries + 1`` HTTP attempts) on
             connection errors, timeouts, replies dropped mid-body, 429 and 5xx.
         backoff_factor: Exponential backoff base in seconds: ``factor * 2**(k-1)`` before the
@@ -140,7 +152,12 @@ class QRNGSource(EntropySource):
         max_short_replies: Consecutive short or empty replies tolerated before raising.
         anu_type: ``"uint8"`` or ``"hex16"`` reply encoding (anu only).
         token_env: Environment variable holding the token when ``token`` is ``None``.
-        session: An existing :class:`requests.Session` to configure and use (for custom transport).
+        session: An existing :class:`requests.Session` to configure and use (for custom transport:
+            its headers, cookies, proxies, hooks...). Its ``http://`` and ``https://`` adapters
+            are replaced by the client's (one HTTP attempt per call, the deadline on the
+            headers); an adapter it mounts for a longer prefix of ``url`` is used instead, and
+            then only the timeouts bound the connection set-up and the headers, and the
+            deadline is checked between reads of the body only.
         replay_window: Reply blocks remembered by the replay check (0 turns it off; see
             ``_sources.qrng.replay``).
         allow_insecure_http: Allow ``http://`` to a non-loopback host, sending the token in clear
@@ -245,7 +262,8 @@ class QRNGSource(EntropySource):
         self.session.verify = True
         # One HTTP attempt per call: the retry loop is in _request, where reply-body failures
         # are visible and every attempt is counted.
-        adapter = HTTPAdapter(max_retries=Retry(total=0, redirect=False, raise_on_status=False))
+        # Its connections put the set-up and the reply headers under the attempt's deadline.
+        adapter = DeadlineAdapter(max_retries=Retry(total=0, redirect=False, raise_on_status=False))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
@@ -346,20 +364,25 @@ class QRNGSource(EntropySource):
         """One HTTP request: validated bytes, a :class:`Transient` to retry, or a QRNGError."""
         self.requests_made += 1
         logger.debug("QRNG request: %d bytes from %s (attempt %d)", n, self.name, attempt)
+        watch = AttemptWatch(deadline)
         try:
-            response = self.session.get(
-                self.url,
-                params=request_params(self.provider, n, anu_type=self.anu_type),
-                headers=request_headers(self.provider, self._token.reveal()),
-                timeout=self._timeouts(deadline),
-                verify=True,
-                allow_redirects=False,
-                stream=True,  # the body is read by _read_body, against the deadline
-            )
-            if response.status_code == 200:
-                self._read_body(response, deadline)
+            timeout = self._timeouts(deadline)
+            with watch.active():  # blocking reads cut at the deadline (see transport)
+                response = self.session.get(
+                    self.url,
+                    params=request_params(self.provider, n, anu_type=self.anu_type),
+                    headers=request_headers(self.provider, self._token.reveal()),
+                    timeout=timeout,
+                    verify=True,
+                    allow_redirects=False,
+                    stream=True,  # the body is read by _read_body, against the deadline
+                )
+                if response.status_code == 200:
+                    self._read_body(response, deadline, watch)
         except (requests.exceptions.RequestException, ValueError, OSError) as exc:
             self.failures += 1
+            if watch.expired:  # whatever requests made of the socket shut down under it
+                raise self._late(deadline, 0, headers=True) from None
             outcome = classify_transport_error(exc)
             if isinstance(outcome, Transient):
                 return outcome
@@ -385,34 +408,54 @@ class QRNGSource(EntropySource):
         connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
         return min(connect, left), min(read, left)
 
-    def _late(self, deadline: float, received: int) -> QRNGUnavailableError:
+    def _late(
+        self, deadline: float, received: int, *, headers: bool = False
+    ) -> QRNGUnavailableError:
+        what = (
+            "its status line and headers not received"
+            if headers
+            else f"{_plural(received, 'byte')} of the reply received"
+        )
         return QRNGUnavailableError(
             f"{self.name}: no complete reply within the {self.deadline:g} s deadline of the "
-            f"request ({_plural(received, 'byte')} of the reply received); the service is too "
-            "slow: try again later or raise deadline"
+            f"request ({what}); the service is too slow: try again later or raise deadline"
         )
 
-    def _read_body(self, response: requests.Response, deadline: float) -> None:
-        """Read the whole body before the deadline (each socket read within the read timeout)."""
+    def _read_body(self, response: requests.Response, deadline: float, watch: AttemptWatch) -> None:
+        """Read the whole body before the deadline (each socket read within the read timeout).
+
+        The deadline is checked between reads, and a read still blocked when it passes is cut
+        by ``watch`` (its socket shut down).
+        """
         body = bytearray()
         raw = response.raw
-        while True:
-            if time.monotonic() > deadline:
-                response.close()
-                raise self._late(deadline, len(body))
-            try:
-                chunk = raw.read1(_BODY_READ_BYTES, decode_content=True)
-            except urllib3_errors.ProtocolError as exc:  # as requests' own body reads map them
-                raise requests.exceptions.ChunkedEncodingError(exc) from exc
-            except urllib3_errors.DecodeError as exc:
-                raise requests.exceptions.ContentDecodingError(exc) from exc
-            except urllib3_errors.ReadTimeoutError as exc:
-                raise requests.exceptions.ConnectionError(exc) from exc
-            except urllib3_errors.SSLError as exc:
-                raise requests.exceptions.SSLError(exc) from exc
-            if not chunk:
-                break
-            body += chunk
+
+        def read_all() -> None:
+            while time.monotonic() <= deadline:
+                try:
+                    chunk = raw.read1(_BODY_READ_BYTES, decode_content=True)
+                except urllib3_errors.ProtocolError as exc:  # as requests' own body reads do
+                    raise requests.exceptions.ChunkedEncodingError(exc) from exc
+                except urllib3_errors.DecodeError as exc:
+                    raise requests.exceptions.ContentDecodingError(exc) from exc
+                except urllib3_errors.ReadTimeoutError as exc:
+                    raise requests.exceptions.ConnectionError(exc) from exc
+                except urllib3_errors.SSLError as exc:
+                    raise requests.exceptions.SSLError(exc) from exc
+                if not chunk:
+                    return
+                body.extend(chunk)
+            watch.expired = True
+
+        try:
+            watch.run(read_all, lambda: watch.reply_socket)
+        except (requests.exceptions.RequestException, ValueError, OSError):
+            if not watch.expired:
+                raise
+        if watch.expired:  # the reply, cut at the deadline or not, is incomplete
+            response.close()
+            self.failures += 1  # as a late header block is
+            raise self._late(deadline, len(body))
         response._content = bytes(body)  # what response.json() and .content read
         response._content_consumed = True
 
