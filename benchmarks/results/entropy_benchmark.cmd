@@ -1,2 +1,2 @@
 python benchmarks/entropy_benchmark.py
-45
+36

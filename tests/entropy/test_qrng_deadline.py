@@ -21,12 +21,15 @@ import requests
 from entropy_testing import FAST_RETRY, TOKEN, TRICKLE_CAP
 
 from hybridqml.entropy import QRNGSource
+from hybridqml.entropy._sources.qrng.transport import _WATCHDOG
 from hybridqml.exceptions import QRNGUnavailableError
 
 
 def _server_thread(thread: threading.Thread) -> bool:
-    """A thread of the stand-in (its accept loop or a request handler), not of the client."""
-    return thread.name.endswith(("(serve_forever)", "(process_request_thread)"))
+    """A thread of the stand-in (its accept loop or a request handler), or the watchdog."""
+    return thread.name.endswith(("(serve_forever)", "(process_request_thread)")) or (
+        thread.name == _WATCHDOG.NAME
+    )
 
 
 def _client_threads(before: set[threading.Thread]) -> list[threading.Thread]:
@@ -75,10 +78,16 @@ def test_a_stalled_header_read_leaves_no_thread_and_no_socket_behind(qrng_server
     fds = _open_fds()
     with pytest.raises(QRNGUnavailableError, match="deadline"):
         source.read(16)
-    assert _client_threads(before) == []  # the watchdog timer was joined, nothing else runs
+    assert _client_threads(before) == []  # no thread per attempt, nothing else runs
+    assert _WATCHDOG.armed == 0
     # the server sees the client's end of the connection closed, long before its trickle ends
     assert qrng_server.peer_closed.acquire(timeout=0.5)
-    assert _wait_for(lambda: not [t for t in threading.enumerate() if t not in before])
+    # the stand-in's handler thread ends too (its end of the socket is an fd of this process)
+    assert _wait_for(
+        lambda: (
+            not [t for t in threading.enumerate() if t not in before and t.name != _WATCHDOG.NAME]
+        )
+    )
     if fds is not None:
         assert _open_fds() == fds  # the client's socket is closed, not only shut down
     source.close()
@@ -93,7 +102,8 @@ def test_headers_that_arrive_slowly_but_in_time_succeed(qrng_server):
     assert source.read(16) == bytes(qrng_server.served)
     assert time.perf_counter() - start < 1.5
     assert (source.requests_made, source.failures) == (1, 0)
-    assert _client_threads(before) == []  # the watchdog was cancelled and joined
+    assert _client_threads(before) == []  # the one shared watchdog at most
+    assert _WATCHDOG.armed == 0  # the attempt disarmed its watch
     # and it stays quiet: the (idle or closed) connection is not shut down later, so the next
     # request and its deadline are unaffected
     time.sleep(0.3)
@@ -308,3 +318,30 @@ def test_headers_trickling_over_tls_fail_at_the_deadline(tmp_path, monkeypatch):
         stop.set()
         thread.join(2)
         listener.close()
+
+
+def test_one_shared_watchdog_expires_armed_watches_only():
+    from hybridqml.entropy._sources.qrng.transport import AttemptWatch
+
+    soon, later, dropped = (AttemptWatch(time.monotonic() + d) for d in (0.05, 0.3, 0.05))
+    with soon.active(), later.active():
+        with dropped.active():
+            pass  # disarmed before its deadline
+        assert _wait_for(lambda: soon.expired, 1.0)
+        assert not later.expired  # each watch at its own deadline
+        assert _wait_for(lambda: later.expired, 1.0)
+    time.sleep(0.1)
+    assert not dropped.expired and _WATCHDOG.armed == 0
+    watchdogs = [t for t in threading.enumerate() if t.name == _WATCHDOG.NAME]
+    assert len(watchdogs) == 1 and watchdogs[0].daemon  # one thread, whatever the attempts
+
+
+def test_finished_attempts_do_not_pile_up_in_the_watchdog():
+    """Attempts disarm their watch; the heap of far deadlines is compacted, not grown."""
+    from hybridqml.entropy._sources.qrng.transport import AttemptWatch
+
+    for _ in range(1000):
+        with AttemptWatch(time.monotonic() + 120).active():
+            pass
+    assert _WATCHDOG.armed == 0
+    assert len(_WATCHDOG._heap) <= 4 * 64  # bounded whatever the number of attempts

@@ -135,9 +135,9 @@ class QRNGSource(EntropySource):
             without it a server trickling one byte a second could stall a request for hours. Past
             the deadline the request fails, not retried, with a ``QRNGUnavailableError`` ("no
             complete reply within the ... deadline"), at the deadline (give or take a thread's
-            scheduling): a watchdog timer (one thread per HTTP attempt, joined before the attempt
-            returns) shuts down the socket of a read still blocked at the deadline and the
-            connection is closed, and no retry starts whose wait would pass it. Not bounded by it: a
+            scheduling): a watchdog (one daemon thread for the process, shared by every attempt)
+            shuts down the socket of a read still blocked at the deadline and the connection is
+            closed, and no retry starts whose wait would pass it. Not bounded by it: a
             blocking DNS look-up; sending the request (a GET of a few hundred bytes, each send
             within the timeout); the connection set-up and headers through a SOCKS proxy or through
             an adapter the ``session`` mounts for a longer prefix of ``url`` than ``http://`` /
