@@ -38,7 +38,6 @@ import time
 from typing import Final, Literal
 
 import requests
-from urllib3 import exceptions as urllib3_errors
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
@@ -67,7 +66,12 @@ from hybridqml.entropy._sources.qrng.retry import (
     make_retry_policy,
     status_failure,
 )
-from hybridqml.entropy._sources.qrng.transport import AttemptWatch, DeadlineAdapter
+from hybridqml.entropy._sources.qrng.transport import (
+    AttemptWatch,
+    DeadlineAdapter,
+    check_timeout,
+    read_body,
+)
 from hybridqml.exceptions import (
     ConfigurationError,
     QRNGAuthError,
@@ -99,17 +103,6 @@ DEFAULT_DEADLINE: Final[float] = 120.0
 _BODY_READ_BYTES: Final[int] = 4096
 #: Consecutive short or empty replies tolerated while topping up one read.
 DEFAULT_MAX_SHORT_REPLIES: Final[int] = 3
-
-
-def _check_timeout(timeout: object) -> float | tuple[float, float]:
-    values = timeout if isinstance(timeout, tuple) else (timeout,)
-    if len(values) not in (1, 2) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in values
-    ):
-        raise ConfigurationError(
-            "timeout must be a positive number of seconds or a (connect, read) pair of them"
-        )
-    return timeout  # type: ignore[return-value]
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
@@ -233,7 +226,7 @@ class QRNGSource(EntropySource):
         self.url = url
         self.provider = provider
         self.max_request_bytes = max_request_bytes
-        self.timeout = _check_timeout(timeout)
+        self.timeout = check_timeout(timeout)
         if not (
             isinstance(deadline, int | float) and not isinstance(deadline, bool) and deadline > 0
         ) or not math.isfinite(deadline):
@@ -375,10 +368,13 @@ class QRNGSource(EntropySource):
                     timeout=timeout,
                     verify=True,
                     allow_redirects=False,
-                    stream=True,  # the body is read by _read_body, against the deadline
+                    stream=True,  # the body is read by read_body, against the deadline
                 )
                 if response.status_code == 200:
-                    self._read_body(response, deadline, watch)
+                    received = read_body(response, deadline, watch, _BODY_READ_BYTES)
+                    if received is not None:  # cut at the deadline
+                        self.failures += 1  # as a late header block is
+                        raise self._late(deadline, received)
         except (requests.exceptions.RequestException, ValueError, OSError) as exc:
             self.failures += 1
             if watch.expired:  # whatever requests made of the socket shut down under it
@@ -420,44 +416,6 @@ class QRNGSource(EntropySource):
             f"{self.name}: no complete reply within the {self.deadline:g} s deadline of the "
             f"request ({what}); the service is too slow: try again later or raise deadline"
         )
-
-    def _read_body(self, response: requests.Response, deadline: float, watch: AttemptWatch) -> None:
-        """Read the whole body before the deadline (each socket read within the read timeout).
-
-        The deadline is checked between reads, and a read still blocked when it passes is cut
-        by ``watch`` (its socket shut down).
-        """
-        body = bytearray()
-        raw = response.raw
-
-        def read_all() -> None:
-            while time.monotonic() <= deadline:
-                try:
-                    chunk = raw.read1(_BODY_READ_BYTES, decode_content=True)
-                except urllib3_errors.ProtocolError as exc:  # as requests' own body reads do
-                    raise requests.exceptions.ChunkedEncodingError(exc) from exc
-                except urllib3_errors.DecodeError as exc:
-                    raise requests.exceptions.ContentDecodingError(exc) from exc
-                except urllib3_errors.ReadTimeoutError as exc:
-                    raise requests.exceptions.ConnectionError(exc) from exc
-                except urllib3_errors.SSLError as exc:
-                    raise requests.exceptions.SSLError(exc) from exc
-                if not chunk:
-                    return
-                body.extend(chunk)
-            watch.expired = True
-
-        try:
-            watch.run(read_all, lambda: watch.reply_socket)
-        except (requests.exceptions.RequestException, ValueError, OSError):
-            if not watch.expired:
-                raise
-        if watch.expired:  # the reply, cut at the deadline or not, is incomplete
-            response.close()
-            self.failures += 1  # as a late header block is
-            raise self._late(deadline, len(body))
-        response._content = bytes(body)  # what response.json() and .content read
-        response._content_consumed = True
 
     def _parse(self, response: requests.Response, n: int) -> bytes:
         status = response.status_code

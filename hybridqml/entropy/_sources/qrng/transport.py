@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
@@ -37,17 +38,23 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Final, TypeVar
 
+import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager, ProxyManager
 from urllib3.response import BaseHTTPResponse, HTTPResponse
+
+from hybridqml.exceptions import ConfigurationError
 
 __all__ = [
     "AttemptWatch",
     "DeadlineAdapter",
     "DeadlineHTTPConnection",
     "DeadlineHTTPSConnection",
+    "check_timeout",
+    "read_body",
 ]
 
 _T = TypeVar("_T")
@@ -263,3 +270,68 @@ class DeadlineAdapter(HTTPAdapter):
         if type(manager) is ProxyManager:  # not SOCKS: its pools need their own classes
             manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
         return manager
+
+
+def check_timeout(timeout: object) -> float | tuple[float, float]:
+    """``timeout`` (seconds, or a ``(connect, read)`` pair), checked positive and finite.
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    values = timeout if isinstance(timeout, tuple) else (timeout,)
+    if len(values) not in (1, 2) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in values
+    ):
+        raise ConfigurationError(
+            "timeout must be a positive number of seconds or a (connect, read) pair of them"
+        )
+    return timeout  # type: ignore[return-value]
+
+
+def read_body(
+    response: requests.Response, deadline: float, watch: AttemptWatch, chunk_bytes: int
+) -> int | None:
+    """Read a streamed reply's whole body into ``response`` (its ``content``) before the deadline.
+
+    Each socket read waits at most the read timeout; the deadline is checked between reads, and
+    a read still blocked when it passes is cut by ``watch`` (its socket shut down).
+
+    Returns:
+        ``None`` when the body is complete, else the bytes received before the deadline (the
+        response is closed).
+
+    Raises:
+        requests.exceptions.RequestException: the reply failed mid-body (as ``requests``' own
+            body reads map urllib3's errors).
+    """
+    body = bytearray()
+    raw = response.raw
+
+    def read_all() -> None:
+        while time.monotonic() <= deadline:
+            try:
+                chunk = raw.read1(chunk_bytes, decode_content=True)
+            except urllib3_errors.ProtocolError as exc:  # as requests' own body reads do
+                raise requests.exceptions.ChunkedEncodingError(exc) from exc
+            except urllib3_errors.DecodeError as exc:
+                raise requests.exceptions.ContentDecodingError(exc) from exc
+            except urllib3_errors.ReadTimeoutError as exc:
+                raise requests.exceptions.ConnectionError(exc) from exc
+            except urllib3_errors.SSLError as exc:
+                raise requests.exceptions.SSLError(exc) from exc
+            if not chunk:
+                return
+            body.extend(chunk)
+        watch.expired = True
+
+    try:
+        watch.run(read_all, lambda: watch.reply_socket)
+    except (requests.exceptions.RequestException, ValueError, OSError):
+        if not watch.expired:
+            raise
+    if watch.expired:  # the reply, cut at the deadline or not, is incomplete
+        response.close()
+        return len(body)
+    response._content = bytes(body)  # what response.json() and .content read
+    response._content_consumed = True
+    return None
