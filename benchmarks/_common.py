@@ -132,6 +132,19 @@ def table_report(
     return "\n".join([f"## {title}", "", description, "", table, "", metadata_line(meta)])
 
 
+def publish(
+    args: argparse.Namespace,
+    report: str,
+    payload: dict[str, Any],
+    plot: Callable[[Any, str], None] | None = None,
+) -> int:
+    """:func:`emit` the report and payload, draw ``plot(payload["rows"], path)`` if asked; 0."""
+    emit(args, report, payload)
+    if args.plot and plot is not None:
+        plot(payload["rows"], args.plot)
+    return 0
+
+
 def emit(args: argparse.Namespace, report: str, payload: dict[str, Any]) -> None:
     """Print the report and write the requested JSON / Markdown files."""
     print(report)

@@ -197,10 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         body,
         meta,
     )
-    _common.emit(args, report, {"meta": meta, "rows": rows})
-    if args.plot:
-        plot(rows, args.plot)
-    return 0
+    return _common.publish(args, report, {"meta": meta, "rows": rows}, plot)
 
 
 if __name__ == "__main__":
